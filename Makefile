@@ -1,0 +1,42 @@
+# Every target sets itself up: a virtualenv built from this repo's own pyproject.toml.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: setup run test test-unit lint bench stack clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+## Start the local stack, produce a sample stream, run the flow until drained, print a summary.
+run: $(STAMP)
+	$(BIN)/flywheel demo
+
+## The whole test suite: unit tests and integration tests against a real broker and catalog.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy flows operators schemas infra flywheel
+
+bench: $(STAMP)
+	$(BIN)/flywheel bench
+
+## Run the local broker in the foreground (Ctrl-C stops it).
+stack: $(STAMP)
+	$(BIN)/flywheel stack up
+
+clean:
+	rm -rf .flywheel .pytest_cache .mypy_cache .ruff_cache
