@@ -1,0 +1,81 @@
+"""Prometheus metrics of the curation flow (prometheus-client, default registry).
+
+Names follow Prometheus conventions (``_total`` counters, base units, bounded label sets:
+labels are signal, stage, reason, table, topic and partition, never user or event ids).
+Bytewax's dataflow API serves this registry on ``/metrics`` when
+``BYTEWAX_DATAFLOW_API_ENABLED=true``; the flow also serves it on the configured port.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS_CONSUMED = Counter(
+    "flywheel_events_consumed_total",
+    "Interaction events decoded from the source topic, by signal.",
+    ["signal"],
+)
+DLQ_MESSAGES = Counter(
+    "flywheel_dlq_messages_total",
+    "Messages sent to the dead-letter topic, by reason.",
+    ["reason"],
+)
+DECISIONS = Counter(
+    "flywheel_curation_decisions_total",
+    "Curation decisions by stage and outcome reason (reason=accepted for rows kept).",
+    ["stage", "reason"],
+)
+ROWS_WRITTEN = Counter(
+    "flywheel_iceberg_rows_written_total",
+    "Rows committed to Iceberg, by table.",
+    ["table"],
+)
+ROWS_SKIPPED = Counter(
+    "flywheel_iceberg_rows_skipped_total",
+    "Rows dropped by the sink because their source offset was already committed (replays).",
+    ["table"],
+)
+COMMITS = Counter(
+    "flywheel_iceberg_commits_total",
+    "Iceberg commits, by table and outcome (ok, conflict, failed).",
+    ["table", "outcome"],
+)
+COMMIT_DURATION = Histogram(
+    "flywheel_iceberg_commit_duration_seconds",
+    "Wall time of one Iceberg commit, including retries.",
+    ["table"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+COMMIT_ROWS = Histogram(
+    "flywheel_iceberg_commit_rows",
+    "Rows per Iceberg commit.",
+    ["table"],
+    buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000),
+)
+SOURCE_LAG = Gauge(
+    "flywheel_source_lag_messages",
+    "Messages between the partition's high-water mark and the flow's position.",
+    ["topic", "partition"],
+)
+SOURCE_POSITION = Gauge(
+    "flywheel_source_position_offset",
+    "Next offset the flow will read, per source partition.",
+    ["topic", "partition"],
+)
+SIMILARITY = Histogram(
+    "flywheel_edit_similarity_ratio",
+    "Normalized Levenshtein similarity of model answer vs user edit.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+)
+TOXICITY = Histogram(
+    "flywheel_toxicity_score",
+    "Highest toxicity label score of the user's edit, per scored item.",
+    ["backend"],
+    buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0),
+)
+
+
+def serve(host: str, port: int) -> None:
+    """Expose the default registry over HTTP (no-op when port is 0)."""
+    if port:
+        start_http_server(port, addr=host)

@@ -1,0 +1,69 @@
+"""The Iceberg catalog: open it from settings and create the namespace and tables idempotently."""
+
+from __future__ import annotations
+
+import logging
+
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.table import Table
+
+from flywheel.settings import CatalogSettings
+from schemas.tables import TableContract, contracts
+
+log = logging.getLogger(__name__)
+
+# The sink retries commits itself after re-reading the committed offsets; pyiceberg's own
+# retry would re-apply a snapshot whose offsets were computed before the conflict.
+NO_AUTOMATIC_RETRY = {"commit.retry.num-retries": "0"}
+TABLE_PROPERTIES = {
+    **NO_AUTOMATIC_RETRY,
+    "format-version": "2",
+    "write.parquet.compression-codec": "zstd",
+}
+
+
+def open_catalog(settings: CatalogSettings) -> Catalog:
+    """Open the configured catalog (SQLite SqlCatalog by default, REST or SQL by config)."""
+    return load_catalog(settings.name, **settings.catalog_properties())
+
+
+def table_identifier(settings: CatalogSettings, name: str) -> str:
+    """``namespace.table`` for a table name."""
+    return f"{settings.namespace}.{name}"
+
+
+def ensure_tables(catalog: Catalog, settings: CatalogSettings) -> dict[str, Table]:
+    """Create the namespace and every table if missing; returns the tables by name."""
+    try:
+        catalog.create_namespace(settings.namespace)
+    except NamespaceAlreadyExistsError:
+        pass
+    return {name: _ensure_table(catalog, settings, contract) for name, contract in contracts().items()}
+
+
+def _ensure_table(catalog: Catalog, settings: CatalogSettings, contract: TableContract) -> Table:
+    identifier = table_identifier(settings, contract.name)
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        try:
+            table = catalog.create_table(
+                identifier,
+                schema=contract.schema,
+                partition_spec=contract.partition_spec,
+                properties=TABLE_PROPERTIES,
+            )
+            log.info("created table", extra={"table": identifier})
+        except TableAlreadyExistsError:
+            table = catalog.load_table(identifier)
+    if table.properties.get("commit.retry.num-retries") != "0":
+        with table.transaction() as transaction:
+            transaction.set_properties(NO_AUTOMATIC_RETRY)
+        table = catalog.load_table(identifier)
+    return table
+
+
+def load_tables(catalog: Catalog, settings: CatalogSettings) -> dict[str, Table]:
+    """Load every flywheel table by name; raises NoSuchTableError with the identifier if missing."""
+    return {name: catalog.load_table(table_identifier(settings, name)) for name in contracts()}

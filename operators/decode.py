@@ -1,0 +1,91 @@
+"""Decode and validate raw Kafka values into :class:`InteractionEvent` or a :class:`Rejection`.
+
+Pure: no Kafka, no globals. The flow sends every rejection to the DLQ with its reason.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flywheel.settings import ValidationSettings
+from schemas.events import SCHEMA_VERSION, InteractionEvent, Reason, Rejection, Signal
+
+_decoder = msgspec.json.Decoder(InteractionEvent)
+_metadata_encoder = msgspec.json.Encoder()
+
+# Text fields whose size is bounded by ``max_text_bytes``.
+_TEXT_FIELDS = ("prompt", "response", "final_user_edit", "comment")
+
+
+def decode_event(raw: bytes | None, limits: ValidationSettings) -> InteractionEvent | Rejection:
+    """Decode one message value; never raises for bad input, returns a reason instead."""
+    if not raw:
+        return Rejection(Reason.EMPTY_MESSAGE, "message value is empty or null")
+    if len(raw) > limits.max_event_bytes:
+        return Rejection(
+            Reason.EVENT_TOO_LARGE,
+            f"event is {len(raw)} bytes, over the limit of {limits.max_event_bytes}",
+        )
+    try:
+        event = _decoder.decode(raw)
+    except UnicodeDecodeError as exc:
+        return Rejection(Reason.INVALID_UTF8, f"invalid UTF-8: {exc.reason} at byte {exc.start}")
+    except msgspec.ValidationError as exc:
+        return _classify_validation_error(str(exc))
+    except msgspec.DecodeError as exc:
+        if not _is_utf8(raw):
+            return Rejection(Reason.INVALID_UTF8, f"value is not valid UTF-8 ({exc})")
+        return Rejection(Reason.MALFORMED_JSON, str(exc))
+    return _check_semantics(event, limits)
+
+
+def _check_semantics(event: InteractionEvent, limits: ValidationSettings) -> InteractionEvent | Rejection:
+    """Rules a JSON schema cannot express: version, per-signal fields, sizes."""
+    if event.schema_version != SCHEMA_VERSION:
+        return Rejection(
+            Reason.UNSUPPORTED_SCHEMA_VERSION,
+            f"schema_version {event.schema_version} is not supported (expected {SCHEMA_VERSION})",
+        )
+    if event.signal is Signal.EDIT and event.final_user_edit is None:
+        return Rejection(Reason.MISSING_FIELD, "signal `edit` requires `final_user_edit`")
+    if event.signal is Signal.RATING and event.rating is None:
+        return Rejection(Reason.MISSING_FIELD, "signal `rating` requires `rating`")
+    for name in _TEXT_FIELDS:
+        value = getattr(event, name)
+        # len(str) <= bytes <= 4 * len(str): encode only when the cheap bound is inconclusive.
+        if value is not None and len(value) * 4 > limits.max_text_bytes:
+            size = len(value.encode("utf-8"))
+            if size > limits.max_text_bytes:
+                return Rejection(
+                    Reason.FIELD_TOO_LARGE,
+                    f"`{name}` is {size} bytes, over the limit of {limits.max_text_bytes}",
+                )
+    if event.metadata:
+        size = len(_metadata_encoder.encode(event.metadata))
+        if size > limits.max_metadata_bytes:
+            return Rejection(
+                Reason.FIELD_TOO_LARGE,
+                f"`metadata` is {size} bytes, over the limit of {limits.max_metadata_bytes}",
+            )
+    return event
+
+
+def _classify_validation_error(message: str) -> Rejection:
+    """Map msgspec's validation message onto a stable reason code, keeping the message."""
+    if message.startswith("Object missing required field"):
+        return Rejection(Reason.MISSING_FIELD, message)
+    if message.startswith("Invalid enum value") and "$.signal" in message:
+        return Rejection(Reason.UNKNOWN_SIGNAL, message)
+    if message.startswith("Expected `object`") and " - at " not in message:
+        return Rejection(Reason.NOT_AN_OBJECT, message)
+    if message.startswith("Expected `") and ", got `" in message:
+        return Rejection(Reason.WRONG_TYPE, message)
+    return Rejection(Reason.INVALID_VALUE, message)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
