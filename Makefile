@@ -29,7 +29,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy flows operators schemas infra flywheel
+	$(BIN)/mypy flows operators schemas infra flywheel trainer gateway
 
 bench: $(STAMP)
 	$(BIN)/flywheel bench

@@ -21,6 +21,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from gateway.config import GatewaySettings
+from operators.config import CurationSettings
+from trainer.config import TrainerSettings
+
 CONFIG_FILE_ENV = "FLYWHEEL_CONFIG_FILE"
 
 
@@ -142,6 +146,9 @@ class Settings(BaseSettings):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     source: SourceSettings = Field(default_factory=SourceSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    curation: CurationSettings = Field(default_factory=CurationSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     workers_per_process: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     state_dir: Path = Path(".flywheel")

@@ -1,0 +1,1 @@
+"""Threshold triggers and the DPO trainer."""
