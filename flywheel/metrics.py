@@ -8,6 +8,8 @@ Bytewax's dataflow API serves this registry on ``/metrics`` when
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 EVENTS_CONSUMED = Counter(
@@ -79,3 +81,27 @@ def serve(host: str, port: int) -> None:
     """Expose the default registry over HTTP (no-op when port is 0)."""
     if port:
         start_http_server(port, addr=host)
+
+
+# -- Poisoning signal (bounded: one series per segment, never per user) ----------------------
+# The quota step is keyed by segment, so one ledger sees every accepted pair of its segment
+# and each segment's gauges are set by exactly one worker. After each admitted pair the flow
+# calls ``observe_user_share(segment, counts)`` with the ledger's per-user counts for the
+# newest event-time day. Alert FlywheelUserShareHigh reads these two gauges.
+USER_SHARE_TOP = Gauge(
+    "flywheel_accepted_pairs_top_user_share",
+    "Share (0-1) of the segment's accepted pairs on the newest event-time day held by its top user.",
+    ["segment"],
+)
+USER_SHARE_PAIRS = Gauge(
+    "flywheel_accepted_pairs_current_day",
+    "Accepted pairs of the segment on the newest event-time day (the share's denominator).",
+    ["segment"],
+)
+
+
+def observe_user_share(segment: str, user_counts: Mapping[str, int]) -> None:
+    """Set the top-user share gauges of one segment from its per-user counts for the day."""
+    total = sum(user_counts.values())
+    USER_SHARE_PAIRS.labels(segment).set(total)
+    USER_SHARE_TOP.labels(segment).set(max(user_counts.values()) / total if total else 0.0)
