@@ -94,7 +94,8 @@ def wait_until_ready(
     client_config: dict[str, str] | None = None,
 ) -> None:
     """Poll the broker's metadata until it answers or the deadline passes."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(client_config or {})})
+    # log_level 0: connection-refused noise while the broker boots is expected, not an error.
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0, **(client_config or {})})
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:

@@ -1,0 +1,247 @@
+"""Exactly-once Iceberg sink: one committer per table, offsets in every snapshot summary.
+
+Why this is exactly-once:
+
+* Every row carries its source topic/partition/offset. Each commit stores, in the snapshot
+  summary, the last offset it accounts for on every partition (rows *and* progress markers).
+* Commits happen only when a Bytewax epoch closes. By then every row of that epoch has
+  reached the sink, so no row with a lower offset can arrive after its offset was recorded.
+  Rows not committed yet are part of the Bytewax recovery snapshot, so a crash loses none.
+* On start, and after a commit conflict, the committer re-reads the offsets from the
+  table and drops every row at or below them: a replayed epoch cannot duplicate rows.
+* pyiceberg's own commit retry is disabled on the tables (it would re-apply a snapshot
+  whose offsets were computed before the conflict); this committer retries itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
+
+from flows.offsets import OFFSETS_PROPERTY, ROWS_PROPERTY, Offsets, committed_offsets, encode_offsets, merge_offsets
+from schemas.records import SinkItem, SourceProgress, TableRow
+from flywheel import metrics
+from flywheel.settings import SinkSettings
+from schemas.tables import TableContract
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CommitterState:
+    """What a committer must not lose between epochs: rows and progress not yet committed."""
+
+    rows: list[TableRow] = field(default_factory=list)
+    progress: Offsets = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommitReport:
+    """One successful commit."""
+
+    table: str
+    snapshot_id: int
+    rows: int
+    offsets: Offsets
+
+
+class TableCommitter:
+    """Buffers one table's rows between epochs and commits them with their source offsets."""
+
+    def __init__(
+        self,
+        load_table: Callable[[], Table],
+        contract: TableContract,
+        branch: str,
+        settings: SinkSettings,
+        state: CommitterState | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load_table = load_table
+        self._contract = contract
+        self._branch = branch
+        self._settings = settings
+        self._clock = clock
+        self._table = load_table()
+        self.committed: Offsets = committed_offsets(self._table, branch)
+        self.state = state or CommitterState()
+        self._last_commit = clock()
+        self.reports: list[CommitReport] = []
+
+    @property
+    def name(self) -> str:
+        return self._contract.name
+
+    def add(self, items: Iterable[SinkItem]) -> None:
+        """Buffer rows and progress markers; rows already committed are dropped right away."""
+        for item in items:
+            if isinstance(item, SourceProgress):
+                key = (item.topic, item.partition)
+                if item.offset > self.state.progress.get(key, -1):
+                    self.state.progress[key] = item.offset
+            elif self._is_new(item):
+                self.state.rows.append(item)
+            else:
+                metrics.ROWS_SKIPPED.labels(self.name).inc()
+
+    def on_epoch_end(self) -> None:
+        """Commit if the interval elapsed or the buffer is full; otherwise keep buffering."""
+        elapsed = self._clock() - self._last_commit
+        if self.state.rows and (
+            elapsed >= self._settings.commit_interval_s or len(self.state.rows) >= self._settings.max_rows_per_commit
+        ):
+            self.commit()
+        elif not self.state.rows and self._has_progress() and elapsed >= self._settings.progress_commit_interval_s:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit every buffered row (in chunks of ``max_rows_per_commit``) and the progress."""
+        if not self.state.rows and not self._has_progress():
+            return
+        rows = sorted(self.state.rows, key=lambda row: _position(row))
+        size = self._settings.max_rows_per_commit
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
+        for index, chunk in enumerate(chunks):
+            # Rows are sorted by offset, so a chunk's maxima cover every row before it;
+            # progress without rows is only safe to record with the last chunk.
+            progress = self.state.progress if index == len(chunks) - 1 else {}
+            self._commit_chunk(chunk, progress)
+        self.state = CommitterState()
+        self._last_commit = self._clock()
+
+    def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
+        started = time.perf_counter()
+        for attempt in range(1, self._settings.commit_attempts + 1):
+            rows = [row for row in rows if self._is_new(row)]
+            offsets = merge_offsets(self.committed, progress, _row_maxima(rows))
+            if not rows and offsets == self.committed:
+                return
+            try:
+                snapshot_id = self._append(rows, offsets)
+            except CommitFailedException as exc:
+                metrics.COMMITS.labels(self.name, "conflict").inc()
+                log.warning(
+                    "iceberg commit conflict, re-reading committed offsets",
+                    extra={"table": self.name, "attempt": attempt, "error": str(exc)},
+                )
+                self._table = self._load_table()
+                self.committed = committed_offsets(self._table, self._branch)
+                continue
+            except Exception:
+                metrics.COMMITS.labels(self.name, "failed").inc()
+                raise
+            self.committed = offsets
+            metrics.COMMITS.labels(self.name, "ok").inc()
+            metrics.ROWS_WRITTEN.labels(self.name).inc(len(rows))
+            metrics.COMMIT_ROWS.labels(self.name).observe(len(rows))
+            metrics.COMMIT_DURATION.labels(self.name).observe(time.perf_counter() - started)
+            self.reports.append(CommitReport(self.name, snapshot_id, len(rows), offsets))
+            log.info(
+                "iceberg commit",
+                extra={"table": self.name, "rows": len(rows), "snapshot_id": snapshot_id},
+            )
+            return
+        metrics.COMMITS.labels(self.name, "failed").inc()
+        raise RuntimeError(
+            f"commit to {self.name} failed after {self._settings.commit_attempts} attempts (concurrent writers?)"
+        )
+
+    def _append(self, rows: list[TableRow], offsets: Offsets) -> int:
+        frame = pa.Table.from_pylist([_with_lineage(row) for row in rows], schema=self._table.schema().as_arrow())
+        properties = {OFFSETS_PROPERTY: encode_offsets(offsets), ROWS_PROPERTY: str(len(rows))}
+        transaction = self._table.transaction()
+        transaction.append(frame, snapshot_properties=properties, branch=self._branch)
+        self._table = transaction.commit_transaction()
+        head = self._table.snapshot_by_name(self._branch) if self._branch != "main" else None
+        snapshot = head or self._table.current_snapshot()
+        assert snapshot is not None
+        return snapshot.snapshot_id
+
+    def _is_new(self, row: TableRow) -> bool:
+        key = (row.coordinates.topic, row.coordinates.partition)
+        return row.coordinates.offset > self.committed.get(key, -1)
+
+    def _has_progress(self) -> bool:
+        return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
+
+
+def _position(row: TableRow) -> tuple[str, int, int]:
+    return (row.coordinates.topic, row.coordinates.partition, row.coordinates.offset)
+
+
+def _row_maxima(rows: list[TableRow]) -> Offsets:
+    maxima: Offsets = {}
+    for row in rows:
+        key = (row.coordinates.topic, row.coordinates.partition)
+        maxima[key] = max(maxima.get(key, -1), row.coordinates.offset)
+    return maxima
+
+
+def _with_lineage(row: TableRow) -> dict[str, object]:
+    return {
+        **row.values,
+        "source_topic": row.coordinates.topic,
+        "source_partition": row.coordinates.partition,
+        "source_offset": row.coordinates.offset,
+    }
+
+
+class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
+    def __init__(self, committer: TableCommitter) -> None:
+        self.committer = committer
+
+    def write_batch(self, values: list[SinkItem]) -> None:
+        self.committer.add(values)
+
+    def snapshot(self) -> CommitterState:
+        self.committer.on_epoch_end()
+        return self.committer.state
+
+    def close(self) -> None:
+        self.committer.commit()
+
+
+class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
+    """One partition (and so one committer) per table; items are ``(table_name, item)``."""
+
+    def __init__(
+        self,
+        load_table: Callable[[str], Table],
+        contracts: dict[str, TableContract],
+        branch: str,
+        settings: SinkSettings,
+        on_build: Callable[[TableCommitter], None] | None = None,
+    ) -> None:
+        self._load_table = load_table
+        self._contracts = contracts
+        self._names = sorted(contracts)
+        self._branch = branch
+        self._settings = settings
+        self._on_build = on_build
+
+    def list_parts(self) -> list[str]:
+        return list(self._names)
+
+    def part_fn(self, item_key: str) -> int:
+        return self._names.index(item_key)
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: CommitterState | None
+    ) -> StatefulSinkPartition[SinkItem, CommitterState]:
+        committer = TableCommitter(
+            lambda: self._load_table(for_part),
+            self._contracts[for_part],
+            self._branch,
+            self._settings,
+            state=resume_state,
+        )
+        if self._on_build is not None:
+            self._on_build(committer)
+        return _TablePartition(committer)

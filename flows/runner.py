@@ -1,0 +1,146 @@
+"""Run the curation flow: resolve start positions, set up recovery, execute, summarise."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.run import cli_main
+from pyiceberg.table import Table
+
+from flows import positions
+from flows.curation import build_flow
+from flows.iceberg_sink import CommitReport, TableCommitter
+from flows.kafka_source import list_partitions
+from flows.offsets import Offsets, committed_offsets
+from flows.steps import CurationSteps, RunStats
+from flywheel import metrics
+from flywheel.settings import Settings
+from infra.catalog import ensure_tables, open_catalog, table_identifier
+
+log = logging.getLogger(__name__)
+
+
+class RecoveryStateExists(RuntimeError):
+    """A start-position override was asked for while recovery state would take precedence."""
+
+
+@dataclass
+class StartRequest:
+    """Explicit start positions (the basis of replay); ``None`` means resume."""
+
+    from_offsets: str | None = None
+    from_timestamp: datetime | None = None
+    reset_recovery: bool = False
+
+
+@dataclass
+class RunSummary:
+    """What one run of the flow did."""
+
+    events_read: int
+    dead_letters: int
+    events_by_signal: dict[str, int]
+    start_offsets: dict[int, int]
+    commits: list[CommitReport] = field(default_factory=list)
+    table_offsets: dict[str, Offsets] = field(default_factory=dict)
+    table_snapshots: dict[str, int | None] = field(default_factory=dict)
+
+    def rows_written(self, table: str | None = None) -> int:
+        """Rows committed by this run, for one table or all."""
+        return sum(c.rows for c in self.commits if table is None or c.table == table)
+
+
+def resolve_start_offsets(settings: Settings, tables: dict[str, Table], request: StartRequest) -> dict[int, int]:
+    """Start offsets per partition: explicit offsets, a timestamp, or what the tables hold."""
+    topic = settings.topics.interactions
+    partitions = list_partitions(settings.kafka, topic)
+    if request.from_offsets is not None and request.from_timestamp is not None:
+        raise ValueError("give --from-offsets or --from-timestamp, not both")
+    if request.from_offsets is not None:
+        return positions.parse_offsets(request.from_offsets, partitions)
+    if request.from_timestamp is not None:
+        return positions.from_timestamp(settings.kafka, topic, partitions, request.from_timestamp)
+    return positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)
+
+
+def prepare_recovery(settings: Settings, request: StartRequest) -> RecoveryConfig:
+    """Create the recovery store if missing; refuse overrides that recovery state would ignore."""
+    directory = Path(settings.recovery.directory)
+    has_state = directory.is_dir() and any(directory.iterdir())
+    overriding = request.from_offsets is not None or request.from_timestamp is not None
+    if has_state and (request.reset_recovery or overriding):
+        if not request.reset_recovery:
+            raise RecoveryStateExists(
+                f"recovery state in {directory} would override the requested start position; "
+                "pass --reset-recovery or point FLYWHEEL_RECOVERY__DIRECTORY at a fresh directory"
+            )
+        shutil.rmtree(directory)
+        has_state = False
+    if not has_state:
+        directory.mkdir(parents=True, exist_ok=True)
+        init_db_dir(directory, settings.recovery.partitions)
+    return RecoveryConfig(directory, backup_interval=timedelta(seconds=settings.recovery.backup_interval_s))
+
+
+def run_flow(
+    settings: Settings,
+    *,
+    stop_at_end: bool,
+    request: StartRequest | None = None,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+) -> RunSummary:
+    """Run the flow in this process (blocks); with ``stop_at_end`` it drains and returns."""
+    request = request or StartRequest()
+    catalog = open_catalog(settings.catalog)
+    tables = ensure_tables(catalog, settings.catalog)
+    start_offsets = resolve_start_offsets(settings, tables, request)
+    recovery = prepare_recovery(settings, request)
+    if settings.metrics.enabled:
+        metrics.serve(settings.metrics.host, settings.metrics.port)
+
+    def load_table(name: str) -> Table:
+        return catalog.load_table(table_identifier(settings.catalog, name))
+
+    committers: list[TableCommitter] = []
+    stats = RunStats()
+    flow = build_flow(
+        settings,
+        CurationSteps(settings, stats),
+        start_offsets,
+        load_table,
+        stop_at_end=stop_at_end,
+        on_committer=committers.append,
+    )
+    log.info("flow starting", extra={"start_offsets": start_offsets, "stop_at_end": stop_at_end})
+    cli_main(
+        flow,
+        workers_per_process=settings.workers_per_process,
+        process_id=process_id,
+        addresses=addresses,
+        epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
+        recovery_config=recovery,
+    )
+    summary = RunSummary(
+        events_read=stats.events_read,
+        dead_letters=stats.dead_letters,
+        events_by_signal=dict(stats.by_signal),
+        start_offsets=start_offsets,
+        commits=[report for committer in committers for report in committer.reports],
+    )
+    for name in tables:
+        table = load_table(name)
+        snapshot = table.current_snapshot()
+        summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
+        summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
+    return summary
+
+
+def run_until_drained(settings: Settings, request: StartRequest | None = None) -> RunSummary:
+    """Process the interactions topic until every partition is at its end, then return."""
+    return run_flow(settings, stop_at_end=True, request=request)
