@@ -1,9 +1,85 @@
-"""Configuration of the HTTP ingestion gateway."""
+"""Configuration of the HTTP ingestion gateway, loaded as ``Settings.gateway``.
+
+Environment overrides use ``__`` for nesting, e.g. ``FLYWHEEL_GATEWAY__PORT=8080`` or
+``FLYWHEEL_GATEWAY__API_KEYS='{"team-a": "s3cret"}'``. Secrets never live in code: set them
+by environment, or point ``api_keys_file`` / ``hmac_secrets_file`` at mounted secret files
+(one ``key-id=secret`` a line, or a JSON object). Light on purpose: pydantic only.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+
+class RateLimitSettings(BaseModel):
+    """Token bucket per API key id (in-process: each gateway replica enforces its own)."""
+
+    enabled: bool = True
+    requests_per_s: float = Field(default=200.0, gt=0)
+    burst: int = Field(default=400, ge=1)
 
 
 class GatewaySettings(BaseModel):
-    """Listen address, API keys, HMAC secrets, limits."""
+    """Listen address, API keys, HMAC secrets, limits and producer behaviour."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Header carrying the API key; the key maps to a key id used for rate limits and logs.
+    api_key_header: str = "X-API-Key"
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+    # Local development only: accept requests without a key (key id "anonymous").
+    allow_anonymous: bool = False
+    # Webhook signatures: HMAC-SHA256 over "<timestamp>.<raw body>", hex, in
+    # ``signature_header`` as "sha256=<hex>", timestamp (unix seconds) in ``timestamp_header``.
+    # Required for every key id that has a secret here; for all keys if require_signatures.
+    hmac_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    hmac_secrets_file: Path | None = None
+    require_signatures: bool = False
+    signature_header: str = "X-Flywheel-Signature"
+    timestamp_header: str = "X-Flywheel-Timestamp"
+    timestamp_tolerance_s: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    batch_max_events: int = Field(default=500, ge=1)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    # Upper bound on the wait for the broker: transaction start, delivery and commit.
+    produce_timeout_s: float = Field(default=10.0, gt=0)
+    # Transactional producers kept open; one request holds one producer for its transaction.
+    producer_pool_size: int = Field(default=4, ge=1)
+    transactional_id_prefix: str = "flywheel-gateway"
+    # Extra librdkafka settings for the gateway's producers (after kafka.client_config).
+    producer_config: dict[str, str] = Field(default_factory=dict)
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    candidates_max_page_size: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _load_secret_files(self) -> GatewaySettings:
+        """Merge keys and HMAC secrets from the secret files, if set (files win on conflict)."""
+        if self.api_keys_file is not None:
+            self.api_keys = {**self.api_keys, **read_secret_file(self.api_keys_file)}
+        if self.hmac_secrets_file is not None:
+            self.hmac_secrets = {**self.hmac_secrets, **read_secret_file(self.hmac_secrets_file)}
+        return self
+
+
+def read_secret_file(path: Path) -> dict[str, SecretStr]:
+    """Read ``key-id=secret`` lines (``#`` comments allowed) or a JSON object of them."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        loaded = json.loads(text)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path} must hold a JSON object of key-id to secret")
+        return {str(key): SecretStr(str(value)) for key, value in loaded.items()}
+    secrets: dict[str, SecretStr] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key_id, sep, secret = stripped.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise ValueError(f"{path}:{number}: expected `key-id=secret`")
+        secrets[key_id.strip()] = SecretStr(secret.strip())
+    return secrets

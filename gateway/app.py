@@ -1,0 +1,279 @@
+"""The gateway's FastAPI application: ``create_app(settings)``.
+
+Every ``/v1`` route runs the same guard before FastAPI parses anything, in this order:
+API key (401) → per-key rate limit (429) → body size (413) → HMAC signature over the raw
+body (401). Then the body is parsed (422), normalised, validated by the flow's decoder
+(422) and produced in one Kafka transaction (503 when the broker does not commit it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
+
+from flywheel.settings import Settings
+from gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
+from gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
+from gateway.metrics import EVENTS_PRODUCED, MetricsMiddleware
+from gateway.models import (
+    Accepted,
+    CandidatePage,
+    ErrorBody,
+    EventBatch,
+    EventsBody,
+    FeedbackIn,
+    TelemetryIn,
+    ValidationErrorBody,
+)
+from gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
+from gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
+from schemas.events import InteractionEvent
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds ``gateway.max_body_bytes``."""
+
+
+@dataclass
+class Guard:
+    """What the guarded routes need, kept on ``app.state.guard``."""
+
+    authenticator: Authenticator
+    limiter: RateLimiter
+    max_body_bytes: int
+
+
+class GuardedRoute(APIRoute):
+    """An APIRoute that authenticates, rate-limits and size-limits before FastAPI reads the body."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            guard: Guard = request.app.state.guard
+            key_id = guard.authenticator.identify(request.headers)
+            guard.limiter.acquire(key_id)
+            body = await _read_body(request, guard.max_body_bytes)
+            guard.authenticator.verify(key_id, request.headers, body)
+            return await handler(Request(request.scope, _replay(body)))
+
+        return guarded
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        401: "Missing or wrong API key or signature; nothing produced.",
+        413: "Body larger than the configured limit; nothing produced.",
+        422: "Field-level validation errors; nothing produced.",
+        429: "Rate limit of this API key exceeded; see Retry-After.",
+        503: "Broker unavailable or did not commit; nothing visible to consumers.",
+    }
+    return {
+        code: {"model": ValidationErrorBody if code == 422 else ErrorBody, "description": described[code]}
+        for code in codes
+    }
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway for ``settings``; producers and the catalog are opened lazily, closed at shutdown."""
+    gateway = settings.gateway
+    publisher = EventPublisher(settings.kafka, settings.topics.interactions, gateway)
+    reader = CandidateReader(settings.catalog)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(publisher.close)
+
+    app = FastAPI(
+        title="Data Flywheel ingestion gateway",
+        version="1.0.0",
+        description="Feedback and telemetry in, to the interactions topic; curated DPO pairs out.",
+        lifespan=lifespan,
+    )
+    app.state.guard = Guard(Authenticator(gateway), RateLimiter(gateway.rate_limit), gateway.max_body_bytes)
+    app.state.publisher = publisher
+    app.add_middleware(MetricsMiddleware)
+    _add_exception_handlers(app)
+    api_key = Security(APIKeyHeader(name=gateway.api_key_header, auto_error=False))
+    write_responses = {**_errors(401, 413, 422, 429, 503)}
+    v1 = APIRouter(route_class=GuardedRoute, dependencies=[api_key])
+
+    async def produce(route: str, events: list[InteractionEvent], batch: bool) -> Accepted:
+        try:
+            encoded = validate(events, settings.validation, batch)
+        except InvalidEvent as exc:
+            raise RequestValidationError(exc.errors) from exc
+        ids = [item.event.event_id for item in encoded]
+        try:
+            await run_in_threadpool(publisher.publish, encoded)
+        except MessageTooLarge as exc:
+            raise _Failure(413, f"the broker refused an event for its size: {exc}", ids) from exc
+        except BrokerUnavailable as exc:
+            raise _Failure(503, f"broker unavailable, nothing committed: {exc}", ids) from exc
+        EVENTS_PRODUCED.labels(route).inc(len(ids))
+        return Accepted(event_ids=ids)
+
+    @v1.post(
+        "/v1/events",
+        status_code=202,
+        response_model=Accepted,
+        responses=write_responses,
+        summary="Ingest one canonical event, or a batch {events: [...]} all-or-nothing",
+    )
+    async def post_events(body: EventsBody) -> Accepted:
+        received_at = datetime.now(UTC)
+        if isinstance(body, EventBatch):
+            if len(body.events) > gateway.batch_max_events:
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ["body", "events"],
+                            "msg": f"at most {gateway.batch_max_events} events per batch",
+                            "type": "too_long",
+                        }
+                    ]
+                )
+            events = [from_event(item, received_at) for item in body.events]
+            return await produce("/v1/events", events, batch=True)
+        return await produce("/v1/events", [from_event(body, received_at)], batch=False)
+
+    @v1.post(
+        "/v1/feedback",
+        status_code=202,
+        response_model=Accepted,
+        responses=write_responses,
+        summary="Ingest the seed's FeedbackSignal",
+    )
+    async def post_feedback(body: FeedbackIn) -> Accepted:
+        return await produce("/v1/feedback", [from_feedback(body, datetime.now(UTC))], batch=False)
+
+    @v1.post(
+        "/v1/telemetry",
+        status_code=202,
+        response_model=Accepted,
+        responses=write_responses,
+        summary="Ingest the seed's {prompt, original_llm_output, final_user_edit} edit telemetry",
+    )
+    async def post_telemetry(body: TelemetryIn) -> Accepted:
+        return await produce("/v1/telemetry", [from_telemetry(body, datetime.now(UTC))], batch=False)
+
+    @v1.get(
+        "/v1/flywheel/training-candidates",
+        response_model=CandidatePage,
+        responses=_errors(401, 413, 422, 429),
+        summary="Curated DPO pairs, oldest first, paginated by cursor",
+    )
+    def get_training_candidates(
+        limit: Annotated[int, Query(ge=1, le=gateway.candidates_max_page_size)] = 100,
+        segment: Annotated[str | None, Query()] = None,
+        model_id: Annotated[str | None, Query()] = None,
+        model_version: Annotated[str | None, Query()] = None,
+        min_similarity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+        since: Annotated[AwareDatetime | None, Query(description="occurred_at >= since")] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> CandidatePage:
+        query = CandidateQuery(limit, segment, model_id, model_version, min_similarity, since, cursor)
+        try:
+            return reader.page(query)
+        except InvalidCursor as exc:
+            raise RequestValidationError(
+                [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
+            ) from exc
+
+    @app.get("/healthz", summary="Liveness: the process serves HTTP")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Readiness: the broker answers metadata for the interactions topic",
+        responses={503: {"model": ErrorBody, "description": "Broker unreachable."}},
+    )
+    async def readyz() -> dict[str, str]:
+        if not await run_in_threadpool(publisher.ready):
+            raise _Failure(503, "broker unreachable or interactions topic missing", None)
+        return {"status": "ready"}
+
+    @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(v1)
+    return app
+
+
+class _Failure(Exception):
+    """An error answered with :class:`ErrorBody`."""
+
+    def __init__(self, status: int, detail: str, event_ids: list[str] | None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.event_ids = status, detail, event_ids
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    def body(detail: str, event_ids: list[str] | None = None) -> dict[str, Any]:
+        return ErrorBody(detail=detail, event_ids=event_ids).model_dump(exclude_none=True)
+
+    async def unauthorized(_: Request, exc: Exception) -> Response:
+        return JSONResponse(body(str(exc)), status_code=401, headers={"WWW-Authenticate": "ApiKey"})
+
+    async def rate_limited(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RateLimited)
+        retry = str(max(1, round(exc.retry_after_s + 0.5)))
+        return JSONResponse(body(str(exc)), status_code=429, headers={"Retry-After": retry})
+
+    async def too_large(_: Request, exc: Exception) -> Response:
+        return JSONResponse(body(str(exc)), status_code=413)
+
+    async def failure(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _Failure)
+        return JSONResponse(body(exc.detail, exc.event_ids), status_code=exc.status)
+
+    app.add_exception_handler(Unauthorized, unauthorized)
+    app.add_exception_handler(RateLimited, rate_limited)
+    app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(_Failure, failure)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body is {declared} bytes, over the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
+    """An ASGI receive callable that yields ``body`` once, for the parsing handler."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive

@@ -1,0 +1,154 @@
+"""``GET /v1/flywheel/training-candidates``: curated DPO pairs read from Iceberg, paginated.
+
+Keyset pagination over ``(occurred_at, pair_id)``, pinned to one table snapshot: the first
+page reads the configured branch's current snapshot and the cursor carries its id, so later
+pages neither skip nor repeat rows while the flow keeps committing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, Reference
+from pyiceberg.expressions.literals import Literal, literal
+
+from flywheel.settings import CatalogSettings
+from gateway.models import CandidatePage, TrainingCandidate
+from infra.catalog import open_catalog, table_identifier
+from schemas.tables import DPO_PAIRS
+
+COLUMNS = tuple(TrainingCandidate.model_fields)
+
+
+class InvalidCursor(ValueError):
+    """The cursor is not one this endpoint issued."""
+
+
+@dataclass(frozen=True)
+class CandidateQuery:
+    """Filters and page position."""
+
+    limit: int
+    segment: str | None = None
+    model_id: str | None = None
+    model_version: str | None = None
+    min_similarity: float | None = None
+    since: datetime | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    snapshot_id: int
+    occurred_at: datetime
+    pair_id: str
+
+    def encode(self) -> str:
+        raw = json.dumps({"s": self.snapshot_id, "t": self.occurred_at.isoformat(), "p": self.pair_id})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> _Cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            moment = datetime.fromisoformat(raw["t"])
+            if moment.tzinfo is None or not isinstance(raw["s"], int) or not isinstance(raw["p"], str):
+                raise ValueError("bad cursor fields")
+            return cls(raw["s"], moment, raw["p"])
+        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidCursor("cursor is malformed") from exc
+
+
+class CandidateReader:
+    """Reads DPO pairs; opens the catalog once, lazily (thread-safe)."""
+
+    def __init__(self, settings: CatalogSettings) -> None:
+        self._settings = settings
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def page(self, query: CandidateQuery) -> CandidatePage:
+        """One page of pairs matching ``query``; empty while the table has no snapshot."""
+        cursor = _Cursor.decode(query.cursor) if query.cursor else None
+        try:
+            table = self._open().load_table(table_identifier(self._settings, DPO_PAIRS))
+        except NoSuchTableError:
+            return CandidatePage(candidates=[], count=0)
+        if cursor is not None:
+            snapshot_id: int | None = cursor.snapshot_id
+            if table.snapshot_by_id(cursor.snapshot_id) is None:
+                raise InvalidCursor("the cursor's snapshot has expired; start again without a cursor")
+        else:
+            snapshot = table.snapshot_by_name(self._settings.branch) or table.current_snapshot()
+            snapshot_id = snapshot.snapshot_id if snapshot is not None else None
+        if snapshot_id is None:
+            return CandidatePage(candidates=[], count=0)
+        rows = table.scan(
+            row_filter=_row_filter(query, cursor), selected_fields=COLUMNS, snapshot_id=snapshot_id
+        ).to_arrow()
+        rows = _after(rows, cursor).sort_by([("occurred_at", "ascending"), ("pair_id", "ascending")])
+        page = rows.slice(0, query.limit).to_pylist()
+        next_cursor = None
+        if rows.num_rows > query.limit and page:
+            last = page[-1]
+            next_cursor = _Cursor(snapshot_id, _aware(last["occurred_at"]), last["pair_id"]).encode()
+        candidates = [TrainingCandidate.model_validate(row) for row in page]
+        return CandidatePage(
+            candidates=candidates, count=len(candidates), next_cursor=next_cursor, snapshot_id=snapshot_id
+        )
+
+    def _open(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = open_catalog(self._settings)
+            return self._catalog
+
+
+def _row_filter(query: CandidateQuery, cursor: _Cursor | None) -> BooleanExpression:
+    clauses: list[BooleanExpression] = []
+    for column in ("segment", "model_id", "model_version"):
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(EqualTo(term=Reference(column), value=_literal(value)))
+    if query.min_similarity is not None:
+        clauses.append(GreaterThanOrEqual(term=Reference("similarity"), value=_literal(query.min_similarity)))
+    lower = max(
+        (moment for moment in (query.since, cursor.occurred_at if cursor else None) if moment is not None),
+        default=None,
+    )
+    if lower is not None:
+        moment = lower.astimezone(UTC).isoformat()
+        clauses.append(GreaterThanOrEqual(term=Reference("occurred_at"), value=_literal(moment)))
+    expression: BooleanExpression = AlwaysTrue()
+    for clause in clauses:
+        expression = And(expression, clause)
+    return expression
+
+
+def _after(rows: pa.Table, cursor: _Cursor | None) -> pa.Table:
+    """Rows strictly after the cursor position in (occurred_at, pair_id) order."""
+    if cursor is None or rows.num_rows == 0:
+        return rows
+    moment = pa.scalar(cursor.occurred_at, type=rows.schema.field("occurred_at").type)
+    later = pc.greater(rows["occurred_at"], moment)
+    same = pc.and_(pc.equal(rows["occurred_at"], moment), pc.greater(rows["pair_id"], cursor.pair_id))
+    return rows.filter(pc.or_(later, same))
+
+
+def _literal(value: Any) -> Literal[Any]:
+    return literal(value)
+
+
+def _aware(moment: Any) -> datetime:
+    value: datetime = moment
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

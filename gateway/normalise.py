@@ -1,0 +1,132 @@
+"""Turn the three accepted input shapes into canonical events, validated by the flow's decoder.
+
+Every normalised event is encoded and decoded with :func:`operators.decode.decode_event` and
+``settings.validation``: the gateway accepts exactly what the flow accepts, and reports the
+decoder's rejection as a field-level 422 instead of sending the event to the DLQ later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flywheel.settings import ValidationSettings
+from gateway.ids import new_event_id
+from gateway.models import EventIn, FeedbackIn, TelemetryIn
+from operators.decode import decode_event
+from schemas.events import InteractionEvent, Rejection, Signal, encode_event
+
+_FIELD_IN_DETAIL = re.compile(r"`([a-z_]+)`|\$\.([a-z_]+)")
+
+
+@dataclass(frozen=True)
+class EncodedEvent:
+    """A validated event with its Kafka key and value."""
+
+    event: InteractionEvent
+    key: bytes
+    value: bytes
+
+
+class InvalidEvent(Exception):
+    """The flow's decoder rejects a normalised event; carries field-level errors."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def from_event(body: EventIn, received_at: datetime) -> InteractionEvent:
+    """The canonical shape: fill ``event_id`` and ``occurred_at`` when absent."""
+    fields = body.model_dump(exclude={"event_id", "occurred_at"})
+    return InteractionEvent(
+        **fields,
+        event_id=body.event_id or new_event_id(),
+        occurred_at=_utc(body.occurred_at or received_at),
+    )
+
+
+def from_feedback(body: FeedbackIn, received_at: datetime) -> InteractionEvent:
+    """The seed's ``FeedbackSignal``: query/response/correction map onto prompt/response/edit."""
+    return InteractionEvent(
+        event_id=body.event_id or new_event_id(),
+        signal=body.signal_type,
+        occurred_at=_utc(body.occurred_at or received_at),
+        thread_id=body.thread_id or body.request_id,
+        user_id=_user_id(body.user_id, body.metadata),
+        prompt=body.user_query,
+        response=body.ai_response,
+        request_id=body.request_id,
+        segment=body.segment,
+        model_id=body.model_id,
+        model_version=body.model_version,
+        final_user_edit=body.user_correction,
+        rating=body.rating,
+        comment=body.comment,
+        metadata=body.metadata,
+    )
+
+
+def from_telemetry(body: TelemetryIn, received_at: datetime) -> InteractionEvent:
+    """The seed's edit telemetry: always an ``edit`` of ``original_llm_output``."""
+    event_id = body.event_id or new_event_id()
+    return InteractionEvent(
+        event_id=event_id,
+        signal=Signal.EDIT,
+        occurred_at=_utc(body.occurred_at or received_at),
+        thread_id=body.thread_id or event_id,
+        user_id=_user_id(body.user_id, body.metadata),
+        prompt=body.prompt,
+        response=body.original_llm_output,
+        request_id=body.request_id,
+        segment=body.segment,
+        model_id=body.model_id,
+        model_version=body.model_version,
+        final_user_edit=body.final_user_edit,
+        metadata=body.metadata,
+    )
+
+
+def validate(events: list[InteractionEvent], limits: ValidationSettings, batch: bool) -> list[EncodedEvent]:
+    """Encode each event and run the flow's decoder on it; raise :class:`InvalidEvent` on any rejection."""
+    encoded: list[EncodedEvent] = []
+    errors: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        value = encode_event(event)
+        decoded = decode_event(value, limits)
+        if isinstance(decoded, Rejection):
+            prefix: list[str | int] = ["body", "events", index] if batch else ["body"]
+            errors.append(
+                {"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason}
+            )
+            continue
+        encoded.append(EncodedEvent(decoded, decoded.thread_id.encode("utf-8"), value))
+    if errors:
+        raise InvalidEvent(errors)
+    return encoded
+
+
+def _field_of(rejection: Rejection) -> list[str]:
+    """The field a decoder rejection names, when it names one (its detail quotes it)."""
+    if rejection.reason == "missing_field" and "requires" in rejection.detail:
+        names = _FIELD_IN_DETAIL.findall(rejection.detail)
+        return [names[-1][0] or names[-1][1]] if names else []
+    match = _FIELD_IN_DETAIL.search(rejection.detail)
+    if match is None:
+        return []
+    return [match.group(1) or match.group(2)]
+
+
+def _user_id(explicit: str | None, metadata: dict[str, Any]) -> str:
+    candidate = metadata.get("user_id")
+    if explicit:
+        return explicit
+    if isinstance(candidate, str) and candidate:
+        return candidate
+    return "anonymous"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

@@ -1,0 +1,151 @@
+"""Produce events to the interactions topic, all-or-nothing per request, via Kafka transactions.
+
+A small pool of transactional producers (idempotent, ``acks=all`` are implied and set
+explicitly). One request holds one producer for one transaction: begin, produce every
+event keyed by ``thread_id``, commit. The request is answered 202 only after
+``commit_transaction`` returned, i.e. the broker acknowledged every message and the
+transaction is committed.
+
+What is guaranteed on failure (503): the transaction is aborted, so consumers reading with
+``isolation.level=read_committed`` (librdkafka's default, and the flow's source) see none of
+the request's events. One case is ambiguous: a commit that times out after the broker
+received it may still complete; the 503 body carries the event ids so a client retries with
+the same ids, and the flow deduplicates on ``event_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from flywheel.settings import KafkaSettings
+from gateway.config import GatewaySettings
+from gateway.normalise import EncodedEvent
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not acknowledge the request's events; none are visible to consumers."""
+
+
+class MessageTooLarge(Exception):
+    """The producer or broker refused a message for its size; the transaction was aborted."""
+
+
+class EventPublisher:
+    """A pool of transactional producers for the interactions topic (thread-safe, blocking)."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, gateway: GatewaySettings) -> None:
+        self._kafka = kafka
+        self._topic = topic
+        self._gateway = gateway
+        self._instance = f"{gateway.transactional_id_prefix}-{socket.gethostname()}-{os.getpid()}"
+        # None marks a free slot whose producer is created (lazily) on first use.
+        self._pool: queue.Queue[tuple[int, Producer | None]] = queue.Queue()
+        for slot in range(gateway.producer_pool_size):
+            self._pool.put((slot, None))
+        self._admin: AdminClient | None = None
+
+    def publish(self, events: Sequence[EncodedEvent]) -> None:
+        """Produce ``events`` in one transaction; return once committed, else raise."""
+        timeout_s = self._gateway.produce_timeout_s
+        deadline = time.monotonic() + timeout_s
+        try:
+            slot, producer = self._pool.get(timeout=timeout_s)
+        except queue.Empty as exc:
+            raise BrokerUnavailable(f"no producer free within {timeout_s}s") from exc
+        keep = True
+        try:
+            if producer is None:
+                producer = self._create(slot, deadline)
+            self._transact(producer, events, deadline)
+        except KafkaException as exc:
+            keep = producer is not None and self._abort(producer, exc.args[0], deadline)
+            error: KafkaError = exc.args[0]
+            if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise MessageTooLarge(error.str()) from exc
+            raise BrokerUnavailable(error.str()) from exc
+        except BufferError as exc:
+            keep = producer is not None and self._abort(producer, None, deadline)
+            raise BrokerUnavailable(f"producer queue full: {exc}") from exc
+        finally:
+            self._pool.put((slot, producer if keep else None))
+
+    def ready(self) -> bool:
+        """Whether the broker answers metadata for the interactions topic in time."""
+        if self._admin is None:
+            self._admin = AdminClient(self._kafka.client())
+        try:
+            metadata = self._admin.list_topics(self._topic, timeout=self._gateway.readiness_timeout_s)
+        except KafkaException:
+            return False
+        topic = metadata.topics.get(self._topic)
+        return topic is not None and topic.error is None and bool(topic.partitions)
+
+    def close(self) -> None:
+        """Flush and drop every idle producer (call at shutdown)."""
+        while True:
+            try:
+                _, producer = self._pool.get_nowait()
+            except queue.Empty:
+                return
+            if producer is not None:
+                producer.flush(self._gateway.produce_timeout_s)
+
+    def _create(self, slot: int, deadline: float) -> Producer:
+        config: dict[str, Any] = self._kafka.client(
+            **{
+                "transactional.id": f"{self._instance}-{slot}",
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 1,
+                "client.id": f"{self._instance}-{slot}",
+            }
+        )
+        config.update(self._gateway.producer_config)
+        producer = Producer(config)
+        try:
+            producer.init_transactions(_remaining(deadline))
+        except KafkaException:
+            producer.purge()
+            raise
+        return producer
+
+    def _transact(self, producer: Producer, events: Sequence[EncodedEvent], deadline: float) -> None:
+        producer.begin_transaction()
+        for item in events:
+            while True:
+                try:
+                    producer.produce(self._topic, value=item.value, key=item.key)
+                    break
+                except BufferError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    producer.poll(0.05)
+        producer.commit_transaction(_remaining(deadline))
+
+    def _abort(self, producer: Producer, error: KafkaError | None, deadline: float) -> bool:
+        """Abort the open transaction; True if the producer can be reused afterwards."""
+        if error is not None and error.fatal():
+            log.warning("gateway producer fatal error; recreating it", extra={"error": error.str()})
+            return False
+        try:
+            producer.abort_transaction(max(_remaining(deadline), 1.0))
+        except KafkaException as exc:
+            log.warning("gateway producer abort failed; recreating it", extra={"error": str(exc)})
+            producer.purge()
+            return False
+        return True
+
+
+def _remaining(deadline: float) -> float:
+    return max(deadline - time.monotonic(), 0.001)
