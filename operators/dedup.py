@@ -1,0 +1,97 @@
+"""Windowed deduplication on event time, one instance per hash bucket.
+
+The flow keys the stateful step by :func:`bucket_of` (a stable hash of the dedup key into
+``buckets`` values), so the number of state objects is fixed and each one's memory is
+bounded by the keys seen within the window, not by history.
+
+Semantics of :meth:`WindowedDedup.observe`, for one bucket:
+
+* watermark = (max event time seen) - window; keys whose first event time is older than
+  the watermark are forgotten (evicted) — event time only, never the wall clock;
+* a key already remembered, with an event time within ``window`` of the remembered one, is
+  a duplicate: dropped with the instance's reason; the first occurrence is the one kept;
+* an event older than the watermark that is not remembered is kept but not remembered
+  (it cannot be told apart from a key already evicted; remembering it would let state grow
+  with late data).
+
+Given the same events in the same order, decisions are identical (replay-safe), and the
+instance is picklable for Bytewax recovery snapshots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from datetime import UTC, datetime, timedelta
+
+from operators.normalize import content_key
+from operators.outcome import Drop, Stage
+from schemas.events import InteractionEvent, Signal
+
+DUPLICATE_EVENT_ID = "duplicate_event_id"
+DUPLICATE_CONTENT = "duplicate_content"
+
+
+def bucket_of(key: str, buckets: int) -> str:
+    """Stable bucket (``"0"`` .. ``str(buckets - 1)``) of a key: blake2b, not Python's ``hash()``."""
+    if buckets < 1:
+        raise ValueError(f"buckets must be >= 1, got {buckets}")
+    value = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+    return str(value % buckets)
+
+
+def content_key_of(event: InteractionEvent) -> str | None:
+    """The content dedup key of an edit (prompt, chosen=y_user, rejected=y_model); None otherwise."""
+    if event.signal is not Signal.EDIT or event.final_user_edit is None:
+        return None
+    return content_key(event.prompt, event.final_user_edit, event.response)
+
+
+class WindowedDedup:
+    """First-occurrence-wins dedup of string keys within an event-time window (one bucket)."""
+
+    def __init__(self, window: timedelta, reason: str = DUPLICATE_EVENT_ID) -> None:
+        if window <= timedelta(0):
+            raise ValueError(f"dedup window must be positive, got {window}")
+        self.window_s = window.total_seconds()
+        self.reason = reason
+        self._first_seen: dict[str, float] = {}
+        self._expiry: list[tuple[float, str]] = []  # min-heap of (event time, key)
+        self._max_seen: float | None = None
+
+    def __len__(self) -> int:
+        """Number of keys currently remembered."""
+        return len(self._first_seen)
+
+    @property
+    def watermark(self) -> datetime | None:
+        """Max event time seen minus the window (None before the first event)."""
+        if self._max_seen is None:
+            return None
+        return datetime.fromtimestamp(self._max_seen - self.window_s, tz=UTC)
+
+    def observe(self, key: str, occurred_at: datetime) -> Drop | None:
+        """Record ``key`` at event time ``occurred_at``; return a Drop when it is a duplicate."""
+        if occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must be timezone-aware")
+        ts = occurred_at.timestamp()
+        if self._max_seen is None or ts > self._max_seen:
+            self._max_seen = ts
+            self._evict(self._max_seen - self.window_s)
+        first = self._first_seen.get(key)
+        if first is not None and abs(ts - first) <= self.window_s:
+            return Drop(
+                Stage.DEDUP,
+                self.reason,
+                f"key {key} first seen {abs(ts - first):.0f}s apart, within the {self.window_s:.0f}s window",
+            )
+        if first is None and ts >= self._max_seen - self.window_s:
+            self._first_seen[key] = ts
+            heapq.heappush(self._expiry, (ts, key))
+        return None
+
+    def _evict(self, watermark: float) -> None:
+        while self._expiry and self._expiry[0][0] < watermark:
+            ts, key = heapq.heappop(self._expiry)
+            if self._first_seen.get(key) == ts:
+                del self._first_seen[key]

@@ -1,0 +1,200 @@
+"""Deterministic policy engine: a versioned rules file applied to (prompt, chosen, rejected).
+
+The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds::
+
+    version = "default-v1"              # stamped on every stored row
+    [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
+    [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii
+    [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
+    [[blocked]]   name, applies_to, terms, patterns          # blocked content
+
+Terms match whole words and patterns are regexes, both on normalised text (NFC,
+case-folded, whitespace collapsed). Check order, first drop wins: length, injection,
+blocked, PII with action ``reject``. Findings of every check are returned as scores.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from operators.normalize import normalize_text
+from operators.outcome import Drop, Stage
+from operators.pii import DETECTOR_NAMES, scan
+
+FieldName = Literal["prompt", "chosen", "rejected"]
+
+
+def _default_fields() -> list[FieldName]:
+    return ["chosen"]
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be loaded; the message names the file, key and rule."""
+
+
+class _Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_prompt_chars: int = Field(default=32000, ge=1)
+    max_chosen_chars: int = Field(default=32000, ge=1)
+    max_rejected_chars: int = Field(default=32000, ge=1)
+
+
+class _PiiRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["reject", "scrub"]
+
+
+class _TextRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
+    terms: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+
+class _PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1)
+    description: str = ""
+    limits: _Limits = Field(default_factory=_Limits)
+    pii: dict[str, _PiiRule] = Field(default_factory=dict)
+    injection: list[_TextRule] = Field(default_factory=list)
+    blocked: list[_TextRule] = Field(default_factory=list)
+
+
+class _CompiledRule:
+    def __init__(self, kind: str, index: int, rule: _TextRule, source: str) -> None:
+        self.name = rule.name
+        self.applies_to = tuple(rule.applies_to)
+        where = f"{source}: {kind}[{index}] ({rule.name!r})"
+        if not rule.terms and not rule.patterns:
+            raise PolicyError(f"{where}: a rule needs at least one of `terms` or `patterns`")
+        regexes: list[str] = []
+        terms = [normalize_text(term) for term in rule.terms]
+        if any(not term for term in terms):
+            raise PolicyError(f"{where}: `terms` holds an empty term")
+        if terms:
+            regexes.append(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
+        for pattern in rule.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise PolicyError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from exc
+            regexes.append(f"(?:{pattern})")
+        self.regex = re.compile("|".join(regexes))
+
+
+class PolicyVerdict(msgspec.Struct, frozen=True):
+    """Outcome of a policy check: drop (or None) and the texts to store (scrubbed)."""
+
+    drop: Drop | None
+    prompt: str
+    chosen: str
+    rejected: str
+    findings: dict[str, float]
+
+
+class PolicyEngine:
+    """Applies one loaded policy; immutable, safe to share between events."""
+
+    def __init__(self, policy: dict[str, Any], source: str = "<policy>") -> None:
+        try:
+            parsed = _PolicyFile.model_validate(policy)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise PolicyError(f"{source}: invalid policy: {problems}") from exc
+        unknown = sorted(set(parsed.pii) - set(DETECTOR_NAMES))
+        if unknown:
+            raise PolicyError(f"{source}: pii: unknown detector(s) {unknown}; known: {list(DETECTOR_NAMES)}")
+        self.version = parsed.version
+        self.description = parsed.description
+        self.limits = parsed.limits
+        self.pii_actions = {name: rule.action for name, rule in parsed.pii.items()}
+        self._pii_names = frozenset(self.pii_actions)
+        self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
+        self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> PolicyEngine:
+        """Load a TOML (``.toml``) or YAML (``.yaml``/``.yml``) rules file."""
+        path = Path(path)
+        if not path.is_file():
+            raise PolicyError(f"policy file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix == ".toml":
+                data: Any = tomllib.loads(text)
+            elif path.suffix in {".yaml", ".yml"}:
+                data = yaml.safe_load(text)
+            else:
+                raise PolicyError(f"policy file {path} must end in .toml, .yaml or .yml")
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+            raise PolicyError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PolicyError(f"{path}: the policy must be a mapping at the top level")
+        return cls(data, source=str(path))
+
+    def scrub(self, text: str) -> str:
+        """The text with every built-in PII/secret detector masked (for audit rows)."""
+        return scan(text)[0]
+
+    def evaluate(self, prompt: str, chosen: str, rejected: str = "") -> PolicyVerdict:
+        """Check a candidate; texts come back scrubbed by the ``scrub``-action detectors."""
+        texts: dict[str, str] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        findings: dict[str, float] = {}
+        drops: list[Drop] = []
+
+        limits = {
+            "prompt": self.limits.max_prompt_chars,
+            "chosen": self.limits.max_chosen_chars,
+            "rejected": self.limits.max_rejected_chars,
+        }
+        for name, limit in limits.items():
+            if len(texts[name]) > limit:
+                findings[f"too_long:{name}"] = float(len(texts[name]))
+                drops.append(
+                    Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}")
+                )
+
+        normalized = {name: normalize_text(text) for name, text in texts.items()}
+        for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
+            for rule in rules:
+                hits = [f for f in rule.applies_to if rule.regex.search(normalized[f])]
+                if hits:
+                    findings[f"{kind}:{rule.name}"] = float(len(hits))
+                    detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
+                    drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
+
+        scrubbed: dict[str, str] = {}
+        pii_fields: dict[str, list[str]] = {}
+        for name, text in texts.items():
+            scrubbed[name], counts = scan(text, self._pii_names)
+            for detector, count in counts.items():
+                findings[f"pii:{detector}"] = findings.get(f"pii:{detector}", 0.0) + count
+                pii_fields.setdefault(detector, []).append(name)
+        for detector, fields in pii_fields.items():
+            if self.pii_actions[detector] == "reject":
+                detail = f"{detector} found in {', '.join(fields)}"
+                drops.append(Drop(Stage.POLICY, f"pii:{detector}", detail))
+
+        drop = None
+        if drops:
+            first = drops[0]
+            drop = Drop(first.stage, first.reason, first.detail, dict(findings))
+        return PolicyVerdict(
+            drop=drop,
+            prompt=scrubbed["prompt"],
+            chosen=scrubbed["chosen"],
+            rejected=scrubbed["rejected"],
+            findings=findings,
+        )

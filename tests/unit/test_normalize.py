@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from operators.normalize import content_key, normalize_text
+
+
+def test_examples() -> None:
+    assert normalize_text("  Hello \t\n  WORLD  ") == "hello world"
+    assert normalize_text("Straße") == "strasse"
+    assert normalize_text("") == ""
+
+
+def test_nfc_composition_is_ignored() -> None:
+    decomposed = "Cafe\u0301"
+    composed = "Caf\u00e9"
+    assert decomposed != composed
+    assert normalize_text(decomposed) == normalize_text(composed) == "caf\u00e9"
+
+
+@given(st.text())
+def test_idempotent(text: str) -> None:
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+@given(st.text())
+def test_output_is_nfc_without_outer_or_double_whitespace(text: str) -> None:
+    out = normalize_text(text)
+    assert unicodedata.is_normalized("NFC", out)
+    assert out == out.strip()
+    assert "  " not in out
+    assert all(not c.isspace() or c == " " for c in out)
+
+
+@given(st.text(), st.sampled_from([" ", "\t", "\n", "  \r\n ", "\u00a0", "\u2003"]))
+def test_whitespace_invariance(text: str, gap: str) -> None:
+    words = text.split()
+    assert normalize_text(gap.join(words)) == normalize_text(" ".join(words))
+    assert normalize_text(gap + text + gap) == normalize_text(text)
+
+
+@given(st.text())
+def test_case_and_composition_invariance(text: str) -> None:
+    expected = normalize_text(text)
+    assert normalize_text(text.upper().lower()) == normalize_text(text.lower())
+    assert normalize_text(unicodedata.normalize("NFD", text)) == expected
+    assert normalize_text(text.casefold()) == expected
+
+
+def test_content_key_equal_after_normalisation() -> None:
+    a = content_key("Write  a function", "def f():\n  return 1", "def f(): pass")
+    b = content_key("write a FUNCTION ", "DEF F(): RETURN 1", "def   f(): pass")
+    assert a == b
+    assert len(a) == 32
+
+
+def test_content_key_separates_fields() -> None:
+    assert content_key("ab", "c", "d") != content_key("a", "bc", "d")
+    assert content_key("a", "b", "c") != content_key("a", "c", "b")
+
+
+@given(st.text(), st.text(), st.text())
+def test_content_key_stable(prompt: str, chosen: str, rejected: str) -> None:
+    assert content_key(prompt, chosen, rejected) == content_key(prompt, chosen, rejected)
+    assert content_key(prompt, chosen, rejected) == content_key(
+        normalize_text(prompt), normalize_text(chosen), normalize_text(rejected)
+    )
