@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pickle
+from datetime import timedelta
+
+from operators.config import QuotaSettings
+from operators.quota import QuotaLedger, quota_key
+from tests.unit.curation_events import T0, make_event
+
+DAY = timedelta(days=1)
+
+
+def test_user_cap_per_day() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=2, per_segment_per_day=None))
+    assert ledger.admit("u1", "pro", T0) is None
+    assert ledger.admit("u1", "pro", T0) is None
+    drop = ledger.admit("u1", "pro", T0)
+    assert drop is not None and (drop.stage, drop.reason) == ("quota", "quota")
+    assert drop.scores["user_cap"] == 2
+    # Other users are unaffected, and the next event-time day starts a new count.
+    assert ledger.admit("u2", "pro", T0) is None
+    assert ledger.admit("u1", "pro", T0 + DAY) is None
+
+
+def test_segment_cap_per_day() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=None, per_segment_per_day=3))
+    results = [ledger.admit(f"u{i}", "pro", T0) for i in range(5)]
+    assert [r is None for r in results] == [True, True, True, False, False]
+    assert ledger.admit("u9", "free", T0) is None
+
+
+def test_rejected_events_do_not_count() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=1, per_segment_per_day=2))
+    assert ledger.admit("u1", "pro", T0) is None
+    assert ledger.admit("u1", "pro", T0) is not None  # user cap; segment count stays 1
+    assert ledger.admit("u2", "pro", T0) is None
+    assert ledger.admit("u3", "pro", T0) is not None
+
+
+def test_days_expire_and_too_late_rejected() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=5, allowed_lateness_days=1))
+    ledger.admit("u1", "pro", T0)
+    ledger.admit("u1", "pro", T0 + DAY)
+    assert len(ledger.days_retained) == 2
+    ledger.admit("u1", "pro", T0 + 3 * DAY)
+    assert ledger.days_retained == [(T0 + 3 * DAY).date()]
+    drop = ledger.admit("u1", "pro", T0 + DAY)
+    assert drop is not None and drop.reason == "late"
+    # One day late is still counted.
+    assert ledger.admit("u1", "pro", T0 + 2 * DAY) is None
+
+
+def test_deterministic_and_picklable() -> None:
+    cfg = QuotaSettings(per_user_per_day=3, per_segment_per_day=7)
+    stream = [(f"u{i % 4}", T0 + timedelta(hours=i % 50)) for i in range(120)]
+
+    def run(ledger: QuotaLedger, items: list) -> list[bool]:
+        return [ledger.admit(user, "pro", at) is None for user, at in items]
+
+    first = run(QuotaLedger(cfg), stream)
+    assert first == run(QuotaLedger(cfg), stream)
+    ledger = QuotaLedger(cfg)
+    head = run(ledger, stream[:60])
+    assert head + run(pickle.loads(pickle.dumps(ledger)), stream[60:]) == first
+
+
+def test_quota_key_is_segment() -> None:
+    assert quota_key(make_event(segment="enterprise")) == "enterprise"
