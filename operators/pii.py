@@ -56,7 +56,8 @@ def _card_ok(match: re.Match[str]) -> bool:
 def _phone_ok(match: re.Match[str]) -> bool:
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
-    if not 10 <= len(digits) <= 15:
+    # International numbers (+CC) carry up to 15 digits (E.164); national ones 10 or 11.
+    if not 10 <= len(digits) <= (15 if text.startswith("+") else 11):
         return False
     # Dotted quads are IP addresses, not phone numbers.
     return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from operators.config import ToxicitySettings
+from operators.toxicity import (
+    ProfanityBackend,
+    ToxicityBackend,
+    ToxicityError,
+    ToxicityGate,
+    build_backend,
+)
+
+CLASSES = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+WORDS = [
+    "you",
+    "are",
+    "a",
+    "nice",
+    "kind",
+    "helpful",
+    "person",
+    "idiot",
+    "stupid",
+    "hate",
+    "the",
+    "this",
+    "is",
+    "good",
+    "bad",
+    "day",
+    "have",
+]
+
+
+def test_profanity_backend_is_the_offline_default() -> None:
+    backend = build_backend(ToxicitySettings())
+    assert isinstance(backend, ProfanityBackend)
+    assert isinstance(backend, ToxicityBackend)
+    assert backend.labels == ("profanity",)
+    scores = backend.score_batch(["Have a nice day, thank you!", "fuck you, you stupid shit"])
+    assert len(scores) == 2
+    assert scores[0]["profanity"] < 0.2
+    assert scores[1]["profanity"] > 0.8
+    assert backend.score_batch([]) == []
+
+
+def test_gate_thresholds() -> None:
+    gate = ToxicityGate({"toxicity": 0.5, "insult": 0.3})
+    assert gate.check({"toxicity": 0.49, "insult": 0.1, "unthresholded": 0.99}) is None
+    drop = gate.check({"toxicity": 0.6, "insult": 0.9})
+    assert drop is not None
+    assert (drop.stage, drop.reason) == ("toxicity", "toxicity:insult")  # furthest over its threshold
+    assert drop.scores == {"toxicity:toxicity": 0.6, "toxicity:insult": 0.9}
+    assert gate.check({"toxicity": 0.5}) is not None  # threshold is inclusive
+
+
+def test_gate_validation() -> None:
+    with pytest.raises(ValueError, match="within"):
+        ToxicityGate({"toxicity": 1.5})
+    with pytest.raises(ToxicityError, match="no toxicity threshold"):
+        ToxicityGate.for_backend({"toxicity": 0.5}, ProfanityBackend())
+    assert ToxicityGate.for_backend(ToxicitySettings().thresholds, ProfanityBackend()).thresholds
+
+
+def test_build_backend_errors(tmp_path: Path) -> None:
+    with pytest.raises(ToxicityError, match="needs `checkpoint` and `config_dir`"):
+        build_backend(ToxicitySettings(backend="detoxify"))
+    with pytest.raises(ToxicityError, match="does not exist"):
+        build_backend(
+            ToxicitySettings(backend="detoxify", checkpoint=tmp_path / "x.ckpt", config_dir=tmp_path)
+        )
+    with pytest.raises(ValueError):
+        ToxicitySettings(backend="perspective")  # type: ignore[arg-type]
+
+
+def _build_tiny_detoxify(root: Path, model_type: str | None = None) -> tuple[Path, Path]:
+    """A random tiny BERT saved the way Detoxify's release checkpoints are, plus its config folder."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    config_dir = root / "bert-tiny"
+    config_dir.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *"abcdefghijklmnopqrstuvwxyz"]
+    vocab += [f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+    (config_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.BertTokenizer(vocab_file=str(config_dir / "vocab.txt"), model_max_length=64)
+    tokenizer.save_pretrained(config_dir)
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=len(CLASSES),
+    )
+    model = transformers.BertForSequenceClassification(config)
+    config.save_pretrained(config_dir)
+    checkpoint = root / "toxic-tiny.ckpt"
+    arch = {
+        "model_type": model_type or str(config_dir),
+        "model_name": "BertForSequenceClassification",
+        "tokenizer_name": "BertTokenizer",
+        "num_classes": len(CLASSES),
+    }
+    payload = {"config": {"arch": {"args": arch}, "dataset": {"args": {"classes": CLASSES}}}}
+    torch.save({**payload, "state_dict": model.state_dict()}, checkpoint)
+    return checkpoint, config_dir
+
+
+TEXTS = ["you are a nice person", "you stupid idiot i hate this", "have a good day", "bad"]
+
+
+def test_detoxify_backend_scores_a_batch_like_detoxify_itself(tmp_path: Path) -> None:
+    detoxify = pytest.importorskip("detoxify")
+    checkpoint, config_dir = _build_tiny_detoxify(tmp_path)
+    settings = ToxicitySettings(backend="detoxify", checkpoint=checkpoint, config_dir=config_dir)
+    backend = build_backend(settings)
+    assert backend.name == "detoxify"
+    expected_labels = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
+    assert backend.labels == expected_labels
+    scores = backend.score_batch(TEXTS)
+    assert len(scores) == len(TEXTS)
+    assert all(set(row) == set(expected_labels) and all(0 <= v <= 1 for v in row.values()) for row in scores)
+    # Same numbers as the library's own predict() on the same checkpoint.
+    reference = detoxify.Detoxify(checkpoint=str(checkpoint), huggingface_config_path=str(config_dir))
+    predicted = reference.predict(TEXTS)
+    for i, row in enumerate(scores):
+        for label in expected_labels:
+            assert row[label] == pytest.approx(predicted[label][i], abs=1e-5)
+    # Batching (padding) does not change an item's scores.
+    single = backend.score_batch([TEXTS[1]])[0]
+    assert single == pytest.approx(scores[1], abs=1e-5)
+    assert backend.score_batch([]) == []
+    strict = ToxicityGate.for_backend({"toxicity": 0.0}, backend).check(scores[0])
+    assert strict is not None and strict.reason == "toxicity:toxicity"
+    assert ToxicityGate.for_backend({"toxicity": 1.0}, backend).check(scores[0]) is None
+
+
+def test_detoxify_backend_never_downloads_the_hub_model_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("detoxify")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    checkpoint, config_dir = _build_tiny_detoxify(tmp_path, model_type="bert-base-uncased")
+    settings = ToxicitySettings(backend="detoxify", checkpoint=checkpoint, config_dir=config_dir)
+    backend = build_backend(settings)
+    assert len(backend.score_batch(TEXTS)) == len(TEXTS)
+
+
+def test_detoxify_backend_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("detoxify")
+    _, config_dir = _build_tiny_detoxify(tmp_path)
+    bogus = tmp_path / "bogus.ckpt"
+    torch.save({"weights": torch.zeros(1)}, bogus)
+    with pytest.raises(ToxicityError, match="`config` and `state_dict`"):
+        build_backend(ToxicitySettings(backend="detoxify", checkpoint=bogus, config_dir=config_dir))
