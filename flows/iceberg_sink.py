@@ -25,10 +25,17 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
-from flows.offsets import OFFSETS_PROPERTY, ROWS_PROPERTY, Offsets, committed_offsets, encode_offsets, merge_offsets
-from schemas.records import SinkItem, SourceProgress, TableRow
+from flows.offsets import (
+    OFFSETS_PROPERTY,
+    ROWS_PROPERTY,
+    Offsets,
+    committed_offsets,
+    encode_offsets,
+    merge_offsets,
+)
 from flywheel import metrics
 from flywheel.settings import SinkSettings
+from schemas.records import SinkItem, SourceProgress, TableRow
 from schemas.tables import TableContract
 
 log = logging.getLogger(__name__)
@@ -94,11 +101,13 @@ class TableCommitter:
     def on_epoch_end(self) -> None:
         """Commit if the interval elapsed or the buffer is full; otherwise keep buffering."""
         elapsed = self._clock() - self._last_commit
-        if self.state.rows and (
-            elapsed >= self._settings.commit_interval_s or len(self.state.rows) >= self._settings.max_rows_per_commit
-        ):
-            self.commit()
-        elif not self.state.rows and self._has_progress() and elapsed >= self._settings.progress_commit_interval_s:
+        if (
+            self.state.rows
+            and (
+                elapsed >= self._settings.commit_interval_s
+                or len(self.state.rows) >= self._settings.max_rows_per_commit
+            )
+        ) or (not self.state.rows and self._has_progress() and elapsed >= self._settings.progress_commit_interval_s):
             self.commit()
 
     def commit(self) -> None:

@@ -35,7 +35,11 @@ class _ProducerPartition(StatelessSinkPartition[OutboundMessage]):
             while True:
                 try:
                     self._producer.produce(
-                        item.topic, value=item.value, key=item.key, headers=item.headers, on_delivery=self._on_delivery
+                        item.topic,
+                        value=item.value,
+                        key=item.key,
+                        headers=item.headers,  # type: ignore[arg-type]  # bytes header values are accepted
+                        on_delivery=self._on_delivery,
                     )
                     break
                 except BufferError:
@@ -57,7 +61,5 @@ class CheckedKafkaSink(DynamicSink[OutboundMessage]):
         self._flush_timeout_s = flush_timeout_s
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        config: dict[str, Any] = self._kafka.client(
-            **{"enable.idempotence": True, "acks": "all", "linger.ms": 5}
-        )
+        config: dict[str, Any] = self._kafka.client(**{"enable.idempotence": True, "acks": "all", "linger.ms": 5})
         return _ProducerPartition(Producer(config), self._flush_timeout_s)

@@ -16,9 +16,9 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 from flywheel import metrics
 from flywheel.settings import KafkaSettings, SourceSettings
+from schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,9 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
                 continue
             self._at_end = False
             _, timestamp_ms = message.timestamp()
-            coordinates = SourceCoordinates(self._topic, self._partition, message.offset(), timestamp_ms)
+            offset = message.offset()
+            assert offset is not None  # set on every message without an error
+            coordinates = SourceCoordinates(self._topic, self._partition, offset, timestamp_ms)
             batch.append(SourceMessage(coordinates, message.key(), message.value()))
         if batch:
             last = batch[-1]

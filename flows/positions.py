@@ -69,6 +69,19 @@ class _OffsetReader:
     def close(self) -> None:
         self._consumer.close()
 
+    def end_offset(self) -> int:
+        """One past the last offset, from the high-water mark of a real fetch response.
+
+        Fetch responses carry the right high-water mark even where ListOffsets is wrong.
+        """
+        self._consumer.assign([TopicPartition(self._topic, self._partition, 0)])
+        try:
+            self._consumer.poll(10.0)  # a message or a partition EOF: either way a fetch happened
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), cached=True)
+            return max(int(high), 0)
+        finally:
+            self._consumer.unassign()
+
     def timestamp_at(self, offset: int, timeout_s: float = 10.0) -> tuple[int, int] | None:
         """``(offset, timestamp_ms)`` of the first message at or after ``offset``; None at the end."""
         self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
@@ -78,9 +91,15 @@ class _OffsetReader:
                 if message is None:
                     raise TimeoutError(f"no answer reading {self._topic}[{self._partition}] at {offset}")
                 error = message.error()
-                if error is None:
-                    return message.offset(), message.timestamp()[1]
-                if error.code() in (KafkaError._PARTITION_EOF, KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET):
+                found = message.offset()
+                if error is None and found is not None:
+                    return found, message.timestamp()[1]
+                assert error is not None
+                if error.code() in (
+                    KafkaError._PARTITION_EOF,
+                    KafkaError.OFFSET_OUT_OF_RANGE,
+                    KafkaError._AUTO_OFFSET_RESET,
+                ):
                     return None
                 raise RuntimeError(f"error reading {self._topic}[{self._partition}]@{offset}: {error}")
         finally:
@@ -106,7 +125,7 @@ def from_timestamp(kafka: KafkaSettings, topic: str, partitions: list[int], at: 
 
 
 def _verified_or_searched(reader: _OffsetReader, answer: int, target_ms: int) -> int:
-    end = _end_offset(reader)
+    end = reader.end_offset()
     if _is_first_at_or_after(reader, answer, target_ms, end):
         return answer if answer >= 0 else end
     log.warning("broker timestamp look-up was wrong; searching offsets", extra={"answer": answer})
@@ -123,24 +142,6 @@ def _is_first_at_or_after(reader: _OffsetReader, answer: int, target_ms: int, en
         return False
     previous = reader.timestamp_at(answer - 1) if answer > 0 else None
     return previous is None or previous[0] >= answer or previous[1] < target_ms
-
-
-def _end_offset(reader: _OffsetReader) -> int:
-    """One past the last offset, found by galloping then bisecting (no ListOffsets needed)."""
-    if reader.timestamp_at(0) is None:
-        return 0
-    low, high = 0, 1
-    while reader.timestamp_at(high) is not None:
-        low, high = high, high * 2
-    while high - low > 1:  # invariant: a message at >= low exists, none at >= high
-        middle = (low + high) // 2
-        if reader.timestamp_at(middle) is None:
-            high = middle
-        else:
-            low = middle
-    found = reader.timestamp_at(low)
-    assert found is not None
-    return found[0] + 1
 
 
 def _search(reader: _OffsetReader, target_ms: int, end: int) -> int:

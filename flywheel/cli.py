@@ -1,10 +1,202 @@
-"""The ``flywheel`` command line (placeholder until the commands land)."""
+"""The ``flywheel`` command line: local stack, the curation flow, the demo and the benchmark."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table as RichTable
 
-app = typer.Typer(help="Data Flywheel: curate LLM feedback into preference data and train on it.")
+from flywheel.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Data Flywheel: curate LLM feedback into preference data in Iceberg, and train on it.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+stack_app = typer.Typer(
+    help="The local stack: bundled Kafka-protocol broker, topics, Iceberg tables.", no_args_is_help=True
+)
+flow_app = typer.Typer(help="The curation flow (Bytewax).", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(flow_app, name="flow")
+
+console = Console()
 
 
-@app.callback()
-def main() -> None:
-    """Data Flywheel command line."""
+def _register_subapps() -> None:
+    from gateway.cli import app as gateway_app
+    from trainer.cli import app as trainer_app
+
+    app.add_typer(trainer_app, name="trainer")
+    app.add_typer(gateway_app, name="gateway")
+
+
+_register_subapps()
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except Exception as exc:  # configuration errors must read as such, not as tracebacks
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _configure_logging(settings.log_level)
+    return settings
+
+
+def _configure_logging(level: str) -> None:
+    try:
+        from flywheel.logs import configure_logging
+    except ImportError:  # pragma: no cover - logs module ships with the package
+        logging.basicConfig(level=level)
+        return
+    configure_logging(level)
+
+
+@stack_app.command("up")
+def stack_up(
+    port: Annotated[int, typer.Option(help="Broker port on 127.0.0.1 (0 picks a free one).")] = 9092,
+) -> None:
+    """Start the bundled broker on loopback, create topics and tables, run until Ctrl-C."""
+    from infra.broker import ensure_topics, start_broker
+    from infra.catalog import ensure_tables, open_catalog
+
+    settings = _settings()
+    broker = start_broker(port=port or None)
+    settings.kafka.bootstrap_servers = broker.bootstrap_servers
+    created = ensure_topics(settings.kafka, settings.topics)
+    ensure_tables(open_catalog(settings.catalog), settings.catalog)
+    console.print(
+        f"broker on [bold]{broker.bootstrap_servers}[/bold]; topics created: {created or 'none (all existed)'}"
+    )
+    console.print(f"catalog {settings.catalog.uri}, warehouse {settings.catalog.warehouse}. Ctrl-C stops.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            if broker.process.poll() is not None:
+                console.print(f"[red]broker exited with code {broker.process.returncode}[/red]")
+                raise typer.Exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+        console.print("broker stopped")
+
+
+@stack_app.command("topics")
+def stack_topics() -> None:
+    """Create the flywheel's topics on the configured cluster (idempotent)."""
+    from infra.broker import ensure_topics
+
+    settings = _settings()
+    created = ensure_topics(settings.kafka, settings.topics)
+    console.print(f"topics ready; created now: {created or 'none'}")
+
+
+@stack_app.command("tables")
+def stack_tables() -> None:
+    """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
+    from infra.catalog import ensure_tables, open_catalog
+
+    settings = _settings()
+    tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
+    console.print(f"tables ready: {', '.join(sorted(tables))}")
+
+
+@flow_app.command("run")
+def flow_run(
+    until_drained: Annotated[bool, typer.Option(help="Stop when every partition is at its end.")] = False,
+    from_offsets: Annotated[
+        str | None, typer.Option(help="Start offsets, 'PARTITION:OFFSET,...' or one offset for all.")
+    ] = None,
+    from_timestamp: Annotated[
+        datetime | None, typer.Option(help="Start at the first message at or after this UTC time.")
+    ] = None,
+    reset_recovery: Annotated[bool, typer.Option(help="Delete Bytewax recovery state before starting.")] = False,
+    process_id: Annotated[int | None, typer.Option("--process-id", "-i", help="This process's index.")] = None,
+    addresses: Annotated[
+        str | None, typer.Option("--addresses", "-a", help="host:port of every process, ';'-separated.")
+    ] = None,
+) -> None:
+    """Run the curation flow: Kafka -> curation -> Iceberg (exactly-once)."""
+    from flows.runner import RecoveryStateExists, StartRequest, run_flow
+
+    settings = _settings()
+    request = StartRequest(from_offsets, from_timestamp, reset_recovery)
+    try:
+        summary = run_flow(
+            settings,
+            stop_at_end=until_drained,
+            request=request,
+            process_id=process_id,
+            addresses=addresses.split(";") if addresses else None,
+        )
+    except (RecoveryStateExists, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    from flywheel.report import print_summary
+
+    print_summary(console, summary)
+
+
+@app.command("demo")
+def demo(
+    events: Annotated[int, typer.Option(help="How many sample events to produce.")] = 3000,
+    directory: Annotated[Path, typer.Option(help="Where the demo's catalog and warehouse go (wiped).")] = Path(
+        ".flywheel/demo"
+    ),
+) -> None:
+    """Start the local stack, produce a sample stream, drain it through the flow, print a summary."""
+    from flows.runner import run_until_drained
+    from flywheel.report import print_summary
+    from flywheel.sample import produce, sample_events
+    from infra.broker import ensure_topics, start_broker
+
+    _configure_logging("WARNING")
+    # The bundled broker keeps messages in memory only, so offsets start again at 0 each
+    # run: the demo's catalog must start empty too, or its ledger would skip the new data.
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    broker = start_broker(log_file=directory / "broker.log")
+    try:
+        settings = load_settings(
+            kafka={"bootstrap_servers": broker.bootstrap_servers},
+            catalog={
+                "uri": f"sqlite:///{(directory / 'catalog.db').resolve()}",
+                "warehouse": str(directory / "warehouse"),
+            },
+            recovery={"directory": directory / "recovery"},
+            metrics={"enabled": False},
+            state_dir=directory,
+        )
+        console.print(f"[bold]local stack[/bold]: broker {broker.bootstrap_servers}, catalog {directory}/catalog.db")
+        ensure_topics(settings.kafka, settings.topics)
+        produced = produce(settings.kafka, settings.topics.interactions, sample_events(events))
+        console.print(f"produced {produced} sample events to {settings.topics.interactions}")
+        summary = run_until_drained(settings)
+        print_summary(console, summary)
+    finally:
+        broker.stop()
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective configuration (secrets masked)."""
+    settings = _settings()
+    dumped = settings.model_dump(mode="json")
+    for key in dumped.get("kafka", {}).get("client_config", {}):
+        if any(word in key for word in ("password", "secret", "key")):
+            dumped["kafka"]["client_config"][key] = "***"
+    table = RichTable("setting", "value")
+    for section, values in dumped.items():
+        table.add_row(section, str(values))
+    console.print(table)

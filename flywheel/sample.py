@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from confluent_kafka import Producer
 
@@ -17,15 +18,34 @@ from flywheel.settings import KafkaSettings
 from schemas.events import InteractionEvent, Signal, encode_event
 
 _TOPICS = [
-    ("Explain quantum computing to a 5 year old.", "Quantum computing utilizes qubits which exist in a state of superposition, enabling parallel evaluation of many states."),
+    (
+        "Explain quantum computing to a 5 year old.",
+        "Quantum computing utilizes qubits which exist in a state of superposition, "
+        "enabling parallel evaluation of many states.",
+    ),
     ("Write a python function that adds tax.", "def add_tax(amount):\n    return amount * 1.2\n"),
-    ("Summarise the meeting notes.", "The meeting covered the roadmap, hiring plans and the budget for the next quarter in detail."),
-    ("Draft a polite reminder email about the invoice.", "Dear customer, this is a reminder that your invoice is overdue. Please pay it immediately."),
-    ("How do I reset my password?", "To reset your password, go to settings, click security, then choose reset password and follow the steps."),
-    ("Translate 'good morning' to French.", "Bonjour means good morning in French and is used until the early afternoon."),
+    (
+        "Summarise the meeting notes.",
+        "The meeting covered the roadmap, hiring plans and the budget for the next quarter in detail.",
+    ),
+    (
+        "Draft a polite reminder email about the invoice.",
+        "Dear customer, this is a reminder that your invoice is overdue. Please pay it immediately.",
+    ),
+    (
+        "How do I reset my password?",
+        "To reset your password, go to settings, click security, then choose reset password and follow the steps.",
+    ),
+    (
+        "Translate 'good morning' to French.",
+        "Bonjour means good morning in French and is used until the early afternoon.",
+    ),
 ]
 _EDITS = [
-    lambda text: text.replace("utilizes qubits which exist in a state of superposition", "uses tiny coins that spin as heads and tails at once"),
+    lambda text: text.replace(
+        "utilizes qubits which exist in a state of superposition",
+        "uses tiny coins that spin as heads and tails at once",
+    ),
     lambda text: text.replace("immediately", "at your earliest convenience") + " Thank you!",
     lambda text: text.replace("in detail", "briefly") + " Action items are listed below.",
     lambda text: text.rstrip() + " Contact support if the link expires.",
@@ -48,7 +68,9 @@ class SampleMix:
     bad: float = 0.02  # the rest are views
 
 
-def sample_events(count: int, seed: int = 7, mix: SampleMix | None = None, pad_to_bytes: int = 0) -> Iterator[tuple[str, bytes]]:
+def sample_events(
+    count: int, seed: int = 7, mix: SampleMix | None = None, pad_to_bytes: int = 0
+) -> Iterator[tuple[str, bytes]]:
     """Yield ``(key, value)`` pairs: JSON events and some deliberately bad messages."""
     mix = mix or SampleMix()
     rng = random.Random(seed)
@@ -57,9 +79,13 @@ def sample_events(count: int, seed: int = 7, mix: SampleMix | None = None, pad_t
         roll = rng.random()
         prompt, response = rng.choice(_TOPICS)
         if pad_to_bytes:
-            response = response + " " + " ".join(rng.choice(("context", "detail", "note", "step")) for _ in range(pad_to_bytes // 8))
+            response = (
+                response
+                + " "
+                + " ".join(rng.choice(("context", "detail", "note", "step")) for _ in range(pad_to_bytes // 8))
+            )
         thread_id = f"thread-{rng.randrange(count // 3 + 1)}"
-        common = {
+        common: dict[str, Any] = {
             "event_id": f"evt-{seed}-{index}",
             "occurred_at": start + timedelta(seconds=index),
             "thread_id": thread_id,
@@ -71,7 +97,15 @@ def sample_events(count: int, seed: int = 7, mix: SampleMix | None = None, pad_t
             "prompt": prompt,
             "response": response,
         }
-        thresholds = [mix.edit, mix.trivial_edit, mix.thumbs_up, mix.thumbs_down, mix.rating, mix.other_feedback, mix.bad]
+        thresholds = [
+            mix.edit,
+            mix.trivial_edit,
+            mix.thumbs_up,
+            mix.thumbs_down,
+            mix.rating,
+            mix.other_feedback,
+            mix.bad,
+        ]
         kind = _pick(roll, thresholds)
         if kind == 6:
             yield thread_id, _bad_message(rng, index)
@@ -111,8 +145,8 @@ def _bad_message(rng: random.Random, index: int) -> bytes:
     choices = [
         b'{"event_id": "broken", "signal": ',
         b"\xff\xfe not utf-8",
-        b'{"event_id": "x-%d", "signal": "teleport", "occurred_at": "2026-11-01T00:00:00Z", "thread_id": "t", "user_id": "u", "prompt": "p", "response": "r"}'
-        % index,
+        b'{"event_id": "x-%d", "signal": "teleport", "occurred_at": "2026-11-01T00:00:00Z", '
+        b'"thread_id": "t", "user_id": "u", "prompt": "p", "response": "r"}' % index,
         b'{"event_id": %d}' % index,
     ]
     return rng.choice(choices)

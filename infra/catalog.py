@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from pyiceberg.catalog import Catalog, load_catalog
@@ -35,10 +36,8 @@ def table_identifier(settings: CatalogSettings, name: str) -> str:
 
 def ensure_tables(catalog: Catalog, settings: CatalogSettings) -> dict[str, Table]:
     """Create the namespace and every table if missing; returns the tables by name."""
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(settings.namespace)
-    except NamespaceAlreadyExistsError:
-        pass
     return {name: _ensure_table(catalog, settings, contract) for name, contract in contracts().items()}
 
 

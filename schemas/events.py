@@ -8,7 +8,7 @@ and a human-readable detail.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -16,7 +16,7 @@ import msgspec
 SCHEMA_VERSION = 1
 
 
-class Signal(str, Enum):
+class Signal(StrEnum):
     """What the user did with the model's answer."""
 
     EDIT = "edit"

@@ -102,7 +102,12 @@ def _dpo_pairs() -> TableContract:
         .add("prompt", StringType(), required=True, doc="x")
         .add("chosen", StringType(), required=True, doc="y_user: the user's edit, the winning response")
         .add("rejected", StringType(), required=True, doc="y_model: the model's answer, the losing response")
-        .add("similarity", DoubleType(), required=True, doc="normalized Levenshtein similarity of rejected vs chosen")
+        .add(
+            "similarity",
+            DoubleType(),
+            required=True,
+            doc="normalized Levenshtein similarity of rejected vs chosen",
+        )
         .add("edit_distance", IntegerType(), required=True, doc="Levenshtein distance, characters")
         .add("edit_inserts", IntegerType(), required=True)
         .add("edit_deletes", IntegerType(), required=True)

@@ -1,0 +1,35 @@
+"""Human-readable run summaries (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from flows.offsets import encode_offsets
+from flows.runner import RunSummary
+
+
+def print_summary(console: Console, summary: RunSummary) -> None:
+    """Print what a run read, wrote, dead-lettered, and the offsets stored per table."""
+    console.print(
+        f"[bold]events read[/bold] {summary.events_read}   "
+        f"[bold]rows written[/bold] {summary.rows_written()}   "
+        f"[bold]DLQ[/bold] {summary.dead_letters}   "
+        f"[bold]start offsets[/bold] {summary.start_offsets}"
+    )
+    if summary.events_by_signal:
+        signals = ", ".join(f"{name}={count}" for name, count in sorted(summary.events_by_signal.items()))
+        console.print(f"valid events by signal: {signals}")
+    table = Table("table", "rows this run", "commits", "snapshot id")
+    for name in sorted(summary.table_snapshots):
+        commits = [c for c in summary.commits if c.table == name]
+        table.add_row(
+            name,
+            str(summary.rows_written(name)),
+            str(len(commits)),
+            str(summary.table_snapshots[name]),
+        )
+    console.print(table)
+    console.print("offsets stored in each table's current snapshot summary (last offset per partition):")
+    for name in sorted(summary.table_offsets):
+        console.print(f"  {name}: {encode_offsets(summary.table_offsets[name])}", soft_wrap=True)

@@ -1,0 +1,109 @@
+"""Helpers for flow integration tests: produce, read tables, read topics, run the flow as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from pyiceberg.exceptions import NoSuchTableError
+
+from flywheel.settings import Settings
+from infra.catalog import open_catalog, table_identifier
+
+
+def produce_raw(
+    settings: Settings,
+    messages: Iterable[tuple[bytes | None, bytes | None]],
+    timestamps: list[int] | None = None,
+) -> None:
+    """Produce raw (key, value) messages to the interactions topic and wait for acks."""
+    producer = Producer(settings.kafka.client(**{"enable.idempotence": True, "acks": "all"}))
+    errors: list[str] = []
+    for index, (key, value) in enumerate(messages):
+        extra: dict[str, Any] = {"timestamp": timestamps[index]} if timestamps else {}
+        producer.produce(
+            settings.topics.interactions,
+            key=key,
+            value=value,
+            on_delivery=lambda err, _msg: errors.append(str(err)) if err else None,
+            **extra,
+        )
+    assert producer.flush(30) == 0
+    assert not errors, errors
+
+
+def read_table(settings: Settings, name: str) -> pa.Table:
+    """The whole current content of a table."""
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
+    return table.scan().to_arrow()
+
+
+def total_records(settings: Settings, name: str) -> int:
+    """Row count from the current snapshot summary (cheap; no data files read); 0 before creation."""
+    try:
+        table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
+    except NoSuchTableError:
+        return 0
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.additional_properties.get("total-records", 0))
+
+
+def snapshot_count(settings: Settings, name: str) -> int:
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
+    return len(table.snapshots())
+
+
+def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
+    """Read every message of a topic from the start, until ``expected`` arrived or the deadline."""
+    consumer = Consumer(
+        settings.kafka.client(
+            **{
+                "group.id": f"reader-{time.monotonic_ns()}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
+    )
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    messages: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(messages) < expected and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.2):
+                if message.error() is None:
+                    messages.append(message)
+                elif message.error().code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(message.error())
+    finally:
+        consumer.close()
+    return messages
+
+
+def write_config(settings: Settings, path: Path) -> Path:
+    """Write settings as a YAML config file for a flow subprocess."""
+    path.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
+    return path
+
+
+def start_flow_process(config: Path, *args: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """``python -m flywheel flow run`` in its own process, configured by file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYWHEEL_")}
+    env["FLYWHEEL_CONFIG_FILE"] = str(config)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flywheel", "flow", "run", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )

@@ -1,0 +1,68 @@
+"""Decoding and validation of interaction events: every bad input gets a stable reason."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flywheel.settings import ValidationSettings
+from operators.decode import decode_event
+from schemas.events import InteractionEvent, Reason, Rejection, Signal
+
+LIMITS = ValidationSettings(max_event_bytes=4096, max_text_bytes=256, max_metadata_bytes=128)
+VALID = {
+    "event_id": "e1",
+    "signal": "edit",
+    "occurred_at": "2026-11-01T10:00:00Z",
+    "thread_id": "t1",
+    "user_id": "u1",
+    "prompt": "p",
+    "response": "model answer",
+    "final_user_edit": "user answer",
+}
+
+
+def encode(**changes: object) -> bytes:
+    return json.dumps({**VALID, **changes}).encode()
+
+
+def test_valid_event_decodes_with_defaults() -> None:
+    event = decode_event(encode(), LIMITS)
+    assert isinstance(event, InteractionEvent)
+    assert event.signal is Signal.EDIT and event.segment == "default" and event.schema_version == 1
+    assert event.occurred_at.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", Reason.EMPTY_MESSAGE),
+        (None, Reason.EMPTY_MESSAGE),
+        (b'{"event_id": ', Reason.MALFORMED_JSON),
+        (b"\xff\xfe{}", Reason.INVALID_UTF8),
+        (b'{"event_id": "\xc3\x28"}', Reason.INVALID_UTF8),
+        (b"[1]", Reason.NOT_AN_OBJECT),
+        (json.dumps({k: v for k, v in VALID.items() if k != "prompt"}).encode(), Reason.MISSING_FIELD),
+        (encode(prompt=3), Reason.WRONG_TYPE),
+        (encode(signal="teleport"), Reason.UNKNOWN_SIGNAL),
+        (encode(occurred_at="2026-11-01T10:00:00"), Reason.INVALID_VALUE),
+        (encode(signal="rating", rating=9), Reason.INVALID_VALUE),
+        (encode(signal="rating"), Reason.MISSING_FIELD),
+        (encode(final_user_edit=None), Reason.MISSING_FIELD),
+        (encode(final_user_edit="é" * 200), Reason.FIELD_TOO_LARGE),
+        (encode(metadata={"k": "v" * 200}), Reason.FIELD_TOO_LARGE),
+        (encode(schema_version=2), Reason.UNSUPPORTED_SCHEMA_VERSION),
+        (b"{" + b" " * 5000 + b"}", Reason.EVENT_TOO_LARGE),
+    ],
+)
+def test_bad_input_is_rejected_with_its_reason(raw: bytes | None, reason: str) -> None:
+    result = decode_event(raw, LIMITS)
+    assert isinstance(result, Rejection)
+    assert result.reason == reason, result.detail
+    assert result.detail
+
+
+def test_text_limit_counts_utf8_bytes_not_characters() -> None:
+    # 100 two-byte characters = 200 bytes: under the 256-byte limit although 4 * len > limit.
+    assert isinstance(decode_event(encode(final_user_edit="é" * 100), LIMITS), InteractionEvent)
