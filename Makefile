@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev
+# Everything: the demo runs the whole loop (gateway, safety, training) and the tests cover it.
+EXTRAS ?= dev,gateway,safety,train
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup run test test-unit lint bench stack clean
