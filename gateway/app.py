@@ -6,7 +6,7 @@ body (401). Then the body is parsed (422), normalised, validated by the flow's d
 (422) and produced in one Kafka transaction (503 when the broker does not commit it).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: route signatures refer to values of create_app's scope.
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager

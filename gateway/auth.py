@@ -41,9 +41,7 @@ class Authenticator:
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
-        self._keys = [
-            (key_id, secret.get_secret_value().encode()) for key_id, secret in settings.api_keys.items()
-        ]
+        self._keys = [(key_id, secret.get_secret_value().encode()) for key_id, secret in settings.api_keys.items()]
         self._hmac = {key_id: secret.get_secret_value() for key_id, secret in settings.hmac_secrets.items()}
 
     def authenticate(self, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
@@ -82,9 +80,7 @@ class Authenticator:
         timestamp = headers.get(self._settings.timestamp_header.lower())
         signature = headers.get(self._settings.signature_header.lower())
         if not timestamp or not signature:
-            raise Unauthorized(
-                f"{self._settings.signature_header} and {self._settings.timestamp_header} are required"
-            )
+            raise Unauthorized(f"{self._settings.signature_header} and {self._settings.timestamp_header} are required")
         try:
             sent_at = float(timestamp)
         except ValueError as exc:

@@ -1,5 +1,49 @@
 """``flywheel gateway ...`` commands (heavy imports stay inside functions)."""
 
+from __future__ import annotations
+
 import typer
 
 app = typer.Typer(help="HTTP ingestion gateway.", no_args_is_help=True)
+
+
+@app.callback()
+def gateway() -> None:
+    """HTTP ingestion gateway: feedback and telemetry into Kafka, training candidates out."""
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Listen address (default: FLYWHEEL_GATEWAY__HOST)."),
+    port: int | None = typer.Option(None, help="Listen port (default: FLYWHEEL_GATEWAY__PORT)."),
+    workers: int = typer.Option(1, min=1, help="Uvicorn worker processes (rate limits are per process)."),
+) -> None:
+    """Serve the gateway with uvicorn (needs the `gateway` extra)."""
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise typer.BadParameter("install the gateway extra: pip install -e '.[gateway]'") from exc
+    from flywheel.settings import load_settings
+
+    settings = load_settings()
+    listen_host = host or settings.gateway.host
+    listen_port = settings.gateway.port if port is None else port
+    if workers > 1:
+        uvicorn.run(
+            "gateway.server:app", host=listen_host, port=listen_port, workers=workers, factory=False, log_level="info"
+        )
+        return
+    from gateway.app import create_app
+
+    uvicorn.run(create_app(settings), host=listen_host, port=listen_port, log_level="info")
+
+
+@app.command()
+def openapi() -> None:
+    """Print the gateway's OpenAPI document (JSON) for the current settings."""
+    import json
+
+    from flywheel.settings import load_settings
+    from gateway.app import create_app
+
+    typer.echo(json.dumps(create_app(load_settings()).openapi(), indent=2, sort_keys=True))

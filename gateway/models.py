@@ -35,9 +35,7 @@ class EventIn(_Input):
 
     event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
     signal: Signal
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="Event time; receipt time when absent."
-    )
+    occurred_at: AwareDatetime | None = Field(default=None, description="Event time; receipt time when absent.")
     thread_id: NonEmpty
     user_id: NonEmpty = Field(description="Pseudonymous user id.")
     prompt: str
@@ -50,9 +48,7 @@ class EventIn(_Input):
     model_id: str = "unknown"
     model_version: str = "unknown"
     final_user_edit: str | None = Field(default=None, description="Required when signal is `edit`.")
-    rating: int | None = Field(
-        default=None, strict=True, ge=1, le=5, description="Required when signal is `rating`."
-    )
+    rating: int | None = Field(default=None, strict=True, ge=1, le=5, description="Required when signal is `rating`.")
     comment: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -77,9 +73,7 @@ class _Lineage(_Input):
     """Optional canonical fields the seed shapes lack; defaults are documented per field."""
 
     event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="Event time; receipt time when absent."
-    )
+    occurred_at: AwareDatetime | None = Field(default=None, description="Event time; receipt time when absent.")
     user_id: NonEmpty | None = Field(
         default=None, description="Pseudonymous user id; else metadata.user_id; else `anonymous`."
     )

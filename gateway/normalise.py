@@ -16,7 +16,7 @@ from flywheel.settings import ValidationSettings
 from gateway.ids import new_event_id
 from gateway.models import EventIn, FeedbackIn, TelemetryIn
 from operators.decode import decode_event
-from schemas.events import InteractionEvent, Rejection, Signal, encode_event
+from schemas.events import InteractionEvent, Reason, Rejection, Signal, encode_event
 
 _FIELD_IN_DETAIL = re.compile(r"`([a-z_]+)`|\$\.([a-z_]+)")
 
@@ -98,9 +98,7 @@ def validate(events: list[InteractionEvent], limits: ValidationSettings, batch: 
         decoded = decode_event(value, limits)
         if isinstance(decoded, Rejection):
             prefix: list[str | int] = ["body", "events", index] if batch else ["body"]
-            errors.append(
-                {"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason}
-            )
+            errors.append({"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason})
             continue
         encoded.append(EncodedEvent(decoded, decoded.thread_id.encode("utf-8"), value))
     if errors:
@@ -110,7 +108,9 @@ def validate(events: list[InteractionEvent], limits: ValidationSettings, batch: 
 
 def _field_of(rejection: Rejection) -> list[str]:
     """The field a decoder rejection names, when it names one (its detail quotes it)."""
-    if rejection.reason == "missing_field" and "requires" in rejection.detail:
+    if rejection.reason == Reason.UNSUPPORTED_SCHEMA_VERSION:
+        return ["schema_version"]
+    if rejection.reason == Reason.MISSING_FIELD and "requires" in rejection.detail:
         names = _FIELD_IN_DETAIL.findall(rejection.detail)
         return [names[-1][0] or names[-1][1]] if names else []
     match = _FIELD_IN_DETAIL.search(rejection.detail)

@@ -20,6 +20,7 @@ import os
 import queue
 import socket
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,8 @@ class EventPublisher:
             keep = producer is not None and self._abort(producer, None, deadline)
             raise BrokerUnavailable(f"producer queue full: {exc}") from exc
         finally:
+            if not keep and producer is not None:
+                _discard(producer)
             self._pool.put((slot, producer if keep else None))
 
     def ready(self) -> bool:
@@ -116,7 +119,7 @@ class EventPublisher:
         try:
             producer.init_transactions(_remaining(deadline))
         except KafkaException:
-            producer.purge()
+            _discard(producer)
             raise
         return producer
 
@@ -142,9 +145,16 @@ class EventPublisher:
             producer.abort_transaction(max(_remaining(deadline), 1.0))
         except KafkaException as exc:
             log.warning("gateway producer abort failed; recreating it", extra={"error": str(exc)})
-            producer.purge()
             return False
         return True
+
+
+def _discard(producer: Producer) -> None:
+    """Drop queued messages and release the producer's threads and connections now."""
+    producer.purge()
+    with warnings.catch_warnings():  # "abort failed during close" is expected when the broker is gone
+        warnings.simplefilter("ignore", RuntimeWarning)
+        producer.close()
 
 
 def _remaining(deadline: float) -> float:
