@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.toxicity_standalone import (
+    measure_batched_items_per_s,
+    measure_one_at_a_time_items_per_s,
+    sample_texts,
+)
+from flywheel.settings import Settings
+from operators.config import DEFAULT_POLICY_FILE, CurationSettings
+from operators.toxicity import ProfanityBackend
+
+
+def test_defaults_follow_the_issue() -> None:
+    cfg = CurationSettings()
+    assert (cfg.distance.min_similarity, cfg.distance.max_similarity) == (0.10, 0.95)
+    assert cfg.sampling.default_rate == 0.01
+    assert cfg.sampling.stratum_keys == ["segment", "model_version"]
+    assert cfg.toxicity.backend == "profanity"
+    assert cfg.judge.enabled is False
+    assert cfg.policy.path() == DEFAULT_POLICY_FILE
+
+
+def test_loaded_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_CURATION__DISTANCE__MIN_SIMILARITY", "0.2")
+    monkeypatch.setenv("FLYWHEEL_CURATION__QUOTA__PER_USER_PER_DAY", "7")
+    monkeypatch.setenv("FLYWHEEL_CURATION__SAMPLING__RATES", '{"pro|v3": 0.5}')
+    monkeypatch.setenv("FLYWHEEL_CURATION__POLICY__FILE", "/etc/flywheel/policy-v2.toml")
+    cfg = Settings().curation
+    assert cfg.distance.min_similarity == 0.2
+    assert cfg.quota.per_user_per_day == 7
+    assert cfg.sampling.rates == {"pro|v3": 0.5}
+    assert cfg.policy.path() == Path("/etc/flywheel/policy-v2.toml")
+
+
+def test_bad_values_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_CURATION__TOXICITY__BACKEND", "perspective")
+    with pytest.raises(ValueError, match="backend"):
+        Settings()
+
+
+def test_benchmark_helpers_measure_something() -> None:
+    backend = ProfanityBackend()
+    texts = sample_texts(40)
+    assert len(set(texts)) == 40
+    assert measure_batched_items_per_s(backend, texts, batch_size=16) > 0
+    assert measure_one_at_a_time_items_per_s(backend, texts[:5]) > 0
+    with pytest.raises(ValueError):
+        measure_batched_items_per_s(backend, [], batch_size=4)
