@@ -10,7 +10,10 @@ Chain, cheapest first (``edit`` events; other routes stop after routing):
 1. ``dedup.WindowedDedup`` — stateful, one per hash bucket (key the step by
    ``dedup.bucket_of(key, cfg.dedup.buckets)``): by ``event_id`` (reason
    ``duplicate_event_id``), then by ``dedup.content_key_of(event)`` for edits
-   (``duplicate_content``). Event-time window, replay-safe, picklable.
+   (``duplicate_content``). Event-time window, replay-safe, picklable. Optional
+   (``cfg.dedup.near_duplicate``): ``near_dup.NearDuplicateDetector`` keyed by
+   ``bucket_of(near_dup_group(event), buckets)``, ``observe(group, chosen, occurred_at)``
+   (reason ``near_duplicate``, MinHash over character shingles).
 2. ``routing.route_of(event)`` -> ``Route`` (PAIR_CANDIDATE / POSITIVE_CANDIDATE / FEEDBACK /
    VIEW); ``routing.needs_review(event)`` for the review topic.
 3. ``distance.measure_edit(rejected, chosen)`` -> ``EditMeasure`` (the golden delta), then

@@ -34,6 +34,10 @@ class DedupSettings(BaseModel):
     window_s: int = Field(default=24 * 3600, ge=1, description="a key is remembered this long, event time")
     buckets: int = Field(default=64, ge=1, description="hash buckets the stateful step is keyed by")
     content: bool = Field(default=True, description="also drop repeats of (prompt, chosen, rejected)")
+    near_duplicate: bool = Field(default=False, description="MinHash near-duplicate edits of one prompt")
+    near_duplicate_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="estimated Jaccard")
+    near_duplicate_num_perm: int = Field(default=64, ge=8, le=1024)
+    near_duplicate_shingle_size: int = Field(default=5, ge=1, le=32)
 
 
 class DistanceSettings(BaseModel):
@@ -45,9 +49,7 @@ class DistanceSettings(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> DistanceSettings:
         if self.min_similarity > self.max_similarity:
-            raise ValueError(
-                f"min_similarity {self.min_similarity} is above max_similarity {self.max_similarity}"
-            )
+            raise ValueError(f"min_similarity {self.min_similarity} is above max_similarity {self.max_similarity}")
         return self
 
 
