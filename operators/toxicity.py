@@ -80,22 +80,16 @@ class DetoxifyBackend:
 
     name = "detoxify"
 
-    def __init__(
-        self, checkpoint: Path, config_dir: Path, device: str = "cpu", max_length: int = 512
-    ) -> None:
+    def __init__(self, checkpoint: Path, config_dir: Path, device: str = "cpu", max_length: int = 512) -> None:
         if not checkpoint.is_file():
             raise ToxicityError(f"detoxify checkpoint {checkpoint} does not exist")
         if not (config_dir / "config.json").is_file():
-            raise ToxicityError(
-                f"detoxify config_dir {config_dir} has no config.json (config + tokenizer folder)"
-            )
+            raise ToxicityError(f"detoxify config_dir {config_dir} has no config.json (config + tokenizer folder)")
         try:
             import torch
             from detoxify.detoxify import get_model_and_tokenizer
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise ToxicityError(
-                "the detoxify backend needs the `safety` extra: pip install -e '.[safety]'"
-            ) from exc
+            raise ToxicityError("the detoxify backend needs the `safety` extra: pip install -e '.[safety]'") from exc
         self._torch = torch
         loaded: Any = torch.load(checkpoint, map_location=device, weights_only=True)
         if not isinstance(loaded, dict) or "config" not in loaded or "state_dict" not in loaded:
@@ -104,9 +98,7 @@ class DetoxifyBackend:
             arch = dict(loaded["config"]["arch"]["args"])
             classes = list(loaded["config"]["dataset"]["args"]["classes"])
         except (KeyError, TypeError) as exc:
-            raise ToxicityError(
-                f"{checkpoint}: config lacks arch.args or dataset.args.classes ({exc})"
-            ) from exc
+            raise ToxicityError(f"{checkpoint}: config lacks arch.args or dataset.args.classes ({exc})") from exc
         # Point the model type at the local folder: Detoxify would otherwise fetch it from the hub.
         arch["model_type"] = str(config_dir)
         self.model, self.tokenizer = get_model_and_tokenizer(
@@ -146,6 +138,11 @@ def build_backend(cfg: ToxicitySettings) -> ToxicityBackend:
     raise ToxicityError(f"unknown toxicity backend {cfg.backend!r}; known: profanity, detoxify")
 
 
+def prefixed_scores(scores: dict[str, float]) -> dict[str, float]:
+    """Scores keyed ``toxicity:<label>``, as stored in ``safety_scores`` and ``rejections.scores``."""
+    return {f"toxicity:{label}": value for label, value in scores.items()}
+
+
 class ToxicityGate:
     """Compares scores with per-label thresholds: score >= threshold drops the pair."""
 
@@ -176,6 +173,4 @@ class ToxicityGate:
             return None
         _, label = max(over, key=lambda item: (item[0], item[1]))
         detail = f"{label} score {scores[label]:.4f} >= threshold {self.thresholds[label]}"
-        return Drop(
-            Stage.TOXICITY, f"toxicity:{label}", detail, {f"toxicity:{k}": v for k, v in scores.items()}
-        )
+        return Drop(Stage.TOXICITY, f"toxicity:{label}", detail, prefixed_scores(scores))
