@@ -23,8 +23,7 @@ from typing import IO, Any
 
 # Keys of a LogRecord that the stdlib sets itself; everything else came from ``extra=``.
 _RESERVED = frozenset(
-    vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys()
-    | {"message", "asctime", "taskName"}
+    vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None)).keys() | {"message", "asctime", "taskName"}
 )
 
 # Field names that carry user or model text. Never logged above DEBUG.

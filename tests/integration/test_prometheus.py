@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -139,37 +141,23 @@ class Prom:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture
-def flow_process(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str]]:
-    """``flywheel flow run`` as a subprocess with metrics on a free loopback port."""
-    settings.metrics.enabled = True
-    settings.metrics.port = free_port()
-    config = tmp_path / "flow.yaml"
+@contextmanager
+def running_flow(settings: Settings, root: Path, **env_extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``flywheel flow run`` as a subprocess configured by file; stopped on exit."""
+    config = root / "flow.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYWHEEL_")}
-    env["FLYWHEEL_CONFIG_FILE"] = str(config)
-    log = tmp_path / "flow.log"
-    with open(log, "wb") as out:
+    env.update(FLYWHEEL_CONFIG_FILE=str(config), **env_extra)
+    with open(root / "flow.log", "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-c", "from flywheel.cli import app; app()", "flow", "run"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            cwd=tmp_path,
+            cwd=root,
         )
-    target = f"127.0.0.1:{settings.metrics.port}"
-
-    def serving() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"flow exited with {process.returncode}: {log.read_text()[-3000:]}")
-        try:
-            return httpx.get(f"http://{target}/metrics", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(serving, timeout_s=60, what=f"flow metrics endpoint (log {log})")
-        yield settings, target
+        yield process
     finally:
         process.terminate()
         try:
@@ -177,6 +165,31 @@ def flow_process(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def wait_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until ``url`` answers 200; fail at once if the flow process died."""
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"flow exited with {process.returncode}: {log.read_text()[-3000:]}")
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(serving, timeout_s=60, what=f"{url} (flow log {log})")
+
+
+@pytest.fixture
+def flow_process(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str]]:
+    """The flow with its metrics endpoint on a free loopback port."""
+    settings.metrics.enabled = True
+    settings.metrics.port = free_port()
+    target = f"127.0.0.1:{settings.metrics.port}"
+    with running_flow(settings, tmp_path) as process:
+        wait_serving(process, f"http://{target}/metrics", tmp_path / "flow.log")
+        yield settings, target
 
 
 @pytest.fixture
@@ -237,7 +250,12 @@ def test_prometheus_scrapes_flow_and_gateway(flow_process: tuple[Settings, str],
         assert set(dlq_reasons) == {"reason=malformed_json", "reason=invalid_utf8"}, dlq_reasons
 
         pairs = f'sum(flywheel_iceberg_rows_written_total{{{flow}, table="dpo_pairs"}})'
-        wait_for(lambda: (prom.scalar(pairs) or 0) >= 1, timeout_s=60, what="dpo pairs committed")
+        decisions = f"sum by (stage, reason) (flywheel_curation_decisions_total{{{flow}}})"
+        if not wait_for_quietly(lambda: (prom.scalar(pairs) or 0) >= 1, timeout_s=60):
+            written = prom.query(f"sum by (table) (flywheel_iceberg_rows_written_total{{{flow}}})")
+            commits = prom.query(f"sum by (table, outcome) (flywheel_iceberg_commits_total{{{flow}}})")
+            found = f"decisions {prom.query(decisions)}, written {written}, commits {commits}"
+            pytest.fail(f"no dpo pairs committed; {found}")
         assert (prom.scalar(pairs) or 0) <= 6
         assert (prom.scalar(f'sum(flywheel_iceberg_commits_total{{{flow}, outcome="ok"}})') or 0) >= 1
         assert prom.scalar(f'sum(flywheel_iceberg_commits_total{{{flow}, outcome="failed"}})') in (None, 0)
@@ -268,8 +286,42 @@ def test_prometheus_scrapes_flow_and_gateway(flow_process: tuple[Settings, str],
         prom.stop()
 
 
+def wait_for_quietly(predicate: Callable[[], bool], timeout_s: float) -> bool:
+    """Like ``wait_for`` but returns False at the deadline so the caller can explain the failure."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _up_keys(flow_target: str, gateway_target: str) -> set[str]:
     return {
         f"__name__=up,instance={flow_target},job=flywheel-flow",
         f"__name__=up,instance={gateway_target},job=flywheel-gateway",
     }
+
+
+def test_bytewax_dataflow_api_serves_flywheel_and_bytewax_metrics(settings: Settings, tmp_path: Path) -> None:
+    """BYTEWAX_DATAFLOW_API_ENABLED: Bytewax's webserver serves its own and the Python registry."""
+    port = free_port()
+    env = {"BYTEWAX_DATAFLOW_API_ENABLED": "true", "BYTEWAX_DATAFLOW_API_PORT": str(port)}
+    with running_flow(settings, tmp_path, **env) as process:
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_serving(process, url, tmp_path / "flow.log")
+        producer = Producer(settings.kafka.client())
+        producer.produce(settings.topics.interactions, key=b"bad", value=b"{not json")
+        assert producer.flush(30) == 0
+
+        def dlq_counted() -> bool:
+            text = httpx.get(url, timeout=5).text
+            return 'flywheel_dlq_messages_total{reason="malformed_json"} 1.0' in text
+
+        wait_for(dlq_counted, timeout_s=60, what="DLQ counter on the Bytewax endpoint")
+        text = httpx.get(url, timeout=5).text
+        names = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and line[0] != "#"}
+        assert "flywheel_events_consumed_total" in text or "flywheel_dlq_messages_total" in names
+        bytewax_own = {n for n in names if not n.startswith(("flywheel_", "python_", "process_"))}
+        assert bytewax_own, f"no Bytewax metrics among {sorted(names)[:20]}"
+        assert httpx.get(f"http://127.0.0.1:{port}/dataflow", timeout=5).status_code == 200
