@@ -103,9 +103,7 @@ class HttpJudge:
         except (urllib.error.URLError, TimeoutError, OSError, ValueError, KeyError, TypeError) as exc:
             message = f"judge failed: {type(exc).__name__}: {exc}"[:500]
             if self.cfg.on_error == "accept":
-                return JudgeVerdict(
-                    safe=True, neutral=True, factual=True, reason="accepted on error", error=""
-                )
+                return JudgeVerdict(safe=True, neutral=True, factual=True, reason="accepted on error", error="")
             return JudgeVerdict(safe=False, neutral=False, factual=False, error=message)
 
     def _complete(self, item: JudgeItem) -> str:

@@ -109,8 +109,7 @@ class PolicyEngine:
             parsed = _PolicyFile.model_validate(policy)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}"
-                for err in exc.errors()
+                f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
             )
             raise PolicyError(f"{source}: invalid policy: {problems}") from exc
         unknown = sorted(set(parsed.pii) - set(DETECTOR_NAMES))
@@ -162,9 +161,7 @@ class PolicyEngine:
         for name, limit in limits.items():
             if len(texts[name]) > limit:
                 findings[f"too_long:{name}"] = float(len(texts[name]))
-                drops.append(
-                    Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}")
-                )
+                drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
 
         normalized = {name: normalize_text(text) for name, text in texts.items()}
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):

@@ -39,9 +39,7 @@ def test_decision_is_a_pure_function_of_event_id(event_id: str, rate: float) -> 
 def test_empirical_rate(rate: float) -> None:
     n = 40_000
     cfg = SamplingSettings(default_rate=rate)
-    kept = sum(
-        sample_positive(make_event(Signal.THUMBS_UP, event_id=f"evt-{i}"), cfg) is not None for i in range(n)
-    )
+    kept = sum(sample_positive(make_event(Signal.THUMBS_UP, event_id=f"evt-{i}"), cfg) is not None for i in range(n))
     expected = rate * n
     tolerance = 5 * (n * rate * (1 - rate)) ** 0.5  # five standard deviations
     assert abs(kept - expected) < tolerance

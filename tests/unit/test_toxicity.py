@@ -69,9 +69,7 @@ def test_build_backend_errors(tmp_path: Path) -> None:
     with pytest.raises(ToxicityError, match="needs `checkpoint` and `config_dir`"):
         build_backend(ToxicitySettings(backend="detoxify"))
     with pytest.raises(ToxicityError, match="does not exist"):
-        build_backend(
-            ToxicitySettings(backend="detoxify", checkpoint=tmp_path / "x.ckpt", config_dir=tmp_path)
-        )
+        build_backend(ToxicitySettings(backend="detoxify", checkpoint=tmp_path / "x.ckpt", config_dir=tmp_path))
     with pytest.raises(ValueError):
         ToxicitySettings(backend="perspective")  # type: ignore[arg-type]
 
@@ -140,9 +138,7 @@ def test_detoxify_backend_scores_a_batch_like_detoxify_itself(tmp_path: Path) ->
     assert ToxicityGate.for_backend({"toxicity": 1.0}, backend).check(scores[0]) is None
 
 
-def test_detoxify_backend_never_downloads_the_hub_model_type(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_detoxify_backend_never_downloads_the_hub_model_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("detoxify")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     checkpoint, config_dir = _build_tiny_detoxify(tmp_path, model_type="bert-base-uncased")
