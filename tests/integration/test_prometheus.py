@@ -261,6 +261,12 @@ def test_prometheus_scrapes_flow_and_gateway(flow_process: tuple[Settings, str],
         assert prom.scalar(f'sum(flywheel_iceberg_commits_total{{{flow}, outcome="failed"}})') in (None, 0)
         assert (prom.scalar(f"sum(flywheel_iceberg_commit_duration_seconds_count{{{flow}}})") or 0) >= 1
 
+        # Poisoning signal: six distinct users in segment "pro", one accepted pair each.
+        day_pairs = f'max(flywheel_accepted_pairs_current_day{{{flow}, segment="pro"}})'
+        wait_for(lambda: prom.scalar(day_pairs) == prom.scalar(pairs), timeout_s=30, what=f"{day_pairs} == pairs")
+        share = prom.scalar(f'max(flywheel_accepted_pairs_top_user_share{{{flow}, segment="pro"}})')
+        assert share is not None and abs(share * (prom.scalar(day_pairs) or 0) - 1) < 1e-9
+
         similarity = prom.scalar(f"sum(flywheel_edit_similarity_ratio_count{{{flow}}})")
         assert similarity is not None and 1 <= similarity <= 6
         mean = prom.scalar(
