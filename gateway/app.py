@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from flywheel.settings import Settings
@@ -30,6 +29,7 @@ from gateway.metrics import EVENTS_PRODUCED, MetricsMiddleware
 from gateway.models import (
     Accepted,
     CandidatePage,
+    DateTime,
     ErrorBody,
     EventBatch,
     EventsBody,
@@ -69,6 +69,9 @@ class GuardedRoute(APIRoute):
             guard.limiter.acquire(key_id)
             body = await _read_body(request, guard.max_body_bytes)
             guard.authenticator.verify(key_id, request.headers, body)
+            if body and not _is_utf8(body):  # FastAPI would answer 400; it is a body error
+                error = {"loc": ["body"], "msg": "body is not UTF-8 encoded JSON", "type": "json_invalid"}
+                raise RequestValidationError([error])
             return await handler(Request(request.scope, _replay(body)))
 
         return guarded
@@ -179,14 +182,16 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Curated DPO pairs, oldest first, paginated by cursor",
     )
     def get_training_candidates(
+        request: Request,
         limit: Annotated[int, Query(ge=1, le=gateway.candidates_max_page_size)] = 100,
         segment: Annotated[str | None, Query()] = None,
         model_id: Annotated[str | None, Query()] = None,
         model_version: Annotated[str | None, Query()] = None,
         min_similarity: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-        since: Annotated[AwareDatetime | None, Query(description="occurred_at >= since")] = None,
+        since: Annotated[DateTime | None, Query(description="occurred_at >= since")] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> CandidatePage:
+        _check_query(request)
         query = CandidateQuery(limit, segment, model_id, model_version, min_similarity, since, cursor)
         try:
             return reader.page(query)
@@ -215,6 +220,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(v1)
     return app
+
+
+_CANDIDATE_PARAMS = {"limit", "segment", "model_id", "model_version", "min_similarity", "since", "cursor"}
+
+
+def _check_query(request: Request) -> None:
+    """Refuse unknown and repeated query parameters: a typo such as `segmnt=` must not widen a result."""
+    errors: list[dict[str, Any]] = []
+    for name in sorted(set(request.query_params)):
+        if name not in _CANDIDATE_PARAMS:
+            errors.append({"loc": ["query", name], "msg": "unknown parameter", "type": "extra_forbidden"})
+        elif len(request.query_params.getlist(name)) > 1:
+            errors.append({"loc": ["query", name], "msg": "parameter given more than once", "type": "repeated"})
+    if errors:
+        raise RequestValidationError(errors)
 
 
 class _Failure(Exception):
@@ -263,6 +283,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _replay(body: bytes) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:

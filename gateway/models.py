@@ -14,14 +14,27 @@ which the gateway runs on every normalised event before producing it.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from schemas.events import SCHEMA_VERSION, Signal
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Refuse unix-time numbers (pydantic's lax mode takes them): the schema says date-time."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("expected an RFC 3339 date-time with a UTC offset")
+    return value
+
+
+# A tz-aware RFC 3339 date-time, as the flow's decoder requires.
+DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
 class _Input(BaseModel):
@@ -35,7 +48,7 @@ class EventIn(_Input):
 
     event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
     signal: Signal
-    occurred_at: AwareDatetime | None = Field(default=None, description="Event time; receipt time when absent.")
+    occurred_at: DateTime | None = Field(default=None, description="Event time; receipt time when absent.")
     thread_id: NonEmpty
     user_id: NonEmpty = Field(description="Pseudonymous user id.")
     prompt: str
@@ -73,7 +86,7 @@ class _Lineage(_Input):
     """Optional canonical fields the seed shapes lack; defaults are documented per field."""
 
     event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
-    occurred_at: AwareDatetime | None = Field(default=None, description="Event time; receipt time when absent.")
+    occurred_at: DateTime | None = Field(default=None, description="Event time; receipt time when absent.")
     user_id: NonEmpty | None = Field(
         default=None, description="Pseudonymous user id; else metadata.user_id; else `anonymous`."
     )

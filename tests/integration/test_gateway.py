@@ -191,9 +191,7 @@ def test_rate_limit_is_per_key_429_with_retry_after(broker: LocalBroker, tmp_pat
     assert len(read_topic(settings)) == 3
 
 
-def test_validation_errors_are_field_level_422_and_nothing_is_produced(
-    broker: LocalBroker, tmp_path: Path
-) -> None:
+def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: LocalBroker, tmp_path: Path) -> None:
     settings = gateway_settings(broker, tmp_path, batch_max_events=3)
     cases: list[tuple[Any, list[Any]]] = [
         (event(rating=9, signal="rating"), ["body", "event", "rating"]),
@@ -228,9 +226,7 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
         f"127.0.0.1:{free_port()}", tmp_path, gateway={"api_keys": {"a": KEY}, "produce_timeout_s": 1.5}
     )
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            "/v1/events", json={"events": [event(event_id="keep-me"), event()]}, headers=AUTH
-        )
+        response = client.post("/v1/events", json={"events": [event(event_id="keep-me"), event()]}, headers=AUTH)
         assert response.status_code == 503, response.text
         assert response.json()["event_ids"][0] == "keep-me" and len(response.json()["event_ids"]) == 2
         assert client.get("/readyz").status_code == 503
@@ -240,9 +236,7 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
 def test_batch_is_all_or_nothing_when_one_event_is_refused(broker: LocalBroker, tmp_path: Path) -> None:
     # The producer refuses messages over 1000 bytes; the gateway's own limits allow them.
     settings = gateway_settings(broker, tmp_path, producer_config={"message.max.bytes": "1000"})
-    batch = {
-        "events": [event(event_id="ok-1"), event(event_id="ok-2"), event(event_id="big", prompt="y" * 3000)]
-    }
+    batch = {"events": [event(event_id="ok-1"), event(event_id="ok-2"), event(event_id="big", prompt="y" * 3000)]}
     with TestClient(create_app(settings)) as client:
         refused = client.post("/v1/events", json=batch, headers=AUTH)
         assert refused.status_code == 413, refused.text
@@ -256,9 +250,7 @@ def test_batch_is_all_or_nothing_when_one_event_is_refused(broker: LocalBroker, 
 
 def test_health_readiness_and_metrics(client: TestClient) -> None:
     def sample(text: str, name: str) -> float:
-        lines = [
-            line for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{")
-        ]
+        lines = [line for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{")]
         return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
     accepted = 'flywheel_gateway_requests_total{route="/v1/events",status="202"}'
