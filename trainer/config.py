@@ -73,13 +73,13 @@ class TrainerSettings(BaseModel):
     gates: GateSettings = Field(default_factory=GateSettings)
 
     # --- registry and Kafka consumer
-    registry_url: str = Field(
-        default="", description="local path or fsspec URL; default <state_dir>/registry"
-    )
+    registry_url: str = Field(default="", description="local path or fsspec URL; default <state_dir>/registry")
     consumer_group: str = "flywheel-trainer"
     poll_timeout_s: float = Field(default=1.0, gt=0)
     idle_timeout_s: float = Field(default=10.0, gt=0, description="until-idle stops after this quiet time")
-    max_poll_interval_ms: int = Field(default=3_600_000, ge=10_000)
+    max_poll_interval_ms: int = Field(default=3_600_000, ge=10_000, description="longest training run")
+    # Heartbeats run in the background during training; a short session makes joins fast.
+    session_timeout_ms: int = Field(default=6_000, ge=1_000)
 
     @model_validator(mode="after")
     def _lengths(self) -> TrainerSettings:

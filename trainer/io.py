@@ -44,9 +44,7 @@ def ensure_tag(catalog: Catalog, identifier: str, tag: str, snapshot_id: int, at
         ref = table.metadata.refs.get(tag)
         if ref is not None:
             if ref.snapshot_id != snapshot_id:
-                raise TagConflictError(
-                    f"tag {tag} on {identifier} points at {ref.snapshot_id}, not {snapshot_id}"
-                )
+                raise TagConflictError(f"tag {tag} on {identifier} points at {ref.snapshot_id}, not {snapshot_id}")
             return table
         try:
             table.manage_snapshots().create_tag(snapshot_id, tag).commit()

@@ -1,0 +1,156 @@
+"""Trainer consumer against the real broker and catalog, with a tiny random Llama.
+
+Covers: a crossing is trained once (adapter, card, result, tag); a re-delivered trigger produces
+nothing new; a failing gate yields ``rejected`` with reasons; a trainer killed mid-run retrains
+on redelivery and still yields exactly one result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flywheel.settings import Settings
+from infra.catalog import ensure_tables, open_catalog
+from schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
+from tests.conftest import wait_for
+from trainer import tracker
+from trainer.config import GateSettings, TrainerSettings
+from trainer.consumer import TrainerConsumer, snapshot_tag
+from trainer.events import TrainingResult, TrainingTrigger
+from trainer.io import idempotent_producer, produce_durably, read_topic
+from trainer.registry import Registry
+from trainer.synthetic import append_rows, build_tiny_model, pair_rows, positive_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Llama with a tokenizer trained on the synthetic corpus (built once)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+def _trainer_settings(model: Path, **overrides: object) -> TrainerSettings:
+    base: dict[str, object] = {
+        "threshold": 40,
+        "base_model": str(model),
+        "max_steps": 6,
+        "batch_size": 4,
+        "learning_rate": 5e-3,
+        "max_length": 64,
+        "max_prompt_length": 32,
+        "eval_fraction": 0.25,
+        "idle_timeout_s": 5.0,
+        "poll_timeout_s": 0.2,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+    }
+    return TrainerSettings(**{**base, **overrides})
+
+
+def _results(settings: Settings) -> list[TrainingResult]:
+    return [TrainingResult.model_validate_json(v) for v in read_topic(settings.kafka, settings.topics.training_results)]
+
+
+def _cross_threshold(settings: Settings) -> TrainingTrigger:
+    catalog = open_catalog(settings.catalog)
+    tables = ensure_tables(catalog, settings.catalog)
+    append_rows(tables[POSITIVE_EXAMPLES], positive_rows(16))
+    append_rows(tables[DPO_PAIRS], pair_rows(48))
+    emitted = tracker.check(settings, catalog).emitted
+    assert len(emitted) == 1
+    return emitted[0]
+
+
+def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_model: Path) -> None:
+    settings.trainer = _trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0))
+    trigger = _cross_threshold(settings)
+
+    report = TrainerConsumer(settings).run(until_idle=True)
+    assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
+    result = report.results[0]
+    assert result.snapshot_id == trigger.snapshot_id and result.train_pairs + result.eval_pairs == 48
+    assert result.before is not None and result.after is not None
+    assert result.after.reward_margin > result.before.reward_margin, "DPO should widen the margin"
+    assert result.status == "promoted", result.reasons
+
+    registry = Registry.from_settings("", settings.state_dir)
+    card = registry.read_card(result.run_id)
+    assert card is not None and card["dataset"]["snapshot_id"] == trigger.snapshot_id
+    assert card["policy_versions"] == ["synthetic-1"]
+    adapter = settings.state_dir / "registry" / "runs" / result.run_id / "adapter"
+    assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    table = open_catalog(settings.catalog).load_table(trigger.table)
+    assert table.metadata.refs[snapshot_tag(result.run_id)].snapshot_id == trigger.snapshot_id
+    assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
+
+    # The same trigger delivered again (e.g. the tracker re-sent it) produces nothing new.
+    card_mtime = (adapter.parent / "model_card.json").stat().st_mtime_ns
+    produce_durably(
+        idempotent_producer(settings.kafka),
+        settings.topics.training_triggers,
+        trigger.trigger_id,
+        trigger.model_dump_json().encode(),
+    )
+    again = TrainerConsumer(settings).run(until_idle=True)
+    assert again.results == [] and again.skipped == [trigger.trigger_id]
+    assert len(_results(settings)) == 1
+    assert (adapter.parent / "model_card.json").stat().st_mtime_ns == card_mtime
+
+
+def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path) -> None:
+    settings.trainer = _trainer_settings(
+        tiny_model, max_steps=2, gates=GateSettings(min_preference_accuracy_gain=2.0, max_forgetting_pct=1000.0)
+    )
+    trigger = _cross_threshold(settings)
+    report = TrainerConsumer(settings).run(until_idle=True)
+    (result,) = report.results
+    assert result.trigger_id == trigger.trigger_id and result.status == "rejected"
+    assert any(reason.startswith("preference_accuracy gain") for reason in result.reasons)
+    card = Registry.from_settings("", settings.state_dir).read_card(result.run_id)
+    assert card is not None and card["status"] == "rejected" and card["reasons"] == result.reasons
+
+
+def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: Path, tmp_path: Path) -> None:
+    settings.trainer = _trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0))
+    trigger = _cross_threshold(settings)
+    status_file = settings.state_dir / "registry" / "runs" / f"r{trigger.trigger_id[:12]}" / "status.json"
+    slow = settings.model_copy(deep=True)
+    slow.trainer.max_steps = 100_000  # long enough that the kill lands mid-training
+    config = tmp_path / "slow.json"
+    config.write_text(slow.model_dump_json())
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(config)],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: status_file.is_file() or child.poll() is not None, 120, what="training to start")
+        assert child.poll() is None, "trainer exited before it was killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert json.loads(status_file.read_text())["state"] == "training"
+    assert _results(settings) == []
+
+    report = TrainerConsumer(settings).run(until_idle=True)
+    assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
+    assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
+
+
+_CHILD = """
+import json, sys
+from flywheel.settings import Settings
+from trainer.consumer import TrainerConsumer
+settings = Settings(**json.loads(open(sys.argv[1]).read()))
+TrainerConsumer(settings).run(until_idle=True)
+"""

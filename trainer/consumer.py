@@ -1,0 +1,315 @@
+"""The trainer consumer: one training run per trigger, exactly one result per trigger.
+
+For each trigger (consumer group ``trainer.consumer_group``, manual commits):
+
+1. a result for ``trigger_id`` already on the results topic -> skip, commit;
+2. a model card for the run already in the registry -> re-emit its result (no retraining), commit;
+3. otherwise tag the snapshot ``train-<run_id>``, train on exactly that snapshot, evaluate,
+   gate, write adapter + card, emit the result, and only then commit the offset.
+
+A run that died midway has a status file but no card, so the redelivered trigger retrains it.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+from pyiceberg.catalog import Catalog
+
+from flywheel.settings import Settings
+from infra.catalog import open_catalog
+from trainer import metrics
+from trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
+from trainer.events import TrainingResult, TrainingTrigger, run_id_for
+from trainer.io import ensure_tag, idempotent_producer, produce_durably, read_topic
+from trainer.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_tag(run_id: str) -> str:
+    """The tag a run puts on the snapshot it trains on."""
+    return f"train-{run_id}"
+
+
+@dataclass
+class ConsumerReport:
+    """What one consumer session did."""
+
+    results: list[TrainingResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    reemitted: list[str] = field(default_factory=list)
+
+
+def published_result_ids(settings: Settings) -> set[str]:
+    """Trigger ids that already have a result on the results topic."""
+    ids: set[str] = set()
+    for value in read_topic(settings.kafka, settings.topics.training_results):
+        try:
+            ids.add(TrainingResult.model_validate_json(value).trigger_id)
+        except ValueError:
+            log.warning("ignoring an undecodable message on the results topic")
+    return ids
+
+
+def train_for_trigger(
+    settings: Settings, trigger: TrainingTrigger, catalog: Catalog, registry: Registry, show_progress: bool = False
+) -> TrainingResult:
+    """Tag, read, train, evaluate, gate and write the registry for one trigger; returns the result."""
+    from trainer.evaluate import apply_gates, evaluate, forgetting_pct
+    from trainer.models import load_model, load_tokenizer, pick_device, resolve_base_model
+    from trainer.train import train_dpo
+
+    config = settings.trainer
+    run_id = run_id_for(trigger.trigger_id)
+    tag = snapshot_tag(run_id)
+    started = time.monotonic()
+    table = ensure_tag(catalog, trigger.table, tag, trigger.snapshot_id)
+    registry.write_status(run_id, {"state": "training", "trigger_id": trigger.trigger_id, "started_at": _now()})
+    log.info("training run started", extra={"run_id": run_id, "snapshot_id": trigger.snapshot_id})
+
+    split = split_pairs(read_pairs(table, trigger.snapshot_id), config.eval_fraction)
+    positives = read_positives(
+        catalog.load_table(trigger.positives_table), trigger.positives_snapshot_id, config.max_positives
+    )
+    eval_positives = [p for p in positives if is_eval(p["example_id"], config.eval_fraction)] or positives
+    train_rows = split.train[: config.max_train_pairs] if config.max_train_pairs else split.train
+    if config.mix_positives:
+        train_rows = mix_in_positives(train_rows, [p for p in positives if p not in eval_positives])
+
+    reference = resolve_base_model(config)
+    device = pick_device(config.device)
+    tokenizer = load_tokenizer(reference)
+    model = load_model(reference, device)
+    eval_args: dict[str, Any] = {
+        "beta": config.beta,
+        "max_prompt_length": config.max_prompt_length,
+        "max_length": config.max_length,
+        "batch_size": config.eval_batch_size,
+    }
+    before = evaluate(model, tokenizer, split.eval, eval_positives, **eval_args)
+    with tempfile.TemporaryDirectory(prefix="flywheel-dpo-") as work_dir:
+        adapted = train_dpo(model, tokenizer, train_rows, config, Path(work_dir), device, show_progress)
+    after = evaluate(adapted, tokenizer, split.eval, eval_positives, **eval_args)
+    reasons = apply_gates(before, after, config.gates)
+    status: Literal["promoted", "rejected"] = "rejected" if reasons else "promoted"
+    adapter_uri = registry.write_adapter(run_id, adapted)
+    result = TrainingResult(
+        trigger_id=trigger.trigger_id,
+        run_id=run_id,
+        status=status,
+        reasons=reasons,
+        snapshot_id=trigger.snapshot_id,
+        snapshot_tag=tag,
+        base_model=config.base_model,
+        adapter_uri=adapter_uri,
+        model_card_uri=registry.run_uri(run_id, "model_card.json"),
+        train_pairs=len(train_rows),
+        eval_pairs=len(split.eval),
+        before=before,
+        after=after,
+        forgetting_pct=forgetting_pct(before, after),
+        duration_s=time.monotonic() - started,
+        finished_at=datetime.now(UTC),
+    )
+    policies = sorted({row["policy_version"] for row in split.train + split.eval})
+    registry.write_card(run_id, _model_card(settings, trigger, result, reference, device, policies))
+    metrics.RUN_DURATION.observe(result.duration_s)
+    for phase, figures in (("before", before), ("after", after)):
+        metrics.EVAL_PREFERENCE_ACCURACY.labels(phase=phase).set(figures.preference_accuracy)
+        metrics.EVAL_REWARD_MARGIN.labels(phase=phase).set(figures.reward_margin)
+    return result
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _model_card(
+    settings: Settings,
+    trigger: TrainingTrigger,
+    result: TrainingResult,
+    reference: str,
+    device: str,
+    policy_versions: list[str],
+) -> dict[str, Any]:
+    """Everything needed to reproduce and judge the run; the result event is embedded verbatim."""
+    config = settings.trainer
+    return {
+        "card_version": 1,
+        "run_id": result.run_id,
+        "status": result.status,
+        "reasons": result.reasons,
+        "base_model": config.base_model,
+        "base_model_reference": reference,
+        "device": device,
+        "dataset": {
+            "table": trigger.table,
+            "snapshot_id": trigger.snapshot_id,
+            "snapshot_tag": result.snapshot_tag,
+            "previous_trigger_snapshot_id": trigger.previous_snapshot_id,
+            "positives_table": trigger.positives_table,
+            "positives_snapshot_id": trigger.positives_snapshot_id,
+            "train_pairs": result.train_pairs,
+            "eval_pairs": result.eval_pairs,
+            "new_pairs": trigger.new_pairs,
+            "total_pairs": trigger.total_pairs,
+            "eval_fraction": config.eval_fraction,
+            "mix_positives": config.mix_positives,
+        },
+        "policy_versions": policy_versions,
+        "hyperparameters": config.model_dump(
+            include={"lora", "beta", "learning_rate", "max_steps", "num_epochs", "batch_size", "max_length", "seed"}
+        ),
+        "gates": config.gates.model_dump(),
+        "metrics": {
+            "before": result.before.model_dump() if result.before else None,
+            "after": result.after.model_dump() if result.after else None,
+            "forgetting_pct": result.forgetting_pct,
+        },
+        "trigger": trigger.model_dump(mode="json"),
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def _failed(trigger: TrainingTrigger, reason: str, started: float) -> TrainingResult:
+    """A permanent failure (e.g. the snapshot was expired): reported, never retried."""
+    run_id = run_id_for(trigger.trigger_id)
+    return TrainingResult(
+        trigger_id=trigger.trigger_id,
+        run_id=run_id,
+        status="failed",
+        reasons=[reason],
+        snapshot_id=trigger.snapshot_id,
+        snapshot_tag=snapshot_tag(run_id),
+        base_model="",
+        adapter_uri=None,
+        model_card_uri=None,
+        train_pairs=0,
+        eval_pairs=0,
+        before=None,
+        after=None,
+        forgetting_pct=None,
+        duration_s=time.monotonic() - started,
+        finished_at=datetime.now(UTC),
+    )
+
+
+class TrainerConsumer:
+    """Consumes triggers and turns each into exactly one result event."""
+
+    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+        self.settings = settings
+        self.show_progress = show_progress
+        self.catalog = open_catalog(settings.catalog)
+        self.registry = Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
+        self.registry.check()
+        self.producer: Producer = idempotent_producer(settings.kafka)
+        self.published = published_result_ids(settings)
+
+    def handle(self, trigger: TrainingTrigger, report: ConsumerReport) -> None:
+        """Process one trigger; returns once its result is durable on the results topic."""
+        if trigger.trigger_id in self.published:
+            log.info("trigger already has a result; skipping", extra={"trigger_id": trigger.trigger_id})
+            report.skipped.append(trigger.trigger_id)
+            metrics.RUNS.labels(status="skipped").inc()
+            return
+        run_id = run_id_for(trigger.trigger_id)
+        card = self.registry.read_card(run_id)
+        if card is not None:
+            result = TrainingResult.model_validate(card["result"])
+            report.reemitted.append(trigger.trigger_id)
+        else:
+            started = time.monotonic()
+            if self.catalog.load_table(trigger.table).snapshot_by_id(trigger.snapshot_id) is None:
+                result = _failed(trigger, f"snapshot {trigger.snapshot_id} no longer exists", started)
+            else:
+                result = train_for_trigger(self.settings, trigger, self.catalog, self.registry, self.show_progress)
+            report.results.append(result)
+            metrics.RUNS.labels(status=result.status).inc()
+        produce_durably(
+            self.producer,
+            self.settings.topics.training_results,
+            trigger.trigger_id,
+            result.model_dump_json().encode(),
+        )
+        self.published.add(trigger.trigger_id)
+        log.info("training result emitted", extra={"run_id": result.run_id, "status": result.status})
+
+    def run(self, until_idle: bool = True, stop: threading.Event | None = None) -> ConsumerReport:
+        """Consume until every assigned partition is drained (``until_idle``) or ``stop`` is set."""
+        config = self.settings.trainer
+        stop = stop or threading.Event()
+        consumer = Consumer(
+            self.settings.kafka.client(
+                **{
+                    "group.id": config.consumer_group,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "enable.partition.eof": True,
+                    "max.poll.interval.ms": config.max_poll_interval_ms,
+                    "session.timeout.ms": config.session_timeout_ms,
+                }
+            )
+        )
+        assigned: set[int] = set()
+        drained: set[int] = set()
+
+        def on_assign(_consumer: Consumer, partitions: list[Any]) -> None:
+            assigned.update(p.partition for p in partitions)
+            log.info("trigger partitions assigned", extra={"partitions": sorted(assigned)})
+
+        def on_revoke(_consumer: Consumer, partitions: list[Any]) -> None:
+            assigned.difference_update(p.partition for p in partitions)
+
+        consumer.subscribe([self.settings.topics.training_triggers], on_assign=on_assign, on_revoke=on_revoke)
+        report = ConsumerReport()
+        last_activity = time.monotonic()
+        try:
+            while not stop.is_set():
+                message = consumer.poll(config.poll_timeout_s)
+                if message is None:
+                    # Without an assignment, allow time for a dead member's session to expire.
+                    patience = config.idle_timeout_s + (0 if assigned else 2 * config.session_timeout_ms / 1000)
+                    if until_idle and time.monotonic() - last_activity > patience:
+                        break
+                    continue
+                last_activity = time.monotonic()
+                if self._is_eof(message):
+                    drained.add(message.partition() or 0)
+                    log.debug("trigger partition drained", extra={"partition": message.partition()})
+                    if until_idle and assigned and assigned <= drained:
+                        break
+                    continue
+                drained.discard(message.partition() or 0)
+                self._process(consumer, message, report)
+                last_activity = time.monotonic()
+        finally:
+            consumer.close()
+        return report
+
+    @staticmethod
+    def _is_eof(message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return False
+        if error.code() == KafkaError._PARTITION_EOF:
+            return True
+        raise RuntimeError(f"consuming triggers: {error}")
+
+    def _process(self, consumer: Consumer, message: Message, report: ConsumerReport) -> None:
+        try:
+            trigger = TrainingTrigger.model_validate_json(message.value() or b"")
+        except ValueError:
+            log.error("undecodable trigger; committing past it", extra={"offset": message.offset()})
+        else:
+            self.handle(trigger, report)
+        consumer.commit(message=message, asynchronous=False)

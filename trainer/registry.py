@@ -1,0 +1,102 @@
+"""The model registry: adapters and model cards under a local path or any fsspec URL.
+
+Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts),
+``adapter/`` (PEFT ``save_pretrained`` output) and ``model_card.json``, written last: a run whose
+card exists is complete; one with only a status file died midway and is retrained.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+
+class RegistryError(ValueError):
+    """The registry location is unusable (unreadable, unwritable, unknown protocol)."""
+
+
+class Registry:
+    """Reads and writes run artefacts through fsspec."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        try:
+            self.fs, self.base = url_to_fs(self.root)
+        except (ValueError, ImportError) as exc:
+            raise RegistryError(f"registry location {root!r} is not usable: {exc}") from exc
+
+    @classmethod
+    def from_settings(cls, registry_url: str, state_dir: Path) -> Registry:
+        """The configured registry, defaulting to ``<state_dir>/registry``."""
+        root = registry_url or str((state_dir / "registry").resolve())
+        return cls(root)
+
+    def check(self) -> None:
+        """Fail fast with :class:`RegistryError` unless the registry can be written and read back."""
+        probe = f"{self.base}/.probe-{uuid.uuid4().hex}"
+        try:
+            self.fs.makedirs(self.base, exist_ok=True)
+            self.fs.pipe_file(probe, b"ok")
+            if self.fs.cat_file(probe) != b"ok":
+                raise RegistryError(f"registry {self.root} did not read back what was written")
+            self.fs.rm_file(probe)
+        except (OSError, PermissionError) as exc:
+            raise RegistryError(f"registry {self.root} is not readable and writable: {exc}") from exc
+
+    def run_uri(self, run_id: str, *parts: str) -> str:
+        """URI of a run's folder or of a file inside it."""
+        return "/".join([self.root, "runs", run_id, *parts])
+
+    def _path(self, run_id: str, *parts: str) -> str:
+        return "/".join([self.base, "runs", run_id, *parts])
+
+    def _write_json(self, path: str, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, indent=2, sort_keys=True, default=str).encode()
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        if isinstance(self.fs, LocalFileSystem):
+            staging = f"{path}.partial"
+            self.fs.pipe_file(staging, data)
+            self.fs.mv(staging, path)
+        else:  # object stores write whole objects atomically
+            self.fs.pipe_file(path, data)
+
+    def write_status(self, run_id: str, payload: dict[str, Any]) -> None:
+        """Record that a run started (or its progress)."""
+        self._write_json(self._path(run_id, "status.json"), payload)
+
+    def read_card(self, run_id: str) -> dict[str, Any] | None:
+        """The run's model card, or None if the run never completed."""
+        path = self._path(run_id, "model_card.json")
+        if not self.fs.exists(path):
+            return None
+        card: dict[str, Any] = json.loads(self.fs.cat_file(path))
+        return card
+
+    def write_card(self, run_id: str, card: dict[str, Any]) -> str:
+        """Write the model card (the run's completion marker); returns its URI."""
+        self._write_json(self._path(run_id, "model_card.json"), card)
+        return self.run_uri(run_id, "model_card.json")
+
+    def write_adapter(self, run_id: str, model: Any) -> str:
+        """``save_pretrained`` the adapter locally, then copy it into the registry; returns its URI."""
+        target = self._path(run_id, "adapter")
+        if self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+        with tempfile.TemporaryDirectory(prefix="flywheel-adapter-") as local:
+            model.save_pretrained(local)
+            self.fs.makedirs(target, exist_ok=True)
+            for file in sorted(Path(local).rglob("*")):
+                if file.is_file():
+                    relative = file.relative_to(local).as_posix()
+                    destination = self.run_uri(run_id, "adapter", relative)
+                    with file.open("rb") as source, fsspec.open(destination, "wb") as sink:
+                        sink.write(source.read())
+        return self.run_uri(run_id, "adapter")

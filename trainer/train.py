@@ -1,0 +1,102 @@
+"""One DPO + LoRA training pass with TRL, with a rich progress bar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainer.config import TrainerSettings
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+
+def _progress_callback(show: bool) -> Any:
+    """A ``TrainerCallback`` that drives a rich progress bar over optimizer steps."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from transformers import TrainerCallback
+
+    class RichProgress(TrainerCallback):
+        def __init__(self) -> None:
+            self.progress = Progress(
+                TextColumn("[bold]DPO"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}"),
+                TimeRemainingColumn(),
+                disable=not show,
+            )
+            self.task: Any = None
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=state.max_steps, loss="-")
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs and self.task is not None:
+                self.progress.update(self.task, loss=f"{logs['loss']:.4f}")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.task is not None:
+                self.progress.update(self.task, completed=state.global_step)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.stop()
+
+    return RichProgress()
+
+
+def train_dpo(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: list[dict[str, str]],
+    settings: TrainerSettings,
+    work_dir: Path,
+    device: str,
+    show_progress: bool = False,
+) -> Any:
+    """Train a LoRA adapter on ``rows`` with DPO (the frozen base is the reference); return the PeftModel."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import DPOConfig, DPOTrainer
+
+    dataset = Dataset.from_list([{k: row[k] for k in ("prompt", "chosen", "rejected")} for row in rows])
+    lora = settings.lora
+    peft_config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    config = DPOConfig(
+        output_dir=str(work_dir),
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.num_epochs,
+        max_steps=settings.max_steps,
+        beta=settings.beta,
+        max_length=settings.max_length,
+        seed=settings.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device == "cpu",
+        dataloader_num_workers=0,
+    )
+    trainer = DPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[_progress_callback(show_progress)],
+    )
+    outcome = trainer.train()
+    log.info("dpo finished", extra={"steps": outcome.global_step, "train_loss": outcome.training_loss})
+    return trainer.model
