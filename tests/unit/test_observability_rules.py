@@ -158,9 +158,7 @@ def test_dashboard_metrics_exist_in_code() -> None:
 
 
 def test_dashboard_recorded_series_are_recorded() -> None:
-    recorded = {
-        r["record"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "record" in r
-    }
+    recorded = {r["record"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "record" in r}
     used = {name for expr in _dashboard_exprs() for name in RECORDED.findall(expr)}
     assert used, "the dashboard should chart the rules' baselines"
     assert used <= recorded, f"dashboard uses unrecorded series {sorted(used - recorded)}"
@@ -194,9 +192,7 @@ def test_dashboard_structure() -> None:
 
 def test_checker_catches_unknown_names_and_labels() -> None:
     """The metric checker itself fails on a typo and on a wrong label (it can fail)."""
-    problems, _ = _problems(
-        ["sum(rate(flywheel_events_consumd_total[5m]))", 'flywheel_dlq_messages_total{stage="x"}']
-    )
+    problems, _ = _problems(["sum(rate(flywheel_events_consumd_total[5m]))", 'flywheel_dlq_messages_total{stage="x"}'])
     assert any("flywheel_events_consumd_total" in p for p in problems)
     assert any("'stage' is not a label" in p for p in problems)
     ok, _ = _problems(['sum by (le) (rate(flywheel_edit_similarity_ratio_bucket{job="f"}[5m]))'])
