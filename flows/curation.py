@@ -1,7 +1,17 @@
 """The curation dataflow, top to bottom as DESIGN.md says it:
 
-read interactions -> decode + validate (invalid -> DLQ) -> route by signal
--> edit -> DPO pair -> Iceberg (exactly-once, offsets in each snapshot summary).
+    decode+validate -> windowed dedup -> route by signal
+      edit -> content dedup -> distance band -> safety gate (policy, toxicity, judge)
+           -> per-user quota -> DPO pair
+      thumbs_up / rating>=4, unedited -> stratified sample -> positive example
+      thumbs_down / regenerate / copy / abandon / follow_up / escalation
+           -> feedback row (+ review topic for thumbs_down, escalation)
+      view -> counted, not stored
+      anything dropped -> rejections row with stage + reason;  undecodable -> DLQ topic
+
+Cheap steps run before expensive ones: the toxicity model and the judge only ever see
+edits that passed dedup, the distance band and the policy engine. Every Iceberg table is
+written exactly once per source message (see ``flows/iceberg_sink.py``).
 """
 
 from __future__ import annotations
@@ -9,15 +19,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from pyiceberg.table import Table
 
 from flows.iceberg_sink import IcebergSink, TableCommitter
 from flows.kafka_sink import CheckedKafkaSink
 from flows.kafka_source import InteractionSource
-from flows.steps import CurationSteps
+from flows.steps import CurationSteps, Decision
 from flywheel.settings import Settings
 from schemas.tables import contracts
+
+
+def _gate(step_id: str, decisions: Stream[Decision], gate: Callable[[Decision], Decision], steps: CurationSteps):
+    """Apply one gate; returns (kept candidates, dropped)."""
+    decided = op.map(step_id, decisions, gate)
+    return op.branch(f"{step_id}_kept", decided, steps.is_candidate)
 
 
 def build_flow(
@@ -37,17 +53,61 @@ def build_flow(
     split = op.branch("split_progress", read, steps.is_progress)
     progress = op.flat_map("progress_for_every_table", split.trues, steps.progress_for_every_table)
 
+    # decode + validate; undecodable -> DLQ
     decoded = op.map("decode_validate", split.falses, steps.decode)
     validity = op.branch("split_invalid", decoded, steps.is_valid)
     dead_letters = op.map("to_dead_letter", validity.falses, steps.to_dead_letter)
-    op.output("write_dead_letters", dead_letters, CheckedKafkaSink(settings.kafka))
-    events = validity.trues
 
-    edits = op.filter("route_edits", events, steps.is_edit)
-    pairs = op.map("to_dpo_pair", edits, steps.to_pair)
+    # windowed dedup of event ids (keyed by hash bucket: memory bounded by the window)
+    by_event_id = op.key_on("key_by_event_id_bucket", validity.trues, steps.event_id_bucket)
+    unique = op.key_rm("unkey_event_ids", op.stateful_map("dedup_event_ids", by_event_id, steps.dedup_event_id))
+    fresh = op.branch("dedup_event_ids_kept", unique, steps.is_candidate)
 
-    rows = op.map("key_by_table", pairs, steps.key_by_table)
-    sink_items = op.merge("rows_and_progress", rows, progress)
+    # route by signal
+    op.inspect("count_views", fresh.trues, lambda _step, decision: steps.count_view(decision))
+    feedback = op.filter("route_feedback", fresh.trues, steps.is_feedback)
+    positives = op.filter("route_positives", fresh.trues, steps.is_positive_candidate)
+    edits = op.filter("route_edits", fresh.trues, steps.is_pair_candidate)
+
+    # feedback -> analytics row; thumbs_down / escalation also -> review topic
+    feedback_rows = op.map("to_feedback_row", feedback, steps.to_feedback_row)
+    review = op.flat_map("to_review_message", feedback, steps.to_review_messages)
+
+    # positives -> stratified 1% sample, decided by a hash of event_id
+    positive_rows = op.flat_map("sample_positives", positives, steps.to_positive_rows)
+
+    # edit -> content dedup -> distance band -> policy -> toxicity -> judge -> quota -> pair
+    by_content = op.key_on("key_by_content_bucket", edits, steps.content_bucket)
+    unique_content = op.key_rm("unkey_content", op.stateful_map("dedup_content", by_content, steps.dedup_content))
+    content = op.branch("dedup_content_kept", unique_content, steps.is_candidate)
+    in_band = _gate("distance_band", content.trues, steps.distance_band, steps)
+    allowed = _gate("policy_gate", in_band.trues, steps.policy_gate, steps)
+    scored = op.flat_map_batch("toxicity_gate", allowed.trues, steps.toxicity_gate_batch)
+    non_toxic = op.branch("toxicity_gate_kept", scored, steps.is_candidate)
+    judged = op.flat_map_batch("judge_gate", non_toxic.trues, steps.judge_gate_batch)
+    approved = op.branch("judge_gate_kept", judged, steps.is_candidate)
+    by_segment = op.key_on("key_by_segment", approved.trues, steps.quota_segment)
+    within_quota = op.key_rm("unkey_segment", op.stateful_map("quota", by_segment, steps.quota))
+    admitted = op.branch("quota_kept", within_quota, steps.is_candidate)
+    pair_rows = op.map("to_dpo_pair", admitted.trues, steps.to_pair_row)
+
+    # anything dropped -> audit row in the rejections table
+    dropped = op.merge(
+        "all_drops",
+        fresh.falses,
+        content.falses,
+        in_band.falses,
+        allowed.falses,
+        non_toxic.falses,
+        approved.falses,
+        admitted.falses,
+    )
+    rejection_rows = op.map("to_rejection_row", dropped, steps.to_rejection_row)
+
+    # outputs: Kafka topics (DLQ, review) and Iceberg tables (exactly-once)
+    op.output("write_topics", op.merge("outbound", dead_letters, review), CheckedKafkaSink(settings.kafka))
+    rows = op.merge("all_rows", pair_rows, positive_rows, feedback_rows, rejection_rows)
+    sink_items = op.merge("rows_and_progress", op.map("key_by_table", rows, steps.key_by_table), progress)
     sink = IcebergSink(load_table, contracts(), settings.catalog.branch, settings.sink, on_build=on_committer)
     op.output("write_iceberg", sink_items, sink)
     return flow

@@ -46,6 +46,7 @@ class RunSummary:
     dead_letters: int
     events_by_signal: dict[str, int]
     start_offsets: dict[int, int]
+    decisions: dict[str, int] = field(default_factory=dict)
     commits: list[CommitReport] = field(default_factory=list)
     table_offsets: dict[str, Offsets] = field(default_factory=dict)
     table_snapshots: dict[str, int | None] = field(default_factory=dict)
@@ -130,6 +131,7 @@ def run_flow(
         events_read=stats.events_read,
         dead_letters=stats.dead_letters,
         events_by_signal=dict(stats.by_signal),
+        decisions=dict(stats.decisions),
         start_offsets=start_offsets,
         commits=[report for committer in committers for report in committer.reports],
     )

@@ -1,23 +1,38 @@
 """The functions the curation dataflow calls: operators bound to their config, plus metrics.
 
 Each method is one named step of ``flows/curation.py``. Business rules live in
-``operators/``; this module only wires configuration, counters and row building together.
+``operators/``; this module only binds configuration, records metrics and builds rows.
+Stateful steps (dedup, quota) take and return their state explicitly, as Bytewax's
+``stateful_map`` wants, so recovery snapshots capture it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from flywheel import metrics
 from flywheel.settings import Settings
 from operators.dead_letter import dead_letter
 from operators.decode import decode_event
-from operators.distance import measure_edit
-from operators.rows import pair_row
-from schemas.events import Rejection, Signal
+from operators.dedup import DUPLICATE_CONTENT, DUPLICATE_EVENT_ID, WindowedDedup, bucket_of, content_key_of
+from operators.distance import EditMeasure, check_band, measure_edit
+from operators.judge import JudgeItem, build_judge, check_verdict
+from operators.outcome import Drop
+from operators.policy import PolicyEngine
+from operators.quota import QuotaLedger, quota_key
+from operators.routing import Route, needs_review, route_of
+from operators.rows import feedback_row, pair_row, positive_row, rejection_row
+from operators.sampling import sample_positive
+from operators.toxicity import ToxicityGate, build_backend
+from schemas.events import Rejection
 from schemas.records import OutboundMessage, SinkItem, SourcedEvent, SourceMessage, SourceProgress, TableRow
 from schemas.tables import contracts
+
+ACCEPTED = "accepted"
+_review_encoder = msgspec.json.Encoder()
 
 
 @dataclass
@@ -28,6 +43,25 @@ class Invalid:
     rejection: Rejection
 
 
+class Candidate(msgspec.Struct, frozen=True):
+    """An edit on its way to becoming a DPO pair, with the evidence gathered so far."""
+
+    sourced: SourcedEvent
+    chosen: str
+    measure: EditMeasure | None = None
+    scores: dict[str, float] = msgspec.field(default_factory=dict)
+
+
+class Dropped(msgspec.Struct, frozen=True):
+    """An event a curation gate dropped, on its way to the rejections table."""
+
+    sourced: SourcedEvent
+    drop: Drop
+
+
+Decision = Candidate | Dropped
+
+
 @dataclass
 class RunStats:
     """Counts for the run summary (this process only)."""
@@ -35,15 +69,26 @@ class RunStats:
     events_read: int = 0
     dead_letters: int = 0
     by_signal: dict[str, int] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)
+
+    def decided(self, stage: str, reason: str) -> None:
+        key = f"{stage}:{reason}"
+        self.decisions[key] = self.decisions.get(key, 0) + 1
+        metrics.DECISIONS.labels(stage, reason).inc()
 
 
 class CurationSteps:
     """Step functions with their configuration bound in."""
 
     def __init__(self, settings: Settings, stats: RunStats | None = None) -> None:
+        curation = settings.curation
         self._settings = settings
+        self._curation = curation
         self._tables = sorted(contracts())
-        self.policy_version = "none"
+        self.policy = PolicyEngine.from_file(curation.policy.path())
+        self.toxicity = build_backend(curation.toxicity)
+        self.toxicity_gate = ToxicityGate.for_backend(curation.toxicity.thresholds, self.toxicity)
+        self.judge = build_judge(curation.judge)
         self.stats = stats or RunStats()
 
     # -- source ---------------------------------------------------------------------------
@@ -83,20 +128,180 @@ class CurationSteps:
         metrics.DLQ_MESSAGES.labels(item.rejection.reason).inc()
         return dead_letter(item.message, item.rejection, self._settings.topics.dlq)
 
+    # -- windowed dedup (stateful, keyed by hash bucket) -----------------------------------
+
+    def event_id_bucket(self, item: SourcedEvent | Invalid) -> str:
+        assert isinstance(item, SourcedEvent)
+        return bucket_of(item.event.event_id, self._curation.dedup.buckets)
+
+    def dedup_event_id(
+        self, state: WindowedDedup | None, item: SourcedEvent | Invalid
+    ) -> tuple[WindowedDedup, Decision]:
+        """Drop a repeated event id within the window; the first occurrence is kept."""
+        assert isinstance(item, SourcedEvent)
+        state = state or WindowedDedup(timedelta(seconds=self._curation.dedup.window_s), DUPLICATE_EVENT_ID)
+        drop = state.observe(item.event.event_id, item.event.occurred_at)
+        return state, self._decide(item, drop)
+
+    def content_bucket(self, candidate: Decision) -> str:
+        assert isinstance(candidate, Candidate)
+        key = content_key_of(candidate.sourced.event) or candidate.sourced.event.event_id
+        return bucket_of(key, self._curation.dedup.buckets)
+
+    def dedup_content(self, state: WindowedDedup | None, candidate: Decision) -> tuple[WindowedDedup, Decision]:
+        """Drop an edit whose normalised (prompt, chosen, rejected) was seen within the window."""
+        assert isinstance(candidate, Candidate)
+        state = state or WindowedDedup(timedelta(seconds=self._curation.dedup.window_s), DUPLICATE_CONTENT)
+        key = content_key_of(candidate.sourced.event)
+        if key is None or not self._curation.dedup.content:
+            return state, candidate
+        drop = state.observe(key, candidate.sourced.event.occurred_at)
+        return state, candidate if drop is None else Dropped(candidate.sourced, drop)
+
     # -- routing ---------------------------------------------------------------------------
 
-    @staticmethod
-    def is_edit(item: SourcedEvent | Invalid) -> bool:
-        return isinstance(item, SourcedEvent) and item.event.signal is Signal.EDIT
+    def route(self, decision: Decision) -> Route:
+        assert isinstance(decision, Candidate)
+        return route_of(decision.sourced.event, self._curation.sampling.min_rating)
 
-    # -- edit -> DPO pair ------------------------------------------------------------------
+    def is_pair_candidate(self, decision: Decision) -> bool:
+        return self.route(decision) is Route.PAIR_CANDIDATE
 
-    def to_pair(self, item: SourcedEvent | Invalid) -> TableRow:
-        """Map an edit to a DPO pair row: chosen = the user's edit, rejected = the model's answer."""
-        assert isinstance(item, SourcedEvent) and item.event.final_user_edit is not None
-        measure = measure_edit(item.event.response, item.event.final_user_edit)
+    def is_positive_candidate(self, decision: Decision) -> bool:
+        return self.route(decision) is Route.POSITIVE_CANDIDATE
+
+    def is_feedback(self, decision: Decision) -> bool:
+        return self.route(decision) is Route.FEEDBACK
+
+    def count_view(self, decision: Decision) -> None:
+        """Views are counted, never stored."""
+        if self.route(decision) is Route.VIEW:
+            self.stats.decided("route", "view")
+
+    # -- feedback and positives ------------------------------------------------------------
+
+    def to_feedback_row(self, decision: Decision) -> TableRow:
+        """An analytics row; thumbs_down and escalation are marked as sent to review."""
+        assert isinstance(decision, Candidate)
+        review = self._settings.topics.review if needs_review(decision.sourced.event) else None
+        self.stats.decided("route", "feedback")
+        return feedback_row(decision.sourced, review, _now())
+
+    def to_review_messages(self, decision: Decision) -> list[OutboundMessage]:
+        """The review-queue message for events a human should look at (possibly none)."""
+        assert isinstance(decision, Candidate)
+        sourced = decision.sourced
+        if not needs_review(sourced.event):
+            return []
+        source = sourced.coordinates
+        headers = [("flywheel.source", f"{source.topic}:{source.partition}:{source.offset}".encode())]
+        key = sourced.event.thread_id.encode()
+        return [OutboundMessage(self._settings.topics.review, key, _review_encoder.encode(sourced.event), headers)]
+
+    def to_positive_rows(self, decision: Decision) -> list[TableRow]:
+        """A positive example when the stratified hash sample draws it; nothing otherwise."""
+        assert isinstance(decision, Candidate)
+        sample = sample_positive(decision.sourced.event, self._curation.sampling)
+        if sample is None:
+            self.stats.decided("sampling", "not_sampled")
+            return []
+        self.stats.decided("sampling", "sampled")
+        return [positive_row(decision.sourced, sample.stratum, sample.sampling_rate, self.policy.version, _now())]
+
+    # -- edit chain: distance -> policy -> toxicity -> judge -> quota -> pair ----------------
+
+    def distance_band(self, decision: Decision) -> Decision:
+        """Measure the golden delta and keep edits inside the similarity band."""
+        assert isinstance(decision, Candidate)
+        event = decision.sourced.event
+        measure = measure_edit(event.response, decision.chosen)
         metrics.SIMILARITY.observe(measure.similarity)
-        return pair_row(item, item.event.final_user_edit, measure, {}, self.policy_version, _now())
+        drop = check_band(measure, self._curation.distance)
+        if drop is not None:
+            return Dropped(decision.sourced, drop)
+        return msgspec.structs.replace(decision, measure=measure)
+
+    def policy_gate(self, decision: Decision) -> Decision:
+        """Deterministic rules: lengths, injection markers, blocked content, PII (reject or scrub)."""
+        assert isinstance(decision, Candidate)
+        event = decision.sourced.event
+        verdict = self.policy.evaluate(event.prompt, decision.chosen, event.response)
+        if verdict.drop is not None:
+            return Dropped(decision.sourced, verdict.drop)
+        scores = {**decision.scores, **{f"policy:{k}": v for k, v in verdict.findings.items()}}
+        return msgspec.structs.replace(decision, chosen=verdict.chosen, scores=scores)
+
+    def toxicity_gate_batch(self, decisions: list[Decision]) -> list[Decision]:
+        """Score the user's edits in batches (never one call per item) and apply thresholds."""
+        candidates = [d for d in decisions if isinstance(d, Candidate)]
+        size = self._curation.toxicity.batch_size
+        scored: list[dict[str, float]] = []
+        for start in range(0, len(candidates), size):
+            scored.extend(self.toxicity.score_batch([c.chosen for c in candidates[start : start + size]]))
+        results: list[Decision] = []
+        for candidate, scores in zip(candidates, scored, strict=True):
+            if scores:
+                metrics.TOXICITY.labels(self.toxicity.name).observe(max(scores.values()))
+            drop = self.toxicity_gate.check(scores)
+            if drop is not None:
+                results.append(Dropped(candidate.sourced, drop))
+            else:
+                toxicity = {f"toxicity:{label}": value for label, value in scores.items()}
+                results.append(msgspec.structs.replace(candidate, scores={**candidate.scores, **toxicity}))
+        return results + [d for d in decisions if isinstance(d, Dropped)]
+
+    def judge_gate_batch(self, decisions: list[Decision]) -> list[Decision]:
+        """The LLM-as-a-judge hook, batched; a pass-through when it is off (the default)."""
+        if self.judge is None:
+            return decisions
+        candidates = [d for d in decisions if isinstance(d, Candidate)]
+        items = [JudgeItem(c.sourced.event.prompt, c.chosen, c.sourced.event.response) for c in candidates]
+        results: list[Decision] = [d for d in decisions if isinstance(d, Dropped)]
+        for candidate, verdict in zip(candidates, self.judge.judge_batch(items), strict=True):
+            drop = check_verdict(verdict)
+            results.append(candidate if drop is None else Dropped(candidate.sourced, drop))
+        return results
+
+    def quota_segment(self, decision: Decision) -> str:
+        assert isinstance(decision, Candidate)
+        return quota_key(decision.sourced.event)
+
+    def quota(self, ledger: QuotaLedger | None, decision: Decision) -> tuple[QuotaLedger, Decision]:
+        """Per-user and per-segment caps per event-time day, so no one can dominate the data."""
+        assert isinstance(decision, Candidate)
+        ledger = ledger or QuotaLedger(self._curation.quota)
+        event = decision.sourced.event
+        drop = ledger.admit(event.user_id, event.segment, event.occurred_at)
+        if drop is not None:
+            return ledger, Dropped(decision.sourced, drop)
+        metrics.observe_user_share(event.segment, ledger.user_counts_on(event.occurred_at))
+        return ledger, decision
+
+    def to_pair_row(self, decision: Decision) -> TableRow:
+        """The accepted DPO pair: chosen = the (scrubbed) user edit, rejected = the model answer."""
+        assert isinstance(decision, Candidate) and decision.measure is not None
+        self.stats.decided("pair", ACCEPTED)
+        return pair_row(
+            decision.sourced, decision.chosen, decision.measure, decision.scores, self.policy.version, _now()
+        )
+
+    # -- drops -> audit rows ---------------------------------------------------------------
+
+    @staticmethod
+    def is_candidate(decision: Decision) -> bool:
+        return isinstance(decision, Candidate)
+
+    def to_rejection_row(self, decision: Decision) -> TableRow:
+        """The audit row of a drop: stage, reason, scores, policy version; texts PII-scrubbed."""
+        assert isinstance(decision, Dropped)
+        self.stats.decided(decision.drop.stage, decision.drop.reason)
+        event = decision.sourced.event
+        scrubbed = {
+            "prompt": self.policy.scrub(event.prompt),
+            "chosen": self.policy.scrub(event.final_user_edit) if event.final_user_edit is not None else None,
+            "rejected": self.policy.scrub(event.response),
+        }
+        return rejection_row(decision.sourced, decision.drop, self.policy.version, scrubbed, _now())
 
     # -- sink ------------------------------------------------------------------------------
 
@@ -104,6 +309,10 @@ class CurationSteps:
     def key_by_table(row: TableRow) -> tuple[str, SinkItem]:
         """Route a row to its table's committer."""
         return (row.table, row)
+
+    def _decide(self, item: SourcedEvent, drop: Drop | None) -> Decision:
+        chosen = item.event.final_user_edit or ""
+        return Candidate(item, chosen) if drop is None else Dropped(item, drop)
 
 
 def _now() -> datetime:

@@ -20,6 +20,9 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     if summary.events_by_signal:
         signals = ", ".join(f"{name}={count}" for name, count in sorted(summary.events_by_signal.items()))
         console.print(f"valid events by signal: {signals}")
+    if summary.decisions:
+        decisions = ", ".join(f"{name}={count}" for name, count in sorted(summary.decisions.items()))
+        console.print(f"curation decisions (stage:reason): {decisions}")
     table = Table("table", "rows this run", "commits", "snapshot id")
     for name in sorted(summary.table_snapshots):
         commits = [c for c in summary.commits if c.table == name]

@@ -78,6 +78,10 @@ class QuotaLedger:
         segments[segment] = segment_count + 1
         return None
 
+    def user_counts_on(self, occurred_at: datetime) -> dict[str, int]:
+        """Accepted pairs per user on the event-time day of ``occurred_at`` (for the share gauge)."""
+        return dict(self._users.get(occurred_at.astimezone(UTC).date(), {}))
+
     def _oldest_day(self) -> date:
         assert self._newest is not None
         return date.fromordinal(self._newest.toordinal() - self.cfg.allowed_lateness_days)
