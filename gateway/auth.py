@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Mapping
 
+from pydantic import SecretStr
+
 from gateway.config import GatewaySettings, RateLimitSettings
 
 ANONYMOUS = "anonymous"
@@ -36,13 +38,18 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return SIGNATURE_PREFIX + digest.hexdigest()
 
 
+def _reveal(secret: SecretStr | str) -> str:
+    """The secret's value; plain strings are accepted (settings changed without validation)."""
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret)
+
+
 class Authenticator:
     """Resolves a request's key id from its headers and body, or raises :class:`Unauthorized`."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
-        self._keys = [(key_id, secret.get_secret_value().encode()) for key_id, secret in settings.api_keys.items()]
-        self._hmac = {key_id: secret.get_secret_value() for key_id, secret in settings.hmac_secrets.items()}
+        self._keys = [(key_id, _reveal(secret).encode()) for key_id, secret in settings.api_keys.items()]
+        self._hmac = {key_id: _reveal(secret) for key_id, secret in settings.hmac_secrets.items()}
 
     def authenticate(self, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
         """The caller's key id, with the signature checked when the key requires one."""

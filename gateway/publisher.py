@@ -1,16 +1,18 @@
-"""Produce events to the interactions topic, all-or-nothing per request, via Kafka transactions.
+"""Produce events to the interactions topic, all-or-nothing per request.
 
-A small pool of transactional producers (idempotent, ``acks=all`` are implied and set
-explicitly). One request holds one producer for one transaction: begin, produce every
-event keyed by ``thread_id``, commit. The request is answered 202 only after
-``commit_transaction`` returned, i.e. the broker acknowledged every message and the
-transaction is committed.
+A request with one event uses a shared idempotent producer (``enable.idempotence``,
+``acks=all``) and waits for that message's delivery report: one message is atomic by itself.
+A batch uses a small pool of transactional producers (idempotent and ``acks=all`` too): one
+request holds one producer for one transaction: begin, produce every event keyed by
+``thread_id``, commit. Either way the request is answered 202 only after the broker
+acknowledged every message (and, for a batch, the transaction is committed).
 
-What is guaranteed on failure (503): the transaction is aborted, so consumers reading with
-``isolation.level=read_committed`` (librdkafka's default, and the flow's source) see none of
-the request's events. One case is ambiguous: a commit that times out after the broker
-received it may still complete; the 503 body carries the event ids so a client retries with
-the same ids, and the flow deduplicates on ``event_id``.
+What is guaranteed on failure (503): for a batch, the transaction is aborted, so consumers
+reading with ``isolation.level=read_committed`` (librdkafka's default, and the flow's source)
+see none of the request's events; for a single event, its delivery report was an error.
+One case is ambiguous: a commit (or a delivery report) that times out after the broker
+received the data may still complete; the 503 body carries the event ids so a client retries
+with the same ids, and the flow deduplicates on ``event_id``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import os
 import queue
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -55,9 +58,65 @@ class EventPublisher:
         for slot in range(gateway.producer_pool_size):
             self._pool.put((slot, None))
         self._admin: AdminClient | None = None
+        self._single: Producer | None = None
+        self._single_lock = threading.Lock()
 
     def publish(self, events: Sequence[EncodedEvent]) -> None:
-        """Produce ``events`` in one transaction; return once committed, else raise."""
+        """Produce ``events``; return once the broker acknowledged all of them, else raise."""
+        if len(events) == 1:
+            self._publish_one(events[0])
+        else:
+            self._publish_transaction(events)
+
+    def _publish_one(self, item: EncodedEvent) -> None:
+        """One message is atomic by itself: the shared idempotent producer, no transaction."""
+        producer = self._single_producer()
+        outcome: list[KafkaError | None] = []
+        done = threading.Event()
+
+        def delivered(error: KafkaError | None, _message: object) -> None:
+            outcome.append(error)
+            done.set()
+
+        try:
+            producer.produce(self._topic, value=item.value, key=item.key, on_delivery=delivered)
+        except BufferError as exc:
+            raise BrokerUnavailable(f"producer queue full: {exc}") from exc
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise MessageTooLarge(error.str()) from exc
+            raise BrokerUnavailable(error.str()) from exc
+        # librdkafka fails the message itself after message.timeout.ms (= produce timeout);
+        # waiting a little longer gets the definitive delivery report, not a guess.
+        deadline = time.monotonic() + self._gateway.produce_timeout_s + 5.0
+        while not done.is_set() and time.monotonic() < deadline:
+            producer.poll(0.005)
+        if not outcome:
+            raise BrokerUnavailable("no delivery report in time; the event may still arrive, retry with its id")
+        if outcome[0] is not None:
+            if outcome[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                raise MessageTooLarge(outcome[0].str())
+            raise BrokerUnavailable(outcome[0].str())
+
+    def _single_producer(self) -> Producer:
+        with self._single_lock:
+            if self._single is None:
+                config: dict[str, Any] = self._kafka.client(
+                    **{
+                        "enable.idempotence": True,
+                        "acks": "all",
+                        "linger.ms": 1,
+                        "message.timeout.ms": int(self._gateway.produce_timeout_s * 1000),
+                        "client.id": f"{self._instance}-single",
+                    }
+                )
+                config.update(self._gateway.producer_config)
+                self._single = Producer(config)
+            return self._single
+
+    def _publish_transaction(self, events: Sequence[EncodedEvent]) -> None:
+        """Several messages: one transaction, committed or aborted as a whole."""
         timeout_s = self._gateway.produce_timeout_s
         deadline = time.monotonic() + timeout_s
         try:
@@ -96,6 +155,8 @@ class EventPublisher:
 
     def close(self) -> None:
         """Flush and drop every idle producer (call at shutdown)."""
+        if self._single is not None:
+            self._single.flush(self._gateway.produce_timeout_s)
         while True:
             try:
                 _, producer = self._pool.get_nowait()

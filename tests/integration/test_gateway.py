@@ -229,6 +229,11 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
         response = client.post("/v1/events", json={"events": [event(event_id="keep-me"), event()]}, headers=AUTH)
         assert response.status_code == 503, response.text
         assert response.json()["event_ids"][0] == "keep-me" and len(response.json()["event_ids"]) == 2
+        single = client.post(
+            "/v1/telemetry", json={"prompt": "p", "original_llm_output": "a", "final_user_edit": "b"}, headers=AUTH
+        )
+        assert single.status_code == 503, single.text
+        assert len(single.json()["event_ids"]) == 1
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
 

@@ -1,0 +1,148 @@
+"""Gateway throughput: HTTP requests/s for single-event and batch posts against a real broker.
+
+``measure_gateway(settings, seconds)`` serves the gateway with uvicorn on a free loopback port
+in a child process, posts from a few client threads over real HTTP for ``seconds / 2`` with single
+events and ``seconds / 2`` with batches, and reports requests/s and events/s for each. Every
+202 means a committed Kafka transaction. Traffic goes to 127.0.0.1 only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from flywheel.settings import CONFIG_FILE_ENV, Settings
+from infra.broker import ensure_topics, free_port
+
+
+def _event(index: int) -> dict[str, Any]:
+    return {
+        "signal": "edit",
+        "thread_id": f"bench-thread-{index % 64}",
+        "user_id": f"bench-user-{index % 97}",
+        "prompt": "Write a python function that computes tax.",
+        "response": "def foo(): pass",
+        "final_user_edit": "def calculate_tax(amount): return amount * 0.2",
+        "segment": "bench",
+    }
+
+
+def _hammer(
+    base_url: str, headers: dict[str, str], body: Callable[[int], Any], seconds: float, concurrency: int
+) -> tuple[int, int, float]:
+    """Post ``body(i)`` from ``concurrency`` threads until the deadline: (ok, failed, elapsed)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    counts = [[0, 0] for _ in range(concurrency)]
+
+    def worker(slot: int) -> None:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            index = slot
+            while time.monotonic() < deadline:
+                response = client.post("/v1/events", json=body(index))
+                counts[slot][0 if response.status_code == 202 else 1] += 1
+                index += concurrency
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    elapsed = time.monotonic() - started
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), elapsed
+
+
+def measure_gateway(settings: Settings, seconds: float = 10.0, concurrency: int = 8, batch_size: int = 50) -> dict:
+    """Requests/s and events/s for single and batch posts through the real HTTP stack.
+
+    The gateway runs under uvicorn in a child process (so the load generator does not share
+    its GIL), configured by a YAML file written from ``settings`` plus a throwaway API key.
+    """
+    import httpx
+    import yaml
+
+    key = secrets.token_urlsafe(16)
+    port = free_port()
+    ensure_topics(settings.kafka, settings.topics)
+    config = settings.model_dump(mode="json", exclude={"gateway"})
+    config["gateway"] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "api_keys": {"bench": key},
+        "rate_limit": {"enabled": False},
+        "producer_pool_size": max(settings.gateway.producer_pool_size, concurrency),
+        "transactional_id_prefix": f"flywheel-gateway-bench-{uuid.uuid4().hex[:6]}",
+        "producer_config": settings.gateway.producer_config,
+        "produce_timeout_s": settings.gateway.produce_timeout_s,
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        config_file = Path(scratch) / "gateway-bench.yaml"
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        env = {**os.environ, CONFIG_FILE_ENV: str(config_file)}
+        command = [sys.executable, "-m", "uvicorn", "gateway.server:app", "--host", "127.0.0.1", "--port", str(port)]
+        server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+        try:
+            base_url, headers = f"http://127.0.0.1:{port}", {"X-API-Key": key}
+            _wait_healthy(base_url, server, httpx)
+            _hammer(base_url, headers, _event, min(1.0, seconds / 10), concurrency)  # warm-up
+            half = seconds / 2
+            single_ok, single_failed, single_s = _hammer(base_url, headers, _event, half, concurrency)
+            batch_ok, batch_failed, batch_s = _hammer(
+                base_url,
+                headers,
+                lambda i: {"events": [_event(i * batch_size + j) for j in range(batch_size)]},
+                half,
+                concurrency,
+            )
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+    return {
+        "concurrency": concurrency,
+        "batch_size": batch_size,
+        "single_requests_per_s": round(single_ok / single_s, 1),
+        "single_events_per_s": round(single_ok / single_s, 1),
+        "single_failed": single_failed,
+        "batch_requests_per_s": round(batch_ok / batch_s, 1),
+        "batch_events_per_s": round(batch_ok * batch_size / batch_s, 1),
+        "batch_failed": batch_failed,
+    }
+
+
+def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], httpx: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gateway exited with code {server.returncode} before serving")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gateway did not serve within {timeout_s}s")
+
+
+if __name__ == "__main__":  # pragma: no cover - manual run against a throwaway local broker
+    import json
+
+    from infra.broker import running_broker
+
+    with running_broker() as broker, tempfile.TemporaryDirectory() as root:
+        local = Settings(
+            kafka={"bootstrap_servers": broker.bootstrap_servers},
+            catalog={"uri": f"sqlite:///{Path(root) / 'catalog.db'}", "warehouse": str(Path(root) / "warehouse")},
+        )
+        print(json.dumps(measure_gateway(local, seconds=6.0), indent=2))
