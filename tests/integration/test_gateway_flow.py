@@ -82,9 +82,9 @@ def test_each_endpoint_lands_in_the_dpo_pairs_table(client: TestClient, flow_set
         {
             "request_id": "req-fb",
             "signal_type": "edit",
-            "user_query": "Question: how do I rotate my API credentials safely?",
-            "ai_response": "Open the console, find credentials, and press rotate now.",
-            "user_correction": "Open the admin console, find credentials, and rotate them with a grace period.",
+            "user_query": "Question: how do I revoke a leaked access token quickly?",
+            "ai_response": "Go to settings, open tokens, and click revoke on the leaked one.",
+            "user_correction": "Go to security settings, open tokens, revoke the leaked one and audit its usage.",
             "user_id": "user-f",
         },
     )
