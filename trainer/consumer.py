@@ -270,15 +270,20 @@ class TrainerConsumer:
         def on_revoke(_consumer: Consumer, partitions: list[Any]) -> None:
             assigned.difference_update(p.partition for p in partitions)
 
-        consumer.subscribe([self.settings.topics.training_triggers], on_assign=on_assign, on_revoke=on_revoke)
+        topic = self.settings.topics.training_triggers
+        # until-idle means every partition of the topic was drained here; with other members in
+        # the group (or a dead one not yet expired) only the idle timeout ends the session.
+        every_partition = set(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
+        consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
         report = ConsumerReport()
         last_activity = time.monotonic()
         try:
             while not stop.is_set():
                 message = consumer.poll(config.poll_timeout_s)
                 if message is None:
-                    # Without an assignment, allow time for a dead member's session to expire.
-                    patience = config.idle_timeout_s + (0 if assigned else 2 * config.session_timeout_ms / 1000)
+                    # Without the whole topic, allow time for a dead member's session to expire.
+                    complete = assigned == every_partition
+                    patience = config.idle_timeout_s + (0 if complete else 2 * config.session_timeout_ms / 1000)
                     if until_idle and time.monotonic() - last_activity > patience:
                         break
                     continue
@@ -286,7 +291,7 @@ class TrainerConsumer:
                 if self._is_eof(message):
                     drained.add(message.partition() or 0)
                     log.debug("trigger partition drained", extra={"partition": message.partition()})
-                    if until_idle and assigned and assigned <= drained:
+                    if until_idle and assigned == every_partition and assigned <= drained:
                         break
                     continue
                 drained.discard(message.partition() or 0)
