@@ -30,8 +30,10 @@ from flywheel.settings import Settings
 from schemas.tables import contracts
 
 
-def _gate(step_id: str, decisions: Stream[Decision], gate: Callable[[Decision], Decision], steps: CurationSteps):
-    """Apply one gate; returns (kept candidates, dropped)."""
+def _gate(
+    step_id: str, decisions: Stream[Decision], gate: Callable[[Decision], Decision], steps: CurationSteps
+) -> op.BranchOut[Decision, Decision]:
+    """Apply one gate; ``.trues`` are the candidates it kept, ``.falses`` what it dropped."""
     decided = op.map(step_id, decisions, gate)
     return op.branch(f"{step_id}_kept", decided, steps.is_candidate)
 

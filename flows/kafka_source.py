@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,7 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         self._settings = settings
         self._stop_at_end = stop_at_end
         self._at_end = False
+        self._last_emit = time.monotonic()
         self._labels = {"topic": topic, "partition": str(partition)}
         config = kafka.client(
             **{
@@ -70,6 +72,8 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         if self._at_end and self._stop_at_end:
             raise StopIteration()
         messages = self._consumer.consume(self._settings.batch_size, self._settings.poll_timeout_s)
+        if not messages:
+            return self._heartbeat()
         batch: list[SourceItem] = []
         for message in messages:
             error = message.error()
@@ -96,7 +100,19 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
             self._next_offset = last.coordinates.offset + 1
             batch.append(SourceProgress(self._topic, self._partition, last.coordinates.offset))
             metrics.SOURCE_POSITION.labels(**self._labels).set(self._next_offset)
+            self._last_emit = time.monotonic()
         return batch
+
+    def _heartbeat(self) -> list[SourceItem]:
+        """A progress marker now and then while the topic is quiet.
+
+        Sink partitions only get to commit when an epoch hands them items; without this,
+        rows buffered just before the input went quiet would wait for the next message.
+        """
+        if self._next_offset == 0 or time.monotonic() - self._last_emit < self._settings.heartbeat_s:
+            return []
+        self._last_emit = time.monotonic()
+        return [SourceProgress(self._topic, self._partition, self._next_offset - 1)]
 
     def snapshot(self) -> int:
         return self._next_offset

@@ -118,6 +118,8 @@ class SourceSettings(BaseModel):
 
     batch_size: int = Field(default=1000, ge=1)
     poll_timeout_s: float = Field(default=0.05, gt=0)
+    # While the topic is quiet, re-announce the position this often so pending rows commit.
+    heartbeat_s: float = Field(default=1.0, gt=0)
 
 
 class MetricsSettings(BaseModel):

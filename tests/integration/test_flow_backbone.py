@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,16 @@ from infra.catalog import open_catalog, table_identifier
 from operators.dead_letter import DETAIL_HEADER, OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
 from schemas.events import InteractionEvent, Reason, Signal, encode_event
 from schemas.tables import DPO_PAIRS
-from tests.integration.flow_helpers import produce_raw, read_table, read_topic, snapshot_count
+from tests.conftest import wait_for
+from tests.integration.flow_helpers import (
+    produce_raw,
+    read_table,
+    read_topic,
+    snapshot_count,
+    start_flow_process,
+    total_records,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +187,16 @@ def test_from_timestamp_lands_on_the_right_offset_on_the_local_broker(settings: 
     used = pairs[0]["source_partition"]
     assert summary.start_offsets[used] == 13
     assert all(offset == 0 for partition, offset in summary.start_offsets.items() if partition != used)
+
+
+def test_long_running_flow_commits_the_tail_of_a_quiet_stream(settings: Settings, tmp_path: Path) -> None:
+    settings.sink.commit_interval_s = 2.0  # longer than an epoch: rows wait in the recovery snapshot
+    config = write_config(settings, tmp_path / "flow.yaml")
+    process = start_flow_process(config, log_path=tmp_path / "flow.log")
+    try:
+        produce_raw(settings, [as_message(edit_event(i)) for i in range(3)])
+        # No more input after this: the commit must still happen, driven by source heartbeats.
+        wait_for(lambda: total_records(settings, DPO_PAIRS) == 3, timeout_s=60, what="the quiet tail committed")
+    finally:
+        process.kill()
+        process.wait(timeout=30)
