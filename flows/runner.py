@@ -47,6 +47,8 @@ class RunSummary:
     events_by_signal: dict[str, int]
     start_offsets: dict[int, int]
     decisions: dict[str, int] = field(default_factory=dict)
+    toxicity_items: int = 0
+    toxicity_seconds: float = 0.0
     commits: list[CommitReport] = field(default_factory=list)
     table_offsets: dict[str, Offsets] = field(default_factory=dict)
     table_snapshots: dict[str, int | None] = field(default_factory=dict)
@@ -132,6 +134,8 @@ def run_flow(
         dead_letters=stats.dead_letters,
         events_by_signal=dict(stats.by_signal),
         decisions=dict(stats.decisions),
+        toxicity_items=stats.toxicity_items,
+        toxicity_seconds=stats.toxicity_seconds,
         start_offsets=start_offsets,
         commits=[report for committer in committers for report in committer.reports],
     )

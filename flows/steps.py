@@ -8,6 +8,7 @@ Stateful steps (dedup, quota) take and return their state explicitly, as Bytewax
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -70,6 +71,9 @@ class RunStats:
     dead_letters: int = 0
     by_signal: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, int] = field(default_factory=dict)
+    # Time inside the safety stage (policy has its own step; this is the toxicity model).
+    toxicity_items: int = 0
+    toxicity_seconds: float = 0.0
 
     def decided(self, stage: str, reason: str) -> None:
         key = f"{stage}:{reason}"
@@ -233,6 +237,7 @@ class CurationSteps:
 
     def toxicity_gate_batch(self, decisions: list[Decision]) -> list[Decision]:
         """Score the user's edits in batches (never one call per item) and apply thresholds."""
+        started = time.perf_counter()
         candidates = [d for d in decisions if isinstance(d, Candidate)]
         size = self._curation.toxicity.batch_size
         scored: list[dict[str, float]] = []
@@ -248,6 +253,8 @@ class CurationSteps:
             else:
                 toxicity = {f"toxicity:{label}": value for label, value in scores.items()}
                 results.append(msgspec.structs.replace(candidate, scores={**candidate.scores, **toxicity}))
+        self.stats.toxicity_items += len(candidates)
+        self.stats.toxicity_seconds += time.perf_counter() - started
         return results + [d for d in decisions if isinstance(d, Dropped)]
 
     def judge_gate_batch(self, decisions: list[Decision]) -> list[Decision]:

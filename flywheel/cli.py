@@ -188,6 +188,18 @@ def demo(
         broker.stop()
 
 
+@app.command("bench")
+def bench(
+    events: Annotated[int, typer.Option(help="Events in the benchmark stream.")] = 20_000,
+    gateway_seconds: Annotated[float, typer.Option(help="Seconds per gateway measurement.")] = 5.0,
+) -> None:
+    """Measure the flow against a bare consumer and the seed approach, in one run (make bench)."""
+    from benchmarks.run import run_benchmarks
+
+    _configure_logging("WARNING")
+    run_benchmarks(events=events, gateway_seconds=gateway_seconds, console=console)
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective configuration (secrets masked)."""

@@ -90,11 +90,9 @@ def sample_events(
         # A ticket number per conversation keeps content distinct, as real traffic is.
         prompt = f"{prompt} (ticket {rng.randrange(100_000)})"
         if pad_to_bytes:
-            response = (
-                response
-                + " "
-                + " ".join(rng.choice(("context", "detail", "note", "step")) for _ in range(pad_to_bytes // 8))
-            )
+            # Retrieved context makes real prompts long; the answer and its edit stay short.
+            words = (rng.choice(("context", "detail", "note", "step")) for _ in range(pad_to_bytes // 8))
+            prompt = f"{prompt} Context: {' '.join(words)}"
         user = rng.randrange(200)
         thread_id = f"thread-{rng.randrange(count // 3 + 1)}"
         common: dict[str, Any] = {

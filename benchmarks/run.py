@@ -1,0 +1,154 @@
+"""``make bench``: throughput of the flow against baselines measured in the same run.
+
+One local broker, one realistic stream (about 10% edits, 1-2 KB events), then:
+
+* bare consumer: confluent-kafka consumer that only decodes the same topic (msgspec);
+* seed baseline: the seeds' per-event Levenshtein check + synchronous JSONL append;
+* the flow: the whole curation chain into Iceberg, exactly-once, until drained;
+* safety stage: toxicity items/s inside the flow vs the backend's standalone batched rate;
+* gateway: HTTP requests/s for single and batch posts.
+
+Figures are ratios against the baselines (same machine, same run), written to
+``benchmarks/results/latest.json`` and printed. Nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.seed_baseline import consume_all, run_seed_baseline
+from benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
+from flows.runner import run_until_drained
+from flywheel.sample import SampleMix, produce, sample_events
+from flywheel.settings import Settings, load_settings
+from infra.broker import ensure_topics, start_broker
+from operators.toxicity import build_backend
+
+RESULTS_DIR = Path("benchmarks/results")
+
+
+def _settings(bootstrap: str, root: Path) -> Settings:
+    return load_settings(
+        kafka={"bootstrap_servers": bootstrap},
+        catalog={"uri": f"sqlite:///{(root / 'catalog.db').resolve()}", "warehouse": str(root / "warehouse")},
+        recovery={"directory": root / "recovery"},
+        metrics={"enabled": False},
+        state_dir=root,
+    )
+
+
+def run_benchmarks(
+    events: int = 20_000, gateway_seconds: float = 5.0, console: Console | None = None
+) -> dict[str, Any]:
+    """Run every measurement once and return the figures (also written to a JSON file)."""
+    console = console or Console()
+    root = Path(tempfile.mkdtemp(prefix="flywheel-bench-"))
+    broker = start_broker(log_file=root / "broker.log")
+    try:
+        settings = _settings(broker.bootstrap_servers, root)
+        ensure_topics(settings.kafka, settings.topics)
+        mix = SampleMix(edit=0.10, trivial_edit=0.0, bad=0.005)
+        console.print(f"producing {events} events (~10% edits, 1-2 KB) to the local broker ...")
+        produce(
+            settings.kafka, settings.topics.interactions, sample_events(events, seed=11, mix=mix, pad_to_bytes=1200)
+        )
+        topic = settings.topics.interactions
+
+        bare_count, bare_s = consume_all(settings, topic, _decode_only)
+        seed_count, seed_s = run_seed_baseline(settings, topic, root / "dpo_gold_v1.jsonl")
+
+        flow_started = time.perf_counter()
+        summary = run_until_drained(settings)
+        flow_s = time.perf_counter() - flow_started
+
+        backend = build_backend(settings.curation.toxicity)
+        standalone = measure_batched_items_per_s(backend, sample_texts(2048), settings.curation.toxicity.batch_size)
+        in_flow = summary.toxicity_items / summary.toxicity_seconds if summary.toxicity_seconds else 0.0
+
+        results: dict[str, Any] = {
+            "when": datetime.now(UTC).isoformat(),
+            "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+            "events": events,
+            "bare_consumer_events_per_s": bare_count / bare_s,
+            "seed_baseline_events_per_s": seed_count / seed_s,
+            "flow_events_per_s": summary.events_read / flow_s,
+            "flow_rows_written": summary.rows_written(),
+            "safety_in_flow_items_per_s": in_flow,
+            "safety_in_flow_items": summary.toxicity_items,
+            "toxicity_standalone_batched_items_per_s": standalone,
+            "toxicity_backend": backend.name,
+        }
+        results["flow_vs_bare_consumer"] = results["flow_events_per_s"] / results["bare_consumer_events_per_s"]
+        results["flow_vs_seed_baseline"] = results["flow_events_per_s"] / results["seed_baseline_events_per_s"]
+        results["safety_in_flow_vs_standalone"] = in_flow / standalone if standalone else 0.0
+        results["gateway"] = _gateway(settings, gateway_seconds, console)
+    finally:
+        broker.stop()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2))
+    _print(console, results)
+    return results
+
+
+_decoder = msgspec.json.Decoder()
+
+
+def _decode_only(value: bytes | None) -> object:
+    """The bare consumer's whole job: decode the JSON, skipping what does not decode."""
+    try:
+        return _decoder.decode(value or b"")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
+def _gateway(settings: Settings, seconds: float, console: Console) -> dict[str, Any]:
+    try:
+        from benchmarks.gateway_bench import measure_gateway
+    except ImportError as exc:  # the gateway extra is not installed
+        console.print(f"[yellow]gateway bench skipped: {exc}[/yellow]")
+        return {"skipped": str(exc)}
+    result: dict[str, Any] = measure_gateway(settings, seconds=seconds)
+    return result
+
+
+def _print(console: Console, results: dict[str, Any]) -> None:
+    table = Table("measure", "value", "ratio", title="make bench (same run, same machine)")
+    table.add_row("bare consumer (decode only)", f"{results['bare_consumer_events_per_s']:,.0f} events/s", "1.00")
+    table.add_row(
+        "seed baseline (Levenshtein + JSONL append)", f"{results['seed_baseline_events_per_s']:,.0f} events/s", ""
+    )
+    table.add_row(
+        "flow (full curation, exactly-once Iceberg)",
+        f"{results['flow_events_per_s']:,.0f} events/s",
+        f"{results['flow_vs_bare_consumer']:.3f} x bare, {results['flow_vs_seed_baseline']:.2f} x seed",
+    )
+    table.add_row(
+        f"toxicity standalone, batched ({results['toxicity_backend']})",
+        f"{results['toxicity_standalone_batched_items_per_s']:,.0f} items/s",
+        "1.00",
+    )
+    table.add_row(
+        "safety stage inside the flow",
+        f"{results['safety_in_flow_items_per_s']:,.0f} items/s",
+        f"{results['safety_in_flow_vs_standalone']:.2f} x standalone",
+    )
+    gateway = results.get("gateway", {})
+    if "single_requests_per_s" in gateway:
+        table.add_row("gateway single posts", f"{gateway['single_requests_per_s']:,.0f} req/s", "")
+        table.add_row(
+            f"gateway batch posts ({gateway.get('batch_size')} events)",
+            f"{gateway['batch_requests_per_s']:,.0f} req/s",
+            f"{gateway.get('batch_events_per_s', 0):,.0f} events/s",
+        )
+    console.print(table)
+    console.print(f"written to {RESULTS_DIR / 'latest.json'}")
