@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flywheel.settings import CONFIG_FILE_ENV, Settings
+from flywheel.settings import CONFIG_FILE_ENV, Settings, load_settings
 from infra.broker import ensure_topics, free_port
 
 
@@ -141,7 +141,7 @@ if __name__ == "__main__":  # pragma: no cover - manual run against a throwaway 
     from infra.broker import running_broker
 
     with running_broker() as broker, tempfile.TemporaryDirectory() as root:
-        local = Settings(
+        local = load_settings(
             kafka={"bootstrap_servers": broker.bootstrap_servers},
             catalog={"uri": f"sqlite:///{Path(root) / 'catalog.db'}", "warehouse": str(Path(root) / "warehouse")},
         )
