@@ -59,10 +59,12 @@ def train_dpo(
     show_progress: bool = False,
 ) -> Any:
     """Train a LoRA adapter on ``rows`` with DPO (the frozen base is the reference); return the PeftModel."""
+    import datasets
     from datasets import Dataset
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
+    datasets.disable_progress_bars()
     dataset = Dataset.from_list([{k: row[k] for k in ("prompt", "chosen", "rejected")} for row in rows])
     lora = settings.lora
     peft_config = LoraConfig(
@@ -97,6 +99,9 @@ def train_dpo(
         peft_config=peft_config,
         callbacks=[_progress_callback(show_progress)],
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # the rich bar (and logging) report progress instead
     outcome = trainer.train()
     log.info("dpo finished", extra={"steps": outcome.global_step, "train_loss": outcome.training_loss})
     return trainer.model

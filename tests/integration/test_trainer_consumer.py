@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from flywheel.settings import Settings
 from infra.catalog import ensure_tables, open_catalog
@@ -72,9 +73,14 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
     settings.trainer = _trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0))
     trigger = _cross_threshold(settings)
 
+    promoted_before = REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) or 0.0
     report = TrainerConsumer(settings).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     result = report.results[0]
+    assert REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) == promoted_before + 1
+    assert REGISTRY.get_sample_value("flywheel_training_eval_preference_accuracy", {"phase": "after"}) == pytest.approx(
+        result.after.preference_accuracy if result.after else -1
+    )
     assert result.snapshot_id == trigger.snapshot_id and result.train_pairs + result.eval_pairs == 48
     assert result.before is not None and result.after is not None
     assert result.after.reward_margin > result.before.reward_margin, "DPO should widen the margin"

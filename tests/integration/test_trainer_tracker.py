@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 
 from flywheel.settings import Settings
 from infra.catalog import ensure_tables, open_catalog, table_identifier
@@ -33,6 +34,8 @@ def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
     append_rows(pairs, pair_rows(6, start=0))
     report = tracker.check(settings, catalog)
     assert report.emitted == [] and report.pairs_since_trigger == 6
+    assert REGISTRY.get_sample_value("flywheel_pairs_since_trigger") == 6
+    triggers_before = REGISTRY.get_sample_value("flywheel_training_triggers_total") or 0.0
 
     append_rows(pairs, pair_rows(6, start=6))
     crossing = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS)).current_snapshot()
@@ -42,6 +45,7 @@ def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
     assert (first.new_pairs, first.total_pairs, first.sequence) == (12, 12, 1)
     assert first.previous_snapshot_id is None and first.positives_snapshot_id is not None
     assert report.pairs_since_trigger == 0
+    assert REGISTRY.get_sample_value("flywheel_training_triggers_total") == triggers_before + 1
 
     # A restarted tracker (new call, same table and topic) emits nothing new.
     assert tracker.check(settings, catalog).emitted == []
