@@ -8,11 +8,13 @@ Stateful steps (dedup, quota) take and return their state explicitly, as Bytewax
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+from prometheus_client import Counter
 
 from flywheel import metrics
 from flywheel.settings import Settings
@@ -78,7 +80,7 @@ class RunStats:
     def decided(self, stage: str, reason: str) -> None:
         key = f"{stage}:{reason}"
         self.decisions[key] = self.decisions.get(key, 0) + 1
-        metrics.DECISIONS.labels(stage, reason).inc()
+        _labelled(metrics.DECISIONS, stage, reason).inc()
 
 
 class CurationSteps:
@@ -118,7 +120,7 @@ class CurationSteps:
             return Invalid(message, decoded)
         signal = decoded.signal.value
         self.stats.by_signal[signal] = self.stats.by_signal.get(signal, 0) + 1
-        metrics.EVENTS_CONSUMED.labels(signal).inc()
+        _labelled(metrics.EVENTS_CONSUMED, signal).inc()
         return SourcedEvent(message.coordinates, decoded)
 
     @staticmethod
@@ -320,6 +322,12 @@ class CurationSteps:
     def _decide(self, item: SourcedEvent, drop: Drop | None) -> Decision:
         chosen = item.event.final_user_edit or ""
         return Candidate(item, chosen) if drop is None else Dropped(item, drop)
+
+
+@functools.cache
+def _labelled(metric: Counter, *labels: str) -> Counter:
+    # .labels() costs a lock and a dict build per call; label sets are small and bounded.
+    return metric.labels(*labels)
 
 
 def _now() -> datetime:

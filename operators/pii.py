@@ -79,9 +79,13 @@ class Detector:
     mask: str
     validate: Callable[[re.Match[str]], bool] = field(default=lambda _m: True)
     group: str | None = None  # mask only this named group (keeps e.g. "Bearer ")
+    # A cheap pattern every match must contain: texts without it skip the costly pattern.
+    hint: re.Pattern[str] | None = None
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with valid matches masked, and how many there were."""
+        if self.hint is not None and self.hint.search(text) is None:
+            return text, 0
         count = 0
 
         def replace(match: re.Match[str]) -> str:
@@ -113,6 +117,8 @@ DETECTORS: tuple[Detector, ...] = (
             r"|-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----"
         ),
         "[API_KEY]",
+        # The alternation above costs ~10x this literal scan on ordinary text.
+        hint=re.compile(r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|eyJ|-----BEGIN"),
     ),
     Detector(
         "api_key",

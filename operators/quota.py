@@ -38,6 +38,15 @@ class QuotaLedger:
         self._segments: dict[date, dict[str, int]] = defaultdict(dict)
         self._newest: date | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> QuotaLedger:
+        """Bytewax deep-copies state at every snapshot; counts are immutable ints, so copying
+        the containers is a full copy (the config is shared, it never changes)."""
+        clone = QuotaLedger(self.cfg)
+        clone._users.update({day: dict(counts) for day, counts in self._users.items()})
+        clone._segments.update({day: dict(counts) for day, counts in self._segments.items()})
+        clone._newest = self._newest
+        return clone
+
     @property
     def days_retained(self) -> list[date]:
         """Days with counts currently held (for tests and introspection)."""

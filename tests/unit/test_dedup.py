@@ -112,3 +112,15 @@ def test_content_key_of_edits_only() -> None:
     b = make_event(Signal.EDIT, event_id="b", response="hello world", final_user_edit="HI WORLD")
     assert content_key_of(a) == content_key_of(b) is not None
     assert content_key_of(make_event(Signal.THUMBS_UP)) is None
+
+
+def test_deepcopy_is_independent_and_keeps_decisions() -> None:
+    import copy
+
+    dedup = WindowedDedup(timedelta(hours=1))
+    dedup.observe("a", T0)
+    clone = copy.deepcopy(dedup)
+    dedup.observe("b", T0)
+    assert len(clone) == 1 and len(dedup) == 2
+    assert clone.observe("a", T0) is not None  # still remembers what it saw
+    assert clone.observe("b", T0) is None  # and not what the original saw after the copy

@@ -66,3 +66,19 @@ def test_deterministic_and_picklable() -> None:
 
 def test_quota_key_is_segment() -> None:
     assert quota_key(make_event(segment="enterprise")) == "enterprise"
+
+
+def test_deepcopy_resumes_identically_and_is_independent() -> None:
+    import copy
+
+    cfg = QuotaSettings(per_user_per_day=3, per_segment_per_day=7)
+    stream = [(f"u{i % 4}", T0 + timedelta(hours=i % 50)) for i in range(120)]
+    ledger = QuotaLedger(cfg)
+    for user, at in stream[:60]:
+        ledger.admit(user, "pro", at)
+    clone = copy.deepcopy(ledger)
+    original_tail = [ledger.admit(user, "pro", at) is None for user, at in stream[60:]]
+    assert [clone.admit(user, "pro", at) is None for user, at in stream[60:]] == original_tail
+    assert ledger.user_counts_on(T0) == clone.user_counts_on(T0)
+    clone.admit("new-user", "pro", T0 + timedelta(hours=49))
+    assert "new-user" not in ledger.user_counts_on(T0 + timedelta(hours=49))
