@@ -1,7 +1,7 @@
 """The curation dataflow, top to bottom as DESIGN.md says it:
 
-    decode+validate -> windowed dedup -> route by signal
-      edit -> content dedup -> distance band -> safety gate (policy, toxicity, judge)
+    decode+validate -> windowed dedup (event ids, edit content) -> route by signal
+      edit -> distance band -> safety gate (policy, toxicity, judge)
            -> per-user quota -> DPO pair
       thumbs_up / rating>=4, unedited -> stratified sample -> positive example
       thumbs_down / regenerate / copy / abandon / follow_up / escalation
@@ -60,10 +60,10 @@ def build_flow(
     validity = op.branch("split_invalid", decoded, steps.is_valid)
     dead_letters = op.map("to_dead_letter", validity.falses, steps.to_dead_letter)
 
-    # windowed dedup of event ids (keyed by hash bucket: memory bounded by the window)
-    by_event_id = op.key_on("key_by_event_id_bucket", validity.trues, steps.event_id_bucket)
-    unique = op.key_rm("unkey_event_ids", op.stateful_map("dedup_event_ids", by_event_id, steps.dedup_event_id))
-    fresh = op.branch("dedup_event_ids_kept", unique, steps.is_candidate)
+    # windowed dedup of event ids and edit content (keyed by hash bucket: memory bounded by the window)
+    by_bucket = op.key_on("key_by_dedup_bucket", validity.trues, steps.dedup_bucket)
+    unique = op.key_rm("unkey_dedup", op.stateful_map("dedup", by_bucket, steps.dedup))
+    fresh = op.branch("dedup_kept", unique, steps.is_candidate)
 
     # route by signal
     op.inspect("count_views", fresh.trues, lambda _step, decision: steps.count_view(decision))
@@ -78,11 +78,8 @@ def build_flow(
     # positives -> stratified 1% sample, decided by a hash of event_id
     positive_rows = op.flat_map("sample_positives", positives, steps.to_positive_rows)
 
-    # edit -> content dedup -> distance band -> policy -> toxicity -> judge -> quota -> pair
-    by_content = op.key_on("key_by_content_bucket", edits, steps.content_bucket)
-    unique_content = op.key_rm("unkey_content", op.stateful_map("dedup_content", by_content, steps.dedup_content))
-    content = op.branch("dedup_content_kept", unique_content, steps.is_candidate)
-    in_band = _gate("distance_band", content.trues, steps.distance_band, steps)
+    # edit -> distance band -> policy -> toxicity -> judge -> quota -> pair
+    in_band = _gate("distance_band", edits, steps.distance_band, steps)
     allowed = _gate("policy_gate", in_band.trues, steps.policy_gate, steps)
     scored = op.flat_map_batch("toxicity_gate", allowed.trues, steps.toxicity_gate_batch)
     non_toxic = op.branch("toxicity_gate_kept", scored, steps.is_candidate)
@@ -97,7 +94,6 @@ def build_flow(
     dropped = op.merge(
         "all_drops",
         fresh.falses,
-        content.falses,
         in_band.falses,
         allowed.falses,
         non_toxic.falses,

@@ -20,7 +20,7 @@ from flywheel import metrics
 from flywheel.settings import Settings
 from operators.dead_letter import dead_letter
 from operators.decode import decode_event
-from operators.dedup import DUPLICATE_CONTENT, DUPLICATE_EVENT_ID, WindowedDedup, bucket_of, content_key_of
+from operators.dedup import InteractionDedup, bucket_of, dedup_key
 from operators.distance import EditMeasure, check_band, measure_edit
 from operators.judge import JudgeItem, build_judge, check_verdict
 from operators.outcome import Drop
@@ -136,33 +136,18 @@ class CurationSteps:
 
     # -- windowed dedup (stateful, keyed by hash bucket) -----------------------------------
 
-    def event_id_bucket(self, item: SourcedEvent | Invalid) -> str:
+    def dedup_bucket(self, item: SourcedEvent | Invalid) -> str:
         assert isinstance(item, SourcedEvent)
-        return bucket_of(item.event.event_id, self._curation.dedup.buckets)
+        return bucket_of(dedup_key(item.event), self._curation.dedup.buckets)
 
-    def dedup_event_id(
-        self, state: WindowedDedup | None, item: SourcedEvent | Invalid
-    ) -> tuple[WindowedDedup, Decision]:
-        """Drop a repeated event id within the window; the first occurrence is kept."""
+    def dedup(self, state: InteractionDedup | None, item: SourcedEvent | Invalid) -> tuple[InteractionDedup, Decision]:
+        """Drop a repeated event id, or an edit whose normalised content was seen, within the window."""
         assert isinstance(item, SourcedEvent)
-        state = state or WindowedDedup(timedelta(seconds=self._curation.dedup.window_s), DUPLICATE_EVENT_ID)
-        drop = state.observe(item.event.event_id, item.event.occurred_at)
-        return state, self._decide(item, drop)
-
-    def content_bucket(self, candidate: Decision) -> str:
-        assert isinstance(candidate, Candidate)
-        key = content_key_of(candidate.sourced.event) or candidate.sourced.event.event_id
-        return bucket_of(key, self._curation.dedup.buckets)
-
-    def dedup_content(self, state: WindowedDedup | None, candidate: Decision) -> tuple[WindowedDedup, Decision]:
-        """Drop an edit whose normalised (prompt, chosen, rejected) was seen within the window."""
-        assert isinstance(candidate, Candidate)
-        state = state or WindowedDedup(timedelta(seconds=self._curation.dedup.window_s), DUPLICATE_CONTENT)
-        key = content_key_of(candidate.sourced.event)
-        if key is None or not self._curation.dedup.content:
-            return state, candidate
-        drop = state.observe(key, candidate.sourced.event.occurred_at)
-        return state, candidate if drop is None else Dropped(candidate.sourced, drop)
+        dedup = self._curation.dedup
+        state = state or InteractionDedup(timedelta(seconds=dedup.window_s), content=dedup.content)
+        drop = state.observe(item.event)
+        chosen = item.event.final_user_edit or ""
+        return state, Candidate(item, chosen) if drop is None else Dropped(item, drop)
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -318,10 +303,6 @@ class CurationSteps:
     def key_by_table(row: TableRow) -> tuple[str, SinkItem]:
         """Route a row to its table's committer."""
         return (row.table, row)
-
-    def _decide(self, item: SourcedEvent, drop: Drop | None) -> Decision:
-        chosen = item.event.final_user_edit or ""
-        return Candidate(item, chosen) if drop is None else Dropped(item, drop)
 
 
 @functools.cache

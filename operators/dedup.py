@@ -106,3 +106,31 @@ class WindowedDedup:
             ts, key = heapq.heappop(self._expiry)
             if self._first_seen.get(key) == ts:
                 del self._first_seen[key]
+
+
+def dedup_key(event: InteractionEvent) -> str:
+    """What the dedup step is keyed by: the content key for edits, the event id otherwise.
+
+    One step, one key: a keyed step reorders items of different keys, so running the id and
+    content checks as two differently keyed steps would make "first occurrence" depend on
+    batch timing. A client retry resends the same payload, so it lands on the same key.
+    """
+    return content_key_of(event) or event.event_id
+
+
+class InteractionDedup:
+    """Both dedup checks for one bucket: repeated event ids, then repeated edit content."""
+
+    def __init__(self, window: timedelta, content: bool = True) -> None:
+        self.event_ids = WindowedDedup(window, DUPLICATE_EVENT_ID)
+        self.contents = WindowedDedup(window, DUPLICATE_CONTENT)
+        self.content = content
+
+    def observe(self, event: InteractionEvent) -> Drop | None:
+        """A Drop for a repeated event id or (edits) repeated normalised content, else None."""
+        drop = self.event_ids.observe(event.event_id, event.occurred_at)
+        if drop is None and self.content:
+            key = content_key_of(event)
+            if key is not None:
+                drop = self.contents.observe(key, event.occurred_at)
+        return drop
