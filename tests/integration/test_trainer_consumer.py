@@ -148,6 +148,8 @@ def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: P
     assert json.loads(status_file.read_text())["state"] == "training"
     assert _results(settings) == []
 
+    # The dead member holds its partitions until its session expires and the group rebalances.
+    settings.trainer.idle_timeout_s = 20.0
     report = TrainerConsumer(settings).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
