@@ -7,8 +7,10 @@ Why this is exactly-once:
 * Commits happen only when a Bytewax epoch closes. By then every row of that epoch has
   reached the sink, so no row with a lower offset can arrive after its offset was recorded.
   Rows not committed yet are part of the Bytewax recovery snapshot, so a crash loses none.
-* On start, and after a commit conflict, the committer re-reads the offsets from the
-  table and drops every row at or below them: a replayed epoch cannot duplicate rows.
+* On start, and after a commit conflict, the committer re-reads the offsets of *every*
+  table and drops each row whose source message already has its row in some table
+  (``flows/ledger.py``): a replayed epoch cannot duplicate a row, not even in another table
+  when the replay decides differently.
 * pyiceberg's own commit retry is disabled on the tables (it would re-apply a snapshot
   whose offsets were computed before the conflict); this committer retries itself.
 """
@@ -25,6 +27,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
+from flows.ledger import DecisionLedger
 from flows.offsets import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
@@ -64,8 +67,9 @@ class TableCommitter:
 
     def __init__(
         self,
-        load_table: Callable[[], Table],
+        load_table: Callable[[str], Table],
         contract: TableContract,
+        all_tables: Iterable[str],
         branch: str,
         settings: SinkSettings,
         state: CommitterState | None = None,
@@ -76,9 +80,12 @@ class TableCommitter:
         self._branch = branch
         self._settings = settings
         self._clock = clock
-        self._table = load_table()
+        self._table = load_table(contract.name)
         self.committed: Offsets = committed_offsets(self._table, branch)
-        self.state = state or CommitterState()
+        self.ledger = DecisionLedger(load_table, all_tables, branch)
+        self.state = CommitterState(progress=dict(state.progress)) if state else CommitterState()
+        # Rows restored from a recovery snapshot may have been committed since it was taken.
+        self.add(state.rows if state else [])
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
 
@@ -93,7 +100,8 @@ class TableCommitter:
                 key = (item.topic, item.partition)
                 if item.offset > self.state.progress.get(key, -1):
                     self.state.progress[key] = item.offset
-            elif self._is_new(item):
+            elif self.ledger.needs_row(item.coordinates):
+                self.ledger.record(item.coordinates)
                 self.state.rows.append(item)
             else:
                 metrics.ROWS_SKIPPED.labels(self.name).inc()
@@ -128,7 +136,6 @@ class TableCommitter:
     def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
         started = time.perf_counter()
         for attempt in range(1, self._settings.commit_attempts + 1):
-            rows = [row for row in rows if self._is_new(row)]
             offsets = merge_offsets(self.committed, progress, _row_maxima(rows))
             if not rows and offsets == self.committed:
                 return
@@ -140,8 +147,13 @@ class TableCommitter:
                     "iceberg commit conflict, re-reading committed offsets",
                     extra={"table": self.name, "attempt": attempt, "error": str(exc)},
                 )
-                self._table = self._load_table()
+                # Another writer moved the tables: re-read everything, keep only rows still needed.
+                self._table = self._load_table(self.name)
                 self.committed = committed_offsets(self._table, self._branch)
+                self.ledger.refresh()
+                rows = [row for row in rows if self.ledger.needs_row(row.coordinates)]
+                for row in rows:
+                    self.ledger.record(row.coordinates)
                 continue
             except Exception:
                 metrics.COMMITS.labels(self.name, "failed").inc()
@@ -172,10 +184,6 @@ class TableCommitter:
         snapshot = head or self._table.current_snapshot()
         assert snapshot is not None
         return snapshot.snapshot_id
-
-    def _is_new(self, row: TableRow) -> bool:
-        key = (row.coordinates.topic, row.coordinates.partition)
-        return row.coordinates.offset > self.committed.get(key, -1)
 
     def _has_progress(self) -> bool:
         return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
@@ -245,8 +253,9 @@ class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
         self, step_id: str, for_part: str, resume_state: CommitterState | None
     ) -> StatefulSinkPartition[SinkItem, CommitterState]:
         committer = TableCommitter(
-            lambda: self._load_table(for_part),
+            self._load_table,
             self._contracts[for_part],
+            self._names,
             self._branch,
             self._settings,
             state=resume_state,
