@@ -8,10 +8,7 @@ events and ``seconds / 2`` with batches, and reports requests/s and events/s for
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -20,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from flywheel.settings import CONFIG_FILE_ENV, Settings, load_settings
-from infra.broker import ensure_topics, free_port
+from flywheel.settings import Settings, load_settings
+from gateway.process import running_gateway
+from infra.broker import ensure_topics
 
 
 def _event(index: int) -> dict[str, Any]:
@@ -66,49 +64,26 @@ def measure_gateway(settings: Settings, seconds: float = 10.0, concurrency: int 
     The gateway runs under uvicorn in a child process (so the load generator does not share
     its GIL), configured by a YAML file written from ``settings`` plus a throwaway API key.
     """
-    import httpx
-    import yaml
 
     key = secrets.token_urlsafe(16)
-    port = free_port()
     ensure_topics(settings.kafka, settings.topics)
-    config = settings.model_dump(mode="json", exclude={"gateway"})
-    config["gateway"] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "api_keys": {"bench": key},
+    overrides = {
         "rate_limit": {"enabled": False},
         "producer_pool_size": max(settings.gateway.producer_pool_size, concurrency),
         "transactional_id_prefix": f"flywheel-gateway-bench-{uuid.uuid4().hex[:6]}",
-        "producer_config": settings.gateway.producer_config,
-        "produce_timeout_s": settings.gateway.produce_timeout_s,
     }
-    with tempfile.TemporaryDirectory() as scratch:
-        config_file = Path(scratch) / "gateway-bench.yaml"
-        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-        env = {**os.environ, CONFIG_FILE_ENV: str(config_file)}
-        command = [sys.executable, "-m", "uvicorn", "gateway.server:app", "--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
-        try:
-            base_url, headers = f"http://127.0.0.1:{port}", {"X-API-Key": key}
-            _wait_healthy(base_url, server, httpx)
-            _hammer(base_url, headers, _event, min(1.0, seconds / 10), concurrency)  # warm-up
-            half = seconds / 2
-            single_ok, single_failed, single_s = _hammer(base_url, headers, _event, half, concurrency)
-            batch_ok, batch_failed, batch_s = _hammer(
-                base_url,
-                headers,
-                lambda i: {"events": [_event(i * batch_size + j) for j in range(batch_size)]},
-                half,
-                concurrency,
-            )
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+    with running_gateway(settings, {"bench": key}, **overrides) as base_url:
+        headers = {"X-API-Key": key}
+        _hammer(base_url, headers, _event, min(1.0, seconds / 10), concurrency)  # warm-up
+        half = seconds / 2
+        single_ok, single_failed, single_s = _hammer(base_url, headers, _event, half, concurrency)
+        batch_ok, batch_failed, batch_s = _hammer(
+            base_url,
+            headers,
+            lambda i: {"events": [_event(i * batch_size + j) for j in range(batch_size)]},
+            half,
+            concurrency,
+        )
     return {
         "concurrency": concurrency,
         "batch_size": batch_size,
@@ -119,20 +94,6 @@ def measure_gateway(settings: Settings, seconds: float = 10.0, concurrency: int 
         "batch_events_per_s": round(batch_ok * batch_size / batch_s, 1),
         "batch_failed": batch_failed,
     }
-
-
-def _wait_healthy(base_url: str, server: subprocess.Popen[bytes], httpx: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gateway exited with code {server.returncode} before serving")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gateway did not serve within {timeout_s}s")
 
 
 if __name__ == "__main__":  # pragma: no cover - manual run against a throwaway local broker

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import threading
 from datetime import datetime
@@ -150,42 +149,18 @@ def flow_run(
 
 @app.command("demo")
 def demo(
-    events: Annotated[int, typer.Option(help="How many sample events to produce.")] = 3000,
-    directory: Annotated[Path, typer.Option(help="Where the demo's catalog and warehouse go (wiped).")] = Path(
-        ".flywheel/demo"
-    ),
+    events: Annotated[int, typer.Option(help="How many sample events to send.")] = 3000,
+    directory: Annotated[
+        Path, typer.Option(help="Where the demo's catalog, warehouse and registry go (wiped).")
+    ] = Path(".flywheel/demo"),
+    train: Annotated[bool, typer.Option(help="Also turn the training half (trigger, DPO, evaluation).")] = True,
+    threshold: Annotated[int, typer.Option(help="Demo training threshold (new pairs per trigger).")] = 100,
 ) -> None:
-    """Start the local stack, produce a sample stream, drain it through the flow, print a summary."""
-    from flows.runner import run_until_drained
-    from flywheel.report import print_summary
-    from flywheel.sample import produce, sample_events
-    from infra.broker import ensure_topics, start_broker
+    """The whole loop once on the local stack: gateway -> Kafka -> flow -> Iceberg -> trigger -> DPO -> gate."""
+    from flywheel.demo import DemoOptions, run_demo
 
     _configure_logging("WARNING")
-    # The bundled broker keeps messages in memory only, so offsets start again at 0 each
-    # run: the demo's catalog must start empty too, or its ledger would skip the new data.
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    broker = start_broker(log_file=directory / "broker.log")
-    try:
-        settings = load_settings(
-            kafka={"bootstrap_servers": broker.bootstrap_servers},
-            catalog={
-                "uri": f"sqlite:///{(directory / 'catalog.db').resolve()}",
-                "warehouse": str(directory / "warehouse"),
-            },
-            recovery={"directory": directory / "recovery"},
-            metrics={"enabled": False},
-            state_dir=directory,
-        )
-        console.print(f"[bold]local stack[/bold]: broker {broker.bootstrap_servers}, catalog {directory}/catalog.db")
-        ensure_topics(settings.kafka, settings.topics)
-        produced = produce(settings.kafka, settings.topics.interactions, sample_events(events))
-        console.print(f"produced {produced} sample events to {settings.topics.interactions}")
-        summary = run_until_drained(settings)
-        print_summary(console, summary)
-    finally:
-        broker.stop()
+    run_demo(console, DemoOptions(events=events, directory=directory, train=train, threshold=threshold))
 
 
 @app.command("bench")

@@ -1,0 +1,141 @@
+"""``make run``: one whole turn of the flywheel on the embedded local stack.
+
+local broker + gateway -> sample stream over HTTP (and some bad messages straight to Kafka)
+-> curation flow until drained -> threshold trigger -> DPO + LoRA on the local model
+-> evaluation before/after -> promote or reject.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+
+from flows.runner import run_until_drained
+from flywheel.report import print_summary
+from flywheel.sample import produce, sample_events
+from flywheel.settings import Settings, load_settings
+from infra.broker import ensure_topics, start_broker
+from schemas.events import Signal
+
+# Seed 000's webhook payload and seed 001's FeedbackSignal, exactly as the seeds show them.
+SEED_TELEMETRY = {
+    "prompt": "Explain quantum computing to a 5 year old.",
+    "original_llm_output": "Quantum computing utilizes qubits which exist in a state of superposition...",
+    "final_user_edit": "Imagine a coin spinning in the air. While it's spinning, it's both heads and tails at the "
+    "same time! That's how quantum computers work.",
+}
+_SIGNALS = {signal.value for signal in Signal}
+SEED_FEEDBACK = {
+    "request_id": "req-seed-001",
+    "signal_type": "edit",
+    "user_query": "Write a python function",
+    "ai_response": "def foo(): pass",
+    "user_correction": "def calculate_tax(amount):\n    return amount * 0.2",
+    "metadata": {"user_id": "user-seed"},
+}
+
+
+@dataclass
+class DemoOptions:
+    """What the demo does; defaults are sized for a laptop (a few minutes on 2 cores)."""
+
+    events: int = 3000
+    directory: Path = Path(".flywheel/demo")
+    train: bool = True
+    threshold: int = 100
+    max_steps: int = 8
+
+
+def demo_settings(bootstrap: str, options: DemoOptions) -> Settings:
+    """The embedded defaults, isolated under the demo directory, with a small training threshold."""
+    root = options.directory
+    return load_settings(
+        kafka={"bootstrap_servers": bootstrap},
+        catalog={"uri": f"sqlite:///{(root / 'catalog.db').resolve()}", "warehouse": str(root / "warehouse")},
+        recovery={"directory": root / "recovery"},
+        metrics={"enabled": False},
+        state_dir=root,
+        trainer={
+            "threshold": options.threshold,
+            "max_steps": options.max_steps,
+            "batch_size": 4,
+            "max_length": 128,
+            "max_prompt_length": 64,
+            "learning_rate": 1e-4,
+            "registry_url": str((root / "registry").resolve()),
+        },
+    )
+
+
+def run_demo(console: Console, options: DemoOptions) -> None:
+    """Run the whole loop once and print what happened at each stage."""
+    # The bundled broker keeps messages in memory only, so offsets start again at 0 each
+    # run: the demo's catalog must start empty too, or its ledger would skip the new data.
+    shutil.rmtree(options.directory, ignore_errors=True)
+    options.directory.mkdir(parents=True)
+    broker = start_broker(log_file=options.directory / "broker.log")
+    try:
+        settings = demo_settings(broker.bootstrap_servers, options)
+        console.rule("[bold]1. local stack")
+        console.print(f"broker {broker.bootstrap_servers} (Tansu, memory), catalog {options.directory}/catalog.db")
+        ensure_topics(settings.kafka, settings.topics)
+
+        console.rule("[bold]2. ingest: HTTP gateway -> Kafka")
+        _ingest(console, settings, options)
+
+        console.rule("[bold]3. curate: Kafka -> Bytewax flow -> Iceberg (exactly-once)")
+        print_summary(console, run_until_drained(settings))
+
+        if options.train:
+            console.rule("[bold]4. train: threshold trigger -> DPO + LoRA -> evaluate -> gate")
+            from trainer.loop import turn_once
+
+            report = turn_once(settings, show_progress=True)
+            for line in report.summary_lines():
+                console.print(line)
+    finally:
+        broker.stop()
+
+
+def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
+    """Send the sample stream through the gateway; bad messages go straight to Kafka."""
+    import httpx
+
+    from gateway.process import running_gateway
+
+    key = secrets.token_urlsafe(16)
+    valid: list[dict[str, Any]] = []
+    broken: list[tuple[str, bytes]] = []
+    for thread_id, value in sample_events(options.events):
+        try:
+            decoded = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            decoded = None
+        if isinstance(decoded, dict) and decoded.get("signal") in _SIGNALS and isinstance(decoded.get("event_id"), str):
+            valid.append(decoded)
+        else:
+            broken.append((thread_id, value))
+    with running_gateway(settings, {"demo": key}, log_file=options.directory / "gateway.log") as base_url:
+        headers = {"X-API-Key": key}
+        with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+            accepted = 0
+            for start in range(0, len(valid), 200):
+                response = client.post("/v1/events", json={"events": valid[start : start + 200]})
+                response.raise_for_status()
+                accepted += len(response.json()["event_ids"])
+            seeds = [client.post("/v1/telemetry", json=SEED_TELEMETRY), client.post("/v1/feedback", json=SEED_FEEDBACK)]
+            refused = client.post("/v1/events", json={"signal": "edit", "prompt": 1})
+            unauthenticated = httpx.post(f"{base_url}/v1/events", json=valid[0])
+    console.print(f"gateway {base_url}: 202 for {accepted} sample events in batches of 200")
+    console.print(f"seed payloads: /v1/telemetry -> {seeds[0].status_code}, /v1/feedback -> {seeds[1].status_code}")
+    console.print(
+        f"a malformed event -> {refused.status_code}, a request without a key -> {unauthenticated.status_code}"
+    )
+    produce(settings.kafka, settings.topics.interactions, iter(broken))
+    console.print(f"{len(broken)} undecodable/invalid messages produced straight to Kafka (they must reach the DLQ)")
