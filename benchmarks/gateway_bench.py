@@ -67,7 +67,7 @@ def measure_gateway(settings: Settings, seconds: float = 10.0, concurrency: int 
 
     key = secrets.token_urlsafe(16)
     ensure_topics(settings.kafka, settings.topics)
-    overrides = {
+    overrides: dict[str, Any] = {
         "rate_limit": {"enabled": False},
         "producer_pool_size": max(settings.gateway.producer_pool_size, concurrency),
         "transactional_id_prefix": f"flywheel-gateway-bench-{uuid.uuid4().hex[:6]}",

@@ -96,11 +96,23 @@ def run_demo(console: Console, options: DemoOptions) -> None:
             console.rule("[bold]4. train: threshold trigger -> DPO + LoRA -> evaluate -> gate")
             from trainer.loop import turn_once
 
+            _quiet_model_libraries()
             report = turn_once(settings, show_progress=True)
             for line in report.summary_lines():
                 console.print(line)
     finally:
         broker.stop()
+
+
+def _quiet_model_libraries() -> None:
+    """The demo prints its own progress; library deprecation notices and bars are noise here."""
+    import warnings
+
+    import transformers
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
 
 
 def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
