@@ -145,7 +145,7 @@ class CurationSteps:
         assert isinstance(item, SourcedEvent)
         dedup = self._curation.dedup
         state = state or InteractionDedup(timedelta(seconds=dedup.window_s), content=dedup.content)
-        drop = state.observe(item.event)
+        drop = state.observe(item.event, _position(item))
         chosen = item.event.final_user_edit or ""
         return state, Candidate(item, chosen) if drop is None else Dropped(item, drop)
 
@@ -265,7 +265,7 @@ class CurationSteps:
         assert isinstance(decision, Candidate)
         ledger = ledger or QuotaLedger(self._curation.quota)
         event = decision.sourced.event
-        drop = ledger.admit(event.user_id, event.segment, event.occurred_at)
+        drop = ledger.admit(event.user_id, event.segment, event.occurred_at, _position(decision.sourced))
         if drop is not None:
             return ledger, Dropped(decision.sourced, drop)
         metrics.observe_user_share(event.segment, ledger.user_counts_on(event.occurred_at))
@@ -303,6 +303,11 @@ class CurationSteps:
     def key_by_table(row: TableRow) -> tuple[str, SinkItem]:
         """Route a row to its table's committer."""
         return (row.table, row)
+
+
+def _position(item: SourcedEvent) -> tuple[str, int, int]:
+    source = item.coordinates
+    return (source.topic, source.partition, source.offset)
 
 
 @functools.cache

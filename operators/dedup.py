@@ -28,6 +28,9 @@ from operators.normalize import content_key
 from operators.outcome import Drop, Stage
 from schemas.events import InteractionEvent, Signal
 
+# Where a message came from: (topic, partition, offset).
+Position = tuple[str, int, int]
+
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 DUPLICATE_CONTENT = "duplicate_content"
 
@@ -56,6 +59,9 @@ class WindowedDedup:
         self.window_s = window.total_seconds()
         self.reason = reason
         self._first_seen: dict[str, float] = {}
+        # Source position of each key's first occurrence: seeing it again from the same
+        # position is an at-least-once replay of that message, not a duplicate.
+        self._first_position: dict[str, Position] = {}
         self._expiry: list[tuple[float, str]] = []  # min-heap of (event time, key)
         self._max_seen: float | None = None
 
@@ -66,6 +72,7 @@ class WindowedDedup:
         clone.window_s = self.window_s
         clone.reason = self.reason
         clone._first_seen = dict(self._first_seen)
+        clone._first_position = dict(self._first_position)
         clone._expiry = list(self._expiry)
         clone._max_seen = self._max_seen
         return clone
@@ -81,8 +88,12 @@ class WindowedDedup:
             return None
         return datetime.fromtimestamp(self._max_seen - self.window_s, tz=UTC)
 
-    def observe(self, key: str, occurred_at: datetime) -> Drop | None:
-        """Record ``key`` at event time ``occurred_at``; return a Drop when it is a duplicate."""
+    def observe(self, key: str, occurred_at: datetime, position: Position | None = None) -> Drop | None:
+        """Record ``key`` at event time ``occurred_at``; return a Drop when it is a duplicate.
+
+        ``position`` (source topic, partition, offset) makes the call idempotent: the same
+        message observed twice, as after a crash and replay, keeps its first decision.
+        """
         if occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
         ts = occurred_at.timestamp()
@@ -90,6 +101,8 @@ class WindowedDedup:
             self._max_seen = ts
             self._evict(self._max_seen - self.window_s)
         first = self._first_seen.get(key)
+        if first is not None and position is not None and self._first_position.get(key) == position:
+            return None
         if first is not None and abs(ts - first) <= self.window_s:
             return Drop(
                 Stage.DEDUP,
@@ -98,6 +111,8 @@ class WindowedDedup:
             )
         if first is None and ts >= self._max_seen - self.window_s:
             self._first_seen[key] = ts
+            if position is not None:
+                self._first_position[key] = position
             heapq.heappush(self._expiry, (ts, key))
         return None
 
@@ -106,6 +121,7 @@ class WindowedDedup:
             ts, key = heapq.heappop(self._expiry)
             if self._first_seen.get(key) == ts:
                 del self._first_seen[key]
+                self._first_position.pop(key, None)
 
 
 def dedup_key(event: InteractionEvent) -> str:
@@ -126,11 +142,11 @@ class InteractionDedup:
         self.contents = WindowedDedup(window, DUPLICATE_CONTENT)
         self.content = content
 
-    def observe(self, event: InteractionEvent) -> Drop | None:
+    def observe(self, event: InteractionEvent, position: Position | None = None) -> Drop | None:
         """A Drop for a repeated event id or (edits) repeated normalised content, else None."""
-        drop = self.event_ids.observe(event.event_id, event.occurred_at)
+        drop = self.event_ids.observe(event.event_id, event.occurred_at, position)
         if drop is None and self.content:
             key = content_key_of(event)
             if key is not None:
-                drop = self.contents.observe(key, event.occurred_at)
+                drop = self.contents.observe(key, event.occurred_at, position)
         return drop

@@ -36,6 +36,8 @@ class QuotaLedger:
         self.cfg = cfg
         self._users: dict[date, dict[str, int]] = defaultdict(dict)
         self._segments: dict[date, dict[str, int]] = defaultdict(dict)
+        # Source positions admitted per day: a replayed message is not counted twice.
+        self._admitted: dict[date, set[tuple[str, int, int]]] = defaultdict(set)
         self._newest: date | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> QuotaLedger:
@@ -44,6 +46,7 @@ class QuotaLedger:
         clone = QuotaLedger(self.cfg)
         clone._users.update({day: dict(counts) for day, counts in self._users.items()})
         clone._segments.update({day: dict(counts) for day, counts in self._segments.items()})
+        clone._admitted.update({day: set(positions) for day, positions in self._admitted.items()})
         clone._newest = self._newest
         return clone
 
@@ -52,8 +55,14 @@ class QuotaLedger:
         """Days with counts currently held (for tests and introspection)."""
         return sorted(set(self._users) | set(self._segments))
 
-    def admit(self, user_id: str, segment: str, occurred_at: datetime) -> Drop | None:
-        """Count one accepted pair, or return a Drop (stage ``quota``) when a cap is reached."""
+    def admit(
+        self, user_id: str, segment: str, occurred_at: datetime, position: tuple[str, int, int] | None = None
+    ) -> Drop | None:
+        """Count one accepted pair, or return a Drop (stage ``quota``) when a cap is reached.
+
+        ``position`` (source topic, partition, offset) makes the call idempotent: a message
+        admitted before and replayed after a crash is admitted again without a second count.
+        """
         if occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
         day = occurred_at.astimezone(UTC).date()
@@ -63,6 +72,8 @@ class QuotaLedger:
         oldest = self._oldest_day()
         if day < oldest:
             return Drop(Stage.QUOTA, LATE, f"event day {day} is before the oldest counted day {oldest}")
+        if position is not None and position in self._admitted.get(day, ()):
+            return None
         users = self._users[day]
         segments = self._segments[day]
         user_count = users.get(user_id, 0)
@@ -85,6 +96,8 @@ class QuotaLedger:
             )
         users[user_id] = user_count + 1
         segments[segment] = segment_count + 1
+        if position is not None:
+            self._admitted[day].add(position)
         return None
 
     def user_counts_on(self, occurred_at: datetime) -> dict[str, int]:
@@ -97,6 +110,6 @@ class QuotaLedger:
 
     def _evict(self) -> None:
         oldest = self._oldest_day()
-        for table in (self._users, self._segments):
+        for table in (self._users, self._segments, self._admitted):
             for day in [d for d in table if d < oldest]:
                 del table[day]

@@ -29,10 +29,20 @@ WAVE = 3000
 
 def row_ids(settings: Settings, table: str) -> list[tuple[str, int, int]]:
     """Every row's source coordinates: unique per source message and table."""
-    rows = (
-        read_table(settings, table).select(["source_topic", "source_partition", "source_offset"]).to_pylist()
-    )
+    rows = read_table(settings, table).select(["source_topic", "source_partition", "source_offset"]).to_pylist()
     return [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rows]
+
+
+def describe(settings: Settings, positions: set[tuple[str, int, int]]) -> list[dict[str, object]]:
+    """Table, stage and reason of the rows at these source positions (for failure messages)."""
+    found = []
+    for table in (DPO_PAIRS, REJECTIONS):
+        for row in read_table(settings, table).to_pylist():
+            if (row["source_topic"], row["source_partition"], row["source_offset"]) in positions:
+                found.append(
+                    {k: row.get(k) for k in ("event_id", "source_offset", "stage", "reason")} | {"table": table}
+                )
+    return found[:8]
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -89,6 +99,11 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tm
     # An edit ends up as a pair or as a rejection. Which one can depend on the order in which
     # partitions interleave at a quota or dedup boundary (README: determinism), but every
     # edit must be in exactly one of the two.
-    assert sorted(crashed[DPO_PAIRS] + crashed[REJECTIONS]) == sorted(expected[DPO_PAIRS] + expected[REJECTIONS])
+    edits_crashed = set(crashed[DPO_PAIRS] + crashed[REJECTIONS])
+    edits_expected = set(expected[DPO_PAIRS] + expected[REJECTIONS])
+    assert edits_crashed == edits_expected, (
+        f"extra {describe(settings, edits_crashed - edits_expected)}; "
+        f"missing {describe(reference, edits_expected - edits_crashed)}"
+    )
     pairs = read_table(settings, DPO_PAIRS).column("event_id").to_pylist()
     assert len(pairs) == len(set(pairs)) > 0

@@ -124,3 +124,12 @@ def test_deepcopy_is_independent_and_keeps_decisions() -> None:
     assert len(clone) == 1 and len(dedup) == 2
     assert clone.observe("a", T0) is not None  # still remembers what it saw
     assert clone.observe("b", T0) is None  # and not what the original saw after the copy
+
+
+def test_replaying_the_same_message_is_not_a_duplicate() -> None:
+    dedup = WindowedDedup(timedelta(hours=1))
+    first = ("interactions", 0, 41)
+    assert dedup.observe("a", T0, first) is None
+    assert dedup.observe("a", T0, first) is None, "an at-least-once replay keeps its first decision"
+    drop = dedup.observe("a", T0, ("interactions", 1, 7))
+    assert drop is not None and drop.reason == "duplicate_event_id"

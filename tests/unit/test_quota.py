@@ -82,3 +82,14 @@ def test_deepcopy_resumes_identically_and_is_independent() -> None:
     assert ledger.user_counts_on(T0) == clone.user_counts_on(T0)
     clone.admit("new-user", "pro", T0 + timedelta(hours=49))
     assert "new-user" not in ledger.user_counts_on(T0 + timedelta(hours=49))
+
+
+def test_replayed_admission_is_not_counted_twice() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=2, per_segment_per_day=None))
+    message = ("interactions", 0, 5)
+    assert ledger.admit("u1", "pro", T0, message) is None
+    assert ledger.admit("u1", "pro", T0, message) is None  # replay after a crash
+    assert ledger.user_counts_on(T0) == {"u1": 1}
+    assert ledger.admit("u1", "pro", T0, ("interactions", 0, 6)) is None
+    drop = ledger.admit("u1", "pro", T0, ("interactions", 0, 7))
+    assert drop is not None and drop.reason == "quota"
