@@ -78,7 +78,13 @@ def build_flow(
     # positives -> stratified 1% sample, decided by a hash of event_id
     positive_rows = op.flat_map("sample_positives", positives, steps.to_positive_rows)
 
-    # edit -> distance band -> policy -> toxicity -> judge -> quota -> pair
+    # edit -> [near-duplicate] -> distance band -> policy -> toxicity -> judge -> quota -> pair
+    near_dropped: list[Stream[Decision]] = []
+    if settings.curation.dedup.near_duplicate:
+        by_prompt = op.key_on("key_by_prompt_bucket", edits, steps.near_duplicate_bucket)
+        checked = op.key_rm("unkey_prompt", op.stateful_map("near_duplicate", by_prompt, steps.near_duplicate))
+        distinct = op.branch("near_duplicate_kept", checked, steps.is_candidate)
+        edits, near_dropped = distinct.trues, [distinct.falses]
     in_band = _gate("distance_band", edits, steps.distance_band, steps)
     allowed = _gate("policy_gate", in_band.trues, steps.policy_gate, steps)
     scored = op.flat_map_batch("toxicity_gate", allowed.trues, steps.toxicity_gate_batch)
@@ -94,6 +100,7 @@ def build_flow(
     dropped = op.merge(
         "all_drops",
         fresh.falses,
+        *near_dropped,
         in_band.falses,
         allowed.falses,
         non_toxic.falses,

@@ -23,6 +23,7 @@ from operators.decode import decode_event
 from operators.dedup import InteractionDedup, bucket_of, dedup_key
 from operators.distance import EditMeasure, check_band, measure_edit
 from operators.judge import JudgeItem, build_judge, check_verdict
+from operators.near_dup import NearDuplicateDetector, near_dup_group
 from operators.outcome import Drop
 from operators.policy import PolicyEngine
 from operators.quota import QuotaLedger, quota_key
@@ -148,6 +149,29 @@ class CurationSteps:
         drop = state.observe(item.event, _position(item))
         chosen = item.event.final_user_edit or ""
         return state, Candidate(item, chosen) if drop is None else Dropped(item, drop)
+
+    def near_duplicate_bucket(self, decision: Decision) -> str:
+        assert isinstance(decision, Candidate)
+        group = near_dup_group(decision.sourced.event) or decision.sourced.event.event_id
+        return bucket_of(group, self._curation.dedup.buckets)
+
+    def near_duplicate(
+        self, state: NearDuplicateDetector | None, decision: Decision
+    ) -> tuple[NearDuplicateDetector, Decision]:
+        """Drop an edit whose text is a MinHash near-duplicate of a recent edit to the same prompt."""
+        assert isinstance(decision, Candidate)
+        dedup = self._curation.dedup
+        state = state or NearDuplicateDetector(
+            timedelta(seconds=dedup.window_s),
+            dedup.near_duplicate_threshold,
+            dedup.near_duplicate_num_perm,
+            dedup.near_duplicate_shingle_size,
+        )
+        group = near_dup_group(decision.sourced.event)
+        if group is None:
+            return state, decision
+        drop = state.observe(group, decision.chosen, decision.sourced.event.occurred_at, _position(decision.sourced))
+        return state, decision if drop is None else Dropped(decision.sourced, drop)
 
     # -- routing ---------------------------------------------------------------------------
 

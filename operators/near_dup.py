@@ -76,6 +76,8 @@ class NearDuplicateDetector:
         self.num_perm = num_perm
         self.shingle_size = shingle_size
         self._groups: dict[str, list[tuple[float, int, np.ndarray]]] = {}
+        # Source position of each remembered edit: a replayed message never matches itself.
+        self._positions: dict[int, tuple[str, int, int]] = {}
         self._expiry: list[tuple[float, int, str]] = []
         self._max_seen: float | None = None
         self._counter = 0
@@ -84,8 +86,14 @@ class NearDuplicateDetector:
         """Signatures currently held."""
         return sum(len(entries) for entries in self._groups.values())
 
-    def observe(self, group: str, text: str, occurred_at: datetime) -> Drop | None:
-        """Check ``text`` against the group's recent texts; remember it when kept."""
+    def observe(
+        self, group: str, text: str, occurred_at: datetime, position: tuple[str, int, int] | None = None
+    ) -> Drop | None:
+        """Check ``text`` against the group's recent texts; remember it when kept.
+
+        With ``position`` (source topic, partition, offset) a replayed message keeps its
+        first decision instead of matching its own earlier signature.
+        """
         if occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
         ts = occurred_at.timestamp()
@@ -93,7 +101,9 @@ class NearDuplicateDetector:
             self._max_seen = ts
             self._evict(ts - self.window_s)
         signature = minhash(text, self.num_perm, self.shingle_size)
-        for first_ts, _, other in self._groups.get(group, ()):
+        for first_ts, ident, other in self._groups.get(group, ()):
+            if position is not None and self._positions.get(ident) == position:
+                return None
             if abs(ts - first_ts) > self.window_s:
                 continue
             similarity = estimated_jaccard(signature, other)
@@ -103,12 +113,15 @@ class NearDuplicateDetector:
         if ts >= self._max_seen - self.window_s:
             self._counter += 1
             self._groups.setdefault(group, []).append((ts, self._counter, signature))
+            if position is not None:
+                self._positions[self._counter] = position
             heapq.heappush(self._expiry, (ts, self._counter, group))
         return None
 
     def _evict(self, watermark: float) -> None:
         while self._expiry and self._expiry[0][0] < watermark:
             _, ident, group = heapq.heappop(self._expiry)
+            self._positions.pop(ident, None)
             kept = [entry for entry in self._groups.get(group, []) if entry[1] != ident]
             if kept:
                 self._groups[group] = kept

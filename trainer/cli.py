@@ -39,6 +39,14 @@ def _settings() -> Settings:
     return settings
 
 
+def _serve_metrics(settings: Settings) -> None:
+    """Long-running commands expose their metrics (FLYWHEEL_METRICS__HOST/PORT; k8s uses 9465)."""
+    if settings.metrics.enabled:
+        from flywheel.metrics import serve
+
+        serve(settings.metrics.host, settings.metrics.port)
+
+
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Turn known configuration errors into exit code 2 with a clear message."""
@@ -66,6 +74,8 @@ def track(
     from trainer.tracker import run_tracker
 
     settings = _settings()
+    if loop:
+        _serve_metrics(settings)
     with _clear_errors():
         report = run_tracker(settings, once=not loop)
     for trigger in report.emitted:
@@ -83,6 +93,8 @@ def run(
     from trainer.models import resolve_base_model
 
     settings = _settings()
+    if forever:
+        _serve_metrics(settings)
     with _clear_errors():
         resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
         report = TrainerConsumer(settings, show_progress=progress).run(until_idle=not forever)

@@ -165,3 +165,20 @@ def test_replay_from_offset_zero_gives_identical_decisions(settings: Settings, t
     first, second = decisions(settings), decisions(replay)
     assert first == second
     assert len(first) == len(LABELLED) + len(DUPLICATES) - 2  # the unsampled thumbs-up and the view
+
+
+def test_near_duplicate_edits_are_dropped_when_enabled(settings: Settings) -> None:
+    settings.curation.dedup.near_duplicate = True
+    settings.curation.dedup.near_duplicate_threshold = 0.8
+    prompt = "How do I rotate an API key? (near)"
+    first = edit("near-1", GOOD_EDIT, prompt=prompt, thread="thread-near")
+    close = edit("near-2", GOOD_EDIT.replace("old key", "old key."), prompt=prompt, thread="thread-near")
+    other = edit("near-3", GOOD_EDIT, prompt="A different question entirely?", thread="thread-near")
+    produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in (first, close, other)])
+
+    run_until_drained(settings)
+
+    pairs = sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist())
+    rejected = {r["event_id"]: r["reason"] for r in read_table(settings, REJECTIONS).to_pylist()}
+    assert pairs == ["near-1", "near-3"]
+    assert rejected == {"near-2": "near_duplicate"}

@@ -71,3 +71,15 @@ def test_config_validation() -> None:
         NearDuplicateDetector(HOUR, threshold=0.0)
     with pytest.raises(ValueError):
         NearDuplicateDetector(timedelta(0))
+
+
+def test_a_replayed_message_does_not_match_itself() -> None:
+    from datetime import UTC, datetime
+
+    detector = NearDuplicateDetector(timedelta(hours=1), threshold=0.8)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    text = "Rotate the key in the admin console and revoke the old one afterwards."
+    assert detector.observe("g", text, at, ("t", 0, 1)) is None
+    assert detector.observe("g", text, at, ("t", 0, 1)) is None
+    drop = detector.observe("g", text, at, ("t", 0, 2))
+    assert drop is not None and drop.reason == "near_duplicate"
