@@ -115,6 +115,25 @@ class _PlainFormatter(logging.Formatter):
         return f"{line} {' '.join(extras)}" if extras else line
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at emit time, not at configuration time.
+
+    Test runners and CLI runners swap and close stderr; a handler bound to the old object
+    would then fail on every record.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", json: bool = True, stream: IO[str] | None = None) -> None:
     """Install the flywheel handler on the root logger (idempotent: replaces a previous one).
 
@@ -131,7 +150,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: IO[str] | 
         if getattr(existing, _HANDLER_MARK, False):
             root.removeHandler(existing)
             existing.close()
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     setattr(handler, _HANDLER_MARK, True)
     handler.setFormatter(JsonFormatter() if json else _PlainFormatter())
     handler.addFilter(TextRedactionFilter())
