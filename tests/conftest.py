@@ -70,9 +70,7 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
     return isolated
 
 
-def wait_for(
-    predicate: Callable[[], T], timeout_s: float = 60.0, interval_s: float = 0.1, what: str = ""
-) -> T:
+def wait_for(predicate: Callable[[], T], timeout_s: float = 60.0, interval_s: float = 0.1, what: str = "") -> T:
     """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout_s
     last: T = predicate()
