@@ -30,21 +30,11 @@ from benchmarks.seed_baseline import consume_all, run_seed_baseline
 from benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
 from flows.runner import run_until_drained
 from flywheel.sample import SampleMix, produce, sample_events
-from flywheel.settings import Settings, load_settings
+from flywheel.settings import Settings, local_settings
 from infra.broker import ensure_topics, start_broker
 from operators.toxicity import build_backend
 
 RESULTS_DIR = Path("benchmarks/results")
-
-
-def _settings(bootstrap: str, root: Path) -> Settings:
-    return load_settings(
-        kafka={"bootstrap_servers": bootstrap},
-        catalog={"uri": f"sqlite:///{(root / 'catalog.db').resolve()}", "warehouse": str(root / "warehouse")},
-        recovery={"directory": root / "recovery"},
-        metrics={"enabled": False},
-        state_dir=root,
-    )
 
 
 def run_benchmarks(
@@ -55,7 +45,7 @@ def run_benchmarks(
     root = Path(tempfile.mkdtemp(prefix="flywheel-bench-"))
     broker = start_broker(log_file=root / "broker.log")
     try:
-        settings = _settings(broker.bootstrap_servers, root)
+        settings = local_settings(broker.bootstrap_servers, root)
         ensure_topics(settings.kafka, settings.topics)
         mix = SampleMix(edit=0.10, trivial_edit=0.0, bad=0.005)
         console.print(f"producing {events} events (~10% edits, 1-2 KB) to the local broker ...")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import Levenshtein
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from flywheel.settings import Settings
+from infra.broker import read_to_end
 
 
 class FlywheelLogger:
@@ -42,30 +43,14 @@ class FlywheelLogger:
             f.write(json.dumps(pair) + "\n")
 
 
-def consume_all(settings: Settings, topic: str, handle: object) -> tuple[int, float]:
+def consume_all(settings: Settings, topic: str, handle: Callable[[bytes | None], object]) -> tuple[int, float]:
     """Read ``topic`` from the start to its end, calling ``handle(value)``; returns (count, seconds)."""
-    consumer = Consumer(
-        settings.kafka.client(
-            **{"group.id": f"bench-{time.monotonic_ns()}", "enable.auto.commit": False, "enable.partition.eof": True}
-        )
-    )
-    partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    finished: set[int] = set()
     count = 0
     started = time.perf_counter()
-    assert callable(handle)
-    while len(finished) < len(partitions):
-        for message in consumer.consume(1000, 1.0):
-            error = message.error()
-            if error is None:
-                handle(message.value())
-                count += 1
-            elif error.code() == KafkaError._PARTITION_EOF:
-                finished.add(message.partition() or 0)
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return count, elapsed
+    for message in read_to_end(settings.kafka, topic, timeout_s=600):
+        handle(message.value())
+        count += 1
+    return count, time.perf_counter() - started
 
 
 def run_seed_baseline(settings: Settings, topic: str, output: Path) -> tuple[int, float]:

@@ -19,7 +19,7 @@ from rich.console import Console
 from flows.runner import run_until_drained
 from flywheel.report import print_summary
 from flywheel.sample import produce, sample_events
-from flywheel.settings import Settings, load_settings
+from flywheel.settings import Settings, local_settings
 from infra.broker import ensure_topics, start_broker
 from schemas.events import Signal
 
@@ -55,12 +55,9 @@ class DemoOptions:
 def demo_settings(bootstrap: str, options: DemoOptions) -> Settings:
     """The embedded defaults, isolated under the demo directory, with a small training threshold."""
     root = options.directory
-    return load_settings(
-        kafka={"bootstrap_servers": bootstrap},
-        catalog={"uri": f"sqlite:///{(root / 'catalog.db').resolve()}", "warehouse": str(root / "warehouse")},
-        recovery={"directory": root / "recovery"},
-        metrics={"enabled": False},
-        state_dir=root,
+    return local_settings(
+        bootstrap,
+        root,
         trainer={
             "threshold": options.threshold,
             "max_steps": options.max_steps,

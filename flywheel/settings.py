@@ -200,3 +200,22 @@ def _as_uri(location: str) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Load the settings once; callers pass the result down instead of reading globals."""
     return Settings(**overrides)
+
+
+def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Settings:
+    """Settings for a broker at ``bootstrap_servers`` with catalog, warehouse and recovery under ``root``.
+
+    Used by the demo, the benchmark and the tests; ``overrides`` are merged section by section.
+    """
+    root = root.resolve()
+    sections: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": bootstrap_servers},
+        "catalog": {"uri": f"sqlite:///{root / 'catalog.db'}", "warehouse": str(root / "warehouse")},
+        "recovery": {"directory": root / "recovery"},
+        "metrics": {"enabled": False},
+        "state_dir": root,
+    }
+    for key, value in overrides.items():
+        current = sections.get(key)
+        sections[key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
+    return Settings(**sections)

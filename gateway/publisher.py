@@ -157,6 +157,10 @@ class EventPublisher:
         """Flush and drop every idle producer (call at shutdown)."""
         if self._single is not None:
             self._single.flush(self._gateway.produce_timeout_s)
+            # Dropping the last reference destroys the librdkafka handle; kept, it would keep
+            # reconnecting to a broker that may be gone.
+            self._single = None
+        self._admin = None
         while True:
             try:
                 _, producer = self._pool.get_nowait()

@@ -13,11 +13,12 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import KafkaException
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flywheel.settings import KafkaSettings, TopicSettings
@@ -159,3 +160,44 @@ def running_broker(host: str = "127.0.0.1", port: int | None = None) -> Iterator
         yield broker
     finally:
         broker.stop()
+
+
+def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterator[Message]:
+    """Every committed message of ``topic``, from the start of each partition to its end.
+
+    The end is the partition EOF a fetch reports, not ListOffsets (which the local broker
+    answers wrongly). No consumer group membership: partitions are assigned directly.
+    Raises TimeoutError if some partition does not reach its end within ``timeout_s``.
+    """
+    consumer = Consumer(
+        kafka.client(
+            **{
+                "group.id": f"flywheel-scan-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+                "auto.offset.reset": "earliest",
+            }
+        )
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        if metadata.error is not None:
+            raise RuntimeError(f"cannot read topic {topic}: {metadata.error}")
+        partitions = sorted(metadata.partitions)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        pending = set(partitions)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic}: partitions {sorted(pending)} never reached their end")
+            for message in consumer.consume(500, 0.2):
+                error = message.error()
+                if error is None:
+                    yield message
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                else:
+                    raise KafkaException(error)
+    finally:
+        consumer.close()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from flywheel.settings import Settings
+from flywheel.settings import Settings, local_settings
 from infra.broker import LocalBroker, ensure_topics, start_broker
 
 T = TypeVar("T")
@@ -34,8 +34,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 def make_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Settings:
     """Settings isolated under ``root`` with unique topic names on the given broker."""
     suffix = uuid.uuid4().hex[:8]
-    base: dict[str, Any] = {
-        "kafka": {"bootstrap_servers": bootstrap_servers, "consumer_group": f"flywheel-{suffix}"},
+    isolated: dict[str, Any] = {
+        "kafka": {"consumer_group": f"flywheel-{suffix}"},
         "topics": {
             "interactions": f"interactions-{suffix}",
             "dlq": f"dlq-{suffix}",
@@ -44,22 +44,13 @@ def make_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Setti
             "training_results": f"results-{suffix}",
             "partitions": 3,
         },
-        "catalog": {
-            "uri": f"sqlite:///{root / 'catalog.db'}",
-            "warehouse": str(root / "warehouse"),
-            "namespace": "flywheel",
-        },
-        "recovery": {"directory": root / "recovery", "snapshot_interval_s": 0.5},
+        "recovery": {"snapshot_interval_s": 0.5},
         "sink": {"commit_interval_s": 0.5},
-        "metrics": {"enabled": False, "port": 0},
-        "state_dir": root,
     }
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return Settings(**base)
+        current = isolated.get(key)
+        isolated[key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
+    return local_settings(bootstrap_servers, root, **isolated)
 
 
 @pytest.fixture

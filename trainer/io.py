@@ -10,13 +10,14 @@ import logging
 import time
 from collections.abc import Iterable
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, Producer
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.settings import KafkaSettings
+from infra.broker import read_to_end
 
 log = logging.getLogger(__name__)
 
@@ -88,42 +89,8 @@ def produce_durably(producer: Producer, topic: str, key: str, value: bytes, time
 
 
 def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterable[bytes]:
-    """Every message value currently in ``topic``, read to partition EOF on every partition.
-
-    Uses fetch EOF, not watermark offsets (which the local broker reports wrongly), and no group.
-    """
-    consumer = Consumer(
-        kafka.client(
-            **{
-                "group.id": "flywheel-trainer-scan",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-            }
-        )
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        if metadata.error is not None:
-            raise RuntimeError(f"topic {topic}: {metadata.error}")
-        partitions = sorted(metadata.partitions)
-        consumer.assign([TopicPartition(topic, p, -2) for p in partitions])  # -2 = OFFSET_BEGINNING
-        pending = set(partitions)
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}: partitions {sorted(pending)} never reached EOF")
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                    continue
-                raise RuntimeError(f"reading {topic}: {error}")
-            value = message.value()
-            if value is not None:
-                yield value
-    finally:
-        consumer.close()
+    """Every message value currently in ``topic``, read to partition EOF on every partition."""
+    for message in read_to_end(kafka, topic, timeout_s):
+        value = message.value()
+        if value is not None:
+            yield value

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import yaml
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 from pyiceberg.exceptions import NoSuchTableError
 
 from flywheel.settings import Settings
+from infra.broker import read_to_end
 from infra.catalog import open_catalog, table_identifier
 
 
@@ -63,31 +63,9 @@ def snapshot_count(settings: Settings, name: str) -> int:
     return len(table.snapshots())
 
 
-def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list[Any]:
-    """Read every message of a topic from the start, until ``expected`` arrived or the deadline."""
-    consumer = Consumer(
-        settings.kafka.client(
-            **{
-                "group.id": f"reader-{time.monotonic_ns()}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
-    )
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            for message in consumer.consume(500, 0.2):
-                if message.error() is None:
-                    messages.append(message)
-                elif message.error().code() != KafkaError._PARTITION_EOF:
-                    raise RuntimeError(message.error())
-    finally:
-        consumer.close()
-    return messages
+def read_topic(settings: Settings, topic: str) -> list[Any]:
+    """Every message of a topic, from the start of each partition to its end."""
+    return list(read_to_end(settings.kafka, topic))
 
 
 def write_config(settings: Settings, path: Path) -> Path:
