@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,8 @@ class RunSummary:
     decisions: dict[str, int] = field(default_factory=dict)
     toxicity_items: int = 0
     toxicity_seconds: float = 0.0
+    # From the first decoded message to the end of the run (startup excluded); None if idle.
+    processing_seconds: float | None = None
     commits: list[CommitReport] = field(default_factory=list)
     table_offsets: dict[str, Offsets] = field(default_factory=dict)
     table_snapshots: dict[str, int | None] = field(default_factory=dict)
@@ -136,6 +139,7 @@ def run_flow(
         decisions=dict(stats.decisions),
         toxicity_items=stats.toxicity_items,
         toxicity_seconds=stats.toxicity_seconds,
+        processing_seconds=time.perf_counter() - stats.first_event_at if stats.first_event_at else None,
         start_offsets=start_offsets,
         commits=[report for committer in committers for report in committer.reports],
     )

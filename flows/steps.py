@@ -71,6 +71,7 @@ class RunStats:
     """Counts for the run summary (this process only)."""
 
     events_read: int = 0
+    first_event_at: float | None = None  # perf_counter() when the first message was decoded
     dead_letters: int = 0
     by_signal: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, int] = field(default_factory=dict)
@@ -115,6 +116,8 @@ class CurationSteps:
     def decode(self, message: SourceMessage | SourceProgress) -> SourcedEvent | Invalid:
         """Decode and validate one message; failures become :class:`Invalid` with a reason."""
         assert isinstance(message, SourceMessage)
+        if self.stats.first_event_at is None:
+            self.stats.first_event_at = time.perf_counter()
         self.stats.events_read += 1
         decoded = decode_event(message.value, self._settings.validation)
         if isinstance(decoded, Rejection):
