@@ -39,6 +39,7 @@ from gateway.models import (
 )
 from gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
 from gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
+from operators.decode import is_utf8
 from schemas.events import InteractionEvent
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -69,7 +70,7 @@ class GuardedRoute(APIRoute):
             guard.limiter.acquire(key_id)
             body = await _read_body(request, guard.max_body_bytes)
             guard.authenticator.verify(key_id, request.headers, body)
-            if body and not _is_utf8(body):  # FastAPI would answer 400; it is a body error
+            if body and not is_utf8(body):  # FastAPI would answer 400; it is a body error
                 error = {"loc": ["body"], "msg": "body is not UTF-8 encoded JSON", "type": "json_invalid"}
                 raise RequestValidationError([error])
             return await handler(Request(request.scope, _replay(body)))
@@ -283,14 +284,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _is_utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _replay(body: bytes) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:

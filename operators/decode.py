@@ -33,7 +33,7 @@ def decode_event(raw: bytes | None, limits: ValidationSettings) -> InteractionEv
     except msgspec.ValidationError as exc:
         return _classify_validation_error(str(exc))
     except msgspec.DecodeError as exc:
-        if not _is_utf8(raw):
+        if not is_utf8(raw):
             return Rejection(Reason.INVALID_UTF8, f"value is not valid UTF-8 ({exc})")
         return Rejection(Reason.MALFORMED_JSON, str(exc))
     return _check_semantics(event, limits)
@@ -83,7 +83,8 @@ def _classify_validation_error(message: str) -> Rejection:
     return Rejection(Reason.INVALID_VALUE, message)
 
 
-def _is_utf8(raw: bytes) -> bool:
+def is_utf8(raw: bytes) -> bool:
+    """True when ``raw`` decodes as UTF-8 (checked only on error paths: it copies)."""
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

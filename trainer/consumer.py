@@ -29,7 +29,7 @@ from infra.catalog import open_catalog
 from trainer import metrics
 from trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
 from trainer.events import TrainingResult, TrainingTrigger, run_id_for
-from trainer.io import ensure_tag, idempotent_producer, produce_durably, read_topic
+from trainer.io import ensure_tag, idempotent_producer, produce_durably, trigger_ids_on
 from trainer.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,7 @@ class ConsumerReport:
 
 def published_result_ids(settings: Settings) -> set[str]:
     """Trigger ids that already have a result on the results topic."""
-    ids: set[str] = set()
-    for value in read_topic(settings.kafka, settings.topics.training_results):
-        try:
-            ids.add(TrainingResult.model_validate_json(value).trigger_id)
-        except ValueError:
-            log.warning("ignoring an undecodable message on the results topic")
-    return ids
+    return trigger_ids_on(settings.kafka, settings.topics.training_results, TrainingResult)
 
 
 def train_for_trigger(

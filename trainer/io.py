@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from typing import TypeVar
 
 from confluent_kafka import KafkaError, Producer
 from pyiceberg.catalog import Catalog
@@ -18,8 +19,11 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.settings import KafkaSettings
 from infra.broker import read_to_end
+from trainer.events import TrainingResult, TrainingTrigger
 
 log = logging.getLogger(__name__)
+
+TriggerRecord = TypeVar("TriggerRecord", TrainingTrigger, TrainingResult)
 
 
 class TagConflictError(RuntimeError):
@@ -94,3 +98,14 @@ def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Ite
         value = message.value()
         if value is not None:
             yield value
+
+
+def trigger_ids_on(kafka: KafkaSettings, topic: str, model: type[TriggerRecord]) -> set[str]:
+    """The ``trigger_id`` of every message on ``topic`` that decodes as ``model``."""
+    ids: set[str] = set()
+    for value in read_topic(kafka, topic):
+        try:
+            ids.add(model.model_validate_json(value).trigger_id)
+        except ValueError:
+            log.warning("ignoring an undecodable message", extra={"topic": topic})
+    return ids

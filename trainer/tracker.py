@@ -32,8 +32,8 @@ from trainer.io import (
     idempotent_producer,
     main_history,
     produce_durably,
-    read_topic,
     total_records,
+    trigger_ids_on,
 )
 
 log = logging.getLogger(__name__)
@@ -95,13 +95,7 @@ def next_crossing(table: Table, threshold: int) -> tuple[Snapshot | None, int, i
 
 def emitted_trigger_ids(settings: Settings) -> set[str]:
     """Trigger ids already on the triggers topic."""
-    ids: set[str] = set()
-    for value in read_topic(settings.kafka, settings.topics.training_triggers):
-        try:
-            ids.add(TrainingTrigger.model_validate_json(value).trigger_id)
-        except ValueError:
-            log.warning("ignoring an undecodable message on the triggers topic")
-    return ids
+    return trigger_ids_on(settings.kafka, settings.topics.training_triggers, TrainingTrigger)
 
 
 def check(settings: Settings, catalog: Catalog | None = None) -> TrackerReport:

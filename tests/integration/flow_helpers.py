@@ -74,14 +74,18 @@ def write_config(settings: Settings, path: Path) -> Path:
     return path
 
 
-def start_flow_process(config: Path, *args: str, log_path: Path) -> subprocess.Popen[bytes]:
+def start_flow_process(
+    config: Path, *args: str, log_path: Path, env_extra: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """``python -m flywheel flow run`` in its own process, configured by file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYWHEEL_")}
     env["FLYWHEEL_CONFIG_FILE"] = str(config)
+    env.update(env_extra or {})
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "flywheel", "flow", "run", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
         )

@@ -9,10 +9,8 @@ loads ``infra/prometheus/rules.yml`` and scrapes both every second.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +29,7 @@ from flywheel.settings import Settings
 from gateway.app import create_app
 from infra.broker import free_port
 from tests.conftest import wait_for
+from tests.integration.flow_helpers import start_flow_process, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -144,18 +143,8 @@ class Prom:
 @contextmanager
 def running_flow(settings: Settings, root: Path, **env_extra: str) -> Iterator[subprocess.Popen[bytes]]:
     """``flywheel flow run`` as a subprocess configured by file; stopped on exit."""
-    config = root / "flow.yaml"
-    config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYWHEEL_")}
-    env.update(FLYWHEEL_CONFIG_FILE=str(config), **env_extra)
-    with open(root / "flow.log", "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "from flywheel.cli import app; app()", "flow", "run"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-        )
+    config = write_config(settings, root / "flow.yaml")
+    process = start_flow_process(config, log_path=root / "flow.log", env_extra=env_extra, cwd=root)
     try:
         yield process
     finally:
