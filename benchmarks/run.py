@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import platform
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -56,10 +57,13 @@ def run_benchmarks(
 
         bare_count, bare_s = consume_all(settings, topic, _decode_only)
         seed_count, seed_s = run_seed_baseline(settings, topic, root / "dpo_gold_v1.jsonl")
+        # Peak RSS is monotonic: read it before and after the flow, in this same process.
+        baseline_rss_mb = _peak_rss_mb()
 
         flow_started = time.perf_counter()
         summary = run_until_drained(settings)
         flow_s = time.perf_counter() - flow_started
+        flow_rss_mb = _peak_rss_mb()
 
         backend = build_backend(settings.curation.toxicity)
         standalone = measure_batched_items_per_s(backend, sample_texts(2048), settings.curation.toxicity.batch_size)
@@ -79,6 +83,9 @@ def run_benchmarks(
             "safety_in_flow_items": summary.toxicity_items,
             "toxicity_standalone_batched_items_per_s": standalone,
             "toxicity_backend": backend.name,
+            "peak_rss_mb_after_baselines": baseline_rss_mb,
+            "peak_rss_mb_after_flow": flow_rss_mb,
+            "flow_peak_rss_vs_baselines": flow_rss_mb / baseline_rss_mb,
         }
         results["flow_vs_bare_consumer"] = results["flow_events_per_s"] / results["bare_consumer_events_per_s"]
         results["flow_vs_seed_baseline"] = results["flow_events_per_s"] / results["seed_baseline_events_per_s"]
@@ -96,6 +103,11 @@ def run_benchmarks(
     (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2))
     _print(console, results)
     return results
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 _decoder = msgspec.json.Decoder()
@@ -144,6 +156,11 @@ def _print(console: Console, results: dict[str, Any]) -> None:
         "safety stage inside the flow",
         f"{results['safety_in_flow_items_per_s']:,.0f} items/s",
         f"{results['safety_in_flow_vs_standalone']:.2f} x standalone",
+    )
+    table.add_row(
+        "peak memory of the bench process",
+        f"{results['peak_rss_mb_after_flow']:,.0f} MiB after the flow",
+        f"{results['flow_peak_rss_vs_baselines']:.2f} x after the baselines",
     )
     gateway = results.get("gateway", {})
     if "single_requests_per_s" in gateway:
