@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from pyiceberg.table import Table
@@ -107,7 +107,9 @@ class _OffsetReader:
 
 
 def from_timestamp(kafka: KafkaSettings, topic: str, partitions: list[int], at: datetime) -> dict[int, int]:
-    """Earliest offset per partition whose message timestamp is >= ``at``."""
+    """Earliest offset per partition whose message timestamp is >= ``at`` (naive means UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     target_ms = int(at.timestamp() * 1000)
     consumer = Consumer(kafka.client(**{"group.id": f"{kafka.consumer_group}-seek", "enable.auto.commit": False}))
     try:

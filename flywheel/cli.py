@@ -147,6 +147,31 @@ def flow_run(
     print_summary(console, summary)
 
 
+@flow_app.command("replay")
+def flow_replay(
+    branch: Annotated[str, typer.Option(help="New Iceberg branch to write the replay into.")],
+    from_offsets: Annotated[
+        str | None, typer.Option(help="Start offsets, 'PARTITION:OFFSET,...' or one offset for all (default 0).")
+    ] = None,
+    from_timestamp: Annotated[
+        datetime | None, typer.Option(help="Start at the first message at or after this UTC time.")
+    ] = None,
+    policy_file: Annotated[Path | None, typer.Option(help="Replay under this policy rules file.")] = None,
+) -> None:
+    """Reprocess from offsets or a time into a branch (main untouched) and report what changed."""
+    from flows.replay import BranchExists, replay
+    from flows.runner import StartRequest
+    from flywheel.report import print_replay
+
+    settings = _settings()
+    try:
+        report = replay(settings, branch, StartRequest(from_offsets, from_timestamp), policy_file)
+    except (BranchExists, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    print_replay(console, report)
+
+
 @app.command("demo")
 def demo(
     events: Annotated[int, typer.Option(help="How many sample events to send.")] = 3000,

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.offsets import encode_offsets
+from flows.replay import ReplayReport
 from flows.runner import RunSummary
 
 
@@ -36,3 +37,17 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     console.print("offsets stored in each table's current snapshot summary (last offset per partition):")
     for name in sorted(summary.table_offsets):
         console.print(f"  {name}: {encode_offsets(summary.table_offsets[name])}", soft_wrap=True)
+
+
+def print_replay(console: Console, report: ReplayReport) -> None:
+    """Print a replay's run summary and what changed against main."""
+    print_summary(console, report.summary)
+    console.print(
+        f"[bold]replay into branch {report.branch!r}[/bold]: {report.compared} messages compared with main, "
+        f"{report.unchanged} unchanged, {sum(report.changed.values())} changed"
+    )
+    if report.changed:
+        table = Table("on main", "in the replay", "messages", "e.g. (topic, partition, offset)")
+        for (before, after), count in report.changed.most_common():
+            table.add_row(before, after, str(count), str(report.examples[(before, after)][0]))
+        console.print(table)
