@@ -60,7 +60,11 @@ def committed_offsets(table: Table, branch: str = "main") -> Offsets:
     Walks back through parents so snapshots made by other writers (maintenance,
     quarantine deletes) do not hide the ledger.
     """
-    snapshot = branch_head(table, branch)
+    return offsets_as_of(table, branch_head(table, branch))
+
+
+def offsets_as_of(table: Table, snapshot: Snapshot | None) -> Offsets:
+    """Offsets stored by the most recent flow commit at or before ``snapshot``."""
     while snapshot is not None:
         summary = snapshot.summary
         if summary is not None and OFFSETS_PROPERTY in summary.additional_properties:

@@ -7,13 +7,16 @@ import signal
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from flywheel.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table as IcebergTable
 
 app = typer.Typer(
     help="Data Flywheel: curate LLM feedback into preference data in Iceberg, and train on it.",
@@ -26,6 +29,9 @@ stack_app = typer.Typer(
 flow_app = typer.Typer(help="The curation flow (Bytewax).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(flow_app, name="flow")
+data_app = typer.Typer(help="Dataset versioning: revert to a tag, quarantine a time window.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+DEFAULT_DATA_TABLES = ["dpo_pairs", "positive_examples"]
 
 console = Console()
 
@@ -170,6 +176,59 @@ def flow_replay(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     print_replay(console, report)
+
+
+@data_app.command("revert")
+def data_revert(
+    to_tag: Annotated[str, typer.Option(help="Tag (e.g. train-<run_id>) whose content the table returns to.")],
+    table: Annotated[list[str], typer.Option(help="Table(s) to revert.")] = DEFAULT_DATA_TABLES,
+) -> None:
+    """Remove every row added after a tag (a new snapshot; history and the stream position stay)."""
+    from infra.dataset import DatasetError, revert_to_tag
+
+    settings = _settings()
+    for name in table:
+        try:
+            removal = revert_to_tag(_load_table(settings, name), to_tag)
+        except DatasetError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        console.print(
+            f"{removal.table}: removed {removal.rows} rows added after {to_tag} (snapshot {removal.snapshot_id})"
+        )
+
+
+@data_app.command("quarantine")
+def data_quarantine(
+    start: Annotated[datetime, typer.Option("--from", help="Window start, event time (UTC if no offset).")],
+    end: Annotated[datetime, typer.Option("--to", help="Window end, exclusive.")],
+    reason: Annotated[str, typer.Option(help="Why (stored in the snapshot summary).")],
+    user: Annotated[str | None, typer.Option(help="Only this user's rows.")] = None,
+    table: Annotated[list[str], typer.Option(help="Table(s) to quarantine.")] = DEFAULT_DATA_TABLES,
+) -> None:
+    """Remove the rows of an event-time window (e.g. a poisoning attack) from the training tables."""
+    from infra.dataset import DatasetError, quarantine
+
+    settings = _settings()
+    for name in table:
+        try:
+            removal = quarantine(_load_table(settings, name), start, end, reason, user)
+        except DatasetError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        console.print(f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id})")
+
+
+def _load_table(settings: Settings, name: str) -> IcebergTable:
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from infra.catalog import open_catalog, table_identifier
+
+    try:
+        return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
+    except NoSuchTableError as exc:
+        console.print(f"[red]no table {name!r} in namespace {settings.catalog.namespace!r}[/red]")
+        raise typer.Exit(2) from exc
 
 
 @app.command("demo")

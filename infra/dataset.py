@@ -1,0 +1,76 @@
+"""Dataset versioning: revert a table to a tag, quarantine a time window (poisoning response).
+
+Both are deletes committed as new snapshots, never a rewind of the table's history: the
+flow's offsets ledger stays where it is, so the stream does not re-ingest what was removed,
+and the removed rows stay readable by time travel for the audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pyiceberg.table import Table
+
+from flows.offsets import committed_offsets, offsets_as_of
+
+REVERTED_TO_PROPERTY = "flywheel.reverted-to"
+QUARANTINE_PROPERTY = "flywheel.quarantine"
+
+
+class DatasetError(ValueError):
+    """A revert or quarantine that cannot be done as asked."""
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a revert or quarantine removed."""
+
+    table: str
+    rows: int
+    snapshot_id: int | None
+
+
+def revert_to_tag(table: Table, tag: str) -> Removal:
+    """Delete every row the flow added after ``tag`` (by source offsets, not by time)."""
+    table.refresh()  # the flow may have committed since the caller loaded the table
+    tagged = table.snapshot_by_name(tag)
+    if tagged is None:
+        raise DatasetError(f"{table.name()[-1]}: no tag or branch named {tag!r}")
+    kept = offsets_as_of(table, tagged)
+    current = committed_offsets(table)
+    clauses = []
+    for (topic, partition), offset in sorted(current.items()):
+        floor = kept.get((topic, partition), -1)
+        if offset > floor:
+            clauses.append(f"(source_topic = '{topic}' AND source_partition = {partition} AND source_offset > {floor})")
+    if not clauses:
+        return Removal(table.name()[-1], 0, None)
+    return _delete(table, " OR ".join(clauses), {REVERTED_TO_PROPERTY: tag})
+
+
+def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_id: str | None = None) -> Removal:
+    """Delete the rows whose event time falls in ``[start, end)`` (optionally one user's)."""
+    table.refresh()
+    start, end = (moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment in (start, end))
+    if end <= start:
+        raise DatasetError(f"quarantine window is empty: {start.isoformat()} .. {end.isoformat()}")
+    if not reason.strip():
+        raise DatasetError("a quarantine needs a reason (it is stored in the snapshot summary)")
+    row_filter = f"occurred_at >= '{start.isoformat()}' AND occurred_at < '{end.isoformat()}'"
+    if user_id is not None:
+        row_filter += f" AND user_id = '{user_id.replace(chr(39), '')}'"
+    window = f"{start.isoformat()}..{end.isoformat()}" + (f" user={user_id}" if user_id else "")
+    return _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
+
+
+def _delete(table: Table, row_filter: str, properties: dict[str, str]) -> Removal:
+    head = table.current_snapshot()
+    if head is None:
+        return Removal(table.name()[-1], 0, None)
+    rows = table.scan(row_filter=row_filter).count()
+    if rows:
+        table.delete(row_filter, snapshot_properties=properties)
+        table.refresh()
+    after = table.current_snapshot()
+    return Removal(table.name()[-1], rows, after.snapshot_id if after and rows else None)
