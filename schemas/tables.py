@@ -27,9 +27,6 @@ POSITIVE_EXAMPLES = "positive_examples"
 FEEDBACK_SIGNALS = "feedback_signals"
 REJECTIONS = "rejections"
 
-# Column names shared by every table, in this order, after the table's own columns.
-LINEAGE_COLUMNS = ("source_topic", "source_partition", "source_offset", "occurred_at", "curated_at")
-
 
 @dataclass(frozen=True)
 class TableContract:
