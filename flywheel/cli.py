@@ -32,6 +32,13 @@ app.add_typer(flow_app, name="flow")
 data_app = typer.Typer(help="Dataset versioning: revert to a tag, quarantine a time window.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 DEFAULT_DATA_TABLES = ["dpo_pairs", "positive_examples"]
+# Start positions shared by `flow run` and `flow replay` (replay defaults to offset 0).
+FromOffsets = Annotated[
+    str | None, typer.Option(help="Start offsets, 'PARTITION:OFFSET,...' or one offset for all partitions.")
+]
+FromTimestamp = Annotated[
+    datetime | None, typer.Option(help="Start at the first message at or after this time (UTC if no offset).")
+]
 
 console = Console()
 
@@ -120,12 +127,8 @@ def stack_tables() -> None:
 @flow_app.command("run")
 def flow_run(
     until_drained: Annotated[bool, typer.Option(help="Stop when every partition is at its end.")] = False,
-    from_offsets: Annotated[
-        str | None, typer.Option(help="Start offsets, 'PARTITION:OFFSET,...' or one offset for all.")
-    ] = None,
-    from_timestamp: Annotated[
-        datetime | None, typer.Option(help="Start at the first message at or after this UTC time.")
-    ] = None,
+    from_offsets: FromOffsets = None,
+    from_timestamp: FromTimestamp = None,
     reset_recovery: Annotated[bool, typer.Option(help="Delete Bytewax recovery state before starting.")] = False,
     process_id: Annotated[int | None, typer.Option("--process-id", "-i", help="This process's index.")] = None,
     addresses: Annotated[
@@ -156,12 +159,8 @@ def flow_run(
 @flow_app.command("replay")
 def flow_replay(
     branch: Annotated[str, typer.Option(help="New Iceberg branch to write the replay into.")],
-    from_offsets: Annotated[
-        str | None, typer.Option(help="Start offsets, 'PARTITION:OFFSET,...' or one offset for all (default 0).")
-    ] = None,
-    from_timestamp: Annotated[
-        datetime | None, typer.Option(help="Start at the first message at or after this UTC time.")
-    ] = None,
+    from_offsets: FromOffsets = None,
+    from_timestamp: FromTimestamp = None,
     policy_file: Annotated[Path | None, typer.Option(help="Replay under this policy rules file.")] = None,
 ) -> None:
     """Reprocess from offsets or a time into a branch (main untouched) and report what changed."""

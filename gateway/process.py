@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from flywheel.settings import CONFIG_FILE_ENV, Settings
-from infra.broker import free_port
+from infra.broker import free_port, stop_process
 
 
 @contextlib.contextmanager
@@ -50,12 +50,7 @@ def running_gateway(
             wait_until_serving(base_url, server)
             yield base_url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=30)
+            stop_process(server)
 
 
 def wait_until_serving(base_url: str, server: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:

@@ -51,14 +51,19 @@ class LocalBroker:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the broker: SIGTERM, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=timeout_s)
+        stop_process(self.process, timeout_s)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    """SIGTERM a child process, then SIGKILL it if it does not exit within ``timeout_s``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout_s)
 
 
 def start_broker(host: str = "127.0.0.1", port: int | None = None, log_file: Path | None = None) -> LocalBroker:

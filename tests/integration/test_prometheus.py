@@ -27,7 +27,7 @@ from prometheus_client import REGISTRY
 
 from flywheel.settings import Settings
 from gateway.app import create_app
-from infra.broker import free_port
+from infra.broker import free_port, stop_process
 from tests.conftest import wait_for
 from tests.integration.flow_helpers import start_flow_process, write_config
 
@@ -132,12 +132,7 @@ class Prom:
         return values[0] if values else None
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @contextmanager
@@ -148,12 +143,7 @@ def running_flow(settings: Settings, root: Path, **env_extra: str) -> Iterator[s
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout_s=20)
 
 
 def wait_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
