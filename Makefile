@@ -32,7 +32,8 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy flows operators schemas infra flywheel trainer gateway
+	$(BIN)/mypy flywheel
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/flywheel bench

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from flywheel.gateway_process import running_gateway
+from flywheel.infra.broker import ensure_topics
 from flywheel.settings import Settings, load_settings
-from gateway.process import running_gateway
-from infra.broker import ensure_topics
 
 
 def _event(index: int) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def measure_gateway(settings: Settings, seconds: float = 10.0, concurrency: int 
 if __name__ == "__main__":  # pragma: no cover - manual run against a throwaway local broker
     import json
 
-    from infra.broker import running_broker
+    from flywheel.infra.broker import running_broker
 
     with running_broker() as broker, tempfile.TemporaryDirectory() as root:
         local = load_settings(

@@ -27,13 +27,13 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.seed_baseline import consume_all, run_seed_baseline
-from benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
-from flows.runner import run_until_drained
+from flywheel.benchmarks.seed_baseline import consume_all, run_seed_baseline
+from flywheel.benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
+from flywheel.flows.runner import run_until_drained
+from flywheel.infra.broker import ensure_topics, start_broker
+from flywheel.operators.toxicity import build_backend
 from flywheel.sample import SampleMix, produce, sample_events
 from flywheel.settings import Settings, local_settings
-from infra.broker import ensure_topics, start_broker
-from operators.toxicity import build_backend
 
 RESULTS_DIR = Path("benchmarks/results")
 
@@ -61,7 +61,7 @@ def run_benchmarks(
         baseline_rss_mb = _peak_rss_mb()
 
         flow_started = time.perf_counter()
-        summary = run_until_drained(settings)
+        summary = run_until_drained(settings.flow_config())
         flow_s = time.perf_counter() - flow_started
         flow_rss_mb = _peak_rss_mb()
 
@@ -123,7 +123,7 @@ def _decode_only(value: bytes | None) -> object:
 
 def _gateway(settings: Settings, seconds: float, console: Console) -> dict[str, Any]:
     try:
-        from benchmarks.gateway_bench import measure_gateway
+        from flywheel.benchmarks.gateway_bench import measure_gateway
     except ImportError as exc:  # the gateway extra is not installed
         console.print(f"[yellow]gateway bench skipped: {exc}[/yellow]")
         return {"skipped": str(exc)}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import Levenshtein
 
+from flywheel.infra.broker import read_to_end
 from flywheel.settings import Settings
-from infra.broker import read_to_end
 
 
 class FlywheelLogger:

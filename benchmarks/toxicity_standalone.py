@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 import time
 
-from operators.config import ToxicitySettings
-from operators.toxicity import ToxicityBackend, build_backend
+from flywheel.operators.config import ToxicitySettings
+from flywheel.operators.toxicity import ToxicityBackend, build_backend
 
 SAMPLE_TEXTS = (
     "Imagine a coin spinning in the air: while it spins it is both heads and tails.",

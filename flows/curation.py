@@ -22,12 +22,12 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 from pyiceberg.table import Table
 
-from flows.iceberg_sink import IcebergSink, TableCommitter
-from flows.kafka_sink import CheckedKafkaSink
-from flows.kafka_source import InteractionSource
-from flows.steps import CurationSteps, Decision
-from flywheel.settings import Settings
-from schemas.tables import contracts
+from flywheel.flows.config import FlowConfig
+from flywheel.flows.iceberg_sink import IcebergSink, TableCommitter
+from flywheel.flows.kafka_sink import CheckedKafkaSink
+from flywheel.flows.kafka_source import InteractionSource
+from flywheel.flows.steps import CurationSteps, Decision
+from flywheel.schemas.tables import contracts
 
 
 def _gate(
@@ -39,7 +39,7 @@ def _gate(
 
 
 def build_flow(
-    settings: Settings,
+    settings: FlowConfig,
     steps: CurationSteps,
     start_offsets: Mapping[int, int],
     load_table: Callable[[str], Table],

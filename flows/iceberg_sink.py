@@ -27,8 +27,11 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
-from flows.ledger import DecisionLedger
-from flows.offsets import (
+from flywheel import metrics
+from flywheel.config import SinkSettings
+from flywheel.errors import CommitFailed
+from flywheel.flows.ledger import DecisionLedger
+from flywheel.infra.offsets import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
     Offsets,
@@ -36,10 +39,8 @@ from flows.offsets import (
     encode_offsets,
     merge_offsets,
 )
-from flywheel import metrics
-from flywheel.settings import SinkSettings
-from schemas.records import SinkItem, SourceProgress, TableRow
-from schemas.tables import TableContract
+from flywheel.schemas.records import SinkItem, SourceProgress, TableRow
+from flywheel.schemas.tables import TableContract
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class TableCommitter:
             )
             return
         metrics.COMMITS.labels(self.name, "failed").inc()
-        raise RuntimeError(
+        raise CommitFailed(
             f"commit to {self.name} failed after {self._settings.commit_attempts} attempts (concurrent writers?)"
         )
 

@@ -12,12 +12,9 @@ from typing import Any
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
-from flywheel.settings import KafkaSettings
-from schemas.records import OutboundMessage
-
-
-class DeliveryError(RuntimeError):
-    """The broker did not acknowledge a message."""
+from flywheel.config import KafkaSettings
+from flywheel.errors import DeliveryError
+from flywheel.schemas.records import OutboundMessage
 
 
 class _ProducerPartition(StatelessSinkPartition[OutboundMessage]):

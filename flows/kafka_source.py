@@ -18,8 +18,9 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from flywheel import metrics
-from flywheel.settings import KafkaSettings, SourceSettings
-from schemas.records import SourceCoordinates, SourceMessage, SourceProgress
+from flywheel.config import KafkaSettings, SourceSettings
+from flywheel.errors import BrokerError
+from flywheel.schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -
     topic_metadata = metadata.topics.get(topic)
     if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
         reason = topic_metadata.error if topic_metadata is not None else "not found"
-        raise RuntimeError(f"cannot read topic {topic!r}: {reason}; run `flywheel stack topics` to create it")
+        raise BrokerError(f"cannot read topic {topic!r}: {reason}; run `flywheel stack topics` to create it")
     return sorted(topic_metadata.partitions)
 
 
@@ -85,7 +86,7 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
                 # Broker-side errors are transient or fatal to the consumer, never about one
                 # message; fatal ones must stop the flow loudly rather than skip data.
                 if error.fatal():
-                    raise RuntimeError(f"fatal Kafka error on {self._topic}[{self._partition}]: {error}")
+                    raise BrokerError(f"fatal Kafka error on {self._topic}[{self._partition}]: {error}")
                 log.warning("kafka consumer error", extra={"topic": self._topic, "error": str(error)})
                 continue
             self._at_end = False

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 
 from pyiceberg.table import Table
 
-from flows.offsets import Offsets, committed_offsets
-from schemas.records import SourceCoordinates
+from flywheel.infra.offsets import Offsets, committed_offsets
+from flywheel.schemas.records import SourceCoordinates
 
 Position = tuple[str, int, int]  # topic, partition, offset
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from pyiceberg.table import Table
 
-from flows.offsets import committed_offsets
-from flywheel.settings import KafkaSettings
+from flywheel.config import KafkaSettings
+from flywheel.errors import BrokerError
+from flywheel.infra.offsets import committed_offsets
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class _OffsetReader:
                     KafkaError._AUTO_OFFSET_RESET,
                 ):
                     return None
-                raise RuntimeError(f"error reading {self._topic}[{self._partition}]@{offset}: {error}")
+                raise BrokerError(f"error reading {self._topic}[{self._partition}]@{offset}: {error}")
         finally:
             self._consumer.unassign()
 

@@ -9,24 +9,22 @@ setting) the report says, per source message, where main put it and where the re
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pyiceberg.table import Table
 
-from flows.offsets import branch_head
-from flows.runner import RunSummary, StartRequest, run_until_drained
-from flywheel.settings import Settings
-from infra.catalog import ensure_tables, open_catalog, table_identifier
-from schemas.tables import REJECTIONS, contracts
+from flywheel.config import revised
+from flywheel.errors import BranchExists, ConfigError
+from flywheel.flows.config import FlowConfig
+from flywheel.flows.runner import RunSummary, StartRequest, run_until_drained
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
+from flywheel.infra.offsets import branch_head
+from flywheel.schemas.tables import REJECTIONS, contracts
 
 Position = tuple[str, int, int]
 # Where one message ended up: "dpo_pairs", "rejections:policy:pii:email", or "(none)".
 NOWHERE = "(none)"
-
-
-class BranchExists(RuntimeError):
-    """Replays go into a new branch; an existing one would mix two runs."""
 
 
 @dataclass
@@ -45,29 +43,30 @@ class ReplayReport:
         return self.compared - sum(self.changed.values())
 
 
-def replay(settings: Settings, branch: str, request: StartRequest, policy_file: Path | None = None) -> ReplayReport:
+def replay(settings: FlowConfig, branch: str, request: StartRequest, policy_file: Path | None = None) -> ReplayReport:
     """Run the flow from ``request``'s positions into ``branch`` and compare it with main."""
     if branch == "main":
-        raise ValueError("replay into a branch other than main")
-    replay_settings = settings.model_copy(deep=True)
-    replay_settings.catalog.branch = branch
-    replay_settings.recovery.directory = Path(settings.state_dir) / "replays" / branch / "recovery"
-    if policy_file is not None:
-        replay_settings.curation.policy.file = policy_file
+        raise ConfigError("replay into a branch other than main")
+    replay_settings = revised(
+        settings,
+        catalog={"branch": branch},
+        recovery={"directory": Path(settings.state_dir) / "replays" / branch / "recovery"},
+        curation={"policy": {"file": policy_file}} if policy_file is not None else {},
+    )
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
     existing = [name for name, table in tables.items() if table.snapshot_by_name(branch) is not None]
     if existing:
         raise BranchExists(f"branch {branch!r} already exists on {', '.join(sorted(existing))}; pick a new name")
     if request.from_offsets is None and request.from_timestamp is None:
         request = StartRequest(from_offsets="0")
-    request.reset_recovery = True
+    request = replace(request, reset_recovery=True)
     summary = run_until_drained(replay_settings, request)
     report = ReplayReport(branch, summary.start_offsets, summary)
     _compare(report, settings, branch, summary.start_offsets)
     return report
 
 
-def _compare(report: ReplayReport, settings: Settings, branch: str, start_offsets: dict[int, int]) -> None:
+def _compare(report: ReplayReport, settings: FlowConfig, branch: str, start_offsets: dict[int, int]) -> None:
     catalog = open_catalog(settings.catalog)
     tables = {name: catalog.load_table(table_identifier(settings.catalog, name)) for name in contracts()}
     topic = settings.topics.interactions

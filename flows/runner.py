@@ -13,24 +13,21 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 from pyiceberg.table import Table
 
-from flows import positions
-from flows.curation import build_flow
-from flows.iceberg_sink import CommitReport, TableCommitter
-from flows.kafka_source import list_partitions
-from flows.offsets import Offsets, committed_offsets
-from flows.steps import CurationSteps, RunStats
 from flywheel import metrics
-from flywheel.settings import Settings
-from infra.catalog import ensure_tables, open_catalog, table_identifier
+from flywheel.errors import RecoveryStateExists
+from flywheel.flows import positions
+from flywheel.flows.config import FlowConfig
+from flywheel.flows.curation import build_flow
+from flywheel.flows.iceberg_sink import CommitReport, TableCommitter
+from flywheel.flows.kafka_source import list_partitions
+from flywheel.flows.steps import CurationSteps, RunStats
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
+from flywheel.infra.offsets import Offsets, committed_offsets
 
 log = logging.getLogger(__name__)
 
 
-class RecoveryStateExists(RuntimeError):
-    """A start-position override was asked for while recovery state would take precedence."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class StartRequest:
     """Explicit start positions (the basis of replay); ``None`` means resume."""
 
@@ -61,7 +58,7 @@ class RunSummary:
         return sum(c.rows for c in self.commits if table is None or c.table == table)
 
 
-def resolve_start_offsets(settings: Settings, tables: dict[str, Table], request: StartRequest) -> dict[int, int]:
+def resolve_start_offsets(settings: FlowConfig, tables: dict[str, Table], request: StartRequest) -> dict[int, int]:
     """Start offsets per partition: explicit offsets, a timestamp, or what the tables hold."""
     topic = settings.topics.interactions
     partitions = list_partitions(settings.kafka, topic)
@@ -74,7 +71,7 @@ def resolve_start_offsets(settings: Settings, tables: dict[str, Table], request:
     return positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)
 
 
-def prepare_recovery(settings: Settings, request: StartRequest) -> RecoveryConfig:
+def prepare_recovery(settings: FlowConfig, request: StartRequest) -> RecoveryConfig:
     """Create the recovery store if missing; refuse overrides that recovery state would ignore."""
     directory = Path(settings.recovery.directory)
     has_state = directory.is_dir() and any(directory.iterdir())
@@ -94,7 +91,7 @@ def prepare_recovery(settings: Settings, request: StartRequest) -> RecoveryConfi
 
 
 def run_flow(
-    settings: Settings,
+    settings: FlowConfig,
     *,
     stop_at_end: bool,
     request: StartRequest | None = None,
@@ -151,6 +148,6 @@ def run_flow(
     return summary
 
 
-def run_until_drained(settings: Settings, request: StartRequest | None = None) -> RunSummary:
+def run_until_drained(settings: FlowConfig, request: StartRequest | None = None) -> RunSummary:
     """Process the interactions topic until every partition is at its end, then return."""
     return run_flow(settings, stop_at_end=True, request=request)

@@ -17,23 +17,23 @@ import msgspec
 from prometheus_client import Counter
 
 from flywheel import metrics
-from flywheel.settings import Settings
-from operators.dead_letter import dead_letter
-from operators.decode import decode_event
-from operators.dedup import InteractionDedup, bucket_of, dedup_key
-from operators.distance import EditMeasure, check_band, measure_edit
-from operators.judge import JudgeItem, build_judge, check_verdict
-from operators.near_dup import NearDuplicateDetector, near_dup_group
-from operators.outcome import Drop
-from operators.policy import PolicyEngine
-from operators.quota import QuotaLedger, quota_key
-from operators.routing import Route, needs_review, route_of
-from operators.rows import feedback_row, pair_row, positive_row, rejection_row
-from operators.sampling import sample_positive
-from operators.toxicity import ToxicityGate, build_backend
-from schemas.events import Rejection
-from schemas.records import OutboundMessage, SinkItem, SourcedEvent, SourceMessage, SourceProgress, TableRow
-from schemas.tables import contracts
+from flywheel.flows.config import FlowConfig
+from flywheel.operators.dead_letter import dead_letter
+from flywheel.operators.decode import decode_event
+from flywheel.operators.dedup import InteractionDedup, bucket_of, dedup_key
+from flywheel.operators.distance import EditMeasure, check_band, measure_edit
+from flywheel.operators.judge import JudgeItem, build_judge, check_verdict
+from flywheel.operators.near_dup import NearDuplicateDetector, near_dup_group
+from flywheel.operators.outcome import Drop
+from flywheel.operators.policy import PolicyEngine
+from flywheel.operators.quota import QuotaLedger, quota_key
+from flywheel.operators.routing import Route, needs_review, route_of
+from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row
+from flywheel.operators.sampling import sample_positive
+from flywheel.operators.toxicity import ToxicityGate, build_backend
+from flywheel.schemas.events import Rejection
+from flywheel.schemas.records import OutboundMessage, SinkItem, SourcedEvent, SourceMessage, SourceProgress, TableRow
+from flywheel.schemas.tables import contracts
 
 ACCEPTED = "accepted"
 _review_encoder = msgspec.json.Encoder()
@@ -88,7 +88,7 @@ class RunStats:
 class CurationSteps:
     """Step functions with their configuration bound in."""
 
-    def __init__(self, settings: Settings, stats: RunStats | None = None) -> None:
+    def __init__(self, settings: FlowConfig, stats: RunStats | None = None) -> None:
         curation = settings.curation
         self._settings = settings
         self._curation = curation

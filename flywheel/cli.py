@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from datetime import datetime
@@ -13,7 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from flywheel.settings import Settings, load_settings
+from flywheel.config import revised
+from flywheel.console import cli_settings, one_line_errors
+from flywheel.logs import configure_logging
+from flywheel.settings import Settings
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
@@ -44,8 +46,8 @@ console = Console()
 
 
 def _register_subapps() -> None:
-    from gateway.cli import app as gateway_app
-    from trainer.cli import app as trainer_app
+    from flywheel.gateway_cli import app as gateway_app
+    from flywheel.trainer_cli import app as trainer_app
 
     app.add_typer(trainer_app, name="trainer")
     app.add_typer(gateway_app, name="gateway")
@@ -55,22 +57,7 @@ _register_subapps()
 
 
 def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except Exception as exc:  # configuration errors must read as such, not as tracebacks
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    _configure_logging(settings.log_level)
-    return settings
-
-
-def _configure_logging(level: str) -> None:
-    try:
-        from flywheel.logs import configure_logging
-    except ImportError:  # pragma: no cover - logs module ships with the package
-        logging.basicConfig(level=level)
-        return
-    configure_logging(level)
+    return cli_settings()
 
 
 @stack_app.command("up")
@@ -78,12 +65,12 @@ def stack_up(
     port: Annotated[int, typer.Option(help="Broker port on 127.0.0.1 (0 picks a free one).")] = 9092,
 ) -> None:
     """Start the bundled broker on loopback, create topics and tables, run until Ctrl-C."""
-    from infra.broker import ensure_topics, start_broker
-    from infra.catalog import ensure_tables, open_catalog
+    from flywheel.infra.broker import ensure_topics, start_broker
+    from flywheel.infra.catalog import ensure_tables, open_catalog
 
     settings = _settings()
     broker = start_broker(port=port or None)
-    settings.kafka.bootstrap_servers = broker.bootstrap_servers
+    settings = revised(settings, kafka={"bootstrap_servers": broker.bootstrap_servers})
     created = ensure_topics(settings.kafka, settings.topics)
     ensure_tables(open_catalog(settings.catalog), settings.catalog)
     console.print(
@@ -107,7 +94,7 @@ def stack_up(
 @stack_app.command("topics")
 def stack_topics() -> None:
     """Create the flywheel's topics on the configured cluster (idempotent)."""
-    from infra.broker import ensure_topics
+    from flywheel.infra.broker import ensure_topics
 
     settings = _settings()
     created = ensure_topics(settings.kafka, settings.topics)
@@ -117,7 +104,7 @@ def stack_topics() -> None:
 @stack_app.command("tables")
 def stack_tables() -> None:
     """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
-    from infra.catalog import ensure_tables, open_catalog
+    from flywheel.infra.catalog import ensure_tables, open_catalog
 
     settings = _settings()
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
@@ -136,21 +123,17 @@ def flow_run(
     ] = None,
 ) -> None:
     """Run the curation flow: Kafka -> curation -> Iceberg (exactly-once)."""
-    from flows.runner import RecoveryStateExists, StartRequest, run_flow
+    from flywheel.flows.runner import StartRequest, run_flow
 
     settings = _settings()
     request = StartRequest(from_offsets, from_timestamp, reset_recovery)
-    try:
-        summary = run_flow(
-            settings,
-            stop_at_end=until_drained,
-            request=request,
-            process_id=process_id,
-            addresses=addresses.split(";") if addresses else None,
-        )
-    except (RecoveryStateExists, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    summary = run_flow(
+        settings.flow_config(),
+        stop_at_end=until_drained,
+        request=request,
+        process_id=process_id,
+        addresses=addresses.split(";") if addresses else None,
+    )
     from flywheel.report import print_summary
 
     print_summary(console, summary)
@@ -164,16 +147,12 @@ def flow_replay(
     policy_file: Annotated[Path | None, typer.Option(help="Replay under this policy rules file.")] = None,
 ) -> None:
     """Reprocess from offsets or a time into a branch (main untouched) and report what changed."""
-    from flows.replay import BranchExists, replay
-    from flows.runner import StartRequest
+    from flywheel.flows.replay import replay
+    from flywheel.flows.runner import StartRequest
     from flywheel.report import print_replay
 
     settings = _settings()
-    try:
-        report = replay(settings, branch, StartRequest(from_offsets, from_timestamp), policy_file)
-    except (BranchExists, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    report = replay(settings.flow_config(), branch, StartRequest(from_offsets, from_timestamp), policy_file)
     print_replay(console, report)
 
 
@@ -183,15 +162,11 @@ def data_revert(
     table: Annotated[list[str], typer.Option(help="Table(s) to revert.")] = DEFAULT_DATA_TABLES,
 ) -> None:
     """Remove every row added after a tag (a new snapshot; history and the stream position stay)."""
-    from infra.dataset import DatasetError, revert_to_tag
+    from flywheel.infra.dataset import revert_to_tag
 
     settings = _settings()
     for name in table:
-        try:
-            removal = revert_to_tag(_load_table(settings, name), to_tag)
-        except DatasetError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
+        removal = revert_to_tag(_load_table(settings, name), to_tag)
         console.print(
             f"{removal.table}: removed {removal.rows} rows added after {to_tag} (snapshot {removal.snapshot_id})"
         )
@@ -206,22 +181,18 @@ def data_quarantine(
     table: Annotated[list[str], typer.Option(help="Table(s) to quarantine.")] = DEFAULT_DATA_TABLES,
 ) -> None:
     """Remove the rows of an event-time window (e.g. a poisoning attack) from the training tables."""
-    from infra.dataset import DatasetError, quarantine
+    from flywheel.infra.dataset import quarantine
 
     settings = _settings()
     for name in table:
-        try:
-            removal = quarantine(_load_table(settings, name), start, end, reason, user)
-        except DatasetError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
+        removal = quarantine(_load_table(settings, name), start, end, reason, user)
         console.print(f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id})")
 
 
 def _load_table(settings: Settings, name: str) -> IcebergTable:
     from pyiceberg.exceptions import NoSuchTableError
 
-    from infra.catalog import open_catalog, table_identifier
+    from flywheel.infra.catalog import open_catalog, table_identifier
 
     try:
         return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
@@ -242,7 +213,7 @@ def demo(
     """The whole loop once on the local stack: gateway -> Kafka -> flow -> Iceberg -> trigger -> DPO -> gate."""
     from flywheel.demo import DemoOptions, run_demo
 
-    _configure_logging("WARNING")
+    configure_logging("WARNING")
     run_demo(console, DemoOptions(events=events, directory=directory, train=train, threshold=threshold))
 
 
@@ -252,9 +223,9 @@ def bench(
     gateway_seconds: Annotated[float, typer.Option(help="Seconds per gateway measurement.")] = 5.0,
 ) -> None:
     """Measure the flow against a bare consumer and the seed approach, in one run (make bench)."""
-    from benchmarks.run import run_benchmarks
+    from flywheel.benchmarks.run import run_benchmarks
 
-    _configure_logging("WARNING")
+    configure_logging("WARNING")
     run_benchmarks(events=events, gateway_seconds=gateway_seconds, console=console)
 
 
@@ -270,3 +241,9 @@ def show_config() -> None:
     for section, values in dumped.items():
         table.add_row(section, str(values))
     console.print(table)
+
+
+def main() -> None:
+    """Run the CLI; a :class:`FlywheelError` prints as one line and exits with code 2."""
+    with one_line_errors():
+        app()

@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from flows.runner import run_until_drained
+from flywheel.flows.runner import run_until_drained
+from flywheel.infra.broker import ensure_topics, start_broker
 from flywheel.report import print_summary
 from flywheel.sample import produce, sample_events
+from flywheel.schemas.events import Signal
 from flywheel.settings import Settings, local_settings
-from infra.broker import ensure_topics, start_broker
-from schemas.events import Signal
 
 # Seed 000's webhook payload and seed 001's FeedbackSignal, exactly as the seeds show them.
 SEED_TELEMETRY = {
@@ -87,14 +87,14 @@ def run_demo(console: Console, options: DemoOptions) -> None:
         _ingest(console, settings, options)
 
         console.rule("[bold]3. curate: Kafka -> Bytewax flow -> Iceberg (exactly-once)")
-        print_summary(console, run_until_drained(settings))
+        print_summary(console, run_until_drained(settings.flow_config()))
 
         if options.train:
             console.rule("[bold]4. train: threshold trigger -> DPO + LoRA -> evaluate -> gate")
-            from trainer.loop import turn_once
+            from flywheel.trainer.loop import turn_once
 
             _quiet_model_libraries()
-            report = turn_once(settings, show_progress=True)
+            report = turn_once(settings.trainer_config(), show_progress=True)
             for line in report.summary_lines():
                 console.print(line)
     finally:
@@ -116,7 +116,7 @@ def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
     """Send the sample stream through the gateway; bad messages go straight to Kafka."""
     import httpx
 
-    from gateway.process import running_gateway
+    from flywheel.gateway_process import running_gateway
 
     key = secrets.token_urlsafe(16)
     valid: list[dict[str, Any]] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from flows.offsets import encode_offsets
-from flows.replay import ReplayReport
-from flows.runner import RunSummary
+from flywheel.flows.replay import ReplayReport
+from flywheel.flows.runner import RunSummary
+from flywheel.infra.offsets import encode_offsets
 
 
 def print_summary(console: Console, summary: RunSummary) -> None:

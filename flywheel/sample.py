@@ -14,8 +14,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from flywheel.errors import DeliveryError
+from flywheel.schemas.events import InteractionEvent, Signal, encode_event
 from flywheel.settings import KafkaSettings
-from schemas.events import InteractionEvent, Signal, encode_event
 
 _TOPICS = [
     (
@@ -189,5 +190,5 @@ def produce(kafka: KafkaSettings, topic: str, messages: Iterator[tuple[str, byte
         producer.poll(0)
     remaining = producer.flush(60)
     if remaining or failures:
-        raise RuntimeError(f"{remaining} messages not delivered; errors: {failures[:3]}")
+        raise DeliveryError(f"{remaining} messages not delivered; errors: {failures[:3]}")
     return delivered

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,113 +21,25 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from gateway.config import GatewaySettings
-from operators.config import CurationSettings
-from trainer.config import TrainerSettings
+from flywheel.config import (
+    CatalogSettings,
+    KafkaSettings,
+    MetricsSettings,
+    RecoverySettings,
+    Section,
+    SinkSettings,
+    SourceSettings,
+    TopicSettings,
+    ValidationSettings,
+    merge_sections,
+)
+from flywheel.flows.config import FlowConfig
+from flywheel.gateway.config import GatewayConfig, GatewaySettings
+from flywheel.operators.config import CurationSettings
+from flywheel.trainer.config import TrainerConfig, TrainerSettings
 
 CONFIG_FILE_ENV = "FLYWHEEL_CONFIG_FILE"
-
-
-class KafkaSettings(BaseModel):
-    """Where the broker is and how to talk to it."""
-
-    bootstrap_servers: str = "127.0.0.1:9092"
-    # Passed verbatim to librdkafka: security.protocol, sasl.mechanism, sasl.username,
-    # sasl.password, ssl.ca.location, ... Never hard-code secrets; set them by env or file.
-    client_config: dict[str, str] = Field(default_factory=dict)
-    consumer_group: str = "flywheel-curation"
-
-    def client(self, **overrides: Any) -> dict[str, Any]:
-        """librdkafka config for a client: bootstrap servers, security passthrough, overrides."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client_config, **overrides}
-
-
-class TopicSettings(BaseModel):
-    """Topic names and how they are created."""
-
-    interactions: str = "flywheel.interactions.v1"
-    dlq: str = "flywheel.interactions.dlq.v1"
-    review: str = "flywheel.review.v1"
-    training_triggers: str = "flywheel.training.triggers.v1"
-    training_results: str = "flywheel.training.results.v1"
-    partitions: int = Field(default=3, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
-
-    def all(self) -> list[str]:
-        """Every topic the flywheel reads or writes."""
-        return [self.interactions, self.dlq, self.review, self.training_triggers, self.training_results]
-
-
-class CatalogSettings(BaseModel):
-    """The Iceberg catalog and warehouse. SQLite ``SqlCatalog`` by default; REST or SQL by config."""
-
-    name: str = "flywheel"
-    type: Literal["sql", "rest"] = "sql"
-    uri: str = "sqlite:///.flywheel/catalog.db"
-    warehouse: str = ".flywheel/warehouse"
-    namespace: str = "flywheel"
-    # Extra catalog properties passed through (credential, token, s3.endpoint, ...).
-    properties: dict[str, str] = Field(default_factory=dict)
-    branch: str = "main"
-
-    def catalog_properties(self) -> dict[str, str]:
-        """Properties for ``pyiceberg.catalog.load_catalog``; local paths become absolute URIs."""
-        props = {"type": self.type, "uri": self.uri, **self.properties}
-        if self.type == "sql" and self.uri.startswith("sqlite:///") and not self.uri.startswith("sqlite:////"):
-            db_path = Path(self.uri.removeprefix("sqlite:///")).resolve()
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-            props["uri"] = f"sqlite:///{db_path}"
-        if self.warehouse:
-            props["warehouse"] = _as_uri(self.warehouse)
-        return props
-
-
-class SinkSettings(BaseModel):
-    """How the Iceberg sink batches commits."""
-
-    # Commits happen at a Bytewax epoch boundary once this much time has passed since the
-    # last one (rows in between are kept in the recovery snapshot), never per event.
-    commit_interval_s: float = Field(default=5.0, gt=0)
-    max_rows_per_commit: int = Field(default=50_000, ge=1)
-    # A table that receives no rows still records source progress, at most this often,
-    # so a cold start does not re-read history for a quiet table.
-    progress_commit_interval_s: float = Field(default=60.0, gt=0)
-    commit_attempts: int = Field(default=5, ge=1)
-
-
-class RecoverySettings(BaseModel):
-    """Bytewax recovery: state snapshots that make restarts resume where they stopped."""
-
-    directory: Path = Path(".flywheel/recovery")
-    partitions: int = Field(default=1, ge=1)
-    # Also the Bytewax epoch: every epoch snapshots state and lets the sink decide to commit.
-    snapshot_interval_s: float = Field(default=1.0, gt=0)
-    backup_interval_s: float = Field(default=0.0, ge=0)
-
-
-class ValidationSettings(BaseModel):
-    """Limits applied when decoding interaction events."""
-
-    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_text_bytes: int = Field(default=64 * 1024, ge=64)
-    max_metadata_bytes: int = Field(default=16 * 1024, ge=64)
-
-
-class SourceSettings(BaseModel):
-    """How the flow reads Kafka."""
-
-    batch_size: int = Field(default=1000, ge=1)
-    poll_timeout_s: float = Field(default=0.05, gt=0)
-    # While the topic is quiet, re-announce the position this often so pending rows commit.
-    heartbeat_s: float = Field(default=1.0, gt=0)
-
-
-class MetricsSettings(BaseModel):
-    """Prometheus endpoint for the flow process."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 9464
+SectionT = TypeVar("SectionT", bound=Section)
 
 
 class Settings(BaseSettings):
@@ -138,6 +50,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
+        frozen=True,
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -162,6 +75,18 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    def flow_config(self) -> FlowConfig:
+        """The sections the curation flow reads."""
+        return _section_of(self, FlowConfig)
+
+    def trainer_config(self) -> TrainerConfig:
+        """The sections the tracker and the trainer read."""
+        return _section_of(self, TrainerConfig)
+
+    def gateway_config(self) -> GatewayConfig:
+        """The sections the gateway reads."""
+        return _section_of(self, GatewayConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -188,13 +113,9 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _as_uri(location: str) -> str:
-    """A warehouse location as a URI; bare local paths become absolute ``file://`` URIs."""
-    if "://" in location:
-        return location
-    path = Path(location).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path.as_uri()
+def _section_of(settings: Settings, config: type[SectionT]) -> SectionT:
+    """A component's config built from the same-named fields of the root settings."""
+    return config(**{name: getattr(settings, name) for name in config.model_fields})
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -215,7 +136,4 @@ def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Sett
         "metrics": {"enabled": False},
         "state_dir": root,
     }
-    for key, value in overrides.items():
-        current = sections.get(key)
-        sections[key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
-    return Settings(**sections)
+    return Settings(**merge_sections(sections, overrides))

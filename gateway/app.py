@@ -22,11 +22,12 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from flywheel.settings import Settings
-from gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
-from gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
-from gateway.metrics import EVENTS_PRODUCED, MetricsMiddleware
-from gateway.models import (
+from flywheel.errors import BodyTooLarge
+from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
+from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
+from flywheel.gateway.config import GatewayConfig
+from flywheel.gateway.metrics import EVENTS_PRODUCED, MetricsMiddleware
+from flywheel.gateway.models import (
     Accepted,
     CandidatePage,
     DateTime,
@@ -37,16 +38,12 @@ from gateway.models import (
     TelemetryIn,
     ValidationErrorBody,
 )
-from gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
-from gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
-from operators.decode import is_utf8
-from schemas.events import InteractionEvent
+from flywheel.gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
+from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
+from flywheel.operators.decode import is_utf8
+from flywheel.schemas.events import InteractionEvent
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-class BodyTooLarge(Exception):
-    """The request body exceeds ``gateway.max_body_bytes``."""
 
 
 @dataclass
@@ -92,7 +89,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: GatewayConfig) -> FastAPI:
     """The gateway for ``settings``; producers and the catalog are opened lazily, closed at shutdown."""
     gateway = settings.gateway
     publisher = EventPublisher(settings.kafka, settings.topics.interactions, gateway)

@@ -14,22 +14,11 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from gateway.config import GatewaySettings, RateLimitSettings
+from flywheel.errors import RateLimited, Unauthorized
+from flywheel.gateway.config import GatewaySettings, RateLimitSettings
 
 ANONYMOUS = "anonymous"
 SIGNATURE_PREFIX = "sha256="
-
-
-class Unauthorized(Exception):
-    """Missing or wrong API key, or a missing, stale or wrong signature."""
-
-
-class RateLimited(Exception):
-    """The key's token bucket is empty; ``retry_after_s`` until the next token."""
-
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"rate limit exceeded; retry after {retry_after_s:.3f}s")
-        self.retry_after_s = retry_after_s
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

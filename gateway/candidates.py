@@ -22,16 +22,13 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, Reference
 from pyiceberg.expressions.literals import Literal, literal
 
-from flywheel.settings import CatalogSettings
-from gateway.models import CandidatePage, TrainingCandidate
-from infra.catalog import open_catalog, table_identifier
-from schemas.tables import DPO_PAIRS
+from flywheel.config import CatalogSettings
+from flywheel.errors import InvalidCursor
+from flywheel.gateway.models import CandidatePage, TrainingCandidate
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.schemas.tables import DPO_PAIRS
 
 COLUMNS = tuple(TrainingCandidate.model_fields)
-
-
-class InvalidCursor(ValueError):
-    """The cursor is not one this endpoint issued."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
+
+from flywheel.config import CatalogSettings, KafkaSettings, Section, TopicSettings, ValidationSettings
 
 
-class RateLimitSettings(BaseModel):
+class RateLimitSettings(Section):
     """Token bucket per API key id (in-process: each gateway replica enforces its own)."""
 
     enabled: bool = True
@@ -22,7 +25,7 @@ class RateLimitSettings(BaseModel):
     burst: int = Field(default=400, ge=1)
 
 
-class GatewaySettings(BaseModel):
+class GatewaySettings(Section):
     """Listen address, API keys, HMAC secrets, limits and producer behaviour."""
 
     host: str = "127.0.0.1"
@@ -55,14 +58,17 @@ class GatewaySettings(BaseModel):
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     candidates_max_page_size: int = Field(default=1000, ge=1)
 
-    @model_validator(mode="after")
-    def _load_secret_files(self) -> GatewaySettings:
+    @model_validator(mode="before")
+    @classmethod
+    def _load_secret_files(cls, data: Any) -> Any:
         """Merge keys and HMAC secrets from the secret files, if set (files win on conflict)."""
-        if self.api_keys_file is not None:
-            self.api_keys = {**self.api_keys, **read_secret_file(self.api_keys_file)}
-        if self.hmac_secrets_file is not None:
-            self.hmac_secrets = {**self.hmac_secrets, **read_secret_file(self.hmac_secrets_file)}
-        return self
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for field, file_field in (("api_keys", "api_keys_file"), ("hmac_secrets", "hmac_secrets_file")):
+            if merged.get(file_field):
+                merged[field] = {**(merged.get(field) or {}), **read_secret_file(Path(merged[file_field]))}
+        return merged
 
 
 def read_secret_file(path: Path) -> dict[str, SecretStr]:
@@ -83,3 +89,13 @@ def read_secret_file(path: Path) -> dict[str, SecretStr]:
             raise ValueError(f"{path}:{number}: expected `key-id=secret`")
         secrets[key_id.strip()] = SecretStr(secret.strip())
     return secrets
+
+
+class GatewayConfig(Section):
+    """What the gateway reads: where to produce, the validation limits it shares with the flow, its section."""
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)

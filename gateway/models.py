@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
-from schemas.events import SCHEMA_VERSION, Signal
+from flywheel.schemas.events import SCHEMA_VERSION, Signal
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")

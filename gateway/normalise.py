@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flywheel.settings import ValidationSettings
-from gateway.ids import new_event_id
-from gateway.models import EventIn, FeedbackIn, TelemetryIn
-from operators.decode import decode_event
-from schemas.events import InteractionEvent, Reason, Rejection, Signal, encode_event
+from flywheel.config import ValidationSettings
+from flywheel.errors import InvalidEvent
+from flywheel.gateway.ids import new_event_id
+from flywheel.gateway.models import EventIn, FeedbackIn, TelemetryIn
+from flywheel.operators.decode import decode_event
+from flywheel.schemas.events import InteractionEvent, Reason, Rejection, Signal, encode_event
 
 _FIELD_IN_DETAIL = re.compile(r"`([a-z_]+)`|\$\.([a-z_]+)")
 
@@ -28,14 +29,6 @@ class EncodedEvent:
     event: InteractionEvent
     key: bytes
     value: bytes
-
-
-class InvalidEvent(Exception):
-    """The flow's decoder rejects a normalised event; carries field-level errors."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def from_event(body: EventIn, received_at: datetime) -> InteractionEvent:

@@ -30,19 +30,12 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from flywheel.settings import KafkaSettings
-from gateway.config import GatewaySettings
-from gateway.normalise import EncodedEvent
+from flywheel.config import KafkaSettings
+from flywheel.errors import BrokerUnavailable, MessageTooLarge
+from flywheel.gateway.config import GatewaySettings
+from flywheel.gateway.normalise import EncodedEvent
 
 log = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(Exception):
-    """The broker did not acknowledge the request's events; none are visible to consumers."""
-
-
-class MessageTooLarge(Exception):
-    """The producer or broker refused a message for its size; the transaction was aborted."""
 
 
 class EventPublisher:

@@ -21,13 +21,10 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from flywheel.settings import KafkaSettings, TopicSettings
+from flywheel.config import KafkaSettings, TopicSettings
+from flywheel.errors import BrokerError
 
 log = logging.getLogger(__name__)
-
-
-class BrokerError(RuntimeError):
-    """The local broker could not be started or did not answer."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -188,7 +185,7 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> It
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
-            raise RuntimeError(f"cannot read topic {topic}: {metadata.error}")
+            raise BrokerError(f"cannot read topic {topic}: {metadata.error}")
         partitions = sorted(metadata.partitions)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         pending = set(partitions)

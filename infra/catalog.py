@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
+from urllib.parse import urlparse
 
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 
-from flywheel.settings import CatalogSettings
-from schemas.tables import TableContract, contracts
+from flywheel.config import CatalogSettings
+from flywheel.schemas.tables import TableContract, contracts
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,18 @@ TABLE_PROPERTIES = {
 
 
 def open_catalog(settings: CatalogSettings) -> Catalog:
-    """Open the configured catalog (SQLite SqlCatalog by default, REST or SQL by config)."""
-    return load_catalog(settings.name, **settings.catalog_properties())
+    """Open the configured catalog (SQLite SqlCatalog by default, REST or SQL by config).
+
+    A local SQLite file and a local warehouse folder are created here, on first use,
+    never when settings are built.
+    """
+    properties = settings.catalog_properties()
+    uri, warehouse = properties.get("uri", ""), properties.get("warehouse", "")
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if warehouse.startswith("file://"):
+        Path(urlparse(warehouse).path).mkdir(parents=True, exist_ok=True)
+    return load_catalog(settings.name, **properties)
 
 
 def table_identifier(settings: CatalogSettings, name: str) -> str:

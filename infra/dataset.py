@@ -12,14 +12,11 @@ from datetime import UTC, datetime
 
 from pyiceberg.table import Table
 
-from flows.offsets import committed_offsets, offsets_as_of
+from flywheel.errors import DatasetError
+from flywheel.infra.offsets import committed_offsets, offsets_as_of
 
 REVERTED_TO_PROPERTY = "flywheel.reverted-to"
 QUARANTINE_PROPERTY = "flywheel.quarantine"
-
-
-class DatasetError(ValueError):
-    """A revert or quarantine that cannot be done as asked."""
 
 
 @dataclass(frozen=True)

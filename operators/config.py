@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
+
+from flywheel.config import Section
 
 # The rules file shipped inside the package; used when ``policy.file`` is not set.
 DEFAULT_POLICY_FILE = Path(__file__).parent / "policies" / "default-v1.toml"
@@ -28,7 +30,7 @@ DEFAULT_TOXICITY_THRESHOLDS: dict[str, float] = {
 }
 
 
-class DedupSettings(BaseModel):
+class DedupSettings(Section):
     """Windowed, event-time deduplication of event ids and normalised content."""
 
     window_s: int = Field(default=24 * 3600, ge=1, description="a key is remembered this long, event time")
@@ -40,7 +42,7 @@ class DedupSettings(BaseModel):
     near_duplicate_shingle_size: int = Field(default=5, ge=1, le=32)
 
 
-class DistanceSettings(BaseModel):
+class DistanceSettings(Section):
     """The similarity band an edit must fall into (seed: 0.10 <= similarity <= 0.95)."""
 
     min_similarity: float = Field(default=0.10, ge=0.0, le=1.0)
@@ -53,7 +55,7 @@ class DistanceSettings(BaseModel):
         return self
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Section):
     """Which versioned rules file the policy engine loads."""
 
     file: Path | None = Field(default=None, description="rules file; None = the packaged default-v1")
@@ -63,7 +65,7 @@ class PolicySettings(BaseModel):
         return self.file if self.file is not None else DEFAULT_POLICY_FILE
 
 
-class ToxicitySettings(BaseModel):
+class ToxicitySettings(Section):
     """The toxicity backend and the per-label thresholds applied to the user's edit."""
 
     backend: Literal["profanity", "detoxify"] = "profanity"
@@ -76,7 +78,7 @@ class ToxicitySettings(BaseModel):
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOXICITY_THRESHOLDS))
 
 
-class JudgeSettings(BaseModel):
+class JudgeSettings(Section):
     """LLM-as-a-judge hook (OpenAI-compatible chat endpoint). Off by default."""
 
     enabled: bool = False
@@ -93,7 +95,7 @@ class JudgeSettings(BaseModel):
     )
 
 
-class QuotaSettings(BaseModel):
+class QuotaSettings(Section):
     """Caps on accepted pairs per event-time day (UTC). None disables a cap."""
 
     per_user_per_day: int | None = Field(default=50, ge=1)
@@ -103,7 +105,7 @@ class QuotaSettings(BaseModel):
     )
 
 
-class SamplingSettings(BaseModel):
+class SamplingSettings(Section):
     """Stratified, hash-decided sampling of unedited positive feedback."""
 
     default_rate: float = Field(default=0.01, ge=0.0, le=1.0)
@@ -124,7 +126,7 @@ class SamplingSettings(BaseModel):
         return self
 
 
-class CurationSettings(BaseModel):
+class CurationSettings(Section):
     """Thresholds, windows, quotas and sampling rates of the curation chain."""
 
     dedup: DedupSettings = Field(default_factory=DedupSettings)

@@ -7,8 +7,8 @@ may produce.
 
 from __future__ import annotations
 
-from schemas.events import Rejection
-from schemas.records import OutboundMessage, SourceMessage
+from flywheel.schemas.events import Rejection
+from flywheel.schemas.records import OutboundMessage, SourceMessage
 
 REASON_HEADER = "flywheel.error.reason"
 DETAIL_HEADER = "flywheel.error.detail"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import msgspec
 
-from flywheel.settings import ValidationSettings
-from schemas.events import SCHEMA_VERSION, InteractionEvent, Reason, Rejection, Signal
+from flywheel.config import ValidationSettings
+from flywheel.schemas.events import SCHEMA_VERSION, InteractionEvent, Reason, Rejection, Signal
 
 _decoder = msgspec.json.Decoder(InteractionEvent)
 _metadata_encoder = msgspec.json.Encoder()

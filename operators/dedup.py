@@ -24,9 +24,9 @@ import hashlib
 import heapq
 from datetime import UTC, datetime, timedelta
 
-from operators.normalize import content_key
-from operators.outcome import Drop, Stage
-from schemas.events import InteractionEvent, Signal
+from flywheel.operators.normalize import content_key
+from flywheel.operators.outcome import Drop, Stage
+from flywheel.schemas.events import InteractionEvent, Signal
 
 # Where a message came from: (topic, partition, offset).
 Position = tuple[str, int, int]

@@ -13,8 +13,8 @@ import Levenshtein
 import msgspec
 from rapidfuzz.distance import Levenshtein as RapidLevenshtein
 
-from operators.config import DistanceSettings
-from operators.outcome import Drop, Stage
+from flywheel.operators.config import DistanceSettings
+from flywheel.operators.outcome import Drop, Stage
 
 
 class EditMeasure(msgspec.Struct, frozen=True):

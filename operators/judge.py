@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from operators.config import JudgeSettings
-from operators.outcome import Drop, Stage
+from flywheel.operators.config import JudgeSettings
+from flywheel.operators.outcome import Drop, Stage
 
 SYSTEM_PROMPT = (
     "You audit user-edited assistant answers before they are used as preferred training examples. "

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from operators.normalize import content_key, normalize_text
-from operators.outcome import Drop, Stage
-from schemas.events import InteractionEvent, Signal
+from flywheel.operators.normalize import content_key, normalize_text
+from flywheel.operators.outcome import Drop, Stage
+from flywheel.schemas.events import InteractionEvent, Signal
 
 NEAR_DUPLICATE = "near_duplicate"
 _PRIME = np.uint64(4294967311)  # smallest prime above 2**32

@@ -24,19 +24,16 @@ import msgspec
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from operators.normalize import normalize_text
-from operators.outcome import Drop, Stage
-from operators.pii import DETECTOR_NAMES, scan
+from flywheel.errors import PolicyError
+from flywheel.operators.normalize import normalize_text
+from flywheel.operators.outcome import Drop, Stage
+from flywheel.operators.pii import DETECTOR_NAMES, scan
 
 FieldName = Literal["prompt", "chosen", "rejected"]
 
 
 def _default_fields() -> list[FieldName]:
     return ["chosen"]
-
-
-class PolicyError(ValueError):
-    """A policy file that cannot be loaded; the message names the file, key and rule."""
 
 
 class _Limits(BaseModel):

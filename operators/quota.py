@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime
 
-from operators.config import QuotaSettings
-from operators.outcome import Drop, Stage
-from schemas.events import InteractionEvent
+from flywheel.operators.config import QuotaSettings
+from flywheel.operators.outcome import Drop, Stage
+from flywheel.schemas.events import InteractionEvent
 
 QUOTA = "quota"
 LATE = "late"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from schemas.events import InteractionEvent, Signal
+from flywheel.schemas.events import InteractionEvent, Signal
 
 
 class Route(StrEnum):

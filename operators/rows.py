@@ -10,11 +10,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from operators.distance import EditMeasure
-from operators.outcome import Drop
-from schemas.events import InteractionEvent
-from schemas.records import SourcedEvent, TableRow
-from schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
+from flywheel.operators.distance import EditMeasure
+from flywheel.operators.outcome import Drop
+from flywheel.schemas.events import InteractionEvent
+from flywheel.schemas.records import SourcedEvent, TableRow
+from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 
 
 def stable_id(namespace: str, event_id: str) -> str:

@@ -13,9 +13,9 @@ import hashlib
 
 import msgspec
 
-from operators.config import SamplingSettings
-from operators.routing import Route, route_of
-from schemas.events import InteractionEvent
+from flywheel.operators.config import SamplingSettings
+from flywheel.operators.routing import Route, route_of
+from flywheel.schemas.events import InteractionEvent
 
 STRATUM_SEPARATOR = "|"
 

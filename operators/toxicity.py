@@ -22,8 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from operators.config import ToxicitySettings
-from operators.outcome import Drop, Stage
+from flywheel.errors import ToxicityError
+from flywheel.operators.config import ToxicitySettings
+from flywheel.operators.outcome import Drop, Stage
 
 # Detoxify's own renaming of the Jigsaw class names (detoxify.detoxify.load_checkpoint).
 _DETOXIFY_RENAMES = {
@@ -31,10 +32,6 @@ _DETOXIFY_RENAMES = {
     "identity_hate": "identity_attack",
     "severe_toxic": "severe_toxicity",
 }
-
-
-class ToxicityError(RuntimeError):
-    """A toxicity backend that cannot be built (unknown name, missing files, missing extra)."""
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import InteractionEvent
+from flywheel.schemas.events import InteractionEvent
 
 
 class SourceCoordinates(msgspec.Struct, frozen=True, array_like=True):

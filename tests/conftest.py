@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from flywheel.config import merge_sections
+from flywheel.infra.broker import LocalBroker, ensure_topics, start_broker
 from flywheel.settings import Settings, local_settings
-from infra.broker import LocalBroker, ensure_topics, start_broker
 
 T = TypeVar("T")
 
@@ -47,10 +48,7 @@ def make_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Setti
         "recovery": {"snapshot_interval_s": 0.5},
         "sink": {"commit_interval_s": 0.5},
     }
-    for key, value in overrides.items():
-        current = isolated.get(key)
-        isolated[key] = {**current, **value} if isinstance(value, dict) and isinstance(current, dict) else value
-    return local_settings(bootstrap_servers, root, **isolated)
+    return local_settings(bootstrap_servers, root, **merge_sections(isolated, overrides))
 
 
 @pytest.fixture

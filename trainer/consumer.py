@@ -24,13 +24,14 @@ from typing import Any, Literal
 from confluent_kafka import Consumer, KafkaError, Message, Producer
 from pyiceberg.catalog import Catalog
 
-from flywheel.settings import Settings
-from infra.catalog import open_catalog
-from trainer import metrics
-from trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
-from trainer.events import TrainingResult, TrainingTrigger, run_id_for
-from trainer.io import ensure_tag, idempotent_producer, produce_durably, trigger_ids_on
-from trainer.registry import Registry
+from flywheel.errors import BrokerError
+from flywheel.infra.catalog import open_catalog
+from flywheel.trainer import metrics
+from flywheel.trainer.config import TrainerConfig
+from flywheel.trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
+from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
+from flywheel.trainer.io import ensure_tag, idempotent_producer, produce_durably, trigger_ids_on
+from flywheel.trainer.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +50,18 @@ class ConsumerReport:
     reemitted: list[str] = field(default_factory=list)
 
 
-def published_result_ids(settings: Settings) -> set[str]:
+def published_result_ids(settings: TrainerConfig) -> set[str]:
     """Trigger ids that already have a result on the results topic."""
     return trigger_ids_on(settings.kafka, settings.topics.training_results, TrainingResult)
 
 
 def train_for_trigger(
-    settings: Settings, trigger: TrainingTrigger, catalog: Catalog, registry: Registry, show_progress: bool = False
+    settings: TrainerConfig, trigger: TrainingTrigger, catalog: Catalog, registry: Registry, show_progress: bool = False
 ) -> TrainingResult:
     """Tag, read, train, evaluate, gate and write the registry for one trigger; returns the result."""
-    from trainer.evaluate import apply_gates, evaluate, forgetting_pct
-    from trainer.models import load_model, load_tokenizer, pick_device, resolve_base_model
-    from trainer.train import train_dpo
+    from flywheel.trainer.evaluate import apply_gates, evaluate, forgetting_pct
+    from flywheel.trainer.models import load_model, load_tokenizer, pick_device, resolve_base_model
+    from flywheel.trainer.train import train_dpo
 
     config = settings.trainer
     run_id = run_id_for(trigger.trigger_id)
@@ -128,7 +129,7 @@ def _now() -> str:
 
 
 def _model_card(
-    settings: Settings,
+    settings: TrainerConfig,
     trigger: TrainingTrigger,
     result: TrainingResult,
     reference: str,
@@ -200,7 +201,7 @@ def _failed(trigger: TrainingTrigger, reason: str, started: float) -> TrainingRe
 class TrainerConsumer:
     """Consumes triggers and turns each into exactly one result event."""
 
-    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+    def __init__(self, settings: TrainerConfig, show_progress: bool = False) -> None:
         self.settings = settings
         self.show_progress = show_progress
         self.catalog = open_catalog(settings.catalog)
@@ -302,7 +303,7 @@ class TrainerConsumer:
             return False
         if error.code() == KafkaError._PARTITION_EOF:
             return True
-        raise RuntimeError(f"consuming triggers: {error}")
+        raise BrokerError(f"consuming triggers: {error}")
 
     def _process(self, consumer: Consumer, message: Message, report: ConsumerReport) -> None:
         try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from trainer.config import GateSettings
-from trainer.events import EvalFigures
+from flywheel.trainer.config import GateSettings
+from flywheel.trainer.events import EvalFigures
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

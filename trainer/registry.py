@@ -17,9 +17,7 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-
-class RegistryError(ValueError):
-    """The registry location is unusable (unreadable, unwritable, unknown protocol)."""
+from flywheel.errors import RegistryError
 
 
 class Registry:

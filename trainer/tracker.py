@@ -22,12 +22,12 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from flywheel.settings import Settings
-from infra.catalog import open_catalog, table_identifier
-from schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
-from trainer import metrics
-from trainer.events import TrainingTrigger, trigger_id_for
-from trainer.io import (
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
+from flywheel.trainer import metrics
+from flywheel.trainer.config import TrainerConfig
+from flywheel.trainer.events import TrainingTrigger, trigger_id_for
+from flywheel.trainer.io import (
     ensure_tag,
     idempotent_producer,
     main_history,
@@ -93,12 +93,12 @@ def next_crossing(table: Table, threshold: int) -> tuple[Snapshot | None, int, i
     return None, sequence + 1, max(total_records(table.current_snapshot()) - base, 0), floor
 
 
-def emitted_trigger_ids(settings: Settings) -> set[str]:
+def emitted_trigger_ids(settings: TrainerConfig) -> set[str]:
     """Trigger ids already on the triggers topic."""
     return trigger_ids_on(settings.kafka, settings.topics.training_triggers, TrainingTrigger)
 
 
-def check(settings: Settings, catalog: Catalog | None = None) -> TrackerReport:
+def check(settings: TrainerConfig, catalog: Catalog | None = None) -> TrackerReport:
     """Emit one trigger per threshold crossing not yet triggered; idempotent across restarts."""
     catalog = catalog or open_catalog(settings.catalog)
     identifier = table_identifier(settings.catalog, DPO_PAIRS)
@@ -164,7 +164,7 @@ def _positives_snapshot(catalog: Catalog, identifier: str, timestamp_ms: int) ->
     return snapshot.snapshot_id if snapshot else None
 
 
-def run_tracker(settings: Settings, stop: threading.Event | None = None, once: bool = False) -> TrackerReport:
+def run_tracker(settings: TrainerConfig, stop: threading.Event | None = None, once: bool = False) -> TrackerReport:
     """Check once, or every ``trainer.track_interval_s`` until ``stop`` is set."""
     stop = stop or threading.Event()
     catalog = open_catalog(settings.catalog)

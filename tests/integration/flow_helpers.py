@@ -14,9 +14,9 @@ import yaml
 from confluent_kafka import Producer
 from pyiceberg.exceptions import NoSuchTableError
 
+from flywheel.infra.broker import read_to_end
+from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.settings import Settings
-from infra.broker import read_to_end
-from infra.catalog import open_catalog, table_identifier
 
 
 def produce_raw(

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.runner import run_until_drained
+from flywheel.config import revised
+from flywheel.flows.runner import run_until_drained
 from flywheel.sample import sample_events
+from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS, contracts
 from flywheel.settings import Settings
-from schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS, contracts
 from tests.conftest import make_settings, wait_for
 from tests.integration.flow_helpers import (
     produce_raw,
@@ -52,10 +53,12 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tmp_path: Path) -> None:
     # Small batches and frequent epochs make commits happen all through the run.
-    settings.source.batch_size = 25
-    settings.recovery.snapshot_interval_s = 0.1
-    settings.sink.commit_interval_s = 0.1
-    settings.sink.progress_commit_interval_s = 0.1
+    settings = revised(
+        settings,
+        source={"batch_size": 25},
+        recovery={"snapshot_interval_s": 0.1},
+        sink={"commit_interval_s": 0.1, "progress_commit_interval_s": 0.1},
+    )
     produce_raw(settings, [(k.encode(), v) for k, v in sample_events(WAVE, seed=1)])
     config = write_config(settings, tmp_path / "flow.yaml")
     log = tmp_path / "flow.log"
@@ -83,9 +86,8 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tm
     assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
 
     # Reference: the same input processed once, without crashes, into a fresh catalog.
-    reference = make_settings(settings.kafka.bootstrap_servers, tmp_path / "reference")
-    reference.topics = settings.topics
-    run_until_drained(reference)
+    reference = make_settings(settings.kafka.bootstrap_servers, tmp_path / "reference", topics=settings.topics)
+    run_until_drained(reference.flow_config())
 
     crashed = {table: row_ids(settings, table) for table in contracts()}
     expected = {table: row_ids(reference, table) for table in contracts()}

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from flows.runner import StartRequest, run_until_drained
+from flywheel.config import revised
+from flywheel.flows.runner import StartRequest, run_until_drained
+from flywheel.schemas.events import InteractionEvent, Signal, encode_event
+from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.settings import Settings
-from schemas.events import InteractionEvent, Signal, encode_event
-from schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from tests.conftest import make_settings
 from tests.integration.flow_helpers import produce_raw, read_table, read_topic
 
@@ -81,9 +82,9 @@ DUPLICATES: list[tuple[InteractionEvent, tuple[str, str, str]]] = [
 
 
 def curation_settings(settings: Settings) -> Settings:
-    settings.curation.quota.per_user_per_day = 2
-    settings.curation.sampling.rates = {"pro|v1": 1.0, "free|v1": 0.0}
-    return settings
+    return revised(
+        settings, curation={"quota": {"per_user_per_day": 2}, "sampling": {"rates": {"pro|v1": 1.0, "free|v1": 0.0}}}
+    )
 
 
 def produce_labelled(settings: Settings) -> None:
@@ -103,10 +104,10 @@ def decisions(settings: Settings) -> dict[tuple[str, int, int], tuple[str, str |
 
 
 def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
-    curation_settings(settings)
+    settings = curation_settings(settings)
     produce_labelled(settings)
 
-    summary = run_until_drained(settings)
+    summary = run_until_drained(settings.flow_config())
 
     assert summary.dead_letters == 1
     rows = {
@@ -153,14 +154,13 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
 def test_replay_from_offset_zero_gives_identical_decisions(settings: Settings, tmp_path: Path) -> None:
     # Every decision here is a function of the event alone or of same-key order within a
     # partition; quota caps are left out (they depend on arrival order across keys).
-    curation_settings(settings).curation.quota.per_user_per_day = 100
+    settings = revised(curation_settings(settings), curation={"quota": {"per_user_per_day": 100}})
     produce_labelled(settings)
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
 
     replay = curation_settings(make_settings(settings.kafka.bootstrap_servers, tmp_path / "replay"))
-    replay.curation.quota.per_user_per_day = 100
-    replay.topics = settings.topics
-    run_until_drained(replay, StartRequest(from_offsets="0"))
+    replay = revised(replay, curation={"quota": {"per_user_per_day": 100}}, topics=settings.topics)
+    run_until_drained(replay.flow_config(), StartRequest(from_offsets="0"))
 
     first, second = decisions(settings), decisions(replay)
     assert first == second
@@ -168,15 +168,14 @@ def test_replay_from_offset_zero_gives_identical_decisions(settings: Settings, t
 
 
 def test_near_duplicate_edits_are_dropped_when_enabled(settings: Settings) -> None:
-    settings.curation.dedup.near_duplicate = True
-    settings.curation.dedup.near_duplicate_threshold = 0.8
+    settings = revised(settings, curation={"dedup": {"near_duplicate": True, "near_duplicate_threshold": 0.8}})
     prompt = "How do I rotate an API key? (near)"
     first = edit("near-1", GOOD_EDIT, prompt=prompt, thread="thread-near")
     close = edit("near-2", GOOD_EDIT.replace("old key", "old key."), prompt=prompt, thread="thread-near")
     other = edit("near-3", GOOD_EDIT, prompt="A different question entirely?", thread="thread-near")
     produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in (first, close, other)])
 
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
 
     pairs = sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist())
     rejected = {r["event_id"]: r["reason"] for r in read_table(settings, REJECTIONS).to_pylist()}

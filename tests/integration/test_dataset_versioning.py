@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from flows.runner import run_until_drained
+from flywheel.flows.runner import run_until_drained
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.dataset import DatasetError, quarantine, revert_to_tag
+from flywheel.schemas.events import encode_event
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from infra.catalog import open_catalog, table_identifier
-from infra.dataset import DatasetError, quarantine, revert_to_tag
-from schemas.events import encode_event
-from schemas.tables import DPO_PAIRS
 from tests.integration.flow_helpers import produce_raw, read_table
 from tests.integration.test_curation_paths import GOOD_EDIT, T0, edit
 
@@ -32,13 +32,13 @@ def pairs(settings: Settings) -> list[str]:
 
 def test_revert_to_a_tag_removes_later_rows_and_the_stream_does_not_bring_them_back(settings: Settings) -> None:
     produce_edits(settings, ["a-1", "a-2"])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
     head = table.current_snapshot()
     assert head is not None
     table.manage_snapshots().create_tag(head.snapshot_id, "train-r1").commit()
     produce_edits(settings, ["b-1", "b-2"])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     assert pairs(settings) == ["a-1", "a-2", "b-1", "b-2"]
 
     removal = revert_to_tag(table, "train-r1")
@@ -47,7 +47,7 @@ def test_revert_to_a_tag_removes_later_rows_and_the_stream_does_not_bring_them_b
     assert pairs(settings) == ["a-1", "a-2"]
     # The flow resumes after the reverted rows: nothing comes back, new input still lands.
     produce_edits(settings, ["c-1"])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     assert pairs(settings) == ["a-1", "a-2", "c-1"]
     with pytest.raises(DatasetError, match="no tag"):
         revert_to_tag(table, "train-missing")
@@ -57,7 +57,7 @@ def test_quarantine_removes_one_users_window_only(settings: Settings) -> None:
     produce_edits(settings, ["ok-1"], user_id="user-ok", hours=1)
     produce_edits(settings, ["bad-1", "bad-2"], user_id="user-attacker", hours=1)
     produce_edits(settings, ["bad-later"], user_id="user-attacker", hours=30)
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
 
     removal = quarantine(table, T0, T0 + timedelta(hours=2), "poisoning attack", user_id="user-attacker")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from infra.catalog import ensure_tables, open_catalog, table_identifier
-from schemas.tables import DPO_PAIRS
-from trainer.cli import app
-from trainer.synthetic import append_rows, build_tiny_model, pair_rows
+from flywheel.trainer_cli import app
+from tests.support.synthetic import append_rows, build_tiny_model, pair_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,7 +57,7 @@ def test_export_from_tag_loads_with_datasets_and_trains_one_dpo_step(settings: S
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
-    from trainer.models import load_model, load_tokenizer
+    from flywheel.trainer.models import load_model, load_tokenizer
 
     dataset = load_dataset("json", data_files=str(output), split="train")
     assert dataset.column_names == ["prompt", "chosen", "rejected"] and dataset.num_rows == 10

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.offsets import OFFSETS_PROPERTY, decode_offsets
-from flows.runner import RecoveryStateExists, StartRequest, run_until_drained
+from flywheel.config import revised
+from flywheel.flows.runner import RecoveryStateExists, StartRequest, run_until_drained
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.offsets import OFFSETS_PROPERTY, decode_offsets
+from flywheel.operators.dead_letter import DETAIL_HEADER, OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
+from flywheel.schemas.events import InteractionEvent, Reason, Signal, encode_event
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from infra.catalog import open_catalog, table_identifier
-from operators.dead_letter import DETAIL_HEADER, OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
-from schemas.events import InteractionEvent, Reason, Signal, encode_event
-from schemas.tables import DPO_PAIRS
 from tests.conftest import wait_for
 from tests.integration.flow_helpers import (
     produce_raw,
@@ -58,7 +59,7 @@ def test_edits_become_dpo_pairs_with_lineage(settings: Settings) -> None:
     view = edit_event(100, event_id="view-1", signal=Signal.VIEW, final_user_edit=None)
     produce_raw(settings, [as_message(e) for e in [*edits, view]])
 
-    summary = run_until_drained(settings)
+    summary = run_until_drained(settings.flow_config())
 
     assert summary.events_read == 13
     pairs = read_table(settings, DPO_PAIRS).to_pylist()
@@ -86,7 +87,7 @@ def test_edits_become_dpo_pairs_with_lineage(settings: Settings) -> None:
 
 
 def test_bad_input_goes_to_dlq_with_reason_and_good_events_keep_flowing(settings: Settings) -> None:
-    settings.validation.max_text_bytes = 1024
+    settings = revised(settings, validation={"max_text_bytes": 1024})
     good = [edit_event(i) for i in range(5)]
     valid = json.loads(encode_event(edit_event(50)))
     bad: dict[str, bytes] = {
@@ -106,7 +107,7 @@ def test_bad_input_goes_to_dlq_with_reason_and_good_events_keep_flowing(settings
     ]
     produce_raw(settings, messages)
 
-    summary = run_until_drained(settings)
+    summary = run_until_drained(settings.flow_config())
 
     assert summary.dead_letters == len(bad)
     assert sorted(p["event_id"] for p in read_table(settings, DPO_PAIRS).to_pylist()) == sorted(
@@ -126,11 +127,11 @@ def test_bad_input_goes_to_dlq_with_reason_and_good_events_keep_flowing(settings
 
 def test_restart_with_no_new_input_commits_nothing(settings: Settings) -> None:
     produce_raw(settings, [as_message(edit_event(i)) for i in range(6)])
-    first = run_until_drained(settings)
+    first = run_until_drained(settings.flow_config())
     assert first.rows_written(DPO_PAIRS) == 6
     snapshots_before = {name: snapshot_count(settings, name) for name in first.table_snapshots}
 
-    second = run_until_drained(settings)
+    second = run_until_drained(settings.flow_config())
 
     assert second.commits == []
     assert {name: snapshot_count(settings, name) for name in first.table_snapshots} == snapshots_before
@@ -139,11 +140,11 @@ def test_restart_with_no_new_input_commits_nothing(settings: Settings) -> None:
 
 def test_cold_start_resumes_from_offsets_stored_in_iceberg(settings: Settings) -> None:
     produce_raw(settings, [as_message(edit_event(i)) for i in range(4)])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     produce_raw(settings, [as_message(edit_event(i)) for i in range(4, 9)])
 
     # Without recovery state the only memory left is the tables' snapshot summaries.
-    resumed = run_until_drained(settings, StartRequest(reset_recovery=True))
+    resumed = run_until_drained(settings.flow_config(), StartRequest(reset_recovery=True))
 
     assert resumed.events_read == 5
     assert sorted(p["event_id"] for p in read_table(settings, DPO_PAIRS).to_pylist()) == sorted(
@@ -155,16 +156,16 @@ def test_from_offsets_replays_into_a_fresh_catalog(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     produce_raw(settings, [(b"one-key", encode_event(edit_event(i))) for i in range(10)])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     partition = read_table(settings, DPO_PAIRS).to_pylist()[0]["source_partition"]
-    fresh = settings.model_copy(deep=True)
     other = tmp_path_factory.mktemp("replay")
-    fresh.catalog.uri = f"sqlite:///{other / 'catalog.db'}"
-    fresh.catalog.warehouse = str(other / "warehouse")
+    fresh = revised(
+        settings, catalog={"uri": f"sqlite:///{other / 'catalog.db'}", "warehouse": str(other / "warehouse")}
+    )
 
     with pytest.raises(RecoveryStateExists):
-        run_until_drained(fresh, StartRequest(from_offsets=f"{partition}:6"))
-    replay = run_until_drained(fresh, StartRequest(from_offsets=f"{partition}:6", reset_recovery=True))
+        run_until_drained(fresh.flow_config(), StartRequest(from_offsets=f"{partition}:6"))
+    replay = run_until_drained(fresh.flow_config(), StartRequest(from_offsets=f"{partition}:6", reset_recovery=True))
 
     assert replay.start_offsets[partition] == 6
     assert sorted(p["source_offset"] for p in read_table(fresh, DPO_PAIRS).to_pylist()) == [6, 7, 8, 9]
@@ -180,7 +181,9 @@ def test_from_timestamp_lands_on_the_right_offset_on_the_local_broker(settings: 
         timestamps=[base_ms + i * 60_000 for i in range(20)],
     )
 
-    summary = run_until_drained(settings, StartRequest(from_timestamp=T0 + timedelta(minutes=12, seconds=30)))
+    summary = run_until_drained(
+        settings.flow_config(), StartRequest(from_timestamp=T0 + timedelta(minutes=12, seconds=30))
+    )
 
     pairs = read_table(settings, DPO_PAIRS).to_pylist()
     assert sorted(p["event_id"] for p in pairs) == sorted(f"edit-{i}" for i in range(13, 20))
@@ -190,7 +193,8 @@ def test_from_timestamp_lands_on_the_right_offset_on_the_local_broker(settings: 
 
 
 def test_long_running_flow_commits_the_tail_of_a_quiet_stream(settings: Settings, tmp_path: Path) -> None:
-    settings.sink.commit_interval_s = 2.0  # longer than an epoch: rows wait in the recovery snapshot
+    # longer than an epoch: rows wait in the recovery snapshot
+    settings = revised(settings, sink={"commit_interval_s": 2.0})
     config = write_config(settings, tmp_path / "flow.yaml")
     process = start_flow_process(config, log_path=tmp_path / "flow.log")
     try:

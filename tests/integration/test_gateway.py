@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from flywheel.gateway.app import create_app
+from flywheel.infra.broker import LocalBroker, ensure_topics, free_port
 from flywheel.settings import Settings
-from gateway.app import create_app
-from gateway.testing import read_topic, signed_headers
-from infra.broker import LocalBroker, ensure_topics, free_port
 from tests.conftest import make_settings
+from tests.support.gateway import read_topic, signed_headers
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def gw_settings(broker: LocalBroker, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(gw_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(gw_settings)) as test_client:
+    with TestClient(create_app(gw_settings.gateway_config())) as test_client:
         yield test_client
 
 
@@ -169,7 +169,7 @@ def test_webhook_key_needs_a_fresh_valid_signature(client: TestClient, gw_settin
 
 def test_body_over_the_limit_is_413_and_nothing_is_produced(broker: LocalBroker, tmp_path: Path) -> None:
     settings = gateway_settings(broker, tmp_path, max_body_bytes=4096)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings.gateway_config())) as client:
         big = client.post("/v1/events", json=event(prompt="x" * 5000), headers=AUTH)
         assert big.status_code == 413, big.text
         chunked = client.post("/v1/events", content=iter([b"{" + b" " * 5000 + b"}"]), headers=AUTH)
@@ -180,7 +180,7 @@ def test_body_over_the_limit_is_413_and_nothing_is_produced(broker: LocalBroker,
 
 def test_rate_limit_is_per_key_429_with_retry_after(broker: LocalBroker, tmp_path: Path) -> None:
     settings = gateway_settings(broker, tmp_path, rate_limit={"requests_per_s": 0.01, "burst": 2})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings.gateway_config())) as client:
         statuses = [client.post("/v1/events", json=event(), headers=AUTH).status_code for _ in range(3)]
         assert statuses == [202, 202, 429]
         limited = client.post("/v1/events", json=event(), headers=AUTH)
@@ -206,7 +206,7 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
         ({"events": [event()] * 4}, ["body", "events"]),
         ({"events": []}, ["body", "batch", "events"]),
     ]
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings.gateway_config())) as client:
         for body, loc in cases:
             response = client.post("/v1/events", json=body, headers=AUTH)
             assert response.status_code == 422, (body, response.text)
@@ -225,7 +225,7 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
     settings = make_settings(
         f"127.0.0.1:{free_port()}", tmp_path, gateway={"api_keys": {"a": KEY}, "produce_timeout_s": 1.5}
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings.gateway_config())) as client:
         response = client.post("/v1/events", json={"events": [event(event_id="keep-me"), event()]}, headers=AUTH)
         assert response.status_code == 503, response.text
         assert response.json()["event_ids"][0] == "keep-me" and len(response.json()["event_ids"]) == 2
@@ -242,7 +242,7 @@ def test_batch_is_all_or_nothing_when_one_event_is_refused(broker: LocalBroker, 
     # The producer refuses messages over 1000 bytes; the gateway's own limits allow them.
     settings = gateway_settings(broker, tmp_path, producer_config={"message.max.bytes": "1000"})
     batch = {"events": [event(event_id="ok-1"), event(event_id="ok-2"), event(event_id="big", prompt="y" * 3000)]}
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings.gateway_config())) as client:
         refused = client.post("/v1/events", json=batch, headers=AUTH)
         assert refused.status_code == 413, refused.text
         assert refused.json()["event_ids"] == ["ok-1", "ok-2", "big"]

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from flows.runner import run_until_drained
+from flywheel.flows.runner import run_until_drained
+from flywheel.gateway.app import create_app
+from flywheel.infra.broker import LocalBroker, ensure_topics
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from gateway.app import create_app
-from infra.broker import LocalBroker, ensure_topics
-from schemas.tables import DPO_PAIRS
 from tests.conftest import make_settings
 from tests.integration.flow_helpers import read_table
 
@@ -32,7 +32,7 @@ def flow_settings(broker: LocalBroker, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(flow_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(flow_settings)) as test_client:
+    with TestClient(create_app(flow_settings.gateway_config())) as test_client:
         yield test_client
 
 
@@ -88,7 +88,7 @@ def test_each_endpoint_lands_in_the_dpo_pairs_table(client: TestClient, flow_set
             "user_id": "user-f",
         },
     )
-    run_until_drained(flow_settings)
+    run_until_drained(flow_settings.flow_config())
     pairs = {row["event_id"]: row for row in read_table(flow_settings, DPO_PAIRS).to_pylist()}
     assert set(pairs) == {*single, *batch, *telemetry, *feedback}
     assert pairs[feedback[0]]["thread_id"] == "req-fb"
@@ -99,14 +99,14 @@ def test_client_retry_with_the_same_event_id_yields_one_pair(client: TestClient,
     first = post(client, "/v1/events", edit(7))
     retry = post(client, "/v1/events", edit(7))  # e.g. the client timed out and sent it again
     assert first == retry == ["gw-edit-7"]
-    run_until_drained(flow_settings)
+    run_until_drained(flow_settings.flow_config())
     pairs = read_table(flow_settings, DPO_PAIRS).to_pylist()
     assert [pair["event_id"] for pair in pairs] == ["gw-edit-7"]
 
 
 def test_training_candidates_are_filtered_and_paginated(client: TestClient, flow_settings: Settings) -> None:
     post(client, "/v1/events", {"events": [edit(index) for index in range(5)]})
-    run_until_drained(flow_settings)
+    run_until_drained(flow_settings.flow_config())
 
     everything = client.get("/v1/flywheel/training-candidates", headers=AUTH).json()
     assert [c["event_id"] for c in everything["candidates"]] == [f"gw-edit-{i}" for i in range(5)]

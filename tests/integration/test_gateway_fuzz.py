@@ -20,8 +20,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from gateway.app import create_app
-from infra.broker import LocalBroker, ensure_topics
+from flywheel.gateway.app import create_app
+from flywheel.infra.broker import LocalBroker, ensure_topics
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def gateway_schema(broker: LocalBroker, tmp_path: Path) -> Iterator[Any]:
     gateway = {"api_keys": {"fuzz": KEY}, "rate_limit": {"enabled": False}, "batch_max_events": 20}
     config = make_settings(broker.bootstrap_servers, tmp_path, gateway=gateway)
     ensure_topics(config.kafka, config.topics)
-    app = create_app(config)
+    app = create_app(config.gateway_config())
     with TestClient(app):  # runs the lifespan: producers are closed at the end
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -25,9 +25,10 @@ import yaml
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
+from flywheel.config import revised
+from flywheel.gateway.app import create_app
+from flywheel.infra.broker import free_port, stop_process
 from flywheel.settings import Settings
-from gateway.app import create_app
-from infra.broker import free_port, stop_process
 from tests.conftest import wait_for
 from tests.integration.flow_helpers import start_flow_process, write_config
 
@@ -163,8 +164,7 @@ def wait_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
 @pytest.fixture
 def flow_process(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str]]:
     """The flow with its metrics endpoint on a free loopback port."""
-    settings.metrics.enabled = True
-    settings.metrics.port = free_port()
+    settings = revised(settings, metrics={"enabled": True, "port": free_port()})
     target = f"127.0.0.1:{settings.metrics.port}"
     with running_flow(settings, tmp_path) as process:
         wait_serving(process, f"http://{target}/metrics", tmp_path / "flow.log")
@@ -174,11 +174,12 @@ def flow_process(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings,
 @pytest.fixture
 def gateway(flow_process: tuple[Settings, str]) -> Iterator[str]:
     """The gateway app under uvicorn in a thread of this process, on a free loopback port."""
-    settings = flow_process[0].model_copy(deep=True)
-    settings.gateway.api_keys = {"obs": KEY}  # type: ignore[dict-item]
+    settings = revised(flow_process[0], gateway={"api_keys": {"obs": KEY}})
     settings = Settings(**settings.model_dump(mode="python"))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings.gateway_config()), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout_s=30, what="gateway started")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.replay import BranchExists, replay
-from flows.runner import StartRequest, run_until_drained
+from flywheel.flows.replay import BranchExists, replay
+from flywheel.flows.runner import StartRequest, run_until_drained
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.operators.config import DEFAULT_POLICY_FILE
+from flywheel.schemas.events import Signal, encode_event
+from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
-from infra.catalog import open_catalog, table_identifier
-from operators.config import DEFAULT_POLICY_FILE
-from schemas.events import Signal, encode_event
-from schemas.tables import DPO_PAIRS, REJECTIONS
 from tests.integration.flow_helpers import produce_raw, read_table
 from tests.integration.test_curation_paths import ANSWER, GOOD_EDIT, edit, event
 
@@ -35,11 +35,13 @@ def test_replay_into_a_branch_reports_what_a_new_policy_changes(settings: Settin
         event("down-1", Signal.THUMBS_DOWN),
     ]
     produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in events])
-    run_until_drained(settings)
+    run_until_drained(settings.flow_config())
     main_pairs = sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist())
     assert main_pairs == ["keep-1", "revoke-1", "revoke-2"]
 
-    report = replay(settings, "strict", StartRequest(from_offsets="0"), stricter_policy(tmp_path / "strict.toml"))
+    report = replay(
+        settings.flow_config(), "strict", StartRequest(from_offsets="0"), stricter_policy(tmp_path / "strict.toml")
+    )
 
     assert report.compared == 4
     assert report.changed == {(DPO_PAIRS, f"{REJECTIONS}:policy:blocked:no_revoke"): 2}
@@ -54,4 +56,4 @@ def test_replay_into_a_branch_reports_what_a_new_policy_changes(settings: Settin
     assert {r["policy_version"] for r in replayed} == {"strict-v2"}
 
     with pytest.raises(BranchExists):
-        replay(settings, "strict", StartRequest(from_offsets="0"))
+        replay(settings.flow_config(), "strict", StartRequest(from_offsets="0"))

@@ -17,17 +17,18 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from flywheel.config import revised
+from flywheel.infra.catalog import ensure_tables, open_catalog
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
-from infra.catalog import ensure_tables, open_catalog
-from schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
+from flywheel.trainer import tracker
+from flywheel.trainer.config import GateSettings, TrainerSettings
+from flywheel.trainer.consumer import TrainerConsumer, snapshot_tag
+from flywheel.trainer.events import TrainingResult, TrainingTrigger
+from flywheel.trainer.io import idempotent_producer, produce_durably, read_topic
+from flywheel.trainer.registry import Registry
 from tests.conftest import wait_for
-from trainer import tracker
-from trainer.config import GateSettings, TrainerSettings
-from trainer.consumer import TrainerConsumer, snapshot_tag
-from trainer.events import TrainingResult, TrainingTrigger
-from trainer.io import idempotent_producer, produce_durably, read_topic
-from trainer.registry import Registry
-from trainer.synthetic import append_rows, build_tiny_model, pair_rows, positive_rows
+from tests.support.synthetic import append_rows, build_tiny_model, pair_rows, positive_rows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,17 +65,17 @@ def _cross_threshold(settings: Settings) -> TrainingTrigger:
     tables = ensure_tables(catalog, settings.catalog)
     append_rows(tables[POSITIVE_EXAMPLES], positive_rows(16))
     append_rows(tables[DPO_PAIRS], pair_rows(48))
-    emitted = tracker.check(settings, catalog).emitted
+    emitted = tracker.check(settings.trainer_config(), catalog).emitted
     assert len(emitted) == 1
     return emitted[0]
 
 
 def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_model: Path) -> None:
-    settings.trainer = _trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0))
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0)))
     trigger = _cross_threshold(settings)
 
     promoted_before = REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) or 0.0
-    report = TrainerConsumer(settings).run(until_idle=True)
+    report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     result = report.results[0]
     assert REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) == promoted_before + 1
@@ -104,18 +105,21 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
         trigger.trigger_id,
         trigger.model_dump_json().encode(),
     )
-    again = TrainerConsumer(settings).run(until_idle=True)
+    again = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     assert again.results == [] and again.skipped == [trigger.trigger_id]
     assert len(_results(settings)) == 1
     assert (adapter.parent / "model_card.json").stat().st_mtime_ns == card_mtime
 
 
 def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path) -> None:
-    settings.trainer = _trainer_settings(
-        tiny_model, max_steps=2, gates=GateSettings(min_preference_accuracy_gain=2.0, max_forgetting_pct=1000.0)
+    settings = revised(
+        settings,
+        trainer=_trainer_settings(
+            tiny_model, max_steps=2, gates=GateSettings(min_preference_accuracy_gain=2.0, max_forgetting_pct=1000.0)
+        ),
     )
     trigger = _cross_threshold(settings)
-    report = TrainerConsumer(settings).run(until_idle=True)
+    report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     (result,) = report.results
     assert result.trigger_id == trigger.trigger_id and result.status == "rejected"
     assert any(reason.startswith("preference_accuracy gain") for reason in result.reasons)
@@ -124,11 +128,10 @@ def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path)
 
 
 def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: Path, tmp_path: Path) -> None:
-    settings.trainer = _trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0))
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0)))
     trigger = _cross_threshold(settings)
     status_file = settings.state_dir / "registry" / "runs" / f"r{trigger.trigger_id[:12]}" / "status.json"
-    slow = settings.model_copy(deep=True)
-    slow.trainer.max_steps = 100_000  # long enough that the kill lands mid-training
+    slow = revised(settings, trainer={"max_steps": 100_000})  # long enough that the kill lands mid-training
     config = tmp_path / "slow.json"
     config.write_text(slow.model_dump_json())
     child = subprocess.Popen(
@@ -149,8 +152,8 @@ def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: P
     assert _results(settings) == []
 
     # The dead member holds its partitions until its session expires and the group rebalances.
-    settings.trainer.idle_timeout_s = 20.0
-    report = TrainerConsumer(settings).run(until_idle=True)
+    settings = revised(settings, trainer={"idle_timeout_s": 20.0})
+    report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
 
@@ -158,7 +161,7 @@ def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: P
 _CHILD = """
 import json, sys
 from flywheel.settings import Settings
-from trainer.consumer import TrainerConsumer
+from flywheel.trainer.consumer import TrainerConsumer
 settings = Settings(**json.loads(open(sys.argv[1]).read()))
-TrainerConsumer(settings).run(until_idle=True)
+TrainerConsumer(settings.trainer_config()).run(until_idle=True)
 """

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.config import TrainerSettings
-from trainer.models import load_model, load_tokenizer, prepare_local_model, resolve_base_model
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.models import load_model, load_tokenizer, prepare_local_model, resolve_base_model
 
 pytestmark = [pytest.mark.slow]
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
+from flywheel.config import revised
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
-from infra.catalog import ensure_tables, open_catalog, table_identifier
-from schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
-from trainer import tracker
-from trainer.config import TrainerSettings
-from trainer.events import TrainingTrigger
-from trainer.io import read_topic
-from trainer.synthetic import append_rows, pair_rows, positive_rows
+from flywheel.trainer import tracker
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.events import TrainingTrigger
+from flywheel.trainer.io import read_topic
+from tests.support.synthetic import append_rows, pair_rows, positive_rows
 
 pytestmark = pytest.mark.integration
 
@@ -25,21 +26,21 @@ def _triggers(settings: Settings) -> list[TrainingTrigger]:
 
 
 def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
-    settings.trainer = TrainerSettings(threshold=10)
+    settings = revised(settings, trainer=TrainerSettings(threshold=10))
     catalog = open_catalog(settings.catalog)
     tables = ensure_tables(catalog, settings.catalog)
     append_rows(tables[POSITIVE_EXAMPLES], positive_rows(4))
     pairs = tables[DPO_PAIRS]
 
     append_rows(pairs, pair_rows(6, start=0))
-    report = tracker.check(settings, catalog)
+    report = tracker.check(settings.trainer_config(), catalog)
     assert report.emitted == [] and report.pairs_since_trigger == 6
     assert REGISTRY.get_sample_value("flywheel_pairs_since_trigger") == 6
     triggers_before = REGISTRY.get_sample_value("flywheel_training_triggers_total") or 0.0
 
     append_rows(pairs, pair_rows(6, start=6))
     crossing = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS)).current_snapshot()
-    report = tracker.check(settings, catalog)
+    report = tracker.check(settings.trainer_config(), catalog)
     assert [t.snapshot_id for t in report.emitted] == [crossing.snapshot_id]
     first = report.emitted[0]
     assert (first.new_pairs, first.total_pairs, first.sequence) == (12, 12, 1)
@@ -48,21 +49,21 @@ def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
     assert REGISTRY.get_sample_value("flywheel_training_triggers_total") == triggers_before + 1
 
     # A restarted tracker (new call, same table and topic) emits nothing new.
-    assert tracker.check(settings, catalog).emitted == []
+    assert tracker.check(settings.trainer_config(), catalog).emitted == []
     # Crash after producing but before tagging: the id is found on the topic, only the tag is redone.
     table = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS))
     table.manage_snapshots().remove_tag(tracker.trigger_tag(1)).commit()
-    repaired = tracker.check(settings, catalog)
+    repaired = tracker.check(settings.trainer_config(), catalog)
     assert repaired.emitted == [] and repaired.already_emitted == [first.trigger_id]
     assert tracker.trigger_tag(1) in catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS)).refs()
 
     # The next crossing counts from the previous trigger, not from zero.
     pairs = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS))
     append_rows(pairs, pair_rows(9, start=12))
-    assert tracker.check(settings, catalog).pairs_since_trigger == 9
+    assert tracker.check(settings.trainer_config(), catalog).pairs_since_trigger == 9
     pairs = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS))
     append_rows(pairs, pair_rows(3, start=21))
-    second = tracker.check(settings, catalog).emitted
+    second = tracker.check(settings.trainer_config(), catalog).emitted
     assert len(second) == 1 and second[0].sequence == 2 and second[0].new_pairs == 12
     assert second[0].previous_snapshot_id == first.snapshot_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.events import InteractionEvent, Signal
+from flywheel.schemas.events import InteractionEvent, Signal
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

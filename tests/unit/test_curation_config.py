@@ -4,14 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.toxicity_standalone import (
+from flywheel.benchmarks.toxicity_standalone import (
     measure_batched_items_per_s,
     measure_one_at_a_time_items_per_s,
     sample_texts,
 )
+from flywheel.operators.config import DEFAULT_POLICY_FILE, CurationSettings
+from flywheel.operators.toxicity import ProfanityBackend
 from flywheel.settings import Settings
-from operators.config import DEFAULT_POLICY_FILE, CurationSettings
-from operators.toxicity import ProfanityBackend
 
 
 def test_defaults_follow_the_issue() -> None:

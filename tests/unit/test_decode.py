@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from flywheel.operators.decode import decode_event
+from flywheel.schemas.events import InteractionEvent, Reason, Rejection, Signal
 from flywheel.settings import ValidationSettings
-from operators.decode import decode_event
-from schemas.events import InteractionEvent, Reason, Rejection, Signal
 
 LIMITS = ValidationSettings(max_event_bytes=4096, max_text_bytes=256, max_metadata_bytes=128)
 VALID = {

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from operators.dedup import DUPLICATE_CONTENT, WindowedDedup, bucket_of, content_key_of
-from schemas.events import Signal
+from flywheel.operators.dedup import DUPLICATE_CONTENT, WindowedDedup, bucket_of, content_key_of
+from flywheel.schemas.events import Signal
 from tests.unit.curation_events import T0, make_event
 
 HOUR = timedelta(hours=1)

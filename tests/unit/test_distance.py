@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from operators.config import DistanceSettings
-from operators.distance import EditMeasure, check_band, measure_edit
+from flywheel.operators.config import DistanceSettings
+from flywheel.operators.distance import EditMeasure, check_band, measure_edit
 
 
 def test_seed_example_is_in_band() -> None:

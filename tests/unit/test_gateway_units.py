@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
-from gateway.config import GatewaySettings, RateLimitSettings, read_secret_file
-from gateway.ids import uuid7
+from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
+from flywheel.gateway.config import GatewaySettings, RateLimitSettings, read_secret_file
+from flywheel.gateway.ids import uuid7
 
 
 def test_uuid7_has_version_variant_time_and_order() -> None:

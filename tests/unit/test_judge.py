@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from operators.config import JudgeSettings
-from operators.judge import HttpJudge, JudgeItem, build_judge, check_verdict, parse_verdict
+from flywheel.operators.config import JudgeSettings
+from flywheel.operators.judge import HttpJudge, JudgeItem, build_judge, check_verdict, parse_verdict
 
 
 class _JudgeHandler(BaseHTTPRequestHandler):

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from operators.near_dup import NearDuplicateDetector, estimated_jaccard, minhash, near_dup_group
-from schemas.events import Signal
+from flywheel.operators.near_dup import NearDuplicateDetector, estimated_jaccard, minhash, near_dup_group
+from flywheel.schemas.events import Signal
 from tests.unit.curation_events import T0, make_event
 
 HOUR = timedelta(hours=1)

@@ -5,7 +5,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from operators.normalize import content_key, normalize_text
+from flywheel.operators.normalize import content_key, normalize_text
 
 
 def test_examples() -> None:

@@ -31,8 +31,8 @@ DASHBOARD = ROOT / "infra" / "grafana" / "flywheel-dashboard.json"
 # Modules that define metrics, and the metric-name prefixes each one owns.
 METRIC_MODULES: dict[str, tuple[str, ...]] = {
     "flywheel.metrics": ("flywheel_",),
-    "trainer.metrics": ("flywheel_training_", "flywheel_pairs_since_trigger"),
-    "gateway.metrics": ("flywheel_gateway_",),
+    "flywheel.trainer.metrics": ("flywheel_training_", "flywheel_pairs_since_trigger"),
+    "flywheel.gateway.metrics": ("flywheel_gateway_",),
 }
 # Series Prometheus or prometheus_client's default collectors provide.
 BUILTIN = {"up": set(), "process_start_time_seconds": set()}

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from operators.config import DEFAULT_POLICY_FILE, PolicySettings
-from operators.pii import iban_valid, luhn_valid, scan, shannon_entropy
-from operators.policy import PolicyEngine, PolicyError
+from flywheel.operators.config import DEFAULT_POLICY_FILE, PolicySettings
+from flywheel.operators.pii import iban_valid, luhn_valid, scan, shannon_entropy
+from flywheel.operators.policy import PolicyEngine, PolicyError
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pickle
 from datetime import timedelta
 
-from operators.config import QuotaSettings
-from operators.quota import QuotaLedger, quota_key
+from flywheel.operators.config import QuotaSettings
+from flywheel.operators.quota import QuotaLedger, quota_key
 from tests.unit.curation_events import T0, make_event
 
 DAY = timedelta(days=1)

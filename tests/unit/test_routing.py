@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from operators.routing import Route, needs_review, route_of
-from schemas.events import Signal
+from flywheel.operators.routing import Route, needs_review, route_of
+from flywheel.schemas.events import Signal
 from tests.unit.curation_events import make_event
 
 

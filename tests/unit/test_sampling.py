@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from operators.config import SamplingSettings
-from operators.sampling import PositiveSample, rate_for, sample_positive, stratum_of, uniform_of
-from schemas.events import Signal
+from flywheel.operators.config import SamplingSettings
+from flywheel.operators.sampling import PositiveSample, rate_for, sample_positive, stratum_of, uniform_of
+from flywheel.schemas.events import Signal
 from tests.unit.curation_events import make_event
 
 

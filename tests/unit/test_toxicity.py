@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from operators.config import ToxicitySettings
-from operators.toxicity import (
+from flywheel.operators.config import ToxicitySettings
+from flywheel.operators.toxicity import (
     ProfanityBackend,
     ToxicityBackend,
     ToxicityError,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from trainer.cli import app
+from flywheel.trainer_cli import app
 
 runner = CliRunner()
 

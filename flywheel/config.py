@@ -1,0 +1,152 @@
+"""Configuration sections shared by the components: Kafka, topics, catalog, sink, recovery, ...
+
+Every section is a frozen pydantic model: settings are built once at an entry point and never
+mutated; a variant is :func:`revised` (a validated copy). Reading a section has no side
+effects (no directories are created here; whoever writes to a path creates it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class Section(BaseModel):
+    """Base of every settings section: immutable once built."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+def revised(model: ModelT, /, **changes: Any) -> ModelT:
+    """A validated copy of ``model`` with ``changes`` applied.
+
+    A dict given for a nested section revises that section field by field; any other value
+    (a mapping-valued setting included) replaces the field as a whole.
+    """
+    updates: dict[str, Any] = {}
+    for key, value in changes.items():
+        current = getattr(model, key)
+        updates[key] = revised(current, **value) if isinstance(current, BaseModel) and isinstance(value, dict) else value
+    return type(model).model_validate({**dict(model), **updates})
+
+
+def merge_sections(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` merged in: dicts are merged recursively, anything else replaces."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        current = merged.get(key)
+        merged[key] = merge_sections(current, value) if isinstance(value, dict) and isinstance(current, dict) else value
+    return merged
+
+
+class KafkaSettings(Section):
+    """Where the broker is and how to talk to it."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Passed verbatim to librdkafka: security.protocol, sasl.mechanism, sasl.username,
+    # sasl.password, ssl.ca.location, ... Never hard-code secrets; set them by env or file.
+    client_config: dict[str, str] = Field(default_factory=dict)
+    consumer_group: str = "flywheel-curation"
+
+    def client(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka config for a client: bootstrap servers, security passthrough, overrides."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client_config, **overrides}
+
+
+class TopicSettings(Section):
+    """Topic names and how they are created."""
+
+    interactions: str = "flywheel.interactions.v1"
+    dlq: str = "flywheel.interactions.dlq.v1"
+    review: str = "flywheel.review.v1"
+    training_triggers: str = "flywheel.training.triggers.v1"
+    training_results: str = "flywheel.training.results.v1"
+    partitions: int = Field(default=3, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    def all(self) -> list[str]:
+        """Every topic the flywheel reads or writes."""
+        return [self.interactions, self.dlq, self.review, self.training_triggers, self.training_results]
+
+
+class CatalogSettings(Section):
+    """The Iceberg catalog and warehouse. SQLite ``SqlCatalog`` by default; REST or SQL by config."""
+
+    name: str = "flywheel"
+    type: Literal["sql", "rest"] = "sql"
+    uri: str = "sqlite:///.flywheel/catalog.db"
+    warehouse: str = ".flywheel/warehouse"
+    namespace: str = "flywheel"
+    # Extra catalog properties passed through (credential, token, s3.endpoint, ...).
+    properties: dict[str, str] = Field(default_factory=dict)
+    branch: str = "main"
+
+    def catalog_properties(self) -> dict[str, str]:
+        """Properties for ``pyiceberg.catalog.load_catalog``; local paths become absolute URIs."""
+        props = {"type": self.type, "uri": self.uri, **self.properties}
+        if self.type == "sql" and self.uri.startswith("sqlite:///") and not self.uri.startswith("sqlite:////"):
+            props["uri"] = f"sqlite:///{Path(self.uri.removeprefix('sqlite:///')).resolve()}"
+        if self.warehouse:
+            props["warehouse"] = _as_uri(self.warehouse)
+        return props
+
+
+class SinkSettings(Section):
+    """How the Iceberg sink batches commits."""
+
+    # Commits happen at a Bytewax epoch boundary once this much time has passed since the
+    # last one (rows in between are kept in the recovery snapshot), never per event.
+    commit_interval_s: float = Field(default=5.0, gt=0)
+    max_rows_per_commit: int = Field(default=50_000, ge=1)
+    # A table that receives no rows still records source progress, at most this often,
+    # so a cold start does not re-read history for a quiet table.
+    progress_commit_interval_s: float = Field(default=60.0, gt=0)
+    commit_attempts: int = Field(default=5, ge=1)
+
+
+class RecoverySettings(Section):
+    """Bytewax recovery: state snapshots that make restarts resume where they stopped."""
+
+    directory: Path = Path(".flywheel/recovery")
+    partitions: int = Field(default=1, ge=1)
+    # Also the Bytewax epoch: every epoch snapshots state and lets the sink decide to commit.
+    snapshot_interval_s: float = Field(default=1.0, gt=0)
+    backup_interval_s: float = Field(default=0.0, ge=0)
+
+
+class ValidationSettings(Section):
+    """Limits applied when decoding interaction events."""
+
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_text_bytes: int = Field(default=64 * 1024, ge=64)
+    max_metadata_bytes: int = Field(default=16 * 1024, ge=64)
+
+
+class SourceSettings(Section):
+    """How the flow reads Kafka."""
+
+    batch_size: int = Field(default=1000, ge=1)
+    poll_timeout_s: float = Field(default=0.05, gt=0)
+    # While the topic is quiet, re-announce the position this often so pending rows commit.
+    heartbeat_s: float = Field(default=1.0, gt=0)
+
+
+class MetricsSettings(Section):
+    """Prometheus endpoint for the flow process."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+def _as_uri(location: str) -> str:
+    """A warehouse location as a URI; bare local paths become absolute ``file://`` URIs."""
+    if "://" in location:
+        return location
+    return Path(location).resolve().as_uri()

@@ -1,0 +1,41 @@
+"""What every ``flywheel`` command shares: the settings it loads and how errors read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from flywheel.errors import FlywheelError
+from flywheel.settings import Settings, load_settings
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def cli_settings() -> Settings:
+    """Load the settings once for a command and configure logging; a bad setting exits 2 in one line."""
+    try:
+        settings = load_settings()
+    except Exception as exc:  # pydantic errors, an unreadable config file: a configuration error, not a bug
+        stderr.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        from flywheel.logs import configure_logging
+    except ImportError:  # pragma: no cover - the logs module ships with the package
+        logging.basicConfig(level=settings.log_level)
+    else:
+        configure_logging(settings.log_level)
+    return settings
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn a :class:`FlywheelError` into its message on stderr and exit code 2."""
+    try:
+        yield
+    except FlywheelError as exc:
+        stderr.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc

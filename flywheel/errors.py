@@ -1,0 +1,122 @@
+"""Every error the flywheel raises on purpose, in one hierarchy.
+
+The CLI prints any :class:`FlywheelError` as one line and exits with code 2; anything else
+is a bug and keeps its traceback. Subclasses that were ``ValueError`` before keep that base
+too, so pydantic validators and older ``except ValueError`` callers still see them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FlywheelError(Exception):
+    """Base class: an error with a message meant for the person running the flywheel."""
+
+
+# --- configuration and input
+
+
+class ConfigError(FlywheelError, ValueError):
+    """A setting, option or file cannot be used as given."""
+
+
+class PolicyError(ConfigError):
+    """A policy file that cannot be loaded; the message names the file, key and rule."""
+
+
+class ToxicityError(ConfigError):
+    """A toxicity backend that cannot be built (unknown name, missing files, missing extra)."""
+
+
+class ModelError(ConfigError):
+    """The configured base model cannot be found or loaded."""
+
+
+class RegistryError(ConfigError):
+    """The registry location is unusable (unreadable, unwritable, unknown protocol)."""
+
+
+class RecoveryStateExists(ConfigError):
+    """A start-position override was asked for while recovery state would take precedence."""
+
+
+# --- Kafka
+
+
+class BrokerError(FlywheelError):
+    """The broker could not be started, reached or read (a missing topic included)."""
+
+
+class DeliveryError(BrokerError):
+    """The broker did not acknowledge a message."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker did not acknowledge the request's events; none are visible to consumers."""
+
+
+class MessageTooLarge(BrokerError):
+    """The producer or broker refused a message for its size; the transaction was aborted."""
+
+
+# --- Iceberg
+
+
+class CatalogError(FlywheelError):
+    """The catalog refused or failed an operation that retries did not fix."""
+
+
+class CommitFailed(CatalogError):
+    """An Iceberg commit still failed after every attempt."""
+
+
+class DatasetError(CatalogError, ValueError):
+    """A revert or quarantine that cannot be done as asked."""
+
+
+class BranchExists(CatalogError):
+    """Replays go into a new branch; an existing one would mix two runs."""
+
+
+class TagConflictError(CatalogError):
+    """A tag already exists and points at a different snapshot."""
+
+
+# --- gateway (answered as HTTP errors, never shown as tracebacks)
+
+
+class GatewayError(FlywheelError):
+    """A gateway request refused before anything was produced."""
+
+
+class Unauthorized(GatewayError):
+    """Missing or wrong API key, or a missing, stale or wrong signature."""
+
+
+class RateLimited(GatewayError):
+    """The key's token bucket is empty; ``retry_after_s`` until the next token."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limit exceeded; retry after {retry_after_s:.3f}s")
+        self.retry_after_s = retry_after_s
+
+
+class BodyTooLarge(GatewayError):
+    """The request body exceeds ``gateway.max_body_bytes``."""
+
+
+class InvalidCursor(GatewayError, ValueError):
+    """The cursor is not one this endpoint issued."""
+
+
+class InvalidEvent(GatewayError):
+    """The flow's decoder rejects a normalised event; carries field-level errors."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class ProcessStartError(FlywheelError):
+    """A child process (gateway, broker) exited or did not answer in time."""
