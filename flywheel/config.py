@@ -30,7 +30,8 @@ def revised(model: ModelT, /, **changes: Any) -> ModelT:
     updates: dict[str, Any] = {}
     for key, value in changes.items():
         current = getattr(model, key)
-        updates[key] = revised(current, **value) if isinstance(current, BaseModel) and isinstance(value, dict) else value
+        nested = isinstance(current, BaseModel) and isinstance(value, dict)
+        updates[key] = revised(current, **value) if nested else value
     return type(model).model_validate({**dict(model), **updates})
 
 
