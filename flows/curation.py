@@ -10,109 +10,117 @@
       anything dropped -> rejections row with stage + reason;  undecodable -> DLQ topic
 
 Cheap steps run before expensive ones: the toxicity model and the judge only ever see
-edits that passed dedup, the distance band and the policy engine. Every Iceberg table is
-written exactly once per source message (see ``flows/iceberg_sink.py``).
+edits that passed dedup, the distance band and the policy engine. The source and both
+sinks are parameters: ``flows/runner.py`` passes Kafka and the exactly-once Iceberg sink
+(``flows/iceberg_sink.py``); tests pass Bytewax's testing source and sinks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
-from pyiceberg.table import Table
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
 
-from flywheel.flows.config import FlowConfig
-from flywheel.flows.iceberg_sink import IcebergSink, TableCommitter
-from flywheel.flows.kafka_sink import CheckedKafkaSink
-from flywheel.flows.kafka_source import InteractionSource
-from flywheel.flows.steps import CurationSteps, Decision
-from flywheel.schemas.tables import contracts
+from flywheel.flows.chain import CurationChain
+from flywheel.flows.decisions import (
+    Dropped,
+    SourceItem,
+    is_event,
+    is_invalid,
+    is_message,
+    is_not_sampled,
+    is_progress,
+    is_sampled,
+)
+from flywheel.flows.gates import batched_gate, gate, keyed_gate, split
+from flywheel.flows.routing import route_by_signal
+from flywheel.flows.rows import for_tables
+from flywheel.flows.tally import RunStats, Tally, count_outcomes
+from flywheel.schemas.records import OutboundMessage, SinkItem
 
-
-def _gate(
-    step_id: str, decisions: Stream[Decision], gate: Callable[[Decision], Decision], steps: CurationSteps
-) -> op.BranchOut[Decision, Decision]:
-    """Apply one gate; ``.trues`` are the candidates it kept, ``.falses`` what it dropped."""
-    decided = op.map(step_id, decisions, gate)
-    return op.branch(f"{step_id}_kept", decided, steps.is_candidate)
+# A stateful step's id keys its recovery state: keep "read_interactions" and "write_iceberg"
+# (source positions, rows not yet committed) as they are, or a restart would lose that state.
+FLOW_ID = "flywheel_curation"
 
 
 def build_flow(
-    settings: FlowConfig,
-    steps: CurationSteps,
-    start_offsets: Mapping[int, int],
-    load_table: Callable[[str], Table],
-    stop_at_end: bool = False,
-    on_committer: Callable[[TableCommitter], None] | None = None,
+    chain: CurationChain,
+    source: Source[SourceItem],
+    tables: Sink[tuple[str, SinkItem]],
+    topics: Sink[OutboundMessage],
+    table_names: Sequence[str],
+    stats: RunStats | None = None,
 ) -> Dataflow:
-    """Build the curation dataflow; ``stop_at_end`` drains the topic and exits."""
-    flow = Dataflow("flywheel_curation")
-    source = InteractionSource(
-        settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
-    )
-    read = op.input("read_interactions", flow, source)
-    split = op.branch("split_progress", read, steps.is_progress)
-    progress = op.flat_map("progress_for_every_table", split.trues, steps.progress_for_every_table)
+    """Build the curation dataflow from ``source`` into ``tables`` (rows) and ``topics`` (DLQ, review)."""
+    flow = Dataflow(FLOW_ID)
+    tally = Tally(stats if stats is not None else RunStats(), chain.toxicity.backend.name)
+    read = split("split_progress", op.input("read_interactions", flow, source), is_message, is_progress)
 
     # decode + validate; undecodable -> DLQ
-    decoded = op.map("decode_validate", split.falses, steps.decode)
-    validity = op.branch("split_invalid", decoded, steps.is_valid)
-    dead_letters = op.map("to_dead_letter", validity.falses, steps.to_dead_letter)
+    decoded = op.map("decode_validate", read.trues, chain.intake.decode)
+    valid = split("split_invalid", decoded, is_event, is_invalid)
+    dead_letters = op.map("to_dead_letter", valid.falses, chain.intake.to_dead_letter)
 
     # windowed dedup of event ids and edit content (keyed by hash bucket: memory bounded by the window)
-    by_bucket = op.key_on("key_by_dedup_bucket", validity.trues, steps.dedup_bucket)
-    unique = op.key_rm("unkey_dedup", op.stateful_map("dedup", by_bucket, steps.dedup))
-    fresh = op.branch("dedup_kept", unique, steps.is_candidate)
+    fresh = keyed_gate("dedup", valid.trues, chain.dedup.bucket, chain.dedup.check)
 
-    # route by signal
-    op.inspect("count_views", fresh.trues, lambda _step, decision: steps.count_view(decision))
-    feedback = op.filter("route_feedback", fresh.trues, steps.is_feedback)
-    positives = op.filter("route_positives", fresh.trues, steps.is_positive_candidate)
-    edits = op.filter("route_edits", fresh.trues, steps.is_pair_candidate)
+    # route by signal (views are only counted)
+    routes = route_by_signal("route", fresh.kept, chain.router)
 
     # feedback -> analytics row; thumbs_down / escalation also -> review topic
-    feedback_rows = op.map("to_feedback_row", feedback, steps.to_feedback_row)
-    review = op.flat_map("to_review_message", feedback, steps.to_review_messages)
+    feedback_rows = op.map("to_feedback_row", routes.feedback, chain.rows.feedback)
+    review = op.flat_map("to_review_message", routes.feedback, chain.rows.review_messages)
 
     # positives -> stratified 1% sample, decided by a hash of event_id
-    positive_rows = op.flat_map("sample_positives", positives, steps.to_positive_rows)
+    draws = op.map("sample_positives", routes.positives, chain.router.draw)
+    sampled = split("split_sampled", draws, is_sampled, is_not_sampled)
+    positive_rows = op.map("to_positive_example", sampled.trues, chain.rows.positive)
 
     # edit -> [near-duplicate] -> distance band -> policy -> toxicity -> judge -> quota -> pair
-    near_dropped: list[Stream[Decision]] = []
-    if settings.curation.dedup.near_duplicate:
-        by_prompt = op.key_on("key_by_prompt_bucket", edits, steps.near_duplicate_bucket)
-        checked = op.key_rm("unkey_prompt", op.stateful_map("near_duplicate", by_prompt, steps.near_duplicate))
-        distinct = op.branch("near_duplicate_kept", checked, steps.is_candidate)
-        edits, near_dropped = distinct.trues, [distinct.falses]
-    in_band = _gate("distance_band", edits, steps.distance_band, steps)
-    allowed = _gate("policy_gate", in_band.trues, steps.policy_gate, steps)
-    scored = op.flat_map_batch("toxicity_gate", allowed.trues, steps.toxicity_gate_batch)
-    non_toxic = op.branch("toxicity_gate_kept", scored, steps.is_candidate)
-    judged = op.flat_map_batch("judge_gate", non_toxic.trues, steps.judge_gate_batch)
-    approved = op.branch("judge_gate_kept", judged, steps.is_candidate)
-    by_segment = op.key_on("key_by_segment", approved.trues, steps.quota_segment)
-    within_quota = op.key_rm("unkey_segment", op.stateful_map("quota", by_segment, steps.quota))
-    admitted = op.branch("quota_kept", within_quota, steps.is_candidate)
-    pair_rows = op.map("to_dpo_pair", admitted.trues, steps.to_pair_row)
+    edits = routes.pairs
+    near_drops: list[Stream[Dropped]] = []
+    if chain.dedup.near_duplicates:
+        distinct = keyed_gate("near_duplicate", edits, chain.dedup.near_bucket, chain.dedup.check_near)
+        edits, near_drops = distinct.kept, [distinct.dropped]
+    in_band = gate("distance_band", edits, chain.distance.check)
+    allowed = gate("policy_gate", in_band.kept, chain.policy.check)
+    non_toxic = batched_gate("toxicity_gate", allowed.kept, tally.timed(chain.toxicity.check_batch))
+    approved = batched_gate("judge_gate", non_toxic.kept, chain.judge.check_batch)
+    admitted = keyed_gate("quota", approved.kept, chain.quota.segment, chain.quota.check)
+    pair_rows = op.map("to_dpo_pair", admitted.kept, chain.rows.pair)
 
     # anything dropped -> audit row in the rejections table
     dropped = op.merge(
         "all_drops",
-        fresh.falses,
-        *near_dropped,
-        in_band.falses,
-        allowed.falses,
-        non_toxic.falses,
-        approved.falses,
-        admitted.falses,
+        fresh.dropped,
+        *near_drops,
+        in_band.dropped,
+        allowed.dropped,
+        non_toxic.dropped,
+        approved.dropped,
+        admitted.dropped,
     )
-    rejection_rows = op.map("to_rejection_row", dropped, steps.to_rejection_row)
+    rejection_rows = op.map("to_rejection_row", dropped, chain.rows.rejection)
 
-    # outputs: Kafka topics (DLQ, review) and Iceberg tables (exactly-once)
-    op.output("write_topics", op.merge("outbound", dead_letters, review), CheckedKafkaSink(settings.kafka))
+    # run summary and Prometheus, counted from the outcomes above
+    count_outcomes(
+        "count_outcomes",
+        decoded=decoded,
+        views=routes.views,
+        feedback=routes.feedback,
+        draws=draws,
+        measured=in_band.decisions,
+        scored=non_toxic.decisions,
+        accepted=admitted.kept,
+        dropped=dropped,
+        tally=tally,
+    )
+
+    # outputs: topics (DLQ, review) and tables (one committer per table, progress to all)
+    op.output("write_topics", op.merge("outbound", dead_letters, review), topics)
     rows = op.merge("all_rows", pair_rows, positive_rows, feedback_rows, rejection_rows)
-    sink_items = op.merge("rows_and_progress", op.map("key_by_table", rows, steps.key_by_table), progress)
-    sink = IcebergSink(load_table, contracts(), settings.catalog.branch, settings.sink, on_build=on_committer)
-    op.output("write_iceberg", sink_items, sink)
+    op.output("write_iceberg", for_tables("for_tables", rows, read.falses, table_names), tables)
     return flow

@@ -16,13 +16,16 @@ from pyiceberg.table import Table
 from flywheel import metrics
 from flywheel.errors import RecoveryStateExists
 from flywheel.flows import positions
+from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
 from flywheel.flows.curation import build_flow
-from flywheel.flows.iceberg_sink import CommitReport, TableCommitter
-from flywheel.flows.kafka_source import list_partitions
-from flywheel.flows.steps import CurationSteps, RunStats
+from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
+from flywheel.flows.kafka_sink import CheckedKafkaSink
+from flywheel.flows.kafka_source import InteractionSource, list_partitions
+from flywheel.flows.tally import RunStats
 from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
 from flywheel.infra.offsets import Offsets, committed_offsets
+from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +116,14 @@ def run_flow(
     committers: list[TableCommitter] = []
     stats = RunStats()
     flow = build_flow(
-        settings,
-        CurationSteps(settings, stats),
-        start_offsets,
-        load_table,
-        stop_at_end=stop_at_end,
-        on_committer=committers.append,
+        CurationChain.build(settings.curation, settings.validation, settings.topics),
+        InteractionSource(
+            settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
+        ),
+        IcebergSink(load_table, contracts(), settings.catalog.branch, settings.sink, on_build=committers.append),
+        CheckedKafkaSink(settings.kafka),
+        sorted(contracts()),
+        stats,
     )
     log.info("flow starting", extra={"start_offsets": start_offsets, "stop_at_end": stop_at_end})
     cli_main(

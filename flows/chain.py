@@ -1,0 +1,49 @@
+"""The curation chain's parts, each bound to its own settings section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flywheel.config import TopicSettings, ValidationSettings
+from flywheel.flows.dedup import Dedup
+from flywheel.flows.edits import DistanceBand, JudgeScreen, PolicyGate, Quota, ToxicityScreen
+from flywheel.flows.intake import Intake
+from flywheel.flows.routing import Router
+from flywheel.flows.rows import Rows
+from flywheel.operators.config import CurationSettings
+from flywheel.operators.judge import build_judge
+from flywheel.operators.policy import PolicyEngine
+from flywheel.operators.toxicity import ToxicityGate, build_backend
+
+
+@dataclass(frozen=True)
+class CurationChain:
+    """Every step of the curation flow, ready to be wired by ``flows/curation.py``."""
+
+    intake: Intake
+    dedup: Dedup
+    router: Router
+    distance: DistanceBand
+    policy: PolicyGate
+    toxicity: ToxicityScreen
+    judge: JudgeScreen
+    quota: Quota
+    rows: Rows
+
+    @classmethod
+    def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:
+        """Load the policy file, the toxicity model and the judge, and bind each step to its settings."""
+        policy = PolicyEngine.from_file(curation.policy.path())
+        backend = build_backend(curation.toxicity)
+        toxicity = ToxicityGate.for_backend(curation.toxicity.thresholds, backend)
+        return cls(
+            intake=Intake(validation, topics.dlq),
+            dedup=Dedup(curation.dedup),
+            router=Router(curation.sampling),
+            distance=DistanceBand(curation.distance),
+            policy=PolicyGate(policy),
+            toxicity=ToxicityScreen(backend, toxicity, curation.toxicity.batch_size),
+            judge=JudgeScreen(build_judge(curation.judge)),
+            quota=Quota(curation.quota),
+            rows=Rows(policy, topics.review),
+        )

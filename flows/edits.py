@@ -1,0 +1,117 @@
+"""The edit chain's gates: distance band -> policy -> toxicity -> judge -> per-user quota.
+
+Each gate is bound to its own settings and returns a :data:`Decision` per candidate; the
+business rules live in ``operators/``. Cheap gates run first: the toxicity model and the
+judge only see edits that passed dedup, the distance band and the policy engine.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from flywheel import metrics
+from flywheel.flows.decisions import Candidate, Decision, Dropped, position_of
+from flywheel.operators.config import DistanceSettings, QuotaSettings
+from flywheel.operators.distance import check_band, measure_edit
+from flywheel.operators.judge import Judge, JudgeItem, check_verdict
+from flywheel.operators.policy import PolicyEngine
+from flywheel.operators.quota import QuotaLedger, quota_key
+from flywheel.operators.toxicity import ToxicityBackend, ToxicityGate, prefixed_scores
+
+
+class DistanceBand:
+    """Measure the golden delta and keep edits inside the similarity band."""
+
+    def __init__(self, band: DistanceSettings) -> None:
+        self._band = band
+
+    def check(self, candidate: Candidate) -> Decision:
+        """Keep an edit whose similarity lies within the band, with its measure attached."""
+        measure = measure_edit(candidate.sourced.event.response, candidate.chosen)
+        drop = check_band(measure, self._band)
+        if drop is not None:
+            return Dropped(candidate.sourced, drop)
+        return msgspec.structs.replace(candidate, measure=measure)
+
+
+class PolicyGate:
+    """Deterministic rules: lengths, injection markers, blocked content, PII (reject or scrub)."""
+
+    def __init__(self, engine: PolicyEngine) -> None:
+        self._engine = engine
+
+    def check(self, candidate: Candidate) -> Decision:
+        """Drop an edit the policy rejects; otherwise keep it scrubbed, with the policy's findings."""
+        event = candidate.sourced.event
+        verdict = self._engine.evaluate(event.prompt, candidate.chosen, event.response)
+        if verdict.drop is not None:
+            return Dropped(candidate.sourced, verdict.drop)
+        scores = {**candidate.scores, **{f"policy:{k}": v for k, v in verdict.findings.items()}}
+        return msgspec.structs.replace(candidate, chosen=verdict.chosen, scores=scores)
+
+
+class ToxicityScreen:
+    """The toxicity model and its thresholds, scoring in batches of ``batch_size``."""
+
+    def __init__(self, backend: ToxicityBackend, gate: ToxicityGate, batch_size: int) -> None:
+        self.backend = backend
+        self._gate = gate
+        self._batch_size = batch_size
+
+    def check_batch(self, candidates: list[Candidate]) -> list[Decision]:
+        """Score the user's edits in batches (never one call per item) and apply the thresholds."""
+        size = self._batch_size
+        scored: list[dict[str, float]] = []
+        for start in range(0, len(candidates), size):
+            scored.extend(self.backend.score_batch([c.chosen for c in candidates[start : start + size]]))
+        decisions: list[Decision] = []
+        for candidate, scores in zip(candidates, scored, strict=True):
+            drop = self._gate.check(scores)
+            if drop is not None:
+                decisions.append(Dropped(candidate.sourced, drop))
+            else:
+                decisions.append(
+                    msgspec.structs.replace(candidate, scores={**candidate.scores, **prefixed_scores(scores)})
+                )
+        return decisions
+
+
+class JudgeScreen:
+    """The LLM-as-a-judge hook, batched; a pass-through when no judge is configured (the default)."""
+
+    def __init__(self, judge: Judge | None) -> None:
+        self._judge = judge
+
+    def check_batch(self, candidates: list[Candidate]) -> list[Decision]:
+        """Drop the edits the judge finds unsafe, biased or wrong."""
+        if self._judge is None:
+            return list(candidates)
+        items = [JudgeItem(c.sourced.event.prompt, c.chosen, c.sourced.event.response) for c in candidates]
+        decisions: list[Decision] = []
+        for candidate, verdict in zip(candidates, self._judge.judge_batch(items), strict=True):
+            drop = check_verdict(verdict)
+            decisions.append(candidate if drop is None else Dropped(candidate.sourced, drop))
+        return decisions
+
+
+class Quota:
+    """Per-user and per-segment caps per event-time day, so no one can dominate the data."""
+
+    def __init__(self, cfg: QuotaSettings) -> None:
+        self._cfg = cfg
+
+    @staticmethod
+    def segment(candidate: Candidate) -> str:
+        """Key a candidate by its quota segment (one ledger sees a whole segment)."""
+        return quota_key(candidate.sourced.event)
+
+    def check(self, ledger: QuotaLedger | None, candidate: Candidate) -> tuple[QuotaLedger, Decision]:
+        """Admit a pair within the caps; drop it over them."""
+        ledger = ledger or QuotaLedger(self._cfg)
+        event = candidate.sourced.event
+        drop = ledger.admit(event.user_id, event.segment, event.occurred_at, position_of(candidate.sourced))
+        if drop is not None:
+            return ledger, Dropped(candidate.sourced, drop)
+        # A gauge of the ledger's state, which only this keyed step sees (one writer per segment).
+        metrics.observe_user_share(event.segment, ledger.user_counts_on(event.occurred_at))
+        return ledger, candidate

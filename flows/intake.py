@@ -1,0 +1,29 @@
+"""Decode and validate source messages; what fails becomes a DLQ message with its reason."""
+
+from __future__ import annotations
+
+from flywheel.config import ValidationSettings
+from flywheel.flows.decisions import Decoded, Invalid
+from flywheel.operators.dead_letter import dead_letter
+from flywheel.operators.decode import decode_event
+from flywheel.schemas.events import Rejection
+from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage
+
+
+class Intake:
+    """Decoding bound to the validation limits and the DLQ topic."""
+
+    def __init__(self, limits: ValidationSettings, dlq_topic: str) -> None:
+        self._limits = limits
+        self._dlq_topic = dlq_topic
+
+    def decode(self, message: SourceMessage) -> Decoded:
+        """Decode and validate one message; failures become :class:`Invalid` with a reason."""
+        decoded = decode_event(message.value, self._limits)
+        if isinstance(decoded, Rejection):
+            return Invalid(message, decoded)
+        return SourcedEvent(message.coordinates, decoded)
+
+    def to_dead_letter(self, invalid: Invalid) -> OutboundMessage:
+        """Build the DLQ message (raw bytes, reason, source coordinates) of an invalid message."""
+        return dead_letter(invalid.message, invalid.rejection, self._dlq_topic)

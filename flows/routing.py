@@ -1,0 +1,51 @@
+"""Route fresh events by signal, and draw the stratified sample of positives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+
+from flywheel.flows.decisions import Candidate, Draw, NotSampled, Sampled
+from flywheel.operators.config import SamplingSettings
+from flywheel.operators.routing import Route, route_of
+from flywheel.operators.sampling import sample_positive
+
+
+@dataclass(frozen=True)
+class Routes:
+    """One stream per route (see ``operators/routing.py``)."""
+
+    pairs: Stream[Candidate]
+    positives: Stream[Candidate]
+    feedback: Stream[Candidate]
+    views: Stream[Candidate]
+
+
+class Router:
+    """Routing and sampling bound to the sampling settings (``min_rating`` decides positives)."""
+
+    def __init__(self, cfg: SamplingSettings) -> None:
+        self._cfg = cfg
+
+    def route(self, candidate: Candidate) -> Route:
+        """The route of a candidate's event."""
+        return route_of(candidate.sourced.event, self._cfg.min_rating)
+
+    def draw(self, candidate: Candidate) -> Draw:
+        """Decide by a hash of ``event_id`` whether the stratified sample takes a positive."""
+        sample = sample_positive(candidate.sourced.event, self._cfg)
+        if sample is None:
+            return NotSampled(candidate.sourced)
+        return Sampled(candidate.sourced, sample.stratum, sample.sampling_rate)
+
+
+@operator
+def route_by_signal(step_id: str, up: Stream[Candidate], router: Router) -> Routes:
+    """Split fresh events into one stream per route."""
+
+    def on(route: Route) -> Stream[Candidate]:
+        return op.filter(route.value, up, lambda candidate: router.route(candidate) is route)
+
+    return Routes(on(Route.PAIR_CANDIDATE), on(Route.POSITIVE_CANDIDATE), on(Route.FEEDBACK), on(Route.VIEW))

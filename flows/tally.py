@@ -1,0 +1,129 @@
+"""Count what the flow decided, in one place: the run summary's numbers and the Prometheus metrics.
+
+The business steps only decide; :func:`count_outcomes` inspects their outcome streams.
+Only gauges of keyed state (the quota's user share) are set where that state lives.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream, operator
+from prometheus_client import Counter
+
+from flywheel import metrics
+from flywheel.flows.decisions import Candidate, Decision, Decoded, Dropped, Invalid, NotSampled, Sampled
+from flywheel.operators.outcome import Stage
+
+ACCEPTED = "accepted"
+_TOXICITY_PREFIX = "toxicity:"
+
+
+@dataclass
+class RunStats:
+    """Counts for the run summary (this process only)."""
+
+    events_read: int = 0
+    first_event_at: float | None = None  # perf_counter() when the first message was decoded
+    dead_letters: int = 0
+    by_signal: dict[str, int] = field(default_factory=dict)
+    decisions: dict[str, int] = field(default_factory=dict)
+    # Time inside the safety stage (policy has its own step; this is the toxicity model).
+    toxicity_items: int = 0
+    toxicity_seconds: float = 0.0
+
+
+class Tally:
+    """Turns outcomes into run statistics and metric updates."""
+
+    def __init__(self, stats: RunStats, toxicity_backend: str) -> None:
+        self.stats = stats
+        self._toxicity_backend = toxicity_backend
+
+    def decoded(self, item: Decoded) -> None:
+        """Count one source message: read, and either consumed by signal or dead-lettered."""
+        stats = self.stats
+        if stats.first_event_at is None:
+            stats.first_event_at = time.perf_counter()
+        stats.events_read += 1
+        if isinstance(item, Invalid):
+            stats.dead_letters += 1
+            metrics.DLQ_MESSAGES.labels(item.rejection.reason).inc()
+            return
+        signal = item.event.signal.value
+        stats.by_signal[signal] = stats.by_signal.get(signal, 0) + 1
+        _labelled(metrics.EVENTS_CONSUMED, signal).inc()
+
+    def decided(self, stage: str, reason: str) -> None:
+        """Count one curation decision."""
+        key = f"{stage}:{reason}"
+        self.stats.decisions[key] = self.stats.decisions.get(key, 0) + 1
+        _labelled(metrics.DECISIONS, stage, reason).inc()
+
+    def measured(self, decision: Decision) -> None:
+        """Observe the similarity the distance band measured (kept or dropped)."""
+        if isinstance(decision, Candidate):
+            if decision.measure is not None:
+                metrics.SIMILARITY.observe(decision.measure.similarity)
+        elif decision.drop.stage == Stage.DISTANCE:
+            metrics.SIMILARITY.observe(decision.drop.scores["similarity"])
+
+    def scored(self, decision: Decision) -> None:
+        """Observe the highest toxicity score of an edit the model scored (kept or dropped)."""
+        scores = decision.scores if isinstance(decision, Candidate) else decision.drop.scores
+        toxicity = [value for label, value in scores.items() if label.startswith(_TOXICITY_PREFIX)]
+        if toxicity:
+            metrics.TOXICITY.labels(self._toxicity_backend).observe(max(toxicity))
+
+    def timed(
+        self, check_batch: Callable[[list[Candidate]], list[Decision]]
+    ) -> Callable[[list[Candidate]], list[Decision]]:
+        """Wrap the toxicity batch so the run summary gets its items and seconds."""
+
+        @functools.wraps(check_batch)
+        def timed_batch(candidates: list[Candidate]) -> list[Decision]:
+            started = time.perf_counter()
+            decisions = check_batch(candidates)
+            self.stats.toxicity_items += len(candidates)
+            self.stats.toxicity_seconds += time.perf_counter() - started
+            return decisions
+
+        return timed_batch
+
+
+@operator
+def count_outcomes(
+    step_id: str,
+    decoded: Stream[Decoded],
+    views: Stream[Candidate],
+    feedback: Stream[Candidate],
+    draws: Stream[Sampled | NotSampled],
+    measured: Stream[Decision],
+    scored: Stream[Decision],
+    accepted: Stream[Candidate],
+    dropped: Stream[Dropped],
+    tally: Tally,
+) -> None:
+    """Count every outcome of the curation flow (run summary and Prometheus)."""
+    op.inspect("decoded", decoded, lambda _step, item: tally.decoded(item))
+    op.inspect("views", views, lambda _step, _item: tally.decided("route", "view"))
+    op.inspect("feedback", feedback, lambda _step, _item: tally.decided("route", "feedback"))
+    op.inspect(
+        "draws",
+        draws,
+        lambda _step, draw: tally.decided("sampling", "sampled" if isinstance(draw, Sampled) else "not_sampled"),
+    )
+    op.inspect("measured", measured, lambda _step, decision: tally.measured(decision))
+    op.inspect("scored", scored, lambda _step, decision: tally.scored(decision))
+    op.inspect("accepted", accepted, lambda _step, _item: tally.decided("pair", ACCEPTED))
+    op.inspect("dropped", dropped, lambda _step, item: tally.decided(item.drop.stage, item.drop.reason))
+
+
+@functools.cache
+def _labelled(metric: Counter, *labels: str) -> Counter:
+    # .labels() costs a lock and a dict build per call; label sets are small and bounded.
+    return metric.labels(*labels)
