@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bytewax.outputs import Sink
 from bytewax.testing import TestingSink, TestingSource, run_main
 
 from flywheel.flows.chain import CurationChain
@@ -86,8 +87,12 @@ def run_curation(
     values: Sequence[InteractionEvent | bytes | None],
     config: FlowConfig | None = None,
     chain: CurationChain | None = None,
+    tables: Sink[tuple[str, SinkItem]] | None = None,
 ) -> FlowRun:
-    """Run ``values`` through the curation flow to the end and collect what it wrote."""
+    """Run ``values`` through the curation flow to the end and collect what it wrote.
+
+    Table items are collected in memory unless ``tables`` (e.g. the Iceberg sink) is given.
+    """
     config = config or FlowConfig()
     chain = chain or CurationChain.build(config.curation, config.validation, config.topics)
     table_items: list[tuple[str, SinkItem]] = []
@@ -96,7 +101,7 @@ def run_curation(
     flow = build_flow(
         chain,
         TestingSource(as_source_items(values, config.topics.interactions)),
-        TestingSink(table_items),
+        tables if tables is not None else TestingSink(table_items),
         TestingSink(messages),
         sorted(contracts()),
         stats,
