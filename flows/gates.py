@@ -64,7 +64,7 @@ def split(
 @operator
 def gate(step_id: str, up: Stream[Candidate], check: Callable[[Candidate], Decision]) -> GateOut:
     """Apply one per-item check to every candidate and split kept from dropped."""
-    return _sorted(op.map("check", up, check))
+    return _kept_or_dropped(op.map("check", up, check))
 
 
 @operator
@@ -76,7 +76,7 @@ def keyed_gate(
 ) -> GateOut:
     """Apply a stateful check per key (state held by Bytewax, so recovery snapshots it)."""
     keyed = op.key_on("key", up, key)
-    return _sorted(op.key_rm("unkey", op.stateful_map("check", keyed, check)))
+    return _kept_or_dropped(op.key_rm("unkey", op.stateful_map("check", keyed, check)))
 
 
 @operator
@@ -84,10 +84,10 @@ def batched_gate(
     step_id: str, up: Stream[Candidate], check_batch: Callable[[list[Candidate]], list[Decision]]
 ) -> GateOut:
     """Apply a check to batches of candidates (an expensive model scores many at once)."""
-    return _sorted(op.flat_map_batch("check", up, check_batch))
+    return _kept_or_dropped(op.flat_map_batch("check", up, check_batch))
 
 
-def _sorted(decisions: Stream[Decision]) -> GateOut:
+def _kept_or_dropped(decisions: Stream[Decision]) -> GateOut:
     # Called inside a gate's builder, so the split's steps are scoped under the gate.
     sides = split("split", decisions, is_candidate, is_dropped)
     return GateOut(sides.trues, sides.falses, decisions)

@@ -16,7 +16,7 @@ from bytewax.dataflow import Stream, operator
 from prometheus_client import Counter
 
 from flywheel import metrics
-from flywheel.flows.decisions import Candidate, Decision, Decoded, Dropped, Invalid, NotSampled, Sampled
+from flywheel.flows.decisions import Candidate, Decision, Decoded, Draw, Dropped, Invalid, Sampled
 from flywheel.operators.outcome import Stage
 
 ACCEPTED = "accepted"
@@ -101,7 +101,7 @@ def count_outcomes(
     decoded: Stream[Decoded],
     views: Stream[Candidate],
     feedback: Stream[Candidate],
-    draws: Stream[Sampled | NotSampled],
+    draws: Stream[Draw],
     measured: Stream[Decision],
     scored: Stream[Decision],
     accepted: Stream[Candidate],
