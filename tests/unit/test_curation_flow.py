@@ -127,6 +127,7 @@ def test_positives_outside_the_sample_are_counted_not_stored(chain: CurationChai
 QUOTA = ("quota", "quota")
 LABELLED: list[tuple[InteractionEvent, tuple[str, str] | None]] = [
     (event("pair-ok"), None),
+    (event("pair-email", final_user_edit=GOOD_EDIT + " Mail ops@example.com."), None),
     (event("trivial", final_user_edit=ANSWER.replace("rotate.", "rotate!")), ("distance", "trivial_edit")),
     (event("rewrite", final_user_edit="No."), ("distance", "rewrite")),
     (
@@ -165,7 +166,7 @@ def test_every_gate_drops_what_it_should(labelled: tuple[FlowRun, dict[str, floa
 
     assert {event_id: label for event_id, label in rejected.items() if label != QUOTA} == expected
     assert len(over_cap) == 1 and over_cap <= heavy
-    assert sorted(result.event_ids(DPO_PAIRS)) == sorted({"pair-ok"} | heavy - over_cap)
+    assert sorted(result.event_ids(DPO_PAIRS)) == sorted({"pair-ok", "pair-email"} | heavy - over_cap)
 
 
 def test_rejection_rows_are_scrubbed_audit_rows_with_lineage(labelled: tuple[FlowRun, dict[str, float]]) -> None:
@@ -189,11 +190,13 @@ def test_pairs_carry_the_golden_delta_and_safety_scores(labelled: tuple[FlowRun,
     assert (pair["prompt"], pair["chosen"], pair["rejected"]) == (event("pair-ok").prompt, GOOD_EDIT, ANSWER)
     assert 0.1 < pair["similarity"] < 0.95 and pair["edit_distance"] > 0
     assert dict(pair["safety_scores"])["toxicity:profanity"] < 0.5
+    scrubbed = result.values(DPO_PAIRS, "pair-email")["chosen"]
+    assert "[EMAIL]" in scrubbed and "ops@example.com" not in scrubbed
 
 
 def test_the_toxicity_model_sees_only_edits_past_the_cheap_gates(labelled: tuple[FlowRun, dict[str, float]]) -> None:
     result, _ = labelled
-    reached_model = {"pair-ok", "toxic", "quota-0", "quota-1", "quota-2"}
+    reached_model = {"pair-ok", "pair-email", "toxic", "quota-0", "quota-1", "quota-2"}
 
     assert result.stats.toxicity_items == len(reached_model)
     assert result.stats.toxicity_seconds > 0
@@ -203,8 +206,11 @@ def test_outcomes_are_counted_once_for_the_summary_and_prometheus(
     labelled: tuple[FlowRun, dict[str, float]],
 ) -> None:
     result, increments = labelled
-    decisions = {f"{stage}:{reason}": 1 for stage, reason in result.rejections().values()}
-    decisions["pair:accepted"] = len(result.event_ids(DPO_PAIRS))
+    decisions = {
+        f"{stage}:{reason}": 1 for _, label in LABELLED if label not in (None, QUOTA) for stage, reason in [label]
+    }
+    decisions["quota:quota"] = 1
+    decisions["pair:accepted"] = 4  # pair-ok, pair-email and two of the heavy user's three edits
 
     assert result.stats.decisions == decisions
     assert result.stats.events_read == len(LABELLED)
@@ -215,7 +221,7 @@ def test_outcomes_are_counted_once_for_the_summary_and_prometheus(
     assert increments["events_consumed:edit"] == len(LABELLED)
     # The band measured every edit past dedup; the model scored every edit past policy.
     assert increments["similarity_count"] == len(LABELLED) - 2
-    assert increments["toxicity_count"] == 5
+    assert increments["toxicity_count"] == 6
 
 
 def test_every_table_records_progress_even_without_rows(chain: CurationChain) -> None:
