@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from datetime import datetime
@@ -230,13 +231,16 @@ def bench(
 
 
 @app.command("config")
-def show_config() -> None:
-    """Print the effective configuration (secrets masked)."""
-    settings = _settings()
-    dumped = settings.model_dump(mode="json")
-    for key in dumped.get("kafka", {}).get("client_config", {}):
-        if any(word in key for word in ("password", "secret", "key")):
-            dumped["kafka"]["client_config"][key] = "***"
+def show_config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (for scripts).")] = False,
+) -> None:
+    """Print the effective configuration (secrets masked: passwords, tokens, credentials, keys)."""
+    from flywheel.config import masked
+
+    dumped = masked(_settings().model_dump(mode="json"))
+    if as_json:
+        typer.echo(json.dumps(dumped, indent=2, sort_keys=True))
+        return
     table = RichTable("setting", "value")
     for section, values in dumped.items():
         table.add_row(section, str(values))

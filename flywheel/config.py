@@ -7,6 +7,7 @@ effects (no directories are created here; whoever writes to a path creates it).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -139,11 +140,48 @@ class SourceSettings(Section):
 
 
 class MetricsSettings(Section):
-    """Prometheus endpoint for the flow process."""
+    """Prometheus endpoints of the long-running processes: one default port each, so they share a host.
+
+    The gateway serves ``/metrics`` on its own HTTP port (``gateway.port``).
+    """
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 9464
+    port: int = Field(default=9464, ge=0, le=65535, description="the curation flow's /metrics")
+    trainer_port: int = Field(default=9465, ge=0, le=65535, description="`flywheel trainer run --forever`")
+    tracker_port: int = Field(default=9466, ge=0, le=65535, description="`flywheel trainer track --loop`")
+
+
+# A key names a secret when it contains one of these words (librdkafka's sasl.password,
+# pyiceberg's credential / token / s3.secret-access-key / adls.account-key, gateway keys).
+_SECRET_KEY = re.compile(
+    r"password|passwd|secret|token|credential|private|access[._-]?key|account[._-]?key|api[._-]?keys?$|jaas"
+)
+# Keys that say where a secret is kept, not the secret itself.
+_SECRET_POINTER = re.compile(r"(_file|_env|_header|\.location)$")
+# user:password@ in a URI (a SQL catalog's database URL, a REST endpoint).
+_URI_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+):[^@/\s]+@")
+MASK = "***"
+
+
+def masked(value: Any, *, within_secret: bool = False) -> Any:
+    """A copy of dumped settings with every secret-looking string replaced by ``***``.
+
+    A string is secret when its key, or the key of a mapping holding it, names a secret
+    (numbers and flags never are); a password inside a URI is masked wherever it appears.
+    """
+    if isinstance(value, dict):
+        return {k: masked(v, within_secret=within_secret or _names_secret(str(k))) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, within_secret=within_secret) for v in value]
+    if isinstance(value, str):
+        return MASK if within_secret and value else _URI_PASSWORD.sub(rf"\g<head>:{MASK}@", value)
+    return value
+
+
+def _names_secret(key: str) -> bool:
+    lowered = key.lower()
+    return bool(_SECRET_KEY.search(lowered)) and not _SECRET_POINTER.search(lowered)
 
 
 def _as_uri(location: str) -> str:

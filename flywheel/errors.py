@@ -37,6 +37,16 @@ class RegistryError(ConfigError):
     """The registry location is unusable (unreadable, unwritable, unknown protocol)."""
 
 
+class PortInUse(ConfigError):
+    """A port another process already listens on; the message names the setting that chose it."""
+
+    @classmethod
+    def for_setting(cls, setting: str, host: str, port: int) -> PortInUse:
+        """The error for ``setting`` (e.g. ``metrics.trainer_port``) naming its environment variable."""
+        env = "FLYWHEEL_" + setting.upper().replace(".", "__")
+        return cls(f"{host}:{port} is already in use; set {setting} ({env}) to a free port, or 0 to turn it off")
+
+
 class RecoveryStateExists(ConfigError):
     """A start-position override was asked for while recovery state would take precedence."""
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from flywheel.console import one_line_errors
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -33,6 +35,8 @@ def serve(
     settings = load_settings()
     listen_host = host or settings.gateway.host
     listen_port = settings.gateway.port if port is None else port
+    with one_line_errors():
+        _check_port_free(listen_host, listen_port)
     if workers > 1:
         uvicorn.run(
             "flywheel.gateway_cli:asgi_app",
@@ -46,6 +50,24 @@ def serve(
     from flywheel.gateway.app import create_app
 
     uvicorn.run(create_app(settings.gateway_config()), host=listen_host, port=listen_port, log_level="info")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line naming ``gateway.port`` when another process already listens there."""
+    import errno
+    import socket
+
+    from flywheel.errors import PortInUse
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUse.for_setting("gateway.port", host, port) from exc
 
 
 def asgi_app() -> FastAPI:

@@ -8,9 +8,12 @@ Bytewax's dataflow API serves this registry on ``/metrics`` when
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from flywheel.errors import PortInUse
 
 EVENTS_CONSUMED = Counter(
     "flywheel_events_consumed_total",
@@ -77,10 +80,16 @@ TOXICITY = Histogram(
 )
 
 
-def serve(host: str, port: int) -> None:
-    """Expose the default registry over HTTP (no-op when port is 0)."""
-    if port:
+def serve(host: str, port: int, setting: str = "metrics.port") -> None:
+    """Expose the default registry over HTTP (no-op when port is 0); a taken port names ``setting``."""
+    if not port:
+        return
+    try:
         start_http_server(port, addr=host)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise PortInUse.for_setting(setting, host, port) from exc
 
 
 # -- Poisoning signal (bounded: one series per segment, never per user) ----------------------

@@ -27,12 +27,15 @@ def _settings() -> Settings:
     return cli_settings()
 
 
-def _serve_metrics(settings: Settings) -> None:
-    """Long-running commands expose their metrics (FLYWHEEL_METRICS__HOST/PORT; k8s uses 9465)."""
+def _serve_metrics(settings: Settings, component: str) -> None:
+    """Serve a long-running command's metrics on its own port (``metrics.trainer_port`` / ``tracker_port``)."""
     if settings.metrics.enabled:
+        from flywheel.console import one_line_errors
         from flywheel.metrics import serve
 
-        serve(settings.metrics.host, settings.metrics.port)
+        setting = f"{component}_port"
+        with one_line_errors():
+            serve(settings.metrics.host, getattr(settings.metrics, setting), f"metrics.{setting}")
 
 
 @contextmanager
@@ -62,7 +65,7 @@ def track(
 
     settings = _settings()
     if loop:
-        _serve_metrics(settings)
+        _serve_metrics(settings, "tracker")
     with _clear_errors():
         report = run_tracker(settings.trainer_config(), once=not loop)
     for trigger in report.emitted:
@@ -81,7 +84,7 @@ def run(
 
     settings = _settings()
     if forever:
-        _serve_metrics(settings)
+        _serve_metrics(settings, "trainer")
     with _clear_errors():
         resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
         report = TrainerConsumer(settings.trainer_config(), show_progress=progress).run(until_idle=not forever)
