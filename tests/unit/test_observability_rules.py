@@ -8,7 +8,6 @@ the metric does not have, fails here rather than as an empty Grafana panel.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import shutil
@@ -19,7 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
+
+from tests.support.metric_names import METRIC_MODULES, exported
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM_DIR = ROOT / "infra" / "prometheus"
@@ -28,14 +28,6 @@ RULES_TEST = PROM_DIR / "rules_test.yml"
 PROM_CONFIG = PROM_DIR / "prometheus.yml"
 DASHBOARD = ROOT / "infra" / "grafana" / "flywheel-dashboard.json"
 
-# Modules that define metrics, and the metric-name prefixes each one owns.
-METRIC_MODULES: dict[str, tuple[str, ...]] = {
-    "flywheel.metrics": ("flywheel_",),
-    "flywheel.trainer.metrics": ("flywheel_training_", "flywheel_pairs_since_trigger"),
-    "flywheel.gateway.metrics": ("flywheel_gateway_",),
-}
-# Series Prometheus or prometheus_client's default collectors provide.
-BUILTIN = {"up": set(), "process_start_time_seconds": set()}
 # Labels Prometheus attaches at scrape time, valid on every series.
 TARGET_LABELS = {"job", "instance"}
 NAME = re.compile(r"\b((?:flywheel|process)_[a-z0-9_]+|up)\b(?!\s*\()")
@@ -54,22 +46,6 @@ def _promtool() -> str:
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([_promtool(), *args], capture_output=True, text=True, timeout=300, check=False)
-
-
-def _exported() -> tuple[dict[str, set[str]], list[str]]:
-    """Sample names the code can export -> their label names; plus modules that failed to import."""
-    missing_modules = []
-    for module in METRIC_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError:
-            missing_modules.append(module)
-    names: dict[str, set[str]] = {k: set(v) for k, v in BUILTIN.items()}
-    for collector, sample_names in list(REGISTRY._collector_to_names.items()):
-        labels = set(getattr(collector, "_labelnames", ()))
-        for sample in sample_names:
-            names[sample] = labels | ({"le"} if sample.endswith("_bucket") else set())
-    return names, missing_modules
 
 
 def _rule_exprs() -> Iterator[str]:
@@ -93,15 +69,15 @@ def _dashboard_exprs() -> Iterator[str]:
 
 def _problems(exprs: list[str]) -> tuple[list[str], list[str]]:
     """(problems, missing modules): unknown metric names and label names used on them."""
-    exported, missing_modules = _exported()
+    exported_names, missing_modules = exported()
     problems = []
     for expr in exprs:
         for name in NAME.findall(expr):
-            if name not in exported:
+            if name not in exported_names:
                 problems.append(f"metric {name!r} in {expr.strip()[:80]!r} is not exported")
         for name, body in SELECTOR.findall(expr):
             for label in MATCHER_LABEL.findall(body):
-                if name in exported and label not in exported[name] | TARGET_LABELS:
+                if name in exported_names and label not in exported_names[name] | TARGET_LABELS:
                     problems.append(f"label {label!r} is not a label of {name}")
     return problems, missing_modules
 
