@@ -32,7 +32,10 @@ stack_app = typer.Typer(
 flow_app = typer.Typer(help="The curation flow (Bytewax).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(flow_app, name="flow")
-data_app = typer.Typer(help="Dataset versioning: revert to a tag, quarantine a time window.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Dataset versioning and upkeep: revert to a tag, quarantine a time window, expire and compact.",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 DEFAULT_DATA_TABLES = ["dpo_pairs", "positive_examples"]
 # Start positions shared by `flow run` and `flow replay` (replay defaults to offset 0).
@@ -188,6 +191,30 @@ def data_quarantine(
     for name in table:
         removal = quarantine(_load_table(settings, name), start, end, reason, user)
         console.print(f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id})")
+
+
+@data_app.command("maintain")
+def data_maintain(
+    table: Annotated[
+        list[str] | None, typer.Option(help="Table(s) to maintain (default: every flywheel table).")
+    ] = None,
+    expire: Annotated[bool, typer.Option(help="Expire old snapshots (tags and the offsets ledger stay).")] = True,
+    compact: Annotated[bool, typer.Option(help="Rewrite small files into fewer files (one snapshot).")] = True,
+) -> None:
+    """Expire old snapshots and compact small files (safe to run while the flow commits)."""
+    from flywheel.infra.maintenance import compact as compact_table
+    from flywheel.infra.maintenance import expire_snapshots
+    from flywheel.schemas.tables import contracts
+
+    settings = _settings()
+    for name in table or sorted(contracts()):
+        loaded = _load_table(settings, name)
+        if compact:
+            done = compact_table(loaded, settings.maintenance)
+            console.print(f"{name}: compacted {done.files_before} files into {done.files_after} ({done.rows} rows)")
+        if expire:
+            expiry = expire_snapshots(loaded, settings.maintenance)
+            console.print(f"{name}: expired {expiry.expired} snapshots, {expiry.kept} kept")
 
 
 def _load_table(settings: Settings, name: str) -> IcebergTable:

@@ -152,6 +152,19 @@ class MetricsSettings(Section):
     tracker_port: int = Field(default=9466, ge=0, le=65535, description="`flywheel trainer track --loop`")
 
 
+class MaintenanceSettings(Section):
+    """Snapshot expiry and small-file compaction (``flywheel data maintain``, a CronJob in Kubernetes)."""
+
+    # Expire snapshots older than this; tags (train-*, trigger-*), branch heads and the offsets
+    # ledger's chain are always kept, and so are the newest ``retain_last`` snapshots.
+    snapshot_max_age_h: float = Field(default=168.0, gt=0)
+    retain_last: int = Field(default=100, ge=1)
+    # Compact a partition once it holds this many files smaller than the target size.
+    compact_min_files: int = Field(default=8, ge=2)
+    target_file_size_mb: int = Field(default=128, ge=1)
+    commit_attempts: int = Field(default=5, ge=1)
+
+
 # A key names a secret when it contains one of these words (librdkafka's sasl.password,
 # pyiceberg's credential / token / s3.secret-access-key / adls.account-key, gateway keys).
 _SECRET_KEY = re.compile(

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from flywheel.config import (
     CatalogSettings,
     KafkaSettings,
+    MaintenanceSettings,
     MetricsSettings,
     RecoverySettings,
     Section,
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     curation: CurationSettings = Field(default_factory=CurationSettings)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     workers_per_process: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     state_dir: Path = Path(".flywheel")

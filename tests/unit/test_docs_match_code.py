@@ -71,7 +71,11 @@ def _metric_problem(name: str, exported_names: set[str], recorded: set[str], byt
         core = name.removeprefix("bytewax_")
         for suffix in (s for s in SAMPLE_SUFFIXES if core.endswith(s)):
             base = core.removesuffix(suffix) if suffix else core
-            if base.count("_") >= 2 and base.encode() in bytewax and not (base.endswith("_count") and suffix != "_total"):
+            if (
+                base.count("_") >= 2
+                and base.encode() in bytewax
+                and not (base.endswith("_count") and suffix != "_total")
+            ):
                 return None
         return f"{name!r} is not a Bytewax metric (counters end in _total, e.g. bytewax_item_out_count_total)"
     if name in exported_names or name.startswith("python_"):

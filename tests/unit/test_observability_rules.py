@@ -1,9 +1,10 @@
 """Alert rules, scrape config and dashboard: valid for promtool, and every metric they use exists.
 
 ``promtool`` comes from the Debian ``prometheus`` package (``infra/install-prometheus.sh``,
-run by ``.ci/run``); where it is missing the promtool tests skip and say so. The metric checks read the prometheus_client registry after
-importing the modules that define metrics, so a renamed or misspelled metric, or a label
-the metric does not have, fails here rather than as an empty Grafana panel.
+run by ``.ci/run``); where it is missing the promtool tests skip and say so. The metric
+checks read the prometheus_client registry after importing the modules that define metrics,
+so a renamed or misspelled metric, or a label the metric does not have, fails here rather
+than as an empty Grafana panel.
 """
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""Table maintenance: expire old snapshots and compact small files, without touching the ledger.
+
+The flow commits every few seconds per table, so snapshots and small data files pile up and
+slow commits and scans. ``flywheel data maintain`` (a CronJob in Kubernetes) runs both.
+
+Invariants kept (the exactly-once ledger lives in snapshot summaries, see ``infra/offsets.py``):
+
+* Expiry never removes a tag or branch head (pyiceberg protects them: every ``train-*`` and
+  ``trigger-*`` tag stays readable), nor any snapshot between a ref's head and the nearest
+  ancestor that carries ``flywheel.source-offsets``: ``offsets_as_of`` walks parents, and a
+  broken chain would read as "nothing committed" and re-ingest the stream.
+* Compaction is one ``overwrite`` snapshot per table that swaps small files for fewer big ones
+  (same rows) and carries the latest ``flywheel.source-offsets`` forward, so the new head is a
+  ledger entry itself. It never retries through pyiceberg (the tables disable that): on a
+  conflict with the flow it re-plans from the new head, so it can never store stale offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table.snapshots import Snapshot
+
+from flywheel.config import MaintenanceSettings
+from flywheel.errors import CommitFailed
+from flywheel.infra.offsets import OFFSETS_PROPERTY, committed_offsets, encode_offsets
+
+log = logging.getLogger(__name__)
+
+COMPACTED_PROPERTY = "flywheel.compacted-files"
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """What snapshot expiry removed and kept."""
+
+    table: str
+    expired: int
+    kept: int
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What compaction rewrote (``snapshot_id`` is None when nothing was worth it)."""
+
+    table: str
+    files_before: int
+    files_after: int
+    rows: int
+    snapshot_id: int | None
+
+
+def expire_snapshots(table: Table, settings: MaintenanceSettings, now: datetime | None = None) -> Expiry:
+    """Expire snapshots older than ``snapshot_max_age_h``, keeping the newest ``retain_last``, refs and the ledger."""
+    table.refresh()
+    now = now or datetime.now(UTC)
+    cutoff_ms = int((now - timedelta(hours=settings.snapshot_max_age_h)).timestamp() * 1000)
+    keep = _protected(table, settings.retain_last)
+    old = [s.snapshot_id for s in table.metadata.snapshots if s.timestamp_ms < cutoff_ms]
+    doomed = [snapshot_id for snapshot_id in old if snapshot_id not in keep]
+    if doomed:
+        table.maintenance.expire_snapshots().by_ids(doomed).commit()
+        table.refresh()
+        log.info("expired snapshots", extra={"table": table.name()[-1], "expired": len(doomed)})
+    return Expiry(table.name()[-1], len(doomed), len(table.metadata.snapshots))
+
+
+def _protected(table: Table, retain_last: int) -> set[int]:
+    """Snapshots expiry must keep: ref heads, their chains to the ledger, the newest of main."""
+    keep: set[int] = set()
+    for ref in table.metadata.refs.values():
+        keep.update(s.snapshot_id for s in _chain_to_ledger(table, table.snapshot_by_id(ref.snapshot_id)))
+    newest = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True)[:retain_last]
+    keep.update(s.snapshot_id for s in newest)
+    return keep
+
+
+def _chain_to_ledger(table: Table, snapshot: Snapshot | None) -> list[Snapshot]:
+    """``snapshot`` and its ancestors up to and including the first one carrying source offsets."""
+    chain: list[Snapshot] = []
+    while snapshot is not None:
+        chain.append(snapshot)
+        summary = snapshot.summary
+        if summary is not None and OFFSETS_PROPERTY in summary.additional_properties:
+            break
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return chain
+
+
+def compact(table: Table, settings: MaintenanceSettings) -> Compaction:
+    """Rewrite each partition's small files into fewer files, as one overwrite snapshot on main."""
+    for attempt in range(1, settings.commit_attempts + 1):
+        table.refresh()
+        try:
+            return _compact_once(table, settings)
+        except CommitFailedException as exc:
+            # The flow committed meanwhile: re-plan on its snapshot (never re-apply stale offsets).
+            log.info("compaction conflicted; re-planning", extra={"table": table.name()[-1], "attempt": attempt})
+            last = exc
+    raise CommitFailed(f"{table.name()[-1]}: compaction conflicted {settings.commit_attempts} times: {last}")
+
+
+def _compact_once(table: Table, settings: MaintenanceSettings) -> Compaction:
+    name = table.name()[-1]
+    head = table.current_snapshot()
+    if head is None:
+        return Compaction(name, 0, 0, 0, None)
+    target = settings.target_file_size_mb * 1024 * 1024
+    groups = _small_file_groups(list(table.scan().plan_files()), target, settings.compact_min_files)
+    if not groups:
+        return Compaction(name, 0, 0, 0, None)
+    properties = {COMPACTED_PROPERTY: str(sum(len(g) for g in groups))}
+    offsets = committed_offsets(table)
+    if offsets:
+        properties[OFFSETS_PROPERTY] = encode_offsets(offsets)
+    rows = files_after = 0
+    with table.transaction() as tx:
+        scan = ArrowScan(tx.table_metadata, table.io, table.schema(), AlwaysTrue())
+        with tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
+            for group in groups:
+                data = scan.to_table(group)
+                rows += data.num_rows
+                for task in group:
+                    rewrite.delete_data_file(task.file)
+                for data_file in _dataframe_to_data_files(tx.table_metadata, data, table.io, rewrite.commit_uuid):
+                    rewrite.append_data_file(data_file)
+                    files_after += 1
+    table.refresh()
+    after = table.current_snapshot()
+    files_before = sum(len(g) for g in groups)
+    log.info("compacted", extra={"table": name, "files_before": files_before, "files_after": files_after})
+    return Compaction(name, files_before, files_after, rows, after.snapshot_id if after else None)
+
+
+def _small_file_groups(tasks: list[FileScanTask], target_bytes: int, min_files: int) -> list[list[FileScanTask]]:
+    """Per partition, the small files worth rewriting (at least ``min_files`` of them, no delete files)."""
+    by_partition: dict[tuple[int, Any], list[FileScanTask]] = defaultdict(list)
+    for task in tasks:
+        if task.file.file_size_in_bytes < target_bytes and not task.delete_files:
+            by_partition[(task.file.spec_id, task.file.partition)].append(task)
+    return [group for _, group in sorted(by_partition.items(), key=lambda kv: repr(kv[0])) if len(group) >= min_files]
