@@ -125,11 +125,22 @@ def flow_run(
     addresses: Annotated[
         str | None, typer.Option("--addresses", "-a", help="host:port of every process, ';'-separated.")
     ] = None,
+    peers_from_pod: Annotated[
+        bool,
+        typer.Option(help="Derive -i and -a from a StatefulSet pod (POD_NAME, POD_NAMESPACE, FLOW_PROCESSES)."),
+    ] = False,
 ) -> None:
     """Run the curation flow: Kafka -> curation -> Iceberg (exactly-once)."""
+    import os
+
     from flywheel.flows.runner import StartRequest, run_flow
+    from flywheel.infra.cluster import place_from_env
 
     settings = _settings()
+    if peers_from_pod:
+        with one_line_errors():
+            place = place_from_env(os.environ)
+        process_id, addresses = place.process_id, ";".join(place.addresses)
     request = StartRequest(from_offsets, from_timestamp, reset_recovery)
     summary = run_flow(
         settings.flow_config(),
