@@ -75,8 +75,10 @@ class TableCommitter:
         settings: SinkSettings,
         state: CommitterState | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_commit: Callable[[str, Offsets], None] | None = None,
     ) -> None:
         self._load_table = load_table
+        self._on_commit = on_commit
         self._contract = contract
         self._branch = branch
         self._settings = settings
@@ -165,6 +167,8 @@ class TableCommitter:
             metrics.COMMIT_ROWS.labels(self.name).observe(len(rows))
             metrics.COMMIT_DURATION.labels(self.name).observe(time.perf_counter() - started)
             self.reports.append(CommitReport(self.name, snapshot_id, len(rows), offsets))
+            if self._on_commit is not None:  # after the Iceberg commit: lag tooling only
+                self._on_commit(self.name, offsets)
             log.info(
                 "iceberg commit",
                 extra={"table": self.name, "rows": len(rows), "snapshot_id": snapshot_id},
@@ -236,8 +240,10 @@ class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
         branch: str,
         settings: SinkSettings,
         on_build: Callable[[TableCommitter], None] | None = None,
+        on_commit: Callable[[str, Offsets], None] | None = None,
     ) -> None:
         self._load_table = load_table
+        self._on_commit = on_commit
         self._contracts = contracts
         self._names = sorted(contracts)
         self._branch = branch
@@ -260,6 +266,7 @@ class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
             self._branch,
             self._settings,
             state=resume_state,
+            on_commit=self._on_commit,
         )
         if self._on_build is not None:
             self._on_build(committer)

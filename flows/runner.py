@@ -19,6 +19,7 @@ from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
 from flywheel.flows.curation import build_flow
+from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource, list_partitions
@@ -115,25 +116,38 @@ def run_flow(
 
     committers: list[TableCommitter] = []
     stats = RunStats()
+    branch = settings.catalog.branch
+    group = GroupOffsets(settings.kafka, load_table, contracts(), branch) if branch == "main" else None
     flow = build_flow(
         CurationChain.build(settings.curation, settings.validation, settings.topics),
         InteractionSource(
             settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
         ),
-        IcebergSink(load_table, contracts(), settings.catalog.branch, settings.sink, on_build=committers.append),
+        IcebergSink(
+            load_table,
+            contracts(),
+            branch,
+            settings.sink,
+            on_build=committers.append,
+            on_commit=group.report if group else None,
+        ),
         CheckedKafkaSink(settings.kafka),
         sorted(contracts()),
         stats,
     )
     log.info("flow starting", extra={"start_offsets": start_offsets, "stop_at_end": stop_at_end})
-    cli_main(
-        flow,
-        workers_per_process=settings.workers_per_process,
-        process_id=process_id,
-        addresses=addresses,
-        epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
-        recovery_config=recovery,
-    )
+    try:
+        cli_main(
+            flow,
+            workers_per_process=settings.workers_per_process,
+            process_id=process_id,
+            addresses=addresses,
+            epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
+            recovery_config=recovery,
+        )
+    finally:
+        if group is not None:
+            group.close()
     summary = RunSummary(
         events_read=stats.events_read,
         dead_letters=stats.dead_letters,

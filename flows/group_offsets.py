@@ -1,0 +1,86 @@
+"""Consumer-group offsets for Kafka lag tooling, committed after each Iceberg commit.
+
+The flow never resumes from these (it resumes from the Iceberg snapshot summaries, the only
+exactly-once record); they exist so that ``kafka-consumer-groups --describe``, Burrow or any
+lag exporter sees the curation group's progress. The offset committed for a partition is the
+lowest offset every table has recorded (the ledger's floor), plus one (Kafka's "next to read"),
+so lag tooling never shows work as done that a table has not committed. A table committed by
+another process is re-read from the catalog at most every ``refresh_s``. Failures are logged
+and counted, never raised: lag reporting must not stop the flow. Only the main branch reports
+(a replay into a branch is not the group's progress).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from pyiceberg.table import Table
+
+from flywheel.config import KafkaSettings
+from flywheel.infra.offsets import Offsets, committed_offsets
+
+log = logging.getLogger(__name__)
+
+
+class GroupOffsets:
+    """Commits, per source partition, the minimum Iceberg-committed offset over every table."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        load_table: Callable[[str], Table],
+        tables: Iterable[str],
+        branch: str,
+        refresh_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._kafka = kafka
+        self._load_table = load_table
+        self._tables = sorted(tables)
+        self._branch = branch
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._known: dict[str, tuple[float, Offsets]] = {}
+        self._consumer: Consumer | None = None
+        self.committed: Offsets = {}
+
+    def report(self, table: str, offsets: Offsets) -> None:
+        """Record ``table``'s newly committed offsets and commit the group's floor if it moved."""
+        now = self._clock()
+        self._known[table] = (now, dict(offsets))
+        try:
+            for name in self._tables:
+                seen = self._known.get(name)
+                if seen is None or now - seen[0] >= self._refresh_s:
+                    self._known[name] = (now, committed_offsets(self._load_table(name), self._branch))
+            floor = _floor([offsets for _, offsets in self._known.values()])
+            moved = {key: offset for key, offset in floor.items() if offset > self.committed.get(key, -1)}
+            if moved:
+                self._commit(moved)
+                self.committed.update(moved)
+        except (KafkaException, OSError, ValueError) as exc:
+            log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": str(exc)})
+
+    def _commit(self, offsets: Offsets) -> None:
+        if self._consumer is None:
+            # Not subscribed: a commit-only member of the group (the flow reads by assign()).
+            self._consumer = Consumer(
+                self._kafka.client(**{"group.id": self._kafka.consumer_group, "enable.auto.commit": False})
+            )
+        partitions = [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in offsets.items()]
+        self._consumer.commit(offsets=partitions, asynchronous=False)
+
+    def close(self) -> None:
+        """Close the commit-only consumer (leaves the committed offsets in place)."""
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
+def _floor(ledgers: list[Offsets]) -> Offsets:
+    """Per partition, the lowest offset over ledgers (a partition some ledger lacks is at -1)."""
+    keys = {key for ledger in ledgers for key in ledger}
+    return {key: min(ledger.get(key, -1) for ledger in ledgers) for key in keys}
