@@ -159,6 +159,8 @@ class MaintenanceSettings(Section):
     # ledger's chain are always kept, and so are the newest ``retain_last`` snapshots.
     snapshot_max_age_h: float = Field(default=168.0, gt=0)
     retain_last: int = Field(default=100, ge=1)
+    # Delete the data files, manifests and manifest lists only expired snapshots referenced.
+    delete_expired_files: bool = True
     # Compact a partition once it holds this many files smaller than the target size.
     compact_min_files: int = Field(default=8, ge=2)
     target_file_size_mb: int = Field(default=128, ge=1)

@@ -9,6 +9,8 @@ Invariants kept (the exactly-once ledger lives in snapshot summaries, see ``infr
   ``trigger-*`` tag stays readable), nor any snapshot between a ref's head and the nearest
   ancestor that carries ``flywheel.source-offsets``: ``offsets_as_of`` walks parents, and a
   broken chain would read as "nothing committed" and re-ingest the stream.
+* Expiry then deletes the files only expired snapshots could read (never a file a kept
+  snapshot holds live), so the warehouse shrinks too.
 * Compaction is one ``overwrite`` snapshot per table that swaps small files for fewer big ones
   (same rows) and carries the latest ``flywheel.source-offsets`` forward, so the new head is a
   ledger entry itself. It never retries through pyiceberg (the tables disable that): on a
@@ -26,6 +28,7 @@ from typing import Any
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.manifest import ManifestEntryStatus, ManifestFile
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Snapshot
 
@@ -40,11 +43,12 @@ COMPACTED_PROPERTY = "flywheel.compacted-files"
 
 @dataclass(frozen=True)
 class Expiry:
-    """What snapshot expiry removed and kept."""
+    """What snapshot expiry removed and kept (``files_deleted``: data files, manifests, manifest lists)."""
 
     table: str
     expired: int
     kept: int
+    files_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,50 @@ def expire_snapshots(table: Table, settings: MaintenanceSettings, now: datetime 
     keep = _protected(table, settings.retain_last)
     old = [s.snapshot_id for s in table.metadata.snapshots if s.timestamp_ms < cutoff_ms]
     doomed = [snapshot_id for snapshot_id in old if snapshot_id not in keep]
-    if doomed:
-        table.maintenance.expire_snapshots().by_ids(doomed).commit()
-        table.refresh()
-        log.info("expired snapshots", extra={"table": table.name()[-1], "expired": len(doomed)})
-    return Expiry(table.name()[-1], len(doomed), len(table.metadata.snapshots))
+    if not doomed:
+        return Expiry(table.name()[-1], 0, len(table.metadata.snapshots))
+    # Decided before the commit, from the metadata that still lists the doomed snapshots.
+    unreferenced = _files_only_of(table, set(doomed)) if settings.delete_expired_files else set()
+    table.maintenance.expire_snapshots().by_ids(doomed).commit()
+    table.refresh()
+    for path in sorted(unreferenced):
+        table.io.delete(path)
+    log.info(
+        "expired snapshots",
+        extra={"table": table.name()[-1], "expired": len(doomed), "files_deleted": len(unreferenced)},
+    )
+    return Expiry(table.name()[-1], len(doomed), len(table.metadata.snapshots), len(unreferenced))
+
+
+def _files_only_of(table: Table, doomed: set[int]) -> set[str]:
+    """Files (data, manifests, manifest lists) that no kept snapshot can read.
+
+    A data file stays when a kept snapshot holds it live (added or existing; an entry marking it
+    deleted does not make it readable), so time travel to every kept snapshot keeps working.
+    Files a concurrent commit adds are in no doomed snapshot and are never candidates.
+    """
+    entries: dict[str, tuple[set[str], set[str]]] = {}  # manifest -> (live data files, all data files)
+
+    def files_of(manifest_path: str, manifest: ManifestFile) -> tuple[set[str], set[str]]:
+        if manifest_path not in entries:
+            listed = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+            live = {e.data_file.file_path for e in listed if e.status != ManifestEntryStatus.DELETED}
+            entries[manifest_path] = (live, {e.data_file.file_path for e in listed})
+        return entries[manifest_path]
+
+    kept: set[str] = set()
+    candidates: set[str] = set()
+    for snapshot in table.metadata.snapshots:
+        is_doomed = snapshot.snapshot_id in doomed
+        (candidates if is_doomed else kept).add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            live, every = files_of(manifest.manifest_path, manifest)
+            (candidates if is_doomed else kept).add(manifest.manifest_path)
+            if is_doomed:
+                candidates.update(every)
+            else:
+                kept.update(live)
+    return candidates - kept
 
 
 def _protected(table: Table, retain_last: int) -> set[int]:

@@ -8,8 +8,11 @@ exactly once (the offsets ledger survived both).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
+from pyiceberg.table import Table
 from typer.testing import CliRunner
 
 from flywheel.cli import app
@@ -30,6 +33,21 @@ EAGER = MaintenanceSettings(compact_min_files=2, retain_last=1, snapshot_max_age
 def _data_files(settings: Settings) -> int:
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
     return len(list(table.scan().plan_files()))
+
+
+def _warehouse_files(settings: Settings) -> set[str]:
+    return {str(p) for p in Path(settings.catalog.warehouse).rglob("*") if p.is_file()}
+
+
+def _referenced(table: Table) -> set[str]:
+    """Local paths of every file a kept snapshot reads: manifest lists, manifests, live data files."""
+    paths: set[str] = set()
+    for snapshot in table.metadata.snapshots:
+        paths.add(snapshot.manifest_list)
+        for manifest in snapshot.manifests(table.io):
+            paths.add(manifest.manifest_path)
+            paths.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io))
+    return {urlparse(p).path for p in paths}
 
 
 def test_compact_and_expire_keep_tags_and_exactly_once(settings: Settings) -> None:
@@ -60,6 +78,7 @@ def test_compact_and_expire_keep_tags_and_exactly_once(settings: Settings) -> No
     assert committed_offsets(table) == ledger
 
     snapshots_before = len(table.metadata.snapshots)
+    on_disk = _warehouse_files(settings)
     expiry = expire_snapshots(table, EAGER, now=datetime.now(UTC) + timedelta(days=30))
 
     assert expiry.expired > 0 and expiry.kept == snapshots_before - expiry.expired
@@ -69,6 +88,13 @@ def test_compact_and_expire_keep_tags_and_exactly_once(settings: Settings) -> No
     assert sorted(r["event_id"] for r in table.scan(snapshot_id=tagged.snapshot_id).to_arrow().to_pylist()) == sorted(
         batches[0]
     )
+    # The small files of batches 1 and 2 (and the expired snapshots' manifests) are gone from
+    # the warehouse; every kept snapshot still reads in full.
+    assert expiry.files_deleted >= 2 + expiry.expired
+    assert len(on_disk - _warehouse_files(settings)) == expiry.files_deleted
+    assert all(Path(p).exists() for p in _referenced(table))
+    for snapshot in table.metadata.snapshots:
+        table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
 
     # The stream goes on: nothing is re-ingested, new events land once.
     produce_edits(settings, ["after-1"])
