@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -97,3 +98,13 @@ def test_trainer_cli_exits_2_in_one_line_on_a_taken_port(listening: int, monkeyp
     assert result.exit_code == 2
     assert "FLYWHEEL_METRICS__TRACKER_PORT" in result.output
     assert "Traceback" not in result.output
+
+
+def test_make_installs_nothing_system_wide_and_ci_installs_prometheus() -> None:
+    root = Path(__file__).resolve().parents[2]
+    makefile = (root / "Makefile").read_text()
+    for word in ("apt-get", "sudo", "install-prometheus", "systemctl"):
+        assert word not in makefile, f"make must not run {word}"
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    steps = [line.strip() for line in ci if line.strip() and not line.startswith("#")]
+    assert steps.index("bash infra/install-prometheus.sh") < steps.index("make test")
