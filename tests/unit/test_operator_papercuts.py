@@ -102,7 +102,8 @@ def test_trainer_cli_exits_2_in_one_line_on_a_taken_port(listening: int, monkeyp
 
 def test_make_installs_nothing_system_wide_and_ci_installs_prometheus() -> None:
     root = Path(__file__).resolve().parents[2]
-    makefile = (root / "Makefile").read_text()
+    lines = (root / "Makefile").read_text().splitlines()
+    makefile = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
     for word in ("apt-get", "sudo", "install-prometheus", "systemctl"):
         assert word not in makefile, f"make must not run {word}"
     ci = (root / ".ci" / "run").read_text().splitlines()
