@@ -13,6 +13,7 @@ and counted, never raised: lag reporting must not stop the flow. Only the main b
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -45,10 +46,16 @@ class GroupOffsets:
         self._clock = clock
         self._known: dict[str, tuple[float, Offsets]] = {}
         self._consumer: Consumer | None = None
+        # Committers of one process may run on several worker threads.
+        self._lock = threading.Lock()
         self.committed: Offsets = {}
 
     def report(self, table: str, offsets: Offsets) -> None:
         """Record ``table``'s newly committed offsets and commit the group's floor if it moved."""
+        with self._lock:
+            self._report(table, offsets)
+
+    def _report(self, table: str, offsets: Offsets) -> None:
         now = self._clock()
         self._known[table] = (now, dict(offsets))
         try:
@@ -75,9 +82,10 @@ class GroupOffsets:
 
     def close(self) -> None:
         """Close the commit-only consumer (leaves the committed offsets in place)."""
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        with self._lock:
+            if self._consumer is not None:
+                self._consumer.close()
+                self._consumer = None
 
 
 def _floor(ledgers: list[Offsets]) -> Offsets:
