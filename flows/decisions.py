@@ -14,10 +14,9 @@ import msgspec
 from flywheel.operators.distance import EditMeasure
 from flywheel.operators.outcome import Drop
 from flywheel.schemas.events import Rejection
-from flywheel.schemas.records import SourcedEvent, SourceMessage, SourceProgress
+from flywheel.schemas.records import Position, SourcedEvent, SourceMessage, SourceProgress
 
 SourceItem = SourceMessage | SourceProgress
-Position = tuple[str, int, int]
 
 
 @dataclass
@@ -107,5 +106,4 @@ def is_not_sampled(draw: Draw) -> TypeGuard[NotSampled]:
 
 def position_of(sourced: SourcedEvent) -> Position:
     """The event's source topic, partition and offset (what dedup and quota remember it by)."""
-    source = sourced.coordinates
-    return (source.topic, source.partition, source.offset)
+    return sourced.coordinates.position

@@ -27,9 +27,7 @@ from datetime import UTC, datetime, timedelta
 from flywheel.operators.normalize import content_key
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.schemas.events import InteractionEvent, Signal
-
-# Where a message came from: (topic, partition, offset).
-Position = tuple[str, int, int]
+from flywheel.schemas.records import Position
 
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 DUPLICATE_CONTENT = "duplicate_content"

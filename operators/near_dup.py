@@ -20,6 +20,7 @@ import numpy as np
 from flywheel.operators.normalize import content_key, normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.schemas.events import InteractionEvent, Signal
+from flywheel.schemas.records import Position
 
 NEAR_DUPLICATE = "near_duplicate"
 _PRIME = np.uint64(4294967311)  # smallest prime above 2**32
@@ -77,7 +78,7 @@ class NearDuplicateDetector:
         self.shingle_size = shingle_size
         self._groups: dict[str, list[tuple[float, int, np.ndarray]]] = {}
         # Source position of each remembered edit: a replayed message never matches itself.
-        self._positions: dict[int, tuple[str, int, int]] = {}
+        self._positions: dict[int, Position] = {}
         self._expiry: list[tuple[float, int, str]] = []
         self._max_seen: float | None = None
         self._counter = 0
@@ -86,9 +87,7 @@ class NearDuplicateDetector:
         """Signatures currently held."""
         return sum(len(entries) for entries in self._groups.values())
 
-    def observe(
-        self, group: str, text: str, occurred_at: datetime, position: tuple[str, int, int] | None = None
-    ) -> Drop | None:
+    def observe(self, group: str, text: str, occurred_at: datetime, position: Position | None = None) -> Drop | None:
         """Check ``text`` against the group's recent texts; remember it when kept.
 
         With ``position`` (source topic, partition, offset) a replayed message keeps its

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from flywheel.operators.config import QuotaSettings
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.schemas.events import InteractionEvent
+from flywheel.schemas.records import Position
 
 QUOTA = "quota"
 LATE = "late"
@@ -37,7 +38,7 @@ class QuotaLedger:
         self._users: dict[date, dict[str, int]] = defaultdict(dict)
         self._segments: dict[date, dict[str, int]] = defaultdict(dict)
         # Source positions admitted per day: a replayed message is not counted twice.
-        self._admitted: dict[date, set[tuple[str, int, int]]] = defaultdict(set)
+        self._admitted: dict[date, set[Position]] = defaultdict(set)
         self._newest: date | None = None
 
     def __deepcopy__(self, memo: dict[int, object]) -> QuotaLedger:
@@ -55,9 +56,7 @@ class QuotaLedger:
         """Days with counts currently held (for tests and introspection)."""
         return sorted(set(self._users) | set(self._segments))
 
-    def admit(
-        self, user_id: str, segment: str, occurred_at: datetime, position: tuple[str, int, int] | None = None
-    ) -> Drop | None:
+    def admit(self, user_id: str, segment: str, occurred_at: datetime, position: Position | None = None) -> Drop | None:
         """Count one accepted pair, or return a Drop (stage ``quota``) when a cap is reached.
 
         ``position`` (source topic, partition, offset) makes the call idempotent: a message

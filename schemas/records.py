@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from flywheel.schemas.events import InteractionEvent
+
+
+class Position(NamedTuple):
+    """Where a source message is: topic, partition, offset (a tuple: hashes, sorts and pickles as one)."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class SourceCoordinates(msgspec.Struct, frozen=True, array_like=True):
@@ -16,6 +24,11 @@ class SourceCoordinates(msgspec.Struct, frozen=True, array_like=True):
     partition: int
     offset: int
     timestamp_ms: int
+
+    @property
+    def position(self) -> Position:
+        """The message's position, without its timestamp."""
+        return Position(self.topic, self.partition, self.offset)
 
 
 class SourceMessage(msgspec.Struct, frozen=True, array_like=True):
