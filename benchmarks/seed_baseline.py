@@ -14,7 +14,7 @@ from pathlib import Path
 
 import Levenshtein
 
-from flywheel.infra.broker import read_to_end
+from flywheel.infra.kafka import read_to_end
 from flywheel.settings import Settings
 
 

@@ -21,7 +21,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pyiceberg.table import Table
 
 from flywheel.config import KafkaSettings
-from flywheel.infra.offsets import Offsets, committed_offsets
+from flywheel.infra.iceberg import Offsets, committed_offsets
+from flywheel.infra.kafka import consumer_config
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,7 @@ class GroupOffsets:
     def _commit(self, offsets: Offsets) -> None:
         if self._consumer is None:
             # Not subscribed: a commit-only member of the group (the flow reads by assign()).
-            self._consumer = Consumer(
-                self._kafka.client(**{"group.id": self._kafka.consumer_group, "enable.auto.commit": False})
-            )
+            self._consumer = Consumer(consumer_config(self._kafka, self._kafka.consumer_group))
         partitions = [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in offsets.items()]
         self._consumer.commit(offsets=partitions, asynchronous=False)
 

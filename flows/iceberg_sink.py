@@ -31,10 +31,11 @@ from flywheel import metrics
 from flywheel.config import SinkSettings
 from flywheel.errors import CommitFailed
 from flywheel.flows.ledger import DecisionLedger
-from flywheel.infra.offsets import (
+from flywheel.infra.iceberg import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
     Offsets,
+    branch_head,
     committed_offsets,
     encode_offsets,
     merge_offsets,
@@ -125,7 +126,7 @@ class TableCommitter:
         """Commit every buffered row (in chunks of ``max_rows_per_commit``) and the progress."""
         if not self.state.rows and not self._has_progress():
             return
-        rows = sorted(self.state.rows, key=lambda row: _position(row))
+        rows = sorted(self.state.rows, key=lambda row: row.coordinates.position)
         size = self._settings.max_rows_per_commit
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
         for index, chunk in enumerate(chunks):
@@ -185,17 +186,12 @@ class TableCommitter:
         transaction = self._table.transaction()
         transaction.append(frame, snapshot_properties=properties, branch=self._branch)
         self._table = transaction.commit_transaction()
-        head = self._table.snapshot_by_name(self._branch) if self._branch != "main" else None
-        snapshot = head or self._table.current_snapshot()
-        assert snapshot is not None
-        return snapshot.snapshot_id
+        head = branch_head(self._table, self._branch)
+        assert head is not None  # the commit above made one
+        return head.snapshot_id
 
     def _has_progress(self) -> bool:
         return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
-
-
-def _position(row: TableRow) -> tuple[str, int, int]:
-    return (row.coordinates.topic, row.coordinates.partition, row.coordinates.offset)
 
 
 def _row_maxima(rows: list[TableRow]) -> Offsets:

@@ -15,26 +15,16 @@ from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from flywheel import metrics
 from flywheel.config import KafkaSettings, SourceSettings
 from flywheel.errors import BrokerError
+from flywheel.infra.kafka import consumer_config, list_partitions
 from flywheel.schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 
 log = logging.getLogger(__name__)
 
 SourceItem = SourceMessage | SourceProgress
-
-
-def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
-    """Partition ids of ``topic``; a clear error if it does not exist."""
-    metadata = AdminClient(kafka.client()).list_topics(topic, timeout=timeout_s)
-    topic_metadata = metadata.topics.get(topic)
-    if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
-        reason = topic_metadata.error if topic_metadata is not None else "not found"
-        raise BrokerError(f"cannot read topic {topic!r}: {reason}; run `flywheel stack topics` to create it")
-    return sorted(topic_metadata.partitions)
 
 
 class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
@@ -55,15 +45,8 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         self._at_end = False
         self._last_emit = time.monotonic()
         self._labels = {"topic": topic, "partition": str(partition)}
-        config = kafka.client(
-            **{
-                "group.id": kafka.consumer_group,
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "statistics.interval.ms": 5000,
-                "stats_cb": self._record_lag,
-            }
+        config = consumer_config(
+            kafka, kafka.consumer_group, **{"statistics.interval.ms": 5000, "stats_cb": self._record_lag}
         )
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, start_offset)])

@@ -22,10 +22,8 @@ from collections.abc import Callable, Iterable
 
 from pyiceberg.table import Table
 
-from flywheel.infra.offsets import Offsets, committed_offsets
-from flywheel.schemas.records import SourceCoordinates
-
-Position = tuple[str, int, int]  # topic, partition, offset
+from flywheel.infra.iceberg import Offsets, branch_head, committed_offsets, from_source, source_positions
+from flywheel.schemas.records import Position, SourceCoordinates
 
 
 class DecisionLedger:
@@ -48,11 +46,14 @@ class DecisionLedger:
         self.floor = {key: min(ledger.get(key, -1) for ledger in ledgers) for key in keys}
         self.ceiling = {key: max(ledger.get(key, -1) for ledger in ledgers) for key in keys}
         self.placed = set()
+        heads = [(table, branch_head(table, self._branch)) for table in loaded]
         for (topic, partition), high in self.ceiling.items():
             low = self.floor[(topic, partition)]
             if high > low:
-                for table in loaded:
-                    self.placed.update(_positions(table, self._branch, topic, partition, low, high))
+                contested = from_source(topic, partition, after=low, through=high)
+                for table, head in heads:
+                    if head is not None:
+                        self.placed.update(source_positions(table, head, contested))
 
     def needs_row(self, source: SourceCoordinates) -> bool:
         """True when no table holds (or will hold, by an earlier decision) this message's row."""
@@ -61,36 +62,10 @@ class DecisionLedger:
             return False
         if source.offset > self.ceiling.get(key, -1):
             return True
-        return (source.topic, source.partition, source.offset) not in self.placed
+        return source.position not in self.placed
 
     def record(self, source: SourceCoordinates) -> None:
         """Remember that a row for this message is now buffered or written."""
         key = (source.topic, source.partition)
         if self.floor.get(key, -1) < source.offset <= self.ceiling.get(key, -1):
-            self.placed.add((source.topic, source.partition, source.offset))
-
-
-def _positions(table: Table, branch: str, topic: str, partition: int, low: int, high: int) -> set[Position]:
-    """Source positions of the rows a table holds with ``low < offset <= high``."""
-    snapshot = table.current_snapshot() if branch == "main" else table.snapshot_by_name(branch)
-    if snapshot is None:
-        return set()
-    # Topic names are [a-zA-Z0-9._-] only (Kafka's rule), so they need no escaping here.
-    row_filter = (
-        f"source_topic = '{topic}' AND source_partition = {partition} "
-        f"AND source_offset > {low} AND source_offset <= {high}"
-    )
-    scan = table.scan(
-        row_filter=row_filter,
-        selected_fields=("source_topic", "source_partition", "source_offset"),
-        snapshot_id=snapshot.snapshot_id,
-    )
-    frame = scan.to_arrow()
-    return set(
-        zip(
-            frame.column("source_topic").to_pylist(),
-            frame.column("source_partition").to_pylist(),
-            frame.column("source_offset").to_pylist(),
-            strict=True,
-        )
-    )
+            self.placed.add(source.position)

@@ -17,12 +17,19 @@ from pyiceberg.table import Table
 from flywheel.config import revised
 from flywheel.errors import BranchExists, ConfigError
 from flywheel.flows.config import FlowConfig
-from flywheel.flows.runner import RunSummary, StartRequest, run_until_drained
-from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
-from flywheel.infra.offsets import branch_head
+from flywheel.flows.runner import RunSummary, StartRequest, preflight, run_until_drained
+from flywheel.infra.iceberg import (
+    LINEAGE_COLUMNS,
+    branch_head,
+    ensure_tables,
+    from_source,
+    open_catalog,
+    read_rows,
+    table_identifier,
+)
+from flywheel.schemas.records import Position
 from flywheel.schemas.tables import REJECTIONS, contracts
 
-Position = tuple[str, int, int]
 # Where one message ended up: "dpo_pairs", "rejections:policy:pii:email", or "(none)".
 NOWHERE = "(none)"
 
@@ -53,6 +60,7 @@ def replay(settings: FlowConfig, branch: str, request: StartRequest, policy_file
         recovery={"directory": Path(settings.state_dir) / "replays" / branch / "recovery"},
         curation={"policy": {"file": policy_file}} if policy_file is not None else {},
     )
+    preflight(settings)
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
     existing = [name for name, table in tables.items() if table.snapshot_by_name(branch) is not None]
     if existing:
@@ -74,9 +82,9 @@ def _compare(report: ReplayReport, settings: FlowConfig, branch: str, start_offs
     replayed = _outcomes(tables, branch, topic, start_offsets)
     # Only messages the replay read: up to the branch's highest offset per partition.
     reach: dict[int, int] = {}
-    for _, partition, offset in replayed:
-        reach[partition] = max(reach.get(partition, -1), offset)
-    positions = {p for p in main.keys() | replayed.keys() if p[2] <= reach.get(p[1], -1)}
+    for position in replayed:
+        reach[position.partition] = max(reach.get(position.partition, -1), position.offset)
+    positions = {p for p in main.keys() | replayed.keys() if p.offset <= reach.get(p.partition, -1)}
     report.compared = len(positions)
     for position in sorted(positions):
         before, after = main.get(position, NOWHERE), replayed.get(position, NOWHERE)
@@ -91,19 +99,10 @@ def _outcomes(tables: dict[str, Table], ref: str, topic: str, start_offsets: dic
         snapshot = branch_head(table, ref)
         if snapshot is None:
             continue
-        fields = ["source_topic", "source_partition", "source_offset"]
-        if name == REJECTIONS:
-            fields += ["stage", "reason"]
-        rows = (
-            table.scan(
-                row_filter=f"source_topic = '{topic}'", selected_fields=tuple(fields), snapshot_id=snapshot.snapshot_id
-            )
-            .to_arrow()
-            .to_pylist()
-        )
-        for row in rows:
-            if row["source_offset"] < start_offsets.get(row["source_partition"], 0):
+        fields = LINEAGE_COLUMNS + (("stage", "reason") if name == REJECTIONS else ())
+        for row in read_rows(table, snapshot, from_source(topic), fields):
+            position = Position(row["source_topic"], row["source_partition"], row["source_offset"])
+            if position.offset < start_offsets.get(position.partition, 0):
                 continue
-            where = f"{name}:{row['stage']}:{row['reason']}" if name == REJECTIONS else name
-            outcomes[(row["source_topic"], row["source_partition"], row["source_offset"])] = where
+            outcomes[position] = f"{name}:{row['stage']}:{row['reason']}" if name == REJECTIONS else name
     return outcomes

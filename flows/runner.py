@@ -14,7 +14,7 @@ from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
-from flywheel.errors import RecoveryStateExists
+from flywheel.errors import ConfigError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
@@ -22,10 +22,10 @@ from flywheel.flows.curation import build_flow
 from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
-from flywheel.flows.kafka_source import InteractionSource, list_partitions
+from flywheel.flows.kafka_source import InteractionSource
 from flywheel.flows.tally import RunStats
-from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
-from flywheel.infra.offsets import Offsets, committed_offsets
+from flywheel.infra import iceberg, kafka
+from flywheel.infra.iceberg import Offsets
 from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)
@@ -62,17 +62,44 @@ class RunSummary:
         return sum(c.rows for c in self.commits if table is None or c.table == table)
 
 
-def resolve_start_offsets(settings: FlowConfig, tables: dict[str, Table], request: StartRequest) -> dict[int, int]:
+def preflight(settings: FlowConfig) -> list[int]:
+    """Check that the broker, the topic and the catalog answer, before anything is created.
+
+    Returns the interactions topic's partitions. Each failure is one line naming the address
+    and the setting to check, after at most the configured ``connect_timeout_s``.
+    """
+    kafka.check_reachable(settings.kafka)
+    partitions = kafka.list_partitions(settings.kafka, settings.topics.interactions, settings.kafka.connect_timeout_s)
+    iceberg.check_reachable(settings.catalog)
+    return partitions
+
+
+def resolve_start_offsets(
+    settings: FlowConfig, tables: dict[str, Table], request: StartRequest, partitions: list[int]
+) -> dict[int, int]:
     """Start offsets per partition: explicit offsets, a timestamp, or what the tables hold."""
     topic = settings.topics.interactions
-    partitions = list_partitions(settings.kafka, topic)
     if request.from_offsets is not None and request.from_timestamp is not None:
-        raise ValueError("give --from-offsets or --from-timestamp, not both")
+        raise ConfigError("give --from-offsets or --from-timestamp, not both")
     if request.from_offsets is not None:
-        return positions.parse_offsets(request.from_offsets, partitions)
+        return kafka.parse_offsets(request.from_offsets, partitions)
     if request.from_timestamp is not None:
-        return positions.from_timestamp(settings.kafka, topic, partitions, request.from_timestamp)
-    return positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)
+        return kafka.offsets_for_time(settings.kafka, topic, partitions, request.from_timestamp)
+    start = positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)
+    positions.refuse_if_ahead(settings.kafka, settings.catalog, topic, start)
+    return start
+
+
+def reset_state(settings: FlowConfig) -> list[str]:
+    """Drop the flywheel tables and the flow's recovery state; returns what was removed."""
+    iceberg.check_reachable(settings.catalog)
+    dropped = iceberg.drop_tables(iceberg.open_catalog(settings.catalog), settings.catalog)
+    removed = [f"table {name}" for name in dropped]
+    directory = Path(settings.recovery.directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+        removed.append(f"recovery state {directory}")
+    return removed
 
 
 def prepare_recovery(settings: FlowConfig, request: StartRequest) -> RecoveryConfig:
@@ -104,15 +131,16 @@ def run_flow(
 ) -> RunSummary:
     """Run the flow in this process (blocks); with ``stop_at_end`` it drains and returns."""
     request = request or StartRequest()
-    catalog = open_catalog(settings.catalog)
-    tables = ensure_tables(catalog, settings.catalog)
-    start_offsets = resolve_start_offsets(settings, tables, request)
+    partitions = preflight(settings)
+    catalog = iceberg.open_catalog(settings.catalog)
+    tables = iceberg.ensure_tables(catalog, settings.catalog)
+    start_offsets = resolve_start_offsets(settings, tables, request, partitions)
     recovery = prepare_recovery(settings, request)
     if settings.metrics.enabled:
         metrics.serve(settings.metrics.host, settings.metrics.port)
 
     def load_table(name: str) -> Table:
-        return catalog.load_table(table_identifier(settings.catalog, name))
+        return catalog.load_table(iceberg.table_identifier(settings.catalog, name))
 
     committers: list[TableCommitter] = []
     stats = RunStats()
@@ -161,9 +189,9 @@ def run_flow(
     )
     for name in tables:
         table = load_table(name)
-        snapshot = table.current_snapshot()
+        snapshot = iceberg.branch_head(table)
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
-        summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
+        summary.table_offsets[name] = iceberg.committed_offsets(table, settings.catalog.branch)
     return summary
 
 

@@ -70,7 +70,7 @@ def stack_up(
 ) -> None:
     """Start the bundled broker on loopback, create topics and tables, run until Ctrl-C."""
     from flywheel.infra.broker import ensure_topics, start_broker
-    from flywheel.infra.catalog import ensure_tables, open_catalog
+    from flywheel.infra.iceberg import ensure_tables, open_catalog
 
     settings = _settings()
     broker = start_broker(port=port or None)
@@ -108,7 +108,7 @@ def stack_topics() -> None:
 @stack_app.command("tables")
 def stack_tables() -> None:
     """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
-    from flywheel.infra.catalog import ensure_tables, open_catalog
+    from flywheel.infra.iceberg import ensure_tables, open_catalog
 
     settings = _settings()
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
@@ -231,7 +231,7 @@ def data_maintain(
 def _load_table(settings: Settings, name: str) -> IcebergTable:
     from pyiceberg.exceptions import NoSuchTableError
 
-    from flywheel.infra.catalog import open_catalog, table_identifier
+    from flywheel.infra.iceberg import open_catalog, table_identifier
 
     try:
         return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))

@@ -55,6 +55,8 @@ class KafkaSettings(Section):
     # sasl.password, ssl.ca.location, ... Never hard-code secrets; set them by env or file.
     client_config: dict[str, str] = Field(default_factory=dict)
     consumer_group: str = "flywheel-curation"
+    # How long a command waits for the broker to answer at start before it gives up in one line.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
 
     def client(self, **overrides: Any) -> dict[str, Any]:
         """librdkafka config for a client: bootstrap servers, security passthrough, overrides."""
@@ -88,6 +90,8 @@ class CatalogSettings(Section):
     # Extra catalog properties passed through (credential, token, s3.endpoint, ...).
     properties: dict[str, str] = Field(default_factory=dict)
     branch: str = "main"
+    # How long a command waits for the catalog to answer at start before it gives up in one line.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
 
     def catalog_properties(self) -> dict[str, str]:
         """Properties for ``pyiceberg.catalog.load_catalog``; local paths become absolute URIs."""

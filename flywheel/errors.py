@@ -58,6 +58,14 @@ class BrokerError(FlywheelError):
     """The broker could not be started, reached or read (a missing topic included)."""
 
 
+class BrokerUnreachable(BrokerError):
+    """No broker answered within ``kafka.connect_timeout_s``; the message names the address and setting."""
+
+
+class OffsetsAheadOfTopic(BrokerError):
+    """The catalog resumes past a topic's end: a new or reset broker; the message says how to reset."""
+
+
 class DeliveryError(BrokerError):
     """The broker did not acknowledge a message."""
 
@@ -75,6 +83,10 @@ class MessageTooLarge(BrokerError):
 
 class CatalogError(FlywheelError):
     """The catalog refused or failed an operation that retries did not fix."""
+
+
+class CatalogUnreachable(CatalogError):
+    """The catalog did not answer within ``catalog.connect_timeout_s``; the message names the URI and setting."""
 
 
 class CommitFailed(CatalogError):

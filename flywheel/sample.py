@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Producer
-
-from flywheel.errors import DeliveryError
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.events import InteractionEvent, Signal, encode_event
 from flywheel.settings import KafkaSettings
 
@@ -169,26 +167,7 @@ def _bad_message(rng: random.Random, index: int) -> bytes:
 
 def produce(kafka: KafkaSettings, topic: str, messages: Iterator[tuple[str, bytes]]) -> int:
     """Produce messages with an idempotent producer; returns how many were acknowledged."""
-    producer = Producer(kafka.client(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20}))
-    failures: list[str] = []
-    delivered = 0
-
-    def on_delivery(error: object, _message: object) -> None:
-        nonlocal delivered
-        if error is not None:
-            failures.append(str(error))
-        else:
-            delivered += 1
-
+    producer = CheckedProducer(kafka, **{"linger.ms": 20})
     for key, value in messages:
-        while True:
-            try:
-                producer.produce(topic, key=key.encode(), value=value, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    remaining = producer.flush(60)
-    if remaining or failures:
-        raise DeliveryError(f"{remaining} messages not delivered; errors: {failures[:3]}")
-    return delivered
+        producer.send(topic, value, key.encode())
+    return producer.flush(60)

@@ -113,7 +113,7 @@ def export(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line) from a snapshot or tag."""
-    from flywheel.infra.catalog import open_catalog, table_identifier
+    from flywheel.infra.iceberg import open_catalog, table_identifier
     from flywheel.schemas.tables import DPO_PAIRS
     from flywheel.trainer.dataset import export_jsonl
 

@@ -25,7 +25,6 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -34,6 +33,7 @@ from flywheel.config import KafkaSettings
 from flywheel.errors import BrokerUnavailable, MessageTooLarge
 from flywheel.gateway.config import GatewaySettings
 from flywheel.gateway.normalise import EncodedEvent
+from flywheel.infra.kafka import DeliveryReports, admin_client, produce, producer_config
 
 log = logging.getLogger(__name__)
 
@@ -64,48 +64,36 @@ class EventPublisher:
     def _publish_one(self, item: EncodedEvent) -> None:
         """One message is atomic by itself: the shared idempotent producer, no transaction."""
         producer = self._single_producer()
-        outcome: list[KafkaError | None] = []
-        done = threading.Event()
-
-        def delivered(error: KafkaError | None, _message: object) -> None:
-            outcome.append(error)
-            done.set()
-
+        reports = DeliveryReports()
         try:
-            producer.produce(self._topic, value=item.value, key=item.key, on_delivery=delivered)
+            produce(producer, self._topic, item.value, item.key, reports=reports, deadline=time.monotonic())
         except BufferError as exc:
             raise BrokerUnavailable(f"producer queue full: {exc}") from exc
         except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                raise MessageTooLarge(error.str()) from exc
-            raise BrokerUnavailable(error.str()) from exc
+            raise _refused(exc.args[0]) from exc
         # librdkafka fails the message itself after message.timeout.ms (= produce timeout);
         # waiting a little longer gets the definitive delivery report, not a guess.
-        deadline = time.monotonic() + self._gateway.produce_timeout_s + 5.0
-        while not done.is_set() and time.monotonic() < deadline:
-            producer.poll(0.005)
-        if not outcome:
+        if not reports.wait(producer, self._gateway.produce_timeout_s + 5.0):
             raise BrokerUnavailable("no delivery report in time; the event may still arrive, retry with its id")
-        if outcome[0] is not None:
-            if outcome[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                raise MessageTooLarge(outcome[0].str())
-            raise BrokerUnavailable(outcome[0].str())
+        if reports.errors:
+            raise _refused(reports.errors[0])
 
     def _single_producer(self) -> Producer:
         with self._single_lock:
             if self._single is None:
-                config: dict[str, Any] = self._kafka.client(
-                    **{
-                        "enable.idempotence": True,
-                        "acks": "all",
-                        "linger.ms": 1,
-                        "message.timeout.ms": int(self._gateway.produce_timeout_s * 1000),
-                        "client.id": f"{self._instance}-single",
+                self._single = Producer(
+                    {
+                        **producer_config(
+                            self._kafka,
+                            **{
+                                "linger.ms": 1,
+                                "message.timeout.ms": int(self._gateway.produce_timeout_s * 1000),
+                                "client.id": f"{self._instance}-single",
+                            },
+                        ),
+                        **self._gateway.producer_config,
                     }
                 )
-                config.update(self._gateway.producer_config)
-                self._single = Producer(config)
             return self._single
 
     def _publish_transaction(self, events: Sequence[EncodedEvent]) -> None:
@@ -123,10 +111,7 @@ class EventPublisher:
             self._transact(producer, events, deadline)
         except KafkaException as exc:
             keep = producer is not None and self._abort(producer, exc.args[0], deadline)
-            error: KafkaError = exc.args[0]
-            if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                raise MessageTooLarge(error.str()) from exc
-            raise BrokerUnavailable(error.str()) from exc
+            raise _refused(exc.args[0]) from exc
         except BufferError as exc:
             keep = producer is not None and self._abort(producer, None, deadline)
             raise BrokerUnavailable(f"producer queue full: {exc}") from exc
@@ -138,7 +123,7 @@ class EventPublisher:
     def ready(self) -> bool:
         """Whether the broker answers metadata for the interactions topic in time."""
         if self._admin is None:
-            self._admin = AdminClient(self._kafka.client())
+            self._admin = admin_client(self._kafka)
         try:
             metadata = self._admin.list_topics(self._topic, timeout=self._gateway.readiness_timeout_s)
         except KafkaException:
@@ -163,17 +148,11 @@ class EventPublisher:
                 producer.flush(self._gateway.produce_timeout_s)
 
     def _create(self, slot: int, deadline: float) -> Producer:
-        config: dict[str, Any] = self._kafka.client(
-            **{
-                "transactional.id": f"{self._instance}-{slot}",
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 1,
-                "client.id": f"{self._instance}-{slot}",
-            }
+        config = producer_config(
+            self._kafka,
+            **{"transactional.id": f"{self._instance}-{slot}", "linger.ms": 1, "client.id": f"{self._instance}-{slot}"},
         )
-        config.update(self._gateway.producer_config)
-        producer = Producer(config)
+        producer = Producer({**config, **self._gateway.producer_config})
         try:
             producer.init_transactions(_remaining(deadline))
         except KafkaException:
@@ -184,14 +163,7 @@ class EventPublisher:
     def _transact(self, producer: Producer, events: Sequence[EncodedEvent], deadline: float) -> None:
         producer.begin_transaction()
         for item in events:
-            while True:
-                try:
-                    producer.produce(self._topic, value=item.value, key=item.key)
-                    break
-                except BufferError:
-                    if time.monotonic() >= deadline:
-                        raise
-                    producer.poll(0.05)
+            produce(producer, self._topic, item.value, item.key, deadline=deadline)
         producer.commit_transaction(_remaining(deadline))
 
     def _abort(self, producer: Producer, error: KafkaError | None, deadline: float) -> bool:
@@ -205,6 +177,13 @@ class EventPublisher:
             log.warning("gateway producer abort failed; recreating it", extra={"error": str(exc)})
             return False
         return True
+
+
+def _refused(error: KafkaError) -> BrokerUnavailable | MessageTooLarge:
+    """The gateway's error for a produce the client or the broker refused."""
+    if error.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+        return MessageTooLarge(error.str())
+    return BrokerUnavailable(error.str())
 
 
 def _discard(producer: Producer) -> None:

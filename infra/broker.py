@@ -13,16 +13,16 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from flywheel.config import KafkaSettings, TopicSettings
 from flywheel.errors import BrokerError
+from flywheel.infra.kafka import admin_client, check_reachable, client_config
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,11 @@ def start_broker(host: str = "127.0.0.1", port: int | None = None, log_file: Pat
 
 
 def wait_until_ready(
-    bootstrap_servers: str,
-    timeout_s: float = 30.0,
-    process: subprocess.Popen[bytes] | None = None,
-    client_config: dict[str, str] | None = None,
+    bootstrap_servers: str, timeout_s: float = 30.0, process: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Poll the broker's metadata until it answers or the deadline passes."""
-    # log_level 0: connection-refused noise while the broker boots is expected, not an error.
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0, **(client_config or {})})
+    # Connection-refused lines while the broker boots are expected: they go to debug logs.
+    admin = AdminClient(client_config(KafkaSettings(bootstrap_servers=bootstrap_servers)))
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -124,7 +121,8 @@ def wait_until_ready(
 
 def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> list[str]:
     """Create the flywheel's topics if missing (idempotent); returns the names created now."""
-    admin = AdminClient(kafka.client())
+    check_reachable(kafka)
+    admin = admin_client(kafka)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(name, num_partitions=topics.partitions, replication_factor=topics.replication_factor)
@@ -162,44 +160,3 @@ def running_broker(host: str = "127.0.0.1", port: int | None = None) -> Iterator
         yield broker
     finally:
         broker.stop()
-
-
-def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterator[Message]:
-    """Every committed message of ``topic``, from the start of each partition to its end.
-
-    The end is the partition EOF a fetch reports, not ListOffsets (which the local broker
-    answers wrongly). No consumer group membership: partitions are assigned directly.
-    Raises TimeoutError if some partition does not reach its end within ``timeout_s``.
-    """
-    consumer = Consumer(
-        kafka.client(
-            **{
-                "group.id": f"flywheel-scan-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "isolation.level": "read_committed",
-                "auto.offset.reset": "earliest",
-            }
-        )
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        if metadata.error is not None:
-            raise BrokerError(f"cannot read topic {topic}: {metadata.error}")
-        partitions = sorted(metadata.partitions)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        pending = set(partitions)
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic}: partitions {sorted(pending)} never reached their end")
-            for message in consumer.consume(500, 0.2):
-                error = message.error()
-                if error is None:
-                    yield message
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                else:
-                    raise KafkaException(error)
-    finally:
-        consumer.close()

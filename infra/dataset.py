@@ -7,13 +7,15 @@ and the removed rows stay readable by time travel for the audit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pyiceberg.expressions import BooleanExpression, Or
 from pyiceberg.table import Table
 
 from flywheel.errors import DatasetError
-from flywheel.infra.offsets import committed_offsets, offsets_as_of
+from flywheel.infra.iceberg import branch_head, committed_offsets, from_source, occurred_between, offsets_as_of
 
 REVERTED_TO_PROPERTY = "flywheel.reverted-to"
 QUARANTINE_PROPERTY = "flywheel.quarantine"
@@ -36,14 +38,14 @@ def revert_to_tag(table: Table, tag: str) -> Removal:
         raise DatasetError(f"{table.name()[-1]}: no tag or branch named {tag!r}")
     kept = offsets_as_of(table, tagged)
     current = committed_offsets(table)
-    clauses = []
-    for (topic, partition), offset in sorted(current.items()):
-        floor = kept.get((topic, partition), -1)
-        if offset > floor:
-            clauses.append(f"(source_topic = '{topic}' AND source_partition = {partition} AND source_offset > {floor})")
-    if not clauses:
+    added = [
+        from_source(topic, partition, after=kept.get((topic, partition), -1))
+        for (topic, partition), offset in sorted(current.items())
+        if offset > kept.get((topic, partition), -1)
+    ]
+    if not added:
         return Removal(table.name()[-1], 0, None)
-    return _delete(table, " OR ".join(clauses), {REVERTED_TO_PROPERTY: tag})
+    return _delete(table, functools.reduce(Or, added), {REVERTED_TO_PROPERTY: tag})
 
 
 def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_id: str | None = None) -> Removal:
@@ -54,20 +56,18 @@ def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_i
         raise DatasetError(f"quarantine window is empty: {start.isoformat()} .. {end.isoformat()}")
     if not reason.strip():
         raise DatasetError("a quarantine needs a reason (it is stored in the snapshot summary)")
-    row_filter = f"occurred_at >= '{start.isoformat()}' AND occurred_at < '{end.isoformat()}'"
-    if user_id is not None:
-        row_filter += f" AND user_id = '{user_id.replace(chr(39), '')}'"
+    row_filter = occurred_between(start, end, user_id)
     window = f"{start.isoformat()}..{end.isoformat()}" + (f" user={user_id}" if user_id else "")
     return _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
 
 
-def _delete(table: Table, row_filter: str, properties: dict[str, str]) -> Removal:
-    head = table.current_snapshot()
+def _delete(table: Table, row_filter: BooleanExpression, properties: dict[str, str]) -> Removal:
+    head = branch_head(table)
     if head is None:
         return Removal(table.name()[-1], 0, None)
-    rows = table.scan(row_filter=row_filter).count()
+    rows = table.scan(row_filter=row_filter, snapshot_id=head.snapshot_id).count()
     if rows:
         table.delete(row_filter, snapshot_properties=properties)
         table.refresh()
-    after = table.current_snapshot()
+    after = branch_head(table)
     return Removal(table.name()[-1], rows, after.snapshot_id if after and rows else None)

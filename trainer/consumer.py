@@ -21,16 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message
 from pyiceberg.catalog import Catalog
 
 from flywheel.errors import BrokerError
-from flywheel.infra.catalog import open_catalog
+from flywheel.infra.iceberg import ensure_tag, open_catalog
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.trainer import metrics
 from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
-from flywheel.trainer.io import ensure_tag, idempotent_producer, produce_durably, trigger_ids_on
+from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ class TrainerConsumer:
         self.catalog = open_catalog(settings.catalog)
         self.registry = Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
         self.registry.check()
-        self.producer: Producer = idempotent_producer(settings.kafka)
+        self.producer = CheckedProducer(settings.kafka)
         self.published = published_result_ids(settings)
 
     def handle(self, trigger: TrainingTrigger, report: ConsumerReport) -> None:
@@ -230,8 +231,7 @@ class TrainerConsumer:
                 result = train_for_trigger(self.settings, trigger, self.catalog, self.registry, self.show_progress)
             report.results.append(result)
             metrics.RUNS.labels(status=result.status).inc()
-        produce_durably(
-            self.producer,
+        self.producer.send_durably(
             self.settings.topics.training_results,
             trigger.trigger_id,
             result.model_dump_json().encode(),

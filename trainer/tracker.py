@@ -22,19 +22,13 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.iceberg import ensure_tag, open_catalog, table_identifier, total_records
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.trainer import metrics
 from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.events import TrainingTrigger, trigger_id_for
-from flywheel.trainer.io import (
-    ensure_tag,
-    idempotent_producer,
-    main_history,
-    produce_durably,
-    total_records,
-    trigger_ids_on,
-)
+from flywheel.trainer.io import main_history, trigger_ids_on
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +126,8 @@ def check(settings: TrainerConfig, catalog: Catalog | None = None) -> TrackerRep
         if trigger.trigger_id in emitted_ids:
             report.already_emitted.append(trigger.trigger_id)
         else:
-            producer = producer or idempotent_producer(settings.kafka)
-            produce_durably(
-                producer,
+            producer = producer or CheckedProducer(settings.kafka)
+            producer.send_durably(
                 settings.topics.training_triggers,
                 trigger.trigger_id,
                 trigger.model_dump_json().encode(),

@@ -11,11 +11,11 @@ from typing import Any
 
 import pyarrow as pa
 import yaml
-from confluent_kafka import Producer
 from pyiceberg.exceptions import NoSuchTableError
 
-from flywheel.infra.broker import read_to_end
-from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra import iceberg
+from flywheel.infra.iceberg import open_catalog, table_identifier
+from flywheel.infra.kafka import CheckedProducer, read_to_end
 from flywheel.settings import Settings
 
 
@@ -25,19 +25,10 @@ def produce_raw(
     timestamps: list[int] | None = None,
 ) -> None:
     """Produce raw (key, value) messages to the interactions topic and wait for acks."""
-    producer = Producer(settings.kafka.client(**{"enable.idempotence": True, "acks": "all"}))
-    errors: list[str] = []
+    producer = CheckedProducer(settings.kafka)
     for index, (key, value) in enumerate(messages):
-        extra: dict[str, Any] = {"timestamp": timestamps[index]} if timestamps else {}
-        producer.produce(
-            settings.topics.interactions,
-            key=key,
-            value=value,
-            on_delivery=lambda err, _msg: errors.append(str(err)) if err else None,
-            **extra,
-        )
-    assert producer.flush(30) == 0
-    assert not errors, errors
+        producer.send(settings.topics.interactions, value, key, timestamp_ms=timestamps[index] if timestamps else None)
+    producer.flush(30)
 
 
 def read_table(settings: Settings, name: str) -> pa.Table:
@@ -52,10 +43,7 @@ def total_records(settings: Settings, name: str) -> int:
         table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
     except NoSuchTableError:
         return 0
-    snapshot = table.current_snapshot()
-    if snapshot is None or snapshot.summary is None:
-        return 0
-    return int(snapshot.summary.additional_properties.get("total-records", 0))
+    return iceberg.total_records(iceberg.branch_head(table))
 
 
 def snapshot_count(settings: Settings, name: str) -> int:

@@ -6,7 +6,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from flywheel.flows.runner import run_until_drained
-from flywheel.infra.broker import read_to_end
+from flywheel.infra.kafka import consumer_config, read_to_end
 from flywheel.settings import Settings
 from tests.integration.test_dataset_versioning import pairs, produce_edits
 
@@ -19,7 +19,7 @@ def _group_view(settings: Settings) -> tuple[dict[int, int], dict[int, int]]:
     The end comes from reading the partition (the local broker answers ListOffsets wrongly).
     """
     topic = settings.topics.interactions
-    consumer = Consumer(settings.kafka.client(**{"group.id": settings.kafka.consumer_group}))
+    consumer = Consumer(consumer_config(settings.kafka, settings.kafka.consumer_group))
     try:
         partitions = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
         committed = {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=30)}

@@ -18,9 +18,8 @@ from typer.testing import CliRunner
 from flywheel.cli import app
 from flywheel.config import MaintenanceSettings
 from flywheel.flows.runner import run_until_drained
-from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.iceberg import OFFSETS_PROPERTY, committed_offsets, open_catalog, table_identifier
 from flywheel.infra.maintenance import COMPACTED_PROPERTY, compact, expire_snapshots
-from flywheel.infra.offsets import OFFSETS_PROPERTY, committed_offsets
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
 from tests.integration.flow_helpers import write_config

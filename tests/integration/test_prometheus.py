@@ -22,12 +22,12 @@ import httpx
 import pytest
 import uvicorn
 import yaml
-from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
 from flywheel.config import revised
 from flywheel.gateway.app import create_app
 from flywheel.infra.broker import free_port, stop_process
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.settings import Settings
 from tests.conftest import wait_for
 from tests.integration.flow_helpers import start_flow_process, write_config
@@ -208,10 +208,10 @@ def test_prometheus_scrapes_flow_and_gateway(flow_process: tuple[Settings, str],
                 response = client.post(route, json=body)
                 assert response.status_code == 202, response.text
         # ... and undecodable input straight to the topic.
-        producer = Producer(settings.kafka.client())
+        producer = CheckedProducer(settings.kafka)
         for value in bad:
-            producer.produce(settings.topics.interactions, key=b"bad", value=value)
-        assert producer.flush(30) == 0
+            producer.send(settings.topics.interactions, value, b"bad")
+        producer.flush(30)
 
         # Both targets up, and the rule file loaded by the real server.
         wait_for(lambda: prom.query("up == 1").keys() >= _up_keys(flow_target, gateway), timeout_s=30, what="up")
@@ -296,9 +296,7 @@ def test_bytewax_dataflow_api_serves_flywheel_and_bytewax_metrics(settings: Sett
     with running_flow(settings, tmp_path, **env) as process:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_serving(process, url, tmp_path / "flow.log")
-        producer = Producer(settings.kafka.client())
-        producer.produce(settings.topics.interactions, key=b"bad", value=b"{not json")
-        assert producer.flush(30) == 0
+        CheckedProducer(settings.kafka).send_durably(settings.topics.interactions, "bad", b"{not json")
 
         def dlq_counted() -> bool:
             text = httpx.get(url, timeout=5).text

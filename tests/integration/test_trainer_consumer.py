@@ -18,14 +18,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from flywheel.config import revised
-from flywheel.infra.catalog import ensure_tables, open_catalog
+from flywheel.infra.iceberg import ensure_tables, open_catalog
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
 from flywheel.trainer import tracker
 from flywheel.trainer.config import GateSettings, TrainerSettings
 from flywheel.trainer.consumer import TrainerConsumer, snapshot_tag
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
-from flywheel.trainer.io import idempotent_producer, produce_durably, read_topic
+from flywheel.trainer.io import read_topic
 from flywheel.trainer.registry import Registry
 from tests.conftest import wait_for
 from tests.support.synthetic import append_rows, build_tiny_model, pair_rows, positive_rows
@@ -99,8 +100,7 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
 
     # The same trigger delivered again (e.g. the tracker re-sent it) produces nothing new.
     card_mtime = (adapter.parent / "model_card.json").stat().st_mtime_ns
-    produce_durably(
-        idempotent_producer(settings.kafka),
+    CheckedProducer(settings.kafka).send_durably(
         settings.topics.training_triggers,
         trigger.trigger_id,
         trigger.model_dump_json().encode(),

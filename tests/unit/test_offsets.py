@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.flows.positions import parse_offsets
-from flywheel.infra.offsets import decode_offsets, encode_offsets, merge_offsets
+from flywheel.infra.iceberg import decode_offsets, encode_offsets, merge_offsets
+from flywheel.infra.kafka import parse_offsets
 
 
 def test_offsets_round_trip_through_the_snapshot_summary_text() -> None:

@@ -1,0 +1,418 @@
+"""Every Kafka client of the flywheel is built here: one place for client defaults and checks.
+
+* :func:`client_config` adds what every client gets on top of ``KafkaSettings.client()``
+  (bootstrap servers and the security passthrough): librdkafka's own log lines and error
+  callbacks go to the ``flywheel.kafka.librdkafka`` logger at DEBUG, never to stderr. A lasting
+  fault surfaces once, as a :class:`~flywheel.errors.FlywheelError` from the caller's timeout.
+* Producers are idempotent with ``acks=all`` (their own retries never duplicate or reorder
+  a message), and a message counts as sent only once its delivery report says so:
+  :class:`DeliveryReports`, :class:`CheckedProducer`.
+* Consumers read with manual offsets and partition EOF on (:func:`consumer_config`).
+* Reads to the end of a topic and start positions by time do not trust ListOffsets: the
+  local Tansu broker answers ``offsets_for_times`` with offset 0 for every timestamp, so an
+  answer is checked against the timestamps themselves and replaced by a binary search over
+  offsets when it fails; ends come from the high-water mark of a real fetch response.
+
+Nothing here connects when built: clients are created by the functions that use them, and
+:class:`CheckedProducer` creates its producer with the first message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from flywheel.config import KafkaSettings
+from flywheel.errors import BrokerError, BrokerUnreachable, ConfigError, DeliveryError
+
+log = logging.getLogger(__name__)
+_librdkafka = logging.getLogger("flywheel.kafka.librdkafka")
+
+PRODUCER_DEFAULTS: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.partition.eof": True,
+    "auto.offset.reset": "earliest",
+}
+
+
+class _DebugLog:
+    """librdkafka's ``logger``: every line at DEBUG (a refused connection is retried, not news)."""
+
+    def log(self, _level: int, message: str, *args: object) -> None:
+        _librdkafka.debug(message, *args)
+
+
+_DEBUG_LOG = _DebugLog()
+
+
+def _on_error(error: KafkaError) -> None:
+    if error.fatal():
+        log.error("fatal kafka client error", extra={"error": error.str()})
+    else:
+        _librdkafka.debug("kafka client error: %s", error.str())
+
+
+def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """librdkafka config for any client: settings, security passthrough, quiet logs, overrides."""
+    return {"logger": _DEBUG_LOG, "error_cb": _on_error, **kafka.client(**overrides)}
+
+
+def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """Config of an idempotent producer (``acks=all``); ``overrides`` win (a transactional id, ...)."""
+    return client_config(kafka, **{**PRODUCER_DEFAULTS, **overrides})
+
+
+def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """Config of a consumer in ``group_id`` with manual offsets and partition EOF reports."""
+    return client_config(kafka, **{"group.id": group_id, **CONSUMER_DEFAULTS, **overrides})
+
+
+def admin_client(kafka: KafkaSettings) -> AdminClient:
+    """An admin client for metadata and topic management."""
+    return AdminClient(client_config(kafka))
+
+
+def _scan_group(kafka: KafkaSettings, purpose: str) -> str:
+    # Reads by assignment never join the group; a unique id keeps them out of everyone's way.
+    return f"{kafka.consumer_group}-{purpose}-{uuid.uuid4().hex[:8]}"
+
+
+# --- producing
+
+
+class DeliveryReports:
+    """Counts the delivery reports of the messages produced with :meth:`callback` (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.delivered = 0
+        self.errors: list[KafkaError] = []
+
+    def expect(self) -> None:
+        """Count one more message whose report is due."""
+        with self._lock:
+            self.sent += 1
+
+    def callback(self, error: KafkaError | None, _message: Message) -> None:
+        """``on_delivery`` for ``Producer.produce``."""
+        with self._lock:
+            if error is None:
+                self.delivered += 1
+            else:
+                self.errors.append(error)
+
+    @property
+    def outstanding(self) -> int:
+        """Messages produced whose report has not come yet."""
+        with self._lock:
+            return self.sent - self.delivered - len(self.errors)
+
+    def wait(self, producer: Producer, timeout_s: float) -> bool:
+        """Serve ``producer``'s callbacks until every report came (True) or ``timeout_s`` passed."""
+        deadline = time.monotonic() + timeout_s
+        while self.outstanding > 0 and time.monotonic() < deadline:
+            producer.poll(0.005)
+        return self.outstanding == 0
+
+
+def produce(
+    producer: Producer,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None = None,
+    *,
+    reports: DeliveryReports | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+    timestamp_ms: int | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Queue one message, waiting for room while the local queue is full (until ``deadline``)."""
+    extra: dict[str, Any] = {}
+    if reports is not None:
+        extra["on_delivery"] = reports.callback
+    if headers:
+        extra["headers"] = headers
+    if timestamp_ms is not None:
+        extra["timestamp"] = timestamp_ms
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, **extra)
+            break
+        except BufferError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+            producer.poll(0.05)  # deliveries make room
+    if reports is not None:
+        reports.expect()
+
+
+class CheckedProducer:
+    """An idempotent producer whose :meth:`flush` raises unless the broker acknowledged every message.
+
+    The librdkafka producer is created with the first message, not here.
+    """
+
+    def __init__(self, kafka: KafkaSettings, **overrides: Any) -> None:
+        self._config = producer_config(kafka, **overrides)
+        self._producer: Producer | None = None
+        self._reports = DeliveryReports()
+
+    def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None = None,
+        *,
+        headers: list[tuple[str, bytes]] | None = None,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """Queue one message; :meth:`flush` confirms it."""
+        if self._producer is None:
+            self._producer = Producer(self._config)
+        produce(self._producer, topic, value, key, reports=self._reports, headers=headers, timestamp_ms=timestamp_ms)
+        self._producer.poll(0)
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        """Wait for every report; raise :class:`DeliveryError` unless all were acknowledged.
+
+        Returns how many messages were acknowledged since the previous flush.
+        """
+        reports, self._reports = self._reports, DeliveryReports()
+        if self._producer is None:
+            return 0
+        remaining = self._producer.flush(timeout_s)
+        if remaining or reports.errors or reports.outstanding:
+            errors = [error.str() for error in reports.errors[:5]]
+            raise DeliveryError(f"{max(remaining, reports.outstanding)} messages unacknowledged, errors: {errors}")
+        return reports.delivered
+
+    def send_durably(self, topic: str, key: str, value: bytes, timeout_s: float = 30.0) -> None:
+        """Produce one message and return once the broker acknowledged it."""
+        self.send(topic, value, key.encode())
+        try:
+            self.flush(timeout_s)
+        except DeliveryError as exc:
+            raise DeliveryError(f"could not deliver {key} to {topic}: {exc}") from exc
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Deliver what is queued (best effort: log what was not) and release the producer."""
+        if self._producer is None:
+            return
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            log.warning("producer closed with undelivered messages", extra={"undelivered": remaining})
+        self._producer = None
+
+
+# --- metadata
+
+
+def check_reachable(kafka: KafkaSettings) -> None:
+    """Raise :class:`BrokerUnreachable` (one line) unless the broker answers within its timeout."""
+    errors: list[KafkaError] = []
+    admin = AdminClient(client_config(kafka, error_cb=errors.append))
+    timeout_s = kafka.connect_timeout_s
+    try:
+        admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        admin.poll(0)  # serves the error callbacks: they hold the cause ("Connection refused", ...)
+        causes = [e for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN] or errors
+        reason = causes[0].str() if causes else exc.args[0].str()
+        raise BrokerUnreachable(
+            f"cannot reach the Kafka broker at {kafka.bootstrap_servers} within {timeout_s:g}s ({reason}); "
+            "check FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS (and FLYWHEEL_KAFKA__CLIENT_CONFIG for TLS/SASL)"
+        ) from None
+
+
+def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
+    """Partition ids of ``topic``; a clear error if it does not exist."""
+    metadata = admin_client(kafka).list_topics(topic, timeout=timeout_s)
+    topic_metadata = metadata.topics.get(topic)
+    if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
+        reason = topic_metadata.error if topic_metadata is not None else "not found"
+        raise BrokerError(f"cannot read topic {topic!r}: {reason}; run `flywheel stack topics` to create it")
+    return sorted(topic_metadata.partitions)
+
+
+# --- reading
+
+
+def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterator[Message]:
+    """Every committed message of ``topic``, from the start of each partition to its end.
+
+    The end is the partition EOF a fetch reports, not ListOffsets. No consumer group
+    membership: partitions are assigned directly. Raises :class:`BrokerError` if some
+    partition does not reach its end within ``timeout_s``.
+    """
+    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "scan"), **{"isolation.level": "read_committed"}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        if metadata.error is not None:
+            raise BrokerError(f"cannot read topic {topic}: {metadata.error}")
+        partitions = sorted(metadata.partitions)
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        pending = set(partitions)
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"reading {topic}: partitions {sorted(pending)} never reached their end")
+            for message in consumer.consume(500, 0.2):
+                error = message.error()
+                if error is None:
+                    yield message
+                elif error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(message.partition())
+                else:
+                    raise BrokerError(f"reading {topic}: {error.str()}")
+    finally:
+        consumer.close()
+
+
+def end_offsets(kafka: KafkaSettings, topic: str, partitions: list[int], timeout_s: float = 10.0) -> dict[int, int]:
+    """One past the last offset of each partition, from the high-water marks of real fetches."""
+    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "end")))
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        fetched: set[int] = set()
+        deadline = time.monotonic() + timeout_s
+        # A message or a partition EOF: either way a fetch response carried the high-water mark.
+        while fetched != set(partitions):
+            if time.monotonic() > deadline:
+                raise BrokerError(f"{topic}: no fetch answer for partitions {sorted(set(partitions) - fetched)}")
+            for message in consumer.consume(500, 0.2):
+                error = message.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    raise BrokerError(f"reading {topic}[{message.partition()}]: {error.str()}")
+                fetched.add(message.partition() or 0)
+        return {
+            p: max(int(consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]), 0) for p in partitions
+        }
+    finally:
+        consumer.close()
+
+
+# --- start positions
+
+
+def parse_offsets(spec: str, partitions: list[int]) -> dict[int, int]:
+    """Parse ``--from-offsets``: ``"0:120,1:98"`` per partition, or one number for all."""
+    spec = spec.strip()
+    if spec.isdigit():
+        return dict.fromkeys(partitions, int(spec))
+    offsets: dict[int, int] = {}
+    for part in spec.split(","):
+        try:
+            partition_text, offset_text = part.split(":")
+            partition, offset = int(partition_text), int(offset_text)
+        except ValueError:
+            raise ConfigError(f"bad offset spec {part!r}: expected PARTITION:OFFSET, e.g. 0:120,1:98") from None
+        if partition not in partitions:
+            raise ConfigError(f"partition {partition} does not exist (partitions: {partitions})")
+        if offset < 0:
+            raise ConfigError(f"offset for partition {partition} must be >= 0, got {offset}")
+        offsets[partition] = offset
+    return {partition: offsets.get(partition, 0) for partition in partitions}
+
+
+_PAST_THE_END = (KafkaError._PARTITION_EOF, KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET)
+
+
+class _OffsetReader:
+    """Reads the timestamp of the first message at or after an offset of one partition."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, partition: int) -> None:
+        self._topic = topic
+        self._partition = partition
+        self._consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "seek"), **{"auto.offset.reset": "error"}))
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def timestamp_at(self, offset: int, timeout_s: float = 10.0) -> tuple[int, int] | None:
+        """``(offset, timestamp_ms)`` of the first message at or after ``offset``; None at the end."""
+        self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
+        try:
+            message = self._consumer.poll(timeout_s)
+            if message is None:
+                raise BrokerError(f"no answer reading {self._topic}[{self._partition}] at {offset}")
+            error = message.error()
+            found = message.offset()
+            if error is None and found is not None:
+                return found, message.timestamp()[1]
+            assert error is not None
+            if error.code() in (
+                KafkaError._PARTITION_EOF,
+                KafkaError.OFFSET_OUT_OF_RANGE,
+                KafkaError._AUTO_OFFSET_RESET,
+            ):
+                return None
+            raise BrokerError(f"error reading {self._topic}[{self._partition}]@{offset}: {error.str()}")
+        finally:
+            self._consumer.unassign()
+
+
+def offsets_for_time(kafka: KafkaSettings, topic: str, partitions: list[int], at: datetime) -> dict[int, int]:
+    """Earliest offset per partition whose message timestamp is >= ``at`` (naive means UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    target_ms = int(at.timestamp() * 1000)
+    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "seek")))
+    try:
+        answers = consumer.offsets_for_times([TopicPartition(topic, p, target_ms) for p in partitions], timeout=10)
+    finally:
+        consumer.close()
+    ends = end_offsets(kafka, topic, partitions)
+    positions: dict[int, int] = {}
+    for answer in answers:
+        reader = _OffsetReader(kafka, topic, answer.partition)
+        try:
+            positions[answer.partition] = _verified_or_searched(
+                reader, answer.offset, target_ms, ends[answer.partition]
+            )
+        finally:
+            reader.close()
+    return positions
+
+
+def _verified_or_searched(reader: _OffsetReader, answer: int, target_ms: int, end: int) -> int:
+    if _is_first_at_or_after(reader, answer, target_ms, end):
+        return answer if answer >= 0 else end
+    log.warning("broker timestamp look-up was wrong; searching offsets", extra={"answer": answer})
+    return _search(reader, target_ms, end)
+
+
+def _is_first_at_or_after(reader: _OffsetReader, answer: int, target_ms: int, end: int) -> bool:
+    if answer < 0 or answer >= end:
+        # "No message at or after the timestamp": true only if the last message is older.
+        last = reader.timestamp_at(end - 1) if end > 0 else None
+        return last is None or last[1] < target_ms
+    found = reader.timestamp_at(answer)
+    if found is None or found[1] < target_ms:
+        return False
+    previous = reader.timestamp_at(answer - 1) if answer > 0 else None
+    return previous is None or previous[0] >= answer or previous[1] < target_ms
+
+
+def _search(reader: _OffsetReader, target_ms: int, end: int) -> int:
+    """Smallest offset whose timestamp is >= target (timestamps assumed non-decreasing)."""
+    low, high = 0, end
+    while low < high:
+        middle = (low + high) // 2
+        found = reader.timestamp_at(middle)
+        if found is None:
+            high = middle
+        elif found[1] < target_ms:
+            low = found[0] + 1
+        else:
+            high = middle
+    return low
