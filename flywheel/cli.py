@@ -108,11 +108,30 @@ def stack_topics() -> None:
 @stack_app.command("tables")
 def stack_tables() -> None:
     """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
-    from flywheel.infra.iceberg import ensure_tables, open_catalog
+    from flywheel.infra.iceberg import check_reachable, ensure_tables, open_catalog
 
     settings = _settings()
+    check_reachable(settings.catalog)
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
     console.print(f"tables ready: {', '.join(sorted(tables))}")
+
+
+@stack_app.command("reset")
+def stack_reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the tables' rows and history are deleted.")] = False,
+) -> None:
+    """Drop the flywheel tables and the flow's recovery state, e.g. after the broker was reset."""
+    from flywheel.flows.runner import reset_state
+
+    settings = _settings()
+    if not yes:
+        console.print(
+            f"this drops every flywheel table in namespace {settings.catalog.namespace!r} of {settings.catalog.uri} "
+            f"and the recovery state in {settings.recovery.directory}; run again with --yes"
+        )
+        raise typer.Exit(1)
+    removed = reset_state(settings.flow_config())
+    console.print(f"removed: {', '.join(removed) or 'nothing (no tables, no recovery state)'}")
 
 
 @flow_app.command("run")

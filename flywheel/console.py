@@ -38,4 +38,6 @@ def one_line_errors() -> Iterator[None]:
         yield
     except FlywheelError as exc:
         stderr.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        # SystemExit, not typer.Exit: this also wraps the whole app, outside click's context,
+        # where a typer.Exit would surface as a traceback.
+        raise SystemExit(2) from exc

@@ -25,7 +25,7 @@ from pyiceberg.expressions.literals import Literal, literal
 from flywheel.config import CatalogSettings
 from flywheel.errors import InvalidCursor
 from flywheel.gateway.models import CandidatePage, TrainingCandidate
-from flywheel.infra.iceberg import open_catalog, table_identifier
+from flywheel.infra.iceberg import branch_head, open_catalog, table_identifier
 from flywheel.schemas.tables import DPO_PAIRS
 
 COLUMNS = tuple(TrainingCandidate.model_fields)
@@ -86,7 +86,7 @@ class CandidateReader:
             if table.snapshot_by_id(cursor.snapshot_id) is None:
                 raise InvalidCursor("the cursor's snapshot has expired; start again without a cursor")
         else:
-            snapshot = table.snapshot_by_name(self._settings.branch) or table.current_snapshot()
+            snapshot = branch_head(table, self._settings.branch) or branch_head(table)
             snapshot_id = snapshot.snapshot_id if snapshot is not None else None
         if snapshot_id is None:
             return CandidatePage(candidates=[], count=0)
