@@ -191,9 +191,10 @@ class CheckedProducer:
         if self._producer is None:
             return 0
         remaining = self._producer.flush(timeout_s)
-        if remaining or reports.errors or reports.outstanding:
-            errors = [error.str() for error in reports.errors[:5]]
-            raise DeliveryError(f"{max(remaining, reports.outstanding)} messages unacknowledged, errors: {errors}")
+        failed = len(reports.errors) + max(remaining, reports.outstanding)
+        if failed:
+            errors = [error.str() for error in reports.errors[:5]] or "no delivery report in time"
+            raise DeliveryError(f"{failed} of {reports.sent} messages not acknowledged: {errors}")
         return reports.delivered
 
     def send_durably(self, topic: str, key: str, value: bytes, timeout_s: float = 30.0) -> None:

@@ -1,0 +1,44 @@
+"""The Kafka client module without a broker: delivery checks fail loudly, librdkafka stays quiet."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from flywheel.config import KafkaSettings
+from flywheel.errors import BrokerUnreachable, ConfigError, DeliveryError
+from flywheel.infra.broker import free_port
+from flywheel.infra.kafka import CheckedProducer, check_reachable, parse_offsets
+
+
+def closed_port_settings(**changes: object) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}", **changes)  # type: ignore[arg-type]
+
+
+def test_unacknowledged_messages_raise_and_librdkafka_noise_goes_to_debug_logs(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    producer = CheckedProducer(closed_port_settings(), **{"message.timeout.ms": 300})
+    with caplog.at_level(logging.DEBUG, logger="flywheel.kafka.librdkafka"):
+        producer.send("events", b"value", b"key")
+        with pytest.raises(DeliveryError, match="1 of 1 messages not acknowledged"):
+            producer.flush(10)
+    assert "Connection refused" not in capfd.readouterr().err
+    noise = [r for r in caplog.records if r.name == "flywheel.kafka.librdkafka"]
+    assert noise and all(r.levelno == logging.DEBUG for r in noise)
+
+
+def test_an_unreachable_broker_is_one_clear_error_within_the_timeout() -> None:
+    settings = closed_port_settings(connect_timeout_s=1.0)
+    with pytest.raises(BrokerUnreachable) as caught:
+        check_reachable(settings)
+    message = str(caught.value)
+    assert settings.bootstrap_servers in message and "FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS" in message
+    assert "Connection refused" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("spec", ["0-120", "9:1", "0:-1"])
+def test_bad_offset_specs_are_configuration_errors(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_offsets(spec, [0, 1])
