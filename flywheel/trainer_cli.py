@@ -38,6 +38,14 @@ def _serve_metrics(settings: Settings, component: str) -> None:
             serve(settings.metrics.host, getattr(settings.metrics, setting), f"metrics.{setting}")
 
 
+def _check_edges(settings: Settings) -> None:
+    """Fail in one line, within the connect timeouts, when the broker or the catalog does not answer."""
+    from flywheel.infra import iceberg, kafka
+
+    kafka.check_reachable(settings.kafka)
+    iceberg.check_reachable(settings.catalog)
+
+
 @contextmanager
 def _clear_errors() -> Iterator[None]:
     """Turn known configuration errors into exit code 2 with a clear message."""
@@ -67,6 +75,7 @@ def track(
     if loop:
         _serve_metrics(settings, "tracker")
     with _clear_errors():
+        _check_edges(settings)
         report = run_tracker(settings.trainer_config(), once=not loop)
     for trigger in report.emitted:
         console.print(f"trigger {trigger.trigger_id}: snapshot {trigger.snapshot_id}, {trigger.new_pairs} new pairs")
@@ -86,6 +95,7 @@ def run(
     if forever:
         _serve_metrics(settings, "trainer")
     with _clear_errors():
+        _check_edges(settings)
         resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
         report = TrainerConsumer(settings.trainer_config(), show_progress=progress).run(until_idle=not forever)
     for result in report.results:
@@ -101,6 +111,7 @@ def turn(progress: bool = typer.Option(True, "--progress/--no-progress", help="S
 
     settings = _settings()
     with _clear_errors():
+        _check_edges(settings)
         report = turn_once(settings.trainer_config(), show_progress=progress)
     for line in report.summary_lines():
         typer.echo(line)

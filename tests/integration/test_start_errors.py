@@ -54,7 +54,9 @@ def second_broker(tmp_path: Path) -> Iterator[LocalBroker]:
     broker.stop()
 
 
-@pytest.mark.parametrize("command", [["flow", "run", "--until-drained"], ["stack", "topics"]])
+@pytest.mark.parametrize(
+    "command", [["flow", "run", "--until-drained"], ["stack", "topics"], ["trainer", "track", "--once"]]
+)
 def test_an_unreachable_broker_is_one_line_and_creates_nothing(
     settings: Settings, tmp_path: Path, command: list[str]
 ) -> None:
