@@ -25,6 +25,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -82,19 +83,18 @@ class EventPublisher:
         with self._single_lock:
             if self._single is None:
                 self._single = Producer(
-                    {
-                        **producer_config(
-                            self._kafka,
-                            **{
-                                "linger.ms": 1,
-                                "message.timeout.ms": int(self._gateway.produce_timeout_s * 1000),
-                                "client.id": f"{self._instance}-single",
-                            },
-                        ),
-                        **self._gateway.producer_config,
-                    }
+                    self._producer_config(
+                        **{
+                            "message.timeout.ms": int(self._gateway.produce_timeout_s * 1000),
+                            "client.id": f"{self._instance}-single",
+                        }
+                    )
                 )
             return self._single
+
+    def _producer_config(self, **overrides: Any) -> dict[str, Any]:
+        """The shared idempotent producer config, the gateway's own, then ``gateway.producer_config``."""
+        return producer_config(self._kafka, **{"linger.ms": 1, **overrides, **self._gateway.producer_config})
 
     def _publish_transaction(self, events: Sequence[EncodedEvent]) -> None:
         """Several messages: one transaction, committed or aborted as a whole."""
@@ -148,11 +148,11 @@ class EventPublisher:
                 producer.flush(self._gateway.produce_timeout_s)
 
     def _create(self, slot: int, deadline: float) -> Producer:
-        config = producer_config(
-            self._kafka,
-            **{"transactional.id": f"{self._instance}-{slot}", "linger.ms": 1, "client.id": f"{self._instance}-{slot}"},
+        producer = Producer(
+            self._producer_config(
+                **{"transactional.id": f"{self._instance}-{slot}", "client.id": f"{self._instance}-{slot}"}
+            )
         )
-        producer = Producer({**config, **self._gateway.producer_config})
         try:
             producer.init_transactions(_remaining(deadline))
         except KafkaException:

@@ -208,10 +208,10 @@ def ensure_tag(catalog: Catalog, identifier: str, tag: str, snapshot_id: int, at
     """Create tag ``tag`` on ``snapshot_id`` unless it already points there; returns the fresh table."""
     for attempt in range(attempts):
         table = catalog.load_table(identifier)
-        existing = table.snapshot_by_name(tag)
-        if existing is not None:
-            if existing.snapshot_id != snapshot_id:
-                raise TagConflictError(f"tag {tag} on {identifier} points at {existing.snapshot_id}, not {snapshot_id}")
+        ref = table.metadata.refs.get(tag)
+        if ref is not None:
+            if ref.snapshot_id != snapshot_id:
+                raise TagConflictError(f"tag {tag} on {identifier} points at {ref.snapshot_id}, not {snapshot_id}")
             return table
         try:
             table.manage_snapshots().create_tag(snapshot_id, tag).commit()
