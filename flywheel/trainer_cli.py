@@ -90,13 +90,16 @@ def run(
     """Consume training triggers: train, evaluate, gate, write the registry, emit results."""
     from flywheel.trainer.consumer import TrainerConsumer
     from flywheel.trainer.models import resolve_base_model
+    from flywheel.trainer.registry import Registry
 
     settings = _settings()
     if forever:
         _serve_metrics(settings, "trainer")
     with _clear_errors():
+        # Local configuration first (model, registry), then the network; all before joining the group.
+        resolve_base_model(settings.trainer)
+        Registry.from_settings(settings.trainer.registry_url, settings.state_dir).check()
         _check_edges(settings)
-        resolve_base_model(settings.trainer)  # fail before joining the group, not mid-run
         report = TrainerConsumer(settings.trainer_config(), show_progress=progress).run(until_idle=not forever)
     for result in report.results:
         console.print(f"run {result.run_id}: {result.status} {'; '.join(result.reasons)}".rstrip())

@@ -237,7 +237,12 @@ def check_reachable(kafka: KafkaSettings) -> None:
 
 def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
     """Partition ids of ``topic``; a clear error if it does not exist."""
-    metadata = admin_client(kafka).list_topics(topic, timeout=timeout_s)
+    try:
+        metadata = admin_client(kafka).list_topics(topic, timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerError(
+            f"no metadata for topic {topic!r} from {kafka.bootstrap_servers}: {exc.args[0].str()}"
+        ) from None
     topic_metadata = metadata.topics.get(topic)
     if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
         reason = topic_metadata.error if topic_metadata is not None else "not found"
@@ -257,10 +262,7 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> It
     """
     consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "scan"), **{"isolation.level": "read_committed"}))
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        if metadata.error is not None:
-            raise BrokerError(f"cannot read topic {topic}: {metadata.error}")
-        partitions = sorted(metadata.partitions)
+        partitions = list_partitions(kafka, topic, timeout_s)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         pending = set(partitions)
         deadline = time.monotonic() + timeout_s

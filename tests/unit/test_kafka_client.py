@@ -24,7 +24,8 @@ def test_unacknowledged_messages_raise_and_librdkafka_noise_goes_to_debug_logs(
         producer.send("events", b"value", b"key")
         with pytest.raises(DeliveryError, match="1 of 1 messages not acknowledged"):
             producer.flush(10)
-    assert "Connection refused" not in capfd.readouterr().err
+    # librdkafka's own stderr lines look like "%3|1700000000.123|FAIL|rdkafka#producer-1| ...".
+    assert not [line for line in capfd.readouterr().err.splitlines() if line.startswith("%")]
     noise = [r for r in caplog.records if r.name == "flywheel.kafka.librdkafka"]
     assert noise and all(r.levelno == logging.DEBUG for r in noise)
 
