@@ -49,5 +49,5 @@ def print_replay(console: Console, report: ReplayReport) -> None:
     if report.changed:
         table = Table("on main", "in the replay", "messages", "e.g. (topic, partition, offset)")
         for (before, after), count in report.changed.most_common():
-            table.add_row(before, after, str(count), str(report.examples[(before, after)][0]))
+            table.add_row(before, after, str(count), str(tuple(report.examples[(before, after)][0])))
         console.print(table)
