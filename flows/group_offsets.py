@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pyiceberg.table import Table
 
 from flywheel.config import KafkaSettings
-from flywheel.infra.iceberg import Offsets, committed_offsets
+from flywheel.infra.catalog import Offsets, committed_offsets
 from flywheel.infra.kafka import consumer_config
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from flywheel import metrics
 from flywheel.config import SinkSettings
 from flywheel.errors import CommitFailed
 from flywheel.flows.ledger import DecisionLedger
-from flywheel.infra.iceberg import (
+from flywheel.infra.catalog import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
     Offsets,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from pyiceberg.table import Table
 
-from flywheel.infra.iceberg import Offsets, branch_head, committed_offsets, from_source, source_positions
+from flywheel.infra.catalog import Offsets, branch_head, committed_offsets, from_source, source_positions
 from flywheel.schemas.records import Position, SourceCoordinates
 
 

@@ -16,7 +16,7 @@ from pyiceberg.table import Table
 
 from flywheel.config import CatalogSettings, KafkaSettings
 from flywheel.errors import OffsetsAheadOfTopic
-from flywheel.infra.iceberg import committed_offsets
+from flywheel.infra.catalog import committed_offsets
 from flywheel.infra.kafka import end_offsets
 
 RESET_COMMAND = "flywheel stack reset --yes"

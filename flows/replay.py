@@ -18,7 +18,7 @@ from flywheel.config import revised
 from flywheel.errors import BranchExists, ConfigError
 from flywheel.flows.config import FlowConfig
 from flywheel.flows.runner import RunSummary, StartRequest, preflight, run_until_drained
-from flywheel.infra.iceberg import (
+from flywheel.infra.catalog import (
     LINEAGE_COLUMNS,
     branch_head,
     ensure_tables,

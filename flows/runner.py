@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
-from pyiceberg.table import Table
+from pytable import Table
 
 from flywheel import metrics
 from flywheel.errors import ConfigError, RecoveryStateExists
@@ -24,8 +24,17 @@ from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitte
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
 from flywheel.flows.tally import RunStats
-from flywheel.infra import iceberg, kafka
-from flywheel.infra.iceberg import Offsets
+from flywheel.infra.catalog import (
+    Offsets,
+    branch_head,
+    check_catalog_reachable,
+    committed_offsets,
+    drop_tables,
+    ensure_tables,
+    open_catalog,
+    table_identifier,
+)
+from flywheel.infra.kafka import check_broker_reachable, list_partitions, offsets_for_time, parse_offsets
 from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)
@@ -68,9 +77,9 @@ def preflight(settings: FlowConfig) -> list[int]:
     Returns the interactions topic's partitions. Each failure is one line naming the address
     and the setting to check, after at most the configured ``connect_timeout_s``.
     """
-    kafka.check_reachable(settings.kafka)
-    partitions = kafka.list_partitions(settings.kafka, settings.topics.interactions, settings.kafka.connect_timeout_s)
-    iceberg.check_reachable(settings.catalog)
+    check_broker_reachable(settings.kafka)
+    partitions = list_partitions(settings.kafka, settings.topics.interactions, settings.kafka.connect_timeout_s)
+    check_catalog_reachable(settings.catalog)
     return partitions
 
 
@@ -82,9 +91,9 @@ def resolve_start_offsets(
     if request.from_offsets is not None and request.from_timestamp is not None:
         raise ConfigError("give --from-offsets or --from-timestamp, not both")
     if request.from_offsets is not None:
-        return kafka.parse_offsets(request.from_offsets, partitions)
+        return parse_offsets(request.from_offsets, partitions)
     if request.from_timestamp is not None:
-        return kafka.offsets_for_time(settings.kafka, topic, partitions, request.from_timestamp)
+        return offsets_for_time(settings.kafka, topic, partitions, request.from_timestamp)
     start = positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)
     positions.refuse_if_ahead(settings.kafka, settings.catalog, topic, start)
     return start
@@ -92,8 +101,8 @@ def resolve_start_offsets(
 
 def reset_state(settings: FlowConfig) -> list[str]:
     """Drop the flywheel tables and the flow's recovery state; returns what was removed."""
-    iceberg.check_reachable(settings.catalog)
-    dropped = iceberg.drop_tables(iceberg.open_catalog(settings.catalog), settings.catalog)
+    check_catalog_reachable(settings.catalog)
+    dropped = drop_tables(open_catalog(settings.catalog), settings.catalog)
     removed = [f"table {name}" for name in dropped]
     directory = Path(settings.recovery.directory)
     if directory.exists():
@@ -132,15 +141,15 @@ def run_flow(
     """Run the flow in this process (blocks); with ``stop_at_end`` it drains and returns."""
     request = request or StartRequest()
     partitions = preflight(settings)
-    catalog = iceberg.open_catalog(settings.catalog)
-    tables = iceberg.ensure_tables(catalog, settings.catalog)
+    catalog = open_catalog(settings.catalog)
+    tables = ensure_tables(catalog, settings.catalog)
     start_offsets = resolve_start_offsets(settings, tables, request, partitions)
     recovery = prepare_recovery(settings, request)
     if settings.metrics.enabled:
         metrics.serve(settings.metrics.host, settings.metrics.port)
 
     def load_table(name: str) -> Table:
-        return catalog.load_table(iceberg.table_identifier(settings.catalog, name))
+        return catalog.load_table(table_identifier(settings.catalog, name))
 
     committers: list[TableCommitter] = []
     stats = RunStats()
@@ -189,9 +198,9 @@ def run_flow(
     )
     for name in tables:
         table = load_table(name)
-        snapshot = iceberg.branch_head(table)
+        snapshot = branch_head(table)
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
-        summary.table_offsets[name] = iceberg.committed_offsets(table, settings.catalog.branch)
+        summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
     return summary
 
 

@@ -70,7 +70,7 @@ def stack_up(
 ) -> None:
     """Start the bundled broker on loopback, create topics and tables, run until Ctrl-C."""
     from flywheel.infra.broker import ensure_topics, start_broker
-    from flywheel.infra.iceberg import ensure_tables, open_catalog
+    from flywheel.infra.catalog import ensure_tables, open_catalog
 
     settings = _settings()
     broker = start_broker(port=port or None)
@@ -108,10 +108,10 @@ def stack_topics() -> None:
 @stack_app.command("tables")
 def stack_tables() -> None:
     """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
-    from flywheel.infra.iceberg import check_reachable, ensure_tables, open_catalog
+    from flywheel.infra.catalog import check_catalog_reachable, ensure_tables, open_catalog
 
     settings = _settings()
-    check_reachable(settings.catalog)
+    check_catalog_reachable(settings.catalog)
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
     console.print(f"tables ready: {', '.join(sorted(tables))}")
 
@@ -250,7 +250,7 @@ def data_maintain(
 def _load_table(settings: Settings, name: str) -> IcebergTable:
     from pyiceberg.exceptions import NoSuchTableError
 
-    from flywheel.infra.iceberg import open_catalog, table_identifier
+    from flywheel.infra.catalog import open_catalog, table_identifier
 
     try:
         return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from flywheel.flows.replay import ReplayReport
 from flywheel.flows.runner import RunSummary
-from flywheel.infra.iceberg import encode_offsets
+from flywheel.infra.catalog import encode_offsets
 
 
 def print_summary(console: Console, summary: RunSummary) -> None:

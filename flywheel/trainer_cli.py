@@ -40,10 +40,11 @@ def _serve_metrics(settings: Settings, component: str) -> None:
 
 def _check_edges(settings: Settings) -> None:
     """Fail in one line, within the connect timeouts, when the broker or the catalog does not answer."""
-    from flywheel.infra import iceberg, kafka
+    from flywheel.infra.catalog import check_catalog_reachable
+    from flywheel.infra.kafka import check_broker_reachable
 
-    kafka.check_reachable(settings.kafka)
-    iceberg.check_reachable(settings.catalog)
+    check_broker_reachable(settings.kafka)
+    check_catalog_reachable(settings.catalog)
 
 
 @contextmanager
@@ -127,7 +128,7 @@ def export(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line) from a snapshot or tag."""
-    from flywheel.infra.iceberg import open_catalog, table_identifier
+    from flywheel.infra.catalog import open_catalog, table_identifier
     from flywheel.schemas.tables import DPO_PAIRS
     from flywheel.trainer.dataset import export_jsonl
 

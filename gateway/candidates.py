@@ -25,7 +25,7 @@ from pyiceberg.expressions.literals import Literal, literal
 from flywheel.config import CatalogSettings
 from flywheel.errors import InvalidCursor
 from flywheel.gateway.models import CandidatePage, TrainingCandidate
-from flywheel.infra.iceberg import branch_head, open_catalog, table_identifier
+from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
 from flywheel.schemas.tables import DPO_PAIRS
 
 COLUMNS = tuple(TrainingCandidate.model_fields)

@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from flywheel.config import KafkaSettings, TopicSettings
 from flywheel.errors import BrokerError
-from flywheel.infra.kafka import admin_client, check_reachable, client_config
+from flywheel.infra.kafka import admin_client, check_broker_reachable, client_config
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def wait_until_ready(
 
 def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> list[str]:
     """Create the flywheel's topics if missing (idempotent); returns the names created now."""
-    check_reachable(kafka)
+    check_broker_reachable(kafka)
     admin = admin_client(kafka)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [

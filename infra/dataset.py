@@ -15,7 +15,7 @@ from pyiceberg.expressions import BooleanExpression, Or
 from pyiceberg.table import Table
 
 from flywheel.errors import DatasetError
-from flywheel.infra.iceberg import branch_head, committed_offsets, from_source, occurred_between, offsets_as_of
+from flywheel.infra.catalog import branch_head, committed_offsets, from_source, occurred_between, offsets_as_of
 
 REVERTED_TO_PROPERTY = "flywheel.reverted-to"
 QUARANTINE_PROPERTY = "flywheel.quarantine"

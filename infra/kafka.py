@@ -218,7 +218,7 @@ class CheckedProducer:
 # --- metadata
 
 
-def check_reachable(kafka: KafkaSettings) -> None:
+def check_broker_reachable(kafka: KafkaSettings) -> None:
     """Raise :class:`BrokerUnreachable` (one line) unless the broker answers within its timeout."""
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(kafka, error_cb=errors.append))

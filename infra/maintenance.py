@@ -34,7 +34,7 @@ from pyiceberg.table.snapshots import Snapshot
 
 from flywheel.config import MaintenanceSettings
 from flywheel.errors import CommitFailed
-from flywheel.infra.iceberg import OFFSETS_PROPERTY, committed_offsets, encode_offsets
+from flywheel.infra.catalog import OFFSETS_PROPERTY, committed_offsets, encode_offsets
 
 log = logging.getLogger(__name__)
 

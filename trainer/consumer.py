@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, Message
 from pyiceberg.catalog import Catalog
 
 from flywheel.errors import BrokerError
-from flywheel.infra.iceberg import ensure_tag, open_catalog
+from flywheel.infra.catalog import ensure_tag, open_catalog
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.trainer import metrics
 from flywheel.trainer.config import TrainerConfig

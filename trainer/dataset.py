@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 from pyiceberg.table import Table
 
-from flywheel.infra.iceberg import resolve_snapshot, total_records
+from flywheel.infra.catalog import resolve_snapshot, total_records
 
 log = logging.getLogger(__name__)
 

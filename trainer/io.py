@@ -1,7 +1,7 @@
 """What the tracker and the trainer read from their topics and tables, beyond the shared clients.
 
 Producing, reading topics and Iceberg refs are :mod:`flywheel.infra.kafka` and
-:mod:`flywheel.infra.iceberg`; this module adds the trigger and result views on them.
+:mod:`flywheel.infra.catalog`; this module adds the trigger and result views on them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from flywheel.config import KafkaSettings
-from flywheel.infra.iceberg import history
+from flywheel.infra.catalog import history
 from flywheel.infra.kafka import read_to_end
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
 

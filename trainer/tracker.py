@@ -22,7 +22,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from flywheel.infra.iceberg import ensure_tag, open_catalog, table_identifier, total_records
+from flywheel.infra.catalog import ensure_tag, open_catalog, table_identifier, total_records
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.trainer import metrics

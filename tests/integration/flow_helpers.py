@@ -13,8 +13,8 @@ import pyarrow as pa
 import yaml
 from pyiceberg.exceptions import NoSuchTableError
 
-from flywheel.infra import iceberg
-from flywheel.infra.iceberg import open_catalog, table_identifier
+from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
+from flywheel.infra.catalog import total_records as records_in
 from flywheel.infra.kafka import CheckedProducer, read_to_end
 from flywheel.settings import Settings
 
@@ -43,7 +43,7 @@ def total_records(settings: Settings, name: str) -> int:
         table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
     except NoSuchTableError:
         return 0
-    return iceberg.total_records(iceberg.branch_head(table))
+    return records_in(branch_head(table))
 
 
 def snapshot_count(settings: Settings, name: str) -> int:

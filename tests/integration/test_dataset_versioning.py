@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from flywheel.flows.runner import run_until_drained
+from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.infra.dataset import DatasetError, quarantine, revert_to_tag
-from flywheel.infra.iceberg import open_catalog, table_identifier
 from flywheel.schemas.events import encode_event
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings

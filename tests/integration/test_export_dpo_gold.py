@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flywheel.infra.iceberg import ensure_tables, open_catalog, table_identifier
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
 from flywheel.trainer_cli import app

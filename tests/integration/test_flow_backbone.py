@@ -10,7 +10,7 @@ import pytest
 
 from flywheel.config import revised
 from flywheel.flows.runner import RecoveryStateExists, StartRequest, run_until_drained
-from flywheel.infra.iceberg import OFFSETS_PROPERTY, decode_offsets, open_catalog, table_identifier
+from flywheel.infra.catalog import OFFSETS_PROPERTY, decode_offsets, open_catalog, table_identifier
 from flywheel.operators.dead_letter import DETAIL_HEADER, OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER
 from flywheel.schemas.events import InteractionEvent, Reason, Signal, encode_event
 from flywheel.schemas.tables import DPO_PAIRS

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from flywheel.cli import app
 from flywheel.config import MaintenanceSettings
 from flywheel.flows.runner import run_until_drained
-from flywheel.infra.iceberg import OFFSETS_PROPERTY, committed_offsets, open_catalog, table_identifier
+from flywheel.infra.catalog import OFFSETS_PROPERTY, committed_offsets, open_catalog, table_identifier
 from flywheel.infra.maintenance import COMPACTED_PROPERTY, compact, expire_snapshots
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings

@@ -8,7 +8,7 @@ import pytest
 
 from flywheel.flows.replay import BranchExists, replay
 from flywheel.flows.runner import StartRequest, run_until_drained
-from flywheel.infra.iceberg import open_catalog, table_identifier
+from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.operators.config import DEFAULT_POLICY_FILE
 from flywheel.schemas.events import Signal, encode_event
 from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS

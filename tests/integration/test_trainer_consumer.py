@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from flywheel.config import revised
-from flywheel.infra.iceberg import ensure_tables, open_catalog
+from flywheel.infra.catalog import ensure_tables, open_catalog
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from flywheel.config import revised
-from flywheel.infra.iceberg import ensure_tables, open_catalog, table_identifier
+from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
 from flywheel.trainer import tracker

@@ -8,7 +8,7 @@ from pyiceberg.catalog.memory import InMemoryCatalog
 
 from flywheel.config import CatalogSettings, SinkSettings
 from flywheel.flows.iceberg_sink import IcebergSink, TableCommitter
-from flywheel.infra.iceberg import committed_offsets, ensure_tables, table_identifier
+from flywheel.infra.catalog import committed_offsets, ensure_tables, table_identifier
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS, contracts
 from tests.support.curation_flow import TOPIC, run_curation

@@ -10,7 +10,7 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.expressions.visitors import bind
 from pyiceberg.io.pyarrow import expression_to_pyarrow
 
-from flywheel.infra.iceberg import from_source, occurred_between
+from flywheel.infra.catalog import from_source, occurred_between
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from flywheel.config import KafkaSettings
 from flywheel.errors import BrokerUnreachable, ConfigError, DeliveryError
 from flywheel.infra.broker import free_port
-from flywheel.infra.kafka import CheckedProducer, check_reachable, parse_offsets
+from flywheel.infra.kafka import CheckedProducer, check_broker_reachable, parse_offsets
 
 
 def closed_port_settings(**changes: object) -> KafkaSettings:
@@ -33,7 +33,7 @@ def test_unacknowledged_messages_raise_and_librdkafka_noise_goes_to_debug_logs(
 def test_an_unreachable_broker_is_one_clear_error_within_the_timeout() -> None:
     settings = closed_port_settings(connect_timeout_s=1.0)
     with pytest.raises(BrokerUnreachable) as caught:
-        check_reachable(settings)
+        check_broker_reachable(settings)
     message = str(caught.value)
     assert settings.bootstrap_servers in message and "FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS" in message
     assert "Connection refused" in message and "\n" not in message

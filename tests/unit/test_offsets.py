@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.infra.iceberg import decode_offsets, encode_offsets, merge_offsets
+from flywheel.infra.catalog import decode_offsets, encode_offsets, merge_offsets
 from flywheel.infra.kafka import parse_offsets
 
 

@@ -1,7 +1,7 @@
-"""Every Iceberg access of the flywheel, on pyiceberg's own primitives.
+"""The Iceberg catalog and every access to its tables, on pyiceberg's own primitives.
 
 * The catalog: open it from settings (:func:`open_catalog`), check that it answers
-  (:func:`check_reachable`), create or drop the namespace's tables.
+  (:func:`check_catalog_reachable`), create or drop the namespace's tables.
 * Refs and history: a branch's head is ``snapshot_by_name`` (``main`` included), its history
   is ``ancestors_of``; tags are set with ``manage_snapshots`` and retried on conflict.
 * The offsets ledger: every flow commit stores, under :data:`OFFSETS_PROPERTY` in its snapshot
@@ -88,7 +88,7 @@ def open_catalog(settings: CatalogSettings) -> Catalog:
     return load_catalog(settings.name, **properties)
 
 
-def check_reachable(settings: CatalogSettings) -> None:
+def check_catalog_reachable(settings: CatalogSettings) -> None:
     """Raise :class:`CatalogUnreachable` (one line) unless the catalog answers within its timeout."""
     outcome: list[BaseException | None] = []
 
