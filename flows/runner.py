@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
-from pytable import Table
+from pyiceberg.table import Table
 
 from flywheel import metrics
 from flywheel.errors import ConfigError, RecoveryStateExists
