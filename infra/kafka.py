@@ -237,12 +237,15 @@ def check_broker_reachable(kafka: KafkaSettings) -> None:
 
 def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
     """Partition ids of ``topic``; a clear error if it does not exist."""
+    return _partitions(admin_client(kafka), kafka, topic, timeout_s)
+
+
+def _partitions(client: AdminClient | Consumer, kafka: KafkaSettings, topic: str, timeout_s: float) -> list[int]:
     try:
-        metadata = admin_client(kafka).list_topics(topic, timeout=timeout_s)
+        metadata = client.list_topics(topic, timeout=timeout_s)
     except KafkaException as exc:
-        raise BrokerError(
-            f"no metadata for topic {topic!r} from {kafka.bootstrap_servers}: {exc.args[0].str()}"
-        ) from None
+        reason = exc.args[0].str()
+        raise BrokerError(f"no metadata for topic {topic!r} from {kafka.bootstrap_servers}: {reason}") from None
     topic_metadata = metadata.topics.get(topic)
     if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
         reason = topic_metadata.error if topic_metadata is not None else "not found"
@@ -262,7 +265,7 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> It
     """
     consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "scan"), **{"isolation.level": "read_committed"}))
     try:
-        partitions = list_partitions(kafka, topic, timeout_s)
+        partitions = _partitions(consumer, kafka, topic, timeout_s)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         pending = set(partitions)
         deadline = time.monotonic() + timeout_s

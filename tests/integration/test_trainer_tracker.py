@@ -67,5 +67,6 @@ def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
     assert len(second) == 1 and second[0].sequence == 2 and second[0].new_pairs == 12
     assert second[0].previous_snapshot_id == first.snapshot_id
 
+    # Keys spread triggers over partitions, and there is no order across partitions.
     on_topic = _triggers(settings)
-    assert [t.trigger_id for t in on_topic] == [first.trigger_id, second[0].trigger_id]
+    assert sorted(t.trigger_id for t in on_topic) == sorted([first.trigger_id, second[0].trigger_id])
