@@ -30,11 +30,11 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import ManifestEntryStatus, ManifestFile
 from pyiceberg.table import FileScanTask, Table
-from pyiceberg.table.snapshots import Snapshot
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.config import MaintenanceSettings
 from flywheel.errors import CommitFailed
-from flywheel.infra.catalog import OFFSETS_PROPERTY, committed_offsets, encode_offsets
+from flywheel.infra.catalog import OFFSETS_PROPERTY, branch_head, committed_offsets, encode_offsets
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +129,10 @@ def _protected(table: Table, retain_last: int) -> set[int]:
 def _chain_to_ledger(table: Table, snapshot: Snapshot | None) -> list[Snapshot]:
     """``snapshot`` and its ancestors up to and including the first one carrying source offsets."""
     chain: list[Snapshot] = []
-    while snapshot is not None:
-        chain.append(snapshot)
-        summary = snapshot.summary
-        if summary is not None and OFFSETS_PROPERTY in summary.additional_properties:
+    for ancestor in ancestors_of(snapshot, table.metadata):
+        chain.append(ancestor)
+        if ancestor.summary is not None and OFFSETS_PROPERTY in ancestor.summary.additional_properties:
             break
-        parent = snapshot.parent_snapshot_id
-        snapshot = table.snapshot_by_id(parent) if parent is not None else None
     return chain
 
 
@@ -154,7 +151,7 @@ def compact(table: Table, settings: MaintenanceSettings) -> Compaction:
 
 def _compact_once(table: Table, settings: MaintenanceSettings) -> Compaction:
     name = table.name()[-1]
-    head = table.current_snapshot()
+    head = branch_head(table)
     if head is None:
         return Compaction(name, 0, 0, 0, None)
     target = settings.target_file_size_mb * 1024 * 1024
@@ -178,7 +175,7 @@ def _compact_once(table: Table, settings: MaintenanceSettings) -> Compaction:
                     rewrite.append_data_file(data_file)
                     files_after += 1
     table.refresh()
-    after = table.current_snapshot()
+    after = branch_head(table)
     files_before = sum(len(g) for g in groups)
     log.info("compacted", extra={"table": name, "files_before": files_before, "files_after": files_after})
     return Compaction(name, files_before, files_after, rows, after.snapshot_id if after else None)
