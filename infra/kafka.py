@@ -2,8 +2,9 @@
 
 * :func:`client_config` adds what every client gets on top of ``KafkaSettings.client()``
   (bootstrap servers and the security passthrough): librdkafka's own log lines and error
-  callbacks go to the ``flywheel.kafka.librdkafka`` logger at DEBUG, never to stderr. A lasting
-  fault surfaces once, as a :class:`~flywheel.errors.FlywheelError` from the caller's timeout.
+  callbacks go to the ``flywheel.kafka.librdkafka`` logger at DEBUG, never to stderr; "all
+  brokers are down" is one warning per outage. A fault at start surfaces once, as a
+  :class:`~flywheel.errors.FlywheelError` after the caller's timeout.
 * Producers are idempotent with ``acks=all`` (their own retries never duplicate or reorder
   a message), and a message counts as sent only once its delivery report says so:
   :class:`DeliveryReports`, :class:`CheckedProducer`.
@@ -57,6 +58,9 @@ _DEBUG_LOG = _DebugLog()
 def _on_error(error: KafkaError) -> None:
     if error.fatal():
         log.error("fatal kafka client error", extra={"error": error.str()})
+    elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+        # Once per outage (not per reconnect attempt): the one line an operator needs to see.
+        log.warning("no Kafka broker reachable; the client keeps retrying", extra={"error": error.str()})
     else:
         _librdkafka.debug("kafka client error: %s", error.str())
 

@@ -28,6 +28,9 @@ def test_unacknowledged_messages_raise_and_librdkafka_noise_goes_to_debug_logs(
     assert not [line for line in capfd.readouterr().err.splitlines() if line.startswith("%")]
     noise = [r for r in caplog.records if r.name == "flywheel.kafka.librdkafka"]
     assert noise and all(r.levelno == logging.DEBUG for r in noise)
+    # Many refused reconnects, one warning for the outage.
+    outage = [r for r in caplog.records if r.levelno >= logging.WARNING and "no Kafka broker" in r.getMessage()]
+    assert len(outage) == 1
 
 
 def test_an_unreachable_broker_is_one_clear_error_within_the_timeout() -> None:
