@@ -1,4 +1,6 @@
-"""Where the flow starts reading: what the Iceberg tables hold, explicit offsets, or a timestamp.
+"""Where the flow starts reading: what the Iceberg tables hold, or explicit offsets.
+
+A timestamp is turned into offsets by :func:`flywheel.infra.kafka.offsets_for_time`.
 
 Resuming from the tables assumes the topic is the one they were written from. A new or reset
 broker (the local one keeps its topics in memory) starts its offsets at 0 again while the
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from pyiceberg.table import Table
 
 from flywheel.config import CatalogSettings, KafkaSettings
-from flywheel.errors import OffsetsAheadOfTopic
+from flywheel.errors import ConfigError, OffsetsAheadOfTopic
 from flywheel.infra.catalog import committed_offsets
 from flywheel.infra.kafka import end_offsets
 
@@ -29,6 +31,26 @@ def from_tables(tables: Iterable[Table], topic: str, partitions: list[int], bran
         partition: min((ledger.get((topic, partition), -1) + 1 for ledger in ledgers), default=0)
         for partition in partitions
     }
+
+
+def parse_offsets(spec: str, partitions: list[int]) -> dict[int, int]:
+    """Parse ``--from-offsets``: ``"0:120,1:98"`` per partition, or one number for all."""
+    spec = spec.strip()
+    if spec.isdigit():
+        return dict.fromkeys(partitions, int(spec))
+    offsets: dict[int, int] = {}
+    for part in spec.split(","):
+        try:
+            partition_text, offset_text = part.split(":")
+            partition, offset = int(partition_text), int(offset_text)
+        except ValueError:
+            raise ConfigError(f"bad offset spec {part!r}: expected PARTITION:OFFSET, e.g. 0:120,1:98") from None
+        if partition not in partitions:
+            raise ConfigError(f"partition {partition} does not exist (partitions: {partitions})")
+        if offset < 0:
+            raise ConfigError(f"offset for partition {partition} must be >= 0, got {offset}")
+        offsets[partition] = offset
+    return {partition: offsets.get(partition, 0) for partition in partitions}
 
 
 def refuse_if_ahead(kafka: KafkaSettings, catalog: CatalogSettings, topic: str, start: dict[int, int]) -> None:

@@ -34,7 +34,7 @@ from flywheel.infra.catalog import (
     open_catalog,
     table_identifier,
 )
-from flywheel.infra.kafka import check_broker_reachable, list_partitions, offsets_for_time, parse_offsets
+from flywheel.infra.kafka import check_broker_reachable, list_partitions, offsets_for_time
 from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def resolve_start_offsets(
     if request.from_offsets is not None and request.from_timestamp is not None:
         raise ConfigError("give --from-offsets or --from-timestamp, not both")
     if request.from_offsets is not None:
-        return parse_offsets(request.from_offsets, partitions)
+        return positions.parse_offsets(request.from_offsets, partitions)
     if request.from_timestamp is not None:
         return offsets_for_time(settings.kafka, topic, partitions, request.from_timestamp)
     start = positions.from_tables(tables.values(), topic, partitions, settings.catalog.branch)

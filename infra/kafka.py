@@ -32,7 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 
 from flywheel.config import KafkaSettings
-from flywheel.errors import BrokerError, BrokerUnreachable, ConfigError, DeliveryError
+from flywheel.errors import BrokerError, BrokerUnreachable, DeliveryError
 
 log = logging.getLogger(__name__)
 _librdkafka = logging.getLogger("flywheel.kafka.librdkafka")
@@ -312,26 +312,6 @@ def end_offsets(kafka: KafkaSettings, topic: str, partitions: list[int], timeout
 
 
 # --- start positions
-
-
-def parse_offsets(spec: str, partitions: list[int]) -> dict[int, int]:
-    """Parse ``--from-offsets``: ``"0:120,1:98"`` per partition, or one number for all."""
-    spec = spec.strip()
-    if spec.isdigit():
-        return dict.fromkeys(partitions, int(spec))
-    offsets: dict[int, int] = {}
-    for part in spec.split(","):
-        try:
-            partition_text, offset_text = part.split(":")
-            partition, offset = int(partition_text), int(offset_text)
-        except ValueError:
-            raise ConfigError(f"bad offset spec {part!r}: expected PARTITION:OFFSET, e.g. 0:120,1:98") from None
-        if partition not in partitions:
-            raise ConfigError(f"partition {partition} does not exist (partitions: {partitions})")
-        if offset < 0:
-            raise ConfigError(f"offset for partition {partition} must be >= 0, got {offset}")
-        offsets[partition] = offset
-    return {partition: offsets.get(partition, 0) for partition in partitions}
 
 
 _PAST_THE_END = (KafkaError._PARTITION_EOF, KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET)

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from flywheel.config import KafkaSettings
-from flywheel.errors import BrokerUnreachable, ConfigError, DeliveryError
+from flywheel.errors import BrokerUnreachable, DeliveryError
 from flywheel.infra.broker import free_port
-from flywheel.infra.kafka import CheckedProducer, check_broker_reachable, parse_offsets
+from flywheel.infra.kafka import CheckedProducer, check_broker_reachable
 
 
 def closed_port_settings(**changes: object) -> KafkaSettings:
@@ -40,9 +40,3 @@ def test_an_unreachable_broker_is_one_clear_error_within_the_timeout() -> None:
     message = str(caught.value)
     assert settings.bootstrap_servers in message and "FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS" in message
     assert "Connection refused" in message and "\n" not in message
-
-
-@pytest.mark.parametrize("spec", ["0-120", "9:1", "0:-1"])
-def test_bad_offset_specs_are_configuration_errors(spec: str) -> None:
-    with pytest.raises(ConfigError):
-        parse_offsets(spec, [0, 1])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from flywheel.errors import ConfigError
+from flywheel.flows.positions import parse_offsets
 from flywheel.infra.catalog import decode_offsets, encode_offsets, merge_offsets
-from flywheel.infra.kafka import parse_offsets
 
 
 def test_offsets_round_trip_through_the_snapshot_summary_text() -> None:
@@ -28,5 +29,6 @@ def test_parse_offsets_per_partition_and_for_all() -> None:
 
 @pytest.mark.parametrize("spec", ["0-120", "9:1", "0:-1", "a:b"])
 def test_parse_offsets_rejects_bad_specs_clearly(spec: str) -> None:
-    with pytest.raises(ValueError, match=r"offset|partition"):
+    # A ConfigError: the CLI prints it as one line and exits 2.
+    with pytest.raises(ConfigError, match=r"offset|partition"):
         parse_offsets(spec, [0, 1, 2])
