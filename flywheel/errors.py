@@ -113,14 +113,22 @@ class GatewayError(FlywheelError):
 
 
 class Unauthorized(GatewayError):
-    """Missing or wrong API key, or a missing, stale or wrong signature."""
+    """Missing or wrong API key, or a missing, stale, malformed or wrong signature."""
+
+
+class ReplayedRequest(Unauthorized):
+    """A correctly signed request whose signature was already spent within the tolerance window."""
+
+
+class ReplayCacheUnavailable(GatewayError):
+    """The shared cache of spent signatures cannot be reached; signed requests are refused."""
 
 
 class RateLimited(GatewayError):
-    """The key's token bucket is empty; ``retry_after_s`` until the next token."""
+    """A token bucket is empty (the key's, or its address's for failed logins); ``retry_after_s`` until the next."""
 
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"rate limit exceeded; retry after {retry_after_s:.3f}s")
+    def __init__(self, retry_after_s: float, reason: str = "rate limit exceeded") -> None:
+        super().__init__(f"{reason}; retry after {retry_after_s:.3f}s")
         self.retry_after_s = retry_after_s
 
 

@@ -1,9 +1,13 @@
 """The gateway's FastAPI application: ``create_app(settings)``.
 
 Every ``/v1`` route runs the same guard before FastAPI parses anything, in this order:
-API key (401) → per-key rate limit (429) → body size (413) → HMAC signature over the raw
-body (401). Then the body is parsed (422), normalised, validated by the flow's decoder
-(422) and produced in one Kafka transaction (503 when the broker does not commit it).
+failed-authentication throttle of the client address (429) → API key (401) → body size
+(413) → HMAC signature over the raw body (401) → signature not seen before (401; 503 when
+a shared replay cache is down) → per-key rate limit (429). Authentication comes before the
+key's rate limit, so forged requests cannot spend the owner's tokens; each 401 spends one
+of the address's failures instead. Then the body is parsed (422), normalised, validated by
+the flow's decoder (422) and produced in one Kafka transaction (503 when the broker does
+not commit it).
 """
 
 # No `from __future__ import annotations`: route signatures refer to values of create_app's scope.
@@ -22,11 +26,11 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from flywheel.errors import BodyTooLarge
-from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
+from flywheel.errors import BodyTooLarge, ReplayCacheUnavailable, ReplayedRequest
+from flywheel.gateway.auth import Authenticator, FailedAuthThrottle, RateLimited, RateLimiter, Unauthorized
 from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
 from flywheel.gateway.config import GatewayConfig
-from flywheel.gateway.metrics import EVENTS_PRODUCED, MetricsMiddleware
+from flywheel.gateway.metrics import AUTH_REFUSED, EVENTS_PRODUCED, MetricsMiddleware
 from flywheel.gateway.models import (
     Accepted,
     CandidatePage,
@@ -40,6 +44,7 @@ from flywheel.gateway.models import (
 )
 from flywheel.gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
 from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
+from flywheel.gateway.replay import build_replay_cache
 from flywheel.operators.decode import is_utf8
 from flywheel.schemas.events import InteractionEvent
 
@@ -52,7 +57,34 @@ class Guard:
 
     authenticator: Authenticator
     limiter: RateLimiter
+    failures: FailedAuthThrottle
     max_body_bytes: int
+
+    async def admit(self, request: Request) -> bytes:
+        """Authenticate, then rate-limit ``request``; its raw body once admitted."""
+        address = request.client.host if request.client else "unknown"
+        try:
+            self.failures.check(address)
+        except RateLimited:
+            AUTH_REFUSED.labels("throttled").inc()
+            raise
+        try:
+            key_id = self.authenticator.identify(request.headers)
+            body = await _read_body(request, self.max_body_bytes)
+            token = self.authenticator.verify(key_id, request.headers, body)
+            if token is not None:  # the replay cache may be Redis: keep its round trip off the event loop
+                await run_in_threadpool(self.authenticator.spend, token)
+        except Unauthorized as exc:
+            self.failures.failed(address)
+            AUTH_REFUSED.labels("replay" if isinstance(exc, ReplayedRequest) else "credentials").inc()
+            raise
+        try:
+            self.limiter.acquire(key_id)
+        except RateLimited:
+            if token is not None:  # nothing was produced: the same signed request may be retried
+                await run_in_threadpool(self.authenticator.refund, token)
+            raise
+        return body
 
 
 class GuardedRoute(APIRoute):
@@ -63,10 +95,7 @@ class GuardedRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             guard: Guard = request.app.state.guard
-            key_id = guard.authenticator.identify(request.headers)
-            guard.limiter.acquire(key_id)
-            body = await _read_body(request, guard.max_body_bytes)
-            guard.authenticator.verify(key_id, request.headers, body)
+            body = await guard.admit(request)
             if body and not is_utf8(body):  # FastAPI would answer 400; it is a body error
                 error = {"loc": ["body"], "msg": "body is not UTF-8 encoded JSON", "type": "json_invalid"}
                 raise RequestValidationError([error])
@@ -80,8 +109,8 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or wrong API key or signature; nothing produced.",
         413: "Body larger than the configured limit; nothing produced.",
         422: "Field-level validation errors; nothing produced.",
-        429: "Rate limit of this API key exceeded; see Retry-After.",
-        503: "Broker unavailable or did not commit; nothing visible to consumers.",
+        429: "Rate limit of this API key, or failed authentications from this address, exceeded; see Retry-After.",
+        503: "Broker (or shared replay cache) unavailable or did not commit; nothing visible to consumers.",
     }
     return {
         code: {"model": ValidationErrorBody if code == 422 else ErrorBody, "description": described[code]}
@@ -94,11 +123,13 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     gateway = settings.gateway
     publisher = EventPublisher(settings.kafka, settings.topics.interactions, gateway)
     reader = CandidateReader(settings.catalog)
+    authenticator = Authenticator(gateway, build_replay_cache(gateway.replay_cache))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await run_in_threadpool(publisher.close)
+        await run_in_threadpool(authenticator.close)
 
     app = FastAPI(
         title="Data Flywheel ingestion gateway",
@@ -106,7 +137,9 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         description="Feedback and telemetry in, to the interactions topic; curated DPO pairs out.",
         lifespan=lifespan,
     )
-    app.state.guard = Guard(Authenticator(gateway), RateLimiter(gateway.rate_limit), gateway.max_body_bytes)
+    app.state.guard = Guard(
+        authenticator, RateLimiter(gateway.rate_limit), FailedAuthThrottle(gateway.failed_auth), gateway.max_body_bytes
+    )
     app.state.publisher = publisher
     app.add_middleware(MetricsMiddleware)
     _add_exception_handlers(app)
@@ -258,6 +291,9 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def too_large(_: Request, exc: Exception) -> Response:
         return JSONResponse(body(str(exc)), status_code=413)
 
+    async def replay_cache_down(_: Request, exc: Exception) -> Response:
+        return JSONResponse(body(str(exc)), status_code=503)
+
     async def failure(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, _Failure)
         return JSONResponse(body(exc.detail, exc.event_ids), status_code=exc.status)
@@ -265,6 +301,7 @@ def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unauthorized, unauthorized)
     app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(ReplayCacheUnavailable, replay_cache_down)
     app.add_exception_handler(_Failure, failure)
 
 

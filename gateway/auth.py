@@ -1,24 +1,31 @@
-"""Who is calling: API keys, optional HMAC-SHA256 webhook signatures, per-key rate limits.
+"""Who is calling: API keys, optional HMAC-SHA256 webhook signatures, rate limits.
 
 Pure Python (no FastAPI), so the rules are unit-testable; :mod:`gateway.app` maps the
-exceptions onto 401 and 429.
+exceptions onto 401, 429 and 503. A signature is accepted once (:mod:`gateway.replay`);
+its timestamp must be plain unix seconds (no ``nan``, ``inf`` or exponent, which
+``float()`` would accept and which never expire). Token buckets limit requests per key
+id, and failed authentications per client address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import threading
 import time
 from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from flywheel.errors import RateLimited, Unauthorized
-from flywheel.gateway.config import GatewaySettings, RateLimitSettings
+from flywheel.errors import RateLimited, ReplayedRequest, Unauthorized
+from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings
+from flywheel.gateway.replay import MemoryReplayCache, ReplayCache, signature_token
 
 ANONYMOUS = "anonymous"
 SIGNATURE_PREFIX = "sha256="
+# Unix seconds, optionally with a fraction: ASCII digits only, bounded, always finite.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -35,28 +42,48 @@ def _reveal(secret: SecretStr | str) -> str:
 class Authenticator:
     """Resolves a request's key id from its headers and body, or raises :class:`Unauthorized`."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, replay: ReplayCache | None = None) -> None:
         self._settings = settings
         self._keys = [(key_id, _reveal(secret).encode()) for key_id, secret in settings.api_keys.items()]
         self._hmac = {key_id: _reveal(secret) for key_id, secret in settings.hmac_secrets.items()}
+        self._replay = MemoryReplayCache() if replay is None else replay
 
     def authenticate(self, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
-        """The caller's key id, with the signature checked when the key requires one."""
+        """The caller's key id, with the signature checked and spent when the key requires one."""
         key_id = self.identify(headers)
-        self.verify(key_id, headers, body, now)
+        token = self.verify(key_id, headers, body, now)
+        if token is not None:
+            self.spend(token)
         return key_id
 
     def identify(self, headers: Mapping[str, str]) -> str:
         """The key id of the API key header (headers only: checked before the body is read)."""
         return self._key_id(headers.get(self._settings.api_key_header.lower()))
 
-    def verify(self, key_id: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> None:
-        """Check the HMAC signature over the raw body when ``key_id`` requires one."""
+    def verify(self, key_id: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str | None:
+        """Check the HMAC signature over the raw body when ``key_id`` requires one; its replay token if so."""
         secret = self._hmac.get(key_id)
         if secret is None and self._settings.require_signatures:
             raise Unauthorized("signatures are required and no HMAC secret is configured for this key")
-        if secret is not None:
-            self._verify(secret, headers, body, time.time() if now is None else now)
+        if secret is None:
+            return None
+        signature = self._verify(secret, headers, body, time.time() if now is None else now)
+        return signature_token(key_id, signature)
+
+    def spend(self, token: str) -> None:
+        """Accept a verified signature once, or raise :class:`ReplayedRequest` (may do I/O: Redis)."""
+        # Twice the tolerance: a timestamp is accepted while |now - sent_at| <= tolerance, so the
+        # claim outlives every moment the same request could pass the timestamp check.
+        if not self._replay.claim(token, 2 * self._settings.timestamp_tolerance_s):
+            raise ReplayedRequest("this signed request was already received; sign each request anew")
+
+    def refund(self, token: str) -> None:
+        """Make a spent signature usable again (its request was refused before anything was produced)."""
+        self._replay.release(token)
+
+    def close(self) -> None:
+        """Close the replay cache's connections."""
+        self._replay.close()
 
     def _key_id(self, presented: str | None) -> str:
         if not presented:
@@ -72,19 +99,70 @@ class Authenticator:
             raise Unauthorized("unknown API key")
         return found
 
-    def _verify(self, secret: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    def _verify(self, secret: str, headers: Mapping[str, str], body: bytes, now: float) -> str:
         timestamp = headers.get(self._settings.timestamp_header.lower())
         signature = headers.get(self._settings.signature_header.lower())
         if not timestamp or not signature:
             raise Unauthorized(f"{self._settings.signature_header} and {self._settings.timestamp_header} are required")
-        try:
-            sent_at = float(timestamp)
-        except ValueError as exc:
-            raise Unauthorized("timestamp must be unix seconds") from exc
-        if abs(now - sent_at) > self._settings.timestamp_tolerance_s:
+        if not _TIMESTAMP.fullmatch(timestamp):
+            raise Unauthorized(f"{self._settings.timestamp_header} must be unix seconds, e.g. 1800000000")
+        if abs(now - float(timestamp)) > self._settings.timestamp_tolerance_s:
             raise Unauthorized("timestamp outside the allowed tolerance")
-        if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
             raise Unauthorized("signature does not match")
+        return signature
+
+
+class TokenBuckets:
+    """Token buckets by name: ``rate`` tokens a second up to ``burst`` (thread-safe, bounded).
+
+    A bucket that has refilled to ``burst`` is the same as no bucket, so full ones are swept
+    now and then: the table holds only names seen recently, however many pass by.
+    """
+
+    _SWEEP_EVERY = 4096
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate, self._burst = rate, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, last refill)
+        self._lock = threading.Lock()
+        self._operations = 0
+
+    def take(self, name: str, now: float) -> float:
+        """Take one token: 0.0 if taken, else the seconds until one is available (nothing taken)."""
+        with self._lock:
+            tokens = self._refill(name, now)
+            if tokens < 1.0:
+                return (1.0 - tokens) / self._rate
+            self._buckets[name] = (tokens - 1.0, now)
+            return 0.0
+
+    def wait_s(self, name: str, now: float) -> float:
+        """The seconds until ``name`` has a token (0.0 if it has one); takes nothing."""
+        with self._lock:
+            tokens = self._refill(name, now)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _refill(self, name: str, now: float) -> float:
+        self._operations += 1
+        if self._operations % self._SWEEP_EVERY == 0:
+            self._sweep(now)
+        tokens, last = self._buckets.get(name, (self._burst, now))
+        tokens = min(self._burst, tokens + max(0.0, now - last) * self._rate)
+        self._buckets[name] = (tokens, now)
+        return tokens
+
+    def _sweep(self, now: float) -> None:
+        full = [
+            name
+            for name, (tokens, last) in self._buckets.items()
+            if tokens + max(0.0, now - last) * self._rate >= self._burst
+        ]
+        for name in full:
+            del self._buckets[name]
 
 
 class RateLimiter:
@@ -92,19 +170,33 @@ class RateLimiter:
 
     def __init__(self, settings: RateLimitSettings) -> None:
         self._settings = settings
-        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, last refill)
-        self._lock = threading.Lock()
+        self._buckets = TokenBuckets(settings.requests_per_s, settings.burst)
 
     def acquire(self, key_id: str, now: float | None = None) -> None:
         """Take one token for ``key_id`` or raise :class:`RateLimited`."""
         if not self._settings.enabled:
             return
-        moment = time.monotonic() if now is None else now
-        rate, burst = self._settings.requests_per_s, float(self._settings.burst)
-        with self._lock:
-            tokens, last = self._buckets.get(key_id, (burst, moment))
-            tokens = min(burst, tokens + (moment - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key_id] = (tokens, moment)
-                raise RateLimited((1.0 - tokens) / rate)
-            self._buckets[key_id] = (tokens - 1.0, moment)
+        wait_s = self._buckets.take(key_id, time.monotonic() if now is None else now)
+        if wait_s:
+            raise RateLimited(wait_s)
+
+
+class FailedAuthThrottle:
+    """A token bucket of failed authentications per client address (thread-safe)."""
+
+    def __init__(self, settings: FailedAuthSettings) -> None:
+        self._settings = settings
+        self._buckets = TokenBuckets(settings.refill_per_s, settings.burst)
+
+    def check(self, address: str, now: float | None = None) -> None:
+        """Raise :class:`RateLimited` if ``address`` has no failures left; takes nothing."""
+        if not self._settings.enabled:
+            return
+        wait_s = self._buckets.wait_s(address, time.monotonic() if now is None else now)
+        if wait_s:
+            raise RateLimited(wait_s, "too many failed authentications from this address")
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        """Count one failed authentication from ``address``."""
+        if self._settings.enabled:
+            self._buckets.take(address, time.monotonic() if now is None else now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -23,6 +23,39 @@ class RateLimitSettings(Section):
     enabled: bool = True
     requests_per_s: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
+
+
+class FailedAuthSettings(Section):
+    """Throttle on failed authentications, per client address (in-process, per replica).
+
+    Each failure (unknown key, bad or replayed signature) takes a token; an address with none
+    left is answered 429 before its credentials are even looked at, so guessing keys or
+    secrets stays slow and a correct guess cannot be told apart while throttled. Behind a
+    proxy, let uvicorn trust its ``X-Forwarded-For`` (``FORWARDED_ALLOW_IPS``), or every
+    client shares the proxy's address.
+    """
+
+    enabled: bool = True
+    # Failures an address may make at once, then one more every 1 / refill_per_s seconds.
+    burst: int = Field(default=20, ge=1)
+    refill_per_s: float = Field(default=0.2, gt=0)
+
+
+class ReplayCacheSettings(Section):
+    """Where spent signatures are remembered, so a signed request is accepted once.
+
+    ``memory`` (default) is per process: with several replicas or uvicorn workers a request
+    replayed to another one is accepted again. ``redis`` shares one cache between all of
+    them (``SET NX`` with an expiry; one round trip per signed request). When Redis cannot be
+    reached, signed requests are refused with 503 rather than accepted unchecked.
+    """
+
+    backend: Literal["memory", "redis"] = "memory"
+    # redis:// or rediss:// URL without the password; the password goes in `password`.
+    url: str = "redis://127.0.0.1:6379/0"
+    password: SecretStr | None = None
+    key_prefix: str = "flywheel:gateway:signature:"
+    timeout_s: float = Field(default=1.0, gt=0)
 
 
 class GatewaySettings(Section):
@@ -45,6 +78,10 @@ class GatewaySettings(Section):
     signature_header: str = "X-Flywheel-Signature"
     timestamp_header: str = "X-Flywheel-Timestamp"
     timestamp_tolerance_s: float = Field(default=300.0, gt=0)
+    # A correctly signed request is accepted once; its signature is remembered for twice the
+    # tolerance (the whole time its timestamp could be accepted, on any replica's clock).
+    replay_cache: ReplayCacheSettings = Field(default_factory=ReplayCacheSettings)
+    failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     batch_max_events: int = Field(default=500, ge=1)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -27,6 +27,12 @@ EVENTS_PRODUCED = Counter(
     ["route"],
 )
 
+AUTH_REFUSED = Counter(
+    "flywheel_gateway_auth_refused_total",
+    "Requests refused by authentication: credentials (401), replay (401), throttled (429 for the address).",
+    ["reason"],
+)
+
 
 class MetricsMiddleware:
     """Pure ASGI middleware: counts and times every HTTP request by route template and status."""

@@ -38,8 +38,13 @@ CHECKS = [
 
 @pytest.fixture
 def gateway_schema(broker: LocalBroker, tmp_path: Path) -> Iterator[Any]:
-    """The live OpenAPI document of a gateway on the real broker (broker up, no rate limit)."""
-    gateway = {"api_keys": {"fuzz": KEY}, "rate_limit": {"enabled": False}, "batch_max_events": 20}
+    """The live OpenAPI document of a gateway on the real broker (broker up, no rate limits)."""
+    gateway = {
+        "api_keys": {"fuzz": KEY},
+        "rate_limit": {"enabled": False},
+        "failed_auth": {"enabled": False},
+        "batch_max_events": 20,
+    }
     config = make_settings(broker.bootstrap_servers, tmp_path, gateway=gateway)
     ensure_topics(config.kafka, config.topics)
     app = create_app(config.gateway_config())
