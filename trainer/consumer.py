@@ -8,6 +8,19 @@ For each trigger (consumer group ``trainer.consumer_group``, manual commits):
    gate, write adapter + card, emit the result, and only then commit the offset.
 
 A run that died midway has a status file but no card, so the redelivered trigger retrains it.
+
+Redelivery, step by step (``tests/integration/test_trainer_redelivery.py`` kills a trainer at
+each): dead before data is read or during training -> no card, retrained; dead after the card
+-> the card's result is re-emitted; dead after the result or before the offset commit -> the
+result is on the topic, skipped. Two members of the group (one evicted after
+``max_poll_interval_ms`` mid-run, its trigger redelivered to the other): the results topic is
+read again before training and before producing, so whoever finishes second sees the first
+one's result and publishes nothing; an offset commit refused after such a rebalance is logged,
+not fatal. What is left is two members finishing the same trigger within the same moment; a
+broker that fences transactional producers would close that too (the embedded one does not).
+
+``TrainerConsumer(checkpoint=...)`` is called with each :data:`RunStep` as a run passes it:
+a fault-injection hook for those tests (nothing in production sets it).
 """
 
 from __future__ import annotations
@@ -16,12 +29,13 @@ import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from pyiceberg.catalog import Catalog
 
 from flywheel.errors import BrokerError
@@ -35,6 +49,12 @@ from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
 
 log = logging.getLogger(__name__)
+
+# Where a run is, for the checkpoint hook: before the data is read (nothing done yet), after the
+# model card (or a failure result) exists, after the result is acknowledged, before the offset
+# commit.
+RunStep = Literal["before-data", "after-card", "after-result", "before-commit"]
+RUN_STEPS: tuple[RunStep, ...] = ("before-data", "after-card", "after-result", "before-commit")
 
 
 def snapshot_tag(run_id: str) -> str:
@@ -202,9 +222,15 @@ def _failed(trigger: TrainingTrigger, reason: str, started: float) -> TrainingRe
 class TrainerConsumer:
     """Consumes triggers and turns each into exactly one result event."""
 
-    def __init__(self, settings: TrainerConfig, show_progress: bool = False) -> None:
+    def __init__(
+        self,
+        settings: TrainerConfig,
+        show_progress: bool = False,
+        checkpoint: Callable[[RunStep], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.show_progress = show_progress
+        self._checkpoint = checkpoint or (lambda _step: None)
         self.catalog = open_catalog(settings.catalog)
         self.registry = Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
         self.registry.check()
@@ -213,7 +239,7 @@ class TrainerConsumer:
 
     def handle(self, trigger: TrainingTrigger, report: ConsumerReport) -> None:
         """Process one trigger; returns once its result is durable on the results topic."""
-        if trigger.trigger_id in self.published:
+        if self._has_result(trigger.trigger_id):
             log.info("trigger already has a result; skipping", extra={"trigger_id": trigger.trigger_id})
             report.skipped.append(trigger.trigger_id)
             metrics.RUNS.labels(status="skipped").inc()
@@ -224,6 +250,7 @@ class TrainerConsumer:
             result = TrainingResult.model_validate(card["result"])
             report.reemitted.append(trigger.trigger_id)
         else:
+            self._checkpoint("before-data")
             started = time.monotonic()
             if self.catalog.load_table(trigger.table).snapshot_by_id(trigger.snapshot_id) is None:
                 result = _failed(trigger, f"snapshot {trigger.snapshot_id} no longer exists", started)
@@ -231,6 +258,12 @@ class TrainerConsumer:
                 result = train_for_trigger(self.settings, trigger, self.catalog, self.registry, self.show_progress)
             report.results.append(result)
             metrics.RUNS.labels(status=result.status).inc()
+        self._checkpoint("after-card")
+        if self._has_result(trigger.trigger_id):
+            # Another member got this trigger after a rebalance and published first.
+            log.warning("another trainer published this trigger's result; not publishing", extra={"run_id": run_id})
+            report.skipped.append(trigger.trigger_id)
+            return
         self.producer.send_durably(
             self.settings.topics.training_results,
             trigger.trigger_id,
@@ -238,6 +271,15 @@ class TrainerConsumer:
         )
         self.published.add(trigger.trigger_id)
         log.info("training result emitted", extra={"run_id": result.run_id, "status": result.status})
+        self._checkpoint("after-result")
+
+    def _has_result(self, trigger_id: str) -> bool:
+        """Whether the results topic holds ``trigger_id``'s result, read again unless already known."""
+        # Re-read, not only the set loaded at start: another member of the group may have
+        # published it since (a rebalance hands a trigger over while its first owner still runs).
+        if trigger_id not in self.published:
+            self.published |= published_result_ids(self.settings)
+        return trigger_id in self.published
 
     def run(self, until_idle: bool = True, stop: threading.Event | None = None) -> ConsumerReport:
         """Consume until every assigned partition is drained (``until_idle``) or ``stop`` is set."""
@@ -283,6 +325,8 @@ class TrainerConsumer:
                         break
                     continue
                 last_activity = time.monotonic()
+                if self._left_group(message):
+                    continue
                 if self._is_eof(message):
                     drained.add(message.partition() or 0)
                     log.debug("trigger partition drained", extra={"partition": message.partition()})
@@ -295,6 +339,17 @@ class TrainerConsumer:
         finally:
             consumer.close()
         return report
+
+    @staticmethod
+    def _left_group(message: Message) -> bool:
+        """Whether ``message`` reports that a run outlasted ``max_poll_interval_ms``."""
+        error = message.error()
+        if error is None or error.code() != KafkaError._MAX_POLL_EXCEEDED:
+            return False
+        # This member left the group and rejoins on the next poll; its trigger may have gone to
+        # another member (see the module docstring), which is why this is not an error.
+        log.warning("a run outlasted max_poll_interval_ms; rejoining the group", extra={"error": str(error)})
+        return True
 
     @staticmethod
     def _is_eof(message: Message) -> bool:
@@ -312,4 +367,10 @@ class TrainerConsumer:
             log.error("undecodable trigger; committing past it", extra={"offset": message.offset()})
         else:
             self.handle(trigger, report)
-        consumer.commit(message=message, asynchronous=False)
+        self._checkpoint("before-commit")
+        try:
+            consumer.commit(message=message, asynchronous=False)
+        except KafkaException as exc:
+            # E.g. evicted past max_poll_interval_ms: the trigger went to another member, which
+            # finds the result (or card) and commits it. Nothing is lost by not committing here.
+            log.warning("trigger offset commit refused; left to the partition's owner", extra={"error": str(exc)})
