@@ -13,6 +13,12 @@ Why this is exactly-once:
   when the replay decides differently.
 * pyiceberg's own commit retry is disabled on the tables (it would re-apply a snapshot
   whose offsets were computed before the conflict); this committer retries itself.
+* On teardown (SIGINT, SIGTERM, an exception in a step) Bytewax closes the sink in the middle
+  of an epoch: rows of that epoch may still be in flight in other workers. ``close()`` commits
+  only what closed epochs delivered (:meth:`TableCommitter.seal` marks it at every epoch end)
+  and drops the rest, which the restart replays; otherwise the commit would record offsets of
+  rows that never arrive, and the ledger would drop their replay. At a clean end of input
+  Bytewax closes the last epoch before ``close()``, so everything is committed.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ class TableCommitter:
         self.state = CommitterState(progress=dict(state.progress)) if state else CommitterState()
         # Rows restored from a recovery snapshot may have been committed since it was taken.
         self.add(state.rows if state else [])
+        self.seal()  # a recovery snapshot holds closed epochs only
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
 
@@ -109,6 +116,19 @@ class TableCommitter:
                 self.state.rows.append(item)
             else:
                 metrics.ROWS_SKIPPED.labels(self.name).inc()
+
+    def seal(self) -> None:
+        """Mark everything buffered so far as delivered by closed epochs (safe to commit on close)."""
+        self._sealed_rows = len(self.state.rows)
+        self._sealed_progress = dict(self.state.progress)
+
+    def commit_sealed(self) -> None:
+        """Commit what closed epochs delivered; drop the rest, whose epoch the restart replays."""
+        unsealed = len(self.state.rows) - self._sealed_rows
+        if unsealed:
+            log.info("dropping rows of an unfinished epoch", extra={"table": self.name, "rows": unsealed})
+        self.state = CommitterState(rows=self.state.rows[: self._sealed_rows], progress=self._sealed_progress)
+        self.commit()
 
     def on_epoch_end(self) -> None:
         """Commit if the interval elapsed or the buffer is full; otherwise keep buffering."""
@@ -135,6 +155,7 @@ class TableCommitter:
             progress = self.state.progress if index == len(chunks) - 1 else {}
             self._commit_chunk(chunk, progress)
         self.state = CommitterState()
+        self.seal()
         self._last_commit = self._clock()
 
     def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
@@ -219,11 +240,14 @@ class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
         self.committer.add(values)
 
     def snapshot(self) -> CommitterState:
+        # Called when an epoch closes: every row of it has reached this partition.
+        self.committer.seal()
         self.committer.on_epoch_end()
         return self.committer.state
 
     def close(self) -> None:
-        self.committer.commit()
+        # Also called on SIGINT/SIGTERM or a step's exception, mid-epoch: see the module docstring.
+        self.committer.commit_sealed()
 
 
 class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
