@@ -4,7 +4,7 @@ On such a stop Bytewax closes the Iceberg sink mid-epoch while rows of that epoc
 flight in the other worker; the sink must commit only what closed epochs delivered
 (``flows/iceberg_sink.py``; ``test_sink_teardown.py`` checks that directly). Here the whole
 flow is stopped eight times, each while a fresh wave of input is being processed. The step
-exception is injected in the flow process by wrapping ``CurationSteps.decode`` (test-side:
+exception is injected in the flow process by wrapping ``Intake.decode`` (test-side:
 nothing in the product knows about it).
 """
 
@@ -40,10 +40,10 @@ REPO = Path(__file__).resolve().parents[2]
 # whichever worker gets there.
 _FAILING_FLOW = """
 import sys, threading
-from flywheel.flows.steps import CurationSteps
+from flywheel.flows.intake import Intake
 
 limit, calls, lock = int(sys.argv[1]), [0], threading.Lock()
-original = CurationSteps.decode
+original = Intake.decode
 
 
 def decode(self, message):
@@ -54,7 +54,7 @@ def decode(self, message):
     return original(self, message)
 
 
-CurationSteps.decode = decode
+Intake.decode = decode
 from flywheel.cli import main
 
 sys.argv = ["flywheel", "flow", "run", "--until-drained"]

@@ -13,8 +13,7 @@ from bytewax.outputs import StatefulSinkPartition
 
 from flywheel.config import revised
 from flywheel.flows.iceberg_sink import CommitterState, IcebergSink
-from flywheel.infra.catalog import ensure_tables, open_catalog, table_identifier
-from flywheel.infra.offsets import committed_offsets
+from flywheel.infra.catalog import committed_offsets, ensure_tables, open_catalog, table_identifier
 from flywheel.schemas.records import SinkItem, SourceCoordinates, SourceProgress, TableRow
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 from flywheel.settings import Settings
