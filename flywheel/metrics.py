@@ -78,6 +78,11 @@ TOXICITY = Histogram(
     ["backend"],
     buckets=(0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99, 1.0),
 )
+TEXT_HYGIENE = Counter(
+    "flywheel_text_characters_removed_total",
+    "Characters removed from event texts at decode: control characters (NUL, ...) and bidi controls.",
+    ["kind"],
+)
 
 
 def serve(host: str, port: int, setting: str = "metrics.port") -> None:

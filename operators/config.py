@@ -43,10 +43,23 @@ class DedupSettings(Section):
 
 
 class DistanceSettings(Section):
-    """The similarity band an edit must fall into (seed: 0.10 <= similarity <= 0.95)."""
+    """When an edit is a rewrite (too little kept) or trivial (nothing substantive changed).
 
-    min_similarity: float = Field(default=0.10, ge=0.0, le=1.0)
-    max_similarity: float = Field(default=0.95, ge=0.0, le=1.0)
+    Trivial edits are found by token alignment (``operators/edit_kind.py``), not by a
+    similarity ceiling. ``min_token_similarity`` sits between the measured distributions on
+    ``tests/data/curation_set.jsonl`` (rewrites <= 0.20, good edits >= 0.52; see README).
+    """
+
+    min_similarity: float = Field(default=0.10, ge=0.0, le=1.0, description="character-level floor")
+    max_similarity: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="character-level ceiling; 1.0 = only the token check decides"
+    )
+    min_token_similarity: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="2*LCS/(n+m) over words; below = rewrite"
+    )
+    min_containment: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="LCS/min(n,m): a text kept whole is an edit, not a rewrite"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> DistanceSettings:

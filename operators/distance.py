@@ -1,20 +1,39 @@
-"""Edit measurement (the "golden delta") and the similarity band.
+"""Edit measurement (the "golden delta") and the checks for trivial edits and rewrites.
 
-Similarity is rapidfuzz's normalized Levenshtein similarity of the model's answer vs the
-user's edit (``1 - distance / max(len)``; two empty strings are 1.0). The operation
-counts come from python-Levenshtein's ``editops``, whose length is the edit distance.
+* ``similarity`` is rapidfuzz's normalized Levenshtein similarity of the model's answer vs
+  the user's edit (``1 - distance / max(len)``; two empty strings are 1.0); the operation
+  counts come from python-Levenshtein's ``editops``, whose length is the edit distance.
+* ``token_similarity`` is ``2 * LCS / (n_rejected + n_chosen)`` over case-folded word tokens:
+  the share of both texts' words kept in order. Character similarity cannot tell a rewrite
+  from an edit (two unrelated answers of similar length share 15-30% of characters in
+  place); words kept in order can (``tests/data/curation_set.jsonl``: rewrites 0.06-0.20,
+  good edits 0.52-0.91, small fixes 0.92-1.00; ``DistanceSettings.min_token_similarity``).
+* ``token_containment`` is ``LCS / min(n_rejected, n_chosen)``: near 1.0 when one text keeps
+  the other whole (a user who trims an answer to its first sentence, or only adds to it),
+  which is an edit, not a rewrite, whatever the length ratio.
+* ``substantive`` is the first substantive difference (``operators/edit_kind.py``), empty
+  when the edit changes only typos, whitespace, punctuation or case (a trivial edit).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import Levenshtein
 import msgspec
+from rapidfuzz.distance import LCSseq
 from rapidfuzz.distance import Levenshtein as RapidLevenshtein
 
 from flywheel.operators.config import DistanceSettings
+from flywheel.operators.edit_kind import substantive_change
 from flywheel.operators.outcome import Drop, Stage
+
+_WORD = re.compile(r"\w+")
+# Word statistics need words: containment only rescues a shorter text of at least this many,
+# and the token check only applies when the longer text has at least this many (a one-line
+# code edit such as the seed's ``def foo(): pass`` is judged by the character floor alone).
+_MIN_WORDS = 8
 
 
 class EditMeasure(msgspec.Struct, frozen=True):
@@ -25,6 +44,11 @@ class EditMeasure(msgspec.Struct, frozen=True):
     inserts: int
     deletes: int
     replaces: int
+    token_similarity: float = 1.0
+    token_containment: float = 1.0
+    shorter_words: int = 0
+    longer_words: int = 0
+    substantive: str = ""
 
 
 def measure_edit(rejected: str, chosen: str) -> EditMeasure:
@@ -32,21 +56,46 @@ def measure_edit(rejected: str, chosen: str) -> EditMeasure:
     similarity = float(RapidLevenshtein.normalized_similarity(rejected, chosen))
     counts = Counter(op for op, _, _ in Levenshtein.editops(rejected, chosen))
     inserts, deletes, replaces = counts["insert"], counts["delete"], counts["replace"]
+    old = [w.casefold() for w in _WORD.findall(rejected)]
+    new = [w.casefold() for w in _WORD.findall(chosen)]
+    common = LCSseq.similarity(old, new)
+    total, shorter = len(old) + len(new), min(len(old), len(new))
     return EditMeasure(
         similarity=similarity,
         distance=inserts + deletes + replaces,
         inserts=inserts,
         deletes=deletes,
         replaces=replaces,
+        token_similarity=2 * common / total if total else 1.0,
+        token_containment=common / shorter if shorter else float(total == 0),
+        shorter_words=shorter,
+        longer_words=max(len(old), len(new)),
+        substantive=substantive_change(rejected, chosen) or "",
     )
 
 
 def check_band(measure: EditMeasure, band: DistanceSettings) -> Drop | None:
-    """Drop edits that are trivial (similarity above the band) or rewrites (below it)."""
-    scores = {"similarity": measure.similarity, "edit_distance": float(measure.distance)}
+    """Drop edits that are trivial (nothing substantive changed) or rewrites (words not kept)."""
+    scores = {
+        "similarity": measure.similarity,
+        "edit_distance": float(measure.distance),
+        "token_similarity": measure.token_similarity,
+        "token_containment": measure.token_containment,
+    }
+    if not measure.substantive:
+        detail = "only typos, whitespace, punctuation or case changed: trivial edit"
+        return Drop(Stage.DISTANCE, "trivial_edit", detail, scores)
     if measure.similarity > band.max_similarity:
         detail = f"similarity {measure.similarity:.4f} > max {band.max_similarity}: trivial edit"
         return Drop(Stage.DISTANCE, "trivial_edit", detail, scores)
+    contained = measure.shorter_words >= _MIN_WORDS and measure.token_containment >= band.min_containment
+    worded = measure.longer_words >= _MIN_WORDS
+    if worded and measure.token_similarity < band.min_token_similarity and not contained:
+        detail = (
+            f"token similarity {measure.token_similarity:.4f} < min {band.min_token_similarity} "
+            f"(containment {measure.token_containment:.2f}): complete rewrite"
+        )
+        return Drop(Stage.DISTANCE, "rewrite", detail, scores)
     if measure.similarity < band.min_similarity:
         detail = f"similarity {measure.similarity:.4f} < min {band.min_similarity}: complete rewrite"
         return Drop(Stage.DISTANCE, "rewrite", detail, scores)

@@ -31,3 +31,40 @@ def content_key(prompt: str, chosen: str, rejected: str) -> str:
         digest.update(len(encoded).to_bytes(8, "big"))
         digest.update(encoded)
     return digest.hexdigest()
+
+
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make
+# stored text display in an order other than the one it is read in ("Trojan Source").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Line structure is content; every other C0/C1 control (NUL included) is not.
+_KEPT_CONTROLS = frozenset("\t\n\r")
+
+
+def _unwanted(char: str) -> str | None:
+    """``"bidi"`` or ``"control"`` for a character the hygiene step removes, else None."""
+    if char in _BIDI_CONTROLS:
+        return "bidi"
+    if char not in _KEPT_CONTROLS and unicodedata.category(char) == "Cc":
+        return "control"
+    return None
+
+
+def clean_text(text: str) -> tuple[str, dict[str, int]]:
+    """NFC-normalise and remove control characters (not tab/newline) and bidi controls.
+
+    Returns the clean text and how many characters of each kind (``control``, ``bidi``) were
+    removed. Removal, not rejection: a stray NUL in an otherwise good edit should not cost
+    the pair, and nothing invisible survives into a stored or trained-on text.
+    """
+    removed: dict[str, int] = {}
+    if text.isprintable() or all(c in _KEPT_CONTROLS or c.isprintable() for c in text):
+        # Fast path: printable text holds neither Cc nor the bidi controls (both non-printable).
+        return unicodedata.normalize("NFC", text), removed
+    kept: list[str] = []
+    for char in text:
+        kind = _unwanted(char)
+        if kind is None:
+            kept.append(char)
+        else:
+            removed[kind] = removed.get(kind, 0) + 1
+    return unicodedata.normalize("NFC", "".join(kept)), removed

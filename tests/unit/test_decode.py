@@ -66,3 +66,14 @@ def test_bad_input_is_rejected_with_its_reason(raw: bytes | None, reason: str) -
 def test_text_limit_counts_utf8_bytes_not_characters() -> None:
     # 100 two-byte characters = 200 bytes: under the 256-byte limit although 4 * len > limit.
     assert isinstance(decode_event(encode(final_user_edit="é" * 100), LIMITS), InteractionEvent)
+
+
+def test_control_and_bidi_characters_are_removed_and_counted() -> None:
+    from flywheel import metrics
+
+    before = metrics.TEXT_HYGIENE.labels("bidi")._value.get()
+    event = decode_event(encode(prompt="a\x00b\x07c", final_user_edit="safe\u202etxt.exe\tok\ne\u0301"), LIMITS)
+    assert isinstance(event, InteractionEvent)
+    assert event.prompt == "abc"
+    assert event.final_user_edit == "safetxt.exe\tok\n\u00e9"  # tab and newline kept, NFC composed
+    assert metrics.TEXT_HYGIENE.labels("bidi")._value.get() == before + 1

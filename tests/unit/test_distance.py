@@ -27,11 +27,71 @@ def test_delete_counted() -> None:
     assert (measure.inserts, measure.deletes, measure.replaces) == (0, 1, 0)
 
 
-def test_trivial_edit_dropped() -> None:
+def test_typo_fix_is_trivial() -> None:
     text = "The quick brown fox jumps over the lazy dog near the river bank today."
-    drop = check_band(measure_edit(text, text.replace("fox", "fix")), DistanceSettings())
+    drop = check_band(measure_edit(text.replace("jumps", "jumsp"), text), DistanceSettings())
     assert drop is not None and (drop.stage, drop.reason) == ("distance", "trivial_edit")
-    assert drop.scores["similarity"] > 0.95
+
+
+@pytest.mark.parametrize(
+    ("rejected", "chosen"),
+    [
+        ("Hello world, this is fine.", "hello world this is fine!"),
+        ("Teh answer is  here.", "The answer is here. "),
+        ("It recieves the data.", "It receives the data."),
+        ("Use the the cache.", "Use the cache."),
+    ],
+)
+def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
+    assert measure_edit(rejected, chosen).substantive == ""
+
+
+@pytest.mark.parametrize(
+    ("rejected", "chosen"),
+    [
+        (
+            "Log it: print(error) in the handler of the service.",
+            "Log it: logger.info(error) in the handler of the service.",
+        ),
+        ("The default port is 5432 on most hosts.", "The default port is 5433 on most hosts."),
+        ("The timeout is 5 ms for each call.", "The timeout is 5 s for each call."),
+        ("Clients should retry later.", "Clients should not retry later."),
+        ("It can work.", "It can't work."),
+        ("Copy folders with scp -r.", "Copy folders with scp -R."),
+        ("if x == 1: return", "if x != 1: return"),
+        ("Call get_user first.", "Call get_users first."),
+        ("It is valid.", "It is invalid."),
+        ("The fox jumps.", "The fix jumps."),
+    ],
+)
+def test_small_meaningful_changes_are_substantive(rejected: str, chosen: str) -> None:
+    measure = measure_edit(rejected, chosen)
+    assert measure.substantive != ""
+    assert check_band(measure, DistanceSettings()) is None
+
+
+def test_rewrite_of_similar_length_is_caught_though_characters_overlap() -> None:
+    answer = (
+        "To rotate a key, open the console, choose credentials, and press rotate. The old key keeps working "
+        "for a day so clients can switch over."
+    )
+    rewrite = (
+        "Generate a fresh credential from the security page, deploy it to each consumer through your secret "
+        "manager, and only then disable the previous one."
+    )
+    measure = measure_edit(answer, rewrite)
+    assert measure.similarity > 0.10  # the character floor alone would accept it
+    drop = check_band(measure, DistanceSettings())
+    assert drop is not None and drop.reason == "rewrite"
+    assert check_band(measure_edit(answer, answer + " Revoke the old key afterwards."), DistanceSettings()) is None
+
+
+def test_trimmed_answer_is_an_edit_not_a_rewrite() -> None:
+    answer = " ".join(f"Sentence number {word} explains one more step of the procedure." for word in "abcdef")
+    first = answer.split(". ")[0] + "."
+    measure = measure_edit(answer, first)
+    assert measure.token_similarity < DistanceSettings().min_token_similarity
+    assert check_band(measure, DistanceSettings()) is None
 
 
 def test_identical_is_trivial() -> None:
@@ -45,9 +105,10 @@ def test_rewrite_dropped() -> None:
 
 
 def test_band_bounds_are_inclusive() -> None:
-    band = DistanceSettings(min_similarity=0.5, max_similarity=0.5)
-    assert check_band(EditMeasure(0.5, 1, 0, 0, 1), band) is None
-    assert check_band(EditMeasure(0.5000001, 1, 0, 0, 1), band) is not None
+    band = DistanceSettings(min_similarity=0.5, max_similarity=0.5, min_token_similarity=0.5)
+    assert check_band(EditMeasure(0.5, 1, 0, 0, 1, 0.5, 0.5, 10, 10, "x"), band) is None
+    assert check_band(EditMeasure(0.5000001, 1, 0, 0, 1, 0.5, 0.5, 10, 10, "x"), band) is not None
+    assert check_band(EditMeasure(0.5, 1, 0, 0, 1, 0.4999, 0.5, 10, 10, "x"), band) is not None
 
 
 def test_band_config_validated() -> None:
@@ -77,9 +138,9 @@ def test_band_decision_matches_definition(rejected: str, chosen: str, a: float, 
     band = DistanceSettings(min_similarity=min(a, b), max_similarity=max(a, b))
     measure = measure_edit(rejected, chosen)
     drop = check_band(measure, band)
-    if measure.similarity > band.max_similarity:
+    if not measure.substantive or measure.similarity > band.max_similarity:
         assert drop is not None and drop.reason == "trivial_edit"
     elif measure.similarity < band.min_similarity:
         assert drop is not None and drop.reason == "rewrite"
-    else:
+    elif measure.longer_words < 8 or measure.token_similarity >= band.min_token_similarity:
         assert drop is None

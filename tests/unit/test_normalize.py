@@ -69,3 +69,23 @@ def test_content_key_stable(prompt: str, chosen: str, rejected: str) -> None:
     assert content_key(prompt, chosen, rejected) == content_key(
         normalize_text(prompt), normalize_text(chosen), normalize_text(rejected)
     )
+
+
+def test_clean_text_removes_controls_and_bidi_and_composes() -> None:
+    from flywheel.operators.normalize import clean_text
+
+    text, removed = clean_text("A\x00B\u202eC\u2066D\x7f\r\n\tE\u0301")
+    assert text == "ABCD\r\n\t\u00c9"
+    assert removed == {"control": 2, "bidi": 2}
+    assert clean_text("plain text\n") == ("plain text\n", {})
+
+
+@given(st.text())
+def test_clean_text_leaves_nothing_invisible(text: str) -> None:
+    from flywheel.operators.normalize import clean_text
+
+    out, _ = clean_text(text)
+    assert unicodedata.is_normalized("NFC", out)
+    assert all(c in "\t\n\r" or unicodedata.category(c) != "Cc" for c in out)
+    assert not set(out) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert clean_text(out) == (out, {})

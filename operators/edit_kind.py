@@ -1,0 +1,129 @@
+"""Tell a trivial edit (typos, whitespace, punctuation, case) from a substantive one.
+
+Texts are split into word and punctuation tokens and aligned token by token. An edit is
+trivial only when every difference is one of:
+
+* whitespace, or prose punctuation (``. , ; : ! ? ' " ( ) -`` and typographic quotes/dashes);
+* the case of a prose word;
+* a typo fix: one prose word for another, same first letter (or its first two letters
+  swapped), within one or two character edits (Damerau: a swap counts once); words of three
+  letters or fewer only when the letters are the same (``teh`` -> ``the``);
+* words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added.
+
+Anything else is substantive however few characters it touches: a code-like token
+(digits, ``_``, camelCase, attached to ``(``, ``.``, ``-``, ``=`` ...: identifiers, API names,
+numbers with units, flags), any number, a negation, a short word (``ms`` -> ``s``), a code
+operator (``==`` -> ``!=``), or a word inserted or deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA, Levenshtein
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_PROSE_PUNCT = frozenset(".,;:!?'\"()-\u2018\u2019\u201c\u201d\u2013\u2014\u2026")
+_ARTICLES = frozenset({"a", "an", "the"})
+_NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "cannot", "without", "t"})
+# A word touching one of these is code (``-r``, ``$HOME``, ``.venv``, ``print(``, ``x=``).
+_CODE_BEFORE = frozenset(".-$/@:\\`_~")
+_CODE_AFTER = frozenset("([=`_")
+_CODE_AFTER_IF_WORD = frozenset("./:-")
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    folded: str
+    word: bool
+    code: bool  # identifier-like: compared exactly, never a typo
+    attached: bool  # digits, ``_`` or touching code punctuation: even its case matters
+
+
+def _tokens(text: str) -> list[_Token]:
+    out: list[_Token] = []
+    for match in _TOKEN.finditer(text):
+        value = match.group(0)
+        word = value[0].isalnum() or value[0] == "_"
+        code = attached = False
+        if word:
+            start, end = match.span()
+            before = text[start - 1] if start else ""
+            after = text[end] if end < len(text) else ""
+            after2 = text[end + 1] if end + 1 < len(text) else ""
+            attached = (
+                any(c.isdigit() or c == "_" for c in value)
+                or before in _CODE_BEFORE
+                or after in _CODE_AFTER
+                or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
+            )
+            code = attached or (any(c.isupper() for c in value[1:]) and not value.isupper())
+        out.append(_Token(value, value.casefold(), word, code, attached))
+    return out
+
+
+def _is_typo(a: _Token, b: _Token) -> bool:
+    x, y = a.folded, b.folded
+    if a.code or b.code or not x.isalpha() or not y.isalpha():
+        return False
+    if x in _NEGATIONS or y in _NEGATIONS:
+        return False
+    if min(len(x), len(y)) <= 3:
+        return sorted(x) == sorted(y)
+    if x[0] != y[0] and x[:2] != y[1::-1]:
+        return False
+    return OSA.distance(x, y) <= (2 if min(len(x), len(y)) >= 8 else 1)
+
+
+def _block_is_trivial(old: list[_Token], new: list[_Token]) -> str | None:
+    """None when a differing block of tokens is a trivial change, else why it is substantive."""
+    for token in old + new:
+        if not token.word and token.text not in _PROSE_PUNCT:
+            return f"operator {token.text!r} changed"
+    old_words = [t for t in old if t.word]
+    new_words = [t for t in new if t.word]
+    if "".join(t.folded for t in old_words) == "".join(t.folded for t in new_words):
+        return None  # only punctuation, spacing or case
+    if len(old_words) == len(new_words):
+        for a, b in zip(old_words, new_words, strict=True):
+            if a.folded != b.folded and not _is_typo(a, b):
+                return f"{a.text!r} -> {b.text!r}"
+        return None
+    longer, shorter = (old_words, new_words) if len(old_words) > len(new_words) else (new_words, old_words)
+    extra = [t.folded for t in longer]
+    for token in shorter:
+        if token.folded in extra:
+            extra.remove(token.folded)
+        else:
+            return f"{' '.join(t.text for t in old_words)!r} -> {' '.join(t.text for t in new_words)!r}"
+    if all(word in _ARTICLES for word in extra):
+        return None
+    return f"word(s) {extra} inserted or deleted"
+
+
+def substantive_change(rejected: str, chosen: str) -> str | None:
+    """The first substantive difference between two texts, or None when the edit is trivial."""
+    old, new = _tokens(rejected), _tokens(chosen)
+    old_folded, new_folded = [t.folded for t in old], [t.folded for t in new]
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(old_folded, new_folded):
+        if tag == "equal":
+            for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
+                if a.text != b.text and (a.attached or b.attached):
+                    return f"case of {a.text!r} -> {b.text!r}"
+            continue
+        if tag == "delete" and _repeats(old, i1, i2):
+            continue
+        reason = _block_is_trivial(old[i1:i2], new[j1:j2])
+        if reason is not None:
+            return reason
+    return None
+
+
+def _repeats(tokens: list[_Token], start: int, end: int) -> bool:
+    """True when the deleted words tokens[start:end] repeat the words just before them."""
+    span = end - start
+    return start >= span and all(
+        tokens[start + k].word and tokens[start + k].folded == tokens[start - span + k].folded for k in range(span)
+    )
