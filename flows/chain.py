@@ -13,7 +13,7 @@ from flywheel.flows.rows import Rows
 from flywheel.operators.config import CurationSettings
 from flywheel.operators.judge import build_judge
 from flywheel.operators.policy import PolicyEngine
-from flywheel.operators.toxicity import ToxicityGate, build_backend
+from flywheel.operators.toxicity import ToxicityGate, build_scorer
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class CurationChain:
     def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:
         """Load the policy file, the toxicity model and the judge, and bind each step to its settings."""
         policy = PolicyEngine.from_file(curation.policy.path())
-        backend = build_backend(curation.toxicity)
+        backend = build_scorer(curation.toxicity)
         toxicity = ToxicityGate.for_backend(curation.toxicity.thresholds, backend)
         return cls(
             intake=Intake(validation, topics.dlq),
@@ -42,7 +42,7 @@ class CurationChain:
             router=Router(curation.sampling),
             distance=DistanceBand(curation.distance),
             policy=PolicyGate(policy),
-            toxicity=ToxicityScreen(backend, toxicity, curation.toxicity.batch_size),
+            toxicity=ToxicityScreen(backend, toxicity),
             judge=JudgeScreen(build_judge(curation.judge)),
             quota=Quota(curation.quota),
             rows=Rows(policy, topics.review),

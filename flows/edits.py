@@ -16,7 +16,7 @@ from flywheel.operators.distance import check_band, measure_edit
 from flywheel.operators.judge import Judge, JudgeItem, check_verdict
 from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.quota import QuotaLedger, quota_key
-from flywheel.operators.toxicity import ToxicityBackend, ToxicityGate, prefixed_scores
+from flywheel.operators.toxicity import SegmentedScorer, ToxicityGate, prefixed_scores
 
 
 class DistanceBand:
@@ -51,19 +51,17 @@ class PolicyGate:
 
 
 class ToxicityScreen:
-    """The toxicity model and its thresholds, scoring in batches of ``batch_size``."""
+    """The toxicity model and its thresholds, scored per segment of what the user wrote."""
 
-    def __init__(self, backend: ToxicityBackend, gate: ToxicityGate, batch_size: int) -> None:
+    def __init__(self, backend: SegmentedScorer, gate: ToxicityGate) -> None:
         self.backend = backend
         self._gate = gate
-        self._batch_size = batch_size
 
     def check_batch(self, candidates: list[Candidate]) -> list[Decision]:
-        """Score the user's edits in batches (never one call per item) and apply the thresholds."""
-        size = self._batch_size
-        scored: list[dict[str, float]] = []
-        for start in range(0, len(candidates), size):
-            scored.extend(self.backend.score_batch([c.chosen for c in candidates[start : start + size]]))
+        """Score the user's edits (the scorer batches every segment; never one call per item), apply thresholds."""
+        scored = self.backend.score_edits(
+            [c.chosen for c in candidates], [c.sourced.event.response for c in candidates]
+        )
         decisions: list[Decision] = []
         for candidate, scores in zip(candidates, scored, strict=True):
             drop = self._gate.check(scores)

@@ -88,6 +88,9 @@ class ToxicitySettings(Section):
     config_dir: Path | None = None
     device: str = "cpu"
     batch_size: int = Field(default=64, ge=1, description="items per score_batch call in the flow")
+    segment_max_words: int = Field(
+        default=24, ge=0, description="score sentences / windows of this many words, max over them; 0 = whole text"
+    )
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOXICITY_THRESHOLDS))
 
 

@@ -107,7 +107,8 @@ def substantive_change(rejected: str, chosen: str) -> str | None:
     """The first substantive difference between two texts, or None when the edit is trivial."""
     old, new = _tokens(rejected), _tokens(chosen)
     old_folded, new_folded = [t.folded for t in old], [t.folded for t in new]
-    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(old_folded, new_folded):
+    for opcode in Levenshtein.opcodes(old_folded, new_folded):
+        tag, i1, i2, j1, j2 = opcode.tag, opcode.src_start, opcode.src_end, opcode.dest_start, opcode.dest_end
         if tag == "equal":
             for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
                 if a.text != b.text and (a.attached or b.attached):

@@ -13,17 +13,24 @@ Backends (``curation.toxicity.backend``):
   (``toxicity``, ``severe_toxicity``, ``obscene``, ``threat``, ``insult``,
   ``identity_attack``, ...). Needs the ``safety`` extra (torch, transformers, detoxify).
 
-The flow calls :meth:`ToxicityBackend.score_batch` on whole batches only; one call per item
+The flow scores through :class:`SegmentedScorer` (:func:`build_scorer`): each text is split
+into sentences (long ones into overlapping word windows), every segment of the whole batch
+goes to the backend in batches, and a text's score per label is the maximum over its
+segments and the whole text. Scoring the whole text once lets benign words dilute an insult
+(a phrase scoring 1.0 alone scores 0.44 appended to a 35-word answer); the maximum over
+segments does not. The flow calls ``score_batch`` on whole batches only; one call per item
 is ~50x slower per item on CPU for the transformer backend.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from flywheel.errors import ToxicityError
 from flywheel.operators.config import ToxicitySettings
+from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 
 # Detoxify's own renaming of the Jigsaw class names (detoxify.detoxify.load_checkpoint).
@@ -133,6 +140,87 @@ def build_backend(cfg: ToxicitySettings) -> ToxicityBackend:
             )
         return DetoxifyBackend(cfg.checkpoint, cfg.config_dir, cfg.device)
     raise ToxicityError(f"unknown toxicity backend {cfg.backend!r}; known: profanity, detoxify")
+
+
+# Sentence ends (kept with their sentence) and line breaks; code and lists split on lines.
+_SEGMENT_BREAK = re.compile(r"(?<=[.!?;])\s+|\s*\n\s*")
+
+
+def segments(text: str, max_words: int = 24) -> list[str]:
+    """Sentences of ``text``; a sentence over ``max_words`` words becomes windows overlapping by half."""
+    out: list[str] = []
+    for sentence in _SEGMENT_BREAK.split(text):
+        words = sentence.split()
+        if not words:
+            continue
+        if len(words) <= max_words:
+            out.append(sentence.strip())
+            continue
+        stride = max(1, max_words // 2)
+        for start in range(0, len(words) - stride, stride):
+            out.append(" ".join(words[start : start + max_words]))
+    return out
+
+
+class SegmentedScorer:
+    """Scores user edits where the harm is: the whole edit and each segment the user wrote.
+
+    A segment (sentence or window) that the model's answer already holds is not scored on its
+    own: the user did not add it, and technical sentences such as "use kill -9" are the
+    profanity model's commonest false alarms. The whole edit is always scored too.
+    """
+
+    def __init__(self, backend: ToxicityBackend, batch_size: int = 64, max_words: int = 24) -> None:
+        if batch_size < 1 or max_words < 0:
+            raise ValueError(f"batch_size must be >= 1 and max_words >= 0, got {batch_size}, {max_words}")
+        self.backend = backend
+        self.batch_size = batch_size
+        self.max_words = max_words
+
+    @property
+    def name(self) -> str:
+        """The wrapped backend's name."""
+        return self.backend.name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The wrapped backend's labels."""
+        return self.backend.labels
+
+    def pieces(self, chosen: str, rejected: str = "") -> list[str]:
+        """What is scored for one edit: the edit, then its segments absent from ``rejected``."""
+        if self.max_words == 0:
+            return [chosen]
+        known = {normalize_text(piece) for piece in segments(rejected, self.max_words)}
+        new = [piece for piece in segments(chosen, self.max_words) if normalize_text(piece) not in known]
+        return [chosen] + [piece for piece in new if piece != chosen]
+
+    def score_edits(self, chosen: list[str], rejected: list[str]) -> list[dict[str, float]]:
+        """Per edit, the highest score of each label over its pieces; pieces scored in batches."""
+        flat: list[str] = []
+        owners: list[int] = []
+        for index, (text, original) in enumerate(zip(chosen, rejected, strict=True)):
+            for piece in self.pieces(text, original):
+                flat.append(piece)
+                owners.append(index)
+        results: list[dict[str, float]] = [{} for _ in chosen]
+        for start in range(0, len(flat), self.batch_size):
+            chunk = self.backend.score_batch(flat[start : start + self.batch_size])
+            for owner, scores in zip(owners[start : start + self.batch_size], chunk, strict=True):
+                best = results[owner]
+                for label, value in scores.items():
+                    if value > best.get(label, -1.0):
+                        best[label] = value
+        return results
+
+    def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
+        """Per text, the highest score of each label over the text and all its segments."""
+        return self.score_edits(texts, [""] * len(texts))
+
+
+def build_scorer(cfg: ToxicitySettings) -> SegmentedScorer:
+    """The configured backend behind a :class:`SegmentedScorer` (whole texts only when max words is 0)."""
+    return SegmentedScorer(build_backend(cfg), cfg.batch_size, cfg.segment_max_words)
 
 
 def prefixed_scores(scores: dict[str, float]) -> dict[str, float]:

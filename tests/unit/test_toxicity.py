@@ -7,10 +7,13 @@ import pytest
 from flywheel.operators.config import ToxicitySettings
 from flywheel.operators.toxicity import (
     ProfanityBackend,
+    SegmentedScorer,
     ToxicityBackend,
     ToxicityError,
     ToxicityGate,
     build_backend,
+    build_scorer,
+    segments,
 )
 
 CLASSES = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
@@ -155,3 +158,56 @@ def test_detoxify_backend_rejects_a_foreign_checkpoint(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(1)}, bogus)
     with pytest.raises(ToxicityError, match="`config` and `state_dict`"):
         build_backend(ToxicitySettings(backend="detoxify", checkpoint=bogus, config_dir=config_dir))
+
+
+LONG_ANSWER = (
+    "To rotate a key, open the admin console, choose credentials and press rotate. The old key keeps working "
+    "for a day so that every client can switch over. Update each service that reads the key before the grace "
+    "period ends, and revoke the old key explicitly once no client uses it."
+)
+
+
+def test_segments_are_sentences_and_windows() -> None:
+    assert segments("One two. Three four!\nFive six") == ["One two.", "Three four!", "Five six"]
+    windows = segments(" ".join(f"w{i}" for i in range(10)), max_words=4)
+    assert windows[0] == "w0 w1 w2 w3" and windows[1] == "w2 w3 w4 w5" and windows[-1].endswith("w9")
+    assert segments("  \n ") == []
+
+
+def test_an_insult_inside_a_long_edit_is_caught_per_segment() -> None:
+    backend = ProfanityBackend()
+    edit = LONG_ANSWER + " This answer is garbage, you idiot."
+    whole = backend.score_batch([edit])[0]["profanity"]
+    scorer = build_scorer(ToxicitySettings())
+    segmented = scorer.score_edits([edit], [LONG_ANSWER])[0]["profanity"]
+    assert whole < 0.8 <= segmented  # diluted when scored whole, caught per segment
+    gate = ToxicityGate(ToxicitySettings().thresholds)
+    assert gate.check({"profanity": segmented}) is not None
+    assert scorer.score_edits([LONG_ANSWER], [LONG_ANSWER])[0]["profanity"] < 0.8
+
+
+def test_segments_the_model_already_wrote_are_not_scored_alone() -> None:
+    answer = "Find the pid with lsof. Then stop it gracefully, and only use kill -9 if it does not exit."
+    scorer = build_scorer(ToxicitySettings())
+    assert scorer.pieces(answer + " Check again.", answer) == [answer + " Check again.", "Check again."]
+    assert scorer.pieces("Hello there.") == ["Hello there."]
+
+
+def test_segmented_scorer_batches_every_segment_and_keeps_order() -> None:
+    class Recording:
+        name = "recording"
+        labels = ("x",)
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
+            self.calls.append(len(texts))
+            return [{"x": float(len(t))} for t in texts]
+
+    backend = Recording()
+    scorer = SegmentedScorer(backend, batch_size=3, max_words=24)
+    scores = scorer.score_batch(["a. bb. ccc.", "dddd", ""])
+    assert backend.calls == [3, 3]  # 4 + 1 + 1 pieces in batches of three
+    assert [s.get("x") for s in scores] == [11.0, 4.0, 0.0]
+    assert SegmentedScorer(backend, max_words=0).pieces("a. b.", "") == ["a. b."]
