@@ -1,18 +1,31 @@
-"""Built-in PII and secret detectors used by the policy engine.
+"""Built-in PII and secret detectors used by the policy engine and by every stored row.
 
-Each detector is a regex plus an optional validator (Luhn for cards, mod-97 for IBANs,
-Shannon entropy for generic secrets) that weeds out look-alikes. Detectors run in a fixed
-order and each masks its matches before the next runs, so a card number is never also
-counted as a phone number.
+Most detectors are a regex plus an optional validator (Luhn for cards, mod-97 for IBANs,
+Shannon entropy for generic secrets, :mod:`ipaddress` for IPs) that weeds out look-alikes.
+Maintained offline libraries sit beside them: ``detect-secrets``' provider plugins (AWS,
+GitHub, GitLab, Slack, Stripe, OpenAI, JWT, private keys, ...) for keys, and Google's
+``phonenumbers`` matcher for phone numbers in any format it can validate. Detectors run in
+a fixed order and each masks its matches before the next runs, so a card number is never
+also counted as a phone number.
+
+Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``), IPv4 and
+IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
+identifies nobody), street addresses (house number, name, street type) and dates next to
+"born", "DOB", "date of birth" or "birthday".
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import phonenumbers
 
 
 def luhn_valid(digits: str) -> bool:
@@ -70,6 +83,36 @@ def _secret_ok(match: re.Match[str]) -> bool:
     return has_letter and has_digit and shannon_entropy(value) >= 3.5
 
 
+def _ip_ok(match: re.Match[str]) -> bool:
+    if re.search(r"(?i)(?:version|release|\bv)\s*$", match.string[max(0, match.start() - 12) : match.start()]):
+        return False  # "version 1.2.3.4" is a version number
+    try:
+        ip = ipaddress.ip_address(match.group(0))
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
+        return False
+    # Private networks identify nobody; documentation ranges (also "private" to ipaddress)
+    # are what examples and test data use for somebody's address, so they are masked.
+    private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    return not any(
+        ip in ipaddress.ip_network(net) for net in private if ip.version == ipaddress.ip_network(net).version
+    )
+
+
+class Scrubber(Protocol):
+    """Anything that masks one kind of PII: ``name`` is its policy key."""
+
+    @property
+    def name(self) -> str:
+        """The policy key (``email``, ``phone``, ...)."""
+        ...
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with matches masked, and how many there were."""
+        ...
+
+
 @dataclass(frozen=True)
 class Detector:
     """One PII or secret pattern: ``name`` is the policy key, ``mask`` replaces matches."""
@@ -103,7 +146,104 @@ class Detector:
         return self.pattern.sub(replace, text), count
 
 
-DETECTORS: tuple[Detector, ...] = (
+@dataclass(frozen=True)
+class SpanDetector:
+    """A detector backed by a library: ``find`` yields (start, end) spans to mask."""
+
+    name: str
+    find: Callable[[str], Iterator[tuple[int, int]]]
+    mask: str
+    hint: re.Pattern[str] | None = None
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with every found span masked (overlaps merged), and how many there were."""
+        if self.hint is not None and self.hint.search(text) is None:
+            return text, 0
+        spans: list[tuple[int, int]] = []
+        for start, end in sorted(self.find(text)):
+            if spans and start < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        for start, end in reversed(spans):
+            text = text[:start] + self.mask + text[end:]
+        return text, len(spans)
+
+
+@functools.cache
+def _secret_plugins() -> tuple[object, ...]:
+    """detect-secrets' provider plugins (regex based, offline; none of them verifies online)."""
+    from detect_secrets.plugins import (
+        artifactory,
+        aws,
+        azure_storage_key,
+        discord,
+        github_token,
+        gitlab_token,
+        jwt,
+        mailchimp,
+        npm,
+        openai,
+        private_key,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        stripe,
+        telegram_token,
+        twilio,
+    )
+
+    return (
+        artifactory.ArtifactoryDetector(),
+        aws.AWSKeyDetector(),
+        azure_storage_key.AzureStorageKeyDetector(),
+        discord.DiscordBotTokenDetector(),
+        github_token.GitHubTokenDetector(),
+        gitlab_token.GitLabTokenDetector(),
+        jwt.JwtTokenDetector(),
+        mailchimp.MailchimpDetector(),
+        npm.NpmDetector(),
+        openai.OpenAIDetector(),
+        private_key.PrivateKeyDetector(),
+        pypi_token.PypiTokenDetector(),
+        sendgrid.SendGridDetector(),
+        slack.SlackDetector(),
+        square_oauth.SquareOAuthDetector(),
+        stripe.StripeDetector(),
+        telegram_token.TelegramBotTokenDetector(),
+        twilio.TwilioKeyDetector(),
+    )
+
+
+def _secret_spans(text: str) -> Iterator[tuple[int, int]]:
+    for plugin in _secret_plugins():
+        for secret in plugin.analyze_string(text):  # type: ignore[attr-defined]
+            # Plugins yield the secret (or its groups); a short group is a prefix, not the key.
+            if len(secret) >= 8:
+                for found in re.finditer(re.escape(secret), text):
+                    yield found.span()
+
+
+def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
+    # VALID: the number must exist in the numbering plan of its region (US unless it has +CC).
+    for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
+        yield match.start, match.end
+
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = (
+    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
+    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
+)
+_STREET_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
+    r"|parkway|pkwy|highway|hwy|crescent|close"
+)
+
+
+DETECTORS: tuple[Scrubber, ...] = (
     Detector(
         "api_key",
         re.compile(
@@ -130,6 +270,13 @@ DETECTORS: tuple[Detector, ...] = (
         _secret_ok,
         group="secret",
     ),
+    SpanDetector(
+        "api_key",
+        _secret_spans,
+        "[API_KEY]",
+        # Every provider key is a run of 20+ non-space characters, or a PEM header.
+        hint=re.compile(r"[\w\-+/=.:]{20,}|BEGIN"),
+    ),
     Detector(
         "iban",
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
@@ -150,11 +297,48 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
         "[EMAIL]",
     ),
+    Detector(  # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
+        "email",
+        re.compile(
+            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[a-z0-9\-]+"
+            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s|\.)\s*[a-z0-9\-]+)*"
+            r"\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s)\s*(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|me|dev|ai)\b"
+        ),
+        "[EMAIL]",
+        hint=re.compile(r"(?i)\bdot\b"),
+    ),
+    Detector(
+        "ip_address",
+        re.compile(
+            r"(?<![\w.:])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])"
+            r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:])"
+        ),
+        "[IP]",
+        _ip_ok,
+        hint=re.compile(r"\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f:]*:"),
+    ),
+    Detector(
+        "date_of_birth",
+        re.compile(
+            rf"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b[^\n.]{{0,20}}?(?P<date>{_DATE})"
+        ),
+        "[DATE_OF_BIRTH]",
+        group="date",
+    ),
+    SpanDetector("phone", _phone_spans, "[PHONE]", hint=re.compile(r"\d{3}")),
     Detector(
         "phone",
         re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}(?!\w)"),
         "[PHONE]",
         _phone_ok,
+    ),
+    Detector(
+        "street_address",
+        re.compile(
+            rf"\b\d{{1,5}}[A-Z]? (?:[A-Z][a-z]+ ){{1,3}}(?i:{_STREET_TYPES})\b\.?"
+            r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
+        ),
+        "[ADDRESS]",
     ),
 )
 

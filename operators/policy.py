@@ -2,7 +2,8 @@
 
 The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds::
 
-    version = "default-v1"              # stamped on every stored row
+    version = "default-v2"              # stamped on every stored row
+    pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
@@ -10,7 +11,8 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC,
 case-folded, whitespace collapsed). Check order, first drop wins: length, injection,
-blocked, PII with action ``reject``. Findings of every check are returned as scores.
+blocked, PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
+``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings of every check are returned as scores.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str = Field(min_length=1)
     description: str = ""
+    pii_in_chosen: Literal["drop", "keep"] = "drop"
     limits: _Limits = Field(default_factory=_Limits)
     pii: dict[str, _PiiRule] = Field(default_factory=dict)
     injection: list[_TextRule] = Field(default_factory=list)
@@ -116,6 +119,7 @@ class PolicyEngine:
         self.description = parsed.description
         self.limits = parsed.limits
         self.pii_actions = {name: rule.action for name, rule in parsed.pii.items()}
+        self.pii_in_chosen = parsed.pii_in_chosen
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
@@ -180,6 +184,10 @@ class PolicyEngine:
             if self.pii_actions[detector] == "reject":
                 detail = f"{detector} found in {', '.join(fields)}"
                 drops.append(Drop(Stage.POLICY, f"pii:{detector}", detail))
+        for detector, fields in pii_fields.items():
+            if self.pii_actions[detector] == "scrub" and "chosen" in fields and self.pii_in_chosen == "drop":
+                detail = f"{detector} in chosen: a pair trained on a placeholder teaches the model to print it"
+                drops.append(Drop(Stage.POLICY, f"pii_in_chosen:{detector}", detail))
 
         drop = None
         if drops:

@@ -16,7 +16,8 @@ def engine() -> PolicyEngine:
 
 def test_default_policy_ships_with_version(engine: PolicyEngine) -> None:
     assert DEFAULT_POLICY_FILE.is_file()
-    assert engine.version == "default-v1"
+    assert engine.version == "default-v2"
+    assert engine.pii_in_chosen == "drop"
     assert engine.pii_actions["email"] == "scrub"
     assert engine.pii_actions["payment_card"] == "reject"
 
@@ -28,14 +29,61 @@ def test_clean_pair_passes(engine: PolicyEngine) -> None:
     assert verdict.chosen == "def calculate_tax(): return 0.2"
 
 
-def test_scrub_action_masks_and_keeps(engine: PolicyEngine) -> None:
+def test_scrub_action_masks_prompt_and_rejected_and_keeps(engine: PolicyEngine) -> None:
     verdict = engine.evaluate(
-        "Email jane.doe@example.org please", "Call me at +1 415 555 0134 or (415) 555-0199.", "ok"
+        "Email jane.doe@example.org please", "Call the support line.", "Call me at +1 415 555 0134 or (415) 555-0199."
     )
     assert verdict.drop is None
     assert verdict.prompt == "Email [EMAIL] please"
-    assert verdict.chosen == "Call me at [PHONE] or [PHONE]."
+    assert verdict.rejected == "Call me at [PHONE] or [PHONE]."
     assert verdict.findings == {"pii:email": 1.0, "pii:phone": 2.0}
+
+
+def test_pii_in_chosen_drops_the_pair_unless_kept(engine: PolicyEngine, tmp_path: Path) -> None:
+    # A placeholder in chosen would teach the model to print "[PHONE]" (issue 12).
+    verdict = engine.evaluate("q", "Call me at +1 415 555 0134.", "ok")
+    assert verdict.drop is not None and verdict.drop.reason == "pii_in_chosen:phone"
+    assert verdict.chosen == "Call me at [PHONE]."
+    keep = tmp_path / "keep.toml"
+    keep.write_text('version = "k1"\npii_in_chosen = "keep"\n[pii]\nphone = { action = "scrub" }\n')
+    verdict = PolicyEngine.from_file(keep).evaluate("q", "Call me at +1 415 555 0134.", "ok")
+    assert verdict.drop is None and verdict.chosen == "Call me at [PHONE]."
+
+
+@pytest.mark.parametrize(
+    ("text", "mask"),
+    [
+        ("write to jane(at)example(dot)com", "[EMAIL]"),
+        ("write to bob [at] mail [dot] org", "[EMAIL]"),
+        ("my box is 203.0.113.45 today", "[IP]"),
+        ("reach 2001:4860:4860::8888 over v6", "[IP]"),
+        ("ship to 221B Baker Street, London", "[ADDRESS]"),
+        ("I was born on 14/03/1987 in Leeds", "[DATE_OF_BIRTH]"),
+        ("DOB: March 3, 1984", "[DATE_OF_BIRTH]"),
+        ("call 020 7946 0958 tonight", "[PHONE]"),
+        ("slack xoxb-123456789012-abcdefghij", "[API_KEY]"),
+        ("stripe sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2", "[API_KEY]"),
+    ],
+)
+def test_new_detectors_mask_obfuscated_and_structured_pii(text: str, mask: str) -> None:
+    scrubbed, counts = scan(text)
+    assert mask in scrubbed and counts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "meet me at noon dot",
+        "the server 10.0.0.12 and 127.0.0.1 and fd00::1",
+        "install version 1.2.3.4 first",
+        "released on 2024-01-15 by the team",
+        "time 12:30:45 and ratio 16:9",
+        "wait 30 seconds, then open 3 Main Steps",
+        "ports 8080 and 9090",
+    ],
+)
+def test_new_detectors_leave_look_alikes(text: str) -> None:
+    assert scan(text) == (text, {})
 
 
 @pytest.mark.parametrize(
