@@ -13,9 +13,9 @@ import msgspec
 from bytewax.dataflow import Stream, operator
 
 from flywheel.flows.decisions import Candidate, Dropped, Sampled
-from flywheel.operators.policy import PolicyEngine
+from flywheel.operators.policy import PolicyEngine, response_pii
 from flywheel.operators.routing import needs_review
-from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row
+from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row, scrub_event
 from flywheel.schemas.records import OutboundMessage, SinkItem, SourceProgress, TableRow
 
 _review_encoder = msgspec.json.Encoder()
@@ -37,7 +37,14 @@ class Rows:
         )
 
     def positive(self, sampled: Sampled) -> TableRow:
-        """Build a positive example with its stratum and sampling rate."""
+        """Build a positive example with its stratum and sampling rate; an audit row if its response holds PII.
+
+        A positive's response is a training target like a pair's chosen: stored scrubbed it would
+        teach placeholders, stored raw it would leak (counted as sampled, then in the rejections).
+        """
+        drop = response_pii(sampled.sourced.event.response)
+        if drop is not None:
+            return self.rejection(Dropped(sampled.sourced, drop))
         return positive_row(sampled.sourced, sampled.stratum, sampled.sampling_rate, self._policy.version, _now())
 
     def feedback(self, candidate: Candidate) -> TableRow:
@@ -53,7 +60,8 @@ class Rows:
         source = sourced.coordinates
         headers = [("flywheel.source", f"{source.topic}:{source.partition}:{source.offset}".encode())]
         key = sourced.event.thread_id.encode()
-        return [OutboundMessage(self._review_topic, key, _review_encoder.encode(sourced.event), headers)]
+        value = _review_encoder.encode(scrub_event(sourced.event))  # reviewers see no raw PII either
+        return [OutboundMessage(self._review_topic, key, value, headers)]
 
     def rejection(self, dropped: Dropped) -> TableRow:
         """Build the audit row of a drop: stage, reason, scores, policy version; texts PII-scrubbed."""

@@ -2,7 +2,9 @@
 
 Keyset pagination over ``(occurred_at, pair_id)``, pinned to one table snapshot: the first
 page reads the configured branch's current snapshot and the cursor carries its id, so later
-pages neither skip nor repeat rows while the flow keeps committing.
+pages neither skip nor repeat rows while the flow keeps committing. Texts are scrubbed of PII
+again on the way out (the flow stores them scrubbed; this also covers rows written before
+a detector existed).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from flywheel.config import CatalogSettings
 from flywheel.errors import InvalidCursor
 from flywheel.gateway.models import CandidatePage, TrainingCandidate
 from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
+from flywheel.operators.rows import scrub_text
 from flywheel.schemas.tables import DPO_PAIRS
 
 COLUMNS = tuple(TrainingCandidate.model_fields)
@@ -99,7 +102,7 @@ class CandidateReader:
         if rows.num_rows > query.limit and page:
             last = page[-1]
             next_cursor = _Cursor(snapshot_id, _aware(last["occurred_at"]), last["pair_id"]).encode()
-        candidates = [TrainingCandidate.model_validate(row) for row in page]
+        candidates = [TrainingCandidate.model_validate(_scrubbed(row)) for row in page]
         return CandidatePage(
             candidates=candidates, count=len(candidates), next_cursor=next_cursor, snapshot_id=snapshot_id
         )
@@ -109,6 +112,14 @@ class CandidateReader:
             if self._catalog is None:
                 self._catalog = open_catalog(self._settings)
             return self._catalog
+
+
+def _scrubbed(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its free-text columns scrubbed of PII."""
+    return {key: scrub_text(value) if isinstance(value, str) and key in _TEXTS else value for key, value in row.items()}
+
+
+_TEXTS = frozenset({"prompt", "chosen", "rejected"})
 
 
 def _row_filter(query: CandidateQuery, cursor: _Cursor | None) -> BooleanExpression:

@@ -12,7 +12,8 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
 Terms match whole words and patterns are regexes, both on normalised text (NFC,
 case-folded, whitespace collapsed). Check order, first drop wins: length, injection,
 blocked, PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
-``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings of every check are returned as scores.
+``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings
+of every check are returned as scores.
 """
 
 from __future__ import annotations
@@ -200,3 +201,17 @@ class PolicyEngine:
             rejected=scrubbed["rejected"],
             findings=findings,
         )
+
+
+def response_pii(response: str) -> Drop | None:
+    """A Drop (``pii_in_response:<detector>``) when a positive example's response holds PII.
+
+    A positive example's response is a training target, like a pair's ``chosen``: storing it
+    scrubbed would teach the model to print placeholders, storing it raw would leak the PII.
+    """
+    _, counts = scan(response)
+    if not counts:
+        return None
+    detector = min(counts)
+    detail = f"{', '.join(sorted(counts))} in the response of a positive example"
+    return Drop(Stage.POLICY, f"pii_in_response:{detector}", detail, {f"pii:{k}": float(v) for k, v in counts.items()})

@@ -1,17 +1,22 @@
 """Build Iceberg rows from curated events, following the contracts in ``schemas/tables.py``.
 
 Lineage (source topic/partition/offset) is added by the sink from the row's coordinates, so
-it is written in exactly one place.
+it is written in exactly one place. Every free-text column of every table (prompt, chosen,
+rejected, response, comment, detail) passes through :func:`scrub_text` here, the one place
+rows are built, so no stored text can skip PII scrubbing whatever path the event took.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
+
+import msgspec
 
 from flywheel.operators.distance import EditMeasure
 from flywheel.operators.outcome import Drop
+from flywheel.operators.pii import scan
 from flywheel.schemas.events import InteractionEvent
 from flywheel.schemas.records import SourcedEvent, TableRow
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
@@ -20,6 +25,37 @@ from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPL
 def stable_id(namespace: str, event_id: str) -> str:
     """A deterministic id derived from an event id: identical across replays."""
     return hashlib.blake2b(f"{namespace}:{event_id}".encode(), digest_size=16).hexdigest()
+
+
+@overload
+def scrub_text(text: str) -> str: ...
+@overload
+def scrub_text(text: None) -> None: ...
+def scrub_text(text: str | None) -> str | None:
+    """The text with every built-in PII/secret detector masked (None stays None)."""
+    return None if text is None else scan(text)[0]
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scan(value)[0]
+    if isinstance(value, list):
+        return [_scrub_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub_value(item) for key, item in value.items()}
+    return value
+
+
+def scrub_event(event: InteractionEvent) -> InteractionEvent:
+    """The event with its texts and metadata values scrubbed: what may leave the flow (review topic)."""
+    return msgspec.structs.replace(
+        event,
+        prompt=scan(event.prompt)[0],
+        response=scan(event.response)[0],
+        final_user_edit=scrub_text(event.final_user_edit),
+        comment=scrub_text(event.comment),
+        metadata=_scrub_value(event.metadata),
+    )
 
 
 def _identity(event: InteractionEvent) -> dict[str, Any]:
@@ -47,9 +83,9 @@ def pair_row(
     values = {
         "pair_id": stable_id("pair", event.event_id),
         **_identity(event),
-        "prompt": event.prompt,
-        "chosen": chosen,
-        "rejected": event.response,
+        "prompt": scrub_text(event.prompt),
+        "chosen": scrub_text(chosen),
+        "rejected": scrub_text(event.response),
         "similarity": measure.similarity,
         "edit_distance": measure.distance,
         "edit_inserts": measure.inserts,
@@ -73,8 +109,8 @@ def positive_row(
         **_identity(event),
         "signal": event.signal.value,
         "rating": event.rating,
-        "prompt": event.prompt,
-        "response": event.response,
+        "prompt": scrub_text(event.prompt),
+        "response": scrub_text(event.response),
         "stratum": stratum,
         "sampling_rate": sampling_rate,
         "policy_version": policy_version,
@@ -91,9 +127,9 @@ def feedback_row(sourced: SourcedEvent, review_topic: str | None, curated_at: da
         **_identity(event),
         "signal": event.signal.value,
         "rating": event.rating,
-        "comment": event.comment,
-        "prompt": event.prompt,
-        "response": event.response,
+        "comment": scrub_text(event.comment),
+        "prompt": scrub_text(event.prompt),
+        "response": scrub_text(event.response),
         "routed_to_review": review_topic,
         "occurred_at": event.occurred_at,
         "curated_at": curated_at,
@@ -115,12 +151,12 @@ def rejection_row(
         "signal": event.signal.value,
         "stage": drop.stage,
         "reason": drop.reason,
-        "detail": drop.detail,
+        "detail": scrub_text(drop.detail),
         "scores": list(drop.scores.items()),
         "policy_version": policy_version,
-        "prompt": scrubbed.get("prompt"),
-        "chosen": scrubbed.get("chosen"),
-        "rejected": scrubbed.get("rejected"),
+        "prompt": scrub_text(scrubbed.get("prompt")),
+        "chosen": scrub_text(scrubbed.get("chosen")),
+        "rejected": scrub_text(scrubbed.get("rejected")),
         "occurred_at": event.occurred_at,
         "curated_at": curated_at,
     }
