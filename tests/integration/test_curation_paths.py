@@ -50,7 +50,12 @@ QUOTA_LABEL: tuple[str | None, str | None, str | None] = ("quota", None, None)
 # event -> where it must end: (table, stage, reason); None table = stored nowhere.
 LABELLED: list[tuple[InteractionEvent, tuple[str | None, str | None, str | None]]] = [
     (edit("pair-ok", GOOD_EDIT), (DPO_PAIRS, None, None)),
-    (edit("pair-email", GOOD_EDIT + " Mail ops@example.com."), (DPO_PAIRS, None, None)),
+    # PII in the prompt or the model's answer is scrubbed and the pair kept; in chosen it drops the pair.
+    (
+        edit("pair-email", GOOD_EDIT, prompt="Mail ops@example.com: how?", response=ANSWER + " Call +1 415 555 0134."),
+        (DPO_PAIRS, None, None),
+    ),
+    (edit("chosen-email", GOOD_EDIT + " Mail ops@example.com."), (REJECTIONS, "policy", "pii_in_chosen:email")),
     (edit("trivial", ANSWER.replace("rotate.", "rotate!")), (REJECTIONS, "distance", "trivial_edit")),
     (edit("rewrite", "No."), (REJECTIONS, "distance", "rewrite")),
     (
@@ -131,7 +136,8 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
     assert by_event["pair-copy"] == [(REJECTIONS, "dedup", "duplicate_content")]
 
     pairs = {r["event_id"]: r for r in rows[DPO_PAIRS]}
-    assert "[EMAIL]" in pairs["pair-email"]["chosen"] and "ops@example.com" not in pairs["pair-email"]["chosen"]
+    assert pairs["pair-email"]["prompt"] == "Mail [EMAIL]: how?" and pairs["pair-email"]["chosen"] == GOOD_EDIT
+    assert pairs["pair-email"]["rejected"] == ANSWER + " Call [PHONE]."
     assert pairs["pair-ok"]["rejected"] == ANSWER and pairs["pair-ok"]["chosen"] == GOOD_EDIT
     assert dict(pairs["pair-ok"]["safety_scores"])["toxicity:profanity"] < 0.5
     positives = {r["event_id"]: r for r in rows[POSITIVE_EXAMPLES]}

@@ -1,0 +1,145 @@
+"""Order-independent deduplication: duplicates wait a short event-time hold, then the best wins.
+
+Which duplicate wins depends only on the events, never on how partitions interleave, batch
+sizes, worker counts or restarts. For one hash bucket (the flow keys the step by
+:func:`flywheel.operators.dedup.bucket_of`):
+
+* every event waits in a group: its dedup key (content key of an edit, else the event id) and
+  its event-time slot ``floor(occurred_at / hold)``, so which events share a group is fixed
+  by the events alone; a group is decided once the bucket's newest event time is ``hold``
+  past the slot's end (the allowed lateness), or at the end of the stream;
+* the winner of a group is its best event by :func:`rank`: canonical text first (an edit not
+  padded with whitespace and not shouted), then the earliest ``occurred_at``, then the
+  smallest ``event_id``; the others are duplicates (``duplicate_event_id`` when they share the
+  winner's event id, else ``duplicate_content``);
+* a winner is remembered for ``window`` of event time (:class:`WindowedDedup`): a group of a
+  later slot of the same key loses to it (slots are decided in event-time order, so this too
+  is independent of arrival order). Duplicates in different slots are decided by slot order:
+  canonical text is preferred within a slot.
+
+The guarantee: when every event arrives before its bucket has seen an event more than
+``hold`` newer than it, decisions are the same in any arrival order. An event later than
+that joins a group already decided and is a duplicate if its key was kept (never a second
+copy). Source progress markers wait too (:meth:`HeldDedup.mark`): a marker for offset X of a
+partition is released only when no event at or below X of that partition is still held, so
+the exactly-once sink never records an offset whose row has not reached it yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from flywheel.operators.dedup import DUPLICATE_CONTENT, DUPLICATE_EVENT_ID, Position, WindowedDedup, dedup_key
+from flywheel.operators.outcome import Drop, Stage
+from flywheel.schemas.events import InteractionEvent, Signal
+
+T = TypeVar("T")
+Partition = tuple[str, int]  # topic, partition
+Rank = tuple[int, float, str, Position]
+
+
+def is_canonical(text: str) -> bool:
+    """True when the text is neither padded (outer or doubled spaces) nor shouted (mostly capitals)."""
+    if text != text.strip() or "  " in text:
+        return False
+    letters = [c for c in text if c.isalpha() and (c.isupper() or c.islower())]
+    upper = sum(1 for c in letters if c.isupper())
+    return not (len(letters) >= 8 and upper > 0.6 * len(letters))
+
+
+def rank(event: InteractionEvent, position: Position) -> Rank:
+    """Sort key of duplicates: canonical text, then earliest event time, smallest id, position."""
+    text = event.final_user_edit if event.signal is Signal.EDIT and event.final_user_edit is not None else ""
+    return (0 if is_canonical(text) else 1, event.occurred_at.timestamp(), event.event_id, position)
+
+
+@dataclass
+class _Group(Generic[T]):
+    start: float  # the slot's start, event time
+    members: list[tuple[Rank, InteractionEvent, T]] = field(default_factory=list)
+
+
+class HeldDedup(Generic[T]):
+    """One bucket's held, order-independent dedup; ``T`` is whatever the caller carries along."""
+
+    def __init__(self, window: timedelta, hold: timedelta, content: bool = True) -> None:
+        if hold <= timedelta(0):
+            raise ValueError(f"dedup hold must be positive, got {hold}")
+        self.hold_s = hold.total_seconds()
+        self.content = content
+        self.winners = WindowedDedup(window, DUPLICATE_CONTENT)
+        self._groups: dict[tuple[str, int], _Group[T]] = {}  # (key, slot) -> group
+        self._held: dict[Position, str] = {}  # position -> key of every held event
+        self._markers: dict[Partition, int] = {}  # highest marker offset waiting per partition
+        self._max_seen: float | None = None
+
+    def __len__(self) -> int:
+        """Number of events held."""
+        return len(self._held)
+
+    def key_of(self, event: InteractionEvent) -> str:
+        """The dedup key: the edit's content key when content dedup is on, else the event id."""
+        return dedup_key(event) if self.content else event.event_id
+
+    def observe(self, event: InteractionEvent, item: T, position: Position) -> list[tuple[T, Drop | None]]:
+        """Hold an event; return the decisions this event's time made due (possibly none)."""
+        if position in self._held:
+            return []  # the same message again (at-least-once replay): decided once, on release
+        ts = event.occurred_at.timestamp()
+        key = self.key_of(event)
+        slot = int(ts // self.hold_s)
+        group = self._groups.setdefault((key, slot), _Group(slot * self.hold_s))
+        group.members.append((rank(event, position), event, item))
+        self._held[position] = key
+        if self._max_seen is None or ts > self._max_seen:
+            self._max_seen = ts
+        # A slot [start, start + hold) is complete once events ``hold`` past its end are seen.
+        return self.release(self._max_seen - 2 * self.hold_s)
+
+    def mark(self, topic: str, partition: int, offset: int) -> None:
+        """Record a source progress marker; it comes back from :meth:`markers` once safe."""
+        key = (topic, partition)
+        self._markers[key] = max(offset, self._markers.get(key, -1))
+
+    def markers(self) -> list[Position]:
+        """Markers no held event holds back (an event of the partition at or below the offset)."""
+        lowest: dict[Partition, int] = {}
+        for topic, partition, offset in self._held:
+            lowest[(topic, partition)] = min(offset, lowest.get((topic, partition), offset))
+        safe = [
+            (topic, partition, offset)
+            for (topic, partition), offset in sorted(self._markers.items())
+            if lowest.get((topic, partition), offset + 1) > offset
+        ]
+        for topic, partition, _ in safe:
+            del self._markers[(topic, partition)]
+        return safe
+
+    def release(self, up_to: float | None = None) -> list[tuple[T, Drop | None]]:
+        """Decide every group that started at or before ``up_to`` (all groups when None)."""
+        # Slot order first: a later slot of a key must meet the earlier slot's remembered winner.
+        due = sorted(
+            (slot, key) for (key, slot), group in self._groups.items() if up_to is None or group.start <= up_to
+        )
+        decided: list[tuple[T, Drop | None]] = []
+        for slot, key in due:
+            decided.extend(self._decide(key, self._groups.pop((key, slot))))
+        return decided
+
+    def _decide(self, key: str, group: _Group[T]) -> list[tuple[T, Drop | None]]:
+        members = sorted(group.members, key=lambda member: member[0])
+        best_rank, best, best_item = members[0]
+        position = best_rank[3]
+        earlier = self.winners.observe(key, best.occurred_at, position)
+        if earlier is not None and key == best.event_id:  # an id key: a retry of an event kept before
+            earlier = Drop(Stage.DEDUP, DUPLICATE_EVENT_ID, earlier.detail)
+        out: list[tuple[T, Drop | None]] = [(best_item, earlier)]
+        for _, event, item in members[1:]:
+            reason = DUPLICATE_EVENT_ID if event.event_id == best.event_id else DUPLICATE_CONTENT
+            detail = f"duplicate of event {best.event_id} (canonical text, then earliest occurred_at, smallest id)"
+            out.append((item, Drop(Stage.DEDUP, reason, detail)))
+        for member_rank, _, _ in members:
+            self._held.pop(member_rank[3], None)
+        return out
