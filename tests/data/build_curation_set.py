@@ -118,7 +118,7 @@ class Builder:
             " ".join([*parts[:middle], base.extra, *parts[middle:]]),
             fixed + " " + base.extra,
             " ".join([*parts[:-1], base.extra]) if len(parts) > 2 else base.extra + " " + base.answer,
-            " ".join([*parts[:middle], other, *parts[middle + 1:]]) if len(parts) > 2 else base.answer + " " + other,
+            " ".join([*parts[:middle], other, *parts[middle + 1 :]]) if len(parts) > 2 else base.answer + " " + other,
             base.answer + " " + base.extra + " " + other,
             base.extra + " " + fixed,
         ]

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# Words in the edited answer that fail one criterion each; "garbage" makes the reply unparseable.
-UNSAFE, BIASED, WRONG, UNPARSEABLE = "poison", "always lazy", "flat", "garbage"
+# Words in the edited answer that fail one criterion each; "mumble" makes the reply unparseable
+# (not a word the profanity model flags: the toxicity gate scores each segment before the judge).
+UNSAFE, BIASED, WRONG, UNPARSEABLE = "poison", "always lazy", "flat", "mumble"
 
 
 class JudgeHandler(BaseHTTPRequestHandler):

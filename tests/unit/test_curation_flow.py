@@ -127,7 +127,10 @@ def test_positives_outside_the_sample_are_counted_not_stored(chain: CurationChai
 QUOTA = ("quota", "quota")
 LABELLED: list[tuple[InteractionEvent, tuple[str, str] | None]] = [
     (event("pair-ok"), None),
-    (event("pair-email", final_user_edit=GOOD_EDIT + " Mail ops@example.com."), None),
+    # PII in the prompt or the model's answer is scrubbed and the pair kept; in chosen it drops the pair
+    # (issue 12: a placeholder in chosen would teach the model to print it).
+    (event("pair-email", prompt="Mail ops@example.com: how?", response=ANSWER + " Call +1 415 555 0134."), None),
+    (event("chosen-email", final_user_edit=GOOD_EDIT + " Mail ops@example.com."), ("policy", "pii_in_chosen:email")),
     (event("trivial", final_user_edit=ANSWER.replace("rotate.", "rotate!")), ("distance", "trivial_edit")),
     (event("rewrite", final_user_edit="No."), ("distance", "rewrite")),
     (
@@ -175,7 +178,7 @@ def test_rejection_rows_are_scrubbed_audit_rows_with_lineage(labelled: tuple[Flo
 
     card = result.values(REJECTIONS, "card")
     assert CARD not in card["chosen"] and "[CARD]" in card["chosen"]
-    assert card["policy_version"] == "default-v1" and card["detail"]
+    assert card["policy_version"] == "default-v2" and card["detail"]
     toxic = result.values(REJECTIONS, "toxic")
     assert dict(toxic["scores"])["toxicity:profanity"] >= 0.5
     card_row = next(row for row in result.rows[REJECTIONS] if row.values["event_id"] == "card")
@@ -190,8 +193,9 @@ def test_pairs_carry_the_golden_delta_and_safety_scores(labelled: tuple[FlowRun,
     assert (pair["prompt"], pair["chosen"], pair["rejected"]) == (event("pair-ok").prompt, GOOD_EDIT, ANSWER)
     assert 0.1 < pair["similarity"] < 0.95 and pair["edit_distance"] > 0
     assert dict(pair["safety_scores"])["toxicity:profanity"] < 0.5
-    scrubbed = result.values(DPO_PAIRS, "pair-email")["chosen"]
-    assert "[EMAIL]" in scrubbed and "ops@example.com" not in scrubbed
+    scrubbed = result.values(DPO_PAIRS, "pair-email")
+    assert (scrubbed["prompt"], scrubbed["chosen"]) == ("Mail [EMAIL]: how?", GOOD_EDIT)
+    assert scrubbed["rejected"] == ANSWER + " Call [PHONE]."
 
 
 def test_the_toxicity_model_sees_only_edits_past_the_cheap_gates(labelled: tuple[FlowRun, dict[str, float]]) -> None:

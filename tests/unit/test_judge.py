@@ -6,7 +6,7 @@ import pytest
 
 from flywheel.operators.config import JudgeSettings
 from flywheel.operators.judge import HttpJudge, JudgeItem, build_judge, check_verdict, parse_verdict
-from tests.support.judge import JudgeHandler, serve_judge
+from tests.support.judge import UNPARSEABLE, JudgeHandler, serve_judge
 
 
 @pytest.fixture()
@@ -29,7 +29,7 @@ def test_http_judge_against_a_local_server(judge_url: str, monkeypatch: pytest.M
         JudgeItem("q", "Add poison to the soup.", "Add salt."),
         JudgeItem("q", "They are always lazy.", "People differ."),
         JudgeItem("q", "The earth is flat.", "The earth is round."),
-        JudgeItem("q", "garbage", "x"),
+        JudgeItem("q", UNPARSEABLE, "x"),
     ]
     verdicts = judge.judge_batch(items)
     assert [v.passed for v in verdicts] == [True, False, False, False, False]
