@@ -1,6 +1,6 @@
 """The curation dataflow, top to bottom as DESIGN.md says it:
 
-    decode+validate -> windowed dedup (event ids, edit content) -> route by signal
+    decode+validate -> held, order-independent dedup (event ids, edit content) -> route by signal
       edit -> distance band -> safety gate (policy, toxicity, judge)
            -> per-user quota -> DPO pair
       thumbs_up / rating>=4, unedited -> stratified sample -> positive example
@@ -21,25 +21,26 @@ from collections.abc import Sequence
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
-from bytewax.inputs import Source
+from bytewax.inputs import FixedPartitionedSource, Source
 from bytewax.outputs import Sink
 
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.decisions import (
+    Decoded,
     Dropped,
+    Invalid,
     SourceItem,
     is_event,
     is_invalid,
-    is_message,
     is_not_sampled,
-    is_progress,
     is_sampled,
 )
+from flywheel.flows.dedup import held_dedup
 from flywheel.flows.gates import batched_gate, gate, keyed_gate, split
 from flywheel.flows.routing import route_by_signal
 from flywheel.flows.rows import for_tables
 from flywheel.flows.tally import RunStats, Tally, count_outcomes
-from flywheel.schemas.records import OutboundMessage, SinkItem
+from flywheel.schemas.records import OutboundMessage, SinkItem, SourcedEvent, SourceProgress
 
 # A stateful step's id keys its recovery state: keep "read_interactions" and "write_iceberg"
 # (source positions, rows not yet committed) as they are, or a restart would lose that state.
@@ -57,15 +58,19 @@ def build_flow(
     """Build the curation dataflow from ``source`` into ``tables`` (rows) and ``topics`` (DLQ, review)."""
     flow = Dataflow(FLOW_ID)
     tally = Tally(stats if stats is not None else RunStats(), chain.toxicity.backend.name)
-    read = split("split_progress", op.input("read_interactions", flow, source), is_message, is_progress)
-
-    # decode + validate; undecodable -> DLQ
-    decoded = op.map("decode_validate", read.trues, chain.intake.decode)
+    # decode + validate on the source's own path: progress markers stay in place behind the
+    # messages they cover (the held dedup relies on that order); undecodable -> DLQ
+    read = op.map("decode_validate", op.input("read_interactions", flow, source), chain.intake.decode_in_place)
+    decoded: Stream[Decoded] = op.filter_map("decoded", read, _decoded)
     valid = split("split_invalid", decoded, is_event, is_invalid)
     dead_letters = op.map("to_dead_letter", valid.falses, chain.intake.to_dead_letter)
 
-    # windowed dedup of event ids and edit content (keyed by hash bucket: memory bounded by the window)
-    fresh = keyed_gate("dedup", valid.trues, chain.dedup.bucket, chain.dedup.check)
+    # held, order-independent dedup of event ids and edit content (keyed by hash bucket: memory
+    # bounded by the window); source progress is released behind the events it covers
+    events_and_progress: Stream[SourcedEvent | SourceProgress] = op.filter_map(
+        "events_and_progress", read, _event_or_progress
+    )
+    fresh = held_dedup("dedup", events_and_progress, chain.dedup.settings, partition_ids(source))
 
     # route by signal (views are only counted)
     routes = route_by_signal("route", fresh.kept, chain.router)
@@ -122,5 +127,21 @@ def build_flow(
     # outputs: topics (DLQ, review) and tables (one committer per table, progress to all)
     op.output("write_topics", op.merge("outbound", dead_letters, review), topics)
     rows = op.merge("all_rows", pair_rows, positive_rows, feedback_rows, rejection_rows)
-    op.output("write_iceberg", for_tables("for_tables", rows, read.falses, table_names), tables)
+    op.output("write_iceberg", for_tables("for_tables", rows, fresh.released, table_names), tables)
     return flow
+
+
+def partition_ids(source: Source[SourceItem]) -> list[int] | None:
+    """The source's partition ids when it lists numeric ones (Kafka does); None otherwise."""
+    if not isinstance(source, FixedPartitionedSource):
+        return None
+    parts = source.list_parts()
+    return [int(part) for part in parts] if parts and all(part.isdigit() for part in parts) else None
+
+
+def _decoded(item: Decoded | SourceProgress) -> Decoded | None:
+    return None if isinstance(item, SourceProgress) else item
+
+
+def _event_or_progress(item: Decoded | SourceProgress) -> SourcedEvent | SourceProgress | None:
+    return None if isinstance(item, Invalid) else item

@@ -1,18 +1,33 @@
-"""Windowed dedup as stateful steps: repeated event ids and edit content, optional near-duplicates.
+"""Dedup as stateful steps: held, order-independent dedup of event ids and edit content; optional
+near-duplicates.
 
-State is keyed by a hash bucket, so memory is bounded by the window, and it is taken and
-returned explicitly, as Bytewax's ``stateful_map`` wants, so recovery snapshots capture it.
+State is keyed by a hash bucket, so memory is bounded by the window, and Bytewax snapshots it
+for recovery. :func:`held_dedup` (``operators/held_dedup.py``) decides which duplicate wins from
+the events alone; it holds events for a short event-time slot, so it also holds the source
+progress markers back (the exactly-once sink must not record an offset before its row).
 """
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from flywheel.flows.decisions import Candidate, Decision, Dropped, position_of
+import bytewax.operators as op
+import msgspec
+from bytewax.dataflow import Stream, operator
+from bytewax.operators import StatefulLogic
+
+from flywheel.flows.decisions import Candidate, Decision, Dropped, is_candidate, is_dropped, position_of
+from flywheel.flows.gates import split
 from flywheel.operators.config import DedupSettings
 from flywheel.operators.dedup import InteractionDedup, bucket_of, dedup_key
+from flywheel.operators.held_dedup import HeldDedup
 from flywheel.operators.near_dup import NearDuplicateDetector, near_dup_group
-from flywheel.schemas.records import SourcedEvent
+from flywheel.operators.outcome import Drop
+from flywheel.schemas.records import SourcedEvent, SourceProgress
 
 
 class Dedup:
@@ -20,6 +35,11 @@ class Dedup:
 
     def __init__(self, cfg: DedupSettings) -> None:
         self._cfg = cfg
+
+    @property
+    def settings(self) -> DedupSettings:
+        """The dedup settings (the held dedup step is built from them)."""
+        return self._cfg
 
     @property
     def near_duplicates(self) -> bool:
@@ -59,3 +79,163 @@ class Dedup:
             return state, candidate
         drop = state.observe(group, candidate.chosen, sourced.event.occurred_at, position_of(sourced))
         return state, candidate if drop is None else Dropped(sourced, drop)
+
+
+class PartitionClock(msgspec.Struct, frozen=True):
+    """A source progress marker stamped with the newest event time its partition delivered before it."""
+
+    topic: str
+    partition: int
+    offset: int
+    event_time: float | None
+
+
+class BucketMarker(msgspec.Struct, frozen=True):
+    """A progress marker a dedup bucket has released: no event of the bucket at or below it is held."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+HeldItem = SourcedEvent | PartitionClock
+HeldOut = Decision | BucketMarker
+
+
+class EventClock:
+    """Stamps progress markers with their partition's newest event time so far.
+
+    It runs as a map on the one ordered stream of a source partition's events and markers (a
+    partition is read by one worker), so a marker's time covers every event before it. Not
+    recovery state: after a restart a partition is idle until it delivers again.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[tuple[str, int], float] = {}
+
+    def stamp(self, item: SourcedEvent | SourceProgress) -> HeldItem:
+        """Note an event's time; turn a marker into a :class:`PartitionClock`."""
+        if isinstance(item, SourceProgress):
+            return PartitionClock(
+                item.topic, item.partition, item.offset, self._newest.get((item.topic, item.partition))
+            )
+        where = (item.coordinates.topic, item.coordinates.partition)
+        moment = item.event.occurred_at.timestamp()
+        if moment > self._newest.get(where, -math.inf):
+            self._newest[where] = moment
+        return item
+
+
+class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
+    """One bucket's :class:`HeldDedup` as Bytewax stateful logic: held events, markers, EOF flush."""
+
+    def __init__(self, dedup: HeldDedup[SourcedEvent]) -> None:
+        self._dedup = dedup
+
+    def on_item(self, value: HeldItem) -> tuple[Iterable[HeldOut], bool]:
+        if isinstance(value, PartitionClock):
+            decided = self._dedup.mark(value.topic, value.partition, value.offset, value.event_time)
+        else:
+            decided = self._dedup.observe(value.event, value, position_of(value))
+        return self._emit(decided), StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[HeldOut], bool]:
+        return self._emit(self._dedup.release()), StatefulLogic.RETAIN
+
+    def snapshot(self) -> HeldDedup[SourcedEvent]:
+        return copy.deepcopy(self._dedup)
+
+    def _emit(self, decided: list[tuple[SourcedEvent, Drop | None]]) -> list[HeldOut]:
+        out: list[HeldOut] = [
+            Candidate(sourced, sourced.event.final_user_edit or "") if drop is None else Dropped(sourced, drop)
+            for sourced, drop in decided
+        ]
+        out.extend(BucketMarker(topic, partition, offset) for topic, partition, offset in self._dedup.markers())
+        return out
+
+
+class ProgressBarrier:
+    """Per source partition: the highest offset every dedup bucket has released (their minimum)."""
+
+    def __init__(self, buckets: int) -> None:
+        self.buckets = buckets
+        self.released: dict[str, int] = {}
+        self.emitted = -1
+
+    def advance(self, bucket: str, marker: BucketMarker) -> list[SourceProgress]:
+        """Record a bucket's marker; a progress marker once every bucket is at or past a new offset."""
+        self.released[bucket] = max(marker.offset, self.released.get(bucket, -1))
+        if len(self.released) < self.buckets:
+            return []
+        low = min(self.released.values())
+        if low <= self.emitted:
+            return []
+        self.emitted = low
+        return [SourceProgress(marker.topic, marker.partition, low)]
+
+
+@dataclass(frozen=True)
+class HeldDedupOut:
+    """The dedup gate's decisions, and the source progress it lets through (never ahead of a held event)."""
+
+    kept: Stream[Candidate]
+    dropped: Stream[Dropped]
+    decisions: Stream[Decision]
+    released: Stream[SourceProgress]
+
+
+@operator
+def held_dedup(
+    step_id: str,
+    up: Stream[SourcedEvent | SourceProgress],
+    cfg: DedupSettings,
+    partitions: Sequence[int] | None = None,
+) -> HeldDedupOut:
+    """Order-independent dedup of events held per bucket; progress markers released behind them.
+
+    ``up`` must be the source's own order (events and markers on one path, no merge), so a
+    marker reaches each bucket after the partition's events before it. Every marker is copied
+    to every bucket; a bucket releases it once no event of its partition at or below the offset
+    is held; the barrier passes it on once every bucket has. So the exactly-once sink never
+    records an offset whose row is still held here. ``partitions``: the source's partition ids
+    (None: the ones markers name).
+    """
+    clock = EventClock()
+
+    def to_buckets(item: HeldItem) -> list[tuple[str, HeldItem]]:
+        if isinstance(item, PartitionClock):
+            return [(str(bucket), item) for bucket in range(cfg.buckets)]
+        return [(bucket_of(dedup_key(item.event), cfg.buckets), item)]
+
+    def build(resume: HeldDedup[SourcedEvent] | None) -> StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]:
+        window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
+        return _HeldLogic(resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions))
+
+    def advance(
+        barrier: ProgressBarrier | None, item: tuple[str, BucketMarker]
+    ) -> tuple[ProgressBarrier, list[SourceProgress]]:
+        barrier = barrier or ProgressBarrier(cfg.buckets)
+        return barrier, barrier.advance(*item)
+
+    stamped = op.map("stamp_event_time", up, clock.stamp)
+    held = op.stateful("hold", op.flat_map("to_buckets", stamped, to_buckets), build)
+    markers = op.filter_map("markers", held, _bucket_marker)
+    by_partition = op.key_on("key_by_partition", markers, lambda item: f"{item[1].topic}:{item[1].partition}")
+    barrier = op.key_rm("unkey_partition", op.stateful_map("barrier", by_partition, advance))
+    released = op.flat_map("released", barrier, _identity)
+    decisions: Stream[Decision] = op.filter_map("decisions", op.key_rm("unkey", held), _decision)
+    sides = split("split", decisions, is_candidate, is_dropped)
+    return HeldDedupOut(sides.trues, sides.falses, decisions, released)
+
+
+def _bucket_marker(item: tuple[str, HeldOut]) -> tuple[str, BucketMarker] | None:
+    bucket, out = item
+    return (bucket, out) if isinstance(out, BucketMarker) else None
+
+
+def _decision(out: HeldOut) -> Decision | None:
+    return None if isinstance(out, BucketMarker) else out
+
+
+def _identity(items: list[SourceProgress]) -> list[SourceProgress]:
+    return items

@@ -7,7 +7,7 @@ from flywheel.flows.decisions import Decoded, Invalid
 from flywheel.operators.dead_letter import dead_letter
 from flywheel.operators.decode import decode_event
 from flywheel.schemas.events import Rejection
-from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage
+from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage, SourceProgress
 
 
 class Intake:
@@ -23,6 +23,10 @@ class Intake:
         if isinstance(decoded, Rejection):
             return Invalid(message, decoded)
         return SourcedEvent(message.coordinates, decoded)
+
+    def decode_in_place(self, item: SourceMessage | SourceProgress) -> Decoded | SourceProgress:
+        """Decode a message; pass a progress marker through (it keeps its place behind its messages)."""
+        return item if isinstance(item, SourceProgress) else self.decode(item)
 
     def to_dead_letter(self, invalid: Invalid) -> OutboundMessage:
         """Build the DLQ message (raw bytes, reason, source coordinates) of an invalid message."""

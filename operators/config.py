@@ -36,6 +36,12 @@ class DedupSettings(Section):
     window_s: int = Field(default=24 * 3600, ge=1, description="a key is remembered this long, event time")
     buckets: int = Field(default=64, ge=1, description="hash buckets the stateful step is keyed by")
     content: bool = Field(default=True, description="also drop repeats of (prompt, chosen, rejected)")
+    hold_s: int = Field(
+        default=120,
+        ge=1,
+        description="event-time slot and lateness allowed within a partition: duplicates in one slot are "
+        "decided together (canonical text, then earliest occurred_at, then smallest event_id wins)",
+    )
     near_duplicate: bool = Field(default=False, description="MinHash near-duplicate edits of one prompt")
     near_duplicate_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="estimated Jaccard")
     near_duplicate_num_perm: int = Field(default=64, ge=8, le=1024)

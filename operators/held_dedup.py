@@ -6,27 +6,38 @@ sizes, worker counts or restarts. For one hash bucket (the flow keys the step by
 
 * every event waits in a group: its dedup key (content key of an edit, else the event id) and
   its event-time slot ``floor(occurred_at / hold)``, so which events share a group is fixed
-  by the events alone; a group is decided once the bucket's newest event time is ``hold``
-  past the slot's end (the allowed lateness), or at the end of the stream;
+  by the events alone;
+* the bucket knows how far each source partition has got in event time: every progress
+  marker of a partition reaches every bucket after the partition's earlier events (one
+  ordered path) and carries the newest event time the partition delivered (:meth:`mark`).
+  The watermark is the minimum over partitions; a partition with nothing new (a heartbeat)
+  is idle and holds nothing back until it delivers again (when every partition is idle the
+  source has caught up, and everything held is decided). A slot is decided once the
+  watermark is ``hold`` past the slot's end (the lateness allowed within one partition), or
+  at the end of the stream;
 * the winner of a group is its best event by :func:`rank`: canonical text first (an edit not
   padded with whitespace and not shouted), then the earliest ``occurred_at``, then the
   smallest ``event_id``; the others are duplicates (``duplicate_event_id`` when they share the
   winner's event id, else ``duplicate_content``);
 * a winner is remembered for ``window`` of event time (:class:`WindowedDedup`): a group of a
-  later slot of the same key loses to it (slots are decided in event-time order, so this too
-  is independent of arrival order). Duplicates in different slots are decided by slot order:
-  canonical text is preferred within a slot.
+  later slot of the same key loses to it (slots are decided in event-time order). Canonical
+  text is preferred within a slot; across slots the earlier slot wins.
 
-The guarantee: when every event arrives before its bucket has seen an event more than
-``hold`` newer than it, decisions are the same in any arrival order. An event later than
-that joins a group already decided and is a duplicate if its key was kept (never a second
-copy). Source progress markers wait too (:meth:`HeldDedup.mark`): a marker for offset X of a
-partition is released only when no event at or below X of that partition is still held, so
-the exactly-once sink never records an offset whose row has not reached it yet.
+The guarantee: when no event is more than ``hold`` behind the events before it in its own
+partition, decisions are the same in any interleaving of partitions, any batch size and any
+worker count. A later event joins a group already decided and is a duplicate if its key was
+kept (never a second copy). One window is left to arrival order: after the source has caught
+up (all partitions idle) duplicates that arrive at the same moment on different partitions
+are decided as they come. Progress markers wait too (:meth:`markers`): a marker for offset X
+of a partition is released only when no event at or below X of that partition is held here,
+so the exactly-once sink never records an offset whose row has not reached it yet.
 """
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Generic, TypeVar
@@ -64,27 +75,48 @@ class _Group(Generic[T]):
 class HeldDedup(Generic[T]):
     """One bucket's held, order-independent dedup; ``T`` is whatever the caller carries along."""
 
-    def __init__(self, window: timedelta, hold: timedelta, content: bool = True) -> None:
+    def __init__(
+        self, window: timedelta, hold: timedelta, content: bool = True, partitions: Iterable[int] | None = None
+    ) -> None:
         if hold <= timedelta(0):
             raise ValueError(f"dedup hold must be positive, got {hold}")
         self.hold_s = hold.total_seconds()
         self.content = content
         self.winners = WindowedDedup(window, DUPLICATE_CONTENT)
+        # None: the partitions are those markers have named (a source that cannot list them).
+        self.partitions = frozenset(partitions) if partitions is not None else None
         self._groups: dict[tuple[str, int], _Group[T]] = {}  # (key, slot) -> group
         self._held: dict[Position, str] = {}  # position -> key of every held event
         self._markers: dict[Partition, int] = {}  # highest marker offset waiting per partition
-        self._max_seen: float | None = None
+        self._clocks: dict[int, float | None] = {}  # partition -> newest event time (None: idle)
+        self._last: dict[int, int] = {}  # partition -> highest offset a marker named
+        self._awaiting: set[int] = set()  # idle partitions that delivered an event since their marker
 
     def __len__(self) -> int:
         """Number of events held."""
         return len(self._held)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> HeldDedup[T]:
+        """Copy the containers; events and items inside are immutable (snapshots copy often)."""
+        clone: HeldDedup[T] = HeldDedup.__new__(HeldDedup)
+        clone.hold_s = self.hold_s
+        clone.content = self.content
+        clone.winners = copy.deepcopy(self.winners, memo)
+        clone.partitions = self.partitions
+        clone._groups = {key: _Group(group.start, list(group.members)) for key, group in self._groups.items()}
+        clone._held = dict(self._held)
+        clone._markers = dict(self._markers)
+        clone._clocks = dict(self._clocks)
+        clone._last = dict(self._last)
+        clone._awaiting = set(self._awaiting)
+        return clone
 
     def key_of(self, event: InteractionEvent) -> str:
         """The dedup key: the edit's content key when content dedup is on, else the event id."""
         return dedup_key(event) if self.content else event.event_id
 
     def observe(self, event: InteractionEvent, item: T, position: Position) -> list[tuple[T, Drop | None]]:
-        """Hold an event; return the decisions this event's time made due (possibly none)."""
+        """Hold an event; return what is already due (only ever a late event's own group)."""
         if position in self._held:
             return []  # the same message again (at-least-once replay): decided once, on release
         ts = event.occurred_at.timestamp()
@@ -93,15 +125,40 @@ class HeldDedup(Generic[T]):
         group = self._groups.setdefault((key, slot), _Group(slot * self.hold_s))
         group.members.append((rank(event, position), event, item))
         self._held[position] = key
-        if self._max_seen is None or ts > self._max_seen:
-            self._max_seen = ts
-        # A slot [start, start + hold) is complete once events ``hold`` past its end are seen.
-        return self.release(self._max_seen - 2 * self.hold_s)
+        if self._clocks.get(position[1], 0.0) is None:
+            # An idle partition delivers again: nothing is due until its marker says how far it got.
+            self._awaiting.add(position[1])
+        return self._release_due()
 
-    def mark(self, topic: str, partition: int, offset: int) -> None:
-        """Record a source progress marker; it comes back from :meth:`markers` once safe."""
+    def mark(self, topic: str, partition: int, offset: int, event_time: float | None) -> list[tuple[T, Drop | None]]:
+        """Record a partition's progress marker and event time; return the decisions it made due.
+
+        ``event_time`` is the newest event time of everything the partition delivered before
+        the marker (None if nothing since the start). A marker that does not advance the offset
+        (a heartbeat: the partition has nothing new) or carries no event time makes the
+        partition idle: it holds nothing back until it delivers again. The marker comes back
+        from :meth:`markers` once no held event holds it back.
+        """
         key = (topic, partition)
+        advanced = offset > self._last.get(partition, -1)
+        self._last[partition] = max(offset, self._last.get(partition, -1))
         self._markers[key] = max(offset, self._markers.get(key, -1))
+        self._clocks[partition] = event_time if advanced else None
+        self._awaiting.discard(partition)
+        return self._release_due()
+
+    def watermark(self) -> float | None:
+        """Event time every partition has reached (min over active ones); None while one is unheard."""
+        names = self.partitions if self.partitions is not None else frozenset(self._clocks)
+        if not names or self._awaiting or any(name not in self._clocks for name in names):
+            return None
+        active = [clock for name in names if (clock := self._clocks[name]) is not None]
+        return min(active) if active else math.inf
+
+    def _release_due(self) -> list[tuple[T, Drop | None]]:
+        mark = self.watermark()
+        # A slot [start, start + hold) is complete once every partition is ``hold`` past its end.
+        return [] if mark is None else self.release(mark - 2 * self.hold_s)
 
     def markers(self) -> list[Position]:
         """Markers no held event holds back (an event of the partition at or below the offset)."""

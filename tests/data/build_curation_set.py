@@ -170,7 +170,6 @@ class Builder:
 
 def build() -> list[dict[str, Any]]:
     b = Builder()
-    rng = b.rng
     for k, base in enumerate(BASES):
         for chosen in b.good_edits(base):
             b.add("good_edit", "accept", base, chosen)
@@ -228,14 +227,14 @@ def build() -> list[dict[str, Any]]:
     # Duplicates across partitions: the same edit on other threads (other partitions), earlier in
     # event time, shouted and padded; the canonical text must win whatever the arrival order.
     for k, base in enumerate(BASES[:16]):
-        chosen = base.answer + " " + base.extra
+        chosen = f"{base.answer} Note: {base.extra}"  # unlike every other item's edit
         moment = T0 + timedelta(hours=6, minutes=k)
         group = f"dup-{k:02d}"
         b.add("duplicate", "accept", base, chosen, occurred_at=moment + timedelta(seconds=20), group=group)
         b.add("duplicate", "reject", base, "  " + chosen.upper() + "  ", occurred_at=moment, group=group)
         b.add("duplicate", "reject", base, chosen, occurred_at=moment + timedelta(seconds=40), group=group)
-    rng.shuffle(b.items)
-    return b.items
+    # A stream is roughly in event-time order (dedup holds a short slot for lateness, not hours).
+    return sorted(b.items, key=lambda item: (item["event"]["occurred_at"], item["id"]))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from flywheel.operators.dedup import bucket_of, dedup_key
 from flywheel.operators.held_dedup import HeldDedup, is_canonical
+from flywheel.operators.outcome import Drop
 from flywheel.schemas.events import InteractionEvent, Signal
 from tests.unit.curation_events import T0, make_event
 
@@ -67,20 +68,34 @@ def test_a_later_group_loses_to_the_remembered_winner() -> None:
     assert first == {"a@0": "kept"} and later == {"b@1": "duplicate_content"}
 
 
-def test_events_wait_for_the_hold_and_the_same_message_is_decided_once() -> None:
-    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD)
+def test_events_wait_for_every_partition_to_pass_the_slot_and_are_decided_once() -> None:
+    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD, partitions=[0, 1])
     assert dedup.observe(edit("a", 0, TEXTS[0]), "a", ("t", 0, 0)) == []
     assert dedup.observe(edit("a", 0, TEXTS[0]), "a", ("t", 0, 0)) == []  # replayed: still one
-    assert dedup.observe(edit("b", 100, TEXTS[1]), "b", ("t", 0, 1)) == []  # 100 s < 2 * hold
-    assert [item for item, _ in dedup.observe(edit("c", 121, TEXTS[2]), "c", ("t", 0, 2))] == ["a"]
-    assert len(dedup) == 2
+    assert dedup.mark("t", 0, 0, T0.timestamp() + 500) == []  # partition 1 unheard: no watermark
+    assert dedup.watermark() is None
+    assert dedup.mark("t", 1, 4, T0.timestamp() + 100) == []  # 100 s: not yet 2 * hold past slot 0
+    assert dedup.watermark() == T0.timestamp() + 100
+    decided = dedup.mark("t", 1, 9, T0.timestamp() + 400)
+    assert [item for item, _ in decided] == ["a"] and len(dedup) == 0
+
+
+def test_an_idle_partition_holds_nothing_back() -> None:
+    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD, partitions=[0, 1])
+    dedup.observe(edit("a", 0, TEXTS[0]), "a", ("t", 0, 0))
+    dedup.mark("t", 0, 0, T0.timestamp())
+    assert dedup.mark("t", 1, -1, None) == []  # an empty partition's heartbeat: idle; partition 0 is at 0 s
+    assert [item for item, _ in dedup.mark("t", 0, 0, T0.timestamp())] == ["a"]  # heartbeat: all idle
+    dedup.observe(edit("b", 10, TEXTS[1]), "b", ("t", 0, 1))
+    assert dedup.mark("t", 0, 1, T0.timestamp() + 10) == []  # partition 0 active again, at 10 s
+    assert [item for item, _ in dedup.mark("t", 0, 1, T0.timestamp() + 10)] == ["b"]  # heartbeat: idle
 
 
 def test_progress_markers_wait_for_held_events_of_their_partition() -> None:
-    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD)
+    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD, partitions=[0, 1])
     dedup.observe(edit("a", 0, TEXTS[0]), "a", ("t", 0, 5))
-    dedup.mark("t", 0, 7)
-    dedup.mark("t", 1, 3)
+    dedup.mark("t", 0, 7, T0.timestamp())
+    dedup.mark("t", 1, 3, T0.timestamp())
     assert dedup.markers() == [("t", 1, 3)]  # partition 0 still holds offset 5
     dedup.release()
     assert dedup.markers() == [("t", 0, 7)]
@@ -88,34 +103,54 @@ def test_progress_markers_wait_for_held_events_of_their_partition() -> None:
 
 
 def stream(seed: int, count: int) -> list[InteractionEvent]:
+    """Edits in roughly event-time order: each at most half a hold behind the one before."""
     rng = random.Random(seed)
     events = []
     for index in range(count):
         text = rng.choice(TEXTS)
         if rng.random() < 0.3:
             text = "  " + text.upper()
-        events.append(edit(f"e{index:03d}", index * 7 + rng.random(), text, thread=f"th{rng.randrange(9)}"))
+        jitter = rng.uniform(0, HOLD.total_seconds() / 2)
+        events.append(edit(f"e{index:03d}", index * 7 + jitter, text, thread=f"th{rng.randrange(9)}"))
     return events
 
 
-def decide(events: list[InteractionEvent], partitions: int, buckets: int, seed: int, restart_at: int) -> dict[str, str]:
-    """Route events to partitions by thread, read them in a jittered order (lateness < hold), split
-    them over bucket states, and snapshot/restore every state once mid-stream (a restart)."""
+def decide(
+    events: list[InteractionEvent], partitions: int, buckets: int, seed: int, batch: int, restart_at: int
+) -> dict[str, str]:
+    """Spread events over partitions by thread, read partitions in random turns and batch sizes
+    (a partition may run far ahead of another), route events to bucket states and every marker to
+    all of them, snapshot/restore every state once (a restart), end with EOF."""
     rng = random.Random(seed)
-    placed = [(e, ("t", int(bucket_of(e.thread_id, partitions)), i)) for i, e in enumerate(events)]
-    order = sorted(placed, key=lambda p: p[0].occurred_at.timestamp() + rng.uniform(0, HOLD.total_seconds()))
-    states: dict[str, HeldDedup[str]] = {}
+    parts: dict[int, list[InteractionEvent]] = {p: [] for p in range(partitions)}
+    for event in events:
+        parts[int(bucket_of(event.thread_id, partitions))].append(event)
+    states = {str(b): HeldDedup[str](WINDOW, HOLD, partitions=list(parts)) for b in range(buckets)}
+    cursor = dict.fromkeys(parts, 0)
+    newest: dict[int, float] = {}
     decided: dict[str, str] = {}
-    for index, (event, position) in enumerate(order):
-        if index == restart_at:
+
+    def record(pairs: list[tuple[str, Drop | None]]) -> None:
+        for item, drop in pairs:
+            decided[item] = drop.reason if drop else "kept"
+
+    turn = 0
+    while any(cursor[p] < len(parts[p]) for p in parts):
+        p = rng.choice(sorted(parts))
+        take = parts[p][cursor[p] : cursor[p] + rng.randint(1, batch)]
+        for event in take:
+            state = states[bucket_of(dedup_key(event), buckets)]
+            record(state.observe(event, event.event_id, ("t", p, cursor[p])))
+            newest[p] = max(newest.get(p, 0.0), event.occurred_at.timestamp())
+            cursor[p] += 1
+        for state in states.values():  # the batch's marker (a heartbeat when the partition is done)
+            record(state.mark("t", p, cursor[p] - 1, newest.get(p)))
+        turn += 1
+        if turn == restart_at:
             states = {key: pickle.loads(pickle.dumps(state)) for key, state in states.items()}
-        bucket = bucket_of(dedup_key(event), buckets)
-        state = states.setdefault(bucket, HeldDedup(WINDOW, HOLD))
-        for item, drop in state.observe(event, event.event_id, position):
-            decided[item] = drop.reason if drop else "kept"
+            newest = {}  # the flow's event clock is not recovery state
     for state in states.values():
-        for item, drop in state.release():
-            decided[item] = drop.reason if drop else "kept"
+        record(state.release())
     return decided
 
 
@@ -125,14 +160,15 @@ def decide(events: list[InteractionEvent], partitions: int, buckets: int, seed: 
     st.integers(1, 8),
     st.sampled_from([1, 4, 64]),
     st.integers(0, 10_000),
-    st.integers(0, 120),
+    st.sampled_from([1, 5, 50]),
+    st.integers(0, 60),
 )
-def test_decisions_do_not_depend_on_partitions_buckets_order_or_restarts(
-    seed: int, partitions: int, buckets: int, order_seed: int, restart_at: int
+def test_decisions_do_not_depend_on_partitions_buckets_batches_order_or_restarts(
+    seed: int, partitions: int, buckets: int, order_seed: int, batch: int, restart_at: int
 ) -> None:
     events = stream(seed, 120)
-    reference = decide(events, partitions=1, buckets=1, seed=0, restart_at=-1)
-    assert decide(events, partitions, buckets, order_seed, restart_at) == reference
+    reference = decide(events, partitions=1, buckets=1, seed=0, batch=1000, restart_at=-1)
+    assert decide(events, partitions, buckets, order_seed, batch, restart_at) == reference
     assert len(reference) == len(events)
 
 
