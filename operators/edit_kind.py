@@ -11,9 +11,10 @@ trivial only when every difference is one of:
 * words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added.
 
 Anything else is substantive however few characters it touches: a code-like token
-(digits, ``_``, camelCase, attached to ``(``, ``.``, ``-``, ``=`` ...: identifiers, API names,
-numbers with units, flags), any number, a negation, a short word (``ms`` -> ``s``), a code
-operator (``==`` -> ``!=``), or a word inserted or deleted.
+(digits, ``_``, camelCase starting lower-case, attached to ``(``, ``.``, ``-``, ``=`` ...:
+identifiers, API names, numbers with units, flags), any number, a short negation turned into
+another word (``no`` -> ``on``), a short word (``ms`` -> ``s``), a code operator (``==`` ->
+``!=``), or a word inserted or deleted.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def _tokens(text: str) -> list[_Token]:
                 or after in _CODE_AFTER
                 or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
             )
-            code = attached or (any(c.isupper() for c in value[1:]) and not value.isupper())
+            # camelCase starting lower-case is an identifier (getUser); starting upper-case it is
+            # usually a name in prose (PostgreSQL, JavaScript) unless code punctuation touches it.
+            code = attached or (value[0].islower() and any(c.isupper() for c in value[1:]))
         out.append(_Token(value, value.casefold(), word, code, attached))
     return out
 
@@ -68,8 +71,8 @@ def _is_typo(a: _Token, b: _Token) -> bool:
     x, y = a.folded, b.folded
     if a.code or b.code or not x.isalpha() or not y.isalpha():
         return False
-    if x in _NEGATIONS or y in _NEGATIONS:
-        return False
+    if (x in _NEGATIONS) != (y in _NEGATIONS) and min(len(x), len(y)) <= 4:
+        return False  # one letter turns "no" into "on", "not" into "now"
     if min(len(x), len(y)) <= 3:
         return sorted(x) == sorted(y)
     if x[0] != y[0] and x[:2] != y[1::-1]:

@@ -22,6 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from curation_bases import BASES, BENIGN_TECH, INJECTIONS, INSULTS, Base
 
+from flywheel.operators.normalize import content_key
+
 OUT = Path(__file__).parent / "curation_set.jsonl"
 T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
@@ -60,6 +62,7 @@ class Builder:
     def __init__(self, seed: int = 12) -> None:
         self.rng = random.Random(seed)
         self.items: list[dict[str, Any]] = []
+        self.keys: set[str] = set()
         self.clock = 0
 
     def add(
@@ -79,6 +82,13 @@ class Builder:
         comment: str | None = None,
         group: str | None = None,
     ) -> None:
+        if chosen is not None and category != "duplicate":
+            # Two generators can produce the same edit (a base's fix is also its number change);
+            # the flow rightly drops the second as a duplicate, so it is not labelled twice.
+            key = content_key(prompt if prompt is not None else base.prompt, chosen, response or base.answer)
+            if key in self.keys:
+                return
+            self.keys.add(key)
         index = len(self.items)
         self.clock += 1
         event_id = event_id or f"cur-{index:04d}"
