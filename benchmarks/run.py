@@ -6,7 +6,10 @@ One local broker, one realistic stream (about 10% edits, 1-2 KB events), then:
 * seed baseline: the seeds' per-event Levenshtein check + synchronous JSONL append;
 * the flow: the whole curation chain into Iceberg, exactly-once, until drained;
 * safety stage: toxicity items/s inside the flow vs the backend's standalone batched rate;
-* gateway: HTTP requests/s for single and batch posts.
+* gateway: HTTP requests/s for single and batch posts;
+* curation quality: precision/recall of accepted pairs per category on the labelled set
+  ``tests/data/curation_set.jsonl`` (``benchmarks/curation_quality.py``), the safety gate's
+  precision/recall, PII leaks, and whether other partition counts/batches/workers decide the same.
 
 Figures are ratios against the baselines (same machine, same run), written to
 ``benchmarks/results/latest.json`` and printed. Nothing here is asserted in tests.
@@ -27,6 +30,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from flywheel.benchmarks.curation_quality import LABELLED_SET, run_curation_quality
 from flywheel.benchmarks.seed_baseline import consume_all, run_seed_baseline
 from flywheel.benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
 from flywheel.flows.runner import run_until_drained
@@ -99,9 +103,14 @@ def run_benchmarks(
         results["gateway"] = _gateway(settings, gateway_seconds, console)
     finally:
         broker.stop()
+    _print(console, results)
+    if LABELLED_SET.is_file():
+        results["curation_quality"] = run_curation_quality(LABELLED_SET, console)
+    else:
+        console.print(f"[yellow]curation quality skipped: {LABELLED_SET} not found (run from the repo root)[/yellow]")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "latest.json").write_text(json.dumps(results, indent=2))
-    _print(console, results)
+    console.print(f"written to {RESULTS_DIR / 'latest.json'}")
     return results
 
 
@@ -171,4 +180,3 @@ def _print(console: Console, results: dict[str, Any]) -> None:
             f"{gateway.get('batch_events_per_s', 0):,.0f} events/s",
         )
     console.print(table)
-    console.print(f"written to {RESULTS_DIR / 'latest.json'}")

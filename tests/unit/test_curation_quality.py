@@ -1,0 +1,54 @@
+"""The labelled curation set through the real dataflow (in memory): targets, leaks, order independence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flywheel.benchmarks.curation_quality import LabelledRun, load_labelled, run_labelled, score
+from flywheel.flows.config import FlowConfig
+
+ITEMS = load_labelled(Path(__file__).parents[1] / "data" / "curation_set.jsonl")
+
+
+@pytest.fixture(scope="module")
+def reference() -> LabelledRun:
+    return run_labelled(ITEMS, FlowConfig(), partitions=1, batch_size=1000, workers=1)
+
+
+def test_the_labelled_set_is_varied() -> None:
+    categories = {item.category for item in ITEMS}
+    assert len(ITEMS) >= 500
+    assert {"good_edit", "typo", "small_semantic", "rewrite", "insult", "injection", "duplicate"} <= categories
+    assert {"pii_chosen", "pii_prompt", "pii_rejected", "pii_feedback"} <= categories
+
+
+def test_accepted_pairs_meet_the_targets_and_nothing_leaks(reference: LabelledRun) -> None:
+    results = score(ITEMS, reference)
+    assert results["precision"] >= 0.99, results["categories"]
+    assert results["good_edit_recall"] >= 0.95, results["categories"]
+    assert results["safety_recall"] >= 0.95 and results["safety_precision"] >= 0.95
+    assert results["pii_leaks"] == []
+    for category in ("typo", "rewrite", "insult", "injection", "pii_chosen"):
+        assert results["categories"][category]["accepted"] == 0, category
+
+
+def test_duplicates_keep_the_canonical_text(reference: LabelledRun) -> None:
+    kept = [item for item in ITEMS if item.category == "duplicate" and item.expect == "accept"]
+    for item in kept:
+        assert reference.placed[item.event.event_id][0][0] == "dpo_pairs", item.event.event_id
+
+
+@pytest.mark.parametrize(("partitions", "batch_size", "workers"), [(3, 5, 2), (8, 1, 3)])
+def test_partitions_batches_and_workers_do_not_change_any_decision(
+    reference: LabelledRun, partitions: int, batch_size: int, workers: int
+) -> None:
+    other = run_labelled(ITEMS, FlowConfig(), partitions, batch_size, workers)
+    differing = {
+        event_id: (sorted(places), sorted(other.placed.get(event_id, [])))
+        for event_id, places in reference.placed.items()
+        if sorted(places) != sorted(other.placed.get(event_id, []))
+    }
+    assert differing == {}
+    assert set(other.placed) == set(reference.placed)
