@@ -110,8 +110,15 @@ def substantive_change(rejected: str, chosen: str) -> str | None:
     """The first substantive difference between two texts, or None when the edit is trivial."""
     old, new = _tokens(rejected), _tokens(chosen)
     old_folded, new_folded = [t.folded for t in old], [t.folded for t in new]
+    blocks: list[tuple[str, int, int, int, int]] = []
     for opcode in Levenshtein.opcodes(old_folded, new_folded):
-        tag, i1, i2, j1, j2 = opcode.tag, opcode.src_start, opcode.src_end, opcode.dest_start, opcode.dest_end
+        block = (opcode.tag, opcode.src_start, opcode.src_end, opcode.dest_start, opcode.dest_end)
+        if blocks and block[0] != "equal" and blocks[-1][0] != "equal":
+            # Adjacent changes are one change: "alot" -> "a lot" is a replace next to an insert.
+            _, i1, _, j1, _ = blocks.pop()
+            block = ("replace", i1, block[2], j1, block[4])
+        blocks.append(block)
+    for tag, i1, i2, j1, j2 in blocks:
         if tag == "equal":
             for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
                 if a.text != b.text and (a.attached or b.attached):

@@ -40,6 +40,8 @@ def test_typo_fix_is_trivial() -> None:
         ("Teh answer is  here.", "The answer is here. "),
         ("It recieves the data.", "It receives the data."),
         ("Use the the cache.", "Use the cache."),
+        ("We need alot of it.", "We need a lot of it."),
+        ("I dont know, PosttgreSQL said so.", "I don't know; PostgreSQL said so."),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
