@@ -91,9 +91,11 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         """A progress marker now and then while the topic is quiet.
 
         Sink partitions only get to commit when an epoch hands them items; without this,
-        rows buffered just before the input went quiet would wait for the next message.
+        rows buffered just before the input went quiet would wait for the next message. An
+        empty partition announces offset -1 (nothing to record): the held dedup needs to hear
+        that it is idle before it decides what the other partitions delivered.
         """
-        if self._next_offset == 0 or time.monotonic() - self._last_emit < self._settings.heartbeat_s:
+        if time.monotonic() - self._last_emit < self._settings.heartbeat_s:
             return []
         self._last_emit = time.monotonic()
         return [SourceProgress(self._topic, self._partition, self._next_offset - 1)]

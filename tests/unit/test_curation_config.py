@@ -16,7 +16,11 @@ from flywheel.settings import Settings
 
 def test_defaults_follow_the_issue() -> None:
     cfg = CurationSettings()
-    assert (cfg.distance.min_similarity, cfg.distance.max_similarity) == (0.10, 0.95)
+    # Issue 12: no character-similarity ceiling (a small fix in a long answer is not trivial);
+    # trivial edits are found by token alignment, rewrites by words kept in order.
+    assert (cfg.distance.min_similarity, cfg.distance.max_similarity) == (0.10, 1.0)
+    assert (cfg.distance.min_token_similarity, cfg.distance.min_containment) == (0.35, 0.9)
+    assert cfg.dedup.hold_s == 120 and cfg.toxicity.segment_max_words == 24
     assert cfg.sampling.default_rate == 0.01
     assert cfg.sampling.stratum_keys == ["segment", "model_version"]
     assert cfg.toxicity.backend == "profanity"
