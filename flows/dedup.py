@@ -155,23 +155,26 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
 
 
 class ProgressBarrier:
-    """Per source partition: the highest offset every dedup bucket has released (their minimum)."""
+    """Per source partition: pass progress on once every dedup bucket has released a marker.
+
+    The progress passed on is the lowest offset over the buckets. Every full round of bucket
+    markers is passed on, even at an unchanged offset: a quiet source's heartbeats are what
+    lets the sink commit rows buffered just before it went quiet.
+    """
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
         self.released: dict[str, int] = {}
-        self.emitted = -1
+        self.round: set[str] = set()
 
     def advance(self, bucket: str, marker: BucketMarker) -> list[SourceProgress]:
-        """Record a bucket's marker; a progress marker once every bucket is at or past a new offset."""
+        """Record a bucket's marker; a progress marker when every bucket has reported since the last one."""
         self.released[bucket] = max(marker.offset, self.released.get(bucket, -1))
-        if len(self.released) < self.buckets:
+        self.round.add(bucket)
+        if len(self.round) < self.buckets:
             return []
-        low = min(self.released.values())
-        if low <= self.emitted:
-            return []
-        self.emitted = low
-        return [SourceProgress(marker.topic, marker.partition, low)]
+        self.round.clear()
+        return [SourceProgress(marker.topic, marker.partition, min(self.released.values()))]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from flywheel.operators.dedup import bucket_of, dedup_key
 from flywheel.operators.held_dedup import HeldDedup, is_canonical
 from flywheel.operators.outcome import Drop
 from flywheel.schemas.events import InteractionEvent, Signal
+from flywheel.schemas.records import SourceProgress
 from tests.unit.curation_events import T0, make_event
 
 WINDOW, HOLD = timedelta(hours=1), timedelta(seconds=60)
@@ -176,3 +177,15 @@ def test_signal_other_than_edit_dedups_by_event_id() -> None:
     up = make_event(Signal.THUMBS_UP, event_id="u1")
     decided = run(HeldDedup(WINDOW, HOLD), [(up, ("t", 0, 0)), (up, ("t", 0, 1))])
     assert decided == {"u1@0": "kept", "u1@1": "duplicate_event_id"}
+
+
+def test_progress_passes_the_barrier_once_every_bucket_released_it() -> None:
+    from flywheel.flows.dedup import BucketMarker, ProgressBarrier
+
+    barrier = ProgressBarrier(buckets=3)
+    assert barrier.advance("0", BucketMarker("t", 0, 9)) == []
+    assert barrier.advance("1", BucketMarker("t", 0, 4)) == []  # bucket 1 still holds offset 5
+    assert barrier.advance("2", BucketMarker("t", 0, 9)) == [SourceProgress("t", 0, 4)]
+    for bucket in "012":  # a heartbeat round at unchanged offsets passes again (the sink commits on it)
+        out = barrier.advance(bucket, BucketMarker("t", 0, 9))
+    assert out == [SourceProgress("t", 0, 9)]
