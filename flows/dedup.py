@@ -23,7 +23,7 @@ from bytewax.operators import StatefulLogic
 from flywheel.flows.decisions import Candidate, Decision, Dropped, is_candidate, is_dropped, position_of
 from flywheel.flows.gates import split
 from flywheel.operators.config import DedupSettings
-from flywheel.operators.dedup import InteractionDedup, bucket_of, dedup_key
+from flywheel.operators.dedup import bucket_of, dedup_key
 from flywheel.operators.held_dedup import HeldDedup
 from flywheel.operators.near_dup import NearDuplicateDetector, near_dup_group
 from flywheel.operators.outcome import Drop
@@ -45,17 +45,6 @@ class Dedup:
     def near_duplicates(self) -> bool:
         """Whether the MinHash near-duplicate step runs on edits."""
         return self._cfg.near_duplicate
-
-    def bucket(self, sourced: SourcedEvent) -> str:
-        """Key an event by the hash bucket of its dedup key."""
-        return bucket_of(dedup_key(sourced.event), self._cfg.buckets)
-
-    def check(self, state: InteractionDedup | None, sourced: SourcedEvent) -> tuple[InteractionDedup, Decision]:
-        """Drop a repeated event id, or an edit whose normalised content was seen, within the window."""
-        state = state or InteractionDedup(timedelta(seconds=self._cfg.window_s), content=self._cfg.content)
-        drop = state.observe(sourced.event, position_of(sourced))
-        chosen = sourced.event.final_user_edit or ""
-        return state, Candidate(sourced, chosen) if drop is None else Dropped(sourced, drop)
 
     def near_bucket(self, candidate: Candidate) -> str:
         """Key an edit by the hash bucket of its prompt group."""

@@ -133,7 +133,11 @@ def dedup_key(event: InteractionEvent) -> str:
 
 
 class InteractionDedup:
-    """Both dedup checks for one bucket: repeated event ids, then repeated edit content."""
+    """Both dedup checks for one bucket, first occurrence wins (arrival order).
+
+    The flow uses :class:`flywheel.operators.held_dedup.HeldDedup`, whose decisions do not
+    depend on arrival order; this remains for callers that see one ordered stream.
+    """
 
     def __init__(self, window: timedelta, content: bool = True) -> None:
         self.event_ids = WindowedDedup(window, DUPLICATE_EVENT_ID)
