@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from flywheel import metrics
 from flywheel.config import ValidationSettings
 from flywheel.flows.decisions import Decoded, Invalid
 from flywheel.operators.dead_letter import dead_letter
-from flywheel.operators.decode import decode_event
+from flywheel.operators.decode import clean_event, decode_event
 from flywheel.schemas.events import Rejection
 from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage, SourceProgress
 
@@ -22,7 +23,11 @@ class Intake:
         decoded = decode_event(message.value, self._limits)
         if isinstance(decoded, Rejection):
             return Invalid(message, decoded)
-        return SourcedEvent(message.coordinates, decoded)
+        # NFC and no control/bidi characters before any decision (removed, not rejected: counted).
+        event, removed = clean_event(decoded)
+        for kind, count in removed.items():
+            metrics.TEXT_HYGIENE.labels(kind).inc(count)
+        return SourcedEvent(message.coordinates, event)
 
     def decode_in_place(self, item: SourceMessage | SourceProgress) -> Decoded | SourceProgress:
         """Decode a message; pass a progress marker through (it keeps its place behind its messages)."""

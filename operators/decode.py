@@ -1,16 +1,13 @@
 """Decode and validate raw Kafka values into :class:`InteractionEvent` or a :class:`Rejection`.
 
-No Kafka. The flow sends every rejection to the DLQ with its reason. Text fields of a valid
-event come back NFC-normalised, with control characters (except tab and newlines) and bidi
-controls removed (:func:`flywheel.operators.normalize.clean_text`), so every later decision
-sees clean text; removed characters are counted in ``flywheel_text_characters_removed_total``.
+Pure: no Kafka, no globals. The flow sends every rejection to the DLQ with its reason, and
+passes every valid event through :func:`clean_event` before any decision.
 """
 
 from __future__ import annotations
 
 import msgspec
 
-from flywheel import metrics
 from flywheel.config import ValidationSettings
 from flywheel.operators.normalize import clean_text
 from flywheel.schemas.events import SCHEMA_VERSION, InteractionEvent, Reason, Rejection, Signal
@@ -41,23 +38,26 @@ def decode_event(raw: bytes | None, limits: ValidationSettings) -> InteractionEv
         if not is_utf8(raw):
             return Rejection(Reason.INVALID_UTF8, f"value is not valid UTF-8 ({exc})")
         return Rejection(Reason.MALFORMED_JSON, str(exc))
-    checked = _check_semantics(event, limits)
-    return checked if isinstance(checked, Rejection) else clean_event(checked)
+    return _check_semantics(event, limits)
 
 
-def clean_event(event: InteractionEvent) -> InteractionEvent:
-    """The event with every text field passed through :func:`clean_text`; removals counted."""
+def clean_event(event: InteractionEvent) -> tuple[InteractionEvent, dict[str, int]]:
+    """The event with every text field NFC-normalised and stripped of control and bidi characters.
+
+    Also returns how many characters of each kind (``control``, ``bidi``) were removed.
+    """
     changes: dict[str, str] = {}
+    total: dict[str, int] = {}
     for name in _TEXT_FIELDS:
         value = getattr(event, name)
         if value is None:
             continue
         cleaned, removed = clean_text(value)
         for kind, count in removed.items():
-            metrics.TEXT_HYGIENE.labels(kind).inc(count)
+            total[kind] = total.get(kind, 0) + count
         if cleaned != value:
             changes[name] = cleaned
-    return msgspec.structs.replace(event, **changes) if changes else event
+    return (msgspec.structs.replace(event, **changes) if changes else event), total
 
 
 def _check_semantics(event: InteractionEvent, limits: ValidationSettings) -> InteractionEvent | Rejection:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flywheel.operators.decode import decode_event
+from flywheel.operators.decode import clean_event, decode_event
 from flywheel.schemas.events import InteractionEvent, Reason, Rejection, Signal
 from flywheel.settings import ValidationSettings
 
@@ -69,11 +69,10 @@ def test_text_limit_counts_utf8_bytes_not_characters() -> None:
 
 
 def test_control_and_bidi_characters_are_removed_and_counted() -> None:
-    from flywheel import metrics
-
-    before = metrics.TEXT_HYGIENE.labels("bidi")._value.get()
-    event = decode_event(encode(prompt="a\x00b\x07c", final_user_edit="safe\u202etxt.exe\tok\ne\u0301"), LIMITS)
-    assert isinstance(event, InteractionEvent)
+    decoded = decode_event(encode(prompt="a\x00b\x07c", final_user_edit="safe\u202etxt.exe\tok\ne\u0301"), LIMITS)
+    assert isinstance(decoded, InteractionEvent)
+    event, removed = clean_event(decoded)
     assert event.prompt == "abc"
     assert event.final_user_edit == "safetxt.exe\tok\n\u00e9"  # tab and newline kept, NFC composed
-    assert metrics.TEXT_HYGIENE.labels("bidi")._value.get() == before + 1
+    assert removed == {"control": 2, "bidi": 1}
+    assert clean_event(event) == (event, {})
