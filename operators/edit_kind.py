@@ -7,7 +7,8 @@ trivial only when every difference is one of:
 * the case of a prose word;
 * a typo fix: one prose word for another, same first letter (or its first two letters
   swapped), within one or two character edits (Damerau: a swap counts once); words of three
-  letters or fewer only when the letters are the same (``teh`` -> ``the``);
+  letters or fewer only when the letters are the same (``teh`` -> ``the``) or one letter is
+  added at the end (``th`` -> ``the``), never for a unit (``ms`` -> ``s``);
 * words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added.
 
 Anything else is substantive however few characters it touches: a code-like token
@@ -27,6 +28,51 @@ from rapidfuzz.distance import OSA, Levenshtein
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PROSE_PUNCT = frozenset(".,;:!?'\"()-\u2018\u2019\u201c\u201d\u2013\u2014\u2026")
 _ARTICLES = frozenset({"a", "an", "the"})
+_UNITS = frozenset(
+    [
+        "ns",
+        "us",
+        "ms",
+        "s",
+        "sec",
+        "secs",
+        "min",
+        "mins",
+        "h",
+        "hr",
+        "hrs",
+        "d",
+        "b",
+        "kb",
+        "mb",
+        "gb",
+        "tb",
+        "pb",
+        "kib",
+        "mib",
+        "gib",
+        "bit",
+        "bits",
+        "k",
+        "m",
+        "g",
+        "kg",
+        "mg",
+        "km",
+        "cm",
+        "mm",
+        "l",
+        "ml",
+        "px",
+        "em",
+        "rem",
+        "pt",
+        "hz",
+        "khz",
+        "mhz",
+        "ghz",
+    ]
+)
 _NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "cannot", "without", "t"})
 # A word touching one of these is code (``-r``, ``$HOME``, ``.venv``, ``print(``, ``x=``).
 _CODE_BEFORE = frozenset(".-$/@:\\`_~")
@@ -74,7 +120,12 @@ def _is_typo(a: _Token, b: _Token) -> bool:
     if (x in _NEGATIONS) != (y in _NEGATIONS) and min(len(x), len(y)) <= 4:
         return False  # one letter turns "no" into "on", "not" into "now"
     if min(len(x), len(y)) <= 3:
-        return sorted(x) == sorted(y)
+        # Short words: letters swapped (teh), or one letter dropped at the end (th -> the);
+        # never a unit (ms -> s, mb -> gb), where one letter is the whole meaning.
+        if x in _UNITS or y in _UNITS:
+            return False
+        shorter, longer = sorted((x, y), key=len)
+        return sorted(x) == sorted(y) or (len(longer) == len(shorter) + 1 >= 3 and longer.startswith(shorter))
     if x[0] != y[0] and x[:2] != y[1::-1]:
         return False
     return OSA.distance(x, y) <= (2 if min(len(x), len(y)) >= 8 else 1)

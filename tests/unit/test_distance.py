@@ -41,6 +41,7 @@ def test_typo_fix_is_trivial() -> None:
         ("It recieves the data.", "It receives the data."),
         ("Use the the cache.", "Use the cache."),
         ("We need alot of it.", "We need a lot of it."),
+        ("Open th settings page.", "Open the settings page."),
         ("I dont know, PosttgreSQL said so.", "I don't know; PostgreSQL said so."),
     ],
 )
