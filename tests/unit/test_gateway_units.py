@@ -204,3 +204,18 @@ def test_gateway_settings_come_from_flywheel_env(monkeypatch: pytest.MonkeyPatch
     loaded = Settings().gateway
     assert (loaded.port, loaded.rate_limit.burst) == (9123, 7)
     assert loaded.api_keys["ops"].get_secret_value() == "from-env"
+
+
+def test_training_candidates_are_scrubbed_on_the_way_out() -> None:
+    from flywheel.gateway.candidates import _scrubbed
+
+    row = {
+        "pair_id": "p",
+        "prompt": "Mail jane.doe@example.com",
+        "chosen": "Call +1 415 555 0134",
+        "rejected": "ok",
+        "segment": "jane.doe@example.com",  # not a free-text column: left as stored
+    }
+    out = _scrubbed(row)
+    assert (out["prompt"], out["chosen"], out["rejected"]) == ("Mail [EMAIL]", "Call [PHONE]", "ok")
+    assert out["segment"] == row["segment"] and out["pair_id"] == "p"
