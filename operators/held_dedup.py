@@ -162,6 +162,8 @@ class HeldDedup(Generic[T]):
 
     def markers(self) -> list[Position]:
         """Markers no held event holds back (an event of the partition at or below the offset)."""
+        if not self._markers:
+            return []
         lowest: dict[Partition, int] = {}
         for topic, partition, offset in self._held:
             lowest[(topic, partition)] = min(offset, lowest.get((topic, partition), offset))

@@ -7,6 +7,7 @@ same string, and so give the same content key.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 
@@ -49,6 +50,10 @@ def _unwanted(char: str) -> str | None:
     return None
 
 
+# Every character _unwanted() names: C0 and C1 controls except tab/newline/CR, DEL, bidi controls.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def clean_text(text: str) -> tuple[str, dict[str, int]]:
     """NFC-normalise and remove control characters (not tab/newline) and bidi controls.
 
@@ -57,14 +62,15 @@ def clean_text(text: str) -> tuple[str, dict[str, int]]:
     the pair, and nothing invisible survives into a stored or trained-on text.
     """
     removed: dict[str, int] = {}
-    if text.isprintable() or all(c in _KEPT_CONTROLS or c.isprintable() for c in text):
-        # Fast path: printable text holds neither Cc nor the bidi controls (both non-printable).
-        return unicodedata.normalize("NFC", text), removed
-    kept: list[str] = []
-    for char in text:
-        kind = _unwanted(char)
-        if kind is None:
-            kept.append(char)
-        else:
-            removed[kind] = removed.get(kind, 0) + 1
-    return unicodedata.normalize("NFC", "".join(kept)), removed
+    if _UNWANTED.search(text) is not None:
+        kept: list[str] = []
+        for char in text:
+            kind = _unwanted(char)
+            if kind is None:
+                kept.append(char)
+            else:
+                removed[kind] = removed.get(kind, 0) + 1
+        text = "".join(kept)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text, removed

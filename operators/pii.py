@@ -108,6 +108,11 @@ class Scrubber(Protocol):
         """The policy key (``email``, ``phone``, ...)."""
         ...
 
+    @property
+    def min_digits(self) -> int:
+        """Digits every match holds (0: none needed)."""
+        ...
+
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with matches masked, and how many there were."""
         ...
@@ -126,6 +131,7 @@ class Detector:
     hint: re.Pattern[str] | None = None
     # Lower-case substrings one of which every match contains: far cheaper than a (?i) hint.
     words: tuple[str, ...] = ()
+    min_digits: int = 0  # digits every match holds: texts with fewer skip the detector
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with valid matches masked, and how many there were."""
@@ -158,6 +164,7 @@ class SpanDetector:
     find: Callable[[str], Iterator[tuple[int, int]]]
     mask: str
     hint: re.Pattern[str] | None = None
+    min_digits: int = 0
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with every found span masked (overlaps merged), and how many there were."""
@@ -235,15 +242,13 @@ def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
         yield match.start, match.end
 
 
+_DIGIT = re.compile(r"\d")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = (
     r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
     rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
     rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
 )
-# Seven or more digits in a short run (separators allowed): every phone number has them, a
-# ticket number or a year does not; the matchers behind it cost ~10x this scan.
-_PHONE_HINT = re.compile(r"\d(?:[\s().\-+/]{0,3}\d){6}")
 _STREET_TYPES = (
     r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
     r"|parkway|pkwy|highway|hwy|crescent|close"
@@ -290,6 +295,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
         "[IBAN]",
         lambda m: iban_valid(m.group(0)),
+        min_digits=4,
         hint=re.compile(r"[A-Z]{2}\d{2}"),
     ),
     Detector(
@@ -297,7 +303,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
         "[CARD]",
         _card_ok,
-        hint=re.compile(r"\d{4}[ -]?\d{4}"),
+        min_digits=13,
     ),
     Detector(
         "national_id",
@@ -306,6 +312,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"
         ),
         "[NATIONAL_ID]",
+        min_digits=6,
         hint=re.compile(r"\d{3}-\d{2}-|[A-Z]{2} ?\d{2}"),
     ),
     Detector(
@@ -341,15 +348,16 @@ DETECTORS: tuple[Scrubber, ...] = (
         ),
         "[DATE_OF_BIRTH]",
         group="date",
+        min_digits=4,
         words=("born", "dob", "d.o.b", "birth"),
     ),
-    SpanDetector("phone", _phone_spans, "[PHONE]", hint=_PHONE_HINT),
+    SpanDetector("phone", _phone_spans, "[PHONE]", min_digits=7),
     Detector(
         "phone",
         re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}(?!\w)"),
         "[PHONE]",
         _phone_ok,
-        hint=_PHONE_HINT,
+        min_digits=7,
     ),
     Detector(
         "street_address",
@@ -358,6 +366,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
         ),
         "[ADDRESS]",
+        min_digits=1,
         hint=re.compile(r"\d[A-Z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"),
     ),
 )
@@ -368,8 +377,12 @@ DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS)
 def scan(text: str, names: frozenset[str] | set[str] | None = None) -> tuple[str, Counter[str]]:
     """Mask every match of the named detectors (all when None); return text and counts by name."""
     counts: Counter[str] = Counter()
+    # Counted once: most detectors need digits, and most texts have few (cheap skip).
+    digits = len(_DIGIT.findall(text))
     for detector in DETECTORS:
         if names is not None and detector.name not in names:
+            continue
+        if digits < detector.min_digits:
             continue
         text, found = detector.scrub(text)
         if found:
