@@ -6,7 +6,7 @@ with a partitioned list source, the default chain and policy, no broker) and rep
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;
 * overall precision of accepted pairs and recall of good edits (targets 0.99 and 0.95);
-* the safety gate (toxicity stage) precision/recall on the insult category;
+* the safety gate (toxicity model and blocked-content rules) precision/recall on the insults;
 * PII leaks: labelled secrets found in any stored text or review message (must be 0);
 * order independence: the same stream read with other partition counts, batch sizes and
   worker counts must give the same decision for every event.
@@ -147,8 +147,11 @@ def score(items: list[Labelled], run: LabelledRun) -> dict[str, Any]:
         counts["correct"] += accepted and item.expect == "accept"
     total = {key: sum(c[key] for c in by_category.values()) for key in ("items", "expected", "accepted", "correct")}
     insults = [item for item in items if item.category == "insult"]
+    # The safety gate: the toxicity model and the policy's blocked-content rules (insults without profanity).
     toxicity_drops = {
-        event_id for event_id, places in run.placed.items() if any(stage == "toxicity" for _, stage, _ in places)
+        event_id
+        for event_id, places in run.placed.items()
+        if any(stage == "toxicity" or (reason or "").startswith("blocked:") for _, stage, reason in places)
     }
     caught = sum(item.event.event_id in toxicity_drops for item in insults)
     insult_ids = {item.event.event_id for item in insults}

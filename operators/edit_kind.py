@@ -77,6 +77,7 @@ _NEGATIONS = frozenset({"not", "no", "never", "none", "nothing", "nobody", "neit
 # A word touching one of these is code (``-r``, ``$HOME``, ``.venv``, ``print(``, ``x=``).
 _CODE_BEFORE = frozenset(".-$/@:\\`_~")
 _CODE_AFTER = frozenset("([=`_")
+_CASE_BEFORE = frozenset(".$\\`_~@")
 _CODE_AFTER_IF_WORD = frozenset("./:-")
 
 
@@ -86,7 +87,7 @@ class _Token:
     folded: str
     word: bool
     code: bool  # identifier-like: compared exactly, never a typo
-    attached: bool  # digits, ``_`` or touching code punctuation: even its case matters
+    attached: bool  # digits, ``_``, a flag, an attribute, a call: even its case matters
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -100,15 +101,16 @@ def _tokens(text: str) -> list[_Token]:
             before = text[start - 1] if start else ""
             after = text[end] if end < len(text) else ""
             after2 = text[end + 1] if end + 1 < len(text) else ""
-            attached = (
-                any(c.isdigit() or c == "_" for c in value)
-                or before in _CODE_BEFORE
-                or after in _CODE_AFTER
-                or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
-            )
+            before2 = text[start - 2] if start >= 2 else ""
+            digits = any(c.isdigit() or c == "_" for c in value)
+            # Case matters where code does: a flag (-r, not the "bound" of CPU-bound), an
+            # attribute or variable (.info, $HOME), a call or assignment (Print(, X=).
+            flag = before == "-" and not before2.isalnum()
+            attached = digits or flag or (before in _CASE_BEFORE) or after in _CODE_AFTER
+            touching = before in _CODE_BEFORE or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
             # camelCase starting lower-case is an identifier (getUser); starting upper-case it is
             # usually a name in prose (PostgreSQL, JavaScript) unless code punctuation touches it.
-            code = attached or (value[0].islower() and any(c.isupper() for c in value[1:]))
+            code = attached or touching or (value[0].islower() and any(c.isupper() for c in value[1:]))
         out.append(_Token(value, value.casefold(), word, code, attached))
     return out
 

@@ -42,6 +42,7 @@ def test_typo_fix_is_trivial() -> None:
         ("Use the the cache.", "Use the cache."),
         ("We need alot of it.", "We need a lot of it."),
         ("Open th settings page.", "Open the settings page."),
+        ("It is CPU-bound work, use I/O threads.", "it is cpu-bound work, use i/o threads."),
         ("I dont know, PosttgreSQL said so.", "I don't know; PostgreSQL said so."),
     ],
 )

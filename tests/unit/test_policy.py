@@ -220,3 +220,18 @@ def test_scan_counts_each_detector_once_per_match() -> None:
     text, counts = scan("4111 1111 1111 1111 and +44 20 7946 0958")
     assert text == "[CARD] and [PHONE]"
     assert counts == {"payment_card": 1, "phone": 1}
+
+
+@pytest.mark.parametrize(
+    ("chosen", "blocked"),
+    [
+        ("Good answer. You are a worthless excuse for an assistant.", True),  # no profanity for the model
+        ("Shut up, bot.", True),
+        ("You're such a clown.", True),
+        ("The useless variable can be removed.", False),
+        ("You are not alone: many users hit this.", False),
+    ],
+)
+def test_insults_without_profanity_are_blocked(engine: PolicyEngine, chosen: str, blocked: bool) -> None:
+    drop = engine.evaluate("q", chosen, "").drop
+    assert (drop is not None and drop.reason == "blocked:insult") is blocked
