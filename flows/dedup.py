@@ -95,12 +95,14 @@ class EventClock:
     """Stamps progress markers with their partition's newest event time so far.
 
     It runs as a map on the one ordered stream of a source partition's events and markers (a
-    partition is read by one worker), so a marker's time covers every event before it. Not
-    recovery state: after a restart a partition is idle until it delivers again.
+    partition is read by one worker), so a marker's time covers every event before it. An
+    event's time counts at most ``allowance_s`` past its Kafka timestamp. Not recovery state:
+    after a restart a partition is idle until it delivers again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, allowance_s: float) -> None:
         self._newest: dict[tuple[str, int], float] = {}
+        self._allowance_s = allowance_s
 
     def stamp(self, item: SourcedEvent | SourceProgress) -> HeldItem:
         """Note an event's time; turn a marker into a :class:`PartitionClock`."""
@@ -110,6 +112,10 @@ class EventClock:
             )
         where = (item.coordinates.topic, item.coordinates.partition)
         moment = item.event.occurred_at.timestamp()
+        if item.coordinates.timestamp_ms > 0:
+            # An event cannot have happened (much) after Kafka received it: a forged future
+            # occurred_at must not drag the partition's clock, and with it every decision, ahead.
+            moment = min(moment, item.coordinates.timestamp_ms / 1000 + self._allowance_s)
         if moment > self._newest.get(where, -math.inf):
             self._newest[where] = moment
         return item
@@ -192,7 +198,7 @@ def held_dedup(
     records an offset whose row is still held here. ``partitions``: the source's partition ids
     (None: the ones markers name).
     """
-    clock = EventClock()
+    clock = EventClock(allowance_s=cfg.hold_s)
 
     def to_buckets(item: HeldItem) -> list[tuple[str, HeldItem]]:
         if isinstance(item, PartitionClock):

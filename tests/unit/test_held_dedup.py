@@ -189,3 +189,15 @@ def test_progress_passes_the_barrier_once_every_bucket_released_it() -> None:
     for bucket in "012":  # a heartbeat round at unchanged offsets passes again (the sink commits on it)
         out = barrier.advance(bucket, BucketMarker("t", 0, 9))
     assert out == [SourceProgress("t", 0, 9)]
+
+
+def test_a_forged_future_event_time_does_not_drag_the_partition_clock() -> None:
+    from flywheel.flows.dedup import EventClock, PartitionClock
+    from flywheel.schemas.records import SourceCoordinates, SourcedEvent
+
+    clock = EventClock(allowance_s=60)
+    received_ms = int(T0.timestamp() * 1000)
+    forged = edit("f", 10 * 365 * 86400, TEXTS[0])  # ten years ahead of its arrival
+    clock.stamp(SourcedEvent(SourceCoordinates("t", 0, 0, received_ms), forged))
+    stamped = clock.stamp(SourceProgress("t", 0, 0))
+    assert stamped == PartitionClock("t", 0, 0, T0.timestamp() + 60)
