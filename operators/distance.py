@@ -7,7 +7,7 @@
   the share of both texts' words kept in order. Character similarity cannot tell a rewrite
   from an edit (two unrelated answers of similar length share 15-30% of characters in
   place); words kept in order can (``tests/data/curation_set.jsonl``: rewrites 0.06-0.20,
-  good edits 0.52-0.91, small fixes 0.92-1.00; ``DistanceSettings.min_token_similarity``).
+  good edits 0.52-0.91, small fixes 0.92-0.99; ``DistanceSettings.min_token_similarity``).
 * ``token_containment`` is ``LCS / min(n_rejected, n_chosen)``: near 1.0 when one text keeps
   the other whole (a user who trims an answer to its first sentence, or only adds to it),
   which is an edit, not a rewrite, whatever the length ratio.
