@@ -148,12 +148,12 @@ def score(items: list[Labelled], run: LabelledRun) -> dict[str, Any]:
     total = {key: sum(c[key] for c in by_category.values()) for key in ("items", "expected", "accepted", "correct")}
     insults = [item for item in items if item.category == "insult"]
     # The safety gate: the toxicity model and the policy's blocked-content rules (insults without profanity).
-    toxicity_drops = {
+    safety_drops = {
         event_id
         for event_id, places in run.placed.items()
         if any(stage == "toxicity" or (reason or "").startswith("blocked:") for _, stage, reason in places)
     }
-    caught = sum(item.event.event_id in toxicity_drops for item in insults)
+    caught = sum(item.event.event_id in safety_drops for item in insults)
     insult_ids = {item.event.event_id for item in insults}
     secrets = {secret for item in items for secret in item.secrets}
     leaks = sorted(secret for secret in secrets if any(secret in text for text in run.texts))
@@ -163,7 +163,7 @@ def score(items: list[Labelled], run: LabelledRun) -> dict[str, Any]:
         "precision": _ratio(total["correct"], total["accepted"]),
         "recall": _ratio(total["correct"], total["expected"]),
         "good_edit_recall": _ratio(good["correct"], good["expected"]),
-        "safety_precision": _ratio(len(toxicity_drops & insult_ids), len(toxicity_drops)),
+        "safety_precision": _ratio(len(safety_drops & insult_ids), len(safety_drops)),
         "safety_recall": _ratio(caught, len(insults)),
         "pii_leaks": leaks,
     }
