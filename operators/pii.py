@@ -16,16 +16,15 @@ identifies nobody), street addresses (house number, name, street type) and dates
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import phonenumbers
+from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 
 
 def luhn_valid(digits: str) -> bool:
@@ -156,92 +155,6 @@ class Detector:
         return self.pattern.sub(replace, text), count
 
 
-@dataclass(frozen=True)
-class SpanDetector:
-    """A detector backed by a library: ``find`` yields (start, end) spans to mask."""
-
-    name: str
-    find: Callable[[str], Iterator[tuple[int, int]]]
-    mask: str
-    hint: re.Pattern[str] | None = None
-    min_digits: int = 0
-
-    def scrub(self, text: str) -> tuple[str, int]:
-        """The text with every found span masked (overlaps merged), and how many there were."""
-        if self.hint is not None and self.hint.search(text) is None:
-            return text, 0
-        spans: list[tuple[int, int]] = []
-        for start, end in sorted(self.find(text)):
-            if spans and start < spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-            else:
-                spans.append((start, end))
-        for start, end in reversed(spans):
-            text = text[:start] + self.mask + text[end:]
-        return text, len(spans)
-
-
-@functools.cache
-def _secret_plugins() -> tuple[object, ...]:
-    """detect-secrets' provider plugins (regex based, offline; none of them verifies online)."""
-    from detect_secrets.plugins import (
-        artifactory,
-        aws,
-        azure_storage_key,
-        discord,
-        github_token,
-        gitlab_token,
-        jwt,
-        mailchimp,
-        npm,
-        openai,
-        private_key,
-        pypi_token,
-        sendgrid,
-        slack,
-        square_oauth,
-        stripe,
-        telegram_token,
-        twilio,
-    )
-
-    return (
-        artifactory.ArtifactoryDetector(),
-        aws.AWSKeyDetector(),
-        azure_storage_key.AzureStorageKeyDetector(),
-        discord.DiscordBotTokenDetector(),
-        github_token.GitHubTokenDetector(),
-        gitlab_token.GitLabTokenDetector(),
-        jwt.JwtTokenDetector(),
-        mailchimp.MailchimpDetector(),
-        npm.NpmDetector(),
-        openai.OpenAIDetector(),
-        private_key.PrivateKeyDetector(),
-        pypi_token.PypiTokenDetector(),
-        sendgrid.SendGridDetector(),
-        slack.SlackDetector(),
-        square_oauth.SquareOAuthDetector(),
-        stripe.StripeDetector(),
-        telegram_token.TelegramBotTokenDetector(),
-        twilio.TwilioKeyDetector(),
-    )
-
-
-def _secret_spans(text: str) -> Iterator[tuple[int, int]]:
-    for plugin in _secret_plugins():
-        for secret in plugin.analyze_string(text):  # type: ignore[attr-defined]
-            # Plugins yield the secret (or its groups); a short group is a prefix, not the key.
-            if len(secret) >= 8:
-                for found in re.finditer(re.escape(secret), text):
-                    yield found.span()
-
-
-def _phone_spans(text: str) -> Iterator[tuple[int, int]]:
-    # VALID: the number must exist in the numbering plan of its region (US unless it has +CC).
-    for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
-        yield match.start, match.end
-
-
 _DIGIT = re.compile(r"\d")
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = (
@@ -285,7 +198,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     SpanDetector(
         "api_key",
-        _secret_spans,
+        secret_spans,
         "[API_KEY]",
         # Every provider key is a run of 20+ non-space characters, or a PEM header.
         hint=re.compile(r"[\w\-+/=.:]{20,}|BEGIN"),
@@ -331,6 +244,14 @@ DETECTORS: tuple[Scrubber, ...] = (
         "[EMAIL]",
         words=("dot",),
     ),
+    Detector(  # jane(at)example.com, bob [at] mail.org: a bracketed "at" is never prose
+        "email",
+        re.compile(
+            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b"
+        ),
+        "[EMAIL]",
+        words=("at)", "at]", "at}", "at>"),
+    ),
     Detector(
         "ip_address",
         re.compile(
@@ -351,7 +272,18 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=4,
         words=("born", "dob", "d.o.b", "birth"),
     ),
-    SpanDetector("phone", _phone_spans, "[PHONE]", min_digits=7),
+    SpanDetector("phone", phone_spans, "[PHONE]", min_digits=7),
+    Detector(  # a local number (555-0134) is a phone number only next to a word that says so
+        "phone",
+        re.compile(
+            r"(?i)\b(?:call|phone|tel|mobile|cell|text|sms|whatsapp|fax|reach)\b[^\n\d]{0,20}"
+            r"(?P<number>(?<!\d)\d{3}[ .\-]\d{4}(?!\d))"
+        ),
+        "[PHONE]",
+        group="number",
+        min_digits=7,
+        words=("call", "phone", "tel", "mobile", "cell", "text", "sms", "whatsapp", "fax", "reach"),
+    ),
     Detector(
         "phone",
         re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}(?!\w)"),

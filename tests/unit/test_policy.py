@@ -63,6 +63,8 @@ def test_pii_in_chosen_drops_the_pair_unless_kept(engine: PolicyEngine, tmp_path
         ("call 020 7946 0958 tonight", "[PHONE]"),
         ("slack xoxb-123456789012-abcdefghij", "[API_KEY]"),
         ("stripe sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2", "[API_KEY]"),
+        ("mail jane(at)example.com now", "[EMAIL]"),
+        ("call me at 555-0134 tonight", "[PHONE]"),
     ],
 )
 def test_new_detectors_mask_obfuscated_and_structured_pii(text: str, mask: str) -> None:
@@ -80,6 +82,8 @@ def test_new_detectors_mask_obfuscated_and_structured_pii(text: str, mask: str) 
         "time 12:30:45 and ratio 16:9",
         "wait 30 seconds, then open 3 Main Steps",
         "ports 8080 and 9090",
+        "look at github.com for the code",
+        "number of rows: 123-4567 approx",
     ],
 )
 def test_new_detectors_leave_look_alikes(text: str) -> None:

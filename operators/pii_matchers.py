@@ -1,0 +1,104 @@
+"""PII matchers backed by maintained libraries that run offline.
+
+* detect-secrets' provider plugins (regex based; none of them is asked to verify online);
+* Google's ``phonenumbers`` matcher (numbering-plan metadata shipped in the wheel).
+
+:mod:`flywheel.operators.pii` runs them in its fixed detector order.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import phonenumbers
+
+
+@dataclass(frozen=True)
+class SpanDetector:
+    """A detector backed by a library: ``find`` yields (start, end) spans to mask."""
+
+    name: str
+    find: Callable[[str], Iterator[tuple[int, int]]]
+    mask: str
+    hint: re.Pattern[str] | None = None
+    min_digits: int = 0
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with every found span masked (overlaps merged), and how many there were."""
+        if self.hint is not None and self.hint.search(text) is None:
+            return text, 0
+        spans: list[tuple[int, int]] = []
+        for start, end in sorted(self.find(text)):
+            if spans and start < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        for start, end in reversed(spans):
+            text = text[:start] + self.mask + text[end:]
+        return text, len(spans)
+
+
+@functools.cache
+def secret_plugins() -> tuple[object, ...]:
+    """detect-secrets' provider plugins (regex based, offline; none of them verifies online)."""
+    from detect_secrets.plugins import (
+        artifactory,
+        aws,
+        azure_storage_key,
+        discord,
+        github_token,
+        gitlab_token,
+        jwt,
+        mailchimp,
+        npm,
+        openai,
+        private_key,
+        pypi_token,
+        sendgrid,
+        slack,
+        square_oauth,
+        stripe,
+        telegram_token,
+        twilio,
+    )
+
+    return (
+        artifactory.ArtifactoryDetector(),
+        aws.AWSKeyDetector(),
+        azure_storage_key.AzureStorageKeyDetector(),
+        discord.DiscordBotTokenDetector(),
+        github_token.GitHubTokenDetector(),
+        gitlab_token.GitLabTokenDetector(),
+        jwt.JwtTokenDetector(),
+        mailchimp.MailchimpDetector(),
+        npm.NpmDetector(),
+        openai.OpenAIDetector(),
+        private_key.PrivateKeyDetector(),
+        pypi_token.PypiTokenDetector(),
+        sendgrid.SendGridDetector(),
+        slack.SlackDetector(),
+        square_oauth.SquareOAuthDetector(),
+        stripe.StripeDetector(),
+        telegram_token.TelegramBotTokenDetector(),
+        twilio.TwilioKeyDetector(),
+    )
+
+
+def secret_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of provider keys and tokens that detect-secrets' plugins find."""
+    for plugin in secret_plugins():
+        for secret in plugin.analyze_string(text):  # type: ignore[attr-defined]
+            # Plugins yield the secret (or its groups); a short group is a prefix, not the key.
+            if len(secret) >= 8:
+                for found in re.finditer(re.escape(secret), text):
+                    yield found.span()
+
+
+def phone_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of phone numbers Google's phonenumbers matcher validates."""
+    # VALID: the number must exist in the numbering plan of its region (US unless it has +CC).
+    for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
+        yield match.start, match.end
