@@ -168,7 +168,7 @@ class HeldDedup(Generic[T]):
         for topic, partition, offset in self._held:
             lowest[(topic, partition)] = min(offset, lowest.get((topic, partition), offset))
         safe = [
-            (topic, partition, offset)
+            Position(topic, partition, offset)
             for (topic, partition), offset in sorted(self._markers.items())
             if lowest.get((topic, partition), offset + 1) > offset
         ]
