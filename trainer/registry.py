@@ -1,8 +1,10 @@
 """The model registry: adapters and model cards under a local path or any fsspec URL.
 
-Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts),
-``adapter/`` (PEFT ``save_pretrained`` output) and ``model_card.json``, written last: a run whose
-card exists is complete; one with only a status file died midway and is retrained.
+Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts, updated with
+the decision at the end), ``adapter/`` (PEFT ``save_pretrained`` output: ``adapter_config.json`` +
+``adapter_model.safetensors``, loadable with ``peft.PeftModel.from_pretrained(base, uri)``) and
+``model_card.json``, written last: a run whose card exists is complete; one with only a status
+file died midway and is retrained.
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ class Registry:
     def write_status(self, run_id: str, payload: dict[str, Any]) -> None:
         """Record that a run started (or its progress)."""
         self._write_json(self._path(run_id, "status.json"), payload)
+
+    def read_status(self, run_id: str) -> dict[str, Any]:
+        """The run's status file ({} if the run never started)."""
+        path = self._path(run_id, "status.json")
+        if not self.fs.exists(path):
+            return {}
+        status: dict[str, Any] = json.loads(self.fs.cat_file(path))
+        return status
+
+    def run_ids(self) -> list[str]:
+        """Every run with a folder in the registry, sorted by id."""
+        folder = f"{self.base}/runs"
+        if not self.fs.exists(folder):
+            return []
+        return sorted(path.rstrip("/").rsplit("/", 1)[-1] for path in self.fs.ls(folder, detail=False))
 
     def read_card(self, run_id: str) -> dict[str, Any] | None:
         """The run's model card, or None if the run never completed."""
