@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ class Candidate:
     after: ModelFigures
     comparison: Comparison
     reasons: list[str]
+    timings_s: dict[str, float]
 
     @property
     def promoted(self) -> bool:
@@ -76,17 +78,23 @@ def train_candidate(
         train_rows = mix_in_positives(train_rows, mixable)
     prompts = held_out_prompts(split.eval, formatting)
 
+    clock = time.monotonic()
     base = measure(model, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    timings = {"evaluate_base": time.monotonic() - clock}
+    clock = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flywheel-dpo-") as work_dir:
         adapted = train_dpo(model, tokenizer, train_rows, settings, Path(work_dir), device, show_progress)
+    timings["train"] = time.monotonic() - clock
+    clock = time.monotonic()
     after = measure(adapted, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    timings["evaluate_candidate"] = time.monotonic() - clock
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
     comparison = compare(base, after, prompts, settings)
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
     log.info(
         "candidate judged",
-        extra={"closer": comparison.closer, "farther": comparison.farther, "prompts": comparison.prompts},
+        extra={"closer": comparison.closer, "farther": comparison.farther, "prompts": comparison.prompts, **timings},
     )
     return Candidate(
         model=adapted,
@@ -99,4 +107,5 @@ def train_candidate(
         after=after_figures,
         comparison=comparison,
         reasons=reasons,
+        timings_s=timings,
     )

@@ -105,6 +105,7 @@ def model_card(
             "forgetting": forgetting,
         },
         "samples": [sample.model_dump() for sample in comparison.samples],
+        "timings_s": candidate.timings_s,
         "trigger": trigger.model_dump(mode="json"),
         "result": result.model_dump(mode="json"),
     }

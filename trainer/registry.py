@@ -18,6 +18,7 @@ from typing import Any
 import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+from pydantic import BaseModel, Field
 
 from flywheel.errors import RegistryError
 
@@ -115,3 +116,55 @@ class Registry:
                     with file.open("rb") as source, fsspec.open(destination, "wb") as sink:
                         sink.write(source.read())
         return self.run_uri(run_id, "adapter")
+
+
+class RunSummary(BaseModel):
+    """One line of ``flywheel trainer runs``: enough to pick a run and load its adapter."""
+
+    run_id: str
+    trigger_id: str | None
+    snapshot_id: int | None
+    snapshot_tag: str | None
+    status: str = Field(description="training (or died midway), promoted, rejected, failed")
+    primary_before: float | None = Field(description="base model's mean similarity to users' corrections")
+    primary_after: float | None = Field(description="candidate's mean similarity to users' corrections")
+    closer: str | None = Field(description="held-out prompts where the candidate is closer, e.g. 41/60")
+    adapter_uri: str | None = Field(description="peft.PeftModel.from_pretrained(base, adapter_uri) loads it")
+    model_card_uri: str | None
+    finished_at: str | None
+
+
+def summarise(registry: Registry, run_id: str) -> RunSummary:
+    """The summary of one run from its card (finished) or its status file (started, not finished)."""
+    card = registry.read_card(run_id)
+    if card is None:
+        status = registry.read_status(run_id)
+        return RunSummary(
+            run_id=run_id,
+            trigger_id=status.get("trigger_id"),
+            snapshot_id=status.get("snapshot_id"),
+            snapshot_tag=status.get("snapshot_tag"),
+            status=str(status.get("state", "unknown")),
+            primary_before=None,
+            primary_after=None,
+            closer=None,
+            adapter_uri=None,
+            model_card_uri=None,
+            finished_at=None,
+        )
+    result = card.get("result", {})
+    before, after = result.get("before") or {}, result.get("after") or {}
+    comparison = result.get("comparison") or {}
+    return RunSummary(
+        run_id=run_id,
+        trigger_id=result.get("trigger_id"),
+        snapshot_id=result.get("snapshot_id"),
+        snapshot_tag=result.get("snapshot_tag"),
+        status=str(card.get("status")),
+        primary_before=(before.get("similarity_to_users") or {}).get("value"),
+        primary_after=(after.get("similarity_to_users") or {}).get("value"),
+        closer=f"{comparison['closer']}/{comparison['prompts']}" if comparison else None,
+        adapter_uri=result.get("adapter_uri"),
+        model_card_uri=result.get("model_card_uri"),
+        finished_at=result.get("finished_at"),
+    )
