@@ -173,7 +173,12 @@ def show(
     if as_json:
         typer.echo(json.dumps(card, indent=2))
         return
-    for line in detail_lines(TrainingResult.model_validate(card["result"])):
+    try:
+        lines = detail_lines(TrainingResult.model_validate(card["result"]))
+    except ValueError:  # a card written before card_version 2: its own status and reasons
+        lines = [f"run {run_id}: {str(card.get('status')).upper()} (card version {card.get('card_version')})"]
+        lines += [f"  reason: {reason}" for reason in card.get("reasons", [])]
+    for line in lines:
         typer.echo(line)
     typer.echo(f"  model card: {registry.run_uri(run_id, 'model_card.json')}")
 
