@@ -95,9 +95,10 @@ def sequence_logprobs(
             for row, (ids, _) in enumerate(batch):
                 input_ids[row, : len(ids)] = torch.tensor(ids)
                 attention[row, : len(ids)] = 1
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            picked_all = logprobs.gather(-1, input_ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits[:, :-1].float()
+            # log softmax at the target only: no second vocabulary-sized tensor.
+            targets = logits.gather(-1, input_ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+            picked_all = targets - torch.logsumexp(logits, dim=-1)
             for row, (ids, prompt_tokens) in enumerate(batch):
                 picked = picked_all[row, max(prompt_tokens - 1, 0) : len(ids) - 1]
                 results.append((float(picked.sum()), int(picked.numel())))
