@@ -44,7 +44,9 @@ class Candidate:
         return not self.reasons
 
 
-def held_out_positives(positives: list[dict[str, str]], settings: TrainerSettings) -> tuple[list, list]:
+def held_out_positives(
+    positives: list[dict[str, str]], settings: TrainerSettings
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(positives kept for the forgetting check, positives that may be mixed into training).
 
     Without mixing, no positive is ever trained on: all are held out. With mixing, the split is
