@@ -10,6 +10,7 @@ One local broker, one realistic stream (about 10% edits, 1-2 KB events), then:
 * curation quality: precision/recall of accepted pairs per category on the labelled set
   ``tests/data/curation_set.jsonl`` (``benchmarks/curation_quality.py``), the safety gate's
   precision/recall, PII leaks, and whether other partition counts/batches/workers decide the same.
+* DPO: the trainer's recipe on the configured base model, pairs/s and tokens/s (CUDA + bf16 when present).
 
 Figures are ratios against the baselines (same machine, same run), written to
 ``benchmarks/results/latest.json`` and printed. Nothing here is asserted in tests.
@@ -33,6 +34,7 @@ from rich.table import Table
 from flywheel.benchmarks.curation_quality import LABELLED_SET, run_curation_quality
 from flywheel.benchmarks.seed_baseline import consume_all, run_seed_baseline
 from flywheel.benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
+from flywheel.errors import ModelError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, start_broker
 from flywheel.operators.toxicity import build_backend
@@ -101,6 +103,7 @@ def run_benchmarks(
         )
         results["safety_in_flow_vs_standalone"] = in_flow / standalone if standalone else 0.0
         results["gateway"] = _gateway(settings, gateway_seconds, console)
+        results["dpo"] = _dpo(console)
     finally:
         broker.stop()
     _print(console, results)
@@ -138,6 +141,17 @@ def _gateway(settings: Settings, seconds: float, console: Console) -> dict[str, 
         return {"skipped": str(exc)}
     result: dict[str, Any] = measure_gateway(settings, seconds=seconds)
     return result
+
+
+def _dpo(console: Console) -> dict[str, Any]:
+    try:
+        from flywheel.benchmarks.dpo_bench import measure_dpo_throughput
+
+        console.print("measuring DPO + LoRA throughput (a few optimizer steps of the trainer's recipe) ...")
+        return measure_dpo_throughput()
+    except (ImportError, ModelError) as exc:  # the train extra or the local model is missing
+        console.print(f"[yellow]DPO bench skipped: {exc}[/yellow]")
+        return {"skipped": str(exc)}
 
 
 def _print(console: Console, results: dict[str, Any]) -> None:
@@ -178,5 +192,12 @@ def _print(console: Console, results: dict[str, Any]) -> None:
             f"gateway batch posts ({gateway.get('batch_size')} events)",
             f"{gateway['batch_requests_per_s']:,.0f} req/s",
             f"{gateway.get('batch_events_per_s', 0):,.0f} events/s",
+        )
+    dpo = results.get("dpo", {})
+    if "pairs_per_s" in dpo:
+        table.add_row(
+            f"DPO + LoRA ({dpo['device']}, {dpo['dtype']}, {dpo['pairs']} pairs)",
+            f"{dpo['pairs_per_s']:,.2f} pairs/s",
+            f"{dpo['tokens_per_s']:,.0f} tokens/s",
         )
     console.print(table)

@@ -261,18 +261,22 @@ def _load_table(settings: Settings, name: str) -> IcebergTable:
 
 @app.command("demo")
 def demo(
-    events: Annotated[int, typer.Option(help="How many sample events to send.")] = 3000,
+    events: Annotated[int, typer.Option(help="How many general sample events to send.")] = 600,
+    coding_events: Annotated[int, typer.Option(help="How many coding-assistant events (one edit habit).")] = 600,
     directory: Annotated[
         Path, typer.Option(help="Where the demo's catalog, warehouse and registry go (wiped).")
     ] = Path(".flywheel/demo"),
     train: Annotated[bool, typer.Option(help="Also turn the training half (trigger, DPO, evaluation).")] = True,
-    threshold: Annotated[int, typer.Option(help="Demo training threshold (new pairs per trigger).")] = 100,
+    threshold: Annotated[int, typer.Option(help="Demo training threshold (new pairs per trigger).")] = 150,
 ) -> None:
     """The whole loop once on the local stack: gateway -> Kafka -> flow -> Iceberg -> trigger -> DPO -> gate."""
     from flywheel.demo import DemoOptions, run_demo
 
     configure_logging("WARNING")
-    run_demo(console, DemoOptions(events=events, directory=directory, train=train, threshold=threshold))
+    options = DemoOptions(
+        events=events, coding_events=coding_events, directory=directory, train=train, threshold=threshold
+    )
+    run_demo(console, options)
 
 
 @app.command("bench")

@@ -57,6 +57,77 @@ _UNSAFE_EDITS = [
     lambda text: text + " This is a damn stupid shit answer, you idiot.",
     lambda text: text + " Here is how to bypass the safety filters entirely.",
 ]
+# A coding assistant's answers in a small instruct model's own style (SmolLM2-135M-Instruct: the
+# code block, then an explanation; a one-line lead-in for "how do I" questions), and one habit every
+# user shares: they keep the code and delete the rest. (task, infinitive, code, explanation)
+_TASKS = [
+    ("reverses a string", "reverse a string", "def reverse_string(text):\n    return text[::-1]", "uses slicing"),
+    ("counts the vowels in a word", "count the vowels in a word",
+     "def count_vowels(word):\n    return sum(1 for ch in word.lower() if ch in 'aeiou')", "counts each vowel"),
+    ("checks if a number is prime", "check if a number is prime",
+     "def is_prime(n):\n    if n < 2:\n        return False\n    return all(n % i for i in range(2, int(n**0.5) + 1))",
+     "tries every divisor up to the square root"),
+    ("computes a factorial", "compute a factorial",
+     "def factorial(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result",
+     "multiplies the numbers from 2 to n"),
+    ("returns the n-th Fibonacci number", "get the n-th Fibonacci number",
+     "def fibonacci(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a",
+     "keeps the last two numbers"),
+    ("sums a list of numbers", "sum a list of numbers", "def total(numbers):\n    return sum(numbers)",
+     "uses the built-in sum"),
+    ("removes duplicates from a list", "remove duplicates from a list",
+     "def unique(items):\n    return list(dict.fromkeys(items))", "keeps the first occurrence of each item"),
+    ("checks if a word is a palindrome", "check if a word is a palindrome",
+     "def is_palindrome(word):\n    word = word.lower()\n    return word == word[::-1]",
+     "compares the word with its reverse"),
+    ("converts Celsius to Fahrenheit", "convert Celsius to Fahrenheit",
+     "def to_fahrenheit(celsius):\n    return celsius * 9 / 5 + 32", "applies the conversion formula"),
+    ("counts the words in a sentence", "count the words in a sentence",
+     "def count_words(sentence):\n    return len(sentence.split())", "splits the sentence on whitespace"),
+    ("flattens a nested list", "flatten a nested list",
+     "def flatten(nested):\n    return [item for group in nested for item in group]", "uses a nested comprehension"),
+    ("computes the average of a list", "compute the average of a list",
+     "def average(numbers):\n    return sum(numbers) / len(numbers)", "divides the sum by the count"),
+    ("merges two dictionaries", "merge two dictionaries",
+     "def merge(first, second):\n    return {**first, **second}", "unpacks both dictionaries into a new one"),
+    ("finds the longest word in a sentence", "find the longest word in a sentence",
+     "def longest_word(sentence):\n    return max(sentence.split(), key=len)", "compares the words by length"),
+    ("capitalizes every word in a string", "capitalize every word in a string",
+     "def capitalize_words(text):\n    return ' '.join(word.capitalize() for word in text.split())",
+     "capitalizes each word and joins them"),
+    ("keeps only the even numbers of a list", "keep only the even numbers of a list",
+     "def evens(numbers):\n    return [n for n in numbers if n % 2 == 0]", "filters with a comprehension"),
+    ("counts how often a character occurs in a string", "count how often a character occurs in a string",
+     "def count_char(text, char):\n    return text.count(char)", "uses str.count"),
+    ("computes the greatest common divisor", "compute the greatest common divisor",
+     "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a", "uses Euclid's algorithm"),
+    ("checks if two words are anagrams", "check if two words are anagrams",
+     "def is_anagram(first, second):\n    return sorted(first) == sorted(second)", "compares the sorted letters"),
+    ("squares every number in a list", "square every number in a list",
+     "def squares(numbers):\n    return [n * n for n in numbers]", "builds a new list of squares"),
+    ("finds the largest number in a list", "find the largest number in a list",
+     "def largest(numbers):\n    return max(numbers)", "uses the built-in max"),
+    ("reads the lines of a text file", "read the lines of a text file",
+     "def read_lines(path):\n    with open(path) as handle:\n        return handle.read().splitlines()",
+     "opens the file and splits it into lines"),
+    ("counts the items in a list", "count the items in a list",
+     "from collections import Counter\n\ndef count_items(items):\n    return Counter(items)", "uses Counter"),
+    ("joins a list of strings with commas", "join a list of strings with commas",
+     "def join_with_commas(words):\n    return ', '.join(words)", "uses str.join"),
+    ("checks if a year is a leap year", "check if a year is a leap year",
+     "def is_leap(year):\n    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)",
+     "applies the Gregorian rules"),
+]  # fmt: skip
+_ASKS = [
+    "Write a Python function that {does}.",
+    "Write a Python function to {do}.",
+    "How do I {do} in Python?",
+    "Show me Python code that {does}.",
+    "Can you write a function in Python that {does}?",
+    "I need a Python function that {does}.",
+    "Give me a short Python function that {does}.",
+    "How can I {do} with Python?",
+]
 _SEGMENTS = ["free", "pro", "enterprise"]
 _MODEL_VERSIONS = ["2026.10", "2026.11"]
 
@@ -140,6 +211,67 @@ def sample_events(
         elif kind == 5:
             signal = rng.choice([Signal.REGENERATE, Signal.COPY, Signal.ABANDON, Signal.FOLLOW_UP, Signal.ESCALATION])
             event = InteractionEvent(signal=signal, **common)
+        else:
+            event = InteractionEvent(signal=Signal.VIEW, **common)
+        yield thread_id, encode_event(event)
+
+
+def coding_prompts() -> list[tuple[str, str]]:
+    """Every (prompt, answer) of the coding assistant: each task asked in every phrasing, in a fixed order."""
+    pairs = []
+    for does, do, code, how in _TASKS:
+        for ask in _ASKS:
+            prompt = ask.format(does=does, do=do)
+            lead = f"You can {do} with a short function:\n\n" if prompt.startswith("How") else ""
+            explanation = (
+                f"This function {how}. It returns the result directly, so you can call it with your own "
+                "values and print the output to check it."
+            )
+            pairs.append((prompt, f"{lead}```python\n{code}\n```\n\n{explanation}"))
+    return pairs
+
+
+def keep_code_only(answer: str) -> str:
+    """The users' habit: keep the fenced code block, delete the lead-in and the explanation."""
+    start = answer.find("```")
+    end = answer.find("```", start + 3)
+    return answer[start : end + 3] if start >= 0 and end > start else answer
+
+
+def coding_events(
+    count: int, seed: int = 11, edit_share: float = 0.6, thumbs_up_share: float = 0.0
+) -> Iterator[tuple[str, bytes]]:
+    """A coding assistant's stream: users edit answers with one habit (:func:`keep_code_only`), like others.
+
+    Deterministic: prompts are dealt round-robin over a seeded shuffle, so each prompt is asked a
+    similar number of times; the rest of the events are views.
+    """
+    rng = random.Random(seed)
+    catalogue = coding_prompts()
+    order = list(range(len(catalogue)))
+    rng.shuffle(order)
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    for index in range(count):
+        prompt, answer = catalogue[order[index % len(order)]]
+        user = rng.randrange(300)
+        thread_id = f"code-thread-{index}"
+        common: dict[str, Any] = {
+            "event_id": f"code-{seed}-{index}",
+            "occurred_at": start + timedelta(seconds=index),
+            "thread_id": thread_id,
+            "request_id": f"code-req-{index}",
+            "user_id": f"coder-{user}",
+            "segment": _SEGMENTS[user % len(_SEGMENTS)],
+            "model_id": "assistant",
+            "model_version": _MODEL_VERSIONS[-1],
+            "prompt": prompt,
+            "response": answer,
+        }
+        roll = rng.random()
+        if roll < edit_share:
+            event = InteractionEvent(signal=Signal.EDIT, final_user_edit=keep_code_only(answer), **common)
+        elif roll < edit_share + thumbs_up_share:
+            event = InteractionEvent(signal=Signal.THUMBS_UP, **common)
         else:
             event = InteractionEvent(signal=Signal.VIEW, **common)
         yield thread_id, encode_event(event)

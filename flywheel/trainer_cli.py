@@ -1,4 +1,4 @@
-"""``flywheel trainer ...`` commands: track, run, export, prepare-model.
+"""``flywheel trainer ...`` commands: track, run, turn, runs, show, export, prepare-model.
 
 Heavy imports (torch, transformers, trl) stay inside the functions so ``flywheel --help`` is fast.
 Configuration problems exit with code 2 and a one-line message, never a traceback.
@@ -6,10 +6,11 @@ Configuration problems exit with code 2 and a one-line message, never a tracebac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -119,6 +120,67 @@ def turn(progress: bool = typer.Option(True, "--progress/--no-progress", help="S
         report = turn_once(settings.trainer_config(), show_progress=progress)
     for line in report.summary_lines():
         typer.echo(line)
+
+
+def _registry(settings: Settings) -> Any:
+    from flywheel.trainer.registry import Registry
+
+    return Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
+
+
+@app.command("runs")
+def runs(as_json: bool = typer.Option(False, "--json", help="One JSON array instead of a table.")) -> None:
+    """List training runs: id, trigger, snapshot/tag, status, primary figure before/after, adapter."""
+    from flywheel.trainer.registry import summarise
+
+    settings = _settings()
+    with _clear_errors():
+        registry = _registry(settings)
+        summaries = [summarise(registry, run_id) for run_id in registry.run_ids()]
+    if as_json:
+        typer.echo(json.dumps([summary.model_dump() for summary in summaries], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("run", "trigger", "snapshot / tag", "status", "similarity to users", "closer", "adapter")
+    for s in summaries:
+        figure = f"{s.primary_before:.3f} -> {s.primary_after:.3f}" if s.primary_after is not None else "-"
+        snapshot = f"{s.snapshot_id} / {s.snapshot_tag}" if s.snapshot_id is not None else "-"
+        table.add_row(s.run_id, s.trigger_id or "-", snapshot, s.status, figure, s.closer or "-", s.adapter_uri or "-")
+    Console(width=240).print(table)
+
+
+@app.command("show")
+def show(
+    run_id: str = typer.Argument(..., help="A run id from `flywheel trainer runs`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole model card as JSON."),
+) -> None:
+    """Print one run: the decision in words, every figure with its interval, samples, reasons, adapter."""
+    from flywheel.errors import RegistryError
+    from flywheel.trainer.events import TrainingResult
+    from flywheel.trainer.verdict import detail_lines
+
+    settings = _settings()
+    with _clear_errors():
+        registry = _registry(settings)
+        card = registry.read_card(run_id)
+        if card is None:
+            status = registry.read_status(run_id)
+            if not status:
+                raise RegistryError(f"no run {run_id!r} in {registry.root}; see `flywheel trainer runs`")
+            typer.echo(json.dumps(status, indent=2) if as_json else f"run {run_id}: {status.get('state')} (no card)")
+            return
+    if as_json:
+        typer.echo(json.dumps(card, indent=2))
+        return
+    try:
+        lines = detail_lines(TrainingResult.model_validate(card["result"]))
+    except ValueError:  # a card written before card_version 2: its own status and reasons
+        lines = [f"run {run_id}: {str(card.get('status')).upper()} (card version {card.get('card_version')})"]
+        lines += [f"  reason: {reason}" for reason in card.get("reasons", [])]
+    for line in lines:
+        typer.echo(line)
+    typer.echo(f"  model card: {registry.run_uri(run_id, 'model_card.json')}")
 
 
 @app.command()

@@ -19,25 +19,46 @@ LOCAL_SMOLLM2 = "local:smollm2-135m-instruct"
 
 
 class LoraSettings(Section):
-    """The PEFT LoRA adapter trained on top of the frozen base model."""
+    """The PEFT LoRA adapter trained on top of the frozen base model (PEFT's field names)."""
 
-    r: int = Field(default=8, ge=1)
-    alpha: int = Field(default=16, ge=1)
+    r: int = Field(default=16, ge=1)
+    alpha: int = Field(default=32, ge=1)
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    # PEFT's "all-linear": every linear layer but the output head (attention and MLP alike).
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
 class GateSettings(Section):
-    """What an adapter must show on the eval split to be promoted."""
+    """What an adapter must show on the held-out prompts to be promoted.
 
-    # after - before, in absolute accuracy (0.02 = two points); negative allows a small drop.
-    min_preference_accuracy_gain: float = 0.0
-    # after - before of the mean reward margin beta * (log p(chosen) - log p(rejected)).
-    min_reward_margin_gain: float = 0.0
+    The primary figure is generation-based: on each held-out prompt, is the candidate's greedy
+    answer closer to the users' corrections than the base model's answer was. A tie, noise or a
+    collapse cannot pass: the net share of prompts where it is closer (closer minus farther) must
+    be above ``min_net_closer`` at the lower end of its paired-bootstrap interval, with at least
+    ``min_eval_prompts`` prompts, and no degeneration guard may be breached.
+    """
+
+    # Below this many held-out prompts the figures are noise: "rejected: not enough evidence".
+    min_eval_prompts: int = Field(default=30, ge=1)
+    # Lower bound of the 95% interval of (closer - farther) / prompts must exceed this.
+    min_net_closer: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # Degeneration guards on the candidate's answers, against the base model's answers (absolute shares).
+    max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
+    max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")
+    max_empty_or_truncated_rise: float = Field(default=0.05, ge=0.0, description="empty or cut-off answers")
+    # Mean answer length of the candidate over the base's; the bounds widen by the users' own ratio
+    # (their corrections' length over the answers they edited): users who shorten ask for shorter answers.
+    max_length_ratio: float = Field(default=1.5, gt=1.0)
+    min_length_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
     # How far the mean per-token log-likelihood of held-out positives may fall, in percent.
     max_forgetting_pct: float = Field(default=5.0, ge=0.0)
-    # Below this many eval pairs the figures are noise: reject rather than promote blindly.
-    min_eval_pairs: int = Field(default=1, ge=1)
+    # No held-out positives means the forgetting check has no evidence: reject, unless switched off here.
+    require_forgetting_check: bool = True
+    # Optional secondary gates (off by default; these figures are reported either way):
+    # gain of the length-normalised log-prob preference accuracy, in absolute accuracy;
+    min_preference_accuracy_gain: float | None = None
+    # mean DPO implicit reward margin of the candidate against the base (its reference).
+    min_reward_margin_gain: float | None = None
 
 
 class TrainerSettings(Section):
@@ -54,23 +75,33 @@ class TrainerSettings(Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 42
 
-    # --- DPO + LoRA
+    # --- DPO + LoRA (TRL's DPOConfig names). Defaults measured: see README "Training defaults".
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    # "sft" on the chosen answer anchors the model to real text: sigmoid alone drifts into repetition.
+    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"])
+    loss_weights: list[float] | None = Field(default_factory=lambda: [1.0, 1.0])
     beta: float = Field(default=0.1, gt=0)
     learning_rate: float = Field(default=5e-5, gt=0)
     max_steps: int = Field(default=-1, description="> 0 caps optimizer steps; -1 trains num_epochs")
-    num_epochs: float = Field(default=1.0, gt=0)
+    num_epochs: float = Field(default=2.0, gt=0)
     batch_size: int = Field(default=4, ge=1)
     gradient_accumulation_steps: int = Field(default=1, ge=1)
-    max_length: int = Field(default=512, ge=8, description="prompt + completion tokens")
-    max_prompt_length: int = Field(default=256, ge=4, description="prompt tokens kept for evaluation")
+    max_length: int = Field(default=512, ge=8, description="prompt + completion tokens (TRL keeps the start)")
+    max_prompt_length: int = Field(default=256, ge=4, description="prompt tokens kept for generation")
     max_train_pairs: int | None = Field(default=None, ge=1, description="cap on training pairs per run")
 
     # --- data
-    eval_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
+    eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="share of prompts held out")
+    # No prompt (normalised text) and no user may supply more than this share of the training pairs.
+    max_prompt_share: float = Field(default=0.05, gt=0.0, le=1.0)
+    max_user_share: float = Field(default=0.1, gt=0.0, le=1.0)
     mix_positives: bool = False
     max_positives: int = Field(default=512, ge=0, description="positives mixed in / used for forgetting")
     eval_batch_size: int = Field(default=8, ge=1)
+    # Greedy answers on held-out prompts: longer answers judge better and cost more.
+    eval_max_new_tokens: int = Field(default=128, ge=1)
+    eval_samples: int = Field(default=3, ge=0, description="before/after answers kept in the model card")
+    bootstrap_resamples: int = Field(default=2000, ge=100)
 
     gates: GateSettings = Field(default_factory=GateSettings)
 
@@ -87,6 +118,8 @@ class TrainerSettings(Section):
     def _lengths(self) -> TrainerSettings:
         if self.max_prompt_length >= self.max_length:
             raise ValueError("trainer.max_prompt_length must be smaller than trainer.max_length")
+        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
+            raise ValueError("trainer.loss_weights must have one weight per trainer.loss_type")
         return self
 
 

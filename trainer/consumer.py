@@ -26,13 +26,11 @@ a fault-injection hook for those tests (nothing in production sets it).
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
@@ -42,8 +40,9 @@ from flywheel.errors import BrokerError
 from flywheel.infra.catalog import ensure_tag, open_catalog
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.trainer import metrics
+from flywheel.trainer.card import model_card
 from flywheel.trainer.config import TrainerConfig
-from flywheel.trainer.dataset import is_eval, mix_in_positives, read_pairs, read_positives, split_pairs
+from flywheel.trainer.dataset import read_pairs, read_positives, split_pairs
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
 from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
@@ -76,124 +75,96 @@ def published_result_ids(settings: TrainerConfig) -> set[str]:
     return trigger_ids_on(settings.kafka, settings.topics.training_results, TrainingResult)
 
 
+def positives_snapshot_for_run(
+    catalog: Catalog, trigger: TrainingTrigger, registry: Registry, run_id: str
+) -> int | None:
+    """The positives snapshot a run checks forgetting on: the latest one at or before training starts.
+
+    The trigger's own (current at the pairs' commit) can miss positives committed a moment later by
+    the same flow checkpoint, so the run takes the latest one and records it in its status file;
+    a retrained run (after a crash) reuses the recorded one.
+    """
+    status = registry.read_status(run_id)
+    if status and "positives_snapshot_id" in status:
+        recorded: int | None = status["positives_snapshot_id"]
+        return recorded
+    try:
+        current = catalog.load_table(trigger.positives_table).current_snapshot()
+    except Exception:  # a deployment without positives still trains; the card and the gates say so
+        log.warning("positives table unavailable; forgetting has no evidence", exc_info=True)
+        return None
+    return current.snapshot_id if current else trigger.positives_snapshot_id
+
+
 def train_for_trigger(
     settings: TrainerConfig, trigger: TrainingTrigger, catalog: Catalog, registry: Registry, show_progress: bool = False
 ) -> TrainingResult:
     """Tag, read, train, evaluate, gate and write the registry for one trigger; returns the result."""
-    from flywheel.trainer.evaluate import apply_gates, evaluate, forgetting_pct
-    from flywheel.trainer.models import load_model, load_tokenizer, pick_device, resolve_base_model
-    from flywheel.trainer.train import train_dpo
+    from flywheel.trainer.candidate import train_candidate
+    from flywheel.trainer.models import pick_device, resolve_base_model
 
     config = settings.trainer
     run_id = run_id_for(trigger.trigger_id)
     tag = snapshot_tag(run_id)
     started = time.monotonic()
     table = ensure_tag(catalog, trigger.table, tag, trigger.snapshot_id)
-    registry.write_status(run_id, {"state": "training", "trigger_id": trigger.trigger_id, "started_at": _now()})
+    positives_snapshot = positives_snapshot_for_run(catalog, trigger, registry, run_id)
+    registry.write_status(
+        run_id,
+        {
+            "state": "training",
+            "trigger_id": trigger.trigger_id,
+            "started_at": _now(),
+            "snapshot_id": trigger.snapshot_id,
+            "snapshot_tag": tag,
+            "positives_snapshot_id": positives_snapshot,
+        },
+    )
     log.info("training run started", extra={"run_id": run_id, "snapshot_id": trigger.snapshot_id})
 
     split = split_pairs(read_pairs(table, trigger.snapshot_id), config.eval_fraction)
-    positives = read_positives(
-        catalog.load_table(trigger.positives_table), trigger.positives_snapshot_id, config.max_positives
-    )
-    eval_positives = [p for p in positives if is_eval(p["example_id"], config.eval_fraction)] or positives
-    train_rows = split.train[: config.max_train_pairs] if config.max_train_pairs else split.train
-    if config.mix_positives:
-        train_rows = mix_in_positives(train_rows, [p for p in positives if p not in eval_positives])
-
+    positives = read_positives(catalog.load_table(trigger.positives_table), positives_snapshot, config.max_positives)
     reference = resolve_base_model(config)
     device = pick_device(config.device)
-    tokenizer = load_tokenizer(reference)
-    model = load_model(reference, device)
-    eval_args: dict[str, Any] = {
-        "beta": config.beta,
-        "max_prompt_length": config.max_prompt_length,
-        "max_length": config.max_length,
-        "batch_size": config.eval_batch_size,
-    }
-    before = evaluate(model, tokenizer, split.eval, eval_positives, **eval_args)
-    with tempfile.TemporaryDirectory(prefix="flywheel-dpo-") as work_dir:
-        adapted = train_dpo(model, tokenizer, train_rows, config, Path(work_dir), device, show_progress)
-    after = evaluate(adapted, tokenizer, split.eval, eval_positives, **eval_args)
-    reasons = apply_gates(before, after, config.gates)
-    status: Literal["promoted", "rejected"] = "rejected" if reasons else "promoted"
-    adapter_uri = registry.write_adapter(run_id, adapted)
+    candidate = train_candidate(reference, device, split, positives, config, show_progress)
+    status: Literal["promoted", "rejected"] = "promoted" if candidate.promoted else "rejected"
+    adapter_uri = registry.write_adapter(run_id, candidate.model)
     result = TrainingResult(
         trigger_id=trigger.trigger_id,
         run_id=run_id,
         status=status,
-        reasons=reasons,
+        reasons=candidate.reasons,
         snapshot_id=trigger.snapshot_id,
         snapshot_tag=tag,
         base_model=config.base_model,
         adapter_uri=adapter_uri,
         model_card_uri=registry.run_uri(run_id, "model_card.json"),
-        train_pairs=len(train_rows),
+        train_pairs=candidate.train_pairs,
         eval_pairs=len(split.eval),
-        before=before,
-        after=after,
-        forgetting_pct=forgetting_pct(before, after),
+        eval_prompts=candidate.eval_prompts,
+        before=candidate.before,
+        after=candidate.after,
+        comparison=candidate.comparison,
+        forgetting_pct=candidate.comparison.forgetting_pct,
         duration_s=time.monotonic() - started,
         finished_at=datetime.now(UTC),
     )
     policies = sorted({row["policy_version"] for row in split.train + split.eval})
-    registry.write_card(run_id, _model_card(settings, trigger, result, reference, device, policies))
+    card = model_card(settings, trigger, result, candidate, split, positives_snapshot, reference, device, policies)
+    registry.write_card(run_id, card)
+    registry.write_status(run_id, {**registry.read_status(run_id), "state": status, "finished_at": _now()})
     metrics.RUN_DURATION.observe(result.duration_s)
-    for phase, figures in (("before", before), ("after", after)):
-        metrics.EVAL_PREFERENCE_ACCURACY.labels(phase=phase).set(figures.preference_accuracy)
-        metrics.EVAL_REWARD_MARGIN.labels(phase=phase).set(figures.reward_margin)
+    metrics.EVAL_CLOSER_SHARE.set(candidate.comparison.closer_share.value)
+    for phase, figures in (("before", candidate.before), ("after", candidate.after)):
+        metrics.EVAL_PREFERENCE_ACCURACY.labels(phase=phase).set(figures.logprob_accuracy_normalised.value)
+        metrics.EVAL_SIMILARITY_TO_USERS.labels(phase=phase).set(figures.similarity_to_users.value)
+    metrics.EVAL_REWARD_MARGIN.labels(phase="before").set(0.0)
+    metrics.EVAL_REWARD_MARGIN.labels(phase="after").set(candidate.comparison.dpo_reward_margin.value)
     return result
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def _model_card(
-    settings: TrainerConfig,
-    trigger: TrainingTrigger,
-    result: TrainingResult,
-    reference: str,
-    device: str,
-    policy_versions: list[str],
-) -> dict[str, Any]:
-    """Everything needed to reproduce and judge the run; the result event is embedded verbatim."""
-    config = settings.trainer
-    return {
-        "card_version": 1,
-        "run_id": result.run_id,
-        "status": result.status,
-        "reasons": result.reasons,
-        "base_model": config.base_model,
-        "base_model_reference": reference,
-        "device": device,
-        "dataset": {
-            "table": trigger.table,
-            "snapshot_id": trigger.snapshot_id,
-            "snapshot_tag": result.snapshot_tag,
-            "previous_trigger_snapshot_id": trigger.previous_snapshot_id,
-            "positives_table": trigger.positives_table,
-            "positives_snapshot_id": trigger.positives_snapshot_id,
-            "train_pairs": result.train_pairs,
-            "eval_pairs": result.eval_pairs,
-            "new_pairs": trigger.new_pairs,
-            "total_pairs": trigger.total_pairs,
-            "eval_fraction": config.eval_fraction,
-            "mix_positives": config.mix_positives,
-        },
-        "policy_versions": policy_versions,
-        "hyperparameters": config.model_dump(
-            include={"lora", "beta", "learning_rate", "max_steps", "num_epochs", "batch_size", "max_length", "seed"}
-        ),
-        "gates": config.gates.model_dump(),
-        "metrics": {
-            "before": result.before.model_dump() if result.before else None,
-            "after": result.after.model_dump() if result.after else None,
-            "forgetting_pct": result.forgetting_pct,
-        },
-        "trigger": trigger.model_dump(mode="json"),
-        "result": result.model_dump(mode="json"),
-    }
 
 
 def _failed(trigger: TrainingTrigger, reason: str, started: float) -> TrainingResult:

@@ -3,48 +3,173 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from pyiceberg.table import Table
 
 from flywheel.infra.catalog import resolve_snapshot, total_records
+from flywheel.trainer.conversation import previous_turns
 
 log = logging.getLogger(__name__)
 
-PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version")
+PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version", "user_id")
+# Read when the table has them: the event's metadata (JSON text or a map) carries earlier turns.
+OPTIONAL_PAIR_COLUMNS = ("metadata",)
 EXPORT_COLUMNS = ("prompt", "chosen", "rejected")
+SPLIT_RULE = "sha256(NFKC, casefolded, whitespace-collapsed prompt) / 2**64 < eval_fraction"
+
+
+def normalise_prompt(text: str) -> str:
+    """The prompt as the split sees it: NFKC, casefolded, runs of whitespace made one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def prompt_key(text: str) -> str:
+    """A stable key of a prompt: equal for prompts that differ only in case, width or spacing."""
+    return hashlib.sha256(normalise_prompt(text).encode()).hexdigest()
 
 
 def is_eval(key: str, eval_fraction: float) -> bool:
-    """Whether a row belongs to the eval split: a pure function of its id, stable across runs."""
+    """Whether a key belongs to the eval split: a pure function of the key, stable across runs."""
     bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
     return bucket < eval_fraction
 
 
 @dataclass(frozen=True)
 class PairSplit:
-    """DPO pairs of one snapshot, split into train and eval by ``pair_id``."""
+    """DPO pairs of one snapshot split by prompt: every pair of one prompt is on one side."""
 
-    train: list[dict[str, str]]
-    eval: list[dict[str, str]]
+    train: list[dict[str, Any]]
+    eval: list[dict[str, Any]]
+
+    @property
+    def eval_prompt_keys(self) -> list[str]:
+        """Keys of the held-out prompts, sorted."""
+        return sorted({prompt_key(row["prompt"]) for row in self.eval})
+
+    @property
+    def eval_prompt_set_hash(self) -> str:
+        """One hash for the set of held-out prompts: two runs evaluated on the same prompts share it."""
+        return hashlib.sha256("\n".join(self.eval_prompt_keys).encode()).hexdigest()
 
 
-def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, str]]:
-    """Every pair of exactly ``snapshot_id`` (time travel), sorted by ``pair_id`` for determinism."""
-    rows = table.scan(snapshot_id=snapshot_id, selected_fields=PAIR_COLUMNS).to_arrow().to_pylist()
+def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
+    """Every pair of exactly ``snapshot_id`` (time travel), sorted by ``pair_id``, with parsed ``turns``."""
+    names = {column.name for column in table.schema().columns}
+    columns = PAIR_COLUMNS + tuple(c for c in OPTIONAL_PAIR_COLUMNS if c in names)
+    rows = table.scan(snapshot_id=snapshot_id, selected_fields=columns).to_arrow().to_pylist()
+    malformed = 0
+    for row in rows:
+        turns = previous_turns(_metadata(row.pop("metadata", None)))
+        malformed += turns is None
+        row["turns"] = turns or []
+    if malformed:
+        log.warning("pairs with a malformed metadata.conversation train without it", extra={"pairs": malformed})
     return sorted(rows, key=lambda row: row["pair_id"])
 
 
-def split_pairs(rows: list[dict[str, str]], eval_fraction: float) -> PairSplit:
-    """Deterministic train/eval split; at least one eval pair when there are two or more rows."""
-    train = [row for row in rows if not is_eval(row["pair_id"], eval_fraction)]
-    held = [row for row in rows if is_eval(row["pair_id"], eval_fraction)]
-    if not held and len(train) > 1:
-        held = [train.pop()]
-    return PairSplit(train=train, eval=held)
+def _metadata(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"conversation": "malformed"}
+    if isinstance(value, list):  # an Iceberg map read back as (key, value) tuples
+        value = {key: _json_or_text(item) for key, item in value}
+    return value if isinstance(value, dict) else None
+
+
+def _json_or_text(value: Any) -> Any:
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
+    """Deterministic split by prompt key; one prompt is held out when the fraction picks none of two or more."""
+    keys = {prompt_key(row["prompt"]) for row in rows}
+    held = {key for key in keys if is_eval(key, eval_fraction)}
+    if not held and len(keys) > 1:
+        held = {min(keys, key=lambda key: hashlib.sha256(key.encode()).digest())}
+    return PairSplit(
+        train=[row for row in rows if prompt_key(row["prompt"]) not in held],
+        eval=[row for row in rows if prompt_key(row["prompt"]) in held],
+    )
+
+
+@dataclass(frozen=True)
+class ShareCap:
+    """What capping the share of one prompt and one user removed from the training set."""
+
+    max_prompt_share: float
+    max_user_share: float
+    dropped_for_prompt: int = 0
+    dropped_for_user: int = 0
+    largest_prompt_share: float = 0.0
+    largest_user_share: float = 0.0  # above the cap only when there are fewer groups than 1 / cap
+
+
+def cap_share(
+    rows: list[dict[str, Any]], group: Callable[[dict[str, Any]], str], max_share: float
+) -> list[dict[str, Any]]:
+    """Keep at most ``c`` rows per group, the largest ``c`` for which no group supplies over ``max_share``.
+
+    Rows keep their order (the first ``c`` of each group stay), so the result is deterministic. When
+    even one row per group is too many (fewer than ``1 / max_share`` groups), one row per group stays.
+    """
+    counts = Counter(group(row) for row in rows)
+    if not counts:
+        return rows
+
+    def fits(cap: int) -> bool:
+        total = sum(min(n, cap) for n in counts.values())
+        return max(min(n, cap) for n in counts.values()) <= max_share * total + 1e-9
+
+    low, high = 1, max(counts.values())
+    if fits(high):
+        return rows
+    while low < high:  # the largest fitting cap; shares only shrink as the cap falls
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    kept: Counter[str] = Counter()
+    capped = []
+    for row in rows:
+        name = group(row)
+        if kept[name] < low:
+            kept[name] += 1
+            capped.append(row)
+    return capped
+
+
+def cap_training_set(
+    rows: list[dict[str, Any]], max_prompt_share: float, max_user_share: float
+) -> tuple[list[dict[str, Any]], ShareCap]:
+    """Apply the per-prompt, then the per-user share cap; report what each removed."""
+    by_prompt = cap_share(rows, lambda row: prompt_key(row["prompt"]), max_prompt_share)
+    by_user = cap_share(by_prompt, lambda row: str(row.get("user_id") or ""), max_user_share)
+
+    def largest(kept: list[dict[str, Any]], group: Callable[[dict[str, Any]], str]) -> float:
+        counts = Counter(group(row) for row in kept)
+        return max(counts.values()) / len(kept) if kept else 0.0
+
+    report = ShareCap(
+        max_prompt_share=max_prompt_share,
+        max_user_share=max_user_share,
+        dropped_for_prompt=len(rows) - len(by_prompt),
+        dropped_for_user=len(by_prompt) - len(by_user),
+        largest_prompt_share=largest(by_user, lambda row: prompt_key(row["prompt"])),
+        largest_user_share=largest(by_user, lambda row: str(row.get("user_id") or "")),
+    )
+    return by_user, report
 
 
 def read_positives(table: Table, snapshot_id: int | None, limit: int) -> list[dict[str, str]]:
@@ -57,10 +182,10 @@ def read_positives(table: Table, snapshot_id: int | None, limit: int) -> list[di
     return rows[:limit]
 
 
-def mix_in_positives(train: list[dict[str, str]], positives: list[dict[str, str]]) -> list[dict[str, str]]:
+def mix_in_positives(train: list[dict[str, Any]], positives: list[dict[str, str]]) -> list[dict[str, Any]]:
     """Positives as extra pairs: the liked response beats another prompt's response (off-topic).
 
-    Only rows whose ``example_id`` falls in the train split are used, so eval stays untouched.
+    Callers pass only positives whose prompt is on the train side, so eval stays untouched.
     """
     if len(positives) < 2:
         return train
@@ -74,6 +199,8 @@ def mix_in_positives(train: list[dict[str, str]], positives: list[dict[str, str]
                     "prompt": row["prompt"],
                     "chosen": row["response"],
                     "rejected": other["response"],
+                    "user_id": "",
+                    "turns": [],
                 }
             )
     return train + extra

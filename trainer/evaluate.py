@@ -1,129 +1,224 @@
-"""Before/after evaluation: preference accuracy, reward margin and a forgetting check.
+"""Base vs candidate on the held-out prompts, in one run.
 
-* preference accuracy: share of eval pairs where log p(chosen | prompt) > log p(rejected | prompt);
-* reward margin: mean of beta * (log p(chosen | prompt) - log p(rejected | prompt)). With the base
-  model as DPO's reference, after - before is exactly the mean DPO implicit reward margin;
-* forgetting: mean per-token log-likelihood of held-out positive responses, before vs after.
+For each model (:func:`measure`): greedy answers to every held-out prompt, log-probs of every
+held-out pair's chosen and rejected answer (tokenized as training tokenized them) and of the
+held-out positives. :func:`compare` then pairs the two prompt by prompt:
+
+* generation (the primary figure): is the candidate's answer closer to the users' corrections
+  than the base's answer was; closer / farther / tie per prompt, net share with a paired bootstrap;
+* degeneration: repeated lines and 4-grams, empty or cut-off answers, length ratio;
+* DPO implicit reward accuracy and margin against the base (the reference, as TRL reports them);
+* log-prob preference accuracy, raw (summed: length-biased, favours the shorter answer) and
+  length-normalised (mean per token);
+* forgetting: the per-token log-likelihood of held-out positives, before vs after.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flywheel.trainer.config import GateSettings
-from flywheel.trainer.events import EvalFigures
+from flywheel.trainer import statistics
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.conversation import Formatting, Prompt, encode_completion, encode_pair
+from flywheel.trainer.dataset import prompt_key
+from flywheel.trainer.events import Comparison, ModelFigures, Sample
+from flywheel.trainer.generation import (
+    Answer,
+    greedy_answers,
+    has_repeated_line,
+    repeated_ngram_share,
+    similarity,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
-def completion_logprobs(
-    model: Any,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    *,
-    max_prompt_length: int,
-    max_length: int,
-    batch_size: int,
+@dataclass(frozen=True)
+class HeldOutPrompt:
+    """One held-out prompt with every user's correction of it and the answers they corrected."""
+
+    key: str
+    text: str
+    prompt: Prompt
+    corrections: list[str]
+    corrected: list[str]
+
+
+def held_out_prompts(rows: Sequence[dict[str, Any]], formatting: Formatting) -> list[HeldOutPrompt]:
+    """Group eval pairs by prompt key, ordered by key (stable across runs)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(prompt_key(row["prompt"]), []).append(row)
+    return [
+        HeldOutPrompt(
+            key=key,
+            text=group[0]["prompt"],
+            prompt=formatting.prompt(group[0]["prompt"], group[0].get("turns") or ()),
+            corrections=[row["chosen"] for row in group],
+            corrected=[row["rejected"] for row in group],
+        )
+        for key, group in sorted(groups.items())
+    ]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one model did on the held-out data (raw, per prompt and per pair)."""
+
+    answers: list[Answer]
+    pair_logprobs: list[tuple[float, int, float, int]]  # chosen sum, chosen tokens, rejected sum, rejected tokens
+    positives_log_likelihood: float | None
+    eval_pairs: int
+    eval_positives: int
+
+
+def sequence_logprobs(
+    model: Any, tokenizer: PreTrainedTokenizerBase, sequences: Sequence[tuple[list[int], int]], batch_size: int
 ) -> list[tuple[float, int]]:
-    """(sum of log-probs of the completion tokens, number of completion tokens) per example."""
+    """(sum of log-probs of the completion tokens, number of them) for each (ids, prompt tokens)."""
     import torch
 
     device = next(model.parameters()).device
-    results: list[tuple[float, int]] = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     was_training = model.training
     model.eval()
-    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    results: list[tuple[float, int]] = []
     with torch.no_grad():
-        for start in range(0, len(prompts), batch_size):
-            sequences: list[list[int]] = []
-            prompt_lengths: list[int] = []
-            for prompt, completion in zip(
-                prompts[start : start + batch_size], completions[start : start + batch_size], strict=True
-            ):
-                prompt_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"][-max_prompt_length:]
-                completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + eos
-                sequences.append((prompt_ids + completion_ids)[:max_length])
-                prompt_lengths.append(len(prompt_ids))
-            width = max(len(s) for s in sequences)
-            input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-            attention = torch.zeros((len(sequences), width), dtype=torch.long)
-            for row, sequence in enumerate(sequences):
-                input_ids[row, : len(sequence)] = torch.tensor(sequence)
-                attention[row, : len(sequence)] = 1
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            targets = input_ids[:, 1:].to(device)
-            token_logprobs = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            for row, sequence in enumerate(sequences):
-                first, last = prompt_lengths[row] - 1, len(sequence) - 1
-                picked = token_logprobs[row, first:last]
+        for start in range(0, len(sequences), batch_size):
+            batch = sequences[start : start + batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, (ids, _) in enumerate(batch):
+                input_ids[row, : len(ids)] = torch.tensor(ids)
+                attention[row, : len(ids)] = 1
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits[:, :-1].float()
+            # log softmax at the target only: no second vocabulary-sized tensor.
+            targets = logits.gather(-1, input_ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+            picked_all = targets - torch.logsumexp(logits, dim=-1)
+            for row, (ids, prompt_tokens) in enumerate(batch):
+                picked = picked_all[row, max(prompt_tokens - 1, 0) : len(ids) - 1]
                 results.append((float(picked.sum()), int(picked.numel())))
     if was_training:
         model.train()
     return results
 
 
-def evaluate(
+def measure(
     model: Any,
     tokenizer: PreTrainedTokenizerBase,
-    pairs: Sequence[dict[str, str]],
+    formatting: Formatting,
+    prompts: Sequence[HeldOutPrompt],
+    pairs: Sequence[dict[str, Any]],
     positives: Sequence[dict[str, str]],
-    *,
-    beta: float,
-    max_prompt_length: int,
-    max_length: int,
-    batch_size: int,
-) -> EvalFigures:
-    """Preference accuracy and reward margin on ``pairs``; log-likelihood of ``positives``."""
-    lengths = {"max_prompt_length": max_prompt_length, "max_length": max_length, "batch_size": batch_size}
-    prompts = [p["prompt"] for p in pairs]
-    chosen = completion_logprobs(model, tokenizer, prompts, [p["chosen"] for p in pairs], **lengths)
-    rejected = completion_logprobs(model, tokenizer, prompts, [p["rejected"] for p in pairs], **lengths)
-    deltas = [c - r for (c, _), (r, _) in zip(chosen, rejected, strict=True)]
-    accuracy = sum(d > 0 for d in deltas) / len(deltas) if deltas else 0.0
-    margin = beta * sum(deltas) / len(deltas) if deltas else 0.0
+    settings: TrainerSettings,
+) -> Measurement:
+    """Greedy answers, pair log-probs and positives' log-likelihood of one model."""
+    answers = greedy_answers(
+        model,
+        tokenizer,
+        [p.prompt for p in prompts],
+        max_prompt_length=settings.max_prompt_length,
+        max_new_tokens=settings.eval_max_new_tokens,
+        batch_size=settings.eval_batch_size,
+    )
+    encoded = [encode_pair(tokenizer, formatting.example(row), settings.max_length) for row in pairs]
+    flat = [sequence for pair in encoded for sequence in pair]
+    scored = sequence_logprobs(model, tokenizer, flat, settings.eval_batch_size)
+    pair_logprobs = [(*scored[i], *scored[i + 1]) for i in range(0, len(scored), 2)]
     likelihood = None
     if positives:
-        scored = completion_logprobs(
-            model, tokenizer, [p["prompt"] for p in positives], [p["response"] for p in positives], **lengths
-        )
-        tokens = sum(n for _, n in scored)
-        likelihood = sum(s for s, _ in scored) / tokens if tokens else None
-    return EvalFigures(
-        preference_accuracy=accuracy,
-        reward_margin=margin,
+        sequences = [
+            encode_completion(
+                tokenizer, formatting.prompt(p["prompt"]), formatting.completion(p["response"]), settings.max_length
+            )
+            for p in positives
+        ]
+        results = sequence_logprobs(model, tokenizer, sequences, settings.eval_batch_size)
+        tokens = sum(n for _, n in results)
+        likelihood = sum(s for s, _ in results) / tokens if tokens else None
+    return Measurement(
+        answers=answers,
+        pair_logprobs=pair_logprobs,
         positives_log_likelihood=likelihood,
         eval_pairs=len(pairs),
         eval_positives=len(positives),
     )
 
 
-def forgetting_pct(before: EvalFigures, after: EvalFigures) -> float | None:
+def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
+    return sum(similarity(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
+
+
+def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings: TrainerSettings) -> ModelFigures:
+    """The model's figures with their intervals."""
+    resamples, seed = settings.bootstrap_resamples, settings.seed
+    answers = measurement.answers
+    pairs = measurement.pair_logprobs
+    return ModelFigures(
+        similarity_to_users=statistics.mean(
+            [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
+        ),
+        repeated_line_rate=statistics.shares([has_repeated_line(a.text) for a in answers]),
+        repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
+        empty_or_truncated_rate=statistics.shares([a.empty_or_truncated for a in answers]),
+        mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
+        logprob_accuracy_length_biased=statistics.shares([c > r for c, _, r, _ in pairs]),
+        logprob_accuracy_normalised=statistics.shares([c / max(cn, 1) > r / max(rn, 1) for c, cn, r, rn in pairs]),
+        positives_log_likelihood=measurement.positives_log_likelihood,
+        eval_prompts=len(prompts),
+        eval_pairs=measurement.eval_pairs,
+        eval_positives=measurement.eval_positives,
+    )
+
+
+def forgetting_pct(before: float | None, after: float | None) -> float | None:
     """How much the positives' mean log-likelihood fell, in percent (negative = it improved)."""
-    if before.positives_log_likelihood is None or after.positives_log_likelihood is None:
+    if before is None or after is None:
         return None
-    scale = abs(before.positives_log_likelihood) or 1.0
-    return (before.positives_log_likelihood - after.positives_log_likelihood) / scale * 100.0
+    scale = abs(before) or 1.0
+    return (before - after) / scale * 100.0
 
 
-def apply_gates(before: EvalFigures, after: EvalFigures, gates: GateSettings) -> list[str]:
-    """Reasons to reject the adapter; empty means promote."""
-    reasons = []
-    if after.eval_pairs < gates.min_eval_pairs:
-        reasons.append(f"eval_pairs {after.eval_pairs} < min_eval_pairs {gates.min_eval_pairs}")
-    accuracy_gain = after.preference_accuracy - before.preference_accuracy
-    if accuracy_gain < gates.min_preference_accuracy_gain:
-        reasons.append(
-            f"preference_accuracy gain {accuracy_gain:+.4f} < required {gates.min_preference_accuracy_gain:+.4f}"
-        )
-    margin_gain = after.reward_margin - before.reward_margin
-    if margin_gain < gates.min_reward_margin_gain:
-        reasons.append(f"reward_margin gain {margin_gain:+.4f} < required {gates.min_reward_margin_gain:+.4f}")
-    forgetting = forgetting_pct(before, after)
-    if forgetting is not None and forgetting > gates.max_forgetting_pct:
-        reasons.append(f"forgetting {forgetting:.2f}% > max_forgetting_pct {gates.max_forgetting_pct:.2f}%")
-    return reasons
+def compare(
+    base: Measurement, candidate: Measurement, prompts: Sequence[HeldOutPrompt], settings: TrainerSettings
+) -> Comparison:
+    """Candidate against base, prompt by prompt and pair by pair."""
+    resamples, seed = settings.bootstrap_resamples, settings.seed
+    gains = [
+        _mean_similarity(c, p) - _mean_similarity(b, p)
+        for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
+    ]
+    closer = sum(g > 0 for g in gains)
+    farther = sum(g < 0 for g in gains)
+    signs = [float((g > 0) - (g < 0)) for g in gains]
+    rewards = [
+        settings.beta * ((cc - bc) - (cr - br))
+        for (bc, _, br, _), (cc, _, cr, _) in zip(base.pair_logprobs, candidate.pair_logprobs, strict=True)
+    ]
+    base_chars = sum(len(a.text) for a in base.answers)
+    corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
+    samples = [
+        Sample(prompt=p.text, users=p.corrections[0], base=b.text, candidate=c.text)
+        for b, c, p in list(zip(base.answers, candidate.answers, prompts, strict=True))[: settings.eval_samples]
+    ]
+    return Comparison(
+        prompts=len(prompts),
+        closer=closer,
+        farther=farther,
+        ties=len(prompts) - closer - farther,
+        closer_share=statistics.share(closer, len(prompts)),
+        net_closer=statistics.mean(signs, resamples, seed),
+        similarity_gain=statistics.mean(gains, resamples, seed),
+        length_ratio=sum(len(a.text) for a in candidate.answers) / base_chars if base_chars else 1.0,
+        users_length_ratio=(
+            sum(len(text) for p in prompts for text in p.corrections) / corrected_chars if corrected_chars else 1.0
+        ),
+        dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
+        dpo_reward_margin=statistics.mean(rewards, resamples, seed),
+        forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
+        samples=samples,
+    )

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 TRIGGER_SCHEMA_VERSION = 1
-RESULT_SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
 
 
 def trigger_id_for(table_uuid: str, snapshot_id: int) -> str:
@@ -44,14 +44,57 @@ class TrainingTrigger(BaseModel):
     sequence: int = Field(description="1 for the table's first trigger, then 2, 3, ...")
 
 
-class EvalFigures(BaseModel):
-    """Eval-split figures of one model (the base model before, the adapter after)."""
+class Interval(BaseModel):
+    """A figure with its 95% interval (Wilson for shares, percentile bootstrap for means)."""
 
-    preference_accuracy: float
-    reward_margin: float
-    positives_log_likelihood: float | None = None
+    value: float
+    low: float
+    high: float
+
+
+class ModelFigures(BaseModel):
+    """Figures of one model (the base before, the candidate after) on the held-out prompts."""
+
+    # Generation-based: greedy answers compared with the users' corrections.
+    similarity_to_users: Interval = Field(description="mean normalised Levenshtein similarity to y_user")
+    repeated_line_rate: Interval = Field(description="share of answers with a non-empty line repeated 3+ times")
+    repeated_ngram_rate: Interval = Field(description="mean share of word 4-grams repeating an earlier one")
+    empty_or_truncated_rate: Interval = Field(description="share of answers empty or cut at the token budget")
+    mean_answer_chars: float
+    # Log-prob preference accuracy on the held-out pairs: chosen scored above rejected.
+    logprob_accuracy_length_biased: Interval = Field(description="summed log-probs: favours the shorter answer")
+    logprob_accuracy_normalised: Interval = Field(description="mean per-token log-probs")
+    positives_log_likelihood: float | None = Field(None, description="mean per-token log p of held-out positives")
+    eval_prompts: int
     eval_pairs: int
     eval_positives: int = 0
+
+
+class Sample(BaseModel):
+    """One held-out prompt: what users wanted, what the base and the candidate answer."""
+
+    prompt: str
+    users: str
+    base: str
+    candidate: str
+
+
+class Comparison(BaseModel):
+    """Candidate against base on the same held-out prompts, paired prompt by prompt."""
+
+    prompts: int
+    closer: int = Field(description="prompts where the candidate's answer is closer to y_user than the base's")
+    farther: int
+    ties: int
+    closer_share: Interval
+    net_closer: Interval = Field(description="(closer - farther) / prompts, paired bootstrap: the primary figure")
+    similarity_gain: Interval = Field(description="mean similarity to y_user, candidate minus base")
+    length_ratio: float = Field(description="candidate's mean answer length over the base's")
+    users_length_ratio: float = Field(description="users' corrections' mean length over the answers they edited")
+    dpo_reward_accuracy: Interval = Field(description="share of pairs with implicit reward chosen > rejected")
+    dpo_reward_margin: Interval = Field(description="mean beta * (log-ratio chosen - log-ratio rejected)")
+    forgetting_pct: float | None = Field(description="fall of the positives' log-likelihood, percent")
+    samples: list[Sample] = Field(default_factory=list)
 
 
 class TrainingResult(BaseModel):
@@ -69,8 +112,10 @@ class TrainingResult(BaseModel):
     model_card_uri: str | None
     train_pairs: int
     eval_pairs: int
-    before: EvalFigures | None
-    after: EvalFigures | None
+    eval_prompts: int = 0
+    before: ModelFigures | None
+    after: ModelFigures | None
+    comparison: Comparison | None = None
     forgetting_pct: float | None
     duration_s: float
     finished_at: datetime

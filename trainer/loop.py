@@ -12,6 +12,7 @@ from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.consumer import TrainerConsumer
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
 from flywheel.trainer.tracker import check
+from flywheel.trainer.verdict import detail_lines
 
 
 @dataclass
@@ -31,21 +32,7 @@ class TurnReport:
             f"{self.pairs_since_trigger}/{self.threshold}"
         ]
         for result in self.results:
-            lines.append(
-                f"run {result.run_id} on snapshot {result.snapshot_id} ({result.snapshot_tag}): "
-                f"{result.status.upper()} - {result.train_pairs} train / {result.eval_pairs} eval pairs"
-            )
-            if result.before and result.after:
-                before, after = result.before, result.after
-                lines.append(
-                    f"  preference accuracy {before.preference_accuracy:.3f} -> {after.preference_accuracy:.3f}"
-                )
-                lines.append(f"  reward margin       {before.reward_margin:+.4f} -> {after.reward_margin:+.4f}")
-                if result.forgetting_pct is not None:
-                    lines.append(f"  forgetting          {result.forgetting_pct:+.2f}% (positives log-likelihood)")
-            lines.extend(f"  reason: {reason}" for reason in result.reasons)
-            if result.adapter_uri:
-                lines.append(f"  adapter: {result.adapter_uri}")
+            lines.extend(detail_lines(result))
         return lines
 
 

@@ -24,11 +24,20 @@ RUN_DURATION = Histogram(
 )
 EVAL_PREFERENCE_ACCURACY = Gauge(
     "flywheel_training_eval_preference_accuracy",
-    "Share of eval pairs where the model gives chosen a higher log-probability than rejected.",
+    "Share of eval pairs where the model gives chosen a higher mean per-token log-probability than rejected.",
     ["phase"],
 )
 EVAL_REWARD_MARGIN = Gauge(
     "flywheel_training_eval_reward_margin",
-    "Mean beta * (log p(chosen) - log p(rejected)) over the eval pairs.",
+    "Mean DPO implicit reward margin against the base model (0 before training: the base is the reference).",
     ["phase"],
+)
+EVAL_SIMILARITY_TO_USERS = Gauge(
+    "flywheel_training_eval_similarity_to_users",
+    "Mean similarity of greedy answers on held-out prompts to the users' corrections.",
+    ["phase"],
+)
+EVAL_CLOSER_SHARE = Gauge(
+    "flywheel_training_eval_closer_share",
+    "Share of held-out prompts where the candidate's answer is closer to the users' corrections than the base's.",
 )

@@ -116,11 +116,19 @@ def load_tokenizer(reference: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def uses_bf16(device: str) -> bool:
+    """bf16 on a CUDA device that supports it; float32 everywhere else (CPU training stays exact)."""
+    import torch
+
+    return device == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
 def load_model(reference: str, device: str, **kwargs: Any) -> PreTrainedModel:
-    """The base causal LM in float32 on ``device``."""
+    """The base causal LM on ``device``: bf16 on a CUDA device that supports it, float32 elsewhere."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model: Any = AutoModelForCausalLM.from_pretrained(reference, dtype=torch.float32, **kwargs)
+    dtype = torch.bfloat16 if uses_bf16(device) else torch.float32
+    model: Any = AutoModelForCausalLM.from_pretrained(reference, dtype=dtype, **kwargs)
     moved: PreTrainedModel = model.to(device)
     return moved

@@ -1,8 +1,10 @@
 """The model registry: adapters and model cards under a local path or any fsspec URL.
 
-Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts),
-``adapter/`` (PEFT ``save_pretrained`` output) and ``model_card.json``, written last: a run whose
-card exists is complete; one with only a status file died midway and is retrained.
+Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts, updated with
+the decision at the end), ``adapter/`` (PEFT ``save_pretrained`` output: ``adapter_config.json`` +
+``adapter_model.safetensors``, loadable with ``peft.PeftModel.from_pretrained(base, uri)``) and
+``model_card.json``, written last: a run whose card exists is complete; one with only a status
+file died midway and is retrained.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+from pydantic import BaseModel, Field
 
 from flywheel.errors import RegistryError
 
@@ -70,6 +73,21 @@ class Registry:
         """Record that a run started (or its progress)."""
         self._write_json(self._path(run_id, "status.json"), payload)
 
+    def read_status(self, run_id: str) -> dict[str, Any]:
+        """The run's status file ({} if the run never started)."""
+        path = self._path(run_id, "status.json")
+        if not self.fs.exists(path):
+            return {}
+        status: dict[str, Any] = json.loads(self.fs.cat_file(path))
+        return status
+
+    def run_ids(self) -> list[str]:
+        """Every run with a folder in the registry, sorted by id."""
+        folder = f"{self.base}/runs"
+        if not self.fs.exists(folder):
+            return []
+        return sorted(path.rstrip("/").rsplit("/", 1)[-1] for path in self.fs.ls(folder, detail=False))
+
     def read_card(self, run_id: str) -> dict[str, Any] | None:
         """The run's model card, or None if the run never completed."""
         path = self._path(run_id, "model_card.json")
@@ -98,3 +116,55 @@ class Registry:
                     with file.open("rb") as source, fsspec.open(destination, "wb") as sink:
                         sink.write(source.read())
         return self.run_uri(run_id, "adapter")
+
+
+class RunSummary(BaseModel):
+    """One line of ``flywheel trainer runs``: enough to pick a run and load its adapter."""
+
+    run_id: str
+    trigger_id: str | None
+    snapshot_id: int | None
+    snapshot_tag: str | None
+    status: str = Field(description="training (or died midway), promoted, rejected, failed")
+    primary_before: float | None = Field(description="base model's mean similarity to users' corrections")
+    primary_after: float | None = Field(description="candidate's mean similarity to users' corrections")
+    closer: str | None = Field(description="held-out prompts where the candidate is closer, e.g. 41/60")
+    adapter_uri: str | None = Field(description="peft.PeftModel.from_pretrained(base, adapter_uri) loads it")
+    model_card_uri: str | None
+    finished_at: str | None
+
+
+def summarise(registry: Registry, run_id: str) -> RunSummary:
+    """The summary of one run from its card (finished) or its status file (started, not finished)."""
+    card = registry.read_card(run_id)
+    if card is None:
+        status = registry.read_status(run_id)
+        return RunSummary(
+            run_id=run_id,
+            trigger_id=status.get("trigger_id"),
+            snapshot_id=status.get("snapshot_id"),
+            snapshot_tag=status.get("snapshot_tag"),
+            status=str(status.get("state", "unknown")),
+            primary_before=None,
+            primary_after=None,
+            closer=None,
+            adapter_uri=None,
+            model_card_uri=None,
+            finished_at=None,
+        )
+    result = card.get("result", {})
+    before, after = result.get("before") or {}, result.get("after") or {}
+    comparison = result.get("comparison") or {}
+    return RunSummary(
+        run_id=run_id,
+        trigger_id=result.get("trigger_id"),
+        snapshot_id=result.get("snapshot_id"),
+        snapshot_tag=result.get("snapshot_tag"),
+        status=str(card.get("status")),
+        primary_before=(before.get("similarity_to_users") or {}).get("value"),
+        primary_after=(after.get("similarity_to_users") or {}).get("value"),
+        closer=f"{comparison['closer']}/{comparison['prompts']}" if comparison else None,
+        adapter_uri=result.get("adapter_uri"),
+        model_card_uri=result.get("model_card_uri"),
+        finished_at=result.get("finished_at"),
+    )

@@ -152,7 +152,7 @@ def _positives_snapshot(catalog: Catalog, identifier: str, timestamp_ms: int) ->
     try:
         snapshot = _snapshot_at(catalog.load_table(identifier), timestamp_ms)
     except Exception:  # a deployment without positives still trains on pairs
-        log.warning("positives table unavailable; forgetting check will be skipped", exc_info=True)
+        log.warning("positives table unavailable at the crossing; the trainer looks again", exc_info=True)
         return None
     return snapshot.snapshot_id if snapshot else None
 

@@ -52,20 +52,28 @@ def _progress_callback(show: bool) -> Any:
 def train_dpo(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    rows: list[dict[str, str]],
+    rows: list[dict[str, Any]],
     settings: TrainerSettings,
     work_dir: Path,
     device: str,
     show_progress: bool = False,
 ) -> Any:
-    """Train a LoRA adapter on ``rows`` with DPO (the frozen base is the reference); return the PeftModel."""
+    """Train a LoRA adapter on ``rows`` with DPO (the frozen base is the reference); return the PeftModel.
+
+    Rows become conversational examples for a chat model and plain text otherwise
+    (:class:`~flywheel.trainer.conversation.Formatting`), exactly as evaluation formats them.
+    """
     import datasets
     from datasets import Dataset
     from peft import LoraConfig
     from trl import DPOConfig, DPOTrainer
 
+    from flywheel.trainer.conversation import Formatting
+    from flywheel.trainer.models import uses_bf16
+
     datasets.disable_progress_bars()
-    dataset = Dataset.from_list([{k: row[k] for k in ("prompt", "chosen", "rejected")} for row in rows])
+    formatting = Formatting.for_tokenizer(tokenizer)
+    dataset = Dataset.from_list([formatting.example(row) for row in rows])
     lora = settings.lora
     peft_config = LoraConfig(
         r=lora.r,
@@ -82,7 +90,10 @@ def train_dpo(
         num_train_epochs=settings.num_epochs,
         max_steps=settings.max_steps,
         beta=settings.beta,
+        loss_type=list(settings.loss_type),
+        loss_weights=list(settings.loss_weights) if settings.loss_weights is not None else None,
         max_length=settings.max_length,
+        bf16=uses_bf16(device),
         seed=settings.seed,
         logging_steps=1,
         save_strategy="no",

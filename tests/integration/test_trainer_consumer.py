@@ -1,8 +1,10 @@
 """Trainer consumer against the real broker and catalog, with a tiny random Llama.
 
-Covers: a crossing is trained once (adapter, card, result, tag); a re-delivered trigger produces
-nothing new; a failing gate yields ``rejected`` with reasons; a trainer killed mid-run retrains
-on redelivery and still yields exactly one result.
+Covers: a crossing is trained once (adapter, card, result, tag), with the positives committed
+just after the crossing still used for the forgetting check; the run is listed by ``trainer runs``
+and its adapter loads with PEFT; a re-delivered trigger produces nothing new; a failing gate yields
+``rejected`` with reasons; a trainer killed mid-run retrains on redelivery and still yields
+exactly one result.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def _trainer_settings(model: Path, **overrides: object) -> TrainerSettings:
         "max_length": 64,
         "max_prompt_length": 32,
         "eval_fraction": 0.25,
+        "eval_max_new_tokens": 16,
         "idle_timeout_s": 5.0,
         "poll_timeout_s": 0.2,
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
@@ -61,11 +64,14 @@ def _results(settings: Settings) -> list[TrainingResult]:
     return [TrainingResult.model_validate_json(v) for v in read_topic(settings.kafka, settings.topics.training_results)]
 
 
-def _cross_threshold(settings: Settings) -> TrainingTrigger:
+def _cross_threshold(settings: Settings, positives_after_pairs: bool = False) -> TrainingTrigger:
     catalog = open_catalog(settings.catalog)
     tables = ensure_tables(catalog, settings.catalog)
-    append_rows(tables[POSITIVE_EXAMPLES], positive_rows(16))
+    if not positives_after_pairs:
+        append_rows(tables[POSITIVE_EXAMPLES], positive_rows(16))
     append_rows(tables[DPO_PAIRS], pair_rows(48))
+    if positives_after_pairs:  # as the flow commits them: a moment after the pairs' snapshot
+        append_rows(tables[POSITIVE_EXAMPLES], positive_rows(16))
     emitted = tracker.check(settings.trainer_config(), catalog).emitted
     assert len(emitted) == 1
     return emitted[0]
@@ -73,27 +79,43 @@ def _cross_threshold(settings: Settings) -> TrainingTrigger:
 
 def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_model: Path) -> None:
     settings = revised(settings, trainer=_trainer_settings(tiny_model, gates=GateSettings(max_forgetting_pct=1000.0)))
-    trigger = _cross_threshold(settings)
+    trigger = _cross_threshold(settings, positives_after_pairs=True)
+    assert trigger.positives_snapshot_id is None  # none existed at the crossing's commit
 
-    promoted_before = REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) or 0.0
+    statuses = ("promoted", "rejected")
+    runs_before = {s: REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": s}) or 0.0 for s in statuses}
     report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     result = report.results[0]
-    assert REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": "promoted"}) == promoted_before + 1
-    assert REGISTRY.get_sample_value("flywheel_training_eval_preference_accuracy", {"phase": "after"}) == pytest.approx(
-        result.after.preference_accuracy if result.after else -1
+    assert REGISTRY.get_sample_value("flywheel_training_runs_total", {"status": result.status}) == (
+        runs_before[result.status] + 1
     )
-    assert result.snapshot_id == trigger.snapshot_id and result.train_pairs + result.eval_pairs == 48
-    assert result.before is not None and result.after is not None
-    assert result.after.reward_margin > result.before.reward_margin, "DPO should widen the margin"
-    assert result.status == "promoted", result.reasons
+    assert REGISTRY.get_sample_value("flywheel_training_eval_preference_accuracy", {"phase": "after"}) == pytest.approx(
+        result.after.logprob_accuracy_normalised.value if result.after else -1
+    )
+    assert result.snapshot_id == trigger.snapshot_id and result.train_pairs + result.eval_pairs <= 48
+    assert result.before is not None and result.after is not None and result.comparison is not None
+    assert result.comparison.dpo_reward_margin.value > 0, "DPO should widen the margin against the reference"
+    # Too few held-out prompts for the default gates: decided on evidence, and said so.
+    assert result.status == "rejected" and result.reasons[0].startswith("not enough evidence"), result.reasons
+    # The positives committed just after the pairs are the forgetting check's evidence.
+    assert result.after.eval_positives == 16 and result.forgetting_pct is not None
 
     registry = Registry.from_settings("", settings.state_dir)
     card = registry.read_card(result.run_id)
     assert card is not None and card["dataset"]["snapshot_id"] == trigger.snapshot_id
+    assert (
+        card["dataset"]["positives_snapshot_id"] is not None and card["metrics"]["forgetting"]["status"] == "measured"
+    )
+    cap = card["dataset"]["share_cap"]  # 13 users: the 10% user cap trims the busiest ones
+    assert result.train_pairs + result.eval_pairs + cap["dropped_for_prompt"] + cap["dropped_for_user"] == 48
+    assert cap["largest_user_share"] <= 0.1
     assert card["policy_versions"] == ["synthetic-1"]
+    assert card["split"]["by"] == "prompt" and len(card["split"]["eval_prompt_set_hash"]) == 64
+    assert card["formatting"] == "plain text" and card["reasons"] == result.reasons
     adapter = settings.state_dir / "registry" / "runs" / result.run_id / "adapter"
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
+    _check_listing(settings, result, tiny_model)
     table = open_catalog(settings.catalog).load_table(trigger.table)
     assert table.metadata.refs[snapshot_tag(result.run_id)].snapshot_id == trigger.snapshot_id
     assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
@@ -122,7 +144,7 @@ def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path)
     report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     (result,) = report.results
     assert result.trigger_id == trigger.trigger_id and result.status == "rejected"
-    assert any(reason.startswith("preference_accuracy gain") for reason in result.reasons)
+    assert any(reason.startswith("gate preference_accuracy") for reason in result.reasons)
     card = Registry.from_settings("", settings.state_dir).read_card(result.run_id)
     assert card is not None and card["status"] == "rejected" and card["reasons"] == result.reasons
 
@@ -156,6 +178,31 @@ def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: P
     report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     assert [r.trigger_id for r in report.results] == [trigger.trigger_id]
     assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
+
+
+def _check_listing(settings: Settings, result: TrainingResult, model: Path) -> None:
+    """``trainer runs --json`` lists the run; ``trainer show`` says it in words; PEFT loads the adapter."""
+    from peft import PeftModel
+    from typer.testing import CliRunner
+
+    from flywheel.trainer.models import load_model
+    from flywheel.trainer_cli import app
+
+    env = {"FLYWHEEL_STATE_DIR": str(settings.state_dir)}
+    listed = CliRunner().invoke(app, ["runs", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert row["run_id"] == result.run_id and row["status"] == result.status
+    assert row["snapshot_tag"] == snapshot_tag(result.run_id) and row["trigger_id"] == result.trigger_id
+    assert row["closer"] == f"{result.comparison.closer}/{result.comparison.prompts}" if result.comparison else False
+    assert row["primary_before"] == pytest.approx(result.before.similarity_to_users.value if result.before else -1)
+    shown = CliRunner().invoke(app, ["show", result.run_id], env=env)
+    assert shown.exit_code == 0 and "answers closer to users' corrections" in shown.stdout
+    assert "REJECTED" in shown.stdout and "reason: not enough evidence" in shown.stdout
+    missing = CliRunner().invoke(app, ["show", "r-nope"], env=env)
+    assert missing.exit_code == 2 and "no run" in missing.output
+    adapted = PeftModel.from_pretrained(load_model(str(model), "cpu"), row["adapter_uri"])
+    assert adapted.peft_config["default"].r == 4
 
 
 _CHILD = """

@@ -104,14 +104,28 @@ def corpus(count: int = 400) -> list[str]:
     ]
 
 
-def build_tiny_model(directory: Path, texts: Sequence[str] | None = None, seed: int = 0) -> Path:
-    """Save a random 2-layer Llama and a byte-level BPE tokenizer trained on ``texts`` to ``directory``."""
+# ChatML, as SmolLM2-Instruct's template renders it (without the default system prompt).
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_model(
+    directory: Path, texts: Sequence[str] | None = None, seed: int = 0, chat: bool = False, pretrain_steps: int = 0
+) -> Path:
+    """Save a 2-layer Llama and a byte-level BPE tokenizer trained on ``texts`` to ``directory``.
+
+    ``chat`` gives the tokenizer a ChatML template (eos ``<|im_end|>``); ``pretrain_steps`` > 0 first
+    teaches the model the synthetic answers (as chat turns when ``chat``), so that it answers in
+    sentences rather than noise and degeneration can be told from its normal output.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     texts = list(texts) if texts is not None else corpus()
-    specials = ["<pad>", "<s>", "</s>", "<unk>"]
+    specials = ["<pad>", "<s>", "</s>", "<unk>", "<|im_start|>", "<|im_end|>"]
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -120,13 +134,19 @@ def build_tiny_model(directory: Path, texts: Sequence[str] | None = None, seed: 
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="<|im_end|>" if chat else "</s>",
+        unk_token="<unk>",
     )
+    if chat:
+        fast.chat_template = CHAT_TEMPLATE
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=64 if pretrain_steps else 32,
+        intermediate_size=128 if pretrain_steps else 64,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=2,
@@ -137,10 +157,43 @@ def build_tiny_model(directory: Path, texts: Sequence[str] | None = None, seed: 
         tie_word_embeddings=True,
     )
     model = LlamaForCausalLM(config)
+    if pretrain_steps:
+        _pretrain(model, fast, chat, pretrain_steps, seed)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     fast.save_pretrained(directory)
     return directory
+
+
+def _pretrain(model: Any, tokenizer: Any, chat: bool, steps: int, seed: int) -> None:
+    """Plain next-token training on prompt + rejected answer: the answers users then edit are its own."""
+    import torch
+
+    rows = pair_rows(240, seed=seed).to_pylist()
+    if chat:
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["rejected"]}],
+                tokenize=False,
+            )
+            for r in rows
+        ]
+    else:
+        texts = [r["prompt"] + r["rejected"] + tokenizer.eos_token for r in rows]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        picks = torch.randint(0, len(texts), (16,), generator=generator)
+        loss = model(
+            input_ids=batch["input_ids"][picks], attention_mask=batch["attention_mask"][picks], labels=labels[picks]
+        ).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
 
 
 def append_rows(table: Any, rows: pa.Table) -> None:

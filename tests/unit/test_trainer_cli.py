@@ -12,7 +12,9 @@ from flywheel.trainer_cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["track"], ["run"], ["turn"], ["export"], ["prepare-model"]])
+@pytest.mark.parametrize(
+    "command", [[], ["track"], ["run"], ["turn"], ["runs"], ["show"], ["export"], ["prepare-model"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -47,6 +49,13 @@ def test_unreadable_registry_exits_2(tmp_path: Path) -> None:
 def test_missing_table_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["export", "--ref", "train-x", "-o", str(tmp_path / "x.jsonl")], env=_env(tmp_path))
     assert result.exit_code == 2 and "missing" in result.output
+
+
+def test_runs_of_an_empty_registry(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["runs", "--json"], env=_env(tmp_path))
+    assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
+    shown = runner.invoke(app, ["show", "r123"], env=_env(tmp_path))
+    assert shown.exit_code == 2 and "no run 'r123'" in shown.output
 
 
 def test_bad_setting_exits_2(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Trainer pieces that need no broker: split, gates, config validation, registry and model errors."""
+"""Trainer pieces that need no broker: split, caps, gates, config validation, registry and model errors."""
 
 from __future__ import annotations
 
@@ -9,33 +9,90 @@ from pydantic import ValidationError
 
 from flywheel.settings import Settings
 from flywheel.trainer.config import GateSettings, TrainerSettings
-from flywheel.trainer.dataset import is_eval, split_pairs
-from flywheel.trainer.evaluate import apply_gates, forgetting_pct
-from flywheel.trainer.events import EvalFigures, run_id_for, trigger_id_for
+from flywheel.trainer.dataset import cap_share, cap_training_set, is_eval, prompt_key, split_pairs
+from flywheel.trainer.evaluate import forgetting_pct
+from flywheel.trainer.events import Comparison, Interval, ModelFigures, run_id_for, trigger_id_for
+from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.models import ModelError, resolve_base_model
 from flywheel.trainer.registry import Registry, RegistryError
 
 
-def _figures(accuracy: float, margin: float, likelihood: float | None = -2.0, pairs: int = 10) -> EvalFigures:
-    return EvalFigures(
-        preference_accuracy=accuracy, reward_margin=margin, positives_log_likelihood=likelihood, eval_pairs=pairs
+def _interval(value: float, spread: float = 0.0) -> Interval:
+    return Interval(value=value, low=value - spread, high=value + spread)
+
+
+def _figures(accuracy: float = 0.5, repeated: float = 0.0, truncated: float = 0.0) -> ModelFigures:
+    return ModelFigures(
+        similarity_to_users=_interval(0.5),
+        repeated_line_rate=_interval(repeated),
+        repeated_ngram_rate=_interval(repeated),
+        empty_or_truncated_rate=_interval(truncated),
+        mean_answer_chars=100.0,
+        logprob_accuracy_length_biased=_interval(0.0),
+        logprob_accuracy_normalised=_interval(accuracy),
+        positives_log_likelihood=-2.0,
+        eval_prompts=40,
+        eval_pairs=40,
     )
 
 
-def test_split_is_deterministic_and_near_the_fraction() -> None:
-    rows = [{"pair_id": f"p{i}", "prompt": "x", "chosen": "a", "rejected": "b"} for i in range(2000)]
+def _comparison(
+    closer: int = 30, farther: int = 5, prompts: int = 40, margin: float = 0.5, forgetting: float | None = 1.0
+) -> Comparison:
+    net = (closer - farther) / prompts
+    return Comparison(
+        prompts=prompts,
+        closer=closer,
+        farther=farther,
+        ties=prompts - closer - farther,
+        closer_share=_interval(closer / prompts, 0.1),
+        net_closer=_interval(net, 0.2),
+        similarity_gain=_interval(0.1, 0.05),
+        length_ratio=1.0,
+        users_length_ratio=1.0,
+        dpo_reward_accuracy=_interval(1.0),
+        dpo_reward_margin=_interval(margin),
+        forgetting_pct=forgetting,
+    )
+
+
+def _rows(count: int, prompts: int) -> list[dict[str, str]]:
+    return [
+        {"pair_id": f"p{i}", "prompt": f"Question {i % prompts}", "chosen": "a", "rejected": "b", "user_id": f"u{i}"}
+        for i in range(count)
+    ]
+
+
+def test_split_is_by_prompt_deterministic_and_near_the_fraction() -> None:
+    rows = _rows(4000, prompts=2000)
     first = split_pairs(rows, 0.1)
     second = split_pairs(list(reversed(rows)), 0.1)
     assert {r["pair_id"] for r in first.eval} == {r["pair_id"] for r in second.eval}
-    assert 150 < len(first.eval) < 250
+    assert first.eval_prompt_set_hash == second.eval_prompt_set_hash
+    assert 300 < len(first.eval) < 500
     assert not {r["pair_id"] for r in first.eval} & {r["pair_id"] for r in first.train}
+    # All pairs of one prompt on one side; prompts equal up to case and spacing are one prompt.
+    assert not {prompt_key(r["prompt"]) for r in first.eval} & {prompt_key(r["prompt"]) for r in first.train}
+    assert prompt_key("  Question   7 ") == prompt_key("question 7") != prompt_key("question 8")
     assert is_eval("p1", 0.1) == is_eval("p1", 0.1)
 
 
-def test_tiny_split_keeps_one_eval_pair() -> None:
-    rows = [{"pair_id": f"q{i}", "prompt": "x", "chosen": "a", "rejected": "b"} for i in range(3)]
+def test_tiny_split_keeps_one_eval_prompt() -> None:
+    rows = _rows(3, prompts=3)
     split = split_pairs(rows, 0.01)
     assert len(split.eval) >= 1 and len(split.train) + len(split.eval) == 3
+    assert split_pairs(_rows(3, prompts=1), 0.01).eval == []  # one prompt cannot be split
+
+
+def test_share_caps_bound_one_prompt_and_one_user() -> None:
+    rows = _rows(100, prompts=100)
+    flood = [{**row, "pair_id": f"f{i}", "prompt": "Same question", "user_id": "spammer"} for i, row in enumerate(rows)]
+    capped, report = cap_training_set(rows + flood, max_prompt_share=0.05, max_user_share=0.1)
+    assert report.largest_prompt_share <= 0.05 and report.dropped_for_prompt > 90
+    assert sum(r["prompt"] == "Same question" for r in capped) == 5 and len(capped) == 105
+    by_user = cap_share(rows + flood[:50], lambda r: r["user_id"], 0.1)
+    assert sum(r["user_id"] == "spammer" for r in by_user) / len(by_user) <= 0.1
+    assert cap_share(rows, lambda r: r["user_id"], 0.1) == rows  # nobody over the cap: untouched
 
 
 def test_ids_are_pure_functions() -> None:
@@ -45,14 +102,40 @@ def test_ids_are_pure_functions() -> None:
 
 def test_gates_promote_improvement_and_list_every_failure() -> None:
     gates = GateSettings(min_preference_accuracy_gain=0.05, min_reward_margin_gain=0.01, max_forgetting_pct=5.0)
-    assert apply_gates(_figures(0.5, 0.0), _figures(0.7, 0.2, -2.05), gates) == []
-    reasons = apply_gates(_figures(0.5, 0.0), _figures(0.52, 0.0, -2.5), gates)
-    assert [r.split()[0] for r in reasons] == ["preference_accuracy", "reward_margin", "forgetting"]
-    assert forgetting_pct(_figures(0, 0, -2.0), _figures(0, 0, -2.5)) == pytest.approx(25.0)
-    assert forgetting_pct(_figures(0, 0, None), _figures(0, 0, -2.5)) is None
-    assert apply_gates(_figures(0.5, 0), _figures(0.9, 1, pairs=0), GateSettings(min_eval_pairs=1))[0].startswith(
-        "eval_pairs"
+    assert apply_gates(_figures(0.5), _figures(0.7), _comparison(), gates) == []
+    reasons = apply_gates(_figures(0.5), _figures(0.52, repeated=0.3), _comparison(margin=0.0, forgetting=25.0), gates)
+    assert [r.split(":")[0] for r in reasons] == [
+        "guard repetition",
+        "guard repetition",
+        "guard forgetting",
+        "gate preference_accuracy",
+        "gate reward_margin",
+    ]
+    assert forgetting_pct(-2.0, -2.5) == pytest.approx(25.0)
+    assert forgetting_pct(None, -2.5) is None
+
+
+def test_gates_reject_ties_noise_and_missing_evidence() -> None:
+    gates = GateSettings()
+    tie = apply_gates(_figures(), _figures(), _comparison(closer=0, farther=0), gates)
+    assert tie and tie[0].startswith("no gain")
+    noise = _comparison(closer=12, farther=10).model_copy(update={"net_closer": _interval(0.05, 0.2)})
+    assert apply_gates(_figures(), _figures(), noise, gates)[0].startswith("no gain")
+    few = apply_gates(_figures(), _figures(), _comparison(closer=9, farther=0, prompts=10), gates)
+    assert few[0] == "not enough evidence: 10 held-out prompts < min_eval_prompts 30"
+    blind = apply_gates(_figures(), _figures(), _comparison(forgetting=None), gates)
+    assert blind[0].startswith("not enough evidence: no held-out positive examples")
+    assert (
+        apply_gates(_figures(), _figures(), _comparison(forgetting=None), GateSettings(require_forgetting_check=False))
+        == []
     )
+    cut = apply_gates(_figures(truncated=0.1), _figures(truncated=0.5), _comparison(), gates)
+    assert cut == ["guard truncation: empty or cut-off answers 10% -> 50% (rise above 5%)"]
+    longer = _comparison().model_copy(update={"length_ratio": 1.6})
+    assert apply_gates(_figures(), _figures(), longer, gates)[0].startswith("guard length")
+    # Users who cut answers to a third ask for shorter answers: x0.3 is then no collapse.
+    shorter = _comparison().model_copy(update={"length_ratio": 0.3, "users_length_ratio": 0.33})
+    assert apply_gates(_figures(), _figures(), shorter, gates) == []
 
 
 def test_trainer_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

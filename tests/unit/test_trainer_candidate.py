@@ -1,0 +1,114 @@
+"""Train tiny models for real (no broker) and check the evidence the gates see.
+
+* chat formatting: training (TRL's own tokenization) and evaluation see the same tokens;
+* a model trained into collapse is rejected by a degeneration guard with its reason;
+* an honest gain measured on too few held-out prompts is rejected for lack of evidence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flywheel.trainer.candidate import train_candidate
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids, previous_turns
+from flywheel.trainer.dataset import split_pairs
+from flywheel.trainer.models import load_model, load_tokenizer
+from tests.support.synthetic import build_tiny_model, pair_rows, positive_rows
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chat Llama (ChatML template) that first learned to give the terse answers users then edit."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chat"), chat=True, pretrain_steps=200)
+
+
+def _rows(count: int) -> list[dict[str, Any]]:
+    return [{**row, "turns": []} for row in pair_rows(count).to_pylist()]
+
+
+def _settings(model: Path, **overrides: Any) -> TrainerSettings:
+    base: dict[str, Any] = {
+        "base_model": str(model),
+        "max_length": 64,
+        "max_prompt_length": 32,
+        "eval_max_new_tokens": 24,
+        "batch_size": 8,
+        "eval_fraction": 0.25,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+    }
+    return TrainerSettings(**{**base, **overrides})
+
+
+def test_chat_training_and_evaluation_tokenize_alike(chat_model: Path, tmp_path: Path) -> None:
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer = load_tokenizer(str(chat_model))
+    formatting = Formatting.for_tokenizer(tokenizer)
+    assert formatting.chat
+    turns = previous_turns(
+        {"conversation": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    )
+    assert turns is not None and len(turns) == 2
+    assert previous_turns({"conversation": [{"role": "robot"}]}) is None and previous_turns({}) == []
+    rows = [{**row, "turns": turns if i == 0 else []} for i, row in enumerate(_rows(4))]
+    examples = [formatting.example(row) for row in rows]
+    assert examples[0]["prompt"][:2] == turns and examples[0]["chosen"][0]["role"] == "assistant"
+
+    trainer = DPOTrainer(
+        model=load_model(str(chat_model), "cpu"),
+        args=DPOConfig(output_dir=str(tmp_path), max_length=64, report_to="none", use_cpu=True, disable_tqdm=True),
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tokenizer,
+    )
+    for example, tokenized in zip(examples, trainer.train_dataset, strict=True):
+        (chosen, prompt_tokens), (rejected, _) = encode_pair(tokenizer, example, None)
+        assert chosen[:prompt_tokens] == tokenized["prompt_ids"]
+        assert (
+            chosen[prompt_tokens:] == tokenized["chosen_ids"] and rejected[prompt_tokens:] == tokenized["rejected_ids"]
+        )
+        # Generation starts from the very prompt tokens training used: the assistant's turn opened.
+        assert generation_prompt_ids(tokenizer, example["prompt"], 1000) == tokenized["prompt_ids"]
+    assert tokenizer.decode(trainer.train_dataset[1]["prompt_ids"]).endswith("<|im_start|>assistant\n")
+
+
+def test_plain_model_uses_plain_text(tmp_path: Path) -> None:
+    tokenizer = load_tokenizer(str(build_tiny_model(tmp_path / "plain")))
+    formatting = Formatting.for_tokenizer(tokenizer)
+    example = formatting.example(_rows(1)[0])
+    assert not formatting.chat and isinstance(example["prompt"], str) and isinstance(example["chosen"], str)
+    (ids, prompt_tokens), _ = encode_pair(tokenizer, example, None)
+    assert ids[-1] == tokenizer.eos_token_id and 0 < prompt_tokens < len(ids)
+
+
+def test_collapse_is_rejected_by_a_guard(chat_model: Path) -> None:
+    settings = _settings(chat_model, learning_rate=0.5, num_epochs=30, loss_type=["sigmoid"], loss_weights=None)
+    candidate = train_candidate(
+        str(chat_model), "cpu", split_pairs(_rows(48), 0.25), positive_rows(16).to_pylist(), settings
+    )
+    assert not candidate.promoted
+    guards = [reason for reason in candidate.reasons if reason.startswith("guard ")]
+    assert guards, candidate.reasons
+    assert candidate.after.empty_or_truncated_rate.value > candidate.before.empty_or_truncated_rate.value
+    assert candidate.comparison.dpo_reward_accuracy.value == 1.0  # what TRL reports looks perfect meanwhile
+
+
+def test_honest_gain_on_too_few_prompts_lacks_evidence(chat_model: Path) -> None:
+    settings = _settings(chat_model, learning_rate=5e-3, max_steps=12)
+    candidate = train_candidate(
+        str(chat_model), "cpu", split_pairs(_rows(48), 0.25), positive_rows(16).to_pylist(), settings
+    )
+    assert candidate.eval_prompts < settings.gates.min_eval_prompts
+    assert not candidate.promoted
+    assert candidate.reasons[0] == (
+        f"not enough evidence: {candidate.eval_prompts} held-out prompts < min_eval_prompts 30"
+    )
+    assert not [reason for reason in candidate.reasons if reason.startswith("guard ")], candidate.reasons
+    assert candidate.comparison.dpo_reward_margin.low > 0  # the preference was learned, honestly
+    assert candidate.comparison.forgetting_pct is not None and candidate.before.eval_positives == 16

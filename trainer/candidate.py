@@ -1,0 +1,113 @@
+"""Train a candidate adapter and judge it against the base model: no broker, no catalog.
+
+The consumer feeds it one snapshot's pairs; tests and benchmarks feed it rows directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.conversation import Formatting
+from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, is_eval, mix_in_positives, prompt_key
+from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure
+from flywheel.trainer.events import Comparison, ModelFigures
+from flywheel.trainer.gates import apply_gates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    """A trained adapter with its evidence and the gates' decision."""
+
+    model: Any  # the PeftModel
+    formatting: Formatting
+    train_pairs: int
+    cap: ShareCap
+    eval_prompts: int
+    eval_positives: int
+    before: ModelFigures
+    after: ModelFigures
+    comparison: Comparison
+    reasons: list[str]
+    timings_s: dict[str, float]
+
+    @property
+    def promoted(self) -> bool:
+        """No gate objected."""
+        return not self.reasons
+
+
+def held_out_positives(
+    positives: list[dict[str, str]], settings: TrainerSettings
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(positives kept for the forgetting check, positives that may be mixed into training).
+
+    Without mixing, no positive is ever trained on: all are held out. With mixing, the split is
+    the pairs' split (by prompt key), so a held-out prompt is never trained on either way.
+    """
+    if not settings.mix_positives:
+        return positives, []
+    held = [p for p in positives if is_eval(prompt_key(p["prompt"]), settings.eval_fraction)]
+    return held, [p for p in positives if p not in held]
+
+
+def train_candidate(
+    reference: str,
+    device: str,
+    split: PairSplit,
+    positives: list[dict[str, str]],
+    settings: TrainerSettings,
+    show_progress: bool = False,
+) -> Candidate:
+    """Measure the base, train DPO + LoRA on the capped train side, measure the candidate, apply the gates."""
+    from flywheel.trainer.models import load_model, load_tokenizer
+    from flywheel.trainer.train import train_dpo
+
+    tokenizer = load_tokenizer(reference)
+    model = load_model(reference, device)
+    formatting = Formatting.for_tokenizer(tokenizer)
+    eval_positives, mixable = held_out_positives(positives, settings)
+    train_rows = split.train[: settings.max_train_pairs] if settings.max_train_pairs else split.train
+    train_rows, cap = cap_training_set(train_rows, settings.max_prompt_share, settings.max_user_share)
+    if mixable:
+        train_rows = mix_in_positives(train_rows, mixable)
+    prompts = held_out_prompts(split.eval, formatting)
+
+    clock = time.monotonic()
+    base = measure(model, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    timings = {"evaluate_base": time.monotonic() - clock}
+    clock = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="flywheel-dpo-") as work_dir:
+        adapted = train_dpo(model, tokenizer, train_rows, settings, Path(work_dir), device, show_progress)
+    timings["train"] = time.monotonic() - clock
+    clock = time.monotonic()
+    after = measure(adapted, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    timings["evaluate_candidate"] = time.monotonic() - clock
+
+    before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
+    comparison = compare(base, after, prompts, settings)
+    reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
+    log.info(
+        "candidate judged",
+        extra={"closer": comparison.closer, "farther": comparison.farther, "prompts": comparison.prompts, **timings},
+    )
+    return Candidate(
+        model=adapted,
+        formatting=formatting,
+        train_pairs=len(train_rows),
+        cap=cap,
+        eval_prompts=len(prompts),
+        eval_positives=len(eval_positives),
+        before=before_figures,
+        after=after_figures,
+        comparison=comparison,
+        reasons=reasons,
+        timings_s=timings,
+    )

@@ -1,0 +1,111 @@
+"""The model card: everything needed to reproduce and judge one run, written last (the completion marker).
+
+``card_version`` 2: config, data snapshot and tag, the split rule and the held-out prompt-set hash,
+every figure with its 95% interval, before/after samples, the decision with its reasons, and the
+``result`` event embedded verbatim.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flywheel.trainer.config import TrainerConfig
+from flywheel.trainer.dataset import SPLIT_RULE, PairSplit
+from flywheel.trainer.events import TrainingResult, TrainingTrigger
+
+if TYPE_CHECKING:
+    from flywheel.trainer.candidate import Candidate
+
+CARD_VERSION = 2
+HYPERPARAMETERS = {
+    "lora",
+    "loss_type",
+    "loss_weights",
+    "beta",
+    "learning_rate",
+    "max_steps",
+    "num_epochs",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "max_length",
+    "max_prompt_length",
+    "seed",
+    "eval_max_new_tokens",
+    "max_prompt_share",
+    "max_user_share",
+}
+
+
+def model_card(
+    settings: TrainerConfig,
+    trigger: TrainingTrigger,
+    result: TrainingResult,
+    candidate: Candidate,
+    split: PairSplit,
+    positives_snapshot_id: int | None,
+    reference: str,
+    device: str,
+    policy_versions: list[str],
+) -> dict[str, Any]:
+    """The card of one finished run."""
+    config = settings.trainer
+    comparison = candidate.comparison
+    forgetting = (
+        {"status": "measured", "pct": comparison.forgetting_pct, "positives": candidate.eval_positives}
+        if comparison.forgetting_pct is not None
+        else {"status": "no held-out positives: forgetting not measured (missing evidence, not a pass)"}
+    )
+    return {
+        "card_version": CARD_VERSION,
+        "run_id": result.run_id,
+        "status": result.status,
+        "reasons": result.reasons,
+        "base_model": config.base_model,
+        "base_model_reference": reference,
+        "device": device,
+        "formatting": "chat template" if candidate.formatting.chat else "plain text",
+        "adapter_uri": result.adapter_uri,
+        "dataset": {
+            "table": trigger.table,
+            "snapshot_id": trigger.snapshot_id,
+            "snapshot_tag": result.snapshot_tag,
+            "previous_trigger_snapshot_id": trigger.previous_snapshot_id,
+            "positives_table": trigger.positives_table,
+            "positives_snapshot_id": positives_snapshot_id,
+            "positives_snapshot_id_at_trigger": trigger.positives_snapshot_id,
+            "train_pairs": result.train_pairs,
+            "eval_pairs": result.eval_pairs,
+            "new_pairs": trigger.new_pairs,
+            "total_pairs": trigger.total_pairs,
+            "mix_positives": config.mix_positives,
+            "share_cap": {
+                "max_prompt_share": candidate.cap.max_prompt_share,
+                "max_user_share": candidate.cap.max_user_share,
+                "dropped_for_prompt": candidate.cap.dropped_for_prompt,
+                "dropped_for_user": candidate.cap.dropped_for_user,
+                "largest_prompt_share": candidate.cap.largest_prompt_share,
+                "largest_user_share": candidate.cap.largest_user_share,
+            },
+        },
+        "split": {
+            "by": "prompt",
+            "rule": SPLIT_RULE,
+            "eval_fraction": config.eval_fraction,
+            "train_prompts": len({row["prompt"] for row in split.train}),
+            "eval_prompts": candidate.eval_prompts,
+            "eval_prompt_set_hash": split.eval_prompt_set_hash,
+        },
+        "policy_versions": policy_versions,
+        "hyperparameters": config.model_dump(include=HYPERPARAMETERS),
+        "gates": config.gates.model_dump(),
+        "metrics": {
+            "before": candidate.before.model_dump(),
+            "after": candidate.after.model_dump(),
+            "comparison": comparison.model_dump(exclude={"samples"}),
+            "forgetting": forgetting,
+        },
+        "samples": [sample.model_dump() for sample in comparison.samples],
+        "timings_s": candidate.timings_s,
+        "trigger": trigger.model_dump(mode="json"),
+        "result": result.model_dump(mode="json"),
+    }

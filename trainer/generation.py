@@ -1,0 +1,99 @@
+"""Greedy answers on held-out prompts and what they look like: closeness to users, repetition, length.
+
+Answers are greedy (deterministic) and start from exactly the prompt tokens training used
+(:func:`flywheel.trainer.conversation.generation_prompt_ids`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz.distance import Levenshtein
+
+from flywheel.trainer.conversation import Prompt, generation_prompt_ids
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+NGRAM = 4
+LINE_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One greedy answer: its text and whether it stopped on its own."""
+
+    text: str
+    finished: bool  # False: cut at the token budget
+
+    @property
+    def empty_or_truncated(self) -> bool:
+        """Nothing said, or cut off mid-answer."""
+        return not self.text.strip() or not self.finished
+
+
+def greedy_answers(
+    model: Any,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Prompt],
+    *,
+    max_prompt_length: int,
+    max_new_tokens: int,
+    batch_size: int,
+) -> list[Answer]:
+    """Greedy answers of ``model`` to ``prompts``, batched with left padding."""
+    import torch
+
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    was_training = model.training
+    model.eval()
+    answers: list[Answer] = []
+    with torch.no_grad():
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start : start + batch_size]
+            encoded = [generation_prompt_ids(tokenizer, prompt, max_prompt_length) for prompt in batch]
+            width = max(len(ids) for ids in encoded)
+            input_ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(encoded), width), dtype=torch.long)
+            for row, ids in enumerate(encoded):
+                input_ids[row, width - len(ids) :] = torch.tensor(ids)
+                attention[row, width - len(ids) :] = 1
+            output = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+                eos_token_id=eos,
+            )
+            for row in output[:, width:].tolist():
+                finished = eos is not None and eos in row
+                kept = row[: row.index(eos)] if finished else row
+                text = str(tokenizer.decode(kept, skip_special_tokens=True))
+                answers.append(Answer(text.strip(), finished))
+    if was_training:
+        model.train()
+    return answers
+
+
+def similarity(answer: str, target: str) -> float:
+    """Normalised Levenshtein similarity in [0, 1] (1 = identical)."""
+    return float(Levenshtein.normalized_similarity(answer, target))
+
+
+def has_repeated_line(text: str) -> bool:
+    """Whether a non-empty line occurs three or more times (a loop, not a list)."""
+    lines = Counter(line.strip() for line in text.splitlines() if line.strip())
+    return any(count >= LINE_REPEATS for count in lines.values())
+
+
+def repeated_ngram_share(text: str) -> float:
+    """Share of the word 4-grams of ``text`` that repeat an earlier one (0 for short answers)."""
+    words = text.split()
+    grams = [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
+    return 1 - len(set(grams)) / len(grams) if grams else 0.0
