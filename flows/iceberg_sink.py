@@ -3,9 +3,15 @@
 Why this is exactly-once:
 
 * Every row carries its source topic/partition/offset. Each commit stores, in the snapshot
-  summary, the last offset it accounts for on every partition (rows *and* progress markers).
+  summary, the last offset it accounts for on every partition. A recorded offset means "every
+  message at or below it is decided", so it may only come from a progress marker: the held
+  dedup (``flows/dedup.py``) releases rows by event-time slot, not by offset, and lets a
+  marker through only once nothing at or below it is held. A row above its partition's
+  progress therefore waits in the buffer until a marker covers it (committing it would record
+  its offset while rows below it are still held; a restart would then count them as decided
+  and drop them).
 * Commits happen only when a Bytewax epoch closes. By then every row of that epoch has
-  reached the sink, so no row with a lower offset can arrive after its offset was recorded.
+  reached the sink, so every row a progress marker of that epoch covers is in the buffer.
   Rows not committed yet are part of the Bytewax recovery snapshot, so a crash loses none.
 * On start, and after a commit conflict, the committer re-reads the offsets of *every*
   table and drops each row whose source message already has its row in some table
@@ -143,18 +149,26 @@ class TableCommitter:
             self.commit()
 
     def commit(self) -> None:
-        """Commit every buffered row (in chunks of ``max_rows_per_commit``) and the progress."""
-        if not self.state.rows and not self._has_progress():
+        """Commit the buffered rows that progress covers (in chunks of ``max_rows_per_commit``) and the progress.
+
+        A row above its partition's progress stays buffered: rows below it may still be held
+        upstream (the dedup releases by event-time slot, not by offset), and recording the
+        row's offset would mark them decided (see the module docstring).
+        """
+        covered = merge_offsets(self.committed, self.state.progress)
+        ready, waiting = _split_covered(self.state.rows, covered)
+        if not ready and not self._has_progress():
             return
-        rows = sorted(self.state.rows, key=lambda row: row.coordinates.position)
+        rows = sorted(ready, key=lambda row: row.coordinates.position)
         size = self._settings.max_rows_per_commit
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
         for index, chunk in enumerate(chunks):
-            # Rows are sorted by offset, so a chunk's maxima cover every row before it;
-            # progress without rows is only safe to record with the last chunk.
+            # Every row at or below the progress has arrived and is in ``rows``, sorted by
+            # offset, so a chunk's maxima cover every row before it; the progress itself is
+            # only safe to record with the last chunk.
             progress = self.state.progress if index == len(chunks) - 1 else {}
             self._commit_chunk(chunk, progress)
-        self.state = CommitterState()
+        self.state = CommitterState(rows=waiting)
         self.seal()
         self._last_commit = self._clock()
 
@@ -213,6 +227,16 @@ class TableCommitter:
 
     def _has_progress(self) -> bool:
         return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
+
+
+def _split_covered(rows: list[TableRow], covered: Offsets) -> tuple[list[TableRow], list[TableRow]]:
+    """Split rows into those at or below their partition's covered offset and those above it."""
+    ready: list[TableRow] = []
+    waiting: list[TableRow] = []
+    for row in rows:
+        key = (row.coordinates.topic, row.coordinates.partition)
+        (ready if row.coordinates.offset <= covered.get(key, -1) else waiting).append(row)
+    return ready, waiting
 
 
 def _row_maxima(rows: list[TableRow]) -> Offsets:

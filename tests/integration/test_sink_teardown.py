@@ -6,6 +6,7 @@ end, ``close`` at teardown) against a real SQLite catalog; no broker.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,30 @@ def test_close_after_the_last_epoch_commits_everything(tmp_path: Path) -> None:
     part.snapshot()  # end of input: Bytewax closes the last epoch first
     part.close()
     assert written(settings) == (list(range(10)), {(TOPIC, 0): 12})
+
+
+def test_rows_above_the_progress_wait_until_a_marker_covers_them(tmp_path: Path) -> None:
+    # The held dedup releases by event-time slot: rows 6..9 can reach the sink while rows
+    # 0..5 are still held upstream, and progress (released behind held rows) is only at 3.
+    settings = sink_settings(tmp_path)
+    part = partition(settings)
+    batch = rows(10)
+    part.write_batch([*batch[6:], SourceProgress(TOPIC, 0, 3)])
+    state = copy.deepcopy(part.snapshot())
+    part.close()
+    # Committing rows 6..9 would record offset 9 and mark the held rows 0..5 as decided.
+    assert written(settings) == ([], {(TOPIC, 0): 3})
+
+    # The restart restores the waiting rows; the held rows arrive with the marker covering all.
+    catalog = open_catalog(settings.catalog)
+    sink = IcebergSink(
+        lambda name: catalog.load_table(table_identifier(settings.catalog, name)),
+        contracts(),
+        "main",
+        settings.flow_config().sink,
+    )
+    resumed = sink.build_part("write_iceberg", DPO_PAIRS, state)
+    resumed.write_batch([*batch[:6], SourceProgress(TOPIC, 0, 9)])
+    resumed.snapshot()
+    resumed.close()
+    assert written(settings) == (list(range(10)), {(TOPIC, 0): 9})
