@@ -154,22 +154,31 @@ class ProgressBarrier:
 
     The progress passed on is the lowest offset over the buckets. Every full round of bucket
     markers is passed on, even at an unchanged offset: a quiet source's heartbeats are what
-    lets the sink commit rows buffered just before it went quiet.
+    lets the sink commit rows buffered just before it went quiet. A rise of the lowest offset
+    is passed on at once, round or not: at the end of input a bucket that already released the
+    last marker has nothing more to send, so a round would never complete.
     """
+
+    passed: int = -1  # class default: barriers restored from older recovery state lack it
 
     def __init__(self, buckets: int) -> None:
         self.buckets = buckets
         self.released: dict[str, int] = {}
         self.round: set[str] = set()
+        self.passed = -1
 
     def advance(self, bucket: str, marker: BucketMarker) -> list[SourceProgress]:
-        """Record a bucket's marker; a progress marker when every bucket has reported since the last one."""
+        """Record a bucket's marker; a progress marker on a full round or when the lowest offset rises."""
         self.released[bucket] = max(marker.offset, self.released.get(bucket, -1))
         self.round.add(bucket)
-        if len(self.round) < self.buckets:
+        if len(self.released) < self.buckets:
+            return []
+        lowest = min(self.released.values())
+        if len(self.round) < self.buckets and lowest <= self.passed:
             return []
         self.round.clear()
-        return [SourceProgress(marker.topic, marker.partition, min(self.released.values()))]
+        self.passed = max(self.passed, lowest)
+        return [SourceProgress(marker.topic, marker.partition, lowest)]
 
 
 @dataclass(frozen=True)

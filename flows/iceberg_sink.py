@@ -267,7 +267,10 @@ class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
         # Called when an epoch closes: every row of it has reached this partition.
         self.committer.seal()
         self.committer.on_epoch_end()
-        return self.committer.state
+        # A copy: Bytewax may serialise the snapshot later, and rows above the progress stay
+        # in the live buffer, which the next epoch appends to.
+        state = self.committer.state
+        return CommitterState(rows=list(state.rows), progress=dict(state.progress))
 
     def close(self) -> None:
         # Also called on SIGINT/SIGTERM or a step's exception, mid-epoch: see the module docstring.
