@@ -89,12 +89,32 @@ def fill_queue(settings: Settings, store: ReviewStore) -> None:
     intake(settings, store)
 
 
+def click_and_load(browser: Any, element: Any) -> None:
+    """Click something that loads a new page, and wait until the old one is gone."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+
+
 def log_in(browser: Any, url: str, password: str) -> None:
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.ID, "login-reviewer").send_keys("alice")
     browser.find_element(By.ID, "login-password").send_keys(password)
-    browser.find_element(By.ID, "login-submit").click()
+    click_and_load(browser, browser.find_element(By.ID, "login-submit"))
+
+
+def apply_filters(browser: Any, **values: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    for name, value in values.items():
+        Select(browser.find_element(By.ID, f"filter-{name.replace('_', '-')}")).select_by_value(value)
+    click_and_load(browser, browser.find_element(By.ID, "filter-apply"))
 
 
 def rows(browser: Any) -> dict[str, Any]:
@@ -107,7 +127,6 @@ def test_a_reviewer_correction_becomes_a_trusted_pair(
     settings: Settings, store: ReviewStore, review_url: str, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
 
     fill_queue(settings, store)
     browser.get(review_url + "/")
@@ -122,22 +141,16 @@ def test_a_reviewer_correction_becomes_a_trusted_pair(
         browser.save_screenshot(screenshot)
 
     # filters: segment, reason, model version
-    Select(browser.find_element(By.ID, "filter-segment")).select_by_value("free")
-    browser.find_element(By.ID, "filter-apply").click()
+    apply_filters(browser, segment="free")
     assert set(rows(browser)) == {"down-free", "escalate"}
-    Select(browser.find_element(By.ID, "filter-segment")).select_by_value("")
-    Select(browser.find_element(By.ID, "filter-reason")).select_by_value("held:toxicity")
-    browser.find_element(By.ID, "filter-apply").click()
+    apply_filters(browser, segment="", reason="held:toxicity")
     assert set(rows(browser)) == {"toxic"}
-    Select(browser.find_element(By.ID, "filter-reason")).select_by_value("")
-    Select(browser.find_element(By.ID, "filter-model-version")).select_by_value("v2")
-    browser.find_element(By.ID, "filter-apply").click()
+    apply_filters(browser, reason="", model_version="v2")
     assert set(rows(browser)) == {"down-free", "rating"}
-    Select(browser.find_element(By.ID, "filter-model-version")).select_by_value("")
-    browser.find_element(By.ID, "filter-apply").click()
+    apply_filters(browser, model_version="")
 
     # claim "down" from the list, see why it is queued and its earlier turns, write the answer
-    rows(browser)["down"].find_element(By.CSS_SELECTOR, "button.claim").click()
+    click_and_load(browser, rows(browser)["down"].find_element(By.CSS_SELECTOR, "button.claim"))
     assert browser.find_element(By.ID, "item-status").text == "claimed by you"
     assert browser.find_element(By.ID, "item-reason").text == "thumbs_down"
     assert "Which key?" in browser.find_element(By.CSS_SELECTOR, ".turn:last-child").text
@@ -145,7 +158,7 @@ def test_a_reviewer_correction_becomes_a_trusted_pair(
     answer = browser.find_element(By.ID, "answer")
     answer.clear()
     answer.send_keys(BETTER)
-    browser.find_element(By.ID, "submit-correction").click()
+    click_and_load(browser, browser.find_element(By.ID, "submit-correction"))
     assert "Sent: correct" in browser.find_element(By.ID, "flash").text
     assert "down" not in rows(browser)
 
@@ -171,7 +184,7 @@ def test_a_hostile_prompt_is_shown_as_text_and_runs_no_script(
     hostile_row = rows(browser)["hostile"]
     assert "<script>window.__xss = 1</script>" in hostile_row.find_element(By.CSS_SELECTOR, ".prompt").text
     assert browser.execute_script("return typeof window.__xss") == "undefined"
-    hostile_row.find_element(By.LINK_TEXT, "Open").click()
+    click_and_load(browser, hostile_row.find_element(By.LINK_TEXT, "Open"))
     assert browser.find_element(By.ID, "item-prompt").text == HOSTILE
     assert browser.find_element(By.ID, "item-comment").text == HOSTILE
     assert browser.find_elements(By.CSS_SELECTOR, "main script, main img") == []
