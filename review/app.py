@@ -166,12 +166,14 @@ def create_app(
         older, newer = AGES.get(age, (None, None))
         query = QueueFilter(reason, segment, model_version, older, newer, status, reviewer)
         items = await run_in_threadpool(store.list, query, settings.page_size)
+        total = await run_in_threadpool(store.count, query)
         facets = await run_in_threadpool(store.facets)
         filters = {"reason": reason, "segment": segment, "model_version": model_version, "age": age, "status": status}
         return page(
             request,
             "queue.html",
             items=items,
+            total=total,
             facets=facets,
             filters=filters,
             here="/?" + urlencode({k: v for k, v in filters.items() if v}),

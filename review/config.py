@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from flywheel.config import KafkaSettings, Section, TopicSettings
+from flywheel.config import KafkaSettings, Section, TopicSettings, ValidationSettings
 
 
 class ReviewSettings(Section):
@@ -51,9 +51,10 @@ class ReviewSettings(Section):
 
 
 class ReviewConfig(Section):
-    """What the review component reads: the broker, the review topic, its own section, the state dir."""
+    """What the review component reads: the broker, the review topic, its own section, event limits, the state dir."""
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)  # the flow's limits
     state_dir: Path = Path(".flywheel")

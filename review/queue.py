@@ -18,7 +18,6 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from flywheel.config import ValidationSettings
 from flywheel.errors import BrokerError
 from flywheel.review.config import ReviewConfig
 from flywheel.review.items import ReviewItem, UndecodableItem, item_from_message
@@ -44,7 +43,7 @@ class QueueConsumer:
     def __init__(self, config: ReviewConfig, store: ReviewStore) -> None:
         self._config = config
         self._store = store
-        self._validation = ValidationSettings()
+        self._validation = config.validation
 
     def run(self, until_drained: bool = False, stop: threading.Event | None = None) -> IntakeReport:
         """Consume until ``stop`` is set, or (``until_drained``) every partition is at its end."""

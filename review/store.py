@@ -151,26 +151,17 @@ class ReviewStore:
     def list(self, query: QueueFilter, limit: int, now: float | None = None) -> list[StoredItem]:
         """Items matching ``query``, oldest event first."""
         now = time.time() if now is None else now
-        statement = sa.select(ITEMS).order_by(ITEMS.c.occurred_at, ITEMS.c.item_id).limit(limit)
-        if query.status == DONE:
-            statement = statement.where(ITEMS.c.status == DONE)
-        elif query.status == "mine":
-            statement = statement.where(
-                ITEMS.c.status == OPEN, ITEMS.c.claimed_by == query.reviewer, ITEMS.c.claim_expires_at > now
-            )
-        else:
-            statement = statement.where(ITEMS.c.status == OPEN)
-        for column, value in ((ITEMS.c.reason, query.reason), (ITEMS.c.segment, query.segment)):
-            if value:
-                statement = statement.where(column == value)
-        if query.model_version:
-            statement = statement.where(ITEMS.c.model_version == query.model_version)
-        if query.older_than_s is not None:
-            statement = statement.where(ITEMS.c.occurred_at <= now - query.older_than_s)
-        if query.newer_than_s is not None:
-            statement = statement.where(ITEMS.c.occurred_at >= now - query.newer_than_s)
+        statement = _matching(sa.select(ITEMS), query, now)
+        statement = statement.order_by(ITEMS.c.occurred_at, ITEMS.c.item_id).limit(limit)
         with self.engine.connect() as conn:
             return [_stored(row) for row in conn.execute(statement).mappings()]
+
+    def count(self, query: QueueFilter, now: float | None = None) -> int:
+        """How many items match ``query``."""
+        now = time.time() if now is None else now
+        statement = _matching(sa.select(sa.func.count()).select_from(ITEMS), query, now)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(statement) or 0)
 
     def get(self, item_id: str) -> StoredItem | None:
         """One item by id, or None."""
@@ -277,6 +268,30 @@ class ReviewStore:
         if answering:
             return f"claim the item before answering it (your claim on {item_id} expired or was never taken)"
         return f"item {item_id} cannot be claimed"
+
+
+def _matching(statement: sa.Select[Any], query: QueueFilter, now: float) -> sa.Select[Any]:
+    """``statement`` restricted to the items ``query`` asks for."""
+    if query.status == DONE:
+        statement = statement.where(ITEMS.c.status == DONE)
+    elif query.status == "mine":
+        statement = statement.where(
+            ITEMS.c.status == OPEN, ITEMS.c.claimed_by == query.reviewer, ITEMS.c.claim_expires_at > now
+        )
+    else:
+        statement = statement.where(ITEMS.c.status == OPEN)
+    for column, value in (
+        (ITEMS.c.reason, query.reason),
+        (ITEMS.c.segment, query.segment),
+        (ITEMS.c.model_version, query.model_version),
+    ):
+        if value:
+            statement = statement.where(column == value)
+    if query.older_than_s is not None:
+        statement = statement.where(ITEMS.c.occurred_at <= now - query.older_than_s)
+    if query.newer_than_s is not None:
+        statement = statement.where(ITEMS.c.occurred_at >= now - query.newer_than_s)
+    return statement
 
 
 def _row(item: ReviewItem, enqueued_at: float) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+import sqlalchemy
+from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from flywheel.config import revised
@@ -111,6 +113,27 @@ def test_queue_stores_each_item_once_and_commits_after_storing(review_settings: 
     assert intake(review_settings, store) == (0, 0)
     # A replay of the whole topic (another group, as after lost offsets) adds no duplicates.
     assert intake(review_settings, store, group="replay") == (4, 0)
+
+
+def test_offsets_are_not_committed_when_the_store_fails(review_settings: Settings, store: ReviewStore) -> None:
+    produce(review_settings, [event("down", Signal.THUMBS_DOWN), event("escalate", Signal.ESCALATION)])
+    run_until_drained(review_settings.flow_config())
+    config = review_settings.review_config()
+    store.depth_by_reason()  # creates the schema; then every insert fails, as on a full disk
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON review_items BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    with pytest.raises(sqlalchemy.exc.IntegrityError, match="disk full"):
+        QueueConsumer(config, store).run(until_drained=True)
+    consumer = Consumer(review_settings.kafka.client(**{"group.id": config.review.consumer_group}))
+    partitions = [TopicPartition(review_settings.topics.review, p) for p in range(3)]
+    committed = consumer.committed(partitions, timeout=30)
+    consumer.close()
+    assert all(tp.offset < 0 for tp in committed), committed  # nothing stored, so nothing committed
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse")
+    assert intake(review_settings, store) == (2, 2)  # the next session reads both again
 
 
 def csrf(html: str) -> str:

@@ -72,6 +72,7 @@ def test_filters_by_reason_segment_model_version_age_and_claims(store: ReviewSto
         return [s.item.event_id for s in store.list(QueueFilter(**query), 50, now=now)]  # type: ignore[arg-type]
 
     assert ids(segment="pro") == ["td-1", "td-3", "td-9"]
+    assert store.count(QueueFilter(segment="pro"), now=now) == 3 and store.count(QueueFilter(), now=now) == 5
     assert ids(model_version="2026.12") == ["td-9"]
     assert ids(reason="escalation") == []
     assert ids(older_than_s=86400.0) == ["td-0", "td-1", "td-2", "td-3", "td-9"]
