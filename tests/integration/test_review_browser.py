@@ -91,13 +91,22 @@ def fill_queue(settings: Settings, store: ReviewStore) -> None:
 
 def click_and_load(browser: Any, element: Any) -> None:
     """Click something that loads a new page, and wait until the old one is gone."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
-    element.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    try:
+        element.click()
+    except WebDriverException as exc:
+        # chromedriver can report the clicked node as gone when the navigation it started wins the
+        # race against its own post-click check; the staleness wait below proves the page changed.
+        if "does not belong to the document" not in str(exc):
+            raise
+    wait = WebDriverWait(browser, 30)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
 def log_in(browser: Any, url: str, password: str) -> None:
