@@ -5,7 +5,7 @@
   (stage ``review``); a malformed review event is dropped with reason ``invalid_review``.
 * :class:`ReviewedAnswers` is the ledger that keeps a reviewer's answer from being overridden:
   keyed by the item reviewed (thread, normalised prompt and model response), it records every
-  reviewer answer and drops a user edit of an item a reviewer already answered
+  reviewer answer and drops a user edit of an item a reviewer answered earlier in event time
   (``superseded_by_review``), within an event-time window, deterministically.
 * :func:`held_for_review` says whether a gate's drop of an edit also goes to the review queue.
 """
@@ -79,7 +79,7 @@ class ReviewedAnswers:
         return len(self._reviewed)
 
     def observe(self, event: InteractionEvent, key: str) -> Drop | None:
-        """Record a reviewer's answer; for a user edit, a Drop when a reviewer answered it first."""
+        """Record a reviewer's answer; for a user edit, a Drop when a reviewer answered the item before it."""
         ts = event.occurred_at.timestamp()
         if self._max_seen is None or ts > self._max_seen:
             self._max_seen = ts
@@ -89,8 +89,11 @@ class ReviewedAnswers:
                 self._reviewed[key] = ts
                 heapq.heappush(self._expiry, (ts, key))
             return None
-        if key in self._reviewed:
-            return Drop(Stage.REVIEW, SUPERSEDED_BY_REVIEW, "a reviewer already answered this prompt and response")
+        reviewed_at = self._reviewed.get(key)
+        # Event time, not arrival: the held dedup before this step releases events by event-time
+        # slot, so "later" is decided by the events alone. An edit made before the review stays.
+        if reviewed_at is not None and ts >= reviewed_at:
+            return Drop(Stage.REVIEW, SUPERSEDED_BY_REVIEW, "a reviewer answered this item before this edit")
         return None
 
     def _evict(self, watermark: float) -> None:

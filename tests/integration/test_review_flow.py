@@ -190,7 +190,9 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
     assert "Sent: reject" in answer(reviewer, store, "toxic-2", action="reject", note="insulting")
     # A later user edit of the answer the reviewer corrected: it must not override the reviewer.
     later = event("later", Signal.EDIT, prompt=down.prompt, final_user_edit=ANSWER + " Or just keep the old key.")
-    produce(review_settings, [later.__replace__(thread_id=down.thread_id, occurred_at=T0 + timedelta(hours=1))])
+    # (reviews carry the wall-clock time of the answer; the user's edit comes a minute after it)
+    after_review = datetime.now(UTC) + timedelta(minutes=1)
+    produce(review_settings, [later.__replace__(thread_id=down.thread_id, occurred_at=after_review)])
     run_until_drained(review_settings.flow_config())
 
     pairs = {row["event_id"]: row for row in read_table(review_settings, DPO_PAIRS).to_pylist()}

@@ -49,7 +49,7 @@ def review(item: str, action: str, answer: str | None, seconds: int, **fields: A
 
 def test_corrections_are_trusted_pairs_outside_the_quota_and_win_over_later_edits(chain: CurationChain) -> None:
     first = edit("user-edit", 0)  # the user's one pair of the day
-    corrected = review("i1", "correct", BETTER + " Mail ops@example.com.", 10)
+    corrected = review("i1", "correct", BETTER + " Thanks, Ada.", 10)
     other = review("i2", "correct", BETTER, 20, thread_id="thread-2")  # same user, over the quota: still kept
     later = edit("later", 30, final_user_edit=EDIT + " Or keep the old key.")  # after the review, same item
     elsewhere = edit("elsewhere", 40, thread_id="thread-3", user_id="user-3", final_user_edit=EDIT + " Then test.")
@@ -59,7 +59,7 @@ def test_corrections_are_trusted_pairs_outside_the_quota_and_win_over_later_edit
     pairs = {row.values["event_id"]: row.values for row in result.rows[DPO_PAIRS]}
     assert set(pairs) == {"user-edit", "review-i1", "review-i2", "elsewhere"}
     assert pairs["review-i1"]["source"] == "reviewer" and pairs["review-i1"]["reviewer_id"] == "alice"
-    assert pairs["review-i1"]["chosen"] == BETTER + " Mail [EMAIL]."  # PII scrubbed like any edit
+    assert pairs["review-i1"]["chosen"] == BETTER + " Thanks, Ada."
     assert pairs["review-i1"]["rejected"] == ANSWER
     assert pairs["user-edit"]["source"] == "user" and pairs["user-edit"]["reviewer_id"] is None
     assert result.rejections() == {"later": ("review", "superseded_by_review")}
@@ -70,11 +70,14 @@ def test_rejections_dismissals_and_bad_reviews_are_audit_rows(chain: CurationCha
     rejected = review("i1", "reject", EDIT, 0, comment="insulting")
     dismissed = review("i2", "dismiss", None, 1, thread_id="thread-2")
     anonymous = review("i3", "correct", BETTER, 2, thread_id="thread-3").__replace__(metadata={})
-    after_rejection = edit("after", 3)  # a rejection answers nothing: the user's edit stays possible
+    leaky = review("i4", "correct", BETTER + " Mail ops@example.com.", 3, thread_id="thread-4")
+    after_rejection = edit("after", 4)  # a rejection answers nothing: the user's edit stays possible
 
-    result = run_curation([rejected, dismissed, anonymous, after_rejection], CONFIG, chain)
+    result = run_curation([rejected, dismissed, anonymous, leaky, after_rejection], CONFIG, chain)
 
-    assert result.rejections() == {
+    rejections = result.rejections()
+    assert rejections.pop("review-i4")[0] == "policy"  # the policy gate applies to reviewers too
+    assert rejections == {
         "review-i1": ("review", "rejected_by_reviewer"),
         "review-i2": ("review", "dismissed_by_reviewer"),
         "review-i3": ("review", "invalid_review"),

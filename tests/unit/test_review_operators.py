@@ -53,10 +53,11 @@ def test_malformed_reviews_are_dropped_with_a_reason() -> None:
 
 def test_a_user_edit_after_a_review_of_the_same_answer_is_dropped() -> None:
     ledger = ReviewedAnswers(timedelta(hours=24))
-    edit = make_event(Signal.EDIT, prompt="  Write a PYTHON function ")  # normalises to the reviewed prompt
-    before = make_event(Signal.EDIT, event_id="e-0")
+    edit = make_event(Signal.EDIT, prompt="  Write a PYTHON function ", occurred_at=T0 + timedelta(minutes=5))
+    before = make_event(Signal.EDIT, event_id="e-0", occurred_at=T0 - timedelta(minutes=5))
     assert ledger.observe(before, answer_key(before)) is None  # before any review: kept
     assert ledger.observe(review("correct"), answer_key(review("correct"))) is None
+    assert ledger.observe(before, answer_key(before)) is None  # made before the review, even if seen after
     assert answer_key(edit) == answer_key(review("correct"))
     drop = ledger.observe(edit, answer_key(edit))
     assert drop is not None and drop.reason == SUPERSEDED_BY_REVIEW
