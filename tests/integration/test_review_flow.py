@@ -190,8 +190,8 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
     assert "Sent: reject" in answer(reviewer, store, "toxic-2", action="reject", note="insulting")
     # A later user edit of the answer the reviewer corrected: it must not override the reviewer.
     later = event("later", Signal.EDIT, prompt=down.prompt, final_user_edit=ANSWER + " Or just keep the old key.")
-    # (reviews carry the wall-clock time of the answer; the user's edit comes a minute after it)
-    after_review = datetime.now(UTC) + timedelta(minutes=1)
+    # (reviews carry the wall-clock time of the answer; the user's edit comes ten minutes after it)
+    after_review = datetime.now(UTC) + timedelta(minutes=10)  # a later dedup hold slot
     produce(review_settings, [later.__replace__(thread_id=down.thread_id, occurred_at=after_review)])
     run_until_drained(review_settings.flow_config())
 

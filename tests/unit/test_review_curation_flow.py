@@ -51,8 +51,8 @@ def test_corrections_are_trusted_pairs_outside_the_quota_and_win_over_later_edit
     first = edit("user-edit", 0)  # the user's one pair of the day
     corrected = review("i1", "correct", BETTER + " Thanks, Ada.", 10)
     other = review("i2", "correct", BETTER, 20, thread_id="thread-2")  # same user, over the quota: still kept
-    later = edit("later", 30, final_user_edit=EDIT + " Or keep the old key.")  # after the review, same item
-    elsewhere = edit("elsewhere", 40, thread_id="thread-3", user_id="user-3", final_user_edit=EDIT + " Then test.")
+    later = edit("later", 600, final_user_edit=EDIT + " Or keep the old key.")  # after the review (a later hold slot)
+    elsewhere = edit("elsewhere", 640, thread_id="thread-3", user_id="user-3", final_user_edit=EDIT + " Then test.")
 
     result = run_curation([first, corrected, other, later, elsewhere], CONFIG, chain)
 
