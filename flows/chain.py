@@ -8,6 +8,7 @@ from flywheel.config import TopicSettings, ValidationSettings
 from flywheel.flows.dedup import Dedup
 from flywheel.flows.edits import DistanceBand, JudgeScreen, PolicyGate, Quota, ToxicityScreen
 from flywheel.flows.intake import Intake
+from flywheel.flows.review import Review
 from flywheel.flows.routing import Router
 from flywheel.flows.rows import Rows
 from flywheel.operators.config import CurationSettings
@@ -29,6 +30,7 @@ class CurationChain:
     judge: JudgeScreen
     quota: Quota
     rows: Rows
+    review: Review
 
     @classmethod
     def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:
@@ -46,4 +48,5 @@ class CurationChain:
             judge=JudgeScreen(build_judge(curation.judge)),
             quota=Quota(curation.quota),
             rows=Rows(policy, topics.review),
+            review=Review(curation, policy, topics.review),
         )

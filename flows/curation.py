@@ -7,6 +7,8 @@
       thumbs_down / regenerate / copy / abandon / follow_up / escalation
            -> feedback row (+ review topic for thumbs_down, escalation)
       view -> counted, not stored
+      review (a reviewer's correction or approval) -> policy (PII scrub) -> trusted DPO pair (no quota)
+      edits a model-based gate dropped (curation.hold_for_review) -> also the review topic
       anything dropped -> rejections row with stage + reason;  undecodable -> DLQ topic
 
 Cheap steps run before expensive ones: the toxicity model and the judge only ever see
@@ -84,8 +86,18 @@ def build_flow(
     sampled = split("split_sampled", draws, is_sampled, is_not_sampled)
     positive_rows = op.map("to_positive_example", sampled.trues, chain.rows.positive)
 
+    # edits and reviewer decisions -> the reviewed-answers ledger (keyed by the item, one stream so
+    # order holds): a user edit never overrides a reviewer's answer to the same item
+    answers = keyed_gate("reviewed_answers", routes.pairs, chain.review.item_bucket, chain.review.check_superseded)
+    reviews = op.filter("route_reviews", answers.kept, chain.review.is_review)
+
+    # review -> verdict (reject / dismiss -> audit row) -> policy (PII scrubbed) -> trusted pair: no band, no quota
+    verdicts = gate("review_verdict", reviews, chain.review.verdict)
+    reviewed = gate("reviewer_policy_gate", verdicts.kept, chain.policy.check)
+    reviewer_pairs = op.map("to_reviewer_pair", reviewed.kept, chain.review.pair)
+
     # edit -> [near-duplicate] -> distance band -> policy -> toxicity -> judge -> quota -> pair
-    edits = routes.pairs
+    edits = op.filter("route_edits", answers.kept, chain.review.is_user_edit)
     near_drops: list[Stream[Dropped]] = []
     if chain.dedup.near_duplicates:
         distinct = keyed_gate("near_duplicate", edits, chain.dedup.near_bucket, chain.dedup.check_near)
@@ -107,8 +119,12 @@ def build_flow(
         non_toxic.dropped,
         approved.dropped,
         admitted.dropped,
+        answers.dropped,
+        verdicts.dropped,
+        reviewed.dropped,
     )
     rejection_rows = op.map("to_rejection_row", dropped, chain.rows.rejection)
+    held = op.flat_map("hold_for_review", dropped, chain.review.held_messages)
 
     # run summary and Prometheus, counted from the outcomes above
     count_outcomes(
@@ -120,13 +136,14 @@ def build_flow(
         measured=in_band.decisions,
         scored=non_toxic.decisions,
         accepted=admitted.kept,
+        reviewed=reviewed.kept,
         dropped=dropped,
         tally=tally,
     )
 
     # outputs: topics (DLQ, review) and tables (one committer per table, progress to all)
-    op.output("write_topics", op.merge("outbound", dead_letters, review), topics)
-    rows = op.merge("all_rows", pair_rows, positive_rows, feedback_rows, rejection_rows)
+    op.output("write_topics", op.merge("outbound", dead_letters, review, held), topics)
+    rows = op.merge("all_rows", pair_rows, reviewer_pairs, positive_rows, feedback_rows, rejection_rows)
     op.output("write_iceberg", for_tables("for_tables", rows, fresh.released, table_names), tables)
     return flow
 

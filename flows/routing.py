@@ -17,7 +17,7 @@ from flywheel.operators.sampling import sample_positive
 class Routes:
     """One stream per route (see ``operators/routing.py``)."""
 
-    pairs: Stream[Candidate]
+    pairs: Stream[Candidate]  # user edits and reviewer decisions, in source order
     positives: Stream[Candidate]
     feedback: Stream[Candidate]
     views: Stream[Candidate]
@@ -48,4 +48,8 @@ def route_by_signal(step_id: str, up: Stream[Candidate], router: Router) -> Rout
     def on(route: Route) -> Stream[Candidate]:
         return op.filter(route.value, up, lambda candidate: router.route(candidate) is route)
 
-    return Routes(on(Route.PAIR_CANDIDATE), on(Route.POSITIVE_CANDIDATE), on(Route.FEEDBACK), on(Route.VIEW))
+    # Edits and reviewer decisions share one stream: the reviewed-answers ledger must see them in order.
+    answers = op.filter(
+        "pair_candidate", up, lambda candidate: router.route(candidate) in (Route.PAIR_CANDIDATE, Route.REVIEW)
+    )
+    return Routes(answers, on(Route.POSITIVE_CANDIDATE), on(Route.FEEDBACK), on(Route.VIEW))

@@ -105,6 +105,7 @@ def count_outcomes(
     measured: Stream[Decision],
     scored: Stream[Decision],
     accepted: Stream[Candidate],
+    reviewed: Stream[Candidate],
     dropped: Stream[Dropped],
     tally: Tally,
 ) -> None:
@@ -120,6 +121,7 @@ def count_outcomes(
     op.inspect("measured", measured, lambda _step, decision: tally.measured(decision))
     op.inspect("scored", scored, lambda _step, decision: tally.scored(decision))
     op.inspect("accepted", accepted, lambda _step, _item: tally.decided("pair", ACCEPTED))
+    op.inspect("reviewed", reviewed, lambda _step, _item: tally.decided(Stage.REVIEW, ACCEPTED))
     op.inspect("dropped", dropped, lambda _step, item: tally.decided(item.drop.stage, item.drop.reason))
 
 

@@ -51,10 +51,12 @@ console = Console()
 
 def _register_subapps() -> None:
     from flywheel.gateway_cli import app as gateway_app
+    from flywheel.review_cli import app as review_app
     from flywheel.trainer_cli import app as trainer_app
 
     app.add_typer(trainer_app, name="trainer")
     app.add_typer(gateway_app, name="gateway")
+    app.add_typer(review_app, name="review")
 
 
 _register_subapps()

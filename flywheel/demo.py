@@ -106,6 +106,11 @@ def run_demo(console: Console, options: DemoOptions) -> None:
         console.rule("[bold]3. curate: Kafka -> Bytewax flow -> Iceberg (exactly-once)")
         print_summary(console, run_until_drained(settings.flow_config()))
 
+        console.rule("[bold]3b. review: a reviewer's correction -> gateway -> flow -> trusted DPO pair")
+        from flywheel.review_demo import review_one
+
+        review_one(console, settings)
+
         if options.train:
             console.rule("[bold]4. train: threshold trigger -> DPO + LoRA -> evaluate -> gate")
             from flywheel.trainer.loop import turn_once

@@ -150,3 +150,18 @@ class InvalidEvent(GatewayError):
 
 class ProcessStartError(FlywheelError):
     """A child process (gateway, broker) exited or did not answer in time."""
+
+
+# --- human review
+
+
+class ReviewError(FlywheelError):
+    """A review action that cannot be done as asked."""
+
+
+class ClaimError(ReviewError):
+    """The item is claimed by someone else, already answered, or the reviewer's claim expired."""
+
+
+class ReviewDeliveryError(ReviewError):
+    """The gateway did not accept a review event; nothing was recorded, the reviewer can retry."""

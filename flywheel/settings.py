@@ -37,6 +37,7 @@ from flywheel.config import (
 from flywheel.flows.config import FlowConfig
 from flywheel.gateway.config import GatewayConfig, GatewaySettings
 from flywheel.operators.config import CurationSettings
+from flywheel.review.config import ReviewConfig, ReviewSettings
 from flywheel.trainer.config import TrainerConfig, TrainerSettings
 
 CONFIG_FILE_ENV = "FLYWHEEL_CONFIG_FILE"
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     workers_per_process: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     state_dir: Path = Path(".flywheel")
@@ -89,6 +91,10 @@ class Settings(BaseSettings):
     def gateway_config(self) -> GatewayConfig:
         """The sections the gateway reads."""
         return _section_of(self, GatewayConfig)
+
+    def review_config(self) -> ReviewConfig:
+        """The sections the review queue and app read."""
+        return _section_of(self, ReviewConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -46,7 +46,7 @@ from flywheel.gateway.normalise import InvalidEvent, from_event, from_feedback, 
 from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
 from flywheel.gateway.replay import build_replay_cache
 from flywheel.operators.decode import is_utf8
-from flywheel.schemas.events import InteractionEvent
+from flywheel.schemas.events import InteractionEvent, Signal
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -70,6 +70,7 @@ class Guard:
             raise
         try:
             key_id = self.authenticator.identify(request.headers)
+            request.state.key_id = key_id  # scope state: the handler's Request sees it too
             body = await _read_body(request, self.max_body_bytes)
             token = self.authenticator.verify(key_id, request.headers, body)
             if token is not None:  # the replay cache may be Redis: keep its round trip off the event loop
@@ -147,7 +148,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     write_responses = {**_errors(401, 413, 422, 429, 503)}
     v1 = APIRouter(route_class=GuardedRoute, dependencies=[api_key])
 
-    async def produce(route: str, events: list[InteractionEvent], batch: bool) -> Accepted:
+    async def produce(route: str, events: list[InteractionEvent], batch: bool, request: Request) -> Accepted:
+        _check_review_signals(events, request.state.key_id, gateway.review_key_ids)
         try:
             encoded = validate(events, settings.validation, batch)
         except InvalidEvent as exc:
@@ -169,7 +171,7 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         responses=write_responses,
         summary="Ingest one canonical event, or a batch {events: [...]} all-or-nothing",
     )
-    async def post_events(body: EventsBody) -> Accepted:
+    async def post_events(body: EventsBody, request: Request) -> Accepted:
         received_at = datetime.now(UTC)
         if isinstance(body, EventBatch):
             if len(body.events) > gateway.batch_max_events:
@@ -183,8 +185,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
                     ]
                 )
             events = [from_event(item, received_at) for item in body.events]
-            return await produce("/v1/events", events, batch=True)
-        return await produce("/v1/events", [from_event(body, received_at)], batch=False)
+            return await produce("/v1/events", events, batch=True, request=request)
+        return await produce("/v1/events", [from_event(body, received_at)], batch=False, request=request)
 
     @v1.post(
         "/v1/feedback",
@@ -193,8 +195,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         responses=write_responses,
         summary="Ingest the seed's FeedbackSignal",
     )
-    async def post_feedback(body: FeedbackIn) -> Accepted:
-        return await produce("/v1/feedback", [from_feedback(body, datetime.now(UTC))], batch=False)
+    async def post_feedback(body: FeedbackIn, request: Request) -> Accepted:
+        return await produce("/v1/feedback", [from_feedback(body, datetime.now(UTC))], batch=False, request=request)
 
     @v1.post(
         "/v1/telemetry",
@@ -203,8 +205,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         responses=write_responses,
         summary="Ingest the seed's {prompt, original_llm_output, final_user_edit} edit telemetry",
     )
-    async def post_telemetry(body: TelemetryIn) -> Accepted:
-        return await produce("/v1/telemetry", [from_telemetry(body, datetime.now(UTC))], batch=False)
+    async def post_telemetry(body: TelemetryIn, request: Request) -> Accepted:
+        return await produce("/v1/telemetry", [from_telemetry(body, datetime.now(UTC))], batch=False, request=request)
 
     @v1.get(
         "/v1/flywheel/training-candidates",
@@ -264,6 +266,19 @@ def _check_query(request: Request) -> None:
             errors.append({"loc": ["query", name], "msg": "unknown parameter", "type": "extra_forbidden"})
         elif len(request.query_params.getlist(name)) > 1:
             errors.append({"loc": ["query", name], "msg": "parameter given more than once", "type": "repeated"})
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def _check_review_signals(events: list[InteractionEvent], key_id: str, allowed: tuple[str, ...]) -> None:
+    """Only the review app's keys may send `review` events: they become trusted pairs, exempt from quotas."""
+    if key_id in allowed:
+        return
+    errors = [
+        {"loc": ["body", "signal"], "msg": f"API key {key_id!r} may not send review events", "type": "value_error"}
+        for event in events
+        if event.signal is Signal.REVIEW
+    ]
     if errors:
         raise RequestValidationError(errors)
 

@@ -94,6 +94,9 @@ class GatewaySettings(Section):
     producer_config: dict[str, str] = Field(default_factory=dict)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     candidates_max_page_size: int = Field(default=1000, ge=1)
+    # Key ids allowed to send `review` events (the review app's key): a reviewer's answer becomes
+    # a trusted pair exempt from quotas, so no other client may claim to be a reviewer.
+    review_key_ids: tuple[str, ...] = ("review",)
 
     @model_validator(mode="before")
     @classmethod

@@ -147,11 +147,22 @@ def _ensure_table(catalog: Catalog, settings: CatalogSettings, contract: TableCo
             log.info("created table", extra={"table": identifier})
         except TableAlreadyExistsError:
             table = catalog.load_table(identifier)
+    if _missing_columns(table, contract):
+        # Contracts only ever add optional columns; tables created by an older release get them.
+        with table.update_schema() as update:
+            update.union_by_name(contract.schema)
+        table = catalog.load_table(identifier)
+        log.info("added columns", extra={"table": identifier})
     if table.properties.get("commit.retry.num-retries") != "0":
         with table.transaction() as transaction:
             transaction.set_properties(NO_AUTOMATIC_RETRY)
         table = catalog.load_table(identifier)
     return table
+
+
+def _missing_columns(table: Table, contract: TableContract) -> list[str]:
+    present = {field.name for field in table.schema().fields}
+    return [field.name for field in contract.schema.fields if field.name not in present]
 
 
 def load_tables(catalog: Catalog, settings: CatalogSettings) -> dict[str, Table]:

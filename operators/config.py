@@ -158,3 +158,6 @@ class CurationSettings(Section):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+    # Edits dropped by these gates also go to the human review queue ("stage" or "stage:reason");
+    # the model-based gates by default, whose verdicts a reviewer may overturn.
+    hold_for_review: tuple[str, ...] = ("toxicity", "judge")

@@ -18,8 +18,9 @@ class Stage:
     TOXICITY = "toxicity"
     JUDGE = "judge"
     QUOTA = "quota"
+    REVIEW = "review"
 
-    ALL = (DEDUP, DISTANCE, POLICY, TOXICITY, JUDGE, QUOTA)
+    ALL = (DEDUP, DISTANCE, POLICY, TOXICITY, JUDGE, QUOTA, REVIEW)
 
 
 class Drop(msgspec.Struct, frozen=True):

@@ -11,7 +11,11 @@ FEEDBACK               ``thumbs_down``, ``regenerate``, ``copy``, ``abandon``, `
                        ``rating`` that carries an edit differing from the response (its pair
                        comes from the ``edit`` event, the vote is kept for analytics)
 VIEW                   ``view``: counted, not stored
+REVIEW                 ``review``: a reviewer's decision -> trusted pair or audit row
 =====================  ======================================================
+
+The human review topic gets ``thumbs_down``, ``escalation`` and ratings of at most
+:data:`LOW_RATING` (and, from the flow, edits a gate held back: ``hold_for_review``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Route(StrEnum):
     POSITIVE_CANDIDATE = "positive_candidate"
     FEEDBACK = "feedback"
     VIEW = "view"
+    REVIEW = "review"
 
 
 _FEEDBACK_SIGNALS = frozenset(
@@ -41,6 +46,7 @@ _FEEDBACK_SIGNALS = frozenset(
     }
 )
 _REVIEW_SIGNALS = frozenset({Signal.THUMBS_DOWN, Signal.ESCALATION})
+LOW_RATING = 2  # ratings up to this go to human review too
 
 
 def is_edited(event: InteractionEvent) -> bool:
@@ -55,6 +61,8 @@ def route_of(event: InteractionEvent, min_rating: int = 4) -> Route:
         return Route.PAIR_CANDIDATE
     if signal is Signal.VIEW:
         return Route.VIEW
+    if signal is Signal.REVIEW:
+        return Route.REVIEW
     if signal in _FEEDBACK_SIGNALS:
         return Route.FEEDBACK
     if signal is Signal.THUMBS_UP:
@@ -66,5 +74,6 @@ def route_of(event: InteractionEvent, min_rating: int = 4) -> Route:
 
 
 def needs_review(event: InteractionEvent) -> bool:
-    """True for events that also go to the human review topic (thumbs_down, escalation)."""
-    return event.signal in _REVIEW_SIGNALS
+    """True for events that also go to the human review topic (thumbs_down, escalation, low ratings)."""
+    low = event.signal is Signal.RATING and event.rating is not None and event.rating <= LOW_RATING
+    return event.signal in _REVIEW_SIGNALS or low

@@ -77,8 +77,12 @@ def pair_row(
     safety_scores: dict[str, float],
     policy_version: str,
     curated_at: datetime,
+    reviewer_id: str | None = None,
 ) -> TableRow:
-    """A DPO pair: ``chosen`` is the (possibly scrubbed) user edit, ``rejected`` the model answer."""
+    """A DPO pair: ``chosen`` is the (possibly scrubbed) user edit, ``rejected`` the model answer.
+
+    With ``reviewer_id``, ``chosen`` was written or approved by that reviewer (``source=reviewer``).
+    """
     event = sourced.event
     values = {
         "pair_id": stable_id("pair", event.event_id),
@@ -95,6 +99,8 @@ def pair_row(
         "policy_version": policy_version,
         "occurred_at": event.occurred_at,
         "curated_at": curated_at,
+        "source": "user" if reviewer_id is None else "reviewer",
+        "reviewer_id": reviewer_id,
     }
     return TableRow(DPO_PAIRS, sourced.coordinates, values)
 

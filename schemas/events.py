@@ -29,6 +29,7 @@ class Signal(StrEnum):
     FOLLOW_UP = "follow_up"
     ESCALATION = "escalation"
     VIEW = "view"
+    REVIEW = "review"  # a human reviewer's decision on a queued item (schemas/review.py)
 
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]

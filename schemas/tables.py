@@ -112,6 +112,9 @@ def _dpo_pairs() -> TableContract:
         .add("safety_scores", _scores(), doc="toxicity and policy scores of chosen")
         .add("policy_version", StringType(), required=True)
         .lineage()
+        # Added after the first release (optional, at the end: an additive schema change).
+        .add("source", StringType(), doc="who wrote chosen: user (an edit) or reviewer (human review)")
+        .add("reviewer_id", StringType(), doc="the reviewer who wrote or approved chosen (source=reviewer)")
     )
     schema = fields.schema()
     return TableContract(DPO_PAIRS, schema, _by_day(schema))

@@ -147,9 +147,9 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
     assert CARD not in (card_row["chosen"] or "") and "[CARD]" in card_row["chosen"]
     for table in (DPO_PAIRS, POSITIVE_EXAMPLES, REJECTIONS):
         assert {r["policy_version"] for r in rows[table]} == {"default-v2"}
-    # Review queue: exactly thumbs_down and escalation.
+    # Review queue: thumbs_down, escalation, the low rating, and the edit the toxicity gate held back.
     review = read_topic(settings, settings.topics.review)
-    assert sorted(json.loads(m.value())["event_id"] for m in review) == ["down", "escalate"]
+    assert sorted(json.loads(m.value())["event_id"] for m in review) == ["down", "escalate", "rating-2", "toxic"]
     # Cost order: the toxicity model only saw edits that passed dedup, distance and policy.
     reached_model = {"pair-ok", "pair-email", "toxic", "quota-0", "quota-1", "quota-2"}
     assert summary.toxicity_items == len(reached_model)

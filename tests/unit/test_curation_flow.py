@@ -74,6 +74,7 @@ ROUTES: dict[Signal, tuple[str | None, bool]] = {
     Signal.ABANDON: (FEEDBACK_SIGNALS, False),
     Signal.FOLLOW_UP: (FEEDBACK_SIGNALS, False),
     Signal.VIEW: (None, False),
+    Signal.REVIEW: (REJECTIONS, False),  # without metadata.review: an audit row (review:invalid_review)
 }
 
 

@@ -25,6 +25,7 @@ from tests.unit.curation_events import make_event
         (Signal.FOLLOW_UP, {}, Route.FEEDBACK),
         (Signal.ESCALATION, {}, Route.FEEDBACK),
         (Signal.VIEW, {}, Route.VIEW),
+        (Signal.REVIEW, {}, Route.REVIEW),
     ],
 )
 def test_route_of(signal: Signal, overrides: dict, route: Route) -> None:
@@ -43,3 +44,4 @@ def test_min_rating_configurable() -> None:
 
 def test_needs_review() -> None:
     assert {s for s in Signal if needs_review(make_event(s))} == {Signal.THUMBS_DOWN, Signal.ESCALATION}
+    assert needs_review(make_event(Signal.RATING, rating=2)) and not needs_review(make_event(Signal.RATING, rating=3))

@@ -1,0 +1,60 @@
+"""Configuration of the review queue and its web app, loaded as ``Settings.review``.
+
+Environment overrides use ``__`` for nesting, e.g. ``FLYWHEEL_REVIEW__PORT=8010`` or
+``FLYWHEEL_REVIEW__REVIEWERS='{"alice": "a long password"}'``. Secrets (reviewer passwords,
+the cookie signing key, the gateway API key) are set by environment or config file, never in code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from flywheel.config import KafkaSettings, Section, TopicSettings, ValidationSettings
+
+
+class ReviewSettings(Section):
+    """The queue store, the queue consumer, logins and sessions, and where actions are posted."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8010, ge=0, le=65535)
+    # SQLAlchemy URL of the queue store; empty means SQLite at <state_dir>/review/queue.db.
+    # Claims need row-level compare-and-set, which an SQL database gives and Iceberg does not.
+    store_url: str = ""
+    consumer_group: str = "flywheel-review"
+    # `review serve` also runs the queue consumer (a background thread) when true.
+    consume: bool = True
+    poll_timeout_s: float = Field(default=0.5, gt=0)
+    batch_size: int = Field(default=500, ge=1)
+    # A claim lets one reviewer answer an item; after this long without an answer anyone may take it.
+    claim_ttl_s: float = Field(default=900.0, gt=0)
+    page_size: int = Field(default=50, ge=1, le=1000)
+    # Reviewer id -> password. No anonymous access: with none configured nobody can log in.
+    reviewers: dict[str, SecretStr] = Field(default_factory=dict)
+    # Signs the session cookie; a random key per process when empty (sessions end on restart).
+    session_secret: SecretStr = SecretStr("")
+    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    # Send the session cookie over HTTPS only (set behind TLS).
+    secure_cookies: bool = False
+    # Actions become `review` events posted to the gateway's POST /v1/events with this key.
+    gateway_url: str = "http://127.0.0.1:8000"
+    gateway_api_key: SecretStr = SecretStr("")
+    gateway_api_key_header: str = "X-API-Key"
+    gateway_timeout_s: float = Field(default=10.0, gt=0)
+
+    def store_location(self, state_dir: Path) -> str:
+        """The store's SQLAlchemy URL: ``store_url``, else SQLite under ``state_dir``."""
+        if self.store_url:
+            return self.store_url
+        return f"sqlite:///{(state_dir / 'review' / 'queue.db').resolve()}"
+
+
+class ReviewConfig(Section):
+    """What the review component reads: the broker, the review topic, its own section, event limits, the state dir."""
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)  # the flow's limits
+    state_dir: Path = Path(".flywheel")

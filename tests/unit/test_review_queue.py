@@ -1,0 +1,141 @@
+"""The review store (claims, expiry, replays) and review events, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flywheel.config import ValidationSettings
+from flywheel.errors import ClaimError, ReviewError
+from flywheel.review.actions import Action, Decision, review_event
+from flywheel.review.items import UndecodableItem, item_from_message
+from flywheel.review.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE, refresh_queue_gauges
+from flywheel.review.store import DONE, QueueFilter, ReviewStore
+from flywheel.schemas.events import Signal, encode_event
+from flywheel.schemas.review import REASON_HEADER
+from tests.support.review import review_item, thumbs_down
+
+TTL = 60.0
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ReviewStore:
+    return ReviewStore(f"sqlite:///{tmp_path / 'queue.db'}", claim_ttl_s=TTL)
+
+
+def test_storing_the_same_messages_again_adds_nothing(store: ReviewStore) -> None:
+    assert store.add([review_item(1), review_item(2)], now=100.0) == 2
+    assert store.add([review_item(2), review_item(3), review_item(3)], now=101.0) == 1
+    assert [s.item.event_id for s in store.list(QueueFilter(), 10)] == ["td-1", "td-2", "td-3"]
+    assert store.depth_by_reason() == {"thumbs_down": 3}
+    assert store.oldest_open_enqueued_at() == 100.0
+
+
+def test_two_reviewers_never_hold_the_same_item(store: ReviewStore) -> None:
+    item = review_item(1)
+    store.add([item], now=0.0)
+    store.claim(item.item_id, "alice", now=10.0)
+    with pytest.raises(ClaimError, match="claimed by alice"):
+        store.claim(item.item_id, "bob", now=10.0 + TTL - 1)
+    with pytest.raises(ClaimError, match="claimed by alice"):
+        store.hold(item.item_id, "bob", now=11.0)
+    # the claim expires: bob may take it, and alice can no longer answer
+    store.claim(item.item_id, "bob", now=10.0 + TTL + 1)
+    with pytest.raises(ClaimError):
+        store.hold(item.item_id, "alice", now=10.0 + TTL + 2)
+    store.hold(item.item_id, "bob", now=10.0 + TTL + 2)
+    store.resolve(item.item_id, "bob", "correct", None, "review-x", now=10.0 + TTL + 3)
+    with pytest.raises(ClaimError, match="already answered by bob"):
+        store.claim(item.item_id, "alice", now=10.0 + TTL + 4)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == DONE and stored.resolved_by == "bob"
+    assert store.depth_by_reason() == {}
+
+
+def test_release_frees_the_item_at_once(store: ReviewStore) -> None:
+    item = review_item(1)
+    store.add([item], now=0.0)
+    store.claim(item.item_id, "alice", now=1.0)
+    store.release(item.item_id, "bob")  # not bob's claim: nothing happens
+    with pytest.raises(ClaimError):
+        store.claim(item.item_id, "bob", now=2.0)
+    store.release(item.item_id, "alice")
+    store.claim(item.item_id, "bob", now=2.0)
+
+
+def test_filters_by_reason_segment_model_version_age_and_claims(store: ReviewStore) -> None:
+    store.add([review_item(i) for i in range(4)] + [review_item(9, model_version="2026.12")], now=0.0)
+    now = review_item(0).occurred_at.timestamp() + 3600 * 30
+
+    def ids(**query: object) -> list[str]:
+        return [s.item.event_id for s in store.list(QueueFilter(**query), 50, now=now)]  # type: ignore[arg-type]
+
+    assert ids(segment="pro") == ["td-1", "td-3", "td-9"]
+    assert store.count(QueueFilter(segment="pro"), now=now) == 3 and store.count(QueueFilter(), now=now) == 5
+    assert ids(model_version="2026.12") == ["td-9"]
+    assert ids(reason="escalation") == []
+    assert ids(older_than_s=86400.0) == ["td-0", "td-1", "td-2", "td-3", "td-9"]
+    assert ids(newer_than_s=3600.0) == []
+    store.claim(review_item(2).item_id, "alice", now=now)
+    assert ids(status="mine", reviewer="alice") == ["td-2"]
+    assert ids(status="mine", reviewer="bob") == []
+    facets = store.facets()
+    assert facets.segments == ["free", "pro"] and facets.model_versions == ["2026.11", "2026.12"]
+
+
+def test_gauges_follow_the_store(store: ReviewStore) -> None:
+    store.add([review_item(1)], now=1000.0)
+    refresh_queue_gauges(store, now=1600.0)
+    assert QUEUE_DEPTH.labels("thumbs_down")._value.get() == 1
+    assert QUEUE_OLDEST_AGE._value.get() == 600.0
+    item = review_item(1)
+    store.claim(item.item_id, "a", now=1601.0)
+    store.resolve(item.item_id, "a", "dismiss", "noise", "review-1", now=1602.0)
+    refresh_queue_gauges(store, now=1700.0)
+    assert QUEUE_DEPTH.labels("thumbs_down")._value.get() == 0
+    assert QUEUE_OLDEST_AGE._value.get() == 0.0
+
+
+def test_reason_comes_from_the_flow_header_else_the_signal() -> None:
+    edit = thumbs_down(5, signal=Signal.EDIT, final_user_edit="a user's edit")
+    held = item_from_message(
+        encode_event(edit), [(REASON_HEADER, b"toxicity:profanity")], "review:0:5", ValidationSettings()
+    )
+    assert held.reason == "toxicity:profanity" and held.user_edit == "a user's edit"
+    low = item_from_message(
+        encode_event(thumbs_down(6, signal=Signal.RATING, rating=1)), None, "review:0:6", ValidationSettings()
+    )
+    assert low.reason == "low_rating"
+    with pytest.raises(UndecodableItem):
+        item_from_message(b"{not json", None, "review:0:7", ValidationSettings())
+
+
+def test_earlier_turns_are_read_from_metadata() -> None:
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    item = review_item(1, metadata={"turns": turns, "locale": "en"})
+    assert item.turns == turns and item.other_metadata == {"locale": "en"}
+
+
+def test_review_events_carry_the_reviewer_and_the_right_answer() -> None:
+    item = review_item(1)
+    event = review_event(item, Decision(Action.CORRECT, "alice", answer="  Rotate with a grace period.  "))
+    assert event["signal"] == "review" and event["event_id"] == f"review-{item.item_id}"
+    assert event["final_user_edit"] == "Rotate with a grace period."
+    assert event["response"] == item.response and event["prompt"] == item.prompt
+    assert event["metadata"]["review"] == {
+        "action": "correct",
+        "reviewer_id": "alice",
+        "item_id": item.item_id,
+        "source_event_id": "td-1",
+        "queue_reason": "thumbs_down",
+        "source": "interactions:0:1",
+    }
+    dismissed = review_event(item, Decision(Action.DISMISS, "bob", note="spam"))
+    assert dismissed["final_user_edit"] is None and dismissed["comment"] == "spam"
+    with pytest.raises(ReviewError, match="reason"):
+        review_event(item, Decision(Action.DISMISS, "bob"))
+    with pytest.raises(ReviewError, match="unchanged"):
+        review_event(item, Decision(Action.CORRECT, "bob", answer=item.response))
+    with pytest.raises(ReviewError, match="no user edit"):
+        review_event(item, Decision(Action.APPROVE, "bob"))
