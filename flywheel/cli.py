@@ -51,10 +51,14 @@ console = Console()
 
 def _register_subapps() -> None:
     from flywheel.gateway_cli import app as gateway_app
+    from flywheel.serving_cli import impact, model_app, serve
     from flywheel.trainer_cli import app as trainer_app
 
     app.add_typer(trainer_app, name="trainer")
     app.add_typer(gateway_app, name="gateway")
+    app.add_typer(model_app, name="model")
+    app.command("serve")(serve)
+    app.command("impact")(impact)
 
 
 _register_subapps()

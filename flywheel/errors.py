@@ -150,3 +150,14 @@ class InvalidEvent(GatewayError):
 
 class ProcessStartError(FlywheelError):
     """A child process (gateway, broker) exited or did not answer in time."""
+
+
+# --- serving
+
+
+class AliasError(ConfigError):
+    """The registry's current alias cannot be read or moved as asked (unknown run, nothing to roll back to)."""
+
+
+class ServingError(FlywheelError):
+    """The model server cannot answer (the model is not loaded, a version failed to load)."""
