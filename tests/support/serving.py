@@ -1,0 +1,64 @@
+"""Model-server test parts: adapters whose answers name their version, a registry with runs, a live server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flywheel.infra.broker import free_port
+
+
+def forced_word_adapter(model_dir: Path, target: Path, word: str) -> Path:
+    """A LoRA adapter (lm_head, with bias) that makes the model say ``word`` at every step."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    token = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(f" {word}"))
+    if len(token) != 1:
+        raise ValueError(f"{word!r} is not one token of the tiny tokenizer: {token}")
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=1, target_modules=["lm_head"], lora_bias=True),
+    )
+    for name, parameter in model.named_parameters():
+        if "lora_B" in name and name.endswith("bias"):
+            with torch.no_grad():
+                parameter[token[0]] = 50.0
+    model.save_pretrained(target)
+    return target
+
+
+def add_run(registry_root: Path, run_id: str, adapter_dir: Path, status: str = "promoted") -> None:
+    """Lay a completed run out as the trainer does: ``runs/<id>/adapter/`` and ``model_card.json``."""
+    run = registry_root / "runs" / run_id
+    shutil.copytree(adapter_dir, run / "adapter", dirs_exist_ok=True)
+    (run / "model_card.json").write_text(json.dumps({"run_id": run_id, "status": status}))
+
+
+@contextmanager
+def running_server(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("model server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
