@@ -135,7 +135,7 @@ class TransformersBackend:
         if getattr(self.tokenizer, "chat_template", None):
             text = self.tokenizer.apply_chat_template(list(conversation), add_generation_prompt=True, tokenize=False)
             return str(text), False
-        return "\n".join(message["content"] for message in conversation), True
+        return "\n\n".join(message["content"] for message in conversation), True
 
     def generate(
         self, version: str, conversations: Sequence[Sequence[Message]], params: GenerationParams
