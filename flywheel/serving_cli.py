@@ -7,11 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table as RichTable
 
 if TYPE_CHECKING:
     from flywheel.serving.config import ServingConfig
-    from flywheel.serving.impact import Rate, VersionImpact
     from flywheel.serving.registry import Alias
     from flywheel.settings import Settings
 
@@ -105,33 +103,6 @@ def rollout(
     _show(RegistryView(_settings().serving_config().registry_url).rollout(None if off else candidate, share))
 
 
-def impact_table(figures: list[VersionImpact]) -> RichTable:
-    """Per version: interactions, edit / thumbs / regenerate rates with intervals, and the edit-rate change."""
-    table = RichTable(
-        "model_version",
-        "interactions",
-        "edit rate",
-        "thumbs-up",
-        "thumbs-down",
-        "regenerate",
-        "Δ edit rate vs previous",
-    )
-    for version in figures:
-        rates = version.rates
-        change = version.edit_rate_change
-        table.add_row(
-            version.model_version,
-            f"{version.interactions:.0f}",
-            *(_rate(rates[signal]) for signal in ("edit", "thumbs_up", "thumbs_down", "regenerate")),
-            f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}] vs {change.against}" if change else "-",
-        )
-    return table
-
-
-def _rate(figure: Rate) -> str:
-    return f"{figure.value:.1%} [{figure.low:.1%}, {figure.high:.1%}]"
-
-
 def impact(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -150,4 +121,6 @@ def impact(
     if not figures:
         console.print("no interactions in the tables yet")
         return
+    from flywheel.impact_report import impact_table
+
     console.print(impact_table(figures))

@@ -11,7 +11,9 @@ the default, :data:`HOUSE_STYLE`, deletes a chatty opening sentence ("Sure! ..."
 "Great question!", ...), deletes a closing pleasantry ("I hope this helps...", "Let me know if..."),
 and replaces ``print(`` with ``logger.info(``.
 
-**Reactions.** An answer that needs a correction is edited (``edit_share``), thumbed down,
+**Reactions.** A broken answer (empty, or a word repeated three times in a row) is regenerated:
+no one edits gibberish into shape, so a collapsed model cannot lower the edit rate. An answer that
+needs a correction is edited (``edit_share``), thumbed down,
 regenerated, or abandoned; one that does not is thumbed up (``thumbs_up_share``) or just read
 (a ``view``). Which of these a user picks comes from a hash of (seed, user, prompt): the same user
 meeting the same prompt reacts the same way to an equally good answer, in every revolution, so the
@@ -98,6 +100,15 @@ class Behaviour:
     thumbs_down_share: float = 0.1
     regenerate_share: float = 0.05
     thumbs_up_share: float = 0.6  # of answers that need none; the rest are read (a view)
+    regenerate_broken: bool = True  # empty or repetitive answers are regenerated, never edited
+
+
+_REPEATED_WORD = re.compile(r"\b(\w+)\b(?:\W+\1\b){2,}", re.IGNORECASE)
+
+
+def broken(answer: str) -> bool:
+    """Whether an answer is empty or repeats a word three times in a row."""
+    return not answer.strip() or _REPEATED_WORD.search(answer) is not None
 
 
 @dataclass(frozen=True)
@@ -160,7 +171,9 @@ class SimulatedUsers:
         behaviour = self.behaviour
         edit = self.policy.correct(answer.prompt, answer.text)
         final_edit = None
-        if edit is not None:
+        if behaviour.regenerate_broken and broken(answer.text):
+            signal = "regenerate"
+        elif edit is not None:
             if draw < behaviour.edit_share:
                 signal, final_edit = "edit", edit
             elif draw < behaviour.edit_share + behaviour.thumbs_down_share:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flywheel.infra.broker import free_port
+from tests.support.synthetic import build_tiny_model
 
 
 def forced_word_adapter(model_dir: Path, target: Path, word: str) -> Path:
@@ -62,3 +63,32 @@ def running_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+def chatty_model(directory: Path, prompts: list[str], steps: int = 120, seed: int = 0) -> Path:
+    """A tiny Llama taught to open every answer with "Sure!": the habit simulated users delete.
+
+    The answer after the opener names the prompt's topic, so the model has something to say once
+    DPO teaches it to drop the opener.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.support.synthetic import TOPICS
+
+    texts = [f"{p} Sure! Here is a clear answer about {TOPICS[i % len(TOPICS)]}." for i, p in enumerate(prompts)]
+    build_tiny_model(directory, texts=[*texts, *(t.replace("Sure! ", "") for t in texts)], seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    batch = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    model.train()
+    for _ in range(steps):
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(directory)
+    return directory

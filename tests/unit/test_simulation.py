@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from flywheel.simulation import HOUSE_STYLE, Answer, Behaviour, RegexHabit, SimulatedUsers
+from flywheel.simulation import HOUSE_STYLE, Answer, Behaviour, RegexHabit, SimulatedUsers, broken
 
 
 def test_house_style_deletes_chatter_and_fixes_print() -> None:
@@ -40,3 +40,10 @@ def test_reactions_change_only_when_the_answers_do() -> None:
     again = [users.react(a, "s0") for a in _answers(users, "Sure! print(x)", "base")]
     assert again == [dict(e, occurred_at=a["occurred_at"]) for e, a in zip(bad, again, strict=True)]
     assert all(e["model_version"] == "base" and e["request_id"].startswith("req-") for e in bad)
+
+
+def test_broken_answers_are_regenerated_not_edited() -> None:
+    users = SimulatedUsers(users=20, prompts_per_user=2)
+    for text in ("Sure! rebase rebase rebase rebase", "   "):
+        assert {users.react(a, "s")["signal"] for a in _answers(users, text, "r9")} == {"regenerate"}
+    assert not broken("Sure! a b a b")

@@ -1,0 +1,58 @@
+"""End to end with a tiny model: two revolutions of the wheel lower the simulated users' edit rate."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from flywheel.revolutions import WheelOptions, run_revolutions
+from flywheel.simulation import HOUSE_STYLE
+from tests.support.serving import chatty_model
+from tests.support.synthetic import prompt_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
+    prompts = tuple(prompt_for(index) for index in range(60))
+    model = chatty_model(tmp_path / "model", list(prompts))  # opens every answer with "Sure!"
+    options = WheelOptions(
+        revolutions=2,
+        directory=tmp_path / "wheel",
+        users=10,
+        prompts_per_user=6,
+        threshold=10,
+        max_new_tokens=16,
+        policy=HOUSE_STYLE,  # users delete the "Sure!" opener: the same habit in every revolution
+        prompts=prompts,
+        base_reference=str(model),
+        trainer={
+            "base_model": str(model),
+            "device": "cpu",
+            "max_steps": 20,
+            "batch_size": 8,
+            "learning_rate": 5e-3,
+            "max_length": 64,
+            "max_prompt_length": 32,
+        },
+    )
+    output = io.StringIO()
+    revolutions = run_revolutions(Console(file=output, width=200), options)
+    printed = output.getvalue()
+    assert [r.revolution for r in revolutions] == [0, 1, 2], printed
+    first, second, third = revolutions
+    assert first.model_version == "base" and first.pairs >= 10, printed
+    assert first.decision.startswith("promoted") and first.run_id == second.model_version, printed
+    assert second.edit_rate < first.edit_rate, printed
+    assert third.edit_rate <= second.edit_rate, printed
+    # The fall is larger than the noise: the intervals of the first and last revolution do not overlap.
+    assert third.edit_rate_high < first.edit_rate_low, printed
+    report = json.loads((tmp_path / "wheel" / "report.json").read_text())
+    assert [r["model_version"] for r in report["revolutions"]] == [r.model_version for r in revolutions]
+    assert {"interactions", "edit_rate", "edit_rate_low", "edit_rate_high", "pairs", "decision"} <= set(
+        report["revolutions"][0]
+    )
