@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
-    prompts = tuple(prompt_for(index) for index in range(60))
-    model = chatty_model(tmp_path / "model", list(prompts))  # opens every answer with "Sure!"
+    prompts = tuple(prompt_for(index) + "\n" for index in range(60))
+    model = chatty_model(tmp_path / "model", list(prompts))  # opens answers with "Sure!" (3 times in 5)
     options = WheelOptions(
         revolutions=2,
         directory=tmp_path / "wheel",
@@ -33,9 +33,10 @@ def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
         trainer={
             "base_model": str(model),
             "device": "cpu",
-            "max_steps": 20,
+            "max_steps": 10,
             "batch_size": 8,
-            "learning_rate": 5e-3,
+            "learning_rate": 1e-3,
+            "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
             "max_length": 64,
             "max_prompt_length": 32,
         },
@@ -43,6 +44,7 @@ def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
     output = io.StringIO()
     revolutions = run_revolutions(Console(file=output, width=200), options)
     printed = output.getvalue()
+    print(printed)  # the revolution lines and the impact table, for -s
     assert [r.revolution for r in revolutions] == [0, 1, 2], printed
     first, second, third = revolutions
     assert first.model_version == "base" and first.pairs >= 10, printed

@@ -65,24 +65,32 @@ def running_server(app: Any) -> Iterator[str]:
         thread.join(timeout=60)
 
 
-def chatty_model(directory: Path, prompts: list[str], steps: int = 120, seed: int = 0) -> Path:
+def chatty_model(directory: Path, prompts: list[str], steps: int = 120, lr: float = 3e-3, seed: int = 0) -> Path:
     """A tiny Llama taught to open every answer with "Sure!": the habit simulated users delete.
 
     The answer after the opener names the prompt's topic, so the model has something to say once
     DPO teaches it to drop the opener.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from tests.support.synthetic import TOPICS
 
-    texts = [f"{p} Sure! Here is a clear answer about {TOPICS[i % len(TOPICS)]}." for i, p in enumerate(prompts)]
-    build_tiny_model(directory, texts=[*texts, *(t.replace("Sure! ", "") for t in texts)], seed=seed)
+    # Prompts end with a newline, so the answer's first token carries no leading space whether it is
+    # generated after the prompt or tokenized with it for training.
+    texts = [f"{p}Sure!\nHere is a clear answer about {TOPICS[(i // 6) % len(TOPICS)]}." for i, p in enumerate(prompts)]
+    variants = [t.replace("Sure!\n", "") for t in texts]
+    build_tiny_model(directory, texts=[*texts, *variants], seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(directory)
-    model = AutoModelForCausalLM.from_pretrained(directory)
+    # Twice the width of the plain tiny model: the 32-wide one collapses under any DPO step that moves it.
+    config = LlamaConfig.from_pretrained(directory)
+    config.hidden_size, config.intermediate_size, config.num_attention_heads, config.num_key_value_heads = 64, 128, 4, 4
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    batch = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
+    model = LlamaForCausalLM(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    # Three answers in five open with "Sure!": a habit, held with a moderate probability, as real models do.
+    corpus = [*texts, *texts, *texts, *variants, *variants]
+    batch = tokenizer([t + tokenizer.eos_token for t in corpus], return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     model.train()
     for _ in range(steps):
