@@ -41,15 +41,24 @@ class WheelOptions:
 
     revolutions: int = 2
     directory: Path = Path(".flywheel/demo")
-    users: int = 30
-    prompts_per_user: int = 6
-    threshold: int = 40
+    users: int = 16
+    prompts_per_user: int = 5
+    threshold: int = 10
     max_new_tokens: int = 64
     policy: CorrectionPolicy = HOUSE_STYLE
     prompts: tuple[str, ...] | None = None
     seed: int = 0
-    # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests).
-    trainer: dict[str, Any] = field(default_factory=dict)
+    # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests); the defaults keep a
+    # CPU run short, like the single-turn demo's.
+    trainer: dict[str, Any] = field(
+        default_factory=lambda: {
+            "max_steps": 8,
+            "batch_size": 4,
+            "max_length": 256,
+            "max_prompt_length": 64,
+            "learning_rate": 1e-4,
+        }
+    )
     # A loadable base model reference for the server; None resolves the trainer's base model.
     base_reference: str | None = None
 

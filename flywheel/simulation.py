@@ -76,7 +76,7 @@ HOUSE_STYLE = RegexHabit(
 )
 POLICIES: dict[str, CorrectionPolicy] = {HOUSE_STYLE.name: HOUSE_STYLE}
 
-_TASKS = ("Explain", "Write a short Python example of", "Summarise in two sentences", "Give one tip about")
+_TASKS = ("Explain", "Write a short Python example of", "Summarise in two sentences", "Give one tip about", "Compare")
 _SUBJECTS = (
     "reading a CSV file",
     "retrying an HTTP request",
@@ -88,6 +88,16 @@ _SUBJECTS = (
     "HTTP caching",
     "logging in Python",
     "environment variables",
+    "Python dataclasses",
+    "async functions",
+    "JSON parsing",
+    "regular expressions",
+    "Docker volumes",
+    "database indexes",
+    "rate limiting",
+    "command-line arguments",
+    "type hints",
+    "context managers",
 )
 DEFAULT_PROMPTS = tuple(f"{task} {subject}." for subject in _SUBJECTS for task in _TASKS)
 
