@@ -73,10 +73,12 @@ def current(
     set_to: Annotated[str | None, typer.Option("--set", help="Make this run (or 'base') current.")] = None,
 ) -> None:
     """Show the version users get (or set it)."""
+    from flywheel.console import one_line_errors
     from flywheel.serving.registry import RegistryView
 
     registry = RegistryView(_settings().serving_config().registry_url)
-    _show(registry.set_current(set_to, note="flywheel model current --set") if set_to else registry.read_alias())
+    with one_line_errors():
+        _show(registry.set_current(set_to, note="flywheel model current --set") if set_to else registry.read_alias())
 
 
 @model_app.command("rollback")
@@ -84,9 +86,11 @@ def rollback(
     to: Annotated[str | None, typer.Option(help="Run id (or 'base') to serve; default: the previous one.")] = None,
 ) -> None:
     """Serve the previous version (or ``--to RUN``) to everyone; running servers follow within seconds."""
+    from flywheel.console import one_line_errors
     from flywheel.serving.registry import RegistryView
 
-    _show(RegistryView(_settings().serving_config().registry_url).rollback(to))
+    with one_line_errors():
+        _show(RegistryView(_settings().serving_config().registry_url).rollback(to))
 
 
 @model_app.command("rollout")
@@ -100,7 +104,10 @@ def rollout(
 
     if not off and candidate is None:
         raise typer.BadParameter("give --candidate RUN|previous, or --off")
-    _show(RegistryView(_settings().serving_config().registry_url).rollout(None if off else candidate, share))
+    from flywheel.console import one_line_errors
+
+    with one_line_errors():
+        _show(RegistryView(_settings().serving_config().registry_url).rollout(None if off else candidate, share))
 
 
 def impact(

@@ -113,7 +113,7 @@ class Behaviour:
     regenerate_broken: bool = True  # empty or repetitive answers are regenerated, never edited
 
 
-_REPEATED_WORD = re.compile(r"\b(\w+)\b(?:\W+\1\b){2,}", re.IGNORECASE)
+_REPEATED_WORD = re.compile(r"\b(\w+)(?:\s+\1\b){2,}", re.IGNORECASE)
 
 
 def broken(answer: str) -> bool:
