@@ -12,6 +12,7 @@ write wins, and both changes stay visible as the history of the file each of the
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import uuid
 from datetime import UTC, datetime
@@ -133,8 +134,10 @@ class RegistryView:
             return Path(source)
         target = cache_dir / "adapters" / version
         if not (target / "adapter_config.json").is_file():
-            staging = Path(tempfile.mkdtemp(prefix=f"{version}-", dir=cache_dir))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
             self.fs.get(source + "/", str(staging), recursive=True)
+            shutil.rmtree(target, ignore_errors=True)  # a copy an earlier crash left half-done
             staging.rename(target)
         return target
 

@@ -87,3 +87,20 @@ def test_a_corrupt_alias_is_a_clear_error(registry: RegistryView, tmp_path: Path
     (tmp_path / "current.json").write_text('{"current": 3')
     with pytest.raises(AliasError, match="not a valid alias"):
         registry.read_alias()
+
+
+def test_an_object_store_registry_is_read_and_its_adapter_cached_locally(tmp_path: Path) -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    root = f"memory://registry-{tmp_path.name}"
+    memory.pipe(f"{root}/runs/r1/model_card.json", b"{}")
+    memory.pipe(f"{root}/runs/r1/adapter/adapter_config.json", b'{"r": 8}')
+    memory.pipe(f"{root}/runs/r1/adapter/adapter_model.safetensors", b"weights")
+    registry = RegistryView(root)
+    registry.promote("r1", trigger_id="t1")
+    assert RegistryView(root).read_alias().current == "r1"
+    local = registry.local_adapter("r1", tmp_path / "cache")
+    assert (local / "adapter_config.json").read_text() == '{"r": 8}'
+    assert (local / "adapter_model.safetensors").read_bytes() == b"weights"
+    assert registry.local_adapter("r1", tmp_path / "cache") == local  # copied once
