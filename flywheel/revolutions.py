@@ -30,7 +30,7 @@ from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
-from flywheel.serving.impact import VersionImpact, read_impact
+from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
 from flywheel.settings import Settings, local_settings
 from flywheel.simulation import DEFAULT_PROMPTS, HOUSE_STYLE, CorrectionPolicy, SimulatedUsers
 
@@ -82,7 +82,8 @@ class Revolution:
     def line(self) -> str:
         """One line for the console."""
         return (
-            f"revolution {self.revolution}: model {self.model_version:<14} {self.interactions:>4.0f} interactions, "
+            f"revolution {self.revolution}: model {self.model_version:<14} {self.answers:>4} answers, "
+            f"{self.interactions:>4.0f} interactions, "
             f"edit rate {self.edit_rate:.1%} [{self.edit_rate_low:.1%}, {self.edit_rate_high:.1%}], "
             f"{self.pairs} pairs curated -> {self.decision}"
         )
@@ -136,20 +137,13 @@ def _wait_for_version(server_url: str, run_id: str, timeout_s: float = 300.0) ->
     raise ServingError(f"serving did not switch to promoted run {run_id} within {timeout_s:.0f}s")
 
 
-def _pairs_of(settings: Settings, version: str) -> int:
-    from pyiceberg.expressions import EqualTo, Reference
-    from pyiceberg.expressions.literals import literal
-
+def _pairs_of(settings: Settings, events: set[str]) -> int:
+    """DPO pairs curated from this revolution's events."""
     from flywheel.infra.catalog import open_catalog, table_identifier
 
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, "dpo_pairs"))
-    return (
-        table.scan(
-            row_filter=EqualTo(term=Reference("model_version"), value=literal(version)), selected_fields=("pair_id",)
-        )
-        .to_arrow()
-        .num_rows
-    )
+    stored = table.scan(selected_fields=("event_id",)).to_arrow().column("event_id").to_pylist()
+    return sum(1 for event_id in stored if event_id in events)
 
 
 def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]:
@@ -213,7 +207,10 @@ def _revolution(
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
     run_until_drained(settings.flow_config())
-    mine = [figure for figure in read_impact(settings.catalog) if figure.model_version == version]
+    # This revolution's figures: its own events as the tables hold them (a version served in two
+    # revolutions is measured in each separately; the impact table at the end pools them).
+    sent = {event["event_id"] for event in session.events}
+    mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
     edit = mine[0].rates["edit"] if mine else None
     decision, run_id, reasons = "measured only (last revolution)", None, []
     if number < options.revolutions:
@@ -237,7 +234,7 @@ def _revolution(
         edit_rate=edit.value if edit else 0.0,
         edit_rate_low=edit.low if edit else 0.0,
         edit_rate_high=edit.high if edit else 1.0,
-        pairs=_pairs_of(settings, version),
+        pairs=_pairs_of(settings, sent),
         decision=decision,
         run_id=run_id,
         reasons=reasons,

@@ -15,9 +15,10 @@ and replaces ``print(`` with ``logger.info(``.
 no one edits gibberish into shape, so a collapsed model cannot lower the edit rate. An answer that
 needs a correction is edited (``edit_share``), thumbed down,
 regenerated, or abandoned; one that does not is thumbed up (``thumbs_up_share``) or just read
-(a ``view``). Which of these a user picks comes from a hash of (seed, user, prompt): the same user
-meeting the same prompt reacts the same way to an equally good answer, in every revolution, so the
-edit rate moves only when the answers change. No wall clock and no global random state decide.
+(a ``view``). Which questions a user asks in a session comes from a hash of (seed, session, user); which
+reaction they pick comes from a hash of (seed, user, prompt): the same user meeting the same prompt
+reacts the same way to an equally good answer, in every revolution, so the edit rate moves only
+when the answers change. No wall clock and no global random state decide.
 """
 
 from __future__ import annotations
@@ -166,12 +167,12 @@ class SimulatedUsers:
     max_tokens: int = 96
     concurrency: int = 8
 
-    def asks(self) -> list[tuple[str, str]]:
-        """Every (user_id, prompt) of one session, in a fixed order."""
+    def asks(self, session: str = "") -> list[tuple[str, str]]:
+        """Every (user_id, prompt) of one session, in a fixed order; each session draws new questions."""
         pairs: list[tuple[str, str]] = []
         for index in range(self.users):
             user = f"sim-user-{self.seed}-{index}"
-            ranked = sorted(range(len(self.prompts)), key=lambda p: _draw(self.seed, user, "prompt", p))
+            ranked = sorted(range(len(self.prompts)), key=lambda p: _draw(self.seed, session, user, "prompt", p))
             pairs.extend((user, self.prompts[p]) for p in ranked[: self.prompts_per_user])
         return pairs
 
@@ -227,7 +228,7 @@ class SimulatedUsers:
         """Ask every question (``concurrency`` at a time), then post every reaction to the gateway."""
         report = SessionReport()
         with httpx.Client(base_url=server_url, timeout=600) as server, ThreadPoolExecutor(self.concurrency) as pool:
-            report.answers = list(pool.map(lambda ask: self.ask(server, *ask), self.asks()))
+            report.answers = list(pool.map(lambda ask: self.ask(server, *ask), self.asks(session)))
         report.events = [self.react(answer, session) for answer in report.answers]
         for event in report.events:
             report.signals.setdefault(event["model_version"], Counter())[event["signal"]] += 1

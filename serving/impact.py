@@ -156,8 +156,8 @@ _COLUMNS = {
 }
 
 
-def read_impact(catalog: CatalogSettings) -> list[VersionImpact]:
-    """Scan the four tables of the configured catalog (main branch) and compute impact by version."""
+def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
+    """Every stored reaction in the four tables of the configured catalog (main branch)."""
     from flywheel.infra.catalog import open_catalog, table_identifier
 
     opened = open_catalog(catalog)
@@ -166,7 +166,12 @@ def read_impact(catalog: CatalogSettings) -> list[VersionImpact]:
         table = opened.load_table(table_identifier(catalog, name))
         rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
         reactions.extend(reactions_from_rows(name, rows))
-    return impact_by_version(reactions)
+    return reactions
+
+
+def read_impact(catalog: CatalogSettings) -> list[VersionImpact]:
+    """Scan the tables and compute impact by version."""
+    return impact_by_version(read_reactions(catalog))
 
 
 def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:

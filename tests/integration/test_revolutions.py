@@ -33,7 +33,7 @@ def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
         trainer={
             "base_model": str(model),
             "device": "cpu",
-            "max_steps": 10,
+            "max_steps": 4,
             "batch_size": 8,
             "learning_rate": 1e-3,
             "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},

@@ -23,6 +23,7 @@ def test_sessions_are_deterministic_and_cover_the_prompt_set() -> None:
     assert asks == SimulatedUsers(users=30, prompts_per_user=4, seed=3).asks()
     assert len(asks) == 120 and len(set(asks)) == 120
     assert asks != SimulatedUsers(users=30, prompts_per_user=4, seed=4).asks()
+    assert asks != users.asks("next-week")  # a new session asks new questions
 
 
 def _answers(users: SimulatedUsers, text: str, version: str) -> list[Answer]:
