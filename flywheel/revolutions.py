@@ -78,6 +78,7 @@ class Revolution:
     decision: str
     run_id: str | None = None
     reasons: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
 
     def line(self) -> str:
         """One line for the console."""
@@ -85,7 +86,7 @@ class Revolution:
             f"revolution {self.revolution}: model {self.model_version:<14} {self.answers:>4} answers, "
             f"{self.interactions:>4.0f} interactions, "
             f"edit rate {self.edit_rate:.1%} [{self.edit_rate_low:.1%}, {self.edit_rate_high:.1%}], "
-            f"{self.pairs} pairs curated -> {self.decision}"
+            f"{self.pairs} pairs curated -> {self.decision}  ({self.duration_s:.0f}s)"
         )
 
 
@@ -185,7 +186,8 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         broker.stop()
     _print_impact(console, figures)
     report = options.directory / "report.json"
-    report.write_text(json.dumps({"revolutions": [asdict(r) for r in revolutions]}, indent=2))
+    payload = {"revolutions": [asdict(r) for r in revolutions], "impact": [asdict(v) for v in figures]}
+    report.write_text(json.dumps(payload, indent=2, default=str))
     console.print(f"report: {report}")
     return revolutions
 
@@ -238,8 +240,9 @@ def _revolution(
         decision=decision,
         run_id=run_id,
         reasons=reasons,
+        duration_s=round(time.monotonic() - started, 1),
     )
-    console.print(record.line() + f"  ({time.monotonic() - started:.0f}s)")
+    console.print(record.line())
     for reason in reasons:
         console.print(f"  reason: {reason}")
     return record

@@ -17,7 +17,7 @@ from tests.support.synthetic import prompt_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
+def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> None:
     prompts = tuple(prompt_for(index) + "\n" for index in range(60))
     model = chatty_model(tmp_path / "model", list(prompts))  # opens answers with "Sure!" (3 times in 5)
     options = WheelOptions(
@@ -53,8 +53,16 @@ def test_two_revolutions_lower_the_edit_rate(tmp_path: Path) -> None:
     assert third.edit_rate <= second.edit_rate, printed
     # The fall is larger than the noise: the intervals of the first and last revolution do not overlap.
     assert third.edit_rate_high < first.edit_rate_low, printed
+    assert second.decision.startswith(("no trigger", "promoted", "rejected")), printed
     report = json.loads((tmp_path / "wheel" / "report.json").read_text())
+    base_figures, last_figures = report["impact"][0]["rates"], report["impact"][-1]["rates"]
+    # Not a broken model that users stopped editing: regenerations and thumbs-down did not rise.
+    for signal in ("regenerate", "thumbs_down"):
+        assert last_figures[signal]["count"] / report["impact"][-1]["interactions"] <= (
+            base_figures[signal]["count"] / report["impact"][0]["interactions"]
+        ), printed
     assert [r["model_version"] for r in report["revolutions"]] == [r.model_version for r in revolutions]
     assert {"interactions", "edit_rate", "edit_rate_low", "edit_rate_high", "pairs", "decision"} <= set(
         report["revolutions"][0]
     )
+    assert report["impact"][0]["model_version"] == "base"
