@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flywheel.infra.kafka import CheckedProducer
 from flywheel.serving.app import VERSION_HEADER, create_app
 from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.serving.follower import PromotionFollower
@@ -17,7 +18,6 @@ from flywheel.serving.registry import BASE, RegistryView
 from flywheel.serving.rollout import Routes
 from flywheel.settings import Settings
 from flywheel.trainer.events import TrainingResult
-from flywheel.trainer.io import idempotent_producer, produce_durably
 from tests.conftest import wait_for
 from tests.support.serving import add_run, forced_word_adapter, running_server
 from tests.support.synthetic import build_tiny_model
@@ -160,12 +160,14 @@ def test_promotions_on_the_results_topic_move_the_alias(settings: Settings, tmp_
         (root / "runs" / run / "model_card.json").write_text("{}")
     registry = RegistryView(str(root))
     follower = PromotionFollower(settings.kafka, settings.topics.training_results, "serving-test", registry)
-    producer = idempotent_producer(settings.kafka)
+    producer = CheckedProducer(settings.kafka)
     follower.start()
     try:
-        produce_durably(producer, settings.topics.training_results, "trigger-rB", _result("rB", "rejected"))
-        produce_durably(producer, settings.topics.training_results, "trigger-rA", _result("rA", "promoted"))
-        produce_durably(producer, settings.topics.training_results, "trigger-rA", _result("rA", "promoted"))
+        topic = settings.topics.training_results
+        producer.send(topic, _result("rB", "rejected"), key=b"trigger-rB")
+        producer.send(topic, _result("rA", "promoted"), key=b"trigger-rA")
+        producer.send(topic, _result("rA", "promoted"), key=b"trigger-rA")  # redelivered
+        producer.flush()
         wait_for(lambda: registry.read_alias().current == "rA", what="the alias to follow the promotion")
     finally:
         follower.stop()
