@@ -1,4 +1,10 @@
-"""End to end with a tiny model: two revolutions of the wheel lower the simulated users' edit rate."""
+"""End to end with a tiny model: the wheel turns, and the users' edit rate falls because the model changed.
+
+The tiny model opens three answers in five with "Sure!"; the simulated users delete that opener
+(the default house-style habit). One DPO run on revolution 0's edits removes the habit, so
+revolution 1 has nothing left to correct (no trigger) and revolution 2 confirms the new level.
+A run the gates reject leaves serving on the version it had.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,11 @@ from tests.support.synthetic import prompt_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> None:
+def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOptions:
     prompts = tuple(prompt_for(index) + "\n" for index in range(60))
     model = chatty_model(tmp_path / "model", list(prompts))  # opens answers with "Sure!" (3 times in 5)
-    options = WheelOptions(
-        revolutions=2,
+    return WheelOptions(
+        revolutions=revolutions,
         directory=tmp_path / "wheel",
         users=10,
         prompts_per_user=6,
@@ -36,11 +42,16 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
             "max_steps": 4,
             "batch_size": 8,
             "learning_rate": 1e-3,
-            "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
             "max_length": 64,
             "max_prompt_length": 32,
+            "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
+            **trainer,
         },
     )
+
+
+def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> None:
+    options = _options(tmp_path, revolutions=2)
     output = io.StringIO()
     revolutions = run_revolutions(Console(file=output, width=200), options)
     printed = output.getvalue()
@@ -66,3 +77,14 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
         report["revolutions"][0]
     )
     assert report["impact"][0]["model_version"] == "base"
+
+
+def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:
+    # More eval evidence than 60 prompts can give: the gates must reject (named for both trainer versions).
+    options = _options(tmp_path, revolutions=1, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
+    output = io.StringIO()
+    first, second = run_revolutions(Console(file=output, width=200), options)
+    printed = output.getvalue()
+    assert first.decision.startswith("rejected") and "serving keeps base" in first.decision, printed
+    assert first.reasons, printed
+    assert second.model_version == "base", printed
