@@ -116,12 +116,18 @@ def impact(
     """Edit rate, thumbs and regenerate rates per model_version from the Iceberg tables, with 95% intervals."""
     from dataclasses import asdict
 
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
     from flywheel.console import one_line_errors
     from flywheel.serving.impact import read_impact
 
     settings = _settings()
-    with one_line_errors():
-        figures = read_impact(settings.catalog)
+    try:
+        with one_line_errors():
+            figures = read_impact(settings.catalog)
+    except (NoSuchTableError, NoSuchNamespaceError) as exc:
+        console.print(f"[red]error:[/red] Iceberg table missing ({exc}); run the flow or `flywheel stack tables` first")
+        raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps([asdict(version) for version in figures], default=str, indent=2))
         return

@@ -46,3 +46,30 @@ def test_unknown_run_exits_2_with_one_line(tmp_path: Path) -> None:
     _, env = _registry(tmp_path)
     result = runner.invoke(app, ["model", "rollback", "--to", "r-nope"], env=env)
     assert result.exit_code == 2 and "r-nope" in result.output and "Traceback" not in result.output
+
+
+def test_impact_without_tables_exits_2(tmp_path: Path) -> None:
+    env = {
+        "FLYWHEEL_CATALOG__URI": f"sqlite:///{tmp_path / 'catalog.db'}",
+        "FLYWHEEL_CATALOG__WAREHOUSE": str(tmp_path / "warehouse"),
+        "FLYWHEEL_STATE_DIR": str(tmp_path),
+    }
+    result = runner.invoke(app, ["impact"], env=env)
+    assert result.exit_code == 2 and "table missing" in result.output and "Traceback" not in result.output
+
+
+def test_impact_reads_the_tables(tmp_path: Path) -> None:
+    from flywheel.config import CatalogSettings
+    from flywheel.infra.catalog import ensure_tables, open_catalog
+    from tests.support.synthetic import append_rows, pair_rows, positive_rows
+
+    catalog = CatalogSettings(uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=str(tmp_path / "warehouse"))
+    tables = ensure_tables(open_catalog(catalog), catalog)
+    append_rows(tables["dpo_pairs"], pair_rows(3))  # model_version v1, three edits
+    append_rows(tables["positive_examples"], positive_rows(2))  # v1, sampled at 1%: 100 thumbs-up each
+    env = {"FLYWHEEL_CATALOG__URI": catalog.uri, "FLYWHEEL_CATALOG__WAREHOUSE": catalog.warehouse}
+    result = runner.invoke(app, ["impact", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    (version,) = json.loads(result.output)
+    assert version["model_version"] == "v1" and version["interactions"] == 203
+    assert version["rates"]["edit"]["count"] == 3 and version["rates"]["thumbs_up"]["count"] == 200
