@@ -1,6 +1,6 @@
 """End to end with a tiny model: the wheel turns, and the users' edit rate falls because the model changed.
 
-The tiny model opens three answers in five with "Sure!"; the simulated users delete that opener
+The tiny model opens two answers in three with "Sure!"; the simulated users delete that opener
 (the default house-style habit). One DPO run on revolution 0's edits removes the habit, so
 revolution 1 has nothing left to correct (no trigger) and revolution 2 confirms the new level.
 A run the gates reject leaves serving on the version it had.
@@ -24,14 +24,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOptions:
-    prompts = tuple(prompt_for(index) + "\n" for index in range(60))
-    model = chatty_model(tmp_path / "model", list(prompts))  # opens answers with "Sure!" (3 times in 5)
+    prompts = tuple(prompt_for(index) + "\n" for index in range(240))
+    model = chatty_model(tmp_path / "model", list(prompts))  # opens 2 answers in 3 with "Sure!"
     return WheelOptions(
         revolutions=revolutions,
         directory=tmp_path / "wheel",
-        users=10,
-        prompts_per_user=6,
-        threshold=10,
+        users=30,
+        prompts_per_user=8,
+        threshold=40,
         max_new_tokens=16,
         policy=HOUSE_STYLE,  # users delete the "Sure!" opener: the same habit in every revolution
         prompts=prompts,
@@ -80,7 +80,7 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
 
 
 def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:
-    # More eval evidence than 60 prompts can give: the gates must reject (named for both trainer versions).
+    # More eval evidence than 240 prompts can give: the gates must reject (named for both trainer versions).
     options = _options(tmp_path, revolutions=1, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
     output = io.StringIO()
     first, second = run_revolutions(Console(file=output, width=200), options)

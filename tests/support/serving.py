@@ -66,7 +66,7 @@ def running_server(app: Any) -> Iterator[str]:
 
 
 def chatty_model(directory: Path, prompts: list[str], steps: int = 120, lr: float = 3e-3, seed: int = 0) -> Path:
-    """A tiny Llama taught to open every answer with "Sure!": the habit simulated users delete.
+    """A tiny Llama taught to open most answers with "Sure!": the habit simulated users delete.
 
     The answer after the opener names the prompt's topic, so the model has something to say once
     DPO teaches it to drop the opener.
@@ -88,8 +88,10 @@ def chatty_model(directory: Path, prompts: list[str], steps: int = 120, lr: floa
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    # Three answers in five open with "Sure!": a habit, held with a moderate probability, as real models do.
-    corpus = [*texts, *texts, *texts, *variants, *variants]
+    # Two prompts in three get "Sure!" in three answers of five (a habit held with a moderate
+    # probability, as real models do); the third never does, so some answers need no edit.
+    chatty = [t for i, t in enumerate(texts) if i % 3]
+    corpus = [*chatty, *chatty, *chatty, *variants, *variants]
     batch = tokenizer([t + tokenizer.eos_token for t in corpus], return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     model.train()
