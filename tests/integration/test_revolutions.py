@@ -24,13 +24,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOptions:
-    prompts = tuple(prompt_for(index) + "\n" for index in range(240))
+    prompts = tuple(prompt_for(index) + "\n" for index in range(480))
     model = chatty_model(tmp_path / "model", list(prompts))  # opens 2 answers in 3 with "Sure!"
     return WheelOptions(
         revolutions=revolutions,
         directory=tmp_path / "wheel",
-        users=30,
-        prompts_per_user=8,
+        users=40,
+        prompts_per_user=12,
         threshold=40,
         max_new_tokens=16,
         policy=HOUSE_STYLE,  # users delete the "Sure!" opener: the same habit in every revolution
@@ -39,7 +39,7 @@ def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOption
         trainer={
             "base_model": str(model),
             "device": "cpu",
-            "max_steps": 4,
+            "max_steps": 2,
             "batch_size": 8,
             "learning_rate": 1e-3,
             "max_length": 64,
@@ -80,7 +80,7 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
 
 
 def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:
-    # More eval evidence than 240 prompts can give: the gates must reject (named for both trainer versions).
+    # More eval evidence than 480 prompts can give: the gates must reject (named for both trainer versions).
     options = _options(tmp_path, revolutions=1, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
     output = io.StringIO()
     first, second = run_revolutions(Console(file=output, width=200), options)
