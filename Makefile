@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	} >$(SETUP_LOG) 2>&1 || { tail -n 30 $(SETUP_LOG); echo "setup failed: see $(SETUP_LOG)"; exit 1; }
 	@touch $@
 
-## Start the local stack, produce a sample stream, run the flow until drained, print a summary.
+## Start the local stack and turn the wheel twice: serve, simulated users react, curate, train, gate, switch.
 run: $(STAMP)
 	$(BIN)/flywheel demo
 

@@ -52,11 +52,15 @@ console = Console()
 def _register_subapps() -> None:
     from flywheel.gateway_cli import app as gateway_app
     from flywheel.review_cli import app as review_app
+    from flywheel.serving_cli import impact, model_app, serve
     from flywheel.trainer_cli import app as trainer_app
 
     app.add_typer(trainer_app, name="trainer")
     app.add_typer(gateway_app, name="gateway")
     app.add_typer(review_app, name="review")
+    app.add_typer(model_app, name="model")
+    app.command("serve")(serve)
+    app.command("impact")(impact)
 
 
 _register_subapps()
@@ -270,11 +274,20 @@ def demo(
     ] = Path(".flywheel/demo"),
     train: Annotated[bool, typer.Option(help="Also turn the training half (trigger, DPO, evaluation).")] = True,
     threshold: Annotated[int, typer.Option(help="Demo training threshold (new pairs per trigger).")] = 150,
+    revolutions: Annotated[
+        int, typer.Option(help="Turn the wheel this many times with simulated users (0: one turn on the sample).")
+    ] = 2,
 ) -> None:
-    """The whole loop once on the local stack: gateway -> Kafka -> flow -> Iceberg -> trigger -> DPO -> gate."""
+    """The whole loop on the local stack: serve -> users react -> curate -> train -> gate -> serve the new model."""
+    configure_logging("WARNING")
+    if train and revolutions > 0:
+        from flywheel.revolutions import WheelOptions, run_revolutions
+
+        with one_line_errors():
+            run_revolutions(console, WheelOptions(revolutions=revolutions, directory=directory))
+        return
     from flywheel.demo import DemoOptions, run_demo
 
-    configure_logging("WARNING")
     options = DemoOptions(
         events=events, coding_events=coding_events, directory=directory, train=train, threshold=threshold
     )

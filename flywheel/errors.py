@@ -165,3 +165,14 @@ class ClaimError(ReviewError):
 
 class ReviewDeliveryError(ReviewError):
     """The gateway did not accept a review event; nothing was recorded, the reviewer can retry."""
+
+
+# --- serving
+
+
+class AliasError(ConfigError):
+    """The registry's current alias cannot be read or moved as asked (unknown run, nothing to roll back to)."""
+
+
+class ServingError(FlywheelError):
+    """The model server cannot answer (the model is not loaded, a version failed to load)."""

@@ -38,6 +38,7 @@ from flywheel.flows.config import FlowConfig
 from flywheel.gateway.config import GatewayConfig, GatewaySettings
 from flywheel.operators.config import CurationSettings
 from flywheel.review.config import ReviewConfig, ReviewSettings
+from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.trainer.config import TrainerConfig, TrainerSettings
 
 CONFIG_FILE_ENV = "FLYWHEEL_CONFIG_FILE"
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
     workers_per_process: int = Field(default=1, ge=1)
     log_level: str = "INFO"
     state_dir: Path = Path(".flywheel")
@@ -95,6 +97,18 @@ class Settings(BaseSettings):
     def review_config(self) -> ReviewConfig:
         """The sections the review queue and app read."""
         return _section_of(self, ReviewConfig)
+    def serving_config(self) -> ServingConfig:
+        """The sections the model server reads; registry and base model are the trainer's."""
+        registry = self.trainer.registry_url or str((self.state_dir / "registry").resolve())
+        return ServingConfig(
+            kafka=self.kafka,
+            topics=self.topics,
+            catalog=self.catalog,
+            serving=self.serving,
+            registry_url=registry,
+            base_model=self.serving.base_model or self.trainer.base_model,
+            state_dir=self.state_dir,
+        )
 
     @classmethod
     def settings_customise_sources(

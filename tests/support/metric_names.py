@@ -12,6 +12,7 @@ METRIC_MODULES: dict[str, tuple[str, ...]] = {
     "flywheel.trainer.metrics": ("flywheel_training_", "flywheel_pairs_since_trigger"),
     "flywheel.gateway.metrics": ("flywheel_gateway_",),
     "flywheel.review.metrics": ("flywheel_review_",),
+    "flywheel.serving.metrics": ("flywheel_serving_", "flywheel_impact_"),
 }
 # Series Prometheus or prometheus_client's default collectors provide.
 BUILTIN: dict[str, set[str]] = {"up": set(), "process_start_time_seconds": set()}

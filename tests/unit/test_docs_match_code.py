@@ -53,8 +53,12 @@ def _routes_in_docs() -> set[tuple[str, str]]:
 def _served_routes() -> set[str]:
     from flywheel.gateway.app import create_app
     from flywheel.gateway.config import GatewayConfig
+    from flywheel.serving.app import create_app as create_server
+    from flywheel.serving.config import ServingConfig
 
-    return set(create_app(GatewayConfig()).openapi()["paths"]) | NON_FASTAPI_ROUTES
+    gateway = set(create_app(GatewayConfig()).openapi()["paths"])
+    server = set(create_server(ServingConfig(registry_url="registry", base_model="model")).openapi()["paths"])
+    return gateway | server | NON_FASTAPI_ROUTES
 
 
 def _bytewax_extension() -> bytes:

@@ -1,0 +1,34 @@
+"""The impact table: per model version, rates with their 95% intervals and the change in edit rate."""
+
+from __future__ import annotations
+
+from rich.table import Table as RichTable
+
+from flywheel.serving.impact import Rate, VersionImpact
+
+
+def impact_table(figures: list[VersionImpact]) -> RichTable:
+    """Per version: interactions, edit / thumbs / regenerate rates with intervals, and the edit-rate change."""
+    table = RichTable(
+        "model_version",
+        "interactions",
+        "edit rate",
+        "thumbs-up",
+        "thumbs-down",
+        "regenerate",
+        "Δ edit rate vs previous",
+    )
+    for version in figures:
+        rates = version.rates
+        change = version.edit_rate_change
+        table.add_row(
+            version.model_version,
+            f"{version.interactions:.0f}",
+            *(_rate(rates[signal]) for signal in ("edit", "thumbs_up", "thumbs_down", "regenerate")),
+            f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}] vs {change.against}" if change else "-",
+        )
+    return table
+
+
+def _rate(figure: Rate) -> str:
+    return f"{figure.value:.1%} [{figure.low:.1%}, {figure.high:.1%}]"

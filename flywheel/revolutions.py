@@ -1,0 +1,255 @@
+"""``make run``: turn the whole wheel several times on the embedded stack, and measure each turn.
+
+Revolution 0 serves the base model; simulated users ask, read and react through the gateway; the
+flow curates; the threshold triggers; DPO trains; the gates decide; on a promotion the server
+follows the results topic (alias moved, adapter loaded, routes swapped without a restart) and the
+next revolution's users meet the new version. The last revolution only measures. Every figure is
+printed and written to ``<directory>/report.json``; edit rates come from the Iceberg tables by
+``model_version`` (``flywheel impact``), never from the simulator's own tally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from flywheel.config import revised
+from flywheel.errors import ServingError
+from flywheel.flows.runner import run_until_drained
+from flywheel.infra.broker import ensure_topics, free_port, start_broker
+from flywheel.serving.app import create_app
+from flywheel.serving.config import ServingConfig
+from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
+from flywheel.settings import Settings, local_settings
+from flywheel.simulation import DEFAULT_PROMPTS, HOUSE_STYLE, CorrectionPolicy, SimulatedUsers
+
+
+@dataclass
+class WheelOptions:
+    """What the multi-revolution demo does; the defaults are sized for a laptop."""
+
+    revolutions: int = 2
+    directory: Path = Path(".flywheel/demo")
+    users: int = 16
+    prompts_per_user: int = 5
+    threshold: int = 10
+    max_new_tokens: int = 64
+    policy: CorrectionPolicy = HOUSE_STYLE
+    prompts: tuple[str, ...] | None = None
+    seed: int = 0
+    # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests); the defaults keep a
+    # CPU run short, like the single-turn demo's.
+    trainer: dict[str, Any] = field(
+        default_factory=lambda: {
+            "max_steps": 8,
+            "batch_size": 4,
+            "max_length": 256,
+            "max_prompt_length": 64,
+            "learning_rate": 1e-4,
+        }
+    )
+    # A loadable base model reference for the server; None resolves the trainer's base model.
+    base_reference: str | None = None
+
+
+@dataclass
+class Revolution:
+    """One turn of the wheel, as printed and written to report.json."""
+
+    revolution: int
+    model_version: str
+    answers: int
+    interactions: float
+    edit_rate: float
+    edit_rate_low: float
+    edit_rate_high: float
+    pairs: int
+    decision: str
+    run_id: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    def line(self) -> str:
+        """One line for the console."""
+        return (
+            f"revolution {self.revolution}: model {self.model_version:<14} {self.answers:>4} answers, "
+            f"{self.interactions:>4.0f} interactions, "
+            f"edit rate {self.edit_rate:.1%} [{self.edit_rate_low:.1%}, {self.edit_rate_high:.1%}], "
+            f"{self.pairs} pairs curated -> {self.decision}  ({self.duration_s:.0f}s)"
+        )
+
+
+def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
+    """The embedded stack under the demo directory, curating every reaction the simulated users make."""
+    root = options.directory
+    return local_settings(
+        bootstrap,
+        root,
+        trainer={"threshold": options.threshold, "registry_url": str((root / "registry").resolve()), **options.trainer},
+        # Every positive is stored (rate 1) so impact counts are exact; one user may make many edits;
+        # deleting one sentence from a long answer is a real edit, so the band reaches 0.99.
+        curation={
+            "sampling": {"default_rate": 1.0},
+            "quota": {"per_user_per_day": None},
+            "distance": {"max_similarity": 0.99},
+        },
+        serving={"watch_interval_s": 0.2, "max_new_tokens": options.max_new_tokens, "max_batch_size": 8},
+    )
+
+
+@contextlib.contextmanager
+def serving_in_thread(config: ServingConfig) -> Iterator[str]:
+    """Run the model server (uvicorn) in a thread of this process on a free port; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="model-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 600
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ServingError("the model server did not start")
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+
+
+def _wait_for_version(server_url: str, run_id: str, timeout_s: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server_url}/v1/flywheel/routes", timeout=10).json()["current"] == run_id:
+            return
+        time.sleep(0.2)
+    raise ServingError(f"serving did not switch to promoted run {run_id} within {timeout_s:.0f}s")
+
+
+def _pairs_of(settings: Settings, events: set[str]) -> int:
+    """DPO pairs curated from this revolution's events."""
+    from flywheel.infra.catalog import open_catalog, table_identifier
+
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, "dpo_pairs"))
+    stored = table.scan(selected_fields=("event_id",)).to_arrow().column("event_id").to_pylist()
+    return sum(1 for event_id in stored if event_id in events)
+
+
+def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]:
+    """Turn the wheel ``options.revolutions`` times (plus a last measurement); print and write the report."""
+    from flywheel.gateway_process import running_gateway
+    from flywheel.trainer.loop import turn_once
+    from flywheel.trainer.models import resolve_base_model
+
+    shutil.rmtree(options.directory, ignore_errors=True)  # the broker is in memory: start from nothing
+    options.directory.mkdir(parents=True)
+    broker = start_broker(log_file=options.directory / "broker.log")
+    revolutions: list[Revolution] = []
+    try:
+        settings = wheel_settings(broker.bootstrap_servers, options)
+        ensure_topics(settings.kafka, settings.topics)
+        reference = options.base_reference or resolve_base_model(settings.trainer)
+        config = revised(settings.serving_config(), base_model=reference)
+        users = SimulatedUsers(
+            prompts=options.prompts or DEFAULT_PROMPTS,
+            users=options.users,
+            prompts_per_user=options.prompts_per_user,
+            policy=options.policy,
+            seed=options.seed,
+            max_tokens=options.max_new_tokens,
+        )
+        key = secrets.token_urlsafe(16)
+        console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
+        gateway_log = options.directory / "gateway.log"
+        with (
+            running_gateway(settings, {"wheel": key}, log_file=gateway_log) as gateway,
+            serving_in_thread(config) as server,
+        ):
+            for number in range(options.revolutions + 1):
+                revolutions.append(
+                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once)
+                )
+        figures = read_impact(settings.catalog)
+    finally:
+        broker.stop()
+    _print_impact(console, figures)
+    report = options.directory / "report.json"
+    payload = {"revolutions": [asdict(r) for r in revolutions], "impact": [asdict(v) for v in figures]}
+    report.write_text(json.dumps(payload, indent=2, default=str))
+    console.print(f"report: {report}")
+    return revolutions
+
+
+def _revolution(
+    console: Console,
+    settings: Settings,
+    users: SimulatedUsers,
+    number: int,
+    options: WheelOptions,
+    server: str,
+    gateway: str,
+    key: str,
+    turn_once: Any,
+) -> Revolution:
+    """Users react to the current version, the flow curates, and (but for the last turn) the trainer turns."""
+    started = time.monotonic()
+    session = users.run(server, gateway, key, session=f"rev{number}")
+    versions = {answer.model_version for answer in session.answers}
+    version = versions.pop() if len(versions) == 1 else "mixed"
+    run_until_drained(settings.flow_config())
+    # This revolution's figures: its own events as the tables hold them (a version served in two
+    # revolutions is measured in each separately; the impact table at the end pools them).
+    sent = {event["event_id"] for event in session.events}
+    mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
+    edit = mine[0].rates["edit"] if mine else None
+    decision, run_id, reasons = "measured only (last revolution)", None, []
+    if number < options.revolutions:
+        turn = turn_once(settings.trainer_config())
+        if not turn.results:
+            decision = f"no trigger ({turn.pairs_since_trigger}/{turn.threshold} pairs)"
+        else:
+            result = turn.results[-1]
+            run_id, reasons = result.run_id, list(result.reasons)
+            decision = f"{result.status} {result.run_id}"
+            if result.status == "promoted":
+                _wait_for_version(server, result.run_id)
+                decision += " -> serving switched"
+            else:
+                decision += " -> serving keeps " + version
+    record = Revolution(
+        revolution=number,
+        model_version=version,
+        answers=len(session.answers),
+        interactions=mine[0].interactions if mine else 0.0,
+        edit_rate=edit.value if edit else 0.0,
+        edit_rate_low=edit.low if edit else 0.0,
+        edit_rate_high=edit.high if edit else 1.0,
+        pairs=_pairs_of(settings, sent),
+        decision=decision,
+        run_id=run_id,
+        reasons=reasons,
+        duration_s=round(time.monotonic() - started, 1),
+    )
+    console.print(record.line())
+    for reason in reasons:
+        console.print(f"  reason: {reason}")
+    return record
+
+
+def _print_impact(console: Console, figures: list[VersionImpact]) -> None:
+    from flywheel.impact_report import impact_table
+
+    console.rule("[bold]impact by model version (Iceberg tables)")
+    console.print(impact_table(figures))

@@ -1,0 +1,190 @@
+"""The model server's FastAPI application: ``create_app(config)``.
+
+OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``, plus ``/healthz``,
+``/readyz``, ``/metrics`` and ``GET /v1/flywheel/routes``. Every completion carries the
+``request_id`` and the ``model_version`` that produced it (a training run id, or ``base``) in the
+body and in the ``X-Request-Id`` / ``X-Flywheel-Model-Version`` headers, so feedback sent to the
+gateway links back to the exact version. The user is the body's ``user`` (OpenAI's field) or the
+``X-User-Id`` header; it decides the arm of a rollout.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+
+from flywheel.errors import ServingError
+from flywheel.serving.backend import Backend, GenerationParams, TransformersBackend
+from flywheel.serving.config import ServingConfig
+from flywheel.serving.engine import Engine
+from flywheel.serving.follower import AliasWatcher, PromotionFollower
+from flywheel.serving.impact import ImpactRefresher
+from flywheel.serving.registry import RegistryView
+
+VERSION_HEADER = "X-Flywheel-Model-Version"
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation."""
+
+    role: Literal["system", "user", "assistant", "developer", "tool"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's chat completion request the server honours; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    user: str | None = None
+    n: Literal[1] = 1
+    stream: Literal[False] = False
+
+
+def backend_for(config: ServingConfig) -> Backend:
+    """The configured generation backend (not started)."""
+    settings = config.serving
+    if settings.backend == "vllm":
+        from flywheel.serving.vllm_backend import VllmBackend
+
+        return VllmBackend(config.base_model)
+    return TransformersBackend(config.base_model, settings.device, settings.max_prompt_tokens)
+
+
+def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI:
+    """The server: starts the engine, the alias watcher and the promotion follower with the app."""
+    settings = config.serving
+    registry = RegistryView(config.registry_url)
+    engine = Engine(
+        backend or backend_for(config), registry, config.state_dir / "serving-cache", settings.max_batch_size
+    )
+    watcher = AliasWatcher(engine, registry, settings.watch_interval_s)
+    follower = PromotionFollower(
+        config.kafka,
+        config.topics.training_results,
+        settings.consumer_group,
+        registry,
+        settings.rollout.promotion_share,
+    )
+    impact = ImpactRefresher(config.catalog, settings.impact_refresh_s, settings.impact_max_versions)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        (config.state_dir / "serving-cache").mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(engine.start, registry.read_alias())
+        watcher.start()
+        if settings.follow_promotions:
+            follower.start()
+        impact.start()
+        try:
+            yield
+        finally:
+            impact.stop()
+            follower.stop()
+            watcher.stop()
+            await asyncio.to_thread(engine.stop)
+
+    app = FastAPI(title="Data Flywheel model server", version="1", lifespan=lifespan)
+    app.state.engine = engine
+    app.state.watcher = watcher
+    app.state.follower = follower
+
+    @app.exception_handler(ServingError)
+    async def _unavailable(_request: Request, exc: ServingError) -> JSONResponse:
+        return JSONResponse({"error": {"message": str(exc), "type": "server_error"}}, status_code=503)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(
+        body: ChatRequest,
+        response: Response,
+        x_user_id: Annotated[str | None, Header()] = None,
+        x_request_id: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """Answer a chat with the version the user is routed to."""
+        limit = settings.max_new_tokens_limit
+        max_new = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, limit)
+        temperature = settings.temperature if body.temperature is None else body.temperature
+        conversation = [{"role": m.role, "content": m.content} for m in body.messages]
+        ticket = engine.submit(
+            conversation, GenerationParams(max_new, temperature), body.user or x_user_id, x_request_id
+        )
+        answer = await asyncio.wrap_future(ticket.future)
+        response.headers[VERSION_HEADER] = ticket.version
+        response.headers[REQUEST_ID_HEADER] = ticket.request_id
+        return {
+            "id": f"chatcmpl-{ticket.request_id}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": settings.served_model_name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": answer.finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+            },
+            "request_id": ticket.request_id,
+            "model_version": ticket.version,
+        }
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """The served model, with the versions behind it."""
+        routes = engine.routes
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": settings.served_model_name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "flywheel",
+                    "model_version": routes.current,
+                    "candidate": routes.candidate,
+                    "candidate_share": routes.candidate_share,
+                }
+            ],
+        }
+
+    @app.get("/v1/flywheel/routes")
+    async def routes() -> dict[str, Any]:
+        """Which versions answer users now."""
+        current = engine.routes
+        return {"current": current.current, "candidate": current.candidate, "candidate_share": current.candidate_share}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: the model is loaded and the worker runs."""
+        ready = engine.ready
+        return JSONResponse({"status": "ready" if ready else "loading"}, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics (this process's default registry)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,66 @@
+"""Configuration of the model server, loaded as ``Settings.serving`` (``FLYWHEEL_SERVING__*``).
+
+``ServingConfig`` is what the server takes. Its ``registry_url`` and ``base_model`` are not set
+by hand: ``Settings.serving_config()`` copies them from the trainer's section, so the server
+serves exactly the registry the trainer writes (``trainer.registry_url``, default
+``<state_dir>/registry``) on top of the base model the trainer trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from flywheel.config import CatalogSettings, KafkaSettings, Section, TopicSettings
+
+
+class RolloutSettings(Section):
+    """How a promotion reaches users."""
+
+    # 0 switches everyone to a promoted run at once; e.g. 0.1 makes it the candidate for 10% of
+    # users (by a stable hash of user_id) while the current version keeps the other 90%.
+    promotion_share: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class ServingSettings(Section):
+    """Listen address, backend, generation defaults, batching, and how the server follows the registry."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=0, le=65535)
+    # "transformers" runs anywhere (CPU/CUDA/MPS); "vllm" needs the vllm package and a GPU.
+    backend: Literal["transformers", "vllm"] = "transformers"
+    # The `model` id answered on /v1/models and in every completion.
+    served_model_name: str = "flywheel"
+    # "" serves the trainer's base model (trainer.base_model), resolved by the entry point.
+    base_model: str = ""
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # Defaults for requests that do not say: greedy decoding keeps answers reproducible.
+    max_new_tokens: int = Field(default=128, ge=1)
+    max_new_tokens_limit: int = Field(default=1024, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    max_prompt_tokens: int = Field(default=1024, ge=8)
+    # Requests for the same version are generated together, up to this many at once.
+    max_batch_size: int = Field(default=8, ge=1)
+    # How often the registry's current alias is read (a change swaps adapters without a restart).
+    watch_interval_s: float = Field(default=1.0, gt=0)
+    # Consume training results and move the alias on every promotion the trainer's gates made.
+    follow_promotions: bool = True
+    consumer_group: str = "flywheel-serving"
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    # Impact gauges (edit rate etc. by model_version) on /metrics: refresh period (0 = off) and cap.
+    impact_refresh_s: float = Field(default=0.0, ge=0.0)
+    impact_max_versions: int = Field(default=8, ge=1)
+
+
+class ServingConfig(Section):
+    """What the server reads: its section, the registry and base model of the trainer, topics, catalog."""
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    registry_url: str = Field(description="local path or fsspec URL of the trainer's registry")
+    base_model: str = Field(description="loadable base model reference (local folder or hub id)")
+    state_dir: Path = Path(".flywheel")

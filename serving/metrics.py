@@ -1,0 +1,62 @@
+"""Prometheus metrics of the model server (default registry, served on ``/metrics``).
+
+``model_version`` labels are bounded: versions come from the registry's promoted runs (the
+requests counters) or are capped to ``serving.impact_max_versions`` (the impact gauges).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+ANSWERS = Counter(
+    "flywheel_serving_answers_total",
+    "Chat completions answered, by model version and outcome (ok, error).",
+    ["model_version", "outcome"],
+)
+COMPLETION_TOKENS = Counter(
+    "flywheel_serving_completion_tokens_total",
+    "Tokens generated, by model version.",
+    ["model_version"],
+)
+GENERATION_SECONDS = Histogram(
+    "flywheel_serving_batch_seconds",
+    "Wall time of one batched generation call.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+BATCH_SIZE = Histogram(
+    "flywheel_serving_batch_size",
+    "Requests generated together in one call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+SWAPS = Counter(
+    "flywheel_serving_swaps_total",
+    "Routing changes applied (new current version, candidate or share), by outcome (ok, failed).",
+    ["outcome"],
+)
+ROUTED = Gauge(
+    "flywheel_serving_routed_share",
+    "Share of users routed to a model version (1 for current without a rollout); role = current or candidate.",
+    ["model_version", "role"],
+)
+
+# --- impact by model version, computed from the Iceberg tables (see serving/impact.py)
+IMPACT_INTERACTIONS = Gauge(
+    "flywheel_impact_interactions",
+    "Interactions counted for a model version (stored reactions, positives weighted by 1/sampling rate).",
+    ["model_version"],
+)
+IMPACT_RATE = Gauge(
+    "flywheel_impact_rate",
+    "Share of a model version's interactions with a signal (edit, thumbs_up, thumbs_down, regenerate).",
+    ["model_version", "signal"],
+)
+IMPACT_RATE_LOW = Gauge(
+    "flywheel_impact_rate_lower",
+    "Lower end of the 95% Wilson interval of flywheel_impact_rate.",
+    ["model_version", "signal"],
+)
+IMPACT_RATE_HIGH = Gauge(
+    "flywheel_impact_rate_upper",
+    "Upper end of the 95% Wilson interval of flywheel_impact_rate.",
+    ["model_version", "signal"],
+)

@@ -1,0 +1,211 @@
+"""What the server reads from the trainer's registry, and the ``current`` alias it follows.
+
+The registry layout is the trainer's (``trainer/registry.py``): ``<root>/runs/<run_id>/adapter/``
+(PEFT ``save_pretrained``) and ``model_card.json`` (written last: a run with a card is complete).
+The server adds one file, ``<root>/current.json``: which version answers users (``current``: a
+run id, or ``base``), an optional ``candidate`` with its traffic share, and the history of every
+change. It is written whole (a rename on local disks, a single object put on object stores), so
+a reader sees the old alias or the new one, never half of one. Two writers racing: the last
+write wins, and both changes stay visible as the history of the file each of them read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from flywheel.errors import AliasError, RegistryError
+
+BASE = "base"
+ALIAS_FILE = "current.json"
+Action = Literal["promote", "rollback", "set", "rollout", "rollout_off"]
+
+
+class AliasChange(BaseModel):
+    """One move of the alias, kept in its history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    current: str
+    candidate: str | None = None
+    candidate_share: float = 0.0
+    trigger_id: str | None = None
+    note: str = ""
+    at: datetime
+
+
+class Alias(BaseModel):
+    """Which model versions answer users: everyone gets ``current`` except ``candidate``'s share."""
+
+    model_config = ConfigDict(frozen=True)
+
+    current: str = BASE
+    candidate: str | None = None
+    candidate_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    history: list[AliasChange] = Field(default_factory=list)
+
+    def versions(self) -> list[str]:
+        """The versions users can be routed to now."""
+        return [self.current] + ([self.candidate] if self.candidate and self.candidate_share > 0 else [])
+
+    def previous(self) -> str | None:
+        """The version that was current before the present one, if any."""
+        currents = [BASE] + [change.current for change in self.history]  # before any change: base
+        while currents and currents[-1] == self.current:
+            currents.pop()
+        return currents[-1] if currents else None
+
+    def applied(self, trigger_id: str) -> bool:
+        """Whether a promotion of this trigger was already applied (results can be redelivered)."""
+        return any(change.trigger_id == trigger_id for change in self.history)
+
+    def moved(
+        self,
+        action: Action,
+        *,
+        current: str,
+        candidate: str | None = None,
+        share: float = 0.0,
+        trigger_id: str | None = None,
+        note: str = "",
+    ) -> Alias:
+        """A new alias with the change appended to the history."""
+        change = AliasChange(
+            action=action,
+            current=current,
+            candidate=candidate,
+            candidate_share=share,
+            trigger_id=trigger_id,
+            note=note,
+            at=datetime.now(UTC),
+        )
+        return Alias(
+            current=current,
+            candidate=candidate,
+            candidate_share=share if candidate else 0.0,
+            history=[*self.history, change],
+        )
+
+
+class RegistryView:
+    """Reads runs and adapters, reads and moves the alias, through fsspec (local path or any URL)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        try:
+            self.fs, self.base = url_to_fs(self.root)
+        except (ValueError, ImportError) as exc:
+            raise RegistryError(f"registry location {root!r} is not usable: {exc}") from exc
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def card(self, run_id: str) -> dict[str, object] | None:
+        """The run's model card, or None when the run does not exist or never completed."""
+        path = self._path("runs", run_id, "model_card.json")
+        if not self.fs.exists(path):
+            return None
+        card: dict[str, object] = json.loads(self.fs.cat_file(path))
+        return card
+
+    def check_servable(self, version: str) -> None:
+        """Raise :class:`AliasError` unless ``version`` is ``base`` or a completed run with an adapter."""
+        if version == BASE:
+            return
+        if self.card(version) is None:
+            raise AliasError(f"run {version!r} has no model card in {self.root}: not a completed run")
+        if not self.fs.exists(self._path("runs", version, "adapter", "adapter_config.json")):
+            raise AliasError(f"run {version!r} has no adapter in {self.root}")
+
+    def local_adapter(self, version: str, cache_dir: Path) -> Path:
+        """A local folder holding the run's adapter (copied from a remote registry once)."""
+        source = self._path("runs", version, "adapter")
+        if isinstance(self.fs, LocalFileSystem):
+            return Path(source)
+        target = cache_dir / "adapters" / version
+        if not (target / "adapter_config.json").is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+            self.fs.get(source + "/", str(staging), recursive=True)
+            shutil.rmtree(target, ignore_errors=True)  # a copy an earlier crash left half-done
+            staging.rename(target)
+        return target
+
+    def read_alias(self) -> Alias:
+        """The current alias; ``base`` for everyone when none was ever written."""
+        path = self._path(ALIAS_FILE)
+        try:
+            raw = self.fs.cat_file(path)
+        except FileNotFoundError:
+            return Alias()
+        try:
+            return Alias.model_validate_json(raw)
+        except ValidationError as exc:
+            raise AliasError(f"{self.root}/{ALIAS_FILE} is not a valid alias: {exc}") from exc
+
+    def write_alias(self, alias: Alias) -> None:
+        """Replace the alias as a whole (readers never see a partial file)."""
+        path = self._path(ALIAS_FILE)
+        data = alias.model_dump_json(indent=2).encode()
+        self.fs.makedirs(self.base, exist_ok=True)
+        if isinstance(self.fs, LocalFileSystem):
+            staging = f"{path}.{uuid.uuid4().hex}.partial"
+            self.fs.pipe_file(staging, data)
+            self.fs.mv(staging, path)
+        else:  # object stores put whole objects atomically
+            self.fs.pipe_file(path, data)
+
+    def promote(self, run_id: str, trigger_id: str | None = None, share: float = 0.0) -> Alias | None:
+        """Make a promoted run current (or the candidate for ``share`` of users); None if already applied."""
+        alias = self.read_alias()
+        if trigger_id is not None and alias.applied(trigger_id):
+            return None
+        self.check_servable(run_id)
+        if share > 0:
+            moved = alias.moved("promote", current=alias.current, candidate=run_id, share=share, trigger_id=trigger_id)
+        else:
+            moved = alias.moved("promote", current=run_id, trigger_id=trigger_id)
+        self.write_alias(moved)
+        return moved
+
+    def set_current(self, version: str, note: str = "") -> Alias:
+        """Make ``version`` current for everyone (clears any candidate)."""
+        self.check_servable(version)
+        moved = self.read_alias().moved("set", current=version, note=note)
+        self.write_alias(moved)
+        return moved
+
+    def rollback(self, to: str | None = None) -> Alias:
+        """Serve ``to`` (default: the version current before this one) to everyone, clearing any candidate."""
+        alias = self.read_alias()
+        target = to or alias.previous()
+        if target is None:
+            raise AliasError(f"nothing to roll back to: {alias.current!r} is the first version served")
+        self.check_servable(target)
+        moved = alias.moved("rollback", current=target, note=f"from {alias.current}")
+        self.write_alias(moved)
+        return moved
+
+    def rollout(self, candidate: str | None, share: float) -> Alias:
+        """Route ``share`` of users to ``candidate`` (``previous`` = the version current before); None stops it."""
+        alias = self.read_alias()
+        if candidate is None or share == 0:
+            moved = alias.moved("rollout_off", current=alias.current)
+        else:
+            target = alias.previous() if candidate == "previous" else candidate
+            if target is None:
+                raise AliasError("there is no previous version to compare with")
+            self.check_servable(target)
+            moved = alias.moved("rollout", current=alias.current, candidate=target, share=share)
+        self.write_alias(moved)
+        return moved
