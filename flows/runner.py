@@ -62,6 +62,8 @@ class RunSummary:
     toxicity_seconds: float = 0.0
     # From the first decoded message to the end of the run (startup excluded); None if idle.
     processing_seconds: float | None = None
+    # (messages decoded so far, time.monotonic(), CPU seconds) now and then: for steady-state rates.
+    progress: list[tuple[int, float, float]] = field(default_factory=list)
     commits: list[CommitReport] = field(default_factory=list)
     table_offsets: dict[str, Offsets] = field(default_factory=dict)
     table_snapshots: dict[str, int | None] = field(default_factory=dict)
@@ -193,6 +195,7 @@ def run_flow(
         toxicity_items=stats.toxicity_items,
         toxicity_seconds=stats.toxicity_seconds,
         processing_seconds=time.perf_counter() - stats.first_event_at if stats.first_event_at else None,
+        progress=list(stats.progress),
         start_offsets=start_offsets,
         commits=[report for committer in committers for report in committer.reports],
     )

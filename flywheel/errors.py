@@ -150,3 +150,7 @@ class InvalidEvent(GatewayError):
 
 class ProcessStartError(FlywheelError):
     """A child process (gateway, broker) exited or did not answer in time."""
+
+
+class ReadmeBlockMissing(FlywheelError):
+    """The README lacks the generated benchmark block's begin/end markers."""
