@@ -100,22 +100,32 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
         results["flow_vs_seed_logger"] = _ratio(
             contestants["flow_mix"]["events_per_s"], contestants["seed_logger"]["events_per_s"]
         )
+        _save(results)
         console.print("curation stages per edit ...")
         results["stages"] = stage_costs(bench.settings("stages", streams["edits"].topic), options.stage_edits)
         if options.scale_out:
             results["scale_out"] = _scale_out(bench, streams["mix"], flows["mix"], console)
-        results["long_run"] = _long_run(bench, options.long_run_events, console)
         results["gateway"] = _gateway(bench, options.gateway_seconds, console)
         results["training"] = TRAINING_SLOT
+        results["long_run"] = {"skipped": "interrupted"}
+        _save(results, started)
+        # Last, as the longest: everything above is already saved if it is interrupted.
+        results["long_run"] = _long_run(bench, options.long_run_events, console)
     finally:
         broker.stop()
-    results["machine"]["load_average_after"] = list(os.getloadavg())
-    results["bench_seconds"] = time.perf_counter() - started
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    _save(results, started)
     console.print(render_table(results))
     console.print(f"written to {RESULTS}")
     return results
+
+
+def _save(results: dict[str, Any], started: float | None = None) -> None:
+    """Write the results so far (load average and duration as of now)."""
+    results["machine"]["load_average_after"] = list(os.getloadavg())
+    if started is not None:
+        results["bench_seconds"] = time.perf_counter() - started
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def _summary(runs: list[Measured]) -> dict[str, Any]:
