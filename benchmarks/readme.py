@@ -117,13 +117,15 @@ def _scale_out(scale: dict[str, Any]) -> str:
 def _long_run(long_run: dict[str, Any]) -> str:
     if "skipped" in long_run:
         return f"Long run: not measured in this run ({long_run['skipped']}).\n"
+    run = long_run
     return (
-        f"Long run: {long_run['events']:,} events inside one {long_run['event_time_span_h']} h dedup window "
-        f"({long_run['produce_seconds']:.0f} s to produce, {long_run['flow_seconds']:.0f} s in the flow): "
-        f"{long_run['start_events_per_s']:,.0f} events/s at the start, {long_run['end_events_per_s']:,.0f} at "
-        f"the end ({long_run['end_vs_start']:.2f}x); RSS {long_run['rss_mib_at_10pct']:,.0f} MiB at 10%, "
-        f"{long_run['rss_mib_at_end']:,.0f} MiB at the end, peak {long_run['peak_rss_mib']:,.0f} MiB; "
-        f"{long_run['iceberg']['snapshots']} Iceberg snapshots.\n"
+        f"Long run: {run['events']:,} events inside one {run['event_time_span_h']} h dedup window "
+        f"({run['produce_seconds']:.0f} s to produce, {run['flow_seconds']:.0f} s in the flow): "
+        f"{run['start_events_per_s']:,.0f} events/s at the start (5-15%), {run['end_events_per_s']:,.0f} at the end "
+        f"(85-95%), {run['end_vs_start']:.2f}x; per CPU-second {run['start_events_per_cpu_s']:,.0f} and "
+        f"{run['end_events_per_cpu_s']:,.0f}, {run['end_vs_start_per_cpu_s']:.2f}x; "
+        f"RSS {run['rss_mib_at_10pct']:,.0f} MiB at 10%, {run['rss_mib_at_end']:,.0f} MiB at the end, "
+        f"peak {run['peak_rss_mib']:,.0f} MiB; {run['iceberg']['snapshots']} Iceberg snapshots.\n"
     )
 
 

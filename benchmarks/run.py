@@ -191,6 +191,10 @@ def _long_run(bench: Bench, events: int, console: Console) -> dict[str, Any]:
         "start_events_per_s": start.events_per_s,
         "end_events_per_s": end.events_per_s,
         "end_vs_start": _ratio(end.events_per_s, start.events_per_s),
+        # Per CPU-second: what the run itself costs, whatever else shares the cores.
+        "start_events_per_cpu_s": start.events_per_cpu_s,
+        "end_events_per_cpu_s": end.events_per_cpu_s,
+        "end_vs_start_per_cpu_s": _ratio(end.events_per_cpu_s, start.events_per_cpu_s),
         "rss_mib_at_10pct": rss_at_share(run, 0.10),
         "rss_mib_at_end": rss_at_share(run, 1.0),
         "peak_rss_mib": run.peak_rss_mib,

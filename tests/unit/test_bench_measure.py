@@ -137,3 +137,27 @@ def test_write_readme_without_markers_says_what_to_add(tmp_path: Path) -> None:
     readme.write_text("# no block here\n")
     with pytest.raises(ReadmeBlockMissing, match="bench:begin"):
         write_readme(readme, results)
+
+
+def test_rendered_long_run_reports_start_end_and_memory() -> None:
+    results = _results()
+    results["long_run"] = {
+        "events": 1_000_000,
+        "event_time_span_h": 24,
+        "produce_seconds": 60.0,
+        "flow_seconds": 300.0,
+        "start_events_per_s": 5000.0,
+        "end_events_per_s": 4500.0,
+        "end_vs_start": 0.9,
+        "start_events_per_cpu_s": 6000.0,
+        "end_events_per_cpu_s": 5400.0,
+        "end_vs_start_per_cpu_s": 0.9,
+        "rss_mib_at_10pct": 400.0,
+        "rss_mib_at_end": 900.0,
+        "peak_rss_mib": 950.0,
+        "iceberg": {"snapshots": 40},
+    }
+    block = render_markdown(results)
+    assert "Long run: 1,000,000 events inside one 24 h dedup window" in block
+    assert "5,000 events/s at the start (5-15%), 4,500 at the end (85-95%), 0.90x" in block
+    assert "RSS 400 MiB at 10%, 900 MiB at the end, peak 950 MiB" in block
