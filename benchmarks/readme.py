@@ -64,9 +64,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Run {results['when']} on {machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; "
         f"load average {before[0]:.1f} before and {after[0]:.1f} after (other work shared the cores). "
         f"{config['events']:,} events per stream ({config['edit_events']:,} for edits only), "
-        f"{config['partitions']} partitions; rates are steady state: events between the "
+        f"{config['partitions']} partitions, the flow reading {config.get('flow_source_batch_size', '?')} messages "
+        "per `consume()`; rates are steady state: events between the "
         f"{config['steady_window'][0]:.0%} and {config['steady_window'][1]:.0%} marks over the time between "
-        "them, for every contestant alike, each in a fresh process.",
+        "them, for every contestant alike, each in a fresh process."
+        + (f" The whole run took {results['bench_seconds'] / 60:.1f} min." if "bench_seconds" in results else ""),
         "",
         render_table(results),
     ]

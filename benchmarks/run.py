@@ -53,11 +53,12 @@ class BenchOptions:
     long_run_events: int = 0  # 0 skips the long run
     stage_edits: int = 5000
     gateway_seconds: float = 5.0
+    source_batch_size: int | None = None  # None: the product's default (source.batch_size)
 
     @classmethod
     def quick(cls) -> BenchOptions:
-        """A few minutes on a busy laptop: for development, not for figures."""
-        return cls(events=20_000, edit_events=5000, stage_edits=1000, gateway_seconds=2.0)
+        """A few minutes on a busy laptop: for development, not for figures (batches of 1000 for resolution)."""
+        return cls(events=20_000, edit_events=5000, stage_edits=1000, gateway_seconds=2.0, source_batch_size=1000)
 
 
 def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dict[str, Any]:
@@ -75,7 +76,8 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
     started = time.perf_counter()
     broker = start_broker(log_file=root / "broker.log")
     try:
-        bench = Bench(broker.bootstrap_servers, root, options.partitions)
+        bench = Bench(broker.bootstrap_servers, root, options.partitions, options.source_batch_size)
+        results["config"]["flow_source_batch_size"] = bench.settings("config", "bench.mix").source.batch_size
         counts = {"mix": options.events, "views": options.events, "edits": options.edit_events}
         streams = {}
         for name, mix in MIXES.items():

@@ -55,15 +55,16 @@ class Bench:
     bootstrap_servers: str
     root: Path
     partitions: int
+    # The flow's messages per consume(); None keeps the product default. A steady-state window
+    # needs many batches, so small development runs read smaller batches.
+    source_batch_size: int | None = None
 
     def settings(self, name: str, topic: str, workers: int = 1) -> Settings:
         """Settings of one run: this bench's broker, ``topic`` as the interactions topic, fresh files."""
-        return local_settings(
-            self.bootstrap_servers,
-            self.root / name,
-            topics={"interactions": topic, "partitions": self.partitions},
-            workers_per_process=workers,
-        )
+        overrides: dict[str, Any] = {"topics": {"interactions": topic, "partitions": self.partitions}}
+        if self.source_batch_size is not None:
+            overrides["source"] = {"batch_size": self.source_batch_size}
+        return local_settings(self.bootstrap_servers, self.root / name, workers_per_process=workers, **overrides)
 
     def produce(self, name: str, events: int, mix: SampleMix, spacing: timedelta = timedelta(seconds=1)) -> Stream:
         """Produce ``events`` of ``mix`` (event times ``spacing`` apart) to the topic ``bench.<name>``."""
