@@ -283,7 +283,7 @@ def demo(
 @app.command("bench")
 def bench(
     events: Annotated[int, typer.Option(help="Events per stream (the mix, views only).")] = 200_000,
-    edit_events: Annotated[int, typer.Option(help="Events of the edits-only stream.")] = 50_000,
+    edit_events: Annotated[int, typer.Option(help="Events of the edits-only stream (0: as many as --events).")] = 0,
     quick: Annotated[bool, typer.Option(help="Small streams (20,000 events) for development.")] = False,
     scale_out: Annotated[bool, typer.Option(help="Also 2 workers and 2 processes on the mix.")] = True,
     long_run: Annotated[bool, typer.Option(help="Also the long run: RSS and rate as a 24 h window fills.")] = False,
@@ -298,7 +298,7 @@ def bench(
 
     if not readme_only:
         configure_logging("WARNING")
-        options = BenchOptions.quick() if quick else BenchOptions(events=events, edit_events=edit_events)
+        options = BenchOptions.quick() if quick else BenchOptions(events=events, edit_events=edit_events or events)
         options = dataclasses.replace(
             options,
             scale_out=scale_out,
