@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
         results["long_run"] = _long_run(bench, options.long_run_events, console)
     finally:
         broker.stop()
+        shutil.rmtree(root, ignore_errors=True)  # topics' logs and tables: gigabytes after a long run
     _save(results, started)
     console.print(render_table(results))
     console.print(f"written to {RESULTS}")
