@@ -140,10 +140,12 @@ def _others(results: dict[str, Any]) -> str:
         )
     else:
         gateway_line = f"Gateway: not measured ({gateway.get('skipped', 'missing')})."
-    training = results.get("training", {})
-    training_line = (
-        f"Training: {training['pending']}."
-        if "pending" in training
-        else "Training: " + ", ".join(f"{key} {value}" for key, value in training.items()) + "."
-    )
+    dpo = results.get("dpo", {})
+    if "pairs_per_s" in dpo:
+        training_line = (
+            f"DPO + LoRA ({dpo['device']}, {dpo['dtype']}, {dpo['pairs']} pairs): {dpo['pairs_per_s']:,.3f} pairs/s, "
+            f"{dpo['tokens_per_s']:,.0f} tokens/s."
+        )
+    else:
+        training_line = f"DPO: not measured ({dpo.get('skipped', 'missing')})."
     return f"{gateway_line} {training_line}\n"

@@ -7,6 +7,8 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 * seed logger: the seeds' per-event Levenshtein check + synchronous JSONL append;
 * the flow (whole curation chain, exactly-once into Iceberg) on each stream;
 * scale-out: the realistic mix again with 2 workers in one process, and with 2 processes;
+* DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present);
+* curation quality on the labelled set (``curation_quality.py``);
 * optionally a long run (default 1,000,000 events inside one 24 h dedup window): rate at the
   start vs the end, RSS growth.
 
@@ -33,14 +35,15 @@ from typing import Any
 from rich.console import Console
 
 from flywheel.benchmarks.contestants import CONSUME_BATCH, bare_consumer, in_children, seed_logger
+from flywheel.benchmarks.curation_quality import LABELLED_SET, run_curation_quality
 from flywheel.benchmarks.measure import STEADY_FROM, STEADY_TO, Measured, rss_at_share, window
 from flywheel.benchmarks.readme import render_table
 from flywheel.benchmarks.scenarios import MIXES, Bench, FlowRun
 from flywheel.benchmarks.stages import stage_costs
+from flywheel.errors import ModelError
 from flywheel.infra.broker import start_broker
 
 RESULTS = Path("benchmarks/results/latest.json")
-TRAINING_SLOT = {"pending": "DPO tokens/s and pairs/s: added by the trainer's benchmark (issue 16, item 4)"}
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
         if options.scale_out:
             results["scale_out"] = _scale_out(bench, streams["mix"], flows["mix"], console)
         results["gateway"] = _gateway(bench, options.gateway_seconds, console)
-        results["training"] = TRAINING_SLOT
+        results["dpo"] = _dpo(console)
         results["long_run"] = {"skipped": "interrupted"}
         _save(results, started)
         # Last, as the longest: everything above is already saved if it is interrupted.
@@ -118,6 +121,10 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
     finally:
         broker.stop()
         shutil.rmtree(root, ignore_errors=True)  # topics' logs and tables: gigabytes after a long run
+    if LABELLED_SET.is_file():
+        results["curation_quality"] = run_curation_quality(LABELLED_SET, console)
+    else:
+        console.print(f"[yellow]curation quality skipped: {LABELLED_SET} not found (run from the repo root)[/yellow]")
     _save(results, started)
     console.print(render_table(results))
     console.print(f"written to {RESULTS}")
@@ -218,6 +225,17 @@ def _gateway(bench: Bench, seconds: float, console: Console) -> dict[str, Any]:
     console.print("gateway ...")
     result: dict[str, Any] = measure_gateway(bench.settings("gateway", "bench.gateway"), seconds=seconds)
     return result
+
+
+def _dpo(console: Console) -> dict[str, Any]:
+    try:
+        from flywheel.benchmarks.dpo_bench import measure_dpo_throughput
+
+        console.print("DPO + LoRA throughput (a few optimizer steps of the trainer's recipe) ...")
+        return measure_dpo_throughput()
+    except (ImportError, ModelError) as exc:  # the train extra or the local model is missing
+        console.print(f"[yellow]DPO bench skipped: {exc}[/yellow]")
+        return {"skipped": str(exc)}
 
 
 def _machine() -> dict[str, Any]:

@@ -101,7 +101,7 @@ def _results() -> dict[str, Any]:
         },
         "long_run": {"skipped": "not asked"},
         "gateway": {"skipped": "not asked"},
-        "training": {"pending": "trainer bench"},
+        "dpo": {"device": "cpu", "dtype": "float32", "pairs": 8, "pairs_per_s": 0.019, "tokens_per_s": 3.0},
     }
 
 
@@ -112,7 +112,7 @@ def test_rendered_block_states_machine_load_and_ratios() -> None:
     assert "| 0.500 | 600 | 0.250 |" in block  # the flow as ratios to the bare consumer
     assert "| 2 processes x 1 worker (`-i/-a`) | 500 | 1.70 |" in block
     assert "Long run: not measured in this run (not asked)" in block
-    assert "Training: trainer bench." in block
+    assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block
 
 
 def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
