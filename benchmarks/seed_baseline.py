@@ -2,20 +2,17 @@
 
 Seed 000's ``FlywheelLogger``: per event, a python-Levenshtein distance check, a word-list
 "safety audit", and a synchronous append of one JSON line to ``dpo_gold_v1.jsonl``
-(file opened and closed for every pair). Fed from the same Kafka topic as the flow.
+(file opened and closed for every pair). Fed from the same Kafka topic as the flow by
+``contestants.seed_logger``.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import Levenshtein
-
-from flywheel.infra.kafka import read_to_end
-from flywheel.settings import Settings
 
 
 class FlywheelLogger:
@@ -43,20 +40,8 @@ class FlywheelLogger:
             f.write(json.dumps(pair) + "\n")
 
 
-def consume_all(settings: Settings, topic: str, handle: Callable[[bytes | None], object]) -> tuple[int, float]:
-    """Read ``topic`` from the start to its end, calling ``handle(value)``; returns (count, seconds)."""
-    count = 0
-    started = time.perf_counter()
-    for message in read_to_end(settings.kafka, topic, timeout_s=600):
-        handle(message.value())
-        count += 1
-    return count, time.perf_counter() - started
-
-
-def run_seed_baseline(settings: Settings, topic: str, output: Path) -> tuple[int, float]:
-    """Events/s of the seed approach over the whole topic."""
-    output.unlink(missing_ok=True)
-    logger = FlywheelLogger(output)
+def seed_handler(logger: FlywheelLogger) -> Callable[[bytes | None], None]:
+    """The seed's per-message work: ``json.loads``, then the logger for edits with a final text."""
 
     def handle(value: bytes | None) -> None:
         try:
@@ -66,4 +51,4 @@ def run_seed_baseline(settings: Settings, topic: str, output: Path) -> tuple[int
         if isinstance(event, dict) and event.get("signal") == "edit" and event.get("final_user_edit"):
             logger.process_telemetry(event["prompt"], event["response"], event["final_user_edit"])
 
-    return consume_all(settings, topic, handle)
+    return handle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import threading
@@ -296,14 +297,33 @@ def demo(
 
 @app.command("bench")
 def bench(
-    events: Annotated[int, typer.Option(help="Events in the benchmark stream.")] = 20_000,
-    gateway_seconds: Annotated[float, typer.Option(help="Seconds per gateway measurement.")] = 5.0,
+    events: Annotated[int, typer.Option(help="Events per stream (the mix, views only).")] = 200_000,
+    edit_events: Annotated[int, typer.Option(help="Events of the edits-only stream (0: as many as --events).")] = 0,
+    quick: Annotated[bool, typer.Option(help="Small streams (20,000 events) for development.")] = False,
+    scale_out: Annotated[bool, typer.Option(help="Also 2 workers and 2 processes on the mix.")] = True,
+    long_run: Annotated[bool, typer.Option(help="Also the long run: RSS and rate as a 24 h window fills.")] = False,
+    long_run_events: Annotated[int, typer.Option(help="Events of the long run.")] = 1_000_000,
+    gateway_seconds: Annotated[float, typer.Option(help="Seconds per gateway measurement (0 skips).")] = 5.0,
+    write_readme: Annotated[bool, typer.Option(help="Regenerate the README's benchmark block afterwards.")] = False,
+    readme_only: Annotated[bool, typer.Option(help="Only regenerate the README block from the last JSON.")] = False,
 ) -> None:
-    """Measure the flow against a bare consumer and the seed approach, in one run (make bench)."""
-    from flywheel.benchmarks.run import run_benchmarks
+    """Steady-state throughput of the flow vs a bare consumer and the seed approach, in one run (make bench)."""
+    from flywheel.benchmarks.readme import write_readme as regenerate
+    from flywheel.benchmarks.run import RESULTS, BenchOptions, run_benchmarks
 
-    configure_logging("WARNING")
-    run_benchmarks(events=events, gateway_seconds=gateway_seconds, console=console)
+    if not readme_only:
+        configure_logging("WARNING")
+        options = BenchOptions.quick() if quick else BenchOptions(events=events, edit_events=edit_events or events)
+        options = dataclasses.replace(
+            options,
+            scale_out=scale_out,
+            long_run_events=long_run_events if long_run else 0,
+            gateway_seconds=gateway_seconds if not quick else min(gateway_seconds, 2.0),
+        )
+        run_benchmarks(options, console=console)
+    if write_readme or readme_only:
+        regenerate(Path("README.md"), RESULTS)
+        console.print(f"README.md benchmark block regenerated from {RESULTS}")
 
 
 @app.command("config")

@@ -137,7 +137,10 @@ class ValidationSettings(Section):
 class SourceSettings(Section):
     """How the flow reads Kafka."""
 
-    batch_size: int = Field(default=1000, ge=1)
+    # Messages per consume() call, the unit that moves through the dataflow: each batch pays
+    # Bytewax's per-activation cost once. 5000 gave ~25% more events per CPU-second than 1000
+    # on the realistic mix (make bench); a batch waits at most poll_timeout_s to fill.
+    batch_size: int = Field(default=5000, ge=1)
     poll_timeout_s: float = Field(default=0.05, gt=0)
     # While the topic is quiet, re-announce the position this often so pending rows commit.
     heartbeat_s: float = Field(default=1.0, gt=0)

@@ -176,3 +176,10 @@ class AliasError(ConfigError):
 
 class ServingError(FlywheelError):
     """The model server cannot answer (the model is not loaded, a version failed to load)."""
+
+
+# --- benchmarks
+
+
+class ReadmeBlockMissing(FlywheelError):
+    """The README lacks the generated benchmark block's begin/end markers."""

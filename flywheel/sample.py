@@ -148,9 +148,13 @@ class SampleMix:
 
 
 def sample_events(
-    count: int, seed: int = 7, mix: SampleMix | None = None, pad_to_bytes: int = 0
+    count: int,
+    seed: int = 7,
+    mix: SampleMix | None = None,
+    pad_to_bytes: int = 0,
+    spacing: timedelta = timedelta(seconds=1),
 ) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(key, value)`` pairs: JSON events and some deliberately bad messages."""
+    """Yield ``(key, value)`` pairs: JSON events and some deliberately bad messages, ``spacing`` apart."""
     mix = mix or SampleMix()
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=UTC)
@@ -167,7 +171,7 @@ def sample_events(
         thread_id = f"thread-{rng.randrange(count // 3 + 1)}"
         common: dict[str, Any] = {
             "event_id": f"evt-{seed}-{index}",
-            "occurred_at": start + timedelta(seconds=index),
+            "occurred_at": start + spacing * index,
             "thread_id": thread_id,
             "request_id": f"req-{index}",
             "user_id": f"user-{user}",

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     def review_config(self) -> ReviewConfig:
         """The sections the review queue and app read."""
         return _section_of(self, ReviewConfig)
+
     def serving_config(self) -> ServingConfig:
         """The sections the model server reads; registry and base model are the trainer's."""
         registry = self.trainer.registry_url or str((self.state_dir / "registry").resolve())

@@ -1,0 +1,163 @@
+"""The benchmark's steady-state arithmetic and its generated README block (no broker, no timing asserts)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flywheel.benchmarks.measure import Measured, ResourceSampler, cpu_between, merged_progress, rss_at_share, window
+from flywheel.benchmarks.readme import BEGIN, END, render_markdown, write_readme
+from flywheel.errors import ReadmeBlockMissing
+
+
+def _run(marks: list[tuple[int, float]], cpu_per_s: float = 1.0) -> Measured:
+    """A process that handled events at the given marks, spending ``cpu_per_s`` CPU per wall second."""
+    samples = [(float(t), t * cpu_per_s, 100.0 + t) for t in range(0, 101)]
+    return Measured(marks[-1][0], [(count, at, at * cpu_per_s) for count, at in marks], samples, 200.0)
+
+
+def test_window_excludes_a_slow_start_and_a_slow_drain() -> None:
+    # 10 s of start-up for the first 100 events, then 100 events/s, then a 20 s drain for the last 100.
+    marks = [(100, 10.0)] + [(100 + 100 * i, 10.0 + i) for i in range(1, 9)] + [(1000, 38.0)]
+    steady = window([_run(marks)])
+    assert steady.events_per_s == pytest.approx(100.0)
+    assert steady.cpu_seconds == pytest.approx(steady.seconds)
+    assert window([_run(marks)], 0.0, 1.0).events_per_s < 40.0
+
+
+def test_two_processes_merge_into_one_timeline() -> None:
+    first = _run([(500, 1.0), (1000, 2.0), (1500, 3.0), (2000, 4.0)], cpu_per_s=1.0)
+    second = _run([(500, 1.5), (1000, 2.5), (1500, 3.5), (2000, 4.5)], cpu_per_s=0.5)
+    assert merged_progress([first.progress, second.progress])[-1] == (4000, 4.5)
+    steady = window([first, second])
+    assert steady.events_per_s == pytest.approx(1000.0)
+    # Both processes' CPU counts: 1.0 + 0.5 CPU-seconds per wall second.
+    assert steady.cpu_seconds == pytest.approx(1.5 * steady.seconds)
+
+
+def test_window_of_too_few_marks_is_empty_and_bad_shares_raise() -> None:
+    assert window([_run([(10, 1.0)])]).events_per_s == 0.0
+    with pytest.raises(ValueError, match="start < end"):
+        window([_run([(10, 1.0), (20, 2.0)])], 0.9, 0.1)
+
+
+def test_cpu_between_interpolates_between_samples() -> None:
+    samples = [(0.0, 0.0, 1.0), (10.0, 5.0, 1.0)]
+    assert cpu_between(samples, 2.0, 4.0) == pytest.approx(1.0)
+    assert cpu_between(samples, -5.0, 20.0) == pytest.approx(5.0)
+
+
+def test_rss_at_share_reads_the_sample_after_that_share() -> None:
+    run = _run([(100, 10.0), (200, 20.0), (300, 30.0)])
+    assert rss_at_share(run, 0.5) == pytest.approx(120.0)
+
+
+def test_sampler_records_this_process() -> None:
+    with ResourceSampler(every_s=0.01) as sampler:
+        sum(range(100_000))
+    assert len(sampler.samples) >= 2
+    assert sampler.samples[-1][1] >= sampler.samples[0][1]
+
+
+def _results() -> dict[str, Any]:
+    figures = {
+        "events": 1000,
+        "events_per_s": 500.0,
+        "events_per_cpu_s": 600.0,
+        "vs_bare_consumer": 0.5,
+        "vs_bare_consumer_per_cpu_s": 0.25,
+        "peak_rss_mib": 300.0,
+        "steady_seconds": 1.6,
+        "steady_cpu_seconds": 1.2,
+        "cpu_seconds_per_1k_events": 1.5,
+    }
+    iceberg = {"rows": 90, "snapshots": 4, "data_files_written": 4}
+    flow = dict(figures, wall_seconds_with_startup=9.0, first_event_to_drained_events_per_s=450.0, iceberg=iceberg)
+    flow["iceberg"]["tables"] = {"dpo_pairs": {}, "rejections": {}}
+    return {
+        "when": "2026-12-02T08:00:00+00:00",
+        "machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11", "load_average_before": [8.0, 0, 0]}
+        | {"load_average_after": [7.0, 0, 0]},
+        "config": {"events": 1000, "edit_events": 100, "partitions": 4, "steady_window": [0.1, 0.9]},
+        "contestants": {"bare_consumer": figures, "flow_mix": flow},
+        "flow_vs_seed_logger": 0.25,
+        "stages": {
+            "edits": 10,
+            "us_per_edit": {"policy_pii": 400.0},
+            "toxicity_backend": "profanity",
+            "toxicity_batch_size": 64,
+            "toxicity_items_per_s_by_batch": {"1": 100.0},
+        },
+        "scale_out": {
+            "cores": 2,
+            "partitions": 4,
+            "one_process_one_worker": figures,
+            "one_process_two_workers": figures | {"events_per_s_vs_one": 0.9, "cpu_per_event_vs_one": 1.1},
+            "two_processes_one_worker": figures | {"events_per_s_vs_one": 1.7, "cpu_per_event_vs_one": 1.05},
+        },
+        "long_run": {"skipped": "not asked"},
+        "gateway": {"skipped": "not asked"},
+        "dpo": {"device": "cpu", "dtype": "float32", "pairs": 8, "pairs_per_s": 0.019, "tokens_per_s": 3.0},
+    }
+
+
+def test_rendered_block_states_machine_load_and_ratios() -> None:
+    block = render_markdown(_results())
+    assert "Test CPU, 2 cores" in block
+    assert "load average 8.0 before and 7.0 after" in block
+    assert "| 0.500 | 600 | 0.250 |" in block  # the flow as ratios to the bare consumer
+    assert "| 2 processes x 1 worker (`-i/-a`) | 500 | 1.70 |" in block
+    assert "Long run: not measured in this run (not asked)" in block
+    assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block
+
+
+def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
+    results = tmp_path / "latest.json"
+    results.write_text(json.dumps(_results()))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{BEGIN}\nold figures\n{END}\nafter\n")
+    write_readme(readme, results)
+    text = readme.read_text()
+    assert "old figures" not in text
+    assert text.startswith("# Title\n\nbefore\n")
+    assert text.endswith(f"{END}\nafter\n")
+    once = text
+    write_readme(readme, results)
+    assert readme.read_text() == once  # idempotent: regenerating changes nothing
+
+
+def test_write_readme_without_markers_says_what_to_add(tmp_path: Path) -> None:
+    results = tmp_path / "latest.json"
+    results.write_text(json.dumps(copy.deepcopy(_results())))
+    readme = tmp_path / "README.md"
+    readme.write_text("# no block here\n")
+    with pytest.raises(ReadmeBlockMissing, match="bench:begin"):
+        write_readme(readme, results)
+
+
+def test_rendered_long_run_reports_start_end_and_memory() -> None:
+    results = _results()
+    results["long_run"] = {
+        "events": 1_000_000,
+        "event_time_span_h": 24,
+        "produce_seconds": 60.0,
+        "flow_seconds": 300.0,
+        "start_events_per_s": 5000.0,
+        "end_events_per_s": 4500.0,
+        "end_vs_start": 0.9,
+        "start_events_per_cpu_s": 6000.0,
+        "end_events_per_cpu_s": 5400.0,
+        "end_vs_start_per_cpu_s": 0.9,
+        "rss_mib_at_10pct": 400.0,
+        "rss_mib_at_end": 900.0,
+        "peak_rss_mib": 950.0,
+        "iceberg": {"snapshots": 40},
+    }
+    block = render_markdown(results)
+    assert "Long run: 1,000,000 events inside one 24 h dedup window" in block
+    assert "5,000 events/s at the start (5-15%), 4,500 at the end (85-95%), 0.90x" in block
+    assert "RSS 400 MiB at 10%, 900 MiB at the end, peak 950 MiB" in block
