@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from flywheel.errors import BrokerError
+from flywheel.infra.kafka import consumer_config
 from flywheel.review.config import ReviewConfig
 from flywheel.review.items import ReviewItem, UndecodableItem, item_from_message
 from flywheel.review.metrics import ITEMS_INVALID, ITEMS_STORED, refresh_queue_gauges
@@ -49,16 +50,7 @@ class QueueConsumer:
         """Consume until ``stop`` is set, or (``until_drained``) every partition is at its end."""
         review = self._config.review
         stop = stop or threading.Event()
-        consumer = Consumer(
-            self._config.kafka.client(
-                **{
-                    "group.id": review.consumer_group,
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    "enable.partition.eof": True,
-                }
-            )
-        )
+        consumer = Consumer(consumer_config(self._config.kafka, review.consumer_group))
         topic = self._config.topics.review
         assigned: set[int] = set()
         drained: set[int] = set()

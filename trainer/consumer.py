@@ -38,7 +38,7 @@ from pyiceberg.catalog import Catalog
 
 from flywheel.errors import BrokerError
 from flywheel.infra.catalog import ensure_tag, open_catalog
-from flywheel.infra.kafka import CheckedProducer
+from flywheel.infra.kafka import CheckedProducer, consumer_config
 from flywheel.trainer import metrics
 from flywheel.trainer.card import model_card
 from flywheel.trainer.config import TrainerConfig
@@ -257,15 +257,13 @@ class TrainerConsumer:
         config = self.settings.trainer
         stop = stop or threading.Event()
         consumer = Consumer(
-            self.settings.kafka.client(
+            consumer_config(
+                self.settings.kafka,
+                config.consumer_group,
                 **{
-                    "group.id": config.consumer_group,
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    "enable.partition.eof": True,
                     "max.poll.interval.ms": config.max_poll_interval_ms,
                     "session.timeout.ms": config.session_timeout_ms,
-                }
+                },
             )
         )
         assigned: set[int] = set()
