@@ -45,11 +45,22 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
 }
 
 
+# librdkafka facilities an operator must see: the member left its group because the
+# application did not poll within max.poll.interval.ms (a stuck or too slow step). Like every
+# librdkafka log line here, it reaches Python on the client's next poll.
+_WARN_FACILITIES = frozenset({"MAXPOLL"})
+
+
 class _DebugLog:
-    """librdkafka's ``logger``: every line at DEBUG (a refused connection is retried, not news)."""
+    """librdkafka's ``logger``: DEBUG (a refused connection is retried, not news), except the
+    facilities in ``_WARN_FACILITIES``, which are WARNING."""
 
     def log(self, _level: int, message: str, *args: object) -> None:
-        _librdkafka.debug(message, *args)
+        # confluent-kafka calls log(level, "%s [%s] %s", facility, client name, text).
+        if args and args[0] in _WARN_FACILITIES:
+            _librdkafka.warning(message, *args)
+        else:
+            _librdkafka.debug(message, *args)
 
 
 _DEBUG_LOG = _DebugLog()

@@ -9,7 +9,7 @@ import pytest
 from flywheel.config import KafkaSettings
 from flywheel.errors import BrokerUnreachable, DeliveryError
 from flywheel.infra.broker import free_port
-from flywheel.infra.kafka import CheckedProducer, check_broker_reachable
+from flywheel.infra.kafka import CheckedProducer, check_broker_reachable, client_config
 
 
 def closed_port_settings(**changes: object) -> KafkaSettings:
@@ -40,3 +40,13 @@ def test_an_unreachable_broker_is_one_clear_error_within_the_timeout() -> None:
     message = str(caught.value)
     assert settings.bootstrap_servers in message and "FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS" in message
     assert "Connection refused" in message and "\n" not in message
+
+
+def test_a_member_leaving_its_group_for_a_slow_poll_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    logger = client_config(KafkaSettings())["logger"]
+    with caplog.at_level(logging.DEBUG, logger="flywheel.kafka.librdkafka"):
+        # The arguments confluent-kafka passes: format, facility, client name, text.
+        logger.log(4, "%s [%s] %s", "MAXPOLL", "rdkafka#consumer-1", "poll interval exceeded: leaving group")
+        logger.log(3, "%s [%s] %s", "FAIL", "rdkafka#consumer-1", "Connection refused")
+    levels = {r.getMessage().split()[0]: r.levelno for r in caplog.records}
+    assert levels == {"MAXPOLL": logging.WARNING, "FAIL": logging.DEBUG}
