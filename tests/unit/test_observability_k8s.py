@@ -3,73 +3,53 @@
 Invariants: no state on an emptyDir (or hostPath), requests and limits on every container,
 non-root pods, probes on every long-running container, the flow's cluster size equal to its
 replicas, the trainer a long-running GPU consumer (production) with its registry on a volume
-claim, the tracker and the maintenance CronJob present, secrets referenced and never stored,
-and the Prometheus Operator objects selecting what the alert rules expect.
+claim, the tracker and the maintenance CronJob present, secrets referenced and never stored
+(no secret-looking ConfigMap key), every FLYWHEEL_* variable a setting the code reads, and the
+Prometheus Operator objects scraping every job the alert rules name (the model server and the
+review app: tests/unit/test_k8s_serving_review.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from functools import cache
+import re
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from flywheel.infra.prometheus_rule import RULES, prometheus_rule
-from flywheel.settings import Settings
+from tests.support.k8s import (
+    K8S,
+    TARGETS,
+    WORKLOADS,
+    Doc,
+    effective_env,
+    is_setting,
+    one,
+    pod_specs,
+    render,
+    secret_refs,
+    settings_from,
+)
+from tests.support.k8s import config as _config
+from tests.support.k8s import env as _env
 
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "infra" / "k8s"
-TARGETS = {"base": K8S / "base", "local": K8S / "overlays" / "local", "production": K8S / "overlays" / "production"}
 K8S_VERSION = "1.37.0"
 NAMESPACE = "data-flywheel"
 OPERATOR_GROUP = "monitoring.coreos.com/v1"
-WORKLOADS = {"Deployment", "StatefulSet"}
-
-Doc = dict[str, Any]
-
-
-@cache
-def _render(target: str) -> tuple[Doc, ...]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: cannot render the kustomize overlays")
-    result = subprocess.run([kubectl, "kustomize", str(TARGETS[target])], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+# Every job the alert rules name, and the scrape objects that must produce it.
+SCRAPED_JOBS = {"flywheel-flow", "flywheel-trainer", "flywheel-tracker", "flywheel-gateway"}
+SCRAPED_JOBS |= {"flywheel-serving", "flywheel-review"}
+# ConfigMap keys must not look like secrets (paths to mounted secret files, *_FILE, are fine).
+SECRET_LOOKING = re.compile(
+    r"(?:^|_)(?:PASSWORD|SECRET|TOKEN|CREDENTIAL|API_KEY|REVIEWERS|STORE_URL|CLIENT_CONFIG|PROPERTIES)$"
+)
 
 
 @pytest.fixture(params=list(TARGETS))
 def rendered(request: pytest.FixtureRequest) -> tuple[str, tuple[Doc, ...]]:
-    return request.param, _render(request.param)
-
-
-def _one(docs: tuple[Doc, ...], kind: str, name: str) -> Doc:
-    [doc] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    return doc
-
-
-def _pod_specs(docs: tuple[Doc, ...]) -> list[tuple[str, Doc]]:
-    specs = [(d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in docs if d["kind"] in WORKLOADS]
-    specs += [
-        (d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
-        for d in docs
-        if d["kind"] == "CronJob"
-    ]
-    return specs
-
-
-def _env(container: Doc) -> dict[str, str | None]:
-    return {e["name"]: e.get("value") for e in container.get("env", [])}
-
-
-def _config(docs: tuple[Doc, ...]) -> dict[str, str]:
-    return dict(_one(docs, "ConfigMap", "flywheel-config")["data"])
+    return request.param, render(request.param)
 
 
 def test_every_resource_validates_strictly(rendered: tuple[str, tuple[Doc, ...]]) -> None:
@@ -83,6 +63,11 @@ def test_every_resource_validates_strictly(rendered: tuple[str, tuple[Doc, ...]]
     expected |= {("Deployment", "flywheel-tracker"), ("CronJob", "flywheel-maintain"), ("ConfigMap", "flywheel-config")}
     expected |= {("HorizontalPodAutoscaler", "flywheel-gateway"), ("PodDisruptionBudget", "flywheel-gateway")}
     expected |= {("PersistentVolumeClaim", "flywheel-registry")}
+    expected |= {("Deployment", "flywheel-serving"), ("Service", "flywheel-serving")}
+    expected |= {("Deployment", "flywheel-review"), ("Service", "flywheel-review")}
+    expected |= {("PersistentVolumeClaim", "flywheel-review")}
+    if target == "production":
+        expected |= {("PodDisruptionBudget", "flywheel-serving")}
     assert expected <= kinds, f"{target}: missing {expected - kinds}"
     for doc in docs:
         if doc["apiVersion"] != OPERATOR_GROUP:  # CRDs: not in the Kubernetes schemas, checked below
@@ -92,7 +77,7 @@ def test_every_resource_validates_strictly(rendered: tuple[str, tuple[Doc, ...]]
 
 
 def test_validator_rejects_a_broken_manifest() -> None:
-    broken = yaml.safe_load(yaml.safe_dump(_one(_render("base"), "Deployment", "flywheel-gateway")))
+    broken = yaml.safe_load(yaml.safe_dump(one(render("base"), "Deployment", "flywheel-gateway")))
     broken["spec"]["replicas"] = "two"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
@@ -100,18 +85,18 @@ def test_validator_rejects_a_broken_manifest() -> None:
 
 def test_no_state_on_ephemeral_volumes(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     target, docs = rendered
-    for name, pod in _pod_specs(docs):
+    for name, pod in pod_specs(docs):
         for volume in pod.get("volumes", []):
             assert "emptyDir" not in volume and "hostPath" not in volume, f"{target}: {name} volume {volume['name']}"
     config = _config(docs)
     state_dir = config["FLYWHEEL_STATE_DIR"]
-    trainer = _one(docs, "Deployment", "flywheel-trainer")["spec"]["template"]["spec"]
+    trainer = one(docs, "Deployment", "flywheel-trainer")["spec"]["template"]["spec"]
     mounts = {m["mountPath"]: m["name"] for m in trainer["containers"][0]["volumeMounts"]}
     claims = {
         v["name"]: v["persistentVolumeClaim"]["claimName"] for v in trainer["volumes"] if "persistentVolumeClaim" in v
     }
     assert claims.get(mounts.get(state_dir, "")) == "flywheel-registry", "the registry (state_dir) is on a volume claim"
-    flow = _one(docs, "StatefulSet", "flywheel-flow")
+    flow = one(docs, "StatefulSet", "flywheel-flow")
     recovery_mount = {m["mountPath"] for m in flow["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     assert any(config["FLYWHEEL_RECOVERY__DIRECTORY"].startswith(path) for path in recovery_mount)
     assert [t["metadata"]["name"] for t in flow["spec"]["volumeClaimTemplates"]] == ["recovery"]
@@ -120,7 +105,7 @@ def test_no_state_on_ephemeral_volumes(rendered: tuple[str, tuple[Doc, ...]]) ->
 def test_every_container_has_resources_probes_and_no_root(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     target, docs = rendered
     long_running = {d["metadata"]["name"] for d in docs if d["kind"] in WORKLOADS}
-    for name, pod in _pod_specs(docs):
+    for name, pod in pod_specs(docs):
         assert pod["securityContext"]["runAsNonRoot"] is True, f"{target}: {name}"
         for container in pod["containers"]:
             resources = container["resources"]
@@ -139,8 +124,8 @@ def test_every_container_has_resources_probes_and_no_root(rendered: tuple[str, t
 
 def test_flow_cluster_matches_its_replicas(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     _, docs = rendered
-    flow = _one(docs, "StatefulSet", "flywheel-flow")
-    service = _one(docs, "Service", flow["spec"]["serviceName"])
+    flow = one(docs, "StatefulSet", "flywheel-flow")
+    service = one(docs, "Service", flow["spec"]["serviceName"])
     assert service["spec"]["clusterIP"] == "None"
     pod_labels = flow["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
@@ -158,7 +143,7 @@ def test_flow_cluster_matches_its_replicas(rendered: tuple[str, tuple[Doc, ...]]
 def test_trainer_is_a_long_running_consumer(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     target, docs = rendered
     config = _config(docs)
-    trainer = _one(docs, "Deployment", "flywheel-trainer")
+    trainer = one(docs, "Deployment", "flywheel-trainer")
     pod = trainer["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["command"][:4] == ["flywheel", "trainer", "run", "--forever"]
@@ -172,16 +157,16 @@ def test_trainer_is_a_long_running_consumer(rendered: tuple[str, tuple[Doc, ...]
         assert gpu == {"requests": "1", "limits": "1"}
         assert pod["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
         assert container["image"].endswith("-cuda")
-    tracker = _one(docs, "Deployment", "flywheel-tracker")["spec"]["template"]["spec"]["containers"][0]
+    tracker = one(docs, "Deployment", "flywheel-tracker")["spec"]["template"]["spec"]["containers"][0]
     assert tracker["command"] == ["flywheel", "trainer", "track", "--loop"]
     assert {p["containerPort"] for p in tracker["ports"]} == {int(config["FLYWHEEL_METRICS__TRACKER_PORT"])}
 
 
 def test_gateway_scales_and_survives_disruptions(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     _, docs = rendered
-    gateway = _one(docs, "Deployment", "flywheel-gateway")
-    hpa = _one(docs, "HorizontalPodAutoscaler", "flywheel-gateway")
-    pdb = _one(docs, "PodDisruptionBudget", "flywheel-gateway")
+    gateway = one(docs, "Deployment", "flywheel-gateway")
+    hpa = one(docs, "HorizontalPodAutoscaler", "flywheel-gateway")
+    pdb = one(docs, "PodDisruptionBudget", "flywheel-gateway")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "flywheel-gateway"}
     labels = gateway["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -191,41 +176,47 @@ def test_gateway_scales_and_survives_disruptions(rendered: tuple[str, tuple[Doc,
 
 def test_maintenance_runs_on_a_schedule(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     _, docs = rendered
-    cron = _one(docs, "CronJob", "flywheel-maintain")
+    cron = one(docs, "CronJob", "flywheel-maintain")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     [container] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["flywheel", "data", "maintain"]
 
 
 def test_operator_objects_select_what_the_rules_expect() -> None:
-    docs = _render("production")
-    rule = _one(docs, "PrometheusRule", "flywheel")
+    docs = render("production")
+    rule = one(docs, "PrometheusRule", "flywheel")
     assert rule["spec"] == yaml.safe_load(RULES.read_text()), "regenerate: python -m flywheel.infra.prometheus_rule"
     committed = (K8S / "components" / "prometheus-operator" / "prometheusrule.yaml").read_text()
     assert committed == prometheus_rule(RULES.read_text())
     jobs = {expr.split('job="')[1].split('"')[0] for expr in _rule_exprs() if 'job="' in expr}
-    pod_monitor = _one(docs, "PodMonitor", "flywheel")
-    selector = pod_monitor["spec"]["selector"]
+    pod_monitor = one(docs, "PodMonitor", "flywheel")
     [endpoint] = pod_monitor["spec"]["podMetricsEndpoints"]
-    scraped = set()
+    scraped = {}  # job -> what scrapes it
     for doc in docs:
-        if doc["kind"] not in WORKLOADS:
-            continue
-        labels = doc["spec"]["template"]["metadata"]["labels"]
-        component_ok = labels["app.kubernetes.io/component"] in selector["matchExpressions"][0]["values"]
-        if selector["matchLabels"].items() <= labels.items() and component_ok:
+        if doc["kind"] in WORKLOADS and _selects(pod_monitor["spec"]["selector"], doc["spec"]["template"]["metadata"]):
             ports = {p["name"] for c in doc["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
             assert endpoint["port"] in ports, doc["metadata"]["name"]
-            scraped.add(labels[pod_monitor["spec"]["jobLabel"]])
-    service_monitor = _one(docs, "ServiceMonitor", "flywheel-gateway")
-    gateway_service = _one(docs, "Service", "flywheel-gateway")
-    assert service_monitor["spec"]["selector"]["matchLabels"].items() <= gateway_service["metadata"]["labels"].items()
-    assert service_monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in gateway_service["spec"]["ports"]}
-    scraped.add(gateway_service["metadata"]["labels"][service_monitor["spec"]["jobLabel"]])
-    assert scraped == {"flywheel-flow", "flywheel-trainer", "flywheel-tracker", "flywheel-gateway"}
-    assert jobs <= scraped, f"rules use jobs nothing scrapes: {jobs - scraped}"
+            scraped[doc["spec"]["template"]["metadata"]["labels"][pod_monitor["spec"]["jobLabel"]]] = "PodMonitor"
+    service_monitor = one(docs, "ServiceMonitor", "flywheel")
+    [http] = service_monitor["spec"]["endpoints"]
+    for service in (d for d in docs if d["kind"] == "Service"):
+        if _selects(service_monitor["spec"]["selector"], service["metadata"]):
+            assert http["port"] in {p["name"] for p in service["spec"]["ports"]}, service["metadata"]["name"]
+            job = service["metadata"]["labels"][service_monitor["spec"]["jobLabel"]]
+            assert job not in scraped, f"{job} scraped twice"
+            scraped[job] = "ServiceMonitor"
+    assert set(scraped) == SCRAPED_JOBS, scraped
+    assert jobs == SCRAPED_JOBS, f"a down alert per scraped job; rules name {sorted(jobs)}"
     for doc in (rule, pod_monitor, service_monitor):
         assert doc["metadata"]["labels"]["release"], "the Operator selects by label"
+
+
+def _selects(selector: Doc, metadata: Doc) -> bool:
+    """Whether a label selector (matchLabels, In expressions) selects an object with this metadata."""
+    labels = metadata.get("labels", {})
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
 
 
 def _rule_exprs() -> list[str]:
@@ -234,7 +225,7 @@ def _rule_exprs() -> list[str]:
 
 
 def test_local_overlay_needs_no_operator() -> None:
-    assert not [d for d in _render("local") if d["apiVersion"] == OPERATOR_GROUP]
+    assert not [d for d in render("local") if d["apiVersion"] == OPERATOR_GROUP]
 
 
 def test_configmap_is_accepted_by_settings(
@@ -243,40 +234,30 @@ def test_configmap_is_accepted_by_settings(
     _, docs = rendered
     data = _config(docs)
     assert all(key.startswith("FLYWHEEL_") for key in data)
-    for key, value in data.items():
-        monkeypatch.setenv(key, value)
-    # Secret files are mounted in the cluster; here, empty stand-ins.
-    for key in ("FLYWHEEL_GATEWAY__API_KEYS_FILE", "FLYWHEEL_GATEWAY__HMAC_SECRETS_FILE"):
-        path = tmp_path / key.lower()
-        path.write_text("{}")
-        monkeypatch.setenv(key, str(path))
-    settings = Settings()
+    settings = settings_from(data, monkeypatch, tmp_path)  # secret files: empty stand-ins
     assert settings.catalog.type == "rest"
     assert settings.metrics.host == "0.0.0.0"
     assert settings.kafka.bootstrap_servers == data["FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS"]
-    # pydantic-settings ignores unknown nested env keys, so check each path against the model.
-    assert [key for key in data if not _is_setting(key)] == []
-    assert not _is_setting("FLYWHEEL_CATALOG__WAREHOUS")
-
-
-def _is_setting(env_key: str) -> bool:
-    """Whether FLYWHEEL_A__B names a field path of Settings (a dict field accepts any subkey)."""
-    model: Any = Settings
-    for part in env_key.removeprefix("FLYWHEEL_").lower().split("__"):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return True  # inside a dict-valued field
-        field = model.model_fields.get(part)
-        if field is None:
-            return False
-        model = field.annotation
-    return True
+    # pydantic-settings ignores unknown nested env keys, so check each path against the model,
+    # for the ConfigMap and for every variable a container sets itself (secret-backed ones too).
+    assert [key for key in data if not is_setting(key)] == []
+    assert not is_setting("FLYWHEEL_CATALOG__WAREHOUS")
+    own = {name for _, spec in pod_specs(docs) for c in spec["containers"] for name in _env(c)}
+    named_by_settings = {settings.curation.judge.api_key_env}  # env vars whose name is itself a setting
+    unknown = [n for n in sorted(own - named_by_settings) if n.startswith("FLYWHEEL_") and not is_setting(n)]
+    assert unknown == [], "the code reads no such setting"
+    for _, spec in pod_specs(docs):
+        for container in spec["containers"]:
+            settings_from(effective_env(docs, container), monkeypatch, tmp_path)  # each loads as a whole
 
 
 def test_secrets_are_referenced_not_stored(rendered: tuple[str, tuple[Doc, ...]]) -> None:
     _, docs = rendered
     assert not [d for d in docs if d["kind"] == "Secret"], "secrets are created out of band"
+    assert [key for key in _config(docs) if SECRET_LOOKING.search(key)] == [], "these belong in the Secret"
+    assert SECRET_LOOKING.search("FLYWHEEL_REVIEW__SESSION_SECRET") and not SECRET_LOOKING.search("X__MAX_TOKENS")
     refs = 0
-    for _, pod in _pod_specs(docs):
+    for _, pod in pod_specs(docs):
         for container in pod["containers"]:
             for env in container.get("env", []):
                 secret = env.get("valueFrom", {}).get("secretKeyRef")
@@ -288,4 +269,8 @@ def test_secrets_are_referenced_not_stored(rendered: tuple[str, tuple[Doc, ...]]
         for volume in pod.get("volumes", []):
             if "secret" in volume:
                 assert volume["secret"]["secretName"] == "flywheel-secrets"
-    assert refs >= 10, "Kafka and catalog credentials come from the secret in every component"
+    assert refs >= 16, "Kafka and catalog credentials, the review app's secrets come from the Secret"
+    review = one(docs, "Deployment", "flywheel-review")["spec"]["template"]["spec"]["containers"][0]
+    from_secret = secret_refs(review)
+    for name in ("FLYWHEEL_REVIEW__REVIEWERS", "FLYWHEEL_REVIEW__SESSION_SECRET", "FLYWHEEL_REVIEW__GATEWAY_API_KEY"):
+        assert name in from_secret and not from_secret[name].get("optional"), name

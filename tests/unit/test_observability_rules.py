@@ -157,7 +157,7 @@ def test_dashboard_structure() -> None:
     dash = json.loads(DASHBOARD.read_text())
     titles = " ".join(p["title"] for p in dash["panels"]).lower()
     topics = ["signal", "funnel", "dlq", "toxicity", "similarity", "lag", "commit"]
-    topics += ["trigger", "eval", "latency"]
+    topics += ["trigger", "eval", "latency", "model version", "review queue"]
     for topic in topics:
         assert topic in titles, f"no panel about {topic}"
     ids = [p["id"] for p in dash["panels"]]
@@ -165,6 +165,20 @@ def test_dashboard_structure() -> None:
     for panel in dash["panels"]:
         grid = panel["gridPos"]
         assert grid["x"] + grid["w"] <= 24, f"panel {panel['title']} overflows the grid"
+
+
+def test_review_queue_panels_chart_what_the_stale_alert_watches() -> None:
+    """The review row charts the queue's depth and age (names checked against the code above)."""
+    dash = json.loads(DASHBOARD.read_text())
+    [row] = [p for p in dash["panels"] if p["type"] == "row" and p["title"] == "Review queue"]
+    below = [p for p in dash["panels"] if p["type"] != "row" and p["gridPos"]["y"] == row["gridPos"]["y"] + 1]
+    charted = {name for panel in below for target in panel["targets"] for name in NAME.findall(target["expr"])}
+    assert {"flywheel_review_queue_depth", "flywheel_review_queue_oldest_age_seconds"} <= charted
+    stale = [r for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    [stale_expr] = [r["expr"] for r in stale if r.get("alert") == "FlywheelReviewQueueStale"]
+    assert set(NAME.findall(stale_expr)) <= charted, "the panel shows the series the alert fires on"
+    problems, _ = _problems([t["expr"] for panel in below for t in panel["targets"]])
+    assert problems == []
 
 
 def test_checker_catches_unknown_names_and_labels() -> None:
