@@ -25,6 +25,7 @@ a fault-injection hook for those tests (nothing in production sets it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -199,14 +200,29 @@ class TrainerConsumer:
         show_progress: bool = False,
         checkpoint: Callable[[RunStep], None] | None = None,
     ) -> None:
+        # Nothing is opened here: the catalog, the registry and the results topic are reached when
+        # ``run`` starts (or a property is first used), so building a consumer cannot fail on I/O.
         self.settings = settings
         self.show_progress = show_progress
         self._checkpoint = checkpoint or (lambda _step: None)
-        self.catalog = open_catalog(settings.catalog)
-        self.registry = Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
-        self.registry.check()
         self.producer = CheckedProducer(settings.kafka)
-        self.published = published_result_ids(settings)
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """The Iceberg catalog, opened on first use."""
+        return open_catalog(self.settings.catalog)
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        """The adapter registry, checked writable on first use."""
+        registry = Registry.from_settings(self.settings.trainer.registry_url, self.settings.state_dir)
+        registry.check()
+        return registry
+
+    @functools.cached_property
+    def published(self) -> set[str]:
+        """Trigger ids that already have a result on the results topic (read once, then kept up to date)."""
+        return published_result_ids(self.settings)
 
     def handle(self, trigger: TrainingTrigger, report: ConsumerReport) -> None:
         """Process one trigger; returns once its result is durable on the results topic."""
@@ -256,6 +272,8 @@ class TrainerConsumer:
         """Consume until every assigned partition is drained (``until_idle``) or ``stop`` is set."""
         config = self.settings.trainer
         stop = stop or threading.Event()
+        # Fail before joining the group when the catalog, registry or results topic is unreachable.
+        _ = self.catalog, self.registry, self.published
         consumer = Consumer(
             consumer_config(
                 self.settings.kafka,

@@ -165,3 +165,15 @@ def test_unknown_model_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="unknown base model"):
         resolve_base_model(TrainerSettings(base_model=str(tmp_path / "missing-model")))
     assert resolve_base_model(TrainerSettings(base_model=str(tmp_path))) == str(tmp_path)
+
+
+def test_building_a_trainer_consumer_touches_nothing(tmp_path: Path) -> None:
+    """No catalog, registry or broker is reached until ``run``: a closed port and missing folders are fine."""
+    from flywheel.infra.broker import free_port
+    from flywheel.settings import local_settings
+    from flywheel.trainer.consumer import TrainerConsumer
+
+    root = tmp_path / "nothing-yet"
+    consumer = TrainerConsumer(local_settings(f"127.0.0.1:{free_port()}", root).trainer_config())
+    assert consumer.settings.catalog.uri.endswith("catalog.db")
+    assert not root.exists()
