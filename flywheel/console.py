@@ -41,3 +41,14 @@ def one_line_errors() -> Iterator[None]:
         # SystemExit, not typer.Exit: this also wraps the whole app, outside click's context,
         # where a typer.Exit would surface as a traceback.
         raise SystemExit(2) from exc
+
+
+def quiet_model_libraries() -> None:
+    """The demos print their own progress: library deprecation notices and progress bars are noise there."""
+    import warnings
+
+    import transformers
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()

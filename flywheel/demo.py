@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from flywheel.console import quiet_model_libraries
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, start_broker
 from flywheel.report import print_summary
@@ -116,7 +117,7 @@ def run_demo(console: Console, options: DemoOptions) -> None:
             from flywheel.trainer.loop import turn_once
             from flywheel.trainer.verdict import headline
 
-            _quiet_model_libraries()
+            quiet_model_libraries()
             report = turn_once(settings.trainer_config(), show_progress=True)
             for line in report.summary_lines():
                 console.print(line, markup=False, highlight=False)
@@ -124,17 +125,6 @@ def run_demo(console: Console, options: DemoOptions) -> None:
                 console.print(headline(result), style="bold", markup=False, highlight=False)
     finally:
         broker.stop()
-
-
-def _quiet_model_libraries() -> None:
-    """The demo prints its own progress; library deprecation notices and bars are noise here."""
-    import warnings
-
-    import transformers
-
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
 
 def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:

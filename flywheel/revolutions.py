@@ -25,38 +25,55 @@ import httpx
 from rich.console import Console
 
 from flywheel.config import revised
+from flywheel.console import quiet_model_libraries
 from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
+from flywheel.sample import coding_events, coding_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
 from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
 from flywheel.settings import Settings, local_settings
-from flywheel.simulation import DEFAULT_PROMPTS, HOUSE_STYLE, CorrectionPolicy, SimulatedUsers
+from flywheel.simulation import CorrectionPolicy, FunctionHabit, SimulatedUsers
+
+KEEP_CODE_ONLY = FunctionHabit("keep-code-only", keep_code_only)
 
 
 @dataclass
 class WheelOptions:
-    """What the multi-revolution demo does; the defaults are sized for a laptop."""
+    """What the multi-revolution demo does; the defaults are sized for a laptop.
+
+    The live users ask the coding assistant's questions and keep only the code of an answer
+    (:data:`KEEP_CODE_ONLY`), the habit of the ``history`` stream replayed before revolution 0:
+    the traffic the assistant logged before the wheel started (``flywheel demo --revolutions 0``'s
+    sample and coding streams). Without it, the first trigger would wait for hundreds of live
+    answers, which cost seconds each on a CPU.
+    """
 
     revolutions: int = 2
     directory: Path = Path(".flywheel/demo")
     users: int = 16
     prompts_per_user: int = 5
-    threshold: int = 10
-    max_new_tokens: int = 64
-    policy: CorrectionPolicy = HOUSE_STYLE
+    threshold: int = 150
+    max_new_tokens: int = 96
+    policy: CorrectionPolicy = KEEP_CODE_ONLY
     prompts: tuple[str, ...] | None = None
     seed: int = 0
-    # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests); the defaults keep a
-    # CPU run short, like the single-turn demo's.
+    # Events of logged history (general sample, coding assistant) produced before revolution 0.
+    history_events: int = 600
+    history_coding_events: int = 600
+    # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests). The defaults are
+    # the single-turn demo's budget: 16 optimizer steps at a higher learning rate, short sequences;
+    # the loss, LoRA, beta, the split and every gate are the trainer's defaults.
     trainer: dict[str, Any] = field(
         default_factory=lambda: {
-            "max_steps": 8,
-            "batch_size": 4,
-            "max_length": 256,
-            "max_prompt_length": 64,
-            "learning_rate": 1e-4,
+            "max_steps": 16,
+            "learning_rate": 2e-4,
+            "max_length": 160,
+            "max_prompt_length": 96,
+            "max_positives": 48,
+            "eval_max_new_tokens": 64,
+            "eval_batch_size": 16,
         }
     )
     # A loadable base model reference for the server; None resolves the trainer's base model.
@@ -147,12 +164,19 @@ def _pairs_of(settings: Settings, events: set[str]) -> int:
     return sum(1 for event_id in stored if event_id in events)
 
 
+def _replay_history(settings: Settings, options: WheelOptions) -> int:
+    """Produce the logged traffic from before the wheel started; returns how many events were acknowledged."""
+    stream = [*sample_events(options.history_events), *coding_events(options.history_coding_events)]
+    return produce(settings.kafka, settings.topics.interactions, iter(stream)) if stream else 0
+
+
 def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]:
     """Turn the wheel ``options.revolutions`` times (plus a last measurement); print and write the report."""
     from flywheel.gateway_process import running_gateway
     from flywheel.trainer.loop import turn_once
     from flywheel.trainer.models import resolve_base_model
 
+    quiet_model_libraries()
     shutil.rmtree(options.directory, ignore_errors=True)  # the broker is in memory: start from nothing
     options.directory.mkdir(parents=True)
     broker = start_broker(log_file=options.directory / "broker.log")
@@ -163,7 +187,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         reference = options.base_reference or resolve_base_model(settings.trainer)
         config = revised(settings.serving_config(), base_model=reference)
         users = SimulatedUsers(
-            prompts=options.prompts or DEFAULT_PROMPTS,
+            prompts=options.prompts or tuple(dict.fromkeys(prompt for prompt, _ in coding_prompts())),
             users=options.users,
             prompts_per_user=options.prompts_per_user,
             policy=options.policy,
@@ -172,6 +196,9 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         )
         key = secrets.token_urlsafe(16)
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
+        history = _replay_history(settings, options)
+        if history:
+            console.print(f"history: {history} logged events replayed into the topic before revolution 0")
         gateway_log = options.directory / "gateway.log"
         with (
             running_gateway(settings, {"wheel": key}, log_file=gateway_log) as gateway,

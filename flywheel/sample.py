@@ -236,10 +236,16 @@ def coding_prompts() -> list[tuple[str, str]]:
 
 
 def keep_code_only(answer: str) -> str:
-    """The users' habit: keep the fenced code block, delete the lead-in and the explanation."""
+    """The users' habit: keep the first fenced code block, delete the lead-in and the explanation.
+
+    An answer cut off inside its code block keeps everything from the opening fence; one without
+    a code block is left as it is.
+    """
     start = answer.find("```")
+    if start < 0:
+        return answer
     end = answer.find("```", start + 3)
-    return answer[start : end + 3] if start >= 0 and end > start else answer
+    return answer[start : end + 3] if end > start else answer[start:]
 
 
 def coding_events(

@@ -27,7 +27,7 @@ import hashlib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,7 +59,22 @@ class RegexHabit:
         edited = answer
         for pattern, replacement in self.rules:
             edited = re.sub(pattern, replacement, edited, flags=re.IGNORECASE | re.MULTILINE)
-        edited = re.sub(r"[ \t]{2,}", " ", edited).strip()
+        # Only the ends are trimmed: indentation inside an answer is code, and a user who removes a
+        # sentence does not re-indent the rest.
+        edited = edited.strip()
+        return edited if edited and edited != answer.strip() else None
+
+
+@dataclass(frozen=True)
+class FunctionHabit:
+    """A habit given as a function of the answer (its edit); an answer it changes is edited."""
+
+    name: str
+    edit: Callable[[str], str]
+
+    def correct(self, prompt: str, answer: str) -> str | None:
+        """The edit, or None when it leaves the answer as it was (or leaves nothing)."""
+        edited = self.edit(answer).strip()
         return edited if edited and edited != answer.strip() else None
 
 

@@ -34,6 +34,8 @@ def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOption
         threshold=40,
         max_new_tokens=16,
         policy=HOUSE_STYLE,  # users delete the "Sure!" opener: the same habit in every revolution
+        history_events=0,  # no logged history: the tiny model's users alone cross the threshold
+        history_coding_events=0,
         prompts=prompts,
         base_reference=str(model),
         trainer={

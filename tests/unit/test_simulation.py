@@ -48,3 +48,21 @@ def test_broken_answers_are_regenerated_not_edited() -> None:
     for text in ("Sure! rebase rebase rebase rebase", "   "):
         assert {users.react(a, "s")["signal"] for a in _answers(users, text, "r9")} == {"regenerate"}
     assert not broken("Sure! a b a b")
+
+
+def test_a_habit_keeps_the_indentation_of_code() -> None:
+    answer = "Sure! Here it is.\n```python\nfor row in rows:\n    print(row)\n```"
+    assert HOUSE_STYLE.correct("q", answer) == "Here it is.\n```python\nfor row in rows:\n    logger.info(row)\n```"
+    # Indentation alone is never an edit.
+    assert HOUSE_STYLE.correct("q", "```python\nfor row in rows:\n    yield row\n```") is None
+
+
+def test_the_code_only_habit_edits_answers_with_text_around_their_code() -> None:
+    from flywheel.revolutions import KEEP_CODE_ONLY
+
+    block = "```python\ndef add(a, b):\n    return a + b\n```"
+    assert KEEP_CODE_ONLY.correct("q", f"Here is a function:\n\n{block}\n\nIt adds two numbers.") == block
+    assert KEEP_CODE_ONLY.correct("q", block) is None  # nothing to delete
+    assert KEEP_CODE_ONLY.correct("q", "Use the sum function.") is None  # no code: no habit applies
+    # Cut off inside the block: everything from the opening fence is kept.
+    assert KEEP_CODE_ONLY.correct("q", "Sure:\n```python\ndef add(a, b):") == "```python\ndef add(a, b):"
