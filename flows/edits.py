@@ -14,7 +14,8 @@ from flywheel.flows.decisions import Candidate, Decision, Dropped, position_of
 from flywheel.operators.config import DistanceSettings, QuotaSettings
 from flywheel.operators.distance import check_band, measure_edit
 from flywheel.operators.judge import Judge, JudgeItem, check_verdict
-from flywheel.operators.policy import PolicyEngine
+from flywheel.operators.outcome import Drop
+from flywheel.operators.policy import PolicyEngine, earlier_turns
 from flywheel.operators.quota import QuotaLedger, quota_key
 from flywheel.operators.toxicity import SegmentedScorer, ToxicityGate, prefixed_scores
 
@@ -41,9 +42,13 @@ class PolicyGate:
         self._engine = engine
 
     def check(self, candidate: Candidate) -> Decision:
-        """Drop an edit the policy rejects; otherwise keep it scrubbed, with the policy's findings."""
+        """Drop an edit the policy rejects or whose turns are malformed; else keep it scrubbed, with findings."""
         event = candidate.sourced.event
-        verdict = self._engine.evaluate(event.prompt, candidate.chosen, event.response)
+        turns = earlier_turns(event.metadata)
+        if isinstance(turns, Drop):
+            return Dropped(candidate.sourced, turns)
+        conversation = [turn["content"] for turn in turns]
+        verdict = self._engine.evaluate(event.prompt, candidate.chosen, event.response, conversation)
         if verdict.drop is not None:
             return Dropped(candidate.sourced, verdict.drop)
         scores = {**candidate.scores, **{f"policy:{k}": v for k, v in verdict.findings.items()}}

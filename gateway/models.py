@@ -37,6 +37,13 @@ def _rfc3339_only(value: Any) -> Any:
 DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
+METADATA_DESCRIPTION = (
+    "Free-form. `conversation`: the turns before `prompt`, oldest first, as "
+    '[{"role": "system"|"user"|"assistant", "content": "..."}]; an edit pair is trained with them '
+    "(stored PII-scrubbed; a malformed one rejects the pair)."
+)
+
+
 class _Input(BaseModel):
     """Unknown fields ignored like the flow's decoder; numbers are strict (no "5" for 5)."""
 
@@ -63,7 +70,7 @@ class EventIn(_Input):
     final_user_edit: str | None = Field(default=None, description="Required when signal is `edit`.")
     rating: int | None = Field(default=None, strict=True, ge=1, le=5, description="Required when signal is `rating`.")
     comment: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 
 
 class EventBatch(_Input):
@@ -93,7 +100,7 @@ class _Lineage(_Input):
     segment: str = "default"
     model_id: str = "unknown"
     model_version: str = "unknown"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict, description=METADATA_DESCRIPTION)
 
 
 class FeedbackIn(_Lineage):

@@ -13,13 +13,15 @@ Terms match whole words and patterns are regexes, both on normalised text (NFC,
 case-folded, whitespace collapsed). Check order, first drop wins: length, injection,
 blocked, PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
 ``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings
-of every check are returned as scores.
+of every check are returned as scores. Earlier turns of a conversation are checked as the
+prompt is (its injection and blocked rules, PII ``reject``); rows store them scrubbed.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,8 +33,11 @@ from flywheel.errors import PolicyError
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
+from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
 FieldName = Literal["prompt", "chosen", "rejected"]
+# Reason of a pair whose metadata.conversation is not a list of {"role", "content"} messages.
+INVALID_CONVERSATION = "invalid_conversation"
 
 
 def _default_fields() -> list[FieldName]:
@@ -149,9 +154,18 @@ class PolicyEngine:
         """The text with every built-in PII/secret detector masked (for audit rows)."""
         return scan(text)[0]
 
-    def evaluate(self, prompt: str, chosen: str, rejected: str = "") -> PolicyVerdict:
-        """Check a candidate; texts come back scrubbed by the ``scrub``-action detectors."""
-        texts: dict[str, str] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    def evaluate(self, prompt: str, chosen: str, rejected: str = "", conversation: Sequence[str] = ()) -> PolicyVerdict:
+        """Check a candidate; texts come back scrubbed by the ``scrub``-action detectors.
+
+        ``conversation`` (the earlier turns' contents) is context for the prompt: the injection and
+        blocked rules that apply to ``prompt`` and the ``reject`` PII detectors apply to it too.
+        """
+        texts: dict[str, str] = {
+            "prompt": prompt,
+            "chosen": chosen,
+            "rejected": rejected,
+            "conversation": "\n\n".join(conversation),
+        }
         findings: dict[str, float] = {}
         drops: list[Drop] = []
 
@@ -168,7 +182,8 @@ class PolicyEngine:
         normalized = {name: normalize_text(text) for name, text in texts.items()}
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
-                hits = [f for f in rule.applies_to if rule.regex.search(normalized[f])]
+                fields = [*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else [])]
+                hits = [f for f in fields if rule.regex.search(normalized[f])]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
@@ -215,3 +230,15 @@ def response_pii(response: str) -> Drop | None:
     detector = min(counts)
     detail = f"{', '.join(sorted(counts))} in the response of a positive example"
     return Drop(Stage.POLICY, f"pii_in_response:{detector}", detail, {f"pii:{k}": float(v) for k, v in counts.items()})
+
+
+def earlier_turns(metadata: Mapping[str, Any]) -> list[Message] | Drop:
+    """The event's earlier turns (``metadata.conversation``), or a Drop (``invalid_conversation``) if malformed.
+
+    A prompt that continues a conversation means nothing without it, so a malformed conversation
+    rejects the pair rather than keeping it without its turns.
+    """
+    try:
+        return conversation_of(metadata)
+    except MalformedConversation as exc:
+        return Drop(Stage.POLICY, INVALID_CONVERSATION, str(exc))

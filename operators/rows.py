@@ -2,8 +2,9 @@
 
 Lineage (source topic/partition/offset) is added by the sink from the row's coordinates, so
 it is written in exactly one place. Every free-text column of every table (prompt, chosen,
-rejected, response, comment, detail) passes through :func:`scrub_text` here, the one place
-rows are built, so no stored text can skip PII scrubbing whatever path the event took.
+rejected, response, comment, detail, each earlier turn in a pair's metadata) passes through
+:func:`scrub_text` here, the one place rows are built, so no stored text can skip PII scrubbing
+whatever path the event took.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import msgspec
 from flywheel.operators.distance import EditMeasure
 from flywheel.operators.outcome import Drop
 from flywheel.operators.pii import scan
+from flywheel.schemas.conversation import CONVERSATION_KEY, conversation_of
 from flywheel.schemas.events import InteractionEvent
 from flywheel.schemas.records import SourcedEvent, TableRow
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
+
+_json = msgspec.json.Encoder()
 
 
 def stable_id(namespace: str, event_id: str) -> str:
@@ -101,8 +105,22 @@ def pair_row(
         "curated_at": curated_at,
         "source": "user" if reviewer_id is None else "reviewer",
         "reviewer_id": reviewer_id,
+        "metadata": stored_conversation(event),
     }
     return TableRow(DPO_PAIRS, sourced.coordinates, values)
+
+
+def stored_conversation(event: InteractionEvent) -> str | None:
+    """``dpo_pairs.metadata``: ``{"conversation": [...]}`` JSON, each turn's content scrubbed; None without turns.
+
+    Only the conversation is stored, not the rest of the metadata. Raises
+    :class:`MalformedConversation` for a malformed one: the policy gate rejects such a pair first.
+    """
+    turns = conversation_of(event.metadata)
+    if not turns:
+        return None
+    scrubbed = [{"role": turn["role"], "content": scrub_text(turn["content"])} for turn in turns]
+    return _json.encode({CONVERSATION_KEY: scrubbed}).decode()
 
 
 def positive_row(

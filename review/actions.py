@@ -14,7 +14,8 @@ dismiss      none                                audit row (rejections, stage ``
 ===========  ==================================  ===========================================
 
 ``metadata.review`` carries the reviewer id, the action, the item, the queue reason and the
-source of the original event; ``comment`` carries the reviewer's reason or note.
+source of the original event, ``metadata.conversation`` the item's earlier turns when it has
+them; ``comment`` carries the reviewer's reason or note.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import msgspec
 from flywheel.errors import ReviewDeliveryError, ReviewError
 from flywheel.review.config import ReviewSettings
 from flywheel.review.items import ReviewItem
+from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import Signal
 from flywheel.schemas.review import REVIEW_METADATA_KEY, ReviewAction, ReviewMetadata
 
@@ -69,8 +71,14 @@ def review_event(item: ReviewItem, decision: Decision, now: datetime | None = No
         "response": item.response,
         "final_user_edit": final,
         "comment": decision.note or None,
-        "metadata": {REVIEW_METADATA_KEY: msgspec.to_builtins(review)},
+        # The earlier turns travel on, so the trusted pair is trained with its conversation.
+        "metadata": {REVIEW_METADATA_KEY: msgspec.to_builtins(review), **_conversation(item)},
     }
+
+
+def _conversation(item: ReviewItem) -> dict[str, Any]:
+    turns = item.metadata.get(CONVERSATION_KEY)
+    return {} if turns is None else {CONVERSATION_KEY: turns}
 
 
 def _final_answer(item: ReviewItem, decision: Decision) -> str | None:

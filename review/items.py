@@ -18,6 +18,7 @@ import orjson
 
 from flywheel.config import ValidationSettings
 from flywheel.operators.decode import decode_event
+from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import InteractionEvent, Rejection, Signal
 from flywheel.schemas.review import DETAIL_HEADER, REASON_HEADER, SOURCE_HEADER
 
@@ -29,7 +30,7 @@ _REASON_BY_SIGNAL = {
     Signal.EDIT: "held_edit",
 }
 # Metadata keys that may carry the earlier turns of the conversation, as [{role, content}, ...].
-TURN_KEYS = ("turns", "history", "messages")
+TURN_KEYS = (CONVERSATION_KEY, "turns", "history", "messages")
 
 
 class UndecodableItem(ValueError):

@@ -115,6 +115,12 @@ def _dpo_pairs() -> TableContract:
         # Added after the first release (optional, at the end: an additive schema change).
         .add("source", StringType(), doc="who wrote chosen: user (an edit) or reviewer (human review)")
         .add("reviewer_id", StringType(), doc="the reviewer who wrote or approved chosen (source=reviewer)")
+        .add(
+            "metadata",
+            StringType(),
+            doc='JSON {"conversation": [{"role", "content"}, ...]}: the turns before prompt, PII scrubbed; '
+            "null for a single-turn event",
+        )
     )
     schema = fields.schema()
     return TableContract(DPO_PAIRS, schema, _by_day(schema))

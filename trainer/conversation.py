@@ -8,7 +8,8 @@ scores the token sequences training saw; :func:`generation_prompt_ids` is the pr
 on, which is also what a server applying the chat template sends.
 
 Earlier turns of a conversation come from the event's ``metadata["conversation"]`` (a list of
-``{"role", "content"}`` messages before the prompt), read only here.
+``{"role", "content"}`` messages before the prompt, ``schemas/conversation.py``), which the flow
+stores scrubbed in ``dpo_pairs.metadata``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-Message = dict[str, str]
 Prompt = str | list[Message]
-ROLES = frozenset({"system", "user", "assistant"})
 
 
 def uses_chat(tokenizer: PreTrainedTokenizerBase) -> bool:
@@ -32,17 +33,10 @@ def uses_chat(tokenizer: PreTrainedTokenizerBase) -> bool:
 
 def previous_turns(metadata: Mapping[str, Any] | None) -> list[Message] | None:
     """The messages before the prompt from ``metadata["conversation"]``; [] if none; None if malformed."""
-    if not metadata or "conversation" not in metadata:
-        return []
-    turns = metadata["conversation"]
-    if not isinstance(turns, list):
+    try:
+        return conversation_of(metadata)
+    except MalformedConversation:
         return None
-    messages: list[Message] = []
-    for turn in turns:
-        if not (isinstance(turn, Mapping) and turn.get("role") in ROLES and isinstance(turn.get("content"), str)):
-            return None
-        messages.append({"role": str(turn["role"]), "content": str(turn["content"])})
-    return messages
 
 
 @dataclass(frozen=True)

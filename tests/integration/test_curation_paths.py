@@ -23,6 +23,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ANSWER = "To rotate a key, open the console, choose credentials, and press rotate."
 GOOD_EDIT = "To rotate a key, open the admin console, choose credentials, rotate, then revoke the old key."
 CARD = "4111 1111 1111 1111"  # Luhn-valid test card number
+TURNS = [{"role": "user", "content": "I am jane.doe@example.com."}, {"role": "assistant", "content": "Hello Jane."}]
 
 
 def event(event_id: str, signal: Signal, *, thread: str = "", **fields: Any) -> InteractionEvent:
@@ -50,9 +51,16 @@ QUOTA_LABEL: tuple[str | None, str | None, str | None] = ("quota", None, None)
 # event -> where it must end: (table, stage, reason); None table = stored nowhere.
 LABELLED: list[tuple[InteractionEvent, tuple[str | None, str | None, str | None]]] = [
     (edit("pair-ok", GOOD_EDIT), (DPO_PAIRS, None, None)),
-    # PII in the prompt or the model's answer is scrubbed and the pair kept; in chosen it drops the pair.
+    # PII in the prompt, an earlier turn or the model's answer is scrubbed and the pair kept; in chosen it
+    # drops the pair.
     (
-        edit("pair-email", GOOD_EDIT, prompt="Mail ops@example.com: how?", response=ANSWER + " Call +1 415 555 0134."),
+        edit(
+            "pair-email",
+            GOOD_EDIT,
+            prompt="Mail ops@example.com: how?",
+            response=ANSWER + " Call +1 415 555 0134.",
+            metadata={"conversation": TURNS},
+        ),
         (DPO_PAIRS, None, None),
     ),
     (edit("chosen-email", GOOD_EDIT + " Mail ops@example.com."), (REJECTIONS, "policy", "pii_in_chosen:email")),
@@ -138,6 +146,8 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
     pairs = {r["event_id"]: r for r in rows[DPO_PAIRS]}
     assert pairs["pair-email"]["prompt"] == "Mail [EMAIL]: how?" and pairs["pair-email"]["chosen"] == GOOD_EDIT
     assert pairs["pair-email"]["rejected"] == ANSWER + " Call [PHONE]."
+    assert json.loads(pairs["pair-email"]["metadata"])["conversation"][0]["content"] == "I am [EMAIL]."
+    assert pairs["pair-ok"]["metadata"] is None
     assert pairs["pair-ok"]["rejected"] == ANSWER and pairs["pair-ok"]["chosen"] == GOOD_EDIT
     assert dict(pairs["pair-ok"]["safety_scores"])["toxicity:profanity"] < 0.5
     positives = {r["event_id"]: r for r in rows[POSITIVE_EXAMPLES]}

@@ -117,6 +117,15 @@ def test_earlier_turns_are_read_from_metadata() -> None:
     assert item.turns == turns and item.other_metadata == {"locale": "en"}
 
 
+def test_the_conversation_is_shown_and_travels_with_the_review_event() -> None:
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    item = review_item(1, metadata={"conversation": turns, "locale": "en"})
+    assert item.turns == turns and item.other_metadata == {"locale": "en"}
+    event = review_event(item, Decision(Action.CORRECT, "alice", answer="Rotate with a grace period."))
+    assert event["metadata"]["conversation"] == turns and "locale" not in event["metadata"]
+    assert "conversation" not in review_event(review_item(2), Decision(Action.DISMISS, "bob", note="x"))["metadata"]
+
+
 def test_review_events_carry_the_reviewer_and_the_right_answer() -> None:
     item = review_item(1)
     event = review_event(item, Decision(Action.CORRECT, "alice", answer="  Rotate with a grace period.  "))
