@@ -23,11 +23,13 @@ Run alone with ``python -m flywheel.benchmarks.pii_stage``; ``make bench`` runs 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +190,8 @@ def _rejection(calls: PiiCalls, event: InteractionEvent, drop: Drop) -> list[str
 
 def measure_pii_stage(events: int = 20_000, rounds: int = 3, seed: int = 11) -> dict[str, Any]:
     """CPU microseconds per event of each kind, reference vs current, and the ratios."""
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = os.getloadavg()[0]
     engine = PolicyEngine.from_file(PolicySettings().path())
     sampling = SamplingSettings()
     decoder = msgspec.json.Decoder(InteractionEvent)
@@ -227,6 +231,8 @@ def measure_pii_stage(events: int = 20_000, rounds: int = 3, seed: int = 11) -> 
     for figures in us.values():
         figures["per_event_of_the_mix"] = sum(figures[kind] * counts[kind] for kind in KINDS) / total
     return {
+        "when": when,
+        "load_average_before_after": [load_before, os.getloadavg()[0]],
         "events": counts,
         "rounds": rounds,
         "us_per_event": us,
