@@ -12,6 +12,11 @@ Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com
 IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
 identifies nobody), street addresses (house number, name, street type) and dates next to
 "born", "DOB", "date of birth" or "birthday".
+
+A scan is one pass per text: cheap gates (``operators/pii_gates.py``) read the text once and
+let a detector's pattern run only where it can match, a text with nothing found comes back
+as the same object, and each text's full scan is remembered (:func:`scan_all`) so the policy
+gate, the rows and the review message built from one event share it.
 """
 
 from __future__ import annotations
