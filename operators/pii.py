@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from flywheel.operators.pii_gates import Clues, Hint, ScanMemo, TextScan, gates_pass
+from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, TextScan, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 
 
@@ -141,10 +141,14 @@ class Detector:
     # Lower-case substrings one of which every match contains: far cheaper than a (?i) hint.
     words: tuple[str, ...] = ()
     min_digits: int = 0  # digits every match holds: texts with fewer skip the detector
+    word_groups: NeedleGroups = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "word_groups", needle_groups(self.words))
 
     def may_match(self, clues: Clues) -> bool:
         """False when the hints or words rule out any match in the text."""
-        return gates_pass(self.hints, self.words, clues)
+        return gates_pass(self.hints, self.word_groups, clues)
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with valid matches masked, and how many there were (the same object when none)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _DIGIT = re.compile(r"\d")
 _UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -64,6 +64,32 @@ class Clues:
         return self._runs
 
 
+NeedleGroups = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def needle_groups(needles: tuple[str, ...]) -> NeedleGroups:
+    """The needles grouped under one character each of them contains.
+
+    The character is the needle's first that is not a lower-case letter (capitals, digits and
+    signs are rarer in prose), so one C-level ``memchr`` rules out a whole group at once.
+    """
+    groups: dict[str, list[str]] = {}
+    for needle in needles:
+        key = next((char for char in needle if not char.islower()), needle[0])
+        groups.setdefault(key, []).append(needle)
+    return tuple((key, tuple(group)) for key, group in groups.items())
+
+
+def has_needle(text: str, groups: NeedleGroups, count: int = 1) -> bool:
+    """True when one of the grouped needles is in the text (``count`` times at least)."""
+    for char, needles in groups:
+        if char in text:
+            for needle in needles:
+                if needle in text and (count == 1 or text.count(needle) >= count):
+                    return True
+    return False
+
+
 @dataclass(frozen=True)
 class Hint:
     """One thing every match of a detector (or of one branch of its pattern) contains.
@@ -79,16 +105,16 @@ class Hint:
     needle_count: int = 1
     shapes: tuple[bytes, ...] = ()
     run: int = 0
+    groups: NeedleGroups = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", needle_groups(self.needles))
 
     def found(self, clues: Clues) -> bool:
         """True when the text may hold a match (exactly when ``pattern`` would find one)."""
         text = clues.text
-        if self.needles:
-            for needle in self.needles:  # a loop, not any(): this runs for every text
-                if needle in text and (self.needle_count == 1 or text.count(needle) >= self.needle_count):
-                    break
-            else:
-                return False
+        if self.groups and not has_needle(text, self.groups, self.needle_count):
+            return False
         if clues.shape is not None:
             if self.run:
                 return b"w" * self.run in clues.runs
@@ -98,18 +124,15 @@ class Hint:
         return self.pattern is None or self.pattern.search(text) is not None
 
 
-def gates_pass(hints: tuple[Hint, ...], words: tuple[str, ...], clues: Clues) -> bool:
-    """True when a detector with these hints and words may match the text (no hints: always)."""
+def gates_pass(hints: tuple[Hint, ...], words: NeedleGroups, clues: Clues) -> bool:
+    """True when a detector with these hints and (grouped) words may match the text (none: always)."""
     if hints:
         for hint in hints:
             if hint.found(clues):
                 break
         else:
             return False
-    if not words:
-        return True
-    lower = clues.lower
-    return any(word in lower for word in words)
+    return not words or has_needle(clues.lower, words)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from flywheel.errors import PolicyError
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
+from flywheel.operators.pii_gates import NeedleGroups, has_needle, needle_groups
 from flywheel.operators.regex_needles import required_needles
 
 FieldName = Literal["prompt", "chosen", "rejected"]
@@ -85,13 +86,13 @@ class _CompiledRule:
         if any(not term for term in terms):
             raise PolicyError(f"{where}: `terms` holds an empty term")
         # (needles, regex): the regex can match only where one of the needles is (none: anywhere).
-        checks: list[tuple[tuple[str, ...], re.Pattern[str]]] = []
+        checks: list[tuple[NeedleGroups, re.Pattern[str]]] = []
         if terms:
             regexes.append(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
-            checks.append((tuple(terms), re.compile(regexes[-1])))
+            checks.append((needle_groups(tuple(terms)), re.compile(regexes[-1])))
         for pattern in rule.patterns:
             try:
-                checks.append((required_needles(pattern), re.compile(pattern)))
+                checks.append((needle_groups(required_needles(pattern)), re.compile(pattern)))
             except re.error as exc:
                 raise PolicyError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from exc
             regexes.append(f"(?:{pattern})")
@@ -106,12 +107,8 @@ class _CompiledRule:
     def matches(self, text: str) -> bool:
         """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match."""
         for needles, regex in self._checks:
-            if needles:
-                for needle in needles:
-                    if needle in text:
-                        break
-                else:
-                    continue
+            if needles and not has_needle(text, needles):
+                continue
             if regex.search(text) is not None:
                 return True
         return False
