@@ -70,14 +70,23 @@ NeedleGroups = tuple[tuple[str, tuple[str, ...]], ...]
 def needle_groups(needles: tuple[str, ...]) -> NeedleGroups:
     """The needles grouped under one character each of them contains.
 
-    The character is the needle's first that is not a lower-case letter (capitals, digits and
-    signs are rarer in prose), so one C-level ``memchr`` rules out a whole group at once.
+    The character is the needle's rarest in English prose (capitals, digits and signs before
+    lower-case letters, ``z`` before ``e``), so one C-level ``memchr`` rules out a whole group
+    at once.
     """
     groups: dict[str, list[str]] = {}
     for needle in needles:
-        key = next((char for char in needle if not char.islower()), needle[0])
+        key = max(needle, key=_rarity)
         groups.setdefault(key, []).append(needle)
     return tuple((key, tuple(group)) for key, group in groups.items())
+
+
+# Lower-case letters and the space, most common in English text first.
+_COMMON = " etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _rarity(char: str) -> int:
+    return _COMMON.index(char) if char in _COMMON else len(_COMMON)
 
 
 def has_needle(text: str, groups: NeedleGroups, count: int = 1) -> bool:
