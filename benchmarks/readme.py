@@ -83,6 +83,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{iceberg['data_files_written']} data files over {len(iceberg['tables'])} tables.\n"
     )
     parts.append(_stages(results["stages"]))
+    if "pii_stage" in results:
+        parts.append(_pii_stage(results["pii_stage"]))
     if "scale_out" in results:
         parts.append(_scale_out(results["scale_out"]))
     parts.append(_long_run(results["long_run"]))
@@ -97,6 +99,24 @@ def _stages(stages: dict[str, Any]) -> str:
         f"Curation stages, CPU microseconds per edit ({stages['edits']:,} edits, outside the dataflow): {costs}. "
         f"Toxicity ({stages['toxicity_backend']}) items/s by batch size: {batches} "
         f"(the flow uses {stages['toxicity_batch_size']}).\n"
+    )
+
+
+def _pii_stage(pii: dict[str, Any]) -> str:
+    us, ratio, cold = pii["us_per_event"], pii["reference_vs_current"], pii["reference_vs_current_cold"]
+    kinds = [kind for kind in ("edit", "feedback", "per_event_of_the_mix") if kind in ratio]
+    costs = "; ".join(
+        f"{kind.replace('_', ' ')} {us['reference'][kind]:,.0f} -> {us['current'][kind]:,.0f} "
+        f"({ratio[kind]:.1f}x; {cold[kind]:.1f}x with no text shared between events)"
+        for kind in kinds
+    )
+    same = "identical outputs" if pii["identical"] else "OUTPUTS DIFFER"
+    load = pii.get("load_average_before_after", [0.0, 0.0])
+    return (
+        f"PII + policy work per event, previous scan -> one-pass scan, CPU microseconds, the same "
+        f"{sum(pii['events'].values()):,} events of the mix in one run ({pii.get('when', '?')}, load average "
+        f"{load[0]:.1f} -> {load[1]:.1f}; median of {pii['rounds']} rounds, `benchmarks/pii_stage.py`): {costs}; "
+        f"{same}. Views get none of this work (counted, never stored).\n"
     )
 
 

@@ -14,7 +14,8 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 
 Rates are steady state for every contestant alike: events between the 10% and the 90% mark
 over the time between them (``measure.py``). Also: the curation stages' cost per edit
-(``stages.py``), Iceberg snapshots and files, gateway requests/s. Results go to
+(``stages.py``), the PII/policy work per event against the previous scan (``pii_stage.py``),
+Iceberg snapshots and files, gateway requests/s. Results go to
 ``benchmarks/results/latest.json``; ``--write-readme`` regenerates the README's block from it.
 Nothing here is asserted in tests.
 """
@@ -37,6 +38,7 @@ from rich.console import Console
 from flywheel.benchmarks.contestants import CONSUME_BATCH, bare_consumer, in_children, seed_logger
 from flywheel.benchmarks.curation_quality import LABELLED_SET, run_curation_quality
 from flywheel.benchmarks.measure import STEADY_FROM, STEADY_TO, Measured, rss_at_share, window
+from flywheel.benchmarks.pii_stage import measure_pii_stage
 from flywheel.benchmarks.readme import render_table
 from flywheel.benchmarks.scenarios import MIXES, Bench, FlowRun
 from flywheel.benchmarks.stages import stage_costs
@@ -57,13 +59,21 @@ class BenchOptions:
     scale_out: bool = True
     long_run_events: int = 0  # 0 skips the long run
     stage_edits: int = 5000
+    pii_stage_events: int = 20_000  # events of the mix for the PII/policy comparison (about 2,000 edits)
     gateway_seconds: float = 5.0
     source_batch_size: int | None = None  # None: the product's default (source.batch_size)
 
     @classmethod
     def quick(cls) -> BenchOptions:
         """A few minutes on a busy laptop: for development, not for figures (batches of 1000 for resolution)."""
-        return cls(events=20_000, edit_events=5000, stage_edits=1000, gateway_seconds=2.0, source_batch_size=1000)
+        return cls(
+            events=20_000,
+            edit_events=5000,
+            stage_edits=1000,
+            pii_stage_events=4000,
+            gateway_seconds=2.0,
+            source_batch_size=1000,
+        )
 
 
 def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dict[str, Any]:
@@ -110,6 +120,8 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
         _save(results)
         console.print("curation stages per edit ...")
         results["stages"] = stage_costs(bench.settings("stages", streams["edits"].topic), options.stage_edits)
+        console.print("PII + policy per event, previous scan vs one pass ...")
+        results["pii_stage"] = measure_pii_stage(options.pii_stage_events)
         if options.scale_out:
             results["scale_out"] = _scale_out(bench, streams["mix"], flows["mix"], console)
         results["gateway"] = _gateway(bench, options.gateway_seconds, console)

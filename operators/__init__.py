@@ -24,7 +24,9 @@ Chain, cheapest first (``edit`` events; other routes stop after routing):
    ``distance.check_band(measure, cfg.distance)`` (``trivial_edit`` / ``rewrite``).
 4. ``policy.PolicyEngine.from_file(cfg.policy.path())`` once; per event
    ``engine.evaluate(prompt, chosen, rejected)`` -> ``PolicyVerdict`` (drop, scrubbed texts,
-   findings); ``engine.version`` on every row; ``engine.scrub(text)`` for audit rows.
+   findings); ``engine.version`` on every row; ``engine.scrub(text)`` for audit rows. Every
+   PII scan (``pii.scan``) goes through a memo of recent texts (``pii_gates.ScanMemo``, results
+   never depend on it), so the rows and review message built later reuse the gate's scan.
 5. ``toxicity.build_scorer(cfg.toxicity)`` once; ``scorer.score_edits(chosen, rejected)`` on
    whole batches (every sentence the user wrote, max per label), then
    ``ToxicityGate(cfg.toxicity.thresholds).check(scores)`` per item.

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from flywheel.operators.pii_gates import Clues, Hint, gates_pass
+
 
 @dataclass(frozen=True)
 class SpanDetector:
@@ -23,13 +25,15 @@ class SpanDetector:
     name: str
     find: Callable[[str], Iterator[tuple[int, int]]]
     mask: str
-    hint: re.Pattern[str] | None = None
+    hints: tuple[Hint, ...] = ()  # cheap tests one of which every span passes
     min_digits: int = 0
+
+    def may_match(self, clues: Clues) -> bool:
+        """False when the hints rule out any span in the text."""
+        return gates_pass(self.hints, (), clues)
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with every found span masked (overlaps merged), and how many there were."""
-        if self.hint is not None and self.hint.search(text) is None:
-            return text, 0
         spans: list[tuple[int, int]] = []
         for start, end in sorted(self.find(text)):
             if spans and start < spans[-1][1]:

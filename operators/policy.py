@@ -33,11 +33,15 @@ from flywheel.errors import PolicyError
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
+from flywheel.operators.pii_gates import NeedleGroups, has_needle, needle_groups
+from flywheel.operators.regex_needles import required_needles
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
 FieldName = Literal["prompt", "chosen", "rejected"]
 # Reason of a pair whose metadata.conversation is not a list of {"role", "content"} messages.
 INVALID_CONVERSATION = "invalid_conversation"
+# A back-reference or conditional by number (or name) refers to groups across a joined pattern.
+_NUMBERED_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
 
 
 def _default_fields() -> list[FieldName]:
@@ -86,15 +90,33 @@ class _CompiledRule:
         terms = [normalize_text(term) for term in rule.terms]
         if any(not term for term in terms):
             raise PolicyError(f"{where}: `terms` holds an empty term")
+        # (needles, regex): the regex can match only where one of the needles is (none: anywhere).
+        checks: list[tuple[NeedleGroups, re.Pattern[str]]] = []
         if terms:
             regexes.append(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
+            checks.append((needle_groups(tuple(terms)), re.compile(regexes[-1])))
         for pattern in rule.patterns:
             try:
-                re.compile(pattern)
+                checks.append((needle_groups(required_needles(pattern)), re.compile(pattern)))
             except re.error as exc:
                 raise PolicyError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from exc
             regexes.append(f"(?:{pattern})")
+        # The rule matches where any alternative does. Searched one by one, each alternative keeps
+        # the regex engine's literal-prefix speed-ups; a numbered back-reference or conditional
+        # would change meaning outside the joined pattern, so such a rule stays joined.
         self.regex = re.compile("|".join(regexes))
+        if any(_NUMBERED_REFERENCE.search(pattern) for pattern in rule.patterns):
+            checks = [((), self.regex)]
+        self._checks = tuple(checks)
+
+    def matches(self, text: str) -> bool:
+        """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match."""
+        for needles, regex in self._checks:
+            if needles and not has_needle(text, needles):
+                continue
+            if regex.search(text) is not None:
+                return True
+        return False
 
 
 class PolicyVerdict(msgspec.Struct, frozen=True):
@@ -129,6 +151,16 @@ class PolicyEngine:
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
+
+    @property
+    def injection_rules(self) -> tuple[_CompiledRule, ...]:
+        """The prompt-injection rules, in file order."""
+        return tuple(self._injection)
+
+    @property
+    def blocked_rules(self) -> tuple[_CompiledRule, ...]:
+        """The blocked-content rules, in file order."""
+        return tuple(self._blocked)
 
     @classmethod
     def from_file(cls, path: Path | str) -> PolicyEngine:
@@ -183,7 +215,7 @@ class PolicyEngine:
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
                 fields = [*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else [])]
-                hits = [f for f in fields if rule.regex.search(normalized[f])]
+                hits = [f for f in fields if rule.matches(normalized[f])]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"

@@ -161,3 +161,28 @@ def test_rendered_long_run_reports_start_end_and_memory() -> None:
     assert "Long run: 1,000,000 events inside one 24 h dedup window" in block
     assert "5,000 events/s at the start (5-15%), 4,500 at the end (85-95%), 0.90x" in block
     assert "RSS 400 MiB at 10%, 900 MiB at the end, peak 950 MiB" in block
+
+
+def test_rendered_block_states_the_pii_stage_as_ratios() -> None:
+    us = {"edit": 700.0, "feedback": 300.0, "per_event_of_the_mix": 140.0}
+    results = _results() | {
+        "pii_stage": {
+            "when": "2026-12-02T11:00:00+00:00",
+            "load_average_before_after": [6.0, 7.0],
+            "events": {"edit": 2, "feedback": 4, "positive": 4, "view": 10},
+            "rounds": 3,
+            "us_per_event": {
+                "reference": us,
+                "current": {kind: value / 5 for kind, value in us.items()},
+                "current_cold": {kind: value / 4 for kind, value in us.items()},
+            },
+            "reference_vs_current": {kind: 5.0 for kind in us},
+            "reference_vs_current_cold": {kind: 4.0 for kind in us},
+            "identical": True,
+        }
+    }
+    block = render_markdown(results)
+    assert "edit 700 -> 140 (5.0x; 4.0x with no text shared between events)" in block
+    assert "per event of the mix 140 -> 28 (5.0x" in block
+    assert "identical outputs" in block and "load average 6.0 -> 7.0" in block
+    assert "PII + policy" not in render_markdown(_results())  # absent from older results files

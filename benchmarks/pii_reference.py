@@ -1,0 +1,341 @@
+"""The PII scan as it was before the one-pass scan (issue 16), kept as a reference.
+
+``tests/unit/test_pii_one_pass.py`` checks that :func:`flywheel.operators.pii.scan` gives
+exactly what :func:`reference_scan` gives (masked text and counts, any detector subset), and
+``benchmarks/pii_stage.py`` measures both on the same events in the same run. The detector
+table, validators and library-backed matchers below are copies of the previous code, so a
+later change to ``operators/pii.py`` is compared with what the product did before it.
+Nothing in the flow imports this module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from flywheel.operators.pii_matchers import phone_spans, secret_spans
+
+
+@dataclass(frozen=True)
+class SpanDetector:
+    """A detector backed by a library: ``find`` yields (start, end) spans to mask."""
+
+    name: str
+    find: Callable[[str], Iterator[tuple[int, int]]]
+    mask: str
+    hint: re.Pattern[str] | None = None
+    min_digits: int = 0
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with every found span masked (overlaps merged), and how many there were."""
+        if self.hint is not None and self.hint.search(text) is None:
+            return text, 0
+        spans: list[tuple[int, int]] = []
+        for start, end in sorted(self.find(text)):
+            if spans and start < spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        for start, end in reversed(spans):
+            text = text[:start] + self.mask + text[end:]
+        return text, len(spans)
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when the digit string passes the Luhn checksum (payment card numbers)."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """True when the text (spaces allowed) is an IBAN with a valid ISO 13616 mod-97 check."""
+    iban = candidate.replace(" ", "").upper()
+    if not 15 <= len(iban) <= 34 or not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]+", iban):
+        return False
+    rearranged = iban[4:] + iban[:4]
+    number = "".join(str(int(char, 36)) for char in rearranged)
+    return int(number) % 97 == 1
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of the text's character distribution."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _card_ok(match: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", match.group(0))
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+def _phone_ok(match: re.Match[str]) -> bool:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    # International numbers (+CC) carry up to 15 digits (E.164); national ones 10 or 11.
+    if not 10 <= len(digits) <= (15 if text.startswith("+") else 11):
+        return False
+    # Dotted quads are IP addresses, not phone numbers.
+    return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
+
+
+def _secret_ok(match: re.Match[str]) -> bool:
+    value = match.group("secret")
+    has_letter = any(c.isalpha() for c in value)
+    has_digit = any(c.isdigit() for c in value)
+    return has_letter and has_digit and shannon_entropy(value) >= 3.5
+
+
+def _ip_ok(match: re.Match[str]) -> bool:
+    if re.search(r"(?i)(?:version|release|\bv)\s*$", match.string[max(0, match.start() - 12) : match.start()]):
+        return False  # "version 1.2.3.4" is a version number
+    try:
+        ip = ipaddress.ip_address(match.group(0))
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
+        return False
+    # Private networks identify nobody; documentation ranges (also "private" to ipaddress)
+    # are what examples and test data use for somebody's address, so they are masked.
+    private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    return not any(
+        ip in ipaddress.ip_network(net) for net in private if ip.version == ipaddress.ip_network(net).version
+    )
+
+
+class Scrubber(Protocol):
+    """Anything that masks one kind of PII: ``name`` is its policy key."""
+
+    @property
+    def name(self) -> str:
+        """The policy key (``email``, ``phone``, ...)."""
+        ...
+
+    @property
+    def min_digits(self) -> int:
+        """Digits every match holds (0: none needed)."""
+        ...
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with matches masked, and how many there were."""
+        ...
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One PII or secret pattern: ``name`` is the policy key, ``mask`` replaces matches."""
+
+    name: str
+    pattern: re.Pattern[str]
+    mask: str
+    validate: Callable[[re.Match[str]], bool] = field(default=lambda _m: True)
+    group: str | None = None  # mask only this named group (keeps e.g. "Bearer ")
+    # A cheap pattern every match must contain: texts without it skip the costly pattern.
+    hint: re.Pattern[str] | None = None
+    # Lower-case substrings one of which every match contains: far cheaper than a (?i) hint.
+    words: tuple[str, ...] = ()
+    min_digits: int = 0  # digits every match holds: texts with fewer skip the detector
+
+    def scrub(self, text: str) -> tuple[str, int]:
+        """The text with valid matches masked, and how many there were."""
+        if self.hint is not None and self.hint.search(text) is None:
+            return text, 0
+        if self.words and not any(word in text.lower() for word in self.words):
+            return text, 0
+        count = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal count
+            if not self.validate(match):
+                return match.group(0)
+            count += 1
+            if self.group is None:
+                return self.mask
+            start, end = match.span(self.group)
+            whole_start = match.start()
+            whole = match.group(0)
+            return whole[: start - whole_start] + self.mask + whole[end - whole_start :]
+
+        return self.pattern.sub(replace, text), count
+
+
+_DIGIT = re.compile(r"\d")
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = (
+    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
+    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
+)
+_STREET_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
+    r"|parkway|pkwy|highway|hwy|crescent|close"
+)
+
+
+DETECTORS: tuple[Scrubber, ...] = (
+    Detector(
+        "api_key",
+        re.compile(
+            r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}"
+            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+            r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+            r"|\bgithub_pat_[A-Za-z0-9_]{22,}\b"
+            r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"
+            r"|\bAIza[0-9A-Za-z_\-]{35}\b"
+            r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+            r"|-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----"
+        ),
+        "[API_KEY]",
+        # The alternation above costs ~10x this literal scan on ordinary text.
+        hint=re.compile(r"sk-|AKIA|ASIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|eyJ|-----BEGIN"),
+    ),
+    Detector(
+        "api_key",
+        re.compile(
+            r"(?i)\b(?:bearer|token|api[_-]?key|secret|password|passwd|access[_-]?key)"
+            r"[\"']?\s*[:=]?\s*[\"']?(?P<secret>[A-Za-z0-9._~+/=\-]{16,})"
+        ),
+        "[API_KEY]",
+        _secret_ok,
+        group="secret",
+        words=("bearer", "token", "key", "secret", "passw"),
+    ),
+    SpanDetector(
+        "api_key",
+        secret_spans,
+        "[API_KEY]",
+        # Every provider key is a run of 20+ non-space characters, or a PEM header.
+        hint=re.compile(r"[\w\-+/=.:]{20,}|BEGIN"),
+    ),
+    Detector(
+        "iban",
+        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+        "[IBAN]",
+        lambda m: iban_valid(m.group(0)),
+        min_digits=4,
+        hint=re.compile(r"[A-Z]{2}\d{2}"),
+    ),
+    Detector(
+        "payment_card",
+        re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
+        "[CARD]",
+        _card_ok,
+        min_digits=13,
+    ),
+    Detector(
+        "national_id",
+        re.compile(
+            r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"  # US SSN
+            r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"
+        ),
+        "[NATIONAL_ID]",
+        min_digits=6,
+        hint=re.compile(r"\d{3}-\d{2}-|[A-Z]{2} ?\d{2}"),
+    ),
+    Detector(
+        "email",
+        re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
+        "[EMAIL]",
+        hint=re.compile("@"),
+    ),
+    Detector(  # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
+        "email",
+        re.compile(
+            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[a-z0-9\-]+"
+            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s|\.)\s*[a-z0-9\-]+)*"
+            r"\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s)\s*(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|me|dev|ai)\b"
+        ),
+        "[EMAIL]",
+        words=("dot",),
+    ),
+    Detector(  # jane(at)example.com, bob [at] mail.org: a bracketed "at" is never prose
+        "email",
+        re.compile(
+            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b"
+        ),
+        "[EMAIL]",
+        words=("at)", "at]", "at}", "at>"),
+    ),
+    Detector(
+        "ip_address",
+        re.compile(
+            r"(?<![\w.:])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])"
+            r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:])"
+        ),
+        "[IP]",
+        _ip_ok,
+        hint=re.compile(r"\d\.\d|[0-9A-Fa-f]:[0-9A-Fa-f:]*:"),
+    ),
+    Detector(
+        "date_of_birth",
+        re.compile(
+            rf"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b[^\n.]{{0,20}}?(?P<date>{_DATE})"
+        ),
+        "[DATE_OF_BIRTH]",
+        group="date",
+        min_digits=4,
+        words=("born", "dob", "d.o.b", "birth"),
+    ),
+    SpanDetector("phone", phone_spans, "[PHONE]", min_digits=7),
+    Detector(  # a local number (555-0134) is a phone number only next to a word that says so
+        "phone",
+        re.compile(
+            r"(?i)\b(?:call|phone|tel|mobile|cell|text|sms|whatsapp|fax|reach)\b[^\n\d]{0,20}"
+            r"(?P<number>(?<!\d)\d{3}[ .\-]\d{4}(?!\d))"
+        ),
+        "[PHONE]",
+        group="number",
+        min_digits=7,
+        words=("call", "phone", "tel", "mobile", "cell", "text", "sms", "whatsapp", "fax", "reach"),
+    ),
+    Detector(
+        "phone",
+        re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}(?!\w)"),
+        "[PHONE]",
+        _phone_ok,
+        min_digits=7,
+    ),
+    Detector(
+        "street_address",
+        re.compile(
+            rf"\b\d{{1,5}}[A-Z]? (?:[A-Z][a-z]+ ){{1,3}}(?i:{_STREET_TYPES})\b\.?"
+            r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
+        ),
+        "[ADDRESS]",
+        min_digits=1,
+        hint=re.compile(r"\d[A-Z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"),
+    ),
+)
+
+DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS))
+
+
+def reference_scan(text: str, names: frozenset[str] | set[str] | None = None) -> tuple[str, Counter[str]]:
+    """Mask every match of the named detectors (all when None); return text and counts by name."""
+    counts: Counter[str] = Counter()
+    # Counted once: most detectors need digits, and most texts have few (cheap skip).
+    digits = len(_DIGIT.findall(text))
+    for detector in DETECTORS:
+        if names is not None and detector.name not in names:
+            continue
+        if digits < detector.min_digits:
+            continue
+        text, found = detector.scrub(text)
+        if found:
+            counts[detector.name] += found
+    return text, counts
