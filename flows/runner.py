@@ -26,6 +26,7 @@ from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
+from flywheel.flows.recall import recall
 from flywheel.flows.tally import RunStats
 from flywheel.infra.catalog import (
     Offsets,
@@ -160,8 +161,10 @@ def run_flow(
     stats = RunStats()
     branch = settings.catalog.branch
     group = GroupOffsets(settings.kafka, load_table, contracts(), branch) if branch == "main" else None
+    # The quota and dedup promises as the tables hold them: recovery state may be missing or older.
+    recalled = recall(tables, settings.catalog.branch, settings.curation)
     flow = build_flow(
-        CurationChain.build(settings.curation, settings.validation, settings.topics),
+        CurationChain.build(settings.curation, settings.validation, settings.topics).recalling(recalled),
         InteractionSource(
             settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
         ),

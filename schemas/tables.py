@@ -75,6 +75,14 @@ class _Fields:
             .add("curated_at", TimestamptzType(), required=True, doc="processing time, UTC")
         )
 
+    def recall(self) -> _Fields:
+        """Added after the first release (optional, at the end): what a restart rebuilds dedup from."""
+        return self.add(
+            "dedup_key",
+            StringType(),
+            doc="the dedup step's key: an edit's content hash (prompt, chosen, rejected), else the event id",
+        )
+
     def schema(self) -> Schema:
         return Schema(*self.fields)
 
@@ -115,6 +123,7 @@ def _dpo_pairs() -> TableContract:
         # Added after the first release (optional, at the end: an additive schema change).
         .add("source", StringType(), doc="who wrote chosen: user (an edit) or reviewer (human review)")
         .add("reviewer_id", StringType(), doc="the reviewer who wrote or approved chosen (source=reviewer)")
+        .recall()
     )
     schema = fields.schema()
     return TableContract(DPO_PAIRS, schema, _by_day(schema))
@@ -133,6 +142,7 @@ def _positive_examples() -> TableContract:
         .add("sampling_rate", DoubleType(), required=True, doc="inclusion probability; weight = 1 / rate")
         .add("policy_version", StringType(), required=True)
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(POSITIVE_EXAMPLES, schema, _by_day(schema))
@@ -149,6 +159,7 @@ def _feedback_signals() -> TableContract:
         .add("response", StringType())
         .add("routed_to_review", StringType(), doc="review topic name when routed to human review")
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(FEEDBACK_SIGNALS, schema, _by_day(schema))
@@ -168,6 +179,7 @@ def _rejections() -> TableContract:
         .add("chosen", StringType(), doc="PII scrubbed")
         .add("rejected", StringType(), doc="PII scrubbed")
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(REJECTIONS, schema, _by_day(schema))
