@@ -23,6 +23,7 @@ from pyiceberg.table import Table
 from flywheel.config import KafkaSettings
 from flywheel.infra.catalog import Offsets, committed_offsets
 from flywheel.infra.kafka import consumer_config
+from flywheel.infra.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ class GroupOffsets:
             if moved:
                 self._commit(moved)
                 self.committed.update(moved)
-        except (KafkaException, OSError, ValueError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, KafkaException | OSError | ValueError) and not is_transient(exc):
+                raise
             log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": str(exc)})
 
     def _commit(self, offsets: Offsets) -> None:

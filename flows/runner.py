@@ -17,7 +17,7 @@ from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
-from flywheel.errors import ConfigError, RecoveryStateExists
+from flywheel.errors import ConfigError, FlywheelError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
@@ -191,6 +191,13 @@ def run_flow(
                 epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
                 recovery_config=recovery,
             )
+    except Exception as exc:
+        # Bytewax wraps an error raised in a step in its own runtime errors; one that the flow
+        # raised on purpose (a catalog outage past its limit, ...) is reported as its one line.
+        cause = flywheel_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None
     finally:
         if group is not None:
             group.close()
@@ -212,6 +219,16 @@ def run_flow(
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
         summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
     return summary
+
+
+def flywheel_cause(exc: BaseException) -> FlywheelError | None:
+    """The first :class:`FlywheelError` in ``exc``'s chain of causes, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FlywheelError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @contextlib.contextmanager
