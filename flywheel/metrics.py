@@ -52,7 +52,9 @@ CATALOG_RETRIES = Counter(
 )
 BROKER_OUTAGES = Counter(
     "flywheel_broker_outages_total",
-    "Times every Kafka broker became unreachable for a client of this process (each is retried).",
+    "Kafka outages seen by a client of this process (each is waited out): kind=down (no broker "
+    "reachable) or unresponsive (requests unanswered, e.g. a hung broker).",
+    ["kind"],
 )
 COMMIT_DURATION = Histogram(
     "flywheel_iceberg_commit_duration_seconds",

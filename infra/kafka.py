@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,9 +62,51 @@ def _on_error(error: KafkaError) -> None:
     elif error.code() == KafkaError._ALL_BROKERS_DOWN:
         # Once per outage (not per reconnect attempt): the one line an operator needs to see.
         log.warning("no Kafka broker reachable; the client keeps retrying", extra={"error": error.str()})
-        metrics.BROKER_OUTAGES.inc()
+        metrics.BROKER_OUTAGES.labels("down").inc()
     else:
         _librdkafka.debug("kafka client error: %s", error.str())
+
+
+class BrokerWatch:
+    """Tells from a consumer's librdkafka statistics that its broker stopped answering.
+
+    A hung broker (or a partition that drops packets) keeps its connections open, so the
+    client reports no error: requests just wait. A healthy broker answers a fetch at least
+    every ``fetch.wait.max.ms`` even when there is nothing to read, so responses that stop
+    while requests wait for ``stall_s`` mean an outage: logged once and counted, and its end
+    logged too. (A consumer that stops fetching because its queue is full waits for nothing.)
+    """
+
+    def __init__(self, topic: str, stall_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._topic = topic
+        self._stall_s = stall_s
+        self._clock = clock
+        self._responses = -1
+        self._since = clock()
+        self.stalled = False
+
+    def observe(self, stats: Mapping[str, Any]) -> None:
+        """Take one statistics report (``stats_cb``, parsed)."""
+        brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
+        responses = sum(int(b.get("rx", 0)) for b in brokers)
+        waiting = sum(int(b.get("waitresp_cnt", 0)) for b in brokers)
+        now = self._clock()
+        if responses != self._responses or not waiting:
+            if self.stalled:
+                log.warning(
+                    "kafka broker answering again",
+                    extra={"topic": self._topic, "outage_s": round(now - self._since, 1)},
+                )
+                self.stalled = False
+            self._responses, self._since = responses, now
+            return
+        if not self.stalled and now - self._since >= self._stall_s:
+            self.stalled = True
+            metrics.BROKER_OUTAGES.labels("unresponsive").inc()
+            log.warning(
+                "kafka broker not answering; the consumer keeps waiting",
+                extra={"topic": self._topic, "waiting_s": round(now - self._since, 1), "requests_waiting": waiting},
+            )
 
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -201,6 +243,8 @@ class CheckedProducer:
             return 0
         deadline = time.monotonic() + timeout_s
         remaining = self._producer.flush(min(timeout_s, _FLUSH_SLICE_S))
+        if remaining and time.monotonic() < deadline:
+            metrics.BROKER_OUTAGES.labels("unresponsive").inc()
         while remaining and time.monotonic() < deadline:
             # librdkafka retries until the message timeout; say that the flow waits, and for what.
             log.warning("waiting for the broker to acknowledge messages", extra={"undelivered": remaining})
