@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -34,11 +34,11 @@ from flywheel.schemas.records import SourcedEvent, SourceProgress
 class Dedup:
     """Dedup steps bound to the dedup settings."""
 
-    def __init__(self, cfg: DedupSettings, recalled: Mapping[str, Sequence[KeptEvent]] | None = None) -> None:
+    def __init__(self, cfg: DedupSettings, recalled: dict[str, list[KeptEvent]] | None = None) -> None:
         self._cfg = cfg
-        self.recalled: Mapping[str, Sequence[KeptEvent]] = recalled or {}
+        self.recalled: dict[str, list[KeptEvent]] = recalled if recalled is not None else {}
 
-    def recalling(self, recalled: Mapping[str, Sequence[KeptEvent]]) -> Dedup:
+    def recalling(self, recalled: dict[str, list[KeptEvent]]) -> Dedup:
         """The same dedup, remembering the events the tables already hold (``flows/recall.py``) as winners."""
         return Dedup(self._cfg, recalled)
 
@@ -135,7 +135,7 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
     from the first event it holds: nothing can be decided before an event is held.
     """
 
-    def __init__(self, dedup: HeldDedup[SourcedEvent], recalled: Mapping[str, Sequence[KeptEvent]], buckets: int):
+    def __init__(self, dedup: HeldDedup[SourcedEvent], recalled: dict[str, list[KeptEvent]], buckets: int):
         self._dedup = dedup
         self._recalled = recalled
         self._buckets = buckets
@@ -145,7 +145,8 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
         if key is None:
             return
         self._caught_up = True
-        for kept in self._recalled.get(bucket_of(key, self._buckets), ()):
+        # Taken, not read: the bucket's logic is built once per run, and the list is freed.
+        for kept in self._recalled.pop(bucket_of(key, self._buckets), ()):
             self._dedup.remember(kept.key, kept.occurred_at, kept.position)
 
     def on_item(self, value: HeldItem) -> tuple[Iterable[HeldOut], bool]:
@@ -224,7 +225,7 @@ def held_dedup(
     up: Stream[SourcedEvent | SourceProgress],
     cfg: DedupSettings,
     partitions: Sequence[int] | None = None,
-    recalled: Mapping[str, Sequence[KeptEvent]] | None = None,
+    recalled: dict[str, list[KeptEvent]] | None = None,
 ) -> HeldDedupOut:
     """Order-independent dedup of events held per bucket; progress markers released behind them.
 
@@ -246,7 +247,7 @@ def held_dedup(
     def build(resume: HeldDedup[SourcedEvent] | None) -> StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
         dedup = resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions)
-        return _HeldLogic(dedup, recalled or {}, cfg.buckets)
+        return _HeldLogic(dedup, recalled if recalled is not None else {}, cfg.buckets)
 
     def advance(
         barrier: ProgressBarrier | None, item: tuple[str, BucketMarker]

@@ -7,8 +7,6 @@ judge only see edits that passed dedup, the distance band and the policy engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import msgspec
 
 from flywheel import metrics
@@ -98,15 +96,14 @@ class JudgeScreen:
 class Quota:
     """Per-user and per-segment caps per event-time day, so no one can dominate the data."""
 
-    def __init__(self, cfg: QuotaSettings, recalled: Mapping[str, Sequence[StoredPair]] | None = None) -> None:
+    def __init__(self, cfg: QuotaSettings, recalled: dict[str, list[StoredPair]] | None = None) -> None:
         self._cfg = cfg
-        self._recalled = recalled or {}
-        # Segments whose stored pairs this process has counted into their ledger: once per run,
-        # into a fresh ledger or one restored from recovery state (counting is idempotent per
-        # position, so a restored ledger that already holds some of them stays exact).
-        self._caught_up: set[str] = set()
+        # Stored pairs by segment, each list taken by the segment's first check in this process
+        # and counted into its ledger, fresh or restored from recovery state (counting is
+        # idempotent per position, so a restored ledger that holds some of them stays exact).
+        self._recalled = recalled if recalled is not None else {}
 
-    def recalling(self, recalled: Mapping[str, Sequence[StoredPair]]) -> Quota:
+    def recalling(self, recalled: dict[str, list[StoredPair]]) -> Quota:
         """The same caps, counting the pairs the tables already hold (``flows/recall.py``) first."""
         return Quota(self._cfg, recalled)
 
@@ -119,11 +116,8 @@ class Quota:
         """Admit a pair within the caps; drop it over them."""
         ledger = ledger or QuotaLedger(self._cfg)
         event = candidate.sourced.event
-        segment = quota_key(event)
-        if segment not in self._caught_up:
-            self._caught_up.add(segment)
-            for pair in self._recalled.get(segment, ()):
-                ledger.recall(pair.user_id, pair.segment, pair.occurred_at, pair.position)
+        for pair in self._recalled.pop(quota_key(event), ()):
+            ledger.recall(pair.user_id, pair.segment, pair.occurred_at, pair.position)
         drop = ledger.admit(event.user_id, event.segment, event.occurred_at, position_of(candidate.sourced))
         if drop is not None:
             return ledger, Dropped(candidate.sourced, drop)

@@ -67,8 +67,10 @@ class KeptEvent:
 class Recalled:
     """Stored pairs by quota segment and kept events by dedup bucket, each in event-time order."""
 
-    pairs: Mapping[str, list[StoredPair]] = field(default_factory=dict)
-    kept: Mapping[str, list[KeptEvent]] = field(default_factory=dict)
+    # Mutable on purpose: each step takes (pops) its key's list once it has counted it, so the
+    # process does not keep a second copy of the dedup window for as long as it runs.
+    pairs: dict[str, list[StoredPair]] = field(default_factory=dict)
+    kept: dict[str, list[KeptEvent]] = field(default_factory=dict)
 
 
 def recall(tables: Mapping[str, Table], branch: str, curation: CurationSettings) -> Recalled:
