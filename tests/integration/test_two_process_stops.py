@@ -1,4 +1,4 @@
-"""A flow of two processes (``-i/-a``), stopped by SIGINT and by SIGKILL, then restarted: nothing lost, nothing twice.
+"""Two flow processes (``-i/-a``) of two workers each, stopped by SIGINT and SIGKILL: nothing lost or twice.
 
 Both processes run on this machine and share the recovery store. Each stop lands while a fresh
 wave of input is being processed; a last restart drains the topic, and every table is compared
@@ -39,11 +39,12 @@ def start_cluster(config: Path, settings: Settings, log: Path, *args: str) -> li
     return [first, start_flow_process(config, "-i", "1", "-a", addresses, *args, log_path=log)]
 
 
-def test_two_processes_stopped_by_sigint_and_sigkill_lose_and_duplicate_nothing(
+def test_two_processes_of_two_workers_stopped_by_sigint_and_sigkill_lose_and_duplicate_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
     settings = revised(
         settings,
+        workers_per_process=2,
         source={"batch_size": 25},
         recovery={"snapshot_interval_s": 0.1},
         sink={"commit_interval_s": 0.1, "progress_commit_interval_s": 0.1},
