@@ -19,7 +19,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from flywheel import metrics
 from flywheel.config import KafkaSettings, SourceSettings
 from flywheel.errors import BrokerError
-from flywheel.infra.kafka import BrokerWatch, consumer_config, list_partitions
+from flywheel.infra.kafka import consumer_config, list_partitions
+from flywheel.infra.retry import BrokerWatch
 from flywheel.schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 
 log = logging.getLogger(__name__)

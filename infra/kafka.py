@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,48 +65,6 @@ def _on_error(error: KafkaError) -> None:
         metrics.BROKER_OUTAGES.labels("down").inc()
     else:
         _librdkafka.debug("kafka client error: %s", error.str())
-
-
-class BrokerWatch:
-    """Tells from a consumer's librdkafka statistics that its broker stopped answering.
-
-    A hung broker (or a partition that drops packets) keeps its connections open, so the
-    client reports no error: requests just wait. A healthy broker answers a fetch at least
-    every ``fetch.wait.max.ms`` even when there is nothing to read, so responses that stop
-    while requests wait for ``stall_s`` mean an outage: logged once and counted, and its end
-    logged too. (A consumer that stops fetching because its queue is full waits for nothing.)
-    """
-
-    def __init__(self, topic: str, stall_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self._topic = topic
-        self._stall_s = stall_s
-        self._clock = clock
-        self._responses = -1
-        self._since = clock()
-        self.stalled = False
-
-    def observe(self, stats: Mapping[str, Any]) -> None:
-        """Take one statistics report (``stats_cb``, parsed)."""
-        brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
-        responses = sum(int(b.get("rx", 0)) for b in brokers)
-        waiting = sum(int(b.get("waitresp_cnt", 0)) for b in brokers)
-        now = self._clock()
-        if responses != self._responses or not waiting:
-            if self.stalled:
-                log.warning(
-                    "kafka broker answering again",
-                    extra={"topic": self._topic, "outage_s": round(now - self._since, 1)},
-                )
-                self.stalled = False
-            self._responses, self._since = responses, now
-            return
-        if not self.stalled and now - self._since >= self._stall_s:
-            self.stalled = True
-            metrics.BROKER_OUTAGES.labels("unresponsive").inc()
-            log.warning(
-                "kafka broker not answering; the consumer keeps waiting",
-                extra={"topic": self._topic, "waiting_s": round(now - self._since, 1), "requests_waiting": waiting},
-            )
 
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:

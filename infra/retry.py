@@ -1,11 +1,13 @@
-"""Outages of the catalog: which errors are worth retrying, and how long to keep at it.
+"""Outages of the catalog and the broker: which errors are worth retrying, how long to keep at it,
+and how to tell that a broker stopped answering.
 
 A streaming job must ride out a catalog that is busy or briefly down (a locked SQLite file, a
 REST catalog answering 503, a dropped connection): :class:`Outage` waits with exponential
 backoff, says so once per attempt in the log and in ``flywheel_catalog_retries_total``, and
 gives up with one line (:class:`flywheel.errors.CatalogUnavailable`) once the outage has lasted
 longer than allowed. Anything else (a dropped table, a schema that no longer fits, a refused
-permission) is not an outage: retrying cannot fix it, so it fails at once.
+permission) is not an outage: retrying cannot fix it, so it fails at once. The broker's client
+retries by itself; :class:`BrokerWatch` only notices, logs and counts when it hangs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pyiceberg.exceptions import (
     CommitStateUnknownException,
@@ -135,4 +138,46 @@ class Outage:
                     "attempts": self.attempts,
                     "outage_s": round(self._clock() - self._started, 1),
                 },
+            )
+
+
+class BrokerWatch:
+    """Tells from a consumer's librdkafka statistics that its broker stopped answering.
+
+    A hung broker (or a partition that drops packets) keeps its connections open, so the
+    client reports no error: requests just wait. A healthy broker answers a fetch at least
+    every ``fetch.wait.max.ms`` even when there is nothing to read, so responses that stop
+    while requests wait for ``stall_s`` mean an outage: logged once and counted, and its end
+    logged too. (A consumer that stops fetching because its queue is full waits for nothing.)
+    """
+
+    def __init__(self, topic: str, stall_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._topic = topic
+        self._stall_s = stall_s
+        self._clock = clock
+        self._responses = -1
+        self._since = clock()
+        self.stalled = False
+
+    def observe(self, stats: Mapping[str, Any]) -> None:
+        """Take one statistics report (``stats_cb``, parsed)."""
+        brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
+        responses = sum(int(b.get("rx", 0)) for b in brokers)
+        waiting = sum(int(b.get("waitresp_cnt", 0)) for b in brokers)
+        now = self._clock()
+        if responses != self._responses or not waiting:
+            if self.stalled:
+                log.warning(
+                    "kafka broker answering again",
+                    extra={"topic": self._topic, "outage_s": round(now - self._since, 1)},
+                )
+                self.stalled = False
+            self._responses, self._since = responses, now
+            return
+        if not self.stalled and now - self._since >= self._stall_s:
+            self.stalled = True
+            metrics.BROKER_OUTAGES.labels("unresponsive").inc()
+            log.warning(
+                "kafka broker not answering; the consumer keeps waiting",
+                extra={"topic": self._topic, "waiting_s": round(now - self._since, 1), "requests_waiting": waiting},
             )

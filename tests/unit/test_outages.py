@@ -8,8 +8,7 @@ import pytest
 from pyiceberg.exceptions import NoSuchTableError
 
 from flywheel.errors import CatalogUnavailable
-from flywheel.infra.kafka import BrokerWatch
-from flywheel.infra.retry import Outage, is_transient, one_line
+from flywheel.infra.retry import BrokerWatch, Outage, is_transient, one_line
 
 
 class FakeClock:
