@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flywheel.config import TopicSettings, ValidationSettings
 from flywheel.flows.dedup import Dedup
 from flywheel.flows.edits import DistanceBand, JudgeScreen, PolicyGate, Quota, ToxicityScreen
 from flywheel.flows.intake import Intake
+from flywheel.flows.recall import Recalled
 from flywheel.flows.review import Review
 from flywheel.flows.routing import Router
 from flywheel.flows.rows import Rows
@@ -31,6 +32,10 @@ class CurationChain:
     quota: Quota
     rows: Rows
     review: Review
+
+    def recalling(self, recalled: Recalled) -> CurationChain:
+        """The same chain, with the quota and dedup state the tables imply (``flows/recall.py``)."""
+        return replace(self, quota=self.quota.recalling(recalled.pairs), dedup=self.dedup.recalling(recalled.kept))
 
     @classmethod
     def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:

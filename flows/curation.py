@@ -72,7 +72,7 @@ def build_flow(
     events_and_progress: Stream[SourcedEvent | SourceProgress] = op.filter_map(
         "events_and_progress", read, _event_or_progress
     )
-    fresh = held_dedup("dedup", events_and_progress, chain.dedup.settings, partition_ids(source))
+    fresh = held_dedup("dedup", events_and_progress, chain.dedup.settings, partition_ids(source), chain.dedup.recalled)
 
     # route by signal (views are only counted)
     routes = route_by_signal("route", fresh.kept, chain.router)

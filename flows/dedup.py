@@ -22,6 +22,7 @@ from bytewax.operators import StatefulLogic
 
 from flywheel.flows.decisions import Candidate, Decision, Dropped, is_candidate, is_dropped, position_of
 from flywheel.flows.gates import split
+from flywheel.flows.recall import KeptEvent
 from flywheel.operators.config import DedupSettings
 from flywheel.operators.dedup import bucket_of, dedup_key
 from flywheel.operators.held_dedup import HeldDedup
@@ -33,8 +34,13 @@ from flywheel.schemas.records import SourcedEvent, SourceProgress
 class Dedup:
     """Dedup steps bound to the dedup settings."""
 
-    def __init__(self, cfg: DedupSettings) -> None:
+    def __init__(self, cfg: DedupSettings, recalled: dict[str, list[KeptEvent]] | None = None) -> None:
         self._cfg = cfg
+        self.recalled: dict[str, list[KeptEvent]] = recalled if recalled is not None else {}
+
+    def recalling(self, recalled: dict[str, list[KeptEvent]]) -> Dedup:
+        """The same dedup, remembering the events the tables already hold (``flows/recall.py``) as winners."""
+        return Dedup(self._cfg, recalled)
 
     @property
     def settings(self) -> DedupSettings:
@@ -122,12 +128,32 @@ class EventClock:
 
 
 class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
-    """One bucket's :class:`HeldDedup` as Bytewax stateful logic: held events, markers, EOF flush."""
+    """One bucket's :class:`HeldDedup` as Bytewax stateful logic: held events, markers, EOF flush.
 
-    def __init__(self, dedup: HeldDedup[SourcedEvent]) -> None:
+    Before its first decision it remembers the bucket's events the tables already hold
+    (``flows/recall.py``). Bytewax does not tell the builder its key, so the bucket is found
+    from the first event it holds: nothing can be decided before an event is held.
+    """
+
+    def __init__(self, dedup: HeldDedup[SourcedEvent], recalled: dict[str, list[KeptEvent]], buckets: int):
         self._dedup = dedup
+        self._recalled = recalled
+        self._buckets = buckets
+        self._caught_up = not recalled
+
+    def _catch_up(self, key: str | None) -> None:
+        if key is None:
+            return
+        self._caught_up = True
+        # Taken, not read: the bucket's logic is built once per run, and the list is freed.
+        for kept in self._recalled.pop(bucket_of(key, self._buckets), ()):
+            self._dedup.remember(kept.key, kept.occurred_at, kept.position)
 
     def on_item(self, value: HeldItem) -> tuple[Iterable[HeldOut], bool]:
+        if not self._caught_up:
+            self._catch_up(
+                self._dedup.held_key() if isinstance(value, PartitionClock) else self._dedup.key_of(value.event)
+            )
         if isinstance(value, PartitionClock):
             decided = self._dedup.mark(value.topic, value.partition, value.offset, value.event_time)
         else:
@@ -135,6 +161,8 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
         return self._emit(decided), StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[HeldOut], bool]:
+        if not self._caught_up:
+            self._catch_up(self._dedup.held_key())
         return self._emit(self._dedup.release()), StatefulLogic.RETAIN
 
     def snapshot(self) -> HeldDedup[SourcedEvent]:
@@ -197,6 +225,7 @@ def held_dedup(
     up: Stream[SourcedEvent | SourceProgress],
     cfg: DedupSettings,
     partitions: Sequence[int] | None = None,
+    recalled: dict[str, list[KeptEvent]] | None = None,
 ) -> HeldDedupOut:
     """Order-independent dedup of events held per bucket; progress markers released behind them.
 
@@ -205,7 +234,8 @@ def held_dedup(
     to every bucket; a bucket releases it once no event of its partition at or below the offset
     is held; the barrier passes it on once every bucket has. So the exactly-once sink never
     records an offset whose row is still held here. ``partitions``: the source's partition ids
-    (None: the ones markers name).
+    (None: the ones markers name); ``recalled``: events the tables hold, by bucket, remembered
+    as winners before the first decision (``flows/recall.py``).
     """
     clock = EventClock(allowance_s=cfg.hold_s)
 
@@ -216,7 +246,8 @@ def held_dedup(
 
     def build(resume: HeldDedup[SourcedEvent] | None) -> StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
-        return _HeldLogic(resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions))
+        dedup = resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions)
+        return _HeldLogic(dedup, recalled if recalled is not None else {}, cfg.buckets)
 
     def advance(
         barrier: ProgressBarrier | None, item: tuple[str, BucketMarker]

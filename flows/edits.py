@@ -11,6 +11,7 @@ import msgspec
 
 from flywheel import metrics
 from flywheel.flows.decisions import Candidate, Decision, Dropped, position_of
+from flywheel.flows.recall import StoredPair
 from flywheel.operators.config import DistanceSettings, QuotaSettings
 from flywheel.operators.distance import check_band, measure_edit
 from flywheel.operators.judge import Judge, JudgeItem, check_verdict
@@ -100,8 +101,16 @@ class JudgeScreen:
 class Quota:
     """Per-user and per-segment caps per event-time day, so no one can dominate the data."""
 
-    def __init__(self, cfg: QuotaSettings) -> None:
+    def __init__(self, cfg: QuotaSettings, recalled: dict[str, list[StoredPair]] | None = None) -> None:
         self._cfg = cfg
+        # Stored pairs by segment, each list taken by the segment's first check in this process
+        # and counted into its ledger, fresh or restored from recovery state (counting is
+        # idempotent per position, so a restored ledger that holds some of them stays exact).
+        self._recalled = recalled if recalled is not None else {}
+
+    def recalling(self, recalled: dict[str, list[StoredPair]]) -> Quota:
+        """The same caps, counting the pairs the tables already hold (``flows/recall.py``) first."""
+        return Quota(self._cfg, recalled)
 
     @staticmethod
     def segment(candidate: Candidate) -> str:
@@ -112,6 +121,8 @@ class Quota:
         """Admit a pair within the caps; drop it over them."""
         ledger = ledger or QuotaLedger(self._cfg)
         event = candidate.sourced.event
+        for pair in self._recalled.pop(quota_key(event), ()):
+            ledger.recall(pair.user_id, pair.segment, pair.occurred_at, pair.position)
         drop = ledger.admit(event.user_id, event.segment, event.occurred_at, position_of(candidate.sourced))
         if drop is not None:
             return ledger, Dropped(candidate.sourced, drop)

@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pyiceberg.table import Table
 
 from flywheel.config import KafkaSettings
 from flywheel.infra.catalog import Offsets, committed_offsets
 from flywheel.infra.kafka import consumer_config
+from flywheel.infra.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +70,40 @@ class GroupOffsets:
             if moved:
                 self._commit(moved)
                 self.committed.update(moved)
-        except (KafkaException, OSError, ValueError) as exc:
+        except Exception as exc:
+            if not isinstance(exc, KafkaException | OSError | ValueError) and not is_transient(exc):
+                raise
             log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": str(exc)})
 
     def _commit(self, offsets: Offsets) -> None:
         if self._consumer is None:
             # Not subscribed: a commit-only member of the group (the flow reads by assign()).
-            self._consumer = Consumer(consumer_config(self._kafka, self._kafka.consumer_group))
-        partitions = [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in offsets.items()]
-        self._consumer.commit(offsets=partitions, asynchronous=False)
+            config = consumer_config(self._kafka, self._kafka.consumer_group, on_commit=_on_commit)
+            self._consumer = Consumer(config)
+        self._consumer.poll(0)  # serves the reports of earlier commits
+        # Asynchronous: this runs inside the Iceberg sink's epoch, and a synchronous commit to a
+        # hung broker would hold the whole flow until the broker answers.
+        self._consumer.commit(offsets=_partitions(offsets), asynchronous=True)
 
     def close(self) -> None:
-        """Close the commit-only consumer (leaves the committed offsets in place)."""
+        """Commit the last floor (and wait for it), then close the commit-only consumer."""
         with self._lock:
             if self._consumer is not None:
+                try:
+                    self._consumer.commit(offsets=_partitions(self.committed), asynchronous=False)
+                except KafkaException as exc:
+                    log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": str(exc)})
                 self._consumer.close()
                 self._consumer = None
+
+
+def _partitions(offsets: Offsets) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in offsets.items()]
+
+
+def _on_commit(error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+    if error is not None:
+        log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": error.str()})
 
 
 def _floor(ledgers: list[Offsets]) -> Offsets:

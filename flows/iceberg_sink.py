@@ -41,7 +41,7 @@ from pyiceberg.table import Table
 
 from flywheel import metrics
 from flywheel.config import SinkSettings
-from flywheel.errors import CommitFailed
+from flywheel.errors import CatalogError, CatalogUnavailable, CommitFailed
 from flywheel.flows.ledger import DecisionLedger
 from flywheel.infra.catalog import (
     OFFSETS_PROPERTY,
@@ -52,6 +52,7 @@ from flywheel.infra.catalog import (
     encode_offsets,
     merge_offsets,
 )
+from flywheel.infra.retry import Outage, is_transient, one_line
 from flywheel.schemas.records import SinkItem, SourceProgress, TableRow
 from flywheel.schemas.tables import TableContract
 
@@ -105,6 +106,7 @@ class TableCommitter:
         self.seal()  # a recovery snapshot holds closed epochs only
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
+        self.failed = False
 
     @property
     def name(self) -> str:
@@ -130,6 +132,8 @@ class TableCommitter:
 
     def commit_sealed(self) -> None:
         """Commit what closed epochs delivered; drop the rest, whose epoch the restart replays."""
+        if self.failed:
+            return  # the commit already failed for good; rows not committed are replayed after restart
         unsealed = len(self.state.rows) - self._sealed_rows
         if unsealed:
             log.info("dropping rows of an unfinished epoch", extra={"table": self.name, "rows": unsealed})
@@ -174,29 +178,46 @@ class TableCommitter:
 
     def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
         started = time.perf_counter()
-        for attempt in range(1, self._settings.commit_attempts + 1):
-            offsets = merge_offsets(self.committed, progress, _row_maxima(rows))
-            if not rows and offsets == self.committed:
-                return
+        outage = Outage(self.name, "commit", self._settings.catalog_outage_s)
+        conflicts, stale = 0, False
+        while True:
             try:
+                if stale:
+                    # After a conflict, or a failure whose outcome is unknown (the append may have
+                    # landed): re-read every table, keep only the rows still needed.
+                    rows = self._reread(rows)
+                    stale = False
+                offsets = merge_offsets(self.committed, progress, _row_maxima(rows))
+                if not rows and offsets == self.committed:
+                    outage.cleared()
+                    return
                 snapshot_id = self._append(rows, offsets)
             except CommitFailedException as exc:
                 metrics.COMMITS.labels(self.name, "conflict").inc()
+                conflicts += 1
                 log.warning(
                     "iceberg commit conflict, re-reading committed offsets",
-                    extra={"table": self.name, "attempt": attempt, "error": str(exc)},
+                    extra={"table": self.name, "attempt": conflicts, "error": str(exc)},
                 )
-                # Another writer moved the tables: re-read everything, keep only rows still needed.
-                self._table = self._load_table(self.name)
-                self.committed = committed_offsets(self._table, self._branch)
-                self.ledger.refresh()
-                rows = [row for row in rows if self.ledger.needs_row(row.coordinates)]
-                for row in rows:
-                    self.ledger.record(row.coordinates)
+                if conflicts >= self._settings.commit_attempts:
+                    self._fail()
+                    raise CommitFailed(
+                        f"commit to {self.name} failed after {conflicts} attempts (concurrent writers?)"
+                    ) from exc
+                stale = True
                 continue
-            except Exception:
-                metrics.COMMITS.labels(self.name, "failed").inc()
-                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    self._fail()
+                    raise CatalogError(f"commit to {self.name} failed and cannot be retried: {one_line(exc)}") from exc
+                try:
+                    outage.wait(exc)
+                except CatalogUnavailable:
+                    self._fail()
+                    raise
+                stale = True
+                continue
+            outage.cleared()
             self.committed = offsets
             metrics.COMMITS.labels(self.name, "ok").inc()
             metrics.ROWS_WRITTEN.labels(self.name).inc(len(rows))
@@ -210,10 +231,21 @@ class TableCommitter:
                 extra={"table": self.name, "rows": len(rows), "snapshot_id": snapshot_id},
             )
             return
+
+    def _reread(self, rows: list[TableRow]) -> list[TableRow]:
+        """Reload the tables' offsets and rows in the contested window; the rows still needed."""
+        self._table = self._load_table(self.name)
+        self.committed = committed_offsets(self._table, self._branch)
+        self.ledger.refresh()
+        needed = [row for row in rows if self.ledger.needs_row(row.coordinates)]
+        for row in needed:
+            self.ledger.record(row.coordinates)
+        return needed
+
+    def _fail(self) -> None:
+        """Count a failure that stops the flow; teardown must not try the catalog again."""
         metrics.COMMITS.labels(self.name, "failed").inc()
-        raise CommitFailed(
-            f"commit to {self.name} failed after {self._settings.commit_attempts} attempts (concurrent writers?)"
-        )
+        self.failed = True
 
     def _append(self, rows: list[TableRow], offsets: Offsets) -> int:
         frame = pa.Table.from_pylist([_with_lineage(row) for row in rows], schema=self._table.schema().as_arrow())
@@ -274,7 +306,16 @@ class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
 
     def close(self) -> None:
         # Also called on SIGINT/SIGTERM or a step's exception, mid-epoch: see the module docstring.
-        self.committer.commit_sealed()
+        # Bytewax also calls it while unwinding from an error; raising here would be a panic in a
+        # destructor (the process aborts, the error never logged). What is not committed is
+        # replayed after a restart, so a failure is logged and the close goes on.
+        try:
+            self.committer.commit_sealed()
+        except Exception as exc:
+            log.error(
+                "iceberg commit on close failed; the restart replays what it held",
+                extra={"table": self.committer.name, "error": one_line(exc)},
+            )
 
 
 class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):

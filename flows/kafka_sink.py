@@ -25,13 +25,16 @@ class _ProducerPartition(StatelessSinkPartition[OutboundMessage]):
         self._producer.flush(self._flush_timeout_s)
 
     def close(self) -> None:
-        self._producer.close(self._flush_timeout_s)
+        self._producer.close(min(self._flush_timeout_s, 30.0))  # best effort: a restart replays the epoch
 
 
 class CheckedKafkaSink(DynamicSink[OutboundMessage]):
     """Produces with an idempotent producer (acks=all) and raises on any delivery failure."""
 
-    def __init__(self, kafka: KafkaSettings, flush_timeout_s: float = 30.0) -> None:
+    # Past librdkafka's default message timeout (300 s), after which a message it could not
+    # deliver gets an error report: a broker outage shorter than that is waited out (the
+    # producer reconnects and retries by itself, idempotently), a longer one stops the flow.
+    def __init__(self, kafka: KafkaSettings, flush_timeout_s: float = 330.0) -> None:
         self._kafka = kafka
         self._flush_timeout_s = flush_timeout_s
 

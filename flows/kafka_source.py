@@ -20,6 +20,7 @@ from flywheel import metrics
 from flywheel.config import KafkaSettings, SourceSettings
 from flywheel.errors import BrokerError
 from flywheel.infra.kafka import consumer_config, list_partitions
+from flywheel.infra.retry import BrokerWatch
 from flywheel.schemas.records import SourceCoordinates, SourceMessage, SourceProgress
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         self._at_end = False
         self._last_emit = time.monotonic()
         self._labels = {"topic": topic, "partition": str(partition)}
+        self._watch = BrokerWatch(topic)
         config = consumer_config(
-            kafka, kafka.consumer_group, **{"statistics.interval.ms": 5000, "stats_cb": self._record_lag}
+            kafka, kafka.consumer_group, **{"statistics.interval.ms": 5000, "stats_cb": self._on_stats}
         )
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, start_offset)])
@@ -106,10 +108,11 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
     def close(self) -> None:
         self._consumer.close()
 
-    def _record_lag(self, stats_json: str) -> None:
+    def _on_stats(self, stats_json: str) -> None:
         # librdkafka's consumer_lag comes from fetch responses, which even brokers with
         # wrong ListOffsets answers (the local Tansu) report correctly.
         stats: dict[str, Any] = json.loads(stats_json)
+        self._watch.observe(stats)
         partition = stats.get("topics", {}).get(self._topic, {}).get("partitions", {}).get(str(self._partition))
         if partition and partition.get("consumer_lag", -1) >= 0:
             metrics.SOURCE_LAG.labels(**self._labels).set(partition["consumer_lag"])

@@ -17,7 +17,7 @@ from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
-from flywheel.errors import ConfigError, RecoveryStateExists
+from flywheel.errors import ConfigError, FlywheelError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
@@ -26,6 +26,7 @@ from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
+from flywheel.flows.recall import recall
 from flywheel.flows.tally import RunStats
 from flywheel.infra.catalog import (
     Offsets,
@@ -160,8 +161,10 @@ def run_flow(
     stats = RunStats()
     branch = settings.catalog.branch
     group = GroupOffsets(settings.kafka, load_table, contracts(), branch) if branch == "main" else None
+    # The quota and dedup promises as the tables hold them: recovery state may be missing or older.
+    recalled = recall(tables, settings.catalog.branch, settings.curation)
     flow = build_flow(
-        CurationChain.build(settings.curation, settings.validation, settings.topics),
+        CurationChain.build(settings.curation, settings.validation, settings.topics).recalling(recalled),
         InteractionSource(
             settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
         ),
@@ -188,6 +191,13 @@ def run_flow(
                 epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
                 recovery_config=recovery,
             )
+    except Exception as exc:
+        # Bytewax wraps an error raised in a step in its own runtime errors; one that the flow
+        # raised on purpose (a catalog outage past its limit, ...) is reported as its one line.
+        cause = flywheel_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None
     finally:
         if group is not None:
             group.close()
@@ -209,6 +219,16 @@ def run_flow(
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
         summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
     return summary
+
+
+def flywheel_cause(exc: BaseException) -> FlywheelError | None:
+    """The first :class:`FlywheelError` in ``exc``'s chain of causes, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, FlywheelError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @contextlib.contextmanager

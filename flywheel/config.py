@@ -114,6 +114,9 @@ class SinkSettings(Section):
     # so a cold start does not re-read history for a quiet table.
     progress_commit_interval_s: float = Field(default=60.0, gt=0)
     commit_attempts: int = Field(default=5, ge=1)
+    # A busy or unreachable catalog is retried with backoff (0.5 s doubling to 10 s) this long;
+    # then the flow stops with one line (its recovery state resumes it).
+    catalog_outage_s: float = Field(default=300.0, gt=0)
 
 
 class RecoverySettings(Section):

@@ -89,6 +89,10 @@ class CatalogUnreachable(CatalogError):
     """The catalog did not answer within ``catalog.connect_timeout_s``; the message names the URI and setting."""
 
 
+class CatalogUnavailable(CatalogError):
+    """The catalog stayed busy or unreachable for longer than ``sink.catalog_outage_s``."""
+
+
 class CommitFailed(CatalogError):
     """An Iceberg commit still failed after every attempt."""
 

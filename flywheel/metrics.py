@@ -45,6 +45,17 @@ COMMITS = Counter(
     "Iceberg commits, by table and outcome (ok, conflict, failed).",
     ["table", "outcome"],
 )
+CATALOG_RETRIES = Counter(
+    "flywheel_catalog_retries_total",
+    "Catalog operations that failed with an outage (busy, unreachable) and were retried, by table and operation.",
+    ["table", "operation"],
+)
+BROKER_OUTAGES = Counter(
+    "flywheel_broker_outages_total",
+    "Kafka outages seen by a client of this process (each is waited out): kind=down (no broker "
+    "reachable) or unresponsive (requests unanswered, e.g. a hung broker).",
+    ["kind"],
+)
 COMMIT_DURATION = Histogram(
     "flywheel_iceberg_commit_duration_seconds",
     "Wall time of one Iceberg commit, including retries.",

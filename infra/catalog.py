@@ -310,6 +310,11 @@ def occurred_between(start: datetime, end: datetime, user_id: str | None = None)
     return _all_of(clauses)
 
 
+def occurred_since(start: datetime) -> BooleanExpression:
+    """Rows whose event time is at or after ``start``."""
+    return GreaterThanOrEqual(term=Reference("occurred_at"), value=literal(start.isoformat()))
+
+
 def _all_of(clauses: list[BooleanExpression]) -> BooleanExpression:
     expression: BooleanExpression = AlwaysTrue()
     for clause in clauses:

@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from flywheel import metrics
 from flywheel.config import KafkaSettings
 from flywheel.errors import BrokerError, BrokerUnreachable, DeliveryError
 
@@ -72,6 +73,7 @@ def _on_error(error: KafkaError) -> None:
     elif error.code() == KafkaError._ALL_BROKERS_DOWN:
         # Once per outage (not per reconnect attempt): the one line an operator needs to see.
         log.warning("no Kafka broker reachable; the client keeps retrying", extra={"error": error.str()})
+        metrics.BROKER_OUTAGES.labels("down").inc()
     else:
         _librdkafka.debug("kafka client error: %s", error.str())
 
@@ -171,6 +173,9 @@ def produce(
         reports.expect()
 
 
+_FLUSH_SLICE_S = 5.0  # a flush that takes longer logs that it waits
+
+
 class CheckedProducer:
     """An idempotent producer whose :meth:`flush` raises unless the broker acknowledged every message.
 
@@ -205,7 +210,14 @@ class CheckedProducer:
         reports, self._reports = self._reports, DeliveryReports()
         if self._producer is None:
             return 0
-        remaining = self._producer.flush(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        remaining = self._producer.flush(min(timeout_s, _FLUSH_SLICE_S))
+        if remaining and time.monotonic() < deadline:
+            metrics.BROKER_OUTAGES.labels("unresponsive").inc()
+        while remaining and time.monotonic() < deadline:
+            # librdkafka retries until the message timeout; say that the flow waits, and for what.
+            log.warning("waiting for the broker to acknowledge messages", extra={"undelivered": remaining})
+            remaining = self._producer.flush(max(0.0, min(_FLUSH_SLICE_S, deadline - time.monotonic())))
         failed = len(reports.errors) + max(remaining, reports.outstanding)
         if failed:
             errors = [error.str() for error in reports.errors[:5]] or "no delivery report in time"

@@ -39,7 +39,7 @@ import copy
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from flywheel.operators.dedup import DUPLICATE_CONTENT, DUPLICATE_EVENT_ID, Position, WindowedDedup, dedup_key
@@ -129,6 +129,18 @@ class HeldDedup(Generic[T]):
             # An idle partition delivers again: nothing is due until its marker says how far it got.
             self._awaiting.add(position[1])
         return self._release_due()
+
+    def held_key(self) -> str | None:
+        """The dedup key of some held event (None when nothing is held)."""
+        return next(iter(self._held.values()), None)
+
+    def remember(self, key: str, occurred_at: datetime, position: Position) -> None:
+        """Remember an event kept before (read back from the tables at start) as its key's winner.
+
+        A later duplicate within the window then loses to it, as it would have had the state
+        survived; the same message replayed (same position) is still kept, as its first decision.
+        """
+        self.winners.observe(key, occurred_at, position)
 
     def mark(self, topic: str, partition: int, offset: int, event_time: float | None) -> list[tuple[T, Drop | None]]:
         """Record a partition's progress marker and event time; return the decisions it made due.

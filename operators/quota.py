@@ -99,6 +99,23 @@ class QuotaLedger:
             self._admitted[day].add(position)
         return None
 
+    def recall(self, user_id: str, segment: str, occurred_at: datetime, position: Position) -> None:
+        """Count a pair already stored (read back from the table at start), whatever the caps say.
+
+        After a restart without recovery state (or with state older than the table) the stored
+        pairs are what the caps have promised; a position counted already is not counted again.
+        """
+        day = occurred_at.astimezone(UTC).date()
+        if self._newest is None or day > self._newest:
+            self._newest = day
+            self._evict()
+        if day < self._oldest_day() or position in self._admitted.get(day, ()):
+            return
+        users, segments = self._users[day], self._segments[day]
+        users[user_id] = users.get(user_id, 0) + 1
+        segments[segment] = segments.get(segment, 0) + 1
+        self._admitted[day].add(position)
+
     def user_counts_on(self, occurred_at: datetime) -> dict[str, int]:
         """Accepted pairs per user on the event-time day of ``occurred_at`` (for the share gauge)."""
         return dict(self._users.get(occurred_at.astimezone(UTC).date(), {}))

@@ -15,6 +15,7 @@ from typing import Any, overload
 
 import msgspec
 
+from flywheel.operators.dedup import dedup_key
 from flywheel.operators.distance import EditMeasure
 from flywheel.operators.outcome import Drop
 from flywheel.operators.pii import scan
@@ -71,6 +72,8 @@ def _identity(event: InteractionEvent) -> dict[str, Any]:
         "segment": event.segment,
         "model_id": event.model_id,
         "model_version": event.model_version,
+        # a hash or the event id, never raw text: a restart rebuilds the dedup window from it
+        "dedup_key": dedup_key(event),
     }
 
 

@@ -75,6 +75,14 @@ class _Fields:
             .add("curated_at", TimestamptzType(), required=True, doc="processing time, UTC")
         )
 
+    def recall(self) -> _Fields:
+        """Added after the first release (optional, at the end): what a restart rebuilds dedup from."""
+        return self.add(
+            "dedup_key",
+            StringType(),
+            doc="the dedup step's key: an edit's content hash (prompt, chosen, rejected), else the event id",
+        )
+
     def schema(self) -> Schema:
         return Schema(*self.fields)
 
@@ -121,6 +129,7 @@ def _dpo_pairs() -> TableContract:
             doc='JSON {"conversation": [{"role", "content"}, ...]}: the turns before prompt, PII scrubbed; '
             "null for a single-turn event",
         )
+        .recall()
     )
     schema = fields.schema()
     return TableContract(DPO_PAIRS, schema, _by_day(schema))
@@ -139,6 +148,7 @@ def _positive_examples() -> TableContract:
         .add("sampling_rate", DoubleType(), required=True, doc="inclusion probability; weight = 1 / rate")
         .add("policy_version", StringType(), required=True)
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(POSITIVE_EXAMPLES, schema, _by_day(schema))
@@ -155,6 +165,7 @@ def _feedback_signals() -> TableContract:
         .add("response", StringType())
         .add("routed_to_review", StringType(), doc="review topic name when routed to human review")
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(FEEDBACK_SIGNALS, schema, _by_day(schema))
@@ -174,6 +185,7 @@ def _rejections() -> TableContract:
         .add("chosen", StringType(), doc="PII scrubbed")
         .add("rejected", StringType(), doc="PII scrubbed")
         .lineage()
+        .recall()
     )
     schema = fields.schema()
     return TableContract(REJECTIONS, schema, _by_day(schema))

@@ -204,3 +204,12 @@ def test_a_forged_future_event_time_does_not_drag_the_partition_clock() -> None:
     clock.stamp(SourcedEvent(SourceCoordinates("t", 0, 0, received_ms), forged))
     stamped = clock.stamp(SourceProgress("t", 0, 0))
     assert stamped == PartitionClock("t", 0, 0, T0.timestamp() + 60)
+
+
+def test_a_remembered_winner_drops_later_copies_but_keeps_its_own_replay() -> None:
+    stored = edit("a", 0, TEXTS[2])
+    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD)
+    dedup.remember(dedup.key_of(stored), stored.occurred_at, ("t", 0, 3))
+    later = [(edit("b", 600, TEXTS[2]), ("t", 0, 9)), (stored, ("t", 0, 3)), (edit("c", 30, TEXTS[0]), ("t", 0, 10))]
+    decided = run(dedup, later)
+    assert decided == {"b@9": "duplicate_content", "a@3": "kept", "c@10": "kept"}

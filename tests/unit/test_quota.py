@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flywheel.operators.config import QuotaSettings
 from flywheel.operators.quota import QuotaLedger, quota_key
+from flywheel.schemas.records import Position
 from tests.unit.curation_events import T0, make_event
 
 DAY = timedelta(days=1)
@@ -93,3 +94,21 @@ def test_replayed_admission_is_not_counted_twice() -> None:
     assert ledger.admit("u1", "pro", T0, ("interactions", 0, 6)) is None
     drop = ledger.admit("u1", "pro", T0, ("interactions", 0, 7))
     assert drop is not None and drop.reason == "quota"
+
+
+def test_recalled_pairs_count_against_the_cap_once_each() -> None:
+    ledger = QuotaLedger(QuotaSettings(per_user_per_day=2, per_segment_per_day=None))
+    stored = Position("interactions", 0, 7)
+    ledger.recall("u1", "pro", T0, stored)
+    ledger.recall("u1", "pro", T0, stored)  # recalled twice (state restored and tables read): one pair
+    assert ledger.user_counts_on(T0) == {"u1": 1}
+    assert ledger.admit("u1", "pro", T0, stored) is None  # its replay keeps its decision, uncounted
+    assert ledger.admit("u1", "pro", T0, Position("interactions", 0, 8)) is None
+    drop = ledger.admit("u1", "pro", T0, Position("interactions", 0, 9))
+    assert drop is not None and drop.reason == "quota"
+    # A stored pair beyond the cap (written before caps held) still counts: the ledger never admits past it.
+    ledger.recall("u2", "pro", T0, Position("interactions", 1, 1))
+    ledger.recall("u2", "pro", T0, Position("interactions", 1, 2))
+    ledger.recall("u2", "pro", T0, Position("interactions", 1, 3))
+    assert ledger.user_counts_on(T0)["u2"] == 3
+    assert ledger.admit("u2", "pro", T0, Position("interactions", 1, 4)) is not None
