@@ -19,7 +19,7 @@ from pyiceberg.table import Table
 from flywheel.config import CatalogSettings, KafkaSettings
 from flywheel.errors import ConfigError, OffsetsAheadOfTopic
 from flywheel.infra.catalog import committed_offsets
-from flywheel.infra.kafka import end_offsets
+from flywheel.infra.kafka_reads import end_offsets
 
 RESET_COMMAND = "flywheel stack reset --yes"
 

@@ -38,7 +38,8 @@ from flywheel.infra.catalog import (
     open_catalog,
     table_identifier,
 )
-from flywheel.infra.kafka import check_broker_reachable, list_partitions, offsets_for_time
+from flywheel.infra.kafka import check_broker_reachable, list_partitions
+from flywheel.infra.kafka_reads import offsets_for_time
 from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)

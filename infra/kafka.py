@@ -9,10 +9,8 @@
   a message), and a message counts as sent only once its delivery report says so:
   :class:`DeliveryReports`, :class:`CheckedProducer`.
 * Consumers read with manual offsets and partition EOF on (:func:`consumer_config`).
-* Reads to the end of a topic and start positions by time do not trust ListOffsets: the
-  local Tansu broker answers ``offsets_for_times`` with offset 0 for every timestamp, so an
-  answer is checked against the timestamps themselves and replaced by a binary search over
-  offsets when it fails; ends come from the high-water mark of a real fetch response.
+* Reads to the end of a topic, partition ends and start positions by time are in
+  :mod:`flywheel.infra.kafka_reads`.
 
 Nothing here connects when built: clients are created by the functions that use them, and
 :class:`CheckedProducer` creates its producer with the first message.
@@ -24,11 +22,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from flywheel import metrics
@@ -98,7 +94,7 @@ def admin_client(kafka: KafkaSettings) -> AdminClient:
     return AdminClient(client_config(kafka))
 
 
-def _scan_group(kafka: KafkaSettings, purpose: str) -> str:
+def scan_group(kafka: KafkaSettings, purpose: str) -> str:
     # Reads by assignment never join the group; a unique id keeps them out of everyone's way.
     return f"{kafka.consumer_group}-{purpose}-{uuid.uuid4().hex[:8]}"
 
@@ -264,10 +260,10 @@ def check_broker_reachable(kafka: KafkaSettings) -> None:
 
 def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
     """Partition ids of ``topic``; a clear error if it does not exist."""
-    return _partitions(admin_client(kafka), kafka, topic, timeout_s)
+    return partitions_of(admin_client(kafka), kafka, topic, timeout_s)
 
 
-def _partitions(client: AdminClient | Consumer, kafka: KafkaSettings, topic: str, timeout_s: float) -> list[int]:
+def partitions_of(client: AdminClient | Consumer, kafka: KafkaSettings, topic: str, timeout_s: float) -> list[int]:
     try:
         metadata = client.list_topics(topic, timeout=timeout_s)
     except KafkaException as exc:
@@ -278,154 +274,3 @@ def _partitions(client: AdminClient | Consumer, kafka: KafkaSettings, topic: str
         reason = topic_metadata.error if topic_metadata is not None else "not found"
         raise BrokerError(f"cannot read topic {topic!r}: {reason}; run `flywheel stack topics` to create it")
     return sorted(topic_metadata.partitions)
-
-
-# --- reading
-
-
-def read_to_end(kafka: KafkaSettings, topic: str, timeout_s: float = 30.0) -> Iterator[Message]:
-    """Every committed message of ``topic``, from the start of each partition to its end.
-
-    The end is the partition EOF a fetch reports, not ListOffsets. No consumer group
-    membership: partitions are assigned directly. Raises :class:`BrokerError` if some
-    partition does not reach its end within ``timeout_s``.
-    """
-    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "scan"), **{"isolation.level": "read_committed"}))
-    try:
-        partitions = _partitions(consumer, kafka, topic, timeout_s)
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        pending = set(partitions)
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"reading {topic}: partitions {sorted(pending)} never reached their end")
-            for message in consumer.consume(500, 0.2):
-                error = message.error()
-                if error is None:
-                    yield message
-                elif error.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(message.partition())
-                else:
-                    raise BrokerError(f"reading {topic}: {error.str()}")
-    finally:
-        consumer.close()
-
-
-def end_offsets(kafka: KafkaSettings, topic: str, partitions: list[int], timeout_s: float = 10.0) -> dict[int, int]:
-    """One past the last offset of each partition, from the high-water marks of real fetches."""
-    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "end")))
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        fetched: set[int] = set()
-        deadline = time.monotonic() + timeout_s
-        # A message or a partition EOF: either way a fetch response carried the high-water mark.
-        while fetched != set(partitions):
-            if time.monotonic() > deadline:
-                raise BrokerError(f"{topic}: no fetch answer for partitions {sorted(set(partitions) - fetched)}")
-            for message in consumer.consume(500, 0.2):
-                error = message.error()
-                if error is not None and error.code() != KafkaError._PARTITION_EOF:
-                    raise BrokerError(f"reading {topic}[{message.partition()}]: {error.str()}")
-                fetched.add(message.partition() or 0)
-        return {
-            p: max(int(consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]), 0) for p in partitions
-        }
-    finally:
-        consumer.close()
-
-
-# --- start positions
-
-
-_PAST_THE_END = (KafkaError._PARTITION_EOF, KafkaError.OFFSET_OUT_OF_RANGE, KafkaError._AUTO_OFFSET_RESET)
-
-
-class _OffsetReader:
-    """Reads the timestamp of the first message at or after an offset of one partition."""
-
-    def __init__(self, kafka: KafkaSettings, topic: str, partition: int) -> None:
-        self._topic = topic
-        self._partition = partition
-        self._consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "seek"), **{"auto.offset.reset": "error"}))
-
-    def close(self) -> None:
-        self._consumer.close()
-
-    def timestamp_at(self, offset: int, timeout_s: float = 10.0) -> tuple[int, int] | None:
-        """``(offset, timestamp_ms)`` of the first message at or after ``offset``; None at the end."""
-        self._consumer.assign([TopicPartition(self._topic, self._partition, offset)])
-        try:
-            message = self._consumer.poll(timeout_s)
-            if message is None:
-                raise BrokerError(f"no answer reading {self._topic}[{self._partition}] at {offset}")
-            error = message.error()
-            found = message.offset()
-            if error is None and found is not None:
-                return found, message.timestamp()[1]
-            assert error is not None
-            if error.code() in (
-                KafkaError._PARTITION_EOF,
-                KafkaError.OFFSET_OUT_OF_RANGE,
-                KafkaError._AUTO_OFFSET_RESET,
-            ):
-                return None
-            raise BrokerError(f"error reading {self._topic}[{self._partition}]@{offset}: {error.str()}")
-        finally:
-            self._consumer.unassign()
-
-
-def offsets_for_time(kafka: KafkaSettings, topic: str, partitions: list[int], at: datetime) -> dict[int, int]:
-    """Earliest offset per partition whose message timestamp is >= ``at`` (naive means UTC)."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    target_ms = int(at.timestamp() * 1000)
-    consumer = Consumer(consumer_config(kafka, _scan_group(kafka, "seek")))
-    try:
-        answers = consumer.offsets_for_times([TopicPartition(topic, p, target_ms) for p in partitions], timeout=10)
-    finally:
-        consumer.close()
-    ends = end_offsets(kafka, topic, partitions)
-    positions: dict[int, int] = {}
-    for answer in answers:
-        reader = _OffsetReader(kafka, topic, answer.partition)
-        try:
-            positions[answer.partition] = _verified_or_searched(
-                reader, answer.offset, target_ms, ends[answer.partition]
-            )
-        finally:
-            reader.close()
-    return positions
-
-
-def _verified_or_searched(reader: _OffsetReader, answer: int, target_ms: int, end: int) -> int:
-    if _is_first_at_or_after(reader, answer, target_ms, end):
-        return answer if answer >= 0 else end
-    log.warning("broker timestamp look-up was wrong; searching offsets", extra={"answer": answer})
-    return _search(reader, target_ms, end)
-
-
-def _is_first_at_or_after(reader: _OffsetReader, answer: int, target_ms: int, end: int) -> bool:
-    if answer < 0 or answer >= end:
-        # "No message at or after the timestamp": true only if the last message is older.
-        last = reader.timestamp_at(end - 1) if end > 0 else None
-        return last is None or last[1] < target_ms
-    found = reader.timestamp_at(answer)
-    if found is None or found[1] < target_ms:
-        return False
-    previous = reader.timestamp_at(answer - 1) if answer > 0 else None
-    return previous is None or previous[0] >= answer or previous[1] < target_ms
-
-
-def _search(reader: _OffsetReader, target_ms: int, end: int) -> int:
-    """Smallest offset whose timestamp is >= target (timestamps assumed non-decreasing)."""
-    low, high = 0, end
-    while low < high:
-        middle = (low + high) // 2
-        found = reader.timestamp_at(middle)
-        if found is None:
-            high = middle
-        elif found[1] < target_ms:
-            low = found[0] + 1
-        else:
-            high = middle
-    return low

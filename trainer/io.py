@@ -15,7 +15,7 @@ from pyiceberg.table.snapshots import Snapshot
 
 from flywheel.config import KafkaSettings
 from flywheel.infra.catalog import history
-from flywheel.infra.kafka import read_to_end
+from flywheel.infra.kafka_reads import read_to_end
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
 from flywheel.infra.catalog import total_records as records_in
-from flywheel.infra.kafka import CheckedProducer, read_to_end
+from flywheel.infra.kafka import CheckedProducer
+from flywheel.infra.kafka_reads import read_to_end
 from flywheel.settings import Settings
 
 

@@ -6,7 +6,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from flywheel.flows.runner import run_until_drained
-from flywheel.infra.kafka import consumer_config, read_to_end
+from flywheel.infra.kafka import consumer_config
+from flywheel.infra.kafka_reads import read_to_end
 from flywheel.settings import Settings
 from tests.integration.test_dataset_versioning import pairs, produce_edits
 

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from flywheel.gateway.auth import sign
-from flywheel.infra.kafka import read_to_end
+from flywheel.infra.kafka_reads import read_to_end
 from flywheel.settings import Settings
 
 
