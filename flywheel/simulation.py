@@ -181,6 +181,8 @@ class SimulatedUsers:
     segments: tuple[str, ...] = ("free", "pro")
     max_tokens: int = 96
     concurrency: int = 8
+    # A CPU answering under load can queue a question for minutes: users wait rather than fail the run.
+    answer_timeout_s: float = 1800.0
 
     def asks(self, session: str = "") -> list[tuple[str, str]]:
         """Every (user_id, prompt) of one session, in a fixed order; each session draws new questions."""
@@ -242,7 +244,7 @@ class SimulatedUsers:
     def run(self, server_url: str, gateway_url: str, api_key: str, session: str) -> SessionReport:
         """Ask every question (``concurrency`` at a time), then post every reaction to the gateway."""
         report = SessionReport()
-        with httpx.Client(base_url=server_url, timeout=600) as server, ThreadPoolExecutor(self.concurrency) as pool:
+        with httpx.Client(base_url=server_url, timeout=self.answer_timeout_s) as server, ThreadPoolExecutor(self.concurrency) as pool:
             report.answers = list(pool.map(lambda ask: self.ask(server, *ask), self.asks(session)))
         report.events = [self.react(answer, session) for answer in report.answers]
         for event in report.events:
