@@ -3,7 +3,9 @@
 Revolution 0 serves the base model; simulated users ask, read and react through the gateway; the
 flow curates; the threshold triggers; DPO trains; the gates decide; on a promotion the server
 follows the results topic (alias moved, adapter loaded, routes swapped without a restart) and the
-next revolution's users meet the new version. The last revolution only measures. Every figure is
+next revolution's users meet the new version. The last revolution only measures. In revolution 0 a
+reviewer also answers one thumbs-down in the review app (``flywheel/review_demo.py``); its trusted
+pair is checked in the snapshot the next training run tagged and read. Every figure is
 printed and written to ``<directory>/report.json``; edit rates come from the Iceberg tables by
 ``model_version`` (``flywheel impact``), never from the simulator's own tally.
 """
@@ -28,6 +30,7 @@ from flywheel.config import revised
 from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
+from flywheel.review_demo import REVIEW_KEY_ID, Writer, review_in_wheel, trained_line
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
 from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
@@ -79,6 +82,7 @@ class Revolution:
     run_id: str | None = None
     reasons: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    review: dict[str, Any] | None = None  # revolution 0: the reviewer pair, and the run that read it
 
     def line(self) -> str:
         """One line for the console."""
@@ -170,16 +174,17 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
             seed=options.seed,
             max_tokens=options.max_new_tokens,
         )
-        key = secrets.token_urlsafe(16)
+        key, review_key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
         gateway_log = options.directory / "gateway.log"
         with (
-            running_gateway(settings, {"wheel": key}, log_file=gateway_log) as gateway,
+            running_gateway(settings, {"wheel": key, REVIEW_KEY_ID: review_key}, log_file=gateway_log) as gateway,
             serving_in_thread(config) as server,
         ):
             for number in range(options.revolutions + 1):
+                reviewing = review_key if number == 0 else None
                 revolutions.append(
-                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once)
+                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once, reviewing)
                 )
         figures = read_impact(settings.catalog)
     finally:
@@ -202,6 +207,7 @@ def _revolution(
     gateway: str,
     key: str,
     turn_once: Any,
+    review_key: str | None = None,
 ) -> Revolution:
     """Users react to the current version, the flow curates, and (but for the last turn) the trainer turns."""
     started = time.monotonic()
@@ -209,19 +215,22 @@ def _revolution(
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
     run_until_drained(settings.flow_config())
+    reviewed = None
+    if review_key is not None:  # a reviewer answers one thumbs-down; the flow curates it before the trainer looks
+        reviewed = review_in_wheel(console, settings, gateway, review_key, _reviewer_writes(options.policy))
     # This revolution's figures: its own events as the tables hold them (a version served in two
     # revolutions is measured in each separately; the impact table at the end pools them).
     sent = {event["event_id"] for event in session.events}
     mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
     edit = mine[0].rates["edit"] if mine else None
-    decision, run_id, reasons = "measured only (last revolution)", None, []
+    decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     if number < options.revolutions:
         turn = turn_once(settings.trainer_config())
         if not turn.results:
             decision = f"no trigger ({turn.pairs_since_trigger}/{turn.threshold} pairs)"
         else:
             result = turn.results[-1]
-            run_id, reasons = result.run_id, list(result.reasons)
+            run_id, reasons, snapshot_tag = result.run_id, list(result.reasons), result.snapshot_tag
             decision = f"{result.status} {result.run_id}"
             if result.status == "promoted":
                 _wait_for_version(server, result.run_id)
@@ -245,7 +254,15 @@ def _revolution(
     console.print(record.line())
     for reason in reasons:
         console.print(f"  reason: {reason}")
+    if reviewed is not None:
+        console.print(trained_line(settings, reviewed, run_id, snapshot_tag), markup=False, highlight=False)
+        record.review = asdict(reviewed)
     return record
+
+
+def _reviewer_writes(policy: CorrectionPolicy) -> Writer:
+    """The demo reviewer writes what the users' own habit says the answer should have been."""
+    return lambda item: policy.correct(item.prompt, item.response)
 
 
 def _print_impact(console: Console, figures: list[VersionImpact]) -> None:

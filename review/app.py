@@ -78,7 +78,9 @@ def create_app(
     settings = config.review
     store = store or ReviewStore(settings.store_location(config.state_dir), settings.claim_ttl_s)
     poster = ReviewPoster(settings, transport)
-    hashes = {reviewer: parse_password_hash(secret.get_secret_value()) for reviewer, secret in settings.reviewers.items()}
+    hashes = {
+        reviewer: parse_password_hash(secret.get_secret_value()) for reviewer, secret in settings.reviewers.items()
+    }
     # Unknown ids are checked against a hash as costly as the dearest configured one: same timing.
     nobody = dummy_hash(max(hashes.values(), key=lambda known: known.n * known.r * known.p, default=None))
     failures_by_address = FailedAuthThrottle(settings.failed_logins, "address")

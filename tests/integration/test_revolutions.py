@@ -3,7 +3,8 @@
 The tiny model opens two answers in three with "Sure!"; the simulated users delete that opener
 (the default house-style habit). One DPO run on revolution 0's edits removes the habit, so
 revolution 1 has nothing left to correct (no trigger) and revolution 2 confirms the new level.
-A run the gates reject leaves serving on the version it had.
+In revolution 0 a reviewer corrects one thumbs-down in the review app; the trusted pair is in the
+snapshot the training run read. A run the gates reject leaves serving on the version it had.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from flywheel.revolutions import WheelOptions, run_revolutions
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.revolutions import WheelOptions, run_revolutions, wheel_settings
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.simulation import HOUSE_STYLE
+from flywheel.trainer.registry import Registry
 from tests.support.serving import chatty_model
 from tests.support.synthetic import prompt_for
 
@@ -77,6 +81,24 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
         report["revolutions"][0]
     )
     assert report["impact"][0]["model_version"] == "base"
+    # The reviewer's correction of a thumbs-down reached the data of revolution 0's training run.
+    review = report["revolutions"][0]["review"]
+    assert review is not None and review["pair_id"] and review["trained_by"] == first.run_id, printed
+    assert f"review: reviewer pair {review['pair_id']}" in printed and "trained on" in printed, printed
+    assert report["revolutions"][1]["review"] is None
+    _assert_reviewer_pair_in_training_snapshot(options, first.run_id, review)
+
+
+def _assert_reviewer_pair_in_training_snapshot(options: WheelOptions, run_id: str, review: dict[str, object]) -> None:
+    """Independently of the demo's own check: the run's model card names the snapshot; the pair is in it."""
+    settings = wheel_settings("127.0.0.1:9", options)  # the broker is gone; the catalog is SQLite
+    card = Registry.from_settings(settings.trainer.registry_url, settings.state_dir).read_card(run_id)
+    assert card is not None and card["dataset"]["snapshot_id"] == review["snapshot_id"]
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    columns = ("pair_id", "source", "reviewer_id")
+    trained = table.scan(snapshot_id=card["dataset"]["snapshot_id"], selected_fields=columns).to_arrow().to_pylist()
+    reviewer_pairs = [row for row in trained if row["source"] == "reviewer"]
+    assert [(row["pair_id"], row["reviewer_id"]) for row in reviewer_pairs] == [(review["pair_id"], "demo-reviewer")]
 
 
 def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:

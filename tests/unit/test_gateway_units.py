@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from flywheel.errors import ReplayedRequest
 from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
 from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings, read_secret_file
-from flywheel.infra.throttle import FailedAuthThrottle, TokenBuckets
 from flywheel.gateway.ids import uuid7
 from flywheel.gateway.replay import MemoryReplayCache
+from flywheel.infra.throttle import FailedAuthThrottle, TokenBuckets
 
 
 def test_uuid7_has_version_variant_time_and_order() -> None:

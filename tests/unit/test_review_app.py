@@ -135,7 +135,10 @@ def test_failed_logins_are_throttled_per_client_address(store: ReviewStore) -> N
         failed_logins={"burst": 3, "refill_per_s": 0.01}, failed_logins_per_reviewer={"enabled": False}
     )
     app = create_app(ReviewConfig(review=settings), store)
-    with TestClient(app, client=("198.51.100.7", 4000)) as guesser, TestClient(app, client=("203.0.113.9", 4000)) as other:
+    with (
+        TestClient(app, client=("198.51.100.7", 4000)) as guesser,
+        TestClient(app, client=("203.0.113.9", 4000)) as other,
+    ):
         for guess in ("a", "b", "c"):
             assert attempt(guesser, "alice", guess).status_code == 401
         # Out of failures: refused before the password is looked at, so the right one is refused too.
