@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ class ReviewedPair:
     snapshot_id: int | None = None
     snapshot_tag: str | None = None
     split: str | None = None  # train | eval, by the trainer's split rule
+    duration_s: float = 0.0  # the review step: queue intake, the app, the gateway, the flow
 
 
 def with_reviewer(settings: Settings, review_key: str, **review: object) -> tuple[Settings, str]:
@@ -150,25 +152,28 @@ def review_in_wheel(
 
     The action is posted to the wheel's running gateway (``gateway_url``) with ``review_key``.
     """
+    started = time.monotonic()
     settings, password = with_reviewer(settings, review_key, gateway_url=gateway_url)
     reviewed = correct_one(console, settings, password, write)
     if reviewed is not None:
-        console.print(f"  {REVIEWER} corrected a {reviewed.queue_reason} in the review app: {reviewed.outcome}")
+        console.print(f"{REVIEWER} corrected a {reviewed.queue_reason} in the review app: {reviewed.outcome}")
         curate(console, settings, reviewed)
+        reviewed.duration_s = round(time.monotonic() - started, 1)
     return reviewed
 
 
 def trained_line(settings: Settings, reviewed: ReviewedPair, run_id: str | None, snapshot_tag: str | None) -> str:
     """Check the reviewer pair against the run's training snapshot; one line saying what was found."""
     if reviewed.pair_id is None:
-        return f"  review: {reviewed.event_id} made no reviewer pair"
+        return f"review: {reviewed.event_id} made no reviewer pair"
     if run_id is None or snapshot_tag is None:
-        return f"  review: reviewer pair {reviewed.pair_id} waits for the next training run (no run this revolution)"
+        return f"review: reviewer pair {reviewed.pair_id} waits for the next training run (no run this revolution)"
     if not check_trained(settings, reviewed, run_id, snapshot_tag):
-        return f"  review: reviewer pair {reviewed.pair_id} is NOT in snapshot {snapshot_tag} that {run_id} read"
+        return f"review: reviewer pair {reviewed.pair_id} is NOT in snapshot {snapshot_tag} that {run_id} read"
     return (
-        f"  review: reviewer pair {reviewed.pair_id} ({reviewed.reviewer_id}) is in dpo_pairs snapshot "
-        f"{reviewed.snapshot_id} (tag {snapshot_tag}) that run {run_id} trained on ({reviewed.split} split)"
+        f"review: reviewer pair {reviewed.pair_id} ({reviewed.reviewer_id}) is in dpo_pairs snapshot "
+        f"{reviewed.snapshot_id} (tag {snapshot_tag}) that run {run_id} trained on ({reviewed.split} split; "
+        f"review step {reviewed.duration_s:.0f}s)"
     )
 
 

@@ -255,7 +255,7 @@ def _revolution(
     for reason in reasons:
         console.print(f"  reason: {reason}")
     if reviewed is not None:
-        console.print(trained_line(settings, reviewed, run_id, snapshot_tag), markup=False, highlight=False)
+        console.print("  " + trained_line(settings, reviewed, run_id, snapshot_tag), markup=False, highlight=False)
         record.review = asdict(reviewed)
     return record
 

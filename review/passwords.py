@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 SCHEME = "scrypt"
-# n = 2^15, r = 8, p = 1: 32 MiB and about 0.1 s a check on one CPU core (OWASP's scrypt floor
+# n = 2^15, r = 8, p = 1: 32 MiB and 0.13-0.23 s a check on the shared 2-core development machine (OWASP's scrypt floor
 # is n = 2^17 with r = 8 at p = 1 for new systems that can afford 128 MiB; raise n here to follow it).
 DEFAULT_N, DEFAULT_R, DEFAULT_P = 2**15, 8, 1
 KEY_BYTES = 32
