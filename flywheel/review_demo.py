@@ -159,25 +159,33 @@ def review_in_wheel(
         console.print(f"{REVIEWER} corrected a {reviewed.queue_reason} in the review app: {reviewed.outcome}")
         curate(console, settings, reviewed)
         reviewed.duration_s = round(time.monotonic() - started, 1)
+        console.print(f"review step: {reviewed.duration_s:.0f}s")
     return reviewed
 
 
 def trained_line(settings: Settings, reviewed: ReviewedPair, run_id: str | None, snapshot_tag: str | None) -> str:
-    """Check the reviewer pair against the run's training snapshot; one line saying what was found."""
+    """Check the reviewer pair against a run's training snapshot (by its tag); one line saying what is true.
+
+    The tracker cuts a trigger at the first snapshot that crossed the threshold, so a pair committed
+    after that snapshot is not in that run's data: it counts toward the next trigger instead.
+    """
+    pair = f"reviewer pair {reviewed.pair_id} ({reviewed.reviewer_id})"
     if reviewed.pair_id is None:
         return f"review: {reviewed.event_id} made no reviewer pair"
     if run_id is None or snapshot_tag is None:
-        return f"review: reviewer pair {reviewed.pair_id} waits for the next training run (no run this revolution)"
+        return f"review: {pair} waits for the next trigger (no training run this revolution)"
     if not check_trained(settings, reviewed, run_id, snapshot_tag):
-        return f"review: reviewer pair {reviewed.pair_id} is NOT in snapshot {snapshot_tag} that {run_id} read"
+        return (
+            f"review: {pair} is not in run {run_id}'s data: its trigger was cut at snapshot {snapshot_tag}, "
+            "the first that crossed the threshold, committed before the review; the pair counts toward the next trigger"
+        )
     return (
-        f"review: reviewer pair {reviewed.pair_id} ({reviewed.reviewer_id}) is in dpo_pairs snapshot "
-        f"{reviewed.snapshot_id} (tag {snapshot_tag}) that run {run_id} trained on ({reviewed.split} split; "
-        f"review step {reviewed.duration_s:.0f}s)"
+        f"review: {pair} is in dpo_pairs snapshot {reviewed.snapshot_id} (tag {snapshot_tag}) "
+        f"that run {run_id} trained on ({reviewed.split} split)"
     )
 
 
-def review_one(console: Console, settings: Settings) -> None:
+def review_one(console: Console, settings: Settings) -> ReviewedPair | None:
     """Queue the review topic, answer one thumbs-down as a reviewer, curate it, show the pair."""
     key = secrets.token_urlsafe(16)
     settings, password = with_reviewer(revised(settings, gateway={"api_keys": {REVIEW_KEY_ID: key}}), key)
@@ -188,7 +196,7 @@ def review_one(console: Console, settings: Settings) -> None:
     finally:
         gateway.state.publisher.close()
     if reviewed is None:
-        return
+        return None
     console.print(f"{REVIEWER} corrected a thumbs-down on {reviewed.prompt[:60]!r}: {reviewed.outcome}")
     curate(console, settings, reviewed)
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
@@ -196,8 +204,9 @@ def review_one(console: Console, settings: Settings) -> None:
     snapshot = table.current_snapshot()
     console.print(
         f"dpo_pairs snapshot {snapshot.snapshot_id if snapshot else None} holds {len(rows)} pairs, "
-        f"{sum(row['source'] == 'reviewer' for row in rows)} from a reviewer: the next training run reads this snapshot"
+        f"{sum(row['source'] == 'reviewer' for row in rows)} from a reviewer"
     )
+    return reviewed
 
 
 def _sample_correction(item: ReviewItem) -> str | None:

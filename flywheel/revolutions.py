@@ -4,8 +4,8 @@ Revolution 0 serves the base model; simulated users ask, read and react through 
 flow curates; the threshold triggers; DPO trains; the gates decide; on a promotion the server
 follows the results topic (alias moved, adapter loaded, routes swapped without a restart) and the
 next revolution's users meet the new version. The last revolution only measures. In revolution 0 a
-reviewer also answers one thumbs-down in the review app (``flywheel/review_demo.py``); its trusted
-pair is checked in the snapshot the next training run tagged and read. Every figure is
+reviewer also answers one thumbs-down in the review app (``flywheel/review_demo.py``); after each
+training run the demo checks the run's tagged snapshot for the trusted pair, until one holds it. Every figure is
 printed and written to ``<directory>/report.json``; edit rates come from the Iceberg tables by
 ``model_version`` (``flywheel impact``), never from the simulator's own tally.
 """
@@ -30,7 +30,7 @@ from flywheel.config import revised
 from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
-from flywheel.review_demo import REVIEW_KEY_ID, Writer, review_in_wheel, trained_line
+from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_wheel, trained_line
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
 from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
@@ -67,6 +67,14 @@ class WheelOptions:
 
 
 @dataclass
+class WheelReview:
+    """The review step: the review app's gateway key, and the reviewer pair once made (revolution 0)."""
+
+    key: str
+    pair: ReviewedPair | None = None
+
+
+@dataclass
 class Revolution:
     """One turn of the wheel, as printed and written to report.json."""
 
@@ -82,7 +90,6 @@ class Revolution:
     run_id: str | None = None
     reasons: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-    review: dict[str, Any] | None = None  # revolution 0: the reviewer pair, and the run that read it
 
     def line(self) -> str:
         """One line for the console."""
@@ -174,24 +181,27 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
             seed=options.seed,
             max_tokens=options.max_new_tokens,
         )
-        key, review_key = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        key, review = secrets.token_urlsafe(16), WheelReview(secrets.token_urlsafe(16))
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
         gateway_log = options.directory / "gateway.log"
         with (
-            running_gateway(settings, {"wheel": key, REVIEW_KEY_ID: review_key}, log_file=gateway_log) as gateway,
+            running_gateway(settings, {"wheel": key, REVIEW_KEY_ID: review.key}, log_file=gateway_log) as gateway,
             serving_in_thread(config) as server,
         ):
             for number in range(options.revolutions + 1):
-                reviewing = review_key if number == 0 else None
                 revolutions.append(
-                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once, reviewing)
+                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once, review)
                 )
         figures = read_impact(settings.catalog)
     finally:
         broker.stop()
     _print_impact(console, figures)
     report = options.directory / "report.json"
-    payload = {"revolutions": [asdict(r) for r in revolutions], "impact": [asdict(v) for v in figures]}
+    payload = {
+        "revolutions": [asdict(r) for r in revolutions],
+        "impact": [asdict(v) for v in figures],
+        "review": asdict(review.pair) if review.pair else None,
+    }
     report.write_text(json.dumps(payload, indent=2, default=str))
     console.print(f"report: {report}")
     return revolutions
@@ -207,7 +217,7 @@ def _revolution(
     gateway: str,
     key: str,
     turn_once: Any,
-    review_key: str | None = None,
+    review: WheelReview | None = None,
 ) -> Revolution:
     """Users react to the current version, the flow curates, and (but for the last turn) the trainer turns."""
     started = time.monotonic()
@@ -215,9 +225,8 @@ def _revolution(
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
     run_until_drained(settings.flow_config())
-    reviewed = None
-    if review_key is not None:  # a reviewer answers one thumbs-down; the flow curates it before the trainer looks
-        reviewed = review_in_wheel(console, settings, gateway, review_key, _reviewer_writes(options.policy))
+    if review is not None and number == 0:  # a reviewer answers one thumbs-down; the flow curates it
+        review.pair = review_in_wheel(console, settings, gateway, review.key, _reviewer_writes(options.policy))
     # This revolution's figures: its own events as the tables hold them (a version served in two
     # revolutions is measured in each separately; the impact table at the end pools them).
     sent = {event["event_id"] for event in session.events}
@@ -254,9 +263,9 @@ def _revolution(
     console.print(record.line())
     for reason in reasons:
         console.print(f"  reason: {reason}")
-    if reviewed is not None:
-        console.print("  " + trained_line(settings, reviewed, run_id, snapshot_tag), markup=False, highlight=False)
-        record.review = asdict(reviewed)
+    pair = review.pair if review is not None else None
+    if pair is not None and pair.trained_by is None and number < options.revolutions:
+        console.print("  " + trained_line(settings, pair, run_id, snapshot_tag), markup=False, highlight=False)
     return record
 
 
