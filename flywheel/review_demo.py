@@ -22,7 +22,8 @@ from rich.console import Console
 from flywheel.config import revised
 from flywheel.flows.runner import run_until_drained
 from flywheel.gateway.app import create_app as create_gateway
-from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.catalog import open_catalog, resolve_snapshot, table_identifier
+from flywheel.review.actions import review_event_id
 from flywheel.review.app import create_app
 from flywheel.review.items import ReviewItem
 from flywheel.review.passwords import hash_password
@@ -108,8 +109,7 @@ def correct_one(
         store.close()
     flash = re.search(r'id="flash">([^<]*)<', sent.text)
     outcome = flash.group(1) if flash else f"HTTP {sent.status_code}"
-    event_id = f"review-{item.item_id}"
-    return ReviewedPair(REVIEWER, item.item_id, item.reason, item.prompt, event_id, outcome)
+    return ReviewedPair(REVIEWER, item.item_id, item.reason, item.prompt, review_event_id(item), outcome)
 
 
 def curate(console: Console, settings: Settings, reviewed: ReviewedPair) -> None:
@@ -129,8 +129,6 @@ def curate(console: Console, settings: Settings, reviewed: ReviewedPair) -> None
 
 def check_trained(settings: Settings, reviewed: ReviewedPair, run_id: str, snapshot_tag: str) -> bool:
     """Whether the snapshot the trainer tagged for ``run_id`` holds the reviewer pair; records where."""
-    from flywheel.infra.catalog import resolve_snapshot
-
     if reviewed.pair_id is None:
         return False
     table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))

@@ -3,8 +3,9 @@
 The tiny model opens two answers in three with "Sure!"; the simulated users delete that opener
 (the default house-style habit). One DPO run on revolution 0's edits removes the habit, so
 revolution 1 has nothing left to correct (no trigger) and revolution 2 confirms the new level.
-In revolution 0 a reviewer corrects one thumbs-down in the review app; the trusted pair is in the
-snapshot the training run read. A run the gates reject leaves serving on the version it had.
+In revolution 0 a reviewer corrects one thumbs-down in the review app, after the users' commit that
+crossed the threshold: the trusted pair is in the data of the next run that triggers. A run the
+gates reject leaves serving on the version it had, and the next revolution's run trains on the pair.
 """
 
 from __future__ import annotations
@@ -122,10 +123,17 @@ def _assert_reviewer_pair_where_the_demo_says(options: WheelOptions, runs: list[
 
 def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:
     # More eval evidence than 480 prompts can give: the gates must reject (named for both trainer versions).
-    options = _options(tmp_path, revolutions=1, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
+    options = _options(tmp_path, revolutions=2, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
     output = io.StringIO()
-    first, second = run_revolutions(Console(file=output, width=200), options)
+    first, second, _ = run_revolutions(Console(file=output, width=200), options)
     printed = output.getvalue()
     assert first.decision.startswith("rejected") and "serving keeps base" in first.decision, printed
     assert first.reasons, printed
     assert second.model_version == "base", printed
+    # Users still edit the base model's answers, so revolution 1 triggers again: its trigger is cut
+    # after the reviewer's correction of revolution 0, which is in the data that run trained on.
+    assert second.run_id and second.decision.startswith("rejected"), printed
+    review = json.loads((tmp_path / "wheel" / "report.json").read_text())["review"]
+    assert review is not None and review["trained_by"] == second.run_id, printed
+    assert f"that run {second.run_id} trained on ({review['split']} split)" in printed, printed
+    _assert_reviewer_pair_where_the_demo_says(options, [first.run_id or "", second.run_id], review)
