@@ -162,6 +162,22 @@ class MetricsSettings(Section):
     tracker_port: int = Field(default=9466, ge=0, le=65535, description="`flywheel trainer track --loop`")
 
 
+class FailedAuthSettings(Section):
+    """Throttle on failed authentications (in-process, per replica), per client address or per name.
+
+    Each failure (a wrong key, signature or password) takes a token; a caller with none left
+    is answered 429 before its credentials are even looked at, so guessing keys or passwords
+    stays slow and a correct guess cannot be told apart while throttled. Behind a proxy, let
+    uvicorn trust its ``X-Forwarded-For`` (``FORWARDED_ALLOW_IPS``), or every client shares
+    the proxy's address. The gateway and the review app's logins both use it.
+    """
+
+    enabled: bool = True
+    # Failures one address (or name) may make at once, then one more every 1 / refill_per_s seconds.
+    burst: int = Field(default=20, ge=1)
+    refill_per_s: float = Field(default=0.2, gt=0)
+
+
 class MaintenanceSettings(Section):
     """Snapshot expiry and small-file compaction (``flywheel data maintain``, a CronJob in Kubernetes)."""
 

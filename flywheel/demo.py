@@ -110,7 +110,7 @@ def run_demo(console: Console, options: DemoOptions) -> None:
         console.rule("[bold]3b. review: a reviewer's correction -> gateway -> flow -> trusted DPO pair")
         from flywheel.review_demo import review_one
 
-        review_one(console, settings)
+        reviewed = review_one(console, settings)
 
         if options.train:
             console.rule("[bold]4. train: threshold trigger -> DPO + LoRA -> evaluate -> gate")
@@ -123,6 +123,12 @@ def run_demo(console: Console, options: DemoOptions) -> None:
                 console.print(line, markup=False, highlight=False)
             for result in report.results:
                 console.print(headline(result), style="bold", markup=False, highlight=False)
+            if reviewed is not None:  # is the reviewer pair in the data the run read (its tagged snapshot)?
+                from flywheel.review_demo import trained_line
+
+                last = report.results[-1] if report.results else None
+                tag = last.snapshot_tag if last else None
+                console.print(trained_line(settings, reviewed, last.run_id if last else None, tag), markup=False)
     finally:
         broker.stop()
 

@@ -128,8 +128,12 @@ class ReplayCacheUnavailable(GatewayError):
     """The shared cache of spent signatures cannot be reached; signed requests are refused."""
 
 
-class RateLimited(GatewayError):
-    """A token bucket is empty (the key's, or its address's for failed logins); ``retry_after_s`` until the next."""
+class RateLimited(FlywheelError):
+    """A token bucket is empty; ``retry_after_s`` until the next token.
+
+    The gateway's per-key rate limit, and failed authentications (gateway keys and signatures,
+    review logins) per client address or reviewer id; both answer 429 with ``Retry-After``.
+    """
 
     def __init__(self, retry_after_s: float, reason: str = "rate limit exceeded") -> None:
         super().__init__(f"{reason}; retry after {retry_after_s:.3f}s")

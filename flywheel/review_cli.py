@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import typer
@@ -30,7 +31,11 @@ def serve(
     settings = cli_settings()
     config = settings.review_config()
     if not config.review.reviewers:
-        typer.echo("warning: no reviewers configured (FLYWHEEL_REVIEW__REVIEWERS); nobody can log in", err=True)
+        typer.echo(
+            "warning: no reviewers configured (FLYWHEEL_REVIEW__REVIEWERS, id -> `flywheel review hash-password` "
+            "output); nobody can log in",
+            err=True,
+        )
     store = ReviewStore(config.review.store_location(config.state_dir), config.review.claim_ttl_s)
     stop = threading.Event()
     if config.review.consume:
@@ -59,3 +64,22 @@ def intake(
     store = ReviewStore(config.review.store_location(config.state_dir), config.review.claim_ttl_s)
     report = QueueConsumer(config, store).run(until_drained=until_drained)
     typer.echo(f"read {report.read} messages, stored {report.stored} new items, {report.invalid} invalid")
+
+
+@app.command("hash-password")
+def hash_password() -> None:
+    """Read a password (prompted twice on a terminal, else one line of stdin); print its scrypt hash.
+
+    Store the output as the reviewer's value in ``review.reviewers``
+    (e.g. ``FLYWHEEL_REVIEW__REVIEWERS='{"alice": "scrypt:32768:8:1$..."}'``).
+    """
+    from flywheel.errors import ConfigError
+    from flywheel.review.passwords import hash_password as scrypt_hash
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ConfigError("no password given (an empty password cannot be hashed)")
+    typer.echo(scrypt_hash(password))

@@ -3,7 +3,9 @@
 Revolution 0 serves the base model; simulated users ask, read and react through the gateway; the
 flow curates; the threshold triggers; DPO trains; the gates decide; on a promotion the server
 follows the results topic (alias moved, adapter loaded, routes swapped without a restart) and the
-next revolution's users meet the new version. The last revolution only measures. Every figure is
+next revolution's users meet the new version. The last revolution only measures. In revolution 0 a
+reviewer also answers one thumbs-down in the review app (``flywheel/review_demo.py``); after each
+training run the demo checks the run's tagged snapshot for the trusted pair, until one holds it. Every figure is
 printed and written to ``<directory>/report.json``; edit rates come from the Iceberg tables by
 ``model_version`` (``flywheel impact``), never from the simulator's own tally.
 """
@@ -29,6 +31,7 @@ from flywheel.console import quiet_model_libraries
 from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
+from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_wheel, sample_correction, trained_line
 from flywheel.sample import coding_events, coding_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
@@ -78,6 +81,15 @@ class WheelOptions:
     )
     # A loadable base model reference for the server; None resolves the trainer's base model.
     base_reference: str | None = None
+
+
+@dataclass
+class WheelReview:
+    """The review step: the review app's gateway key, and the reviewer pair once made (revolution 0)."""
+
+    key: str
+    pair: ReviewedPair | None = None
+    attempted: bool = False  # the review step ran (on the logged history, or in revolution 0)
 
 
 @dataclass
@@ -164,10 +176,23 @@ def _pairs_of(settings: Settings, events: set[str]) -> int:
     return sum(1 for event_id in stored if event_id in events)
 
 
-def _replay_history(settings: Settings, options: WheelOptions) -> int:
-    """Produce the logged traffic from before the wheel started; returns how many events were acknowledged."""
-    stream = [*sample_events(options.history_events), *coding_events(options.history_coding_events)]
-    return produce(settings.kafka, settings.topics.interactions, iter(stream)) if stream else 0
+def _replay_history(
+    console: Console, settings: Settings, options: WheelOptions, gateway: str, review: WheelReview
+) -> None:
+    """Produce the traffic logged before the wheel started; a reviewer answers one of its thumbs-downs.
+
+    The general stream goes first and is curated, then the reviewer's correction, then the coding
+    stream: the tracker cuts a trigger at the first snapshot that crosses the threshold, so the
+    reviewer pair is committed before the history can cross it and is in the first run's data.
+    """
+    general = produce(settings.kafka, settings.topics.interactions, sample_events(options.history_events))
+    if general:
+        run_until_drained(settings.flow_config())
+        review.pair = review_in_wheel(console, settings, gateway, review.key, sample_correction)
+        review.attempted = True
+    coding = produce(settings.kafka, settings.topics.interactions, coding_events(options.history_coding_events))
+    if general or coding:
+        console.print(f"history: {general + coding} logged events replayed into the topic before revolution 0")
 
 
 def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]:
@@ -194,26 +219,28 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
             seed=options.seed,
             max_tokens=options.max_new_tokens,
         )
-        key = secrets.token_urlsafe(16)
+        key, review = secrets.token_urlsafe(16), WheelReview(secrets.token_urlsafe(16))
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
-        history = _replay_history(settings, options)
-        if history:
-            console.print(f"history: {history} logged events replayed into the topic before revolution 0")
         gateway_log = options.directory / "gateway.log"
         with (
-            running_gateway(settings, {"wheel": key}, log_file=gateway_log) as gateway,
+            running_gateway(settings, {"wheel": key, REVIEW_KEY_ID: review.key}, log_file=gateway_log) as gateway,
             serving_in_thread(config) as server,
         ):
+            _replay_history(console, settings, options, gateway, review)
             for number in range(options.revolutions + 1):
                 revolutions.append(
-                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once)
+                    _revolution(console, settings, users, number, options, server, gateway, key, turn_once, review)
                 )
         figures = read_impact(settings.catalog)
     finally:
         broker.stop()
     _print_impact(console, figures)
     report = options.directory / "report.json"
-    payload = {"revolutions": [asdict(r) for r in revolutions], "impact": [asdict(v) for v in figures]}
+    payload = {
+        "revolutions": [asdict(r) for r in revolutions],
+        "impact": [asdict(v) for v in figures],
+        "review": asdict(review.pair) if review.pair else None,
+    }
     report.write_text(json.dumps(payload, indent=2, default=str))
     console.print(f"report: {report}")
     return revolutions
@@ -229,6 +256,7 @@ def _revolution(
     gateway: str,
     key: str,
     turn_once: Any,
+    review: WheelReview | None = None,
 ) -> Revolution:
     """Users react to the current version, the flow curates, and (but for the last turn) the trainer turns."""
     started = time.monotonic()
@@ -236,19 +264,21 @@ def _revolution(
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
     run_until_drained(settings.flow_config())
+    if review is not None and number == 0 and not review.attempted:  # no history: a live thumbs-down
+        review.pair = review_in_wheel(console, settings, gateway, review.key, _reviewer_writes(options.policy))
     # This revolution's figures: its own events as the tables hold them (a version served in two
     # revolutions is measured in each separately; the impact table at the end pools them).
     sent = {event["event_id"] for event in session.events}
     mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
     edit = mine[0].rates["edit"] if mine else None
-    decision, run_id, reasons = "measured only (last revolution)", None, []
+    decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     if number < options.revolutions:
         turn = turn_once(settings.trainer_config())
         if not turn.results:
             decision = f"no trigger ({turn.pairs_since_trigger}/{turn.threshold} pairs)"
         else:
             result = turn.results[-1]
-            run_id, reasons = result.run_id, list(result.reasons)
+            run_id, reasons, snapshot_tag = result.run_id, list(result.reasons), result.snapshot_tag
             decision = f"{result.status} {result.run_id}"
             if result.status == "promoted":
                 _wait_for_version(server, result.run_id)
@@ -272,7 +302,15 @@ def _revolution(
     console.print(record.line())
     for reason in reasons:
         console.print(f"  reason: {reason}")
+    pair = review.pair if review is not None else None
+    if pair is not None and pair.trained_by is None and number < options.revolutions:
+        console.print("  " + trained_line(settings, pair, run_id, snapshot_tag), markup=False, highlight=False)
     return record
+
+
+def _reviewer_writes(policy: CorrectionPolicy) -> Writer:
+    """The demo reviewer writes what the users' own habit says the answer should have been."""
+    return lambda item: policy.correct(item.prompt, item.response)
 
 
 def _print_impact(console: Console, figures: list[VersionImpact]) -> None:

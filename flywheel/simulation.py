@@ -244,7 +244,10 @@ class SimulatedUsers:
     def run(self, server_url: str, gateway_url: str, api_key: str, session: str) -> SessionReport:
         """Ask every question (``concurrency`` at a time), then post every reaction to the gateway."""
         report = SessionReport()
-        with httpx.Client(base_url=server_url, timeout=self.answer_timeout_s) as server, ThreadPoolExecutor(self.concurrency) as pool:
+        with (
+            httpx.Client(base_url=server_url, timeout=self.answer_timeout_s) as server,
+            ThreadPoolExecutor(self.concurrency) as pool,
+        ):
             report.answers = list(pool.map(lambda ask: self.ask(server, *ask), self.asks(session)))
         report.events = [self.react(answer, session) for answer in report.answers]
         for event in report.events:

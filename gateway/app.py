@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from flywheel.errors import BodyTooLarge, ReplayCacheUnavailable, ReplayedRequest
-from flywheel.gateway.auth import Authenticator, FailedAuthThrottle, RateLimited, RateLimiter, Unauthorized
+from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
 from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
 from flywheel.gateway.config import GatewayConfig
 from flywheel.gateway.metrics import AUTH_REFUSED, EVENTS_PRODUCED, MetricsMiddleware
@@ -45,6 +45,7 @@ from flywheel.gateway.models import (
 from flywheel.gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
 from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
 from flywheel.gateway.replay import build_replay_cache
+from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.operators.decode import is_utf8
 from flywheel.schemas.events import InteractionEvent, Signal
 

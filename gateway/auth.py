@@ -4,7 +4,8 @@ Pure Python (no FastAPI), so the rules are unit-testable; :mod:`gateway.app` map
 exceptions onto 401, 429 and 503. A signature is accepted once (:mod:`gateway.replay`);
 its timestamp must be plain unix seconds (no ``nan``, ``inf`` or exponent, which
 ``float()`` would accept and which never expire). Token buckets limit requests per key
-id, and failed authentications per client address.
+id; failed authentications per client address are throttled by
+:class:`infra.throttle.FailedAuthThrottle`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import threading
 import time
 from collections.abc import Mapping
 
 from pydantic import SecretStr
 
 from flywheel.errors import RateLimited, ReplayedRequest, Unauthorized
-from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings
+from flywheel.gateway.config import GatewaySettings, RateLimitSettings
 from flywheel.gateway.replay import MemoryReplayCache, ReplayCache, signature_token
+from flywheel.infra.throttle import TokenBuckets
 
 ANONYMOUS = "anonymous"
 SIGNATURE_PREFIX = "sha256="
@@ -113,58 +114,6 @@ class Authenticator:
         return signature
 
 
-class TokenBuckets:
-    """Token buckets by name: ``rate`` tokens a second up to ``burst`` (thread-safe, bounded).
-
-    A bucket that has refilled to ``burst`` is the same as no bucket, so full ones are swept
-    now and then: the table holds only names seen recently, however many pass by.
-    """
-
-    _SWEEP_EVERY = 4096
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate, self._burst = rate, float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, last refill)
-        self._lock = threading.Lock()
-        self._operations = 0
-
-    def take(self, name: str, now: float) -> float:
-        """Take one token: 0.0 if taken, else the seconds until one is available (nothing taken)."""
-        with self._lock:
-            tokens = self._refill(name, now)
-            if tokens < 1.0:
-                return (1.0 - tokens) / self._rate
-            self._buckets[name] = (tokens - 1.0, now)
-            return 0.0
-
-    def wait_s(self, name: str, now: float) -> float:
-        """The seconds until ``name`` has a token (0.0 if it has one); takes nothing."""
-        with self._lock:
-            tokens = self._refill(name, now)
-            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def _refill(self, name: str, now: float) -> float:
-        self._operations += 1
-        if self._operations % self._SWEEP_EVERY == 0:
-            self._sweep(now)
-        tokens, last = self._buckets.get(name, (self._burst, now))
-        tokens = min(self._burst, tokens + max(0.0, now - last) * self._rate)
-        self._buckets[name] = (tokens, now)
-        return tokens
-
-    def _sweep(self, now: float) -> None:
-        full = [
-            name
-            for name, (tokens, last) in self._buckets.items()
-            if tokens + max(0.0, now - last) * self._rate >= self._burst
-        ]
-        for name in full:
-            del self._buckets[name]
-
-
 class RateLimiter:
     """A token bucket per key id: ``requests_per_s`` refill, ``burst`` capacity (thread-safe)."""
 
@@ -179,24 +128,3 @@ class RateLimiter:
         wait_s = self._buckets.take(key_id, time.monotonic() if now is None else now)
         if wait_s:
             raise RateLimited(wait_s)
-
-
-class FailedAuthThrottle:
-    """A token bucket of failed authentications per client address (thread-safe)."""
-
-    def __init__(self, settings: FailedAuthSettings) -> None:
-        self._settings = settings
-        self._buckets = TokenBuckets(settings.refill_per_s, settings.burst)
-
-    def check(self, address: str, now: float | None = None) -> None:
-        """Raise :class:`RateLimited` if ``address`` has no failures left; takes nothing."""
-        if not self._settings.enabled:
-            return
-        wait_s = self._buckets.wait_s(address, time.monotonic() if now is None else now)
-        if wait_s:
-            raise RateLimited(wait_s, "too many failed authentications from this address")
-
-    def failed(self, address: str, now: float | None = None) -> None:
-        """Count one failed authentication from ``address``."""
-        if self._settings.enabled:
-            self._buckets.take(address, time.monotonic() if now is None else now)

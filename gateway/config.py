@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from flywheel.config import CatalogSettings, KafkaSettings, Section, TopicSettings, ValidationSettings
+from flywheel.config import (
+    CatalogSettings,
+    FailedAuthSettings,
+    KafkaSettings,
+    Section,
+    TopicSettings,
+    ValidationSettings,
+)
 
 
 class RateLimitSettings(Section):
@@ -23,22 +30,6 @@ class RateLimitSettings(Section):
     enabled: bool = True
     requests_per_s: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
-
-
-class FailedAuthSettings(Section):
-    """Throttle on failed authentications, per client address (in-process, per replica).
-
-    Each failure (unknown key, bad or replayed signature) takes a token; an address with none
-    left is answered 429 before its credentials are even looked at, so guessing keys or
-    secrets stays slow and a correct guess cannot be told apart while throttled. Behind a
-    proxy, let uvicorn trust its ``X-Forwarded-For`` (``FORWARDED_ALLOW_IPS``), or every
-    client shares the proxy's address.
-    """
-
-    enabled: bool = True
-    # Failures an address may make at once, then one more every 1 / refill_per_s seconds.
-    burst: int = Field(default=20, ge=1)
-    refill_per_s: float = Field(default=0.2, gt=0)
 
 
 class ReplayCacheSettings(Section):

@@ -2,7 +2,9 @@
 
 Security, in the order a request meets it: a signed session cookie (``SameSite=Strict``,
 HttpOnly) set only by a successful login with a configured reviewer id and password (no
-anonymous access); a CSRF token per session in every form, checked on every POST; texts
+anonymous access; passwords checked against scrypt hashes, failed logins throttled per client
+address and per reviewer id: 429 with ``Retry-After``); a CSRF token per session in every
+form, checked on every POST; texts
 rendered by Jinja2 with autoescaping on for every template, and a Content-Security-Policy
 that allows no script at all, so a hostile prompt is shown as text and cannot run.
 """
@@ -28,13 +30,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
-from flywheel.errors import ReviewError
+from flywheel.errors import RateLimited, ReviewError
+from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.review.actions import Action, Decision, ReviewPoster, review_event, review_event_id
 from flywheel.review.config import ReviewConfig
-from flywheel.review.metrics import ACTIONS, refresh_queue_gauges
+from flywheel.review.metrics import ACTIONS, LOGINS_REFUSED, refresh_queue_gauges
+from flywheel.review.passwords import dummy_hash, parse_password_hash
 from flywheel.review.store import DONE, OPEN, QueueFilter, ReviewStore
 
 CSRF_FIELD = "csrf_token"
+_MAX_ID_CHARS = 200
 # Age filter choices: name -> (older_than_s, newer_than_s), by event time.
 AGES: dict[str, tuple[float | None, float | None]] = {
     "": (None, None),
@@ -73,7 +78,13 @@ def create_app(
     settings = config.review
     store = store or ReviewStore(settings.store_location(config.state_dir), settings.claim_ttl_s)
     poster = ReviewPoster(settings, transport)
-    passwords = {reviewer: secret.get_secret_value().encode() for reviewer, secret in settings.reviewers.items()}
+    hashes = {
+        reviewer: parse_password_hash(secret.get_secret_value()) for reviewer, secret in settings.reviewers.items()
+    }
+    # Unknown ids are checked against a hash as costly as the dearest configured one: same timing.
+    nobody = dummy_hash(max(hashes.values(), key=lambda known: known.n * known.r * known.p, default=None))
+    failures_by_address = FailedAuthThrottle(settings.failed_logins, "address")
+    failures_by_reviewer = FailedAuthThrottle(settings.failed_logins_per_reviewer, "reviewer id")
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("flywheel.review", "templates"),
         autoescape=True,  # every template, whatever its name: texts come from users
@@ -137,10 +148,25 @@ def create_app(
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
         _check_csrf(request, csrf_token)
-        expected = passwords.get(reviewer)
-        # Compare against a dummy for unknown ids too, so timing does not tell which ids exist.
-        matches = hmac.compare_digest(password.encode(), expected or b"\x00" * 32)
+        address = request.client.host if request.client else "unknown"
+        name = reviewer[:_MAX_ID_CHARS]  # the throttle's key: bounded, whatever is typed
+        try:
+            # Before the password is looked at: while throttled, a right guess cannot be told apart.
+            failures_by_address.check(address)
+            failures_by_reviewer.check(name)
+        except RateLimited as exc:
+            LOGINS_REFUSED.labels("throttled").inc()
+            retry = str(max(1, round(exc.retry_after_s + 0.5)))
+            refused = page(request, "login.html", 429, error=f"Too many failed logins; try again in {retry} s.")
+            refused.headers["Retry-After"] = retry
+            return refused
+        expected = hashes.get(reviewer)
+        # Unknown ids are checked too (against the dummy), so timing does not tell which ids exist.
+        matches = await run_in_threadpool((expected or nobody).verify, password)
         if expected is None or not matches:
+            failures_by_address.failed(address)
+            failures_by_reviewer.failed(name)
+            LOGINS_REFUSED.labels("credentials").inc()
             return page(request, "login.html", 401, error="Unknown reviewer or wrong password.")
         request.session.clear()
         request.session["reviewer"] = reviewer

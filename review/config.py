@@ -1,17 +1,20 @@
 """Configuration of the review queue and its web app, loaded as ``Settings.review``.
 
 Environment overrides use ``__`` for nesting, e.g. ``FLYWHEEL_REVIEW__PORT=8010`` or
-``FLYWHEEL_REVIEW__REVIEWERS='{"alice": "a long password"}'``. Secrets (reviewer passwords,
-the cookie signing key, the gateway API key) are set by environment or config file, never in code.
+``FLYWHEEL_REVIEW__REVIEWERS='{"alice": "scrypt:32768:8:1$..."}'``. Secrets (reviewer password
+hashes, the cookie signing key, the gateway API key) are set by environment or config file, never in
+code. Reviewer passwords are stored only as scrypt hashes (``flywheel review hash-password``); a
+plain password is refused when the settings load, naming the reviewer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from flywheel.config import KafkaSettings, Section, TopicSettings, ValidationSettings
+from flywheel.config import FailedAuthSettings, KafkaSettings, Section, TopicSettings, ValidationSettings
+from flywheel.review.passwords import parse_password_hash
 
 
 class ReviewSettings(Section):
@@ -30,8 +33,15 @@ class ReviewSettings(Section):
     # A claim lets one reviewer answer an item; after this long without an answer anyone may take it.
     claim_ttl_s: float = Field(default=900.0, gt=0)
     page_size: int = Field(default=50, ge=1, le=1000)
-    # Reviewer id -> password. No anonymous access: with none configured nobody can log in.
+    # Reviewer id -> password hash (`flywheel review hash-password`). No anonymous access: with
+    # none configured nobody can log in. Plain passwords are refused (see _hashes_only).
     reviewers: dict[str, SecretStr] = Field(default_factory=dict)
+    # Failed logins are throttled per client address and per reviewer id (the id typed, known or
+    # not): guessing stays slow from one address and when spread over many. 429 + Retry-After.
+    failed_logins: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
+    failed_logins_per_reviewer: FailedAuthSettings = Field(
+        default_factory=lambda: FailedAuthSettings(burst=10, refill_per_s=1 / 30)
+    )
     # Signs the session cookie; a random key per process when empty (sessions end on restart).
     session_secret: SecretStr = SecretStr("")
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
@@ -42,6 +52,19 @@ class ReviewSettings(Section):
     gateway_api_key: SecretStr = SecretStr("")
     gateway_api_key_header: str = "X-API-Key"
     gateway_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("reviewers")
+    @classmethod
+    def _hashes_only(cls, reviewers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        """Every reviewer's value must be a password hash; a plain password is refused, by name."""
+        for reviewer, secret in reviewers.items():
+            try:
+                parse_password_hash(secret.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(
+                    f"review.reviewers[{reviewer!r}]: {exc}; run `flywheel review hash-password` and store its output"
+                ) from None
+        return reviewers
 
     def store_location(self, state_dir: Path) -> str:
         """The store's SQLAlchemy URL: ``store_url``, else SQLite under ``state_dir``."""

@@ -31,6 +31,12 @@ ACTIONS = Counter(
     ["action"],
 )
 
+LOGINS_REFUSED = Counter(
+    "flywheel_review_logins_refused_total",
+    "Reviewer logins refused: credentials (401) or throttled (429, too many failures from the address or for the id).",
+    ["reason"],
+)
+
 
 def refresh_queue_gauges(store: ReviewStore, now: float | None = None) -> None:
     """Set the depth and oldest-age gauges from the store (reasons that emptied drop to 0)."""

@@ -9,7 +9,8 @@ still an edit the user made). Thumbs-up and high ratings are stored as a sample
 (a Horvitz-Thompson estimate; with rate 1 the count is exact). A ``view`` (an answer read without
 a reaction) is counted by the flow, not stored, so it is not in the denominator: the rates here are
 per reaction, not per answer served (answers served per version are the server's
-``flywheel_serving_answers_total``).
+``flywheel_serving_answers_total``). A reviewer's decision is not a user's reaction: reviewer pairs
+(``source = reviewer``) and the audit rows of ``review`` events are left out.
 
 Each rate comes with a 95% Wilson score interval; the difference between a version and the one
 before it (in order of first appearance) comes with Newcombe's hybrid score interval.
@@ -26,6 +27,8 @@ from datetime import datetime
 from typing import Any
 
 from flywheel.config import CatalogSettings
+from flywheel.operators.review import REVIEWER_SOURCE
+from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving import metrics
 
@@ -137,6 +140,8 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
     """The reactions stored in one table's rows (columns: event_id, model_version, occurred_at, ...)."""
     reactions = []
     for row in rows:
+        if row.get("source") == REVIEWER_SOURCE or row.get("signal") == Signal.REVIEW.value:
+            continue  # a reviewer's answer or dismissal, not a user's reaction to the answer
         if table == DPO_PAIRS:
             signal, weight = "edit", 1.0
         elif table == POSITIVE_EXAMPLES:
@@ -164,6 +169,8 @@ def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
     reactions: list[Reaction] = []
     for name, columns in _COLUMNS.items():
         table = opened.load_table(table_identifier(catalog, name))
+        if "source" in table.schema().column_names:  # older dpo_pairs tables have no source yet
+            columns = (*columns, "source")
         rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
         reactions.extend(reactions_from_rows(name, rows))
     return reactions

@@ -27,6 +27,7 @@ from tests.conftest import make_settings, wait_for
 from tests.integration.flow_helpers import read_table
 from tests.integration.test_review_flow import ANSWER, BETTER, REVIEW_KEY, event, intake, produce
 from tests.support.browser import chromium, missing_browser, serving
+from tests.support.review import password_hash
 
 pytestmark = [
     pytest.mark.integration,
@@ -42,7 +43,7 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
         broker.bootstrap_servers,
         tmp_path,
         gateway={"api_keys": {"review": REVIEW_KEY}},
-        review={"reviewers": {"alice": "alice-password"}, "gateway_api_key": REVIEW_KEY},
+        review={"reviewers": {"alice": password_hash("alice-password")}, "gateway_api_key": REVIEW_KEY},
     )
     ensure_topics(isolated.kafka, isolated.topics)
     return isolated

@@ -27,6 +27,7 @@ from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
 from tests.conftest import make_settings
 from tests.integration.flow_helpers import produce_raw, read_table
+from tests.support.review import password_hash
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,10 @@ def review_settings(broker: LocalBroker, tmp_path: Path) -> Settings:
         broker.bootstrap_servers,
         tmp_path,
         gateway={"api_keys": {"review": REVIEW_KEY}},
-        review={"reviewers": {"alice": "alice-password", "bob": "bob-password"}, "gateway_api_key": REVIEW_KEY},
+        review={
+            "reviewers": {"alice": password_hash("alice-password"), "bob": password_hash("bob-password")},
+            "gateway_api_key": REVIEW_KEY,
+        },
         # One pair per user and day: reviewer pairs must not count against it.
         curation={"quota": {"per_user_per_day": 1}},
     )

@@ -3,7 +3,9 @@
 The tiny model opens two answers in three with "Sure!"; the simulated users delete that opener
 (the default house-style habit). One DPO run on revolution 0's edits removes the habit, so
 revolution 1 has nothing left to correct (no trigger) and revolution 2 confirms the new level.
-A run the gates reject leaves serving on the version it had.
+In revolution 0 a reviewer corrects one thumbs-down in the review app, after the users' commit that
+crossed the threshold: the trusted pair is in the data of the next run that triggers. A run the
+gates reject leaves serving on the version it had, and the next revolution's run trains on the pair.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
-from flywheel.revolutions import WheelOptions, run_revolutions
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.revolutions import WheelOptions, run_revolutions, wheel_settings
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.simulation import HOUSE_STYLE
+from flywheel.trainer.registry import Registry
 from tests.support.serving import chatty_model
 from tests.support.synthetic import prompt_for
 
@@ -79,14 +85,57 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
         report["revolutions"][0]
     )
     assert report["impact"][0]["model_version"] == "base"
+    # A reviewer corrected one thumbs-down in revolution 0; the trusted pair is in dpo_pairs. The
+    # tracker cut revolution 0's trigger at the first snapshot that crossed the threshold, before the
+    # review's commit, so the pair waits for the next trigger (revolution 1 has none here).
+    review = report["review"]
+    assert review is not None and review["pair_id"] and review["reviewer_id"] == "demo-reviewer", printed
+    assert f"review: reviewer pair {review['pair_id']}" in printed, printed
+    runs = [r.run_id for r in revolutions if r.run_id]
+    _assert_reviewer_pair_where_the_demo_says(options, runs, review)
+    if review["trained_by"] is None:
+        assert second.decision.startswith("no trigger") and "counts toward the next trigger" in printed, printed
+        pending = int(second.decision.split("(")[1].split("/")[0])
+        assert pending >= 1, printed  # the reviewer pair is among the pairs since the last trigger
+
+
+def _assert_reviewer_pair_where_the_demo_says(options: WheelOptions, runs: list[str], review: dict[str, Any]) -> None:
+    """Independently of the demo's own check: each run's model card names its snapshot; the pair is in
+    exactly the snapshot of the run the demo names (none if it names none), and in dpo_pairs now."""
+    settings = wheel_settings("127.0.0.1:9", options)  # the broker is gone; the catalog is SQLite
+    registry = Registry.from_settings(settings.trainer.registry_url, settings.state_dir)
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    columns = ("pair_id", "source", "reviewer_id")
+
+    def reviewer_pairs(snapshot_id: int | None) -> list[tuple[str, str]]:
+        rows = table.scan(snapshot_id=snapshot_id, selected_fields=columns).to_arrow().to_pylist()
+        return [(row["pair_id"], row["reviewer_id"]) for row in rows if row["source"] == "reviewer"]
+
+    assert reviewer_pairs(None) == [(review["pair_id"], "demo-reviewer")]  # the current snapshot
+    for run_id in runs:
+        card = registry.read_card(run_id)
+        assert card is not None
+        trained = reviewer_pairs(card["dataset"]["snapshot_id"])
+        if run_id == review["trained_by"]:
+            assert card["dataset"]["snapshot_id"] == review["snapshot_id"]
+            assert trained == [(review["pair_id"], "demo-reviewer")]
+        else:
+            assert trained == []
 
 
 def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> None:
     # More eval evidence than 480 prompts can give: the gates must reject (named for both trainer versions).
-    options = _options(tmp_path, revolutions=1, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
+    options = _options(tmp_path, revolutions=2, gates={"min_eval_pairs": 10_000, "min_eval_prompts": 10_000})
     output = io.StringIO()
-    first, second = run_revolutions(Console(file=output, width=200), options)
+    first, second, _ = run_revolutions(Console(file=output, width=200), options)
     printed = output.getvalue()
     assert first.decision.startswith("rejected") and "serving keeps base" in first.decision, printed
     assert first.reasons, printed
     assert second.model_version == "base", printed
+    # Users still edit the base model's answers, so revolution 1 triggers again: its trigger is cut
+    # after the reviewer's correction of revolution 0, which is in the data that run trained on.
+    assert second.run_id and second.decision.startswith("rejected"), printed
+    review = json.loads((tmp_path / "wheel" / "report.json").read_text())["review"]
+    assert review is not None and review["trained_by"] == second.run_id, printed
+    assert f"that run {second.run_id} trained on ({review['split']} split)" in printed, printed
+    _assert_reviewer_pair_where_the_demo_says(options, [first.run_id or "", second.run_id], review)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flywheel.config import ValidationSettings
 from flywheel.review.items import ReviewItem, item_from_message
+from flywheel.review.passwords import hash_password
 from flywheel.schemas.events import InteractionEvent, Signal, encode_event
 from flywheel.schemas.review import SOURCE_HEADER
 
@@ -35,3 +36,8 @@ def review_item(index: int, **overrides: Any) -> ReviewItem:
     event = thumbs_down(index, **overrides)
     headers = [(SOURCE_HEADER, f"interactions:0:{index}".encode())]
     return item_from_message(encode_event(event), headers, f"review:0:{index}", ValidationSettings())
+
+
+def password_hash(password: str) -> str:
+    """A stored hash of ``password``, cheaper than the default cost (n = 2^12) to keep tests quick."""
+    return hash_password(password, n=2**12)

@@ -12,18 +12,11 @@ import pytest
 from pydantic import SecretStr
 
 from flywheel.errors import ReplayedRequest
-from flywheel.gateway.auth import (
-    Authenticator,
-    FailedAuthThrottle,
-    RateLimited,
-    RateLimiter,
-    TokenBuckets,
-    Unauthorized,
-    sign,
-)
+from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
 from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings, read_secret_file
 from flywheel.gateway.ids import uuid7
 from flywheel.gateway.replay import MemoryReplayCache
+from flywheel.infra.throttle import FailedAuthThrottle, TokenBuckets
 
 
 def test_uuid7_has_version_variant_time_and_order() -> None:

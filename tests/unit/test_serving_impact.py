@@ -29,10 +29,17 @@ def _fixture() -> dict[str, list[dict[str, Any]]]:
     """base: 4 edits (one refused by curation, one replayed), 2 thumbs-down, 1 regenerate, 1 abandon,
     1 sampled thumbs-up at rate 0.5 (counts 2) = 10. r1: 1 edit, 1 thumbs-down, 8 thumbs-up = 10."""
     return {
-        DPO_PAIRS: [_row("e1", "base", 0), _row("e2", "base", 1), _row("e3", "base", 2), _row("f1", "r1", 60)],
+        DPO_PAIRS: [
+            _row("e1", "base", 0, source="user"),
+            _row("e2", "base", 1),
+            _row("e3", "base", 2),
+            _row("f1", "r1", 60),
+            _row("review-1", "base", 30, source="reviewer"),  # a reviewer's answer: not a user's reaction
+        ],
         REJECTIONS: [
             _row("e4", "base", 3, signal="edit"),  # e.g. outside the distance band: still an edit
             _row("e1", "base", 4, signal="edit"),  # the same event again (dedup): counted once
+            _row("review-2", "base", 31, signal="review"),  # a reviewer's dismissal: not counted either
         ],
         FEEDBACK_SIGNALS: [
             _row("e5", "base", 5, signal="thumbs_down"),
