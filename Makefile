@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -m "not integration and not packaging"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

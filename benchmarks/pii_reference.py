@@ -1,6 +1,6 @@
 """The PII scan as it was before the one-pass scan (issue 16), kept as a reference.
 
-``tests/unit/test_pii_one_pass.py`` checks that :func:`flywheel.operators.pii.scan` gives
+``tests/operators/test_pii_one_pass.py`` checks that :func:`flywheel.operators.pii.scan` gives
 exactly what :func:`reference_scan` gives (masked text and counts, any detector subset), and
 ``benchmarks/pii_stage.py`` measures both on the same events in the same run. The detector
 table, validators and library-backed matchers below are copies of the previous code, so a

@@ -11,7 +11,7 @@ speed, not a regex walk of the text). In the run shape every character of a key-
 
 Each :class:`Hint` is *exact*: on ASCII text its shape test finds what its regex would find,
 and otherwise the regex itself runs. A gate only skips a detector whose pattern cannot match,
-so the gates change the cost of a scan, never its result (``tests/unit/test_pii_one_pass.py``
+so the gates change the cost of a scan, never its result (``tests/operators/test_pii_one_pass.py``
 compares every scan with the previous implementation). The memo (:class:`ScanMemo`) keeps
 each text's full scan, so the policy gate, the rows and the review message built from one event
 share one scan per text.

@@ -43,6 +43,7 @@ CONTRACT_PACKAGES = ("schemas",)
 
 # Files whose imports do not name the module under test (or name two equally); reason after each.
 OVERRIDES = {
+    "test_group_offsets.py": "flows",  # the flow commits consumer-group offsets (flows/group_offsets.py)
     "test_flow_backbone.py": "flows",  # the flow end to end; imports the DLQ operator to read its rows
     "test_gateway_flow.py": "gateway",  # gateway -> flow -> the gateway's candidates route
     "test_prometheus.py": "infra",  # a real Prometheus on infra/prometheus' scrape config and rules

@@ -9,7 +9,7 @@ For each trigger (consumer group ``trainer.consumer_group``, manual commits):
 
 A run that died midway has a status file but no card, so the redelivered trigger retrains it.
 
-Redelivery, step by step (``tests/integration/test_trainer_redelivery.py`` kills a trainer at
+Redelivery, step by step (``tests/trainer/test_trainer_redelivery.py`` kills a trainer at
 each): dead before data is read or during training -> no card, retrained; dead after the card
 -> the card's result is re-emitted; dead after the result or before the offset commit -> the
 result is on the topic, skipped. Two members of the group (one evicted after

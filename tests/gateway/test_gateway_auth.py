@@ -1,0 +1,156 @@
+"""Gateway hardening against the real broker: replays, bad timestamps, lockout, throttled guessing.
+
+Client addresses are set per TestClient (``client=(host, port)``): the throttle of failed
+authentications is per address, the rate limit per key. Shared replay protection runs two
+gateway apps (two replicas) on one real redis-server started here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from flywheel.gateway.app import create_app
+from flywheel.gateway.auth import sign
+from flywheel.infra.broker import LocalBroker, free_port
+from flywheel.settings import Settings
+from tests.gateway.test_gateway import AUTH, KEY, WEBHOOK_KEY, WEBHOOK_SECRET, event, gateway_settings
+from tests.support.gateway import read_topic, signed_headers
+from tests.support.redis_server import running_redis
+
+pytestmark = pytest.mark.integration
+
+ATTACKER = ("198.51.100.7", 40000)
+OWNER = ("203.0.113.5", 40001)
+
+
+def app_for(settings: Settings) -> FastAPI:
+    return create_app(settings.gateway_config())
+
+
+def signed_body(event_id: str) -> bytes:
+    return json.dumps(event(event_id=event_id)).encode()
+
+
+def test_an_exact_replay_of_a_signed_request_is_refused(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = gateway_settings(broker, tmp_path)
+    body = signed_body("once-1")
+    headers = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body)
+    with TestClient(app_for(settings)) as client:
+        assert client.post("/v1/events", content=body, headers=headers).status_code == 202
+        replayed = client.post("/v1/events", content=body, headers=headers)
+        assert replayed.status_code == 401, replayed.text
+        assert "already received" in replayed.json()["detail"]
+        # The same event signed anew (another timestamp) is a new request: the flow dedups by event_id.
+        again = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body, timestamp=int(headers["X-Flywheel-Timestamp"]) + 1)
+        assert client.post("/v1/events", content=body, headers=again).status_code == 202
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["once-1", "once-1"]
+
+
+@pytest.mark.parametrize("stamp", ["nan", "inf", "1e999", "-1", "1.8e9", " "])
+def test_non_finite_or_malformed_timestamp_is_refused(broker: LocalBroker, tmp_path: Path, stamp: str) -> None:
+    settings = gateway_settings(broker, tmp_path)
+    body = signed_body("stamped")
+    # Correctly signed over the odd timestamp: only the timestamp is wrong.
+    headers = {**signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body), "X-Flywheel-Timestamp": stamp}
+    headers["X-Flywheel-Signature"] = sign(WEBHOOK_SECRET, stamp, body)
+    with TestClient(app_for(settings)) as client:
+        response = client.post("/v1/events", content=body, headers=headers)
+        assert response.status_code == 401, response.text
+    assert read_topic(settings) == []
+
+
+def test_forged_posts_do_not_lock_the_key_owner_out(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = gateway_settings(broker, tmp_path, rate_limit={"requests_per_s": 0.01, "burst": 3})
+    app = app_for(settings)
+    forged_body = signed_body("forged")
+    forged = signed_headers(WEBHOOK_KEY, "guessed-secret", forged_body)
+    with TestClient(app, client=ATTACKER) as attacker:
+        statuses = [attacker.post("/v1/events", content=forged_body, headers=forged).status_code for _ in range(40)]
+        owner = TestClient(app, client=OWNER)
+        accepted = []
+        for index in range(3):  # the owner's whole burst is still there
+            body = signed_body(f"owner-{index}")
+            response = owner.post("/v1/events", content=body, headers=signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body))
+            accepted.append(response.status_code)
+    assert set(statuses[:20]) == {401} and set(statuses[20:]) == {429}, statuses
+    assert accepted == [202, 202, 202]
+    assert sorted(value["event_id"] for _, value in read_topic(settings)) == ["owner-0", "owner-1", "owner-2"]
+
+
+def test_failed_authentications_are_throttled_per_client_address(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = gateway_settings(broker, tmp_path, failed_auth={"burst": 3, "refill_per_s": 0.01})
+    app = app_for(settings)
+    with TestClient(app, client=ATTACKER) as guesser:
+        wrong = [guesser.post("/v1/events", json=event(), headers={"X-API-Key": f"guess-{i}"}) for i in range(4)]
+        assert [response.status_code for response in wrong] == [401, 401, 401, 429]
+        assert int(wrong[-1].headers["Retry-After"]) >= 1
+        assert "failed authentications" in wrong[-1].json()["detail"]
+        # While throttled, even the right key is not looked at: a correct guess cannot be told apart.
+        assert guesser.post("/v1/events", json=event(event_id="guessed"), headers=AUTH).status_code == 429
+        assert guesser.get("/v1/flywheel/training-candidates", headers=AUTH).status_code == 429
+        elsewhere = TestClient(app, client=OWNER)
+        assert elsewhere.post("/v1/events", json=event(event_id="owner"), headers=AUTH).status_code == 202
+        metrics = elsewhere.get("/metrics").text
+    assert 'flywheel_gateway_auth_refused_total{reason="throttled"}' in metrics
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["owner"]
+
+
+@pytest.fixture
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def test_replicas_sharing_redis_refuse_a_replay_sent_to_the_other(
+    broker: LocalBroker, tmp_path: Path, redis_url: str
+) -> None:
+    settings = gateway_settings(broker, tmp_path, replay_cache={"backend": "redis", "url": redis_url})
+    body = signed_body("shared-1")
+    headers = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body)
+    with TestClient(app_for(settings)) as replica_a, TestClient(app_for(settings)) as replica_b:
+        assert replica_a.post("/v1/events", content=body, headers=headers).status_code == 202
+        replayed = replica_b.post("/v1/events", content=body, headers=headers)
+        assert replayed.status_code == 401, replayed.text
+        assert replica_a.post("/v1/events", content=body, headers=headers).status_code == 401
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["shared-1"]
+
+
+def test_a_rate_limited_signed_request_does_not_spend_its_signature(
+    broker: LocalBroker, tmp_path: Path, redis_url: str
+) -> None:
+    settings = gateway_settings(
+        broker,
+        tmp_path,
+        replay_cache={"backend": "redis", "url": redis_url},
+        rate_limit={"requests_per_s": 0.01, "burst": 1},
+    )
+    first, second = signed_body("first"), signed_body("second")
+    retried = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, second)
+    with TestClient(app_for(settings)) as replica_a, TestClient(app_for(settings)) as replica_b:
+        assert (
+            replica_a.post("/v1/events", content=first, headers=signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, first))
+        ).status_code == 202
+        assert replica_a.post("/v1/events", content=second, headers=retried).status_code == 429
+        # The same bytes again, to a replica whose bucket has a token: accepted, not a replay.
+        assert replica_b.post("/v1/events", content=second, headers=retried).status_code == 202
+        assert replica_b.post("/v1/events", content=second, headers=retried).status_code == 401
+    assert sorted(value["event_id"] for _, value in read_topic(settings)) == ["first", "second"]
+
+
+def test_unreachable_redis_refuses_signed_requests_with_503(broker: LocalBroker, tmp_path: Path) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings = gateway_settings(broker, tmp_path, replay_cache={"backend": "redis", "url": nowhere, "timeout_s": 0.2})
+    body = signed_body("unchecked")
+    with TestClient(app_for(settings)) as client:
+        refused = client.post("/v1/events", content=body, headers=signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body))
+        assert refused.status_code == 503, refused.text
+        assert "replay cache" in refused.json()["detail"]
+        # Keys that do not sign never touch the cache.
+        assert client.post("/v1/events", json=event(event_id="plain"), headers={"X-API-Key": KEY}).status_code == 202
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["plain"]

@@ -1,0 +1,71 @@
+"""Revert to a training tag and quarantine a window, with the stream still running on top."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from flywheel.flows.runner import run_until_drained
+from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.infra.dataset import DatasetError, quarantine, revert_to_tag
+from flywheel.schemas.events import encode_event
+from flywheel.schemas.tables import DPO_PAIRS
+from flywheel.settings import Settings
+from tests.flows.test_curation_paths import GOOD_EDIT, T0, edit
+from tests.support.flow_helpers import produce_raw, read_table
+
+pytestmark = pytest.mark.integration
+
+
+def produce_edits(settings: Settings, ids: list[str], user_id: str = "user-a", hours: int = 0) -> None:
+    events = [
+        edit(event_id, GOOD_EDIT + f" ({event_id})", user_id=user_id, occurred_at=T0 + timedelta(hours=hours))
+        for event_id in ids
+    ]
+    produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in events])
+
+
+def pairs(settings: Settings) -> list[str]:
+    return sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist())
+
+
+def test_revert_to_a_tag_removes_later_rows_and_the_stream_does_not_bring_them_back(settings: Settings) -> None:
+    produce_edits(settings, ["a-1", "a-2"])
+    run_until_drained(settings.flow_config())
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    head = table.current_snapshot()
+    assert head is not None
+    table.manage_snapshots().create_tag(head.snapshot_id, "train-r1").commit()
+    produce_edits(settings, ["b-1", "b-2"])
+    run_until_drained(settings.flow_config())
+    assert pairs(settings) == ["a-1", "a-2", "b-1", "b-2"]
+
+    removal = revert_to_tag(table, "train-r1")
+
+    assert removal.rows == 2
+    assert pairs(settings) == ["a-1", "a-2"]
+    # The flow resumes after the reverted rows: nothing comes back, new input still lands.
+    produce_edits(settings, ["c-1"])
+    run_until_drained(settings.flow_config())
+    assert pairs(settings) == ["a-1", "a-2", "c-1"]
+    with pytest.raises(DatasetError, match="no tag"):
+        revert_to_tag(table, "train-missing")
+
+
+def test_quarantine_removes_one_users_window_only(settings: Settings) -> None:
+    produce_edits(settings, ["ok-1"], user_id="user-ok", hours=1)
+    produce_edits(settings, ["bad-1", "bad-2"], user_id="user-attacker", hours=1)
+    produce_edits(settings, ["bad-later"], user_id="user-attacker", hours=30)
+    run_until_drained(settings.flow_config())
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+
+    removal = quarantine(table, T0, T0 + timedelta(hours=2), "poisoning attack", user_id="user-attacker")
+
+    assert removal.rows == 2
+    assert pairs(settings) == ["bad-later", "ok-1"]
+    snapshot = table.current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None
+    assert "poisoning attack" in snapshot.summary.additional_properties["flywheel.quarantine"]
+    with pytest.raises(DatasetError, match="reason"):
+        quarantine(table, T0, T0 + timedelta(hours=1), " ")

@@ -1,0 +1,247 @@
+"""Human review end to end without a browser: flow -> review topic -> queue -> app -> gateway -> flow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import sqlalchemy
+from confluent_kafka import Consumer, TopicPartition
+from fastapi.testclient import TestClient
+
+from flywheel.config import revised
+from flywheel.flows.runner import run_until_drained
+from flywheel.gateway.app import create_app as create_gateway
+from flywheel.infra.broker import LocalBroker, ensure_topics
+from flywheel.review.app import create_app
+from flywheel.review.queue import QueueConsumer
+from flywheel.review.store import QueueFilter, ReviewStore
+from flywheel.schemas.events import InteractionEvent, Signal, encode_event
+from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
+from flywheel.settings import Settings
+from tests.conftest import make_settings
+from tests.support.flow_helpers import produce_raw, read_table
+from tests.support.review import password_hash
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+REVIEW_KEY = "review-app-key"
+ANSWER = "Delete the old key right away and create a new one."
+BETTER = "Create a new key, deploy it everywhere, then revoke the old key after a grace period."
+
+
+def event(event_id: str, signal: Signal, **fields: Any) -> InteractionEvent:
+    values: dict[str, Any] = {
+        "event_id": event_id,
+        "signal": signal,
+        "occurred_at": T0 + timedelta(minutes=len(event_id)),
+        "thread_id": f"thread-{event_id}",
+        "user_id": "user-1",
+        "segment": "pro",
+        "model_id": "assistant",
+        "model_version": "v1",
+        "prompt": f"How do I rotate an API key? ({event_id})",
+        "response": ANSWER,
+    }
+    values.update(fields)
+    return InteractionEvent(**values)
+
+
+@pytest.fixture
+def review_settings(broker: LocalBroker, tmp_path: Path) -> Settings:
+    settings = make_settings(
+        broker.bootstrap_servers,
+        tmp_path,
+        gateway={"api_keys": {"review": REVIEW_KEY}},
+        review={
+            "reviewers": {"alice": password_hash("alice-password"), "bob": password_hash("bob-password")},
+            "gateway_api_key": REVIEW_KEY,
+        },
+        # One pair per user and day: reviewer pairs must not count against it.
+        curation={"quota": {"per_user_per_day": 1}},
+    )
+    ensure_topics(settings.kafka, settings.topics)
+    return settings
+
+
+@pytest.fixture
+def store(review_settings: Settings) -> Iterator[ReviewStore]:
+    config = review_settings.review_config()
+    opened = ReviewStore(config.review.store_location(config.state_dir), config.review.claim_ttl_s)
+    yield opened
+    opened.close()
+
+
+def produce(settings: Settings, events: list[InteractionEvent]) -> None:
+    produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in events])
+
+
+def intake(settings: Settings, store: ReviewStore, group: str | None = None) -> tuple[int, int]:
+    config = settings.review_config()
+    if group:
+        config = revised(config, review={"consumer_group": group})
+    report = QueueConsumer(config, store).run(until_drained=True)
+    return report.read, report.stored
+
+
+def test_queue_stores_each_item_once_and_commits_after_storing(review_settings: Settings, store: ReviewStore) -> None:
+    produce(
+        review_settings,
+        [
+            event("down", Signal.THUMBS_DOWN, comment="wrong"),
+            event("escalate", Signal.ESCALATION),
+            event("rating-1", Signal.RATING, rating=1),
+            event("rating-3", Signal.RATING, rating=3),
+            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " This damn shit answer is stupid."),
+        ],
+    )
+    run_until_drained(review_settings.flow_config())
+    assert intake(review_settings, store) == (4, 4)
+    items = {s.item.event_id: s.item for s in store.list(QueueFilter(), 50)}
+    assert {e: i.reason for e, i in items.items()} == {
+        "down": "thumbs_down",
+        "escalate": "escalation",
+        "rating-1": "low_rating",
+        "toxic": "held:toxicity",
+    }
+    assert items["toxic"].detail.startswith("toxicity:profanity")
+    assert items["down"].source.startswith(f"{review_settings.topics.interactions}:")
+    # The group's offsets were committed after the store: a new session reads nothing.
+    assert intake(review_settings, store) == (0, 0)
+    # A replay of the whole topic (another group, as after lost offsets) adds no duplicates.
+    assert intake(review_settings, store, group="replay") == (4, 0)
+
+
+def test_offsets_are_not_committed_when_the_store_fails(review_settings: Settings, store: ReviewStore) -> None:
+    produce(review_settings, [event("down", Signal.THUMBS_DOWN), event("escalate", Signal.ESCALATION)])
+    run_until_drained(review_settings.flow_config())
+    config = review_settings.review_config()
+    store.depth_by_reason()  # creates the schema; then every insert fails, as on a full disk
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON review_items BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    with pytest.raises(sqlalchemy.exc.IntegrityError, match="disk full"):
+        QueueConsumer(config, store).run(until_drained=True)
+    consumer = Consumer(review_settings.kafka.client(**{"group.id": config.review.consumer_group}))
+    partitions = [TopicPartition(review_settings.topics.review, p) for p in range(3)]
+    committed = consumer.committed(partitions, timeout=30)
+    consumer.close()
+    assert all(tp.offset < 0 for tp in committed), committed  # nothing stored, so nothing committed
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER refuse")
+    assert intake(review_settings, store) == (2, 2)  # the next session reads both again
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def reviewer(review_settings: Settings, store: ReviewStore) -> Iterator[TestClient]:
+    """The review app logged in as alice, posting to the real gateway app in-process."""
+    gateway = create_gateway(review_settings.gateway_config())
+    transport = httpx.ASGITransport(app=gateway)  # runs no lifespan: the publisher is closed below
+    app = create_app(review_settings.review_config(), store, transport=transport)
+    with TestClient(app) as client:
+        token = csrf(client.get("/login").text)
+        client.post("/login", data={"reviewer": "alice", "password": "alice-password", "csrf_token": token})
+        yield client
+    gateway.state.publisher.close()
+
+
+def answer(client: TestClient, store: ReviewStore, event_id: str, **form: str) -> str:
+    """Claim the item of ``event_id`` and submit ``form`` on it, as the logged-in reviewer."""
+    item_id = next(s.item.item_id for s in store.list(QueueFilter(), 50) if s.item.event_id == event_id)
+    page = client.post(f"/items/{item_id}/claim", data={"csrf_token": csrf(client.get("/").text)})
+    response = client.post(f"/items/{item_id}/answer", data={"csrf_token": csrf(page.text), **form})
+    assert response.status_code == 200
+    return response.text
+
+
+def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
+    review_settings: Settings, store: ReviewStore, reviewer: TestClient
+) -> None:
+    down = event("down", Signal.THUMBS_DOWN, comment="wrong")
+    produce(
+        review_settings,
+        [
+            down,
+            event("down-2", Signal.THUMBS_DOWN),
+            event("escalate", Signal.ESCALATION),
+            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " Also, this damn shit answer is stupid."),
+            event("toxic-2", Signal.EDIT, final_user_edit=ANSWER + " Damn, what a shit answer, stupid."),
+            # user-1's one pair of the day under the quota: reviewer pairs come on top of it
+            event("edit-ok", Signal.EDIT, final_user_edit="Delete the old key after creating a new one."),
+        ],
+    )
+    run_until_drained(review_settings.flow_config())
+    intake(review_settings, store)
+
+    assert "Sent: correct" in answer(reviewer, store, "down", action="correct", answer=f"  {BETTER} ")
+    assert "Sent: correct" in answer(reviewer, store, "down-2", action="correct", answer=BETTER + " Test it first.")
+    assert "Sent: dismiss" in answer(reviewer, store, "escalate", action="dismiss", note="duplicate ticket")
+    assert "Sent: approve" in answer(reviewer, store, "toxic", action="approve")
+    assert "Sent: reject" in answer(reviewer, store, "toxic-2", action="reject", note="insulting")
+    # A later user edit of the answer the reviewer corrected: it must not override the reviewer.
+    later = event("later", Signal.EDIT, prompt=down.prompt, final_user_edit=ANSWER + " Or just keep the old key.")
+    # (reviews carry the wall-clock time of the answer; the user's edit comes ten minutes after it)
+    after_review = datetime.now(UTC) + timedelta(minutes=10)  # a later dedup hold slot
+    produce(review_settings, [later.__replace__(thread_id=down.thread_id, occurred_at=after_review)])
+    run_until_drained(review_settings.flow_config())
+
+    pairs = {row["event_id"]: row for row in read_table(review_settings, DPO_PAIRS).to_pylist()}
+    reviewed = {e: p for e, p in pairs.items() if p["source"] == "reviewer"}
+    assert set(reviewed) == {f"review-{store_item(store, e)}" for e in ("down", "down-2", "toxic")}
+    corrected = reviewed[f"review-{store_item(store, 'down')}"]
+    assert corrected["chosen"] == BETTER and corrected["rejected"] == ANSWER
+    assert corrected["prompt"] == down.prompt and corrected["reviewer_id"] == "alice"
+    assert corrected["thread_id"] == down.thread_id and corrected["user_id"] == "user-1"
+    approved = reviewed[f"review-{store_item(store, 'toxic')}"]
+    assert approved["chosen"] == ANSWER + " Also, this damn shit answer is stupid."
+    assert pairs["edit-ok"]["source"] == "user" and pairs["edit-ok"]["reviewer_id"] is None
+    assert "later" not in pairs
+
+    audit = {
+        (row["event_id"], row["stage"], row["reason"]) for row in read_table(review_settings, REJECTIONS).to_pylist()
+    }
+    assert (f"review-{store_item(store, 'escalate')}", "review", "dismissed_by_reviewer") in audit
+    assert (f"review-{store_item(store, 'toxic-2')}", "review", "rejected_by_reviewer") in audit
+    assert ("later", "review", "superseded_by_review") in audit
+    done = {s.item.event_id: (s.resolved_by, s.action) for s in store.list(QueueFilter(status="done"), 50)}
+    assert done == {
+        e: ("alice", a)
+        for e, a in [
+            ("down", "correct"),
+            ("down-2", "correct"),
+            ("escalate", "dismiss"),
+            ("toxic", "approve"),
+            ("toxic-2", "reject"),
+        ]
+    }
+
+
+def store_item(store: ReviewStore, event_id: str) -> str:
+    return next(s.item.item_id for s in store.list(QueueFilter(status="done"), 50) if s.item.event_id == event_id)
+
+
+def test_only_the_review_apps_key_may_send_review_events(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = make_settings(broker.bootstrap_servers, tmp_path, gateway={"api_keys": {"review": "r", "client": "c"}})
+    ensure_topics(settings.kafka, settings.topics)
+    body = event("x", Signal.REVIEW, final_user_edit=BETTER).__replace__(metadata={"review": {}})
+    payload = msgspec.to_builtins(body)
+    with TestClient(create_gateway(settings.gateway_config())) as gateway:
+        refused = gateway.post("/v1/events", json=payload, headers={"X-API-Key": "c"})
+        assert refused.status_code == 422 and "may not send review events" in refused.text
+        batch = gateway.post("/v1/events", json={"events": [payload]}, headers={"X-API-Key": "c"})
+        assert batch.status_code == 422
+        assert gateway.post("/v1/events", json=payload, headers={"X-API-Key": "r"}).status_code == 202
