@@ -84,22 +84,24 @@ class TableCommitter:
         self,
         load_table: Callable[[str], Table],
         contract: TableContract,
-        all_tables: Iterable[str],
+        table: Table,
+        ledger: DecisionLedger,
         branch: str,
         settings: SinkSettings,
         state: CommitterState | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_commit: Callable[[str, Offsets], None] | None = None,
     ) -> None:
+        # Reads nothing: :meth:`open` loads the table and the ledger first.
         self._load_table = load_table
         self._on_commit = on_commit
         self._contract = contract
         self._branch = branch
         self._settings = settings
         self._clock = clock
-        self._table = load_table(contract.name)
-        self.committed: Offsets = committed_offsets(self._table, branch)
-        self.ledger = DecisionLedger(load_table, all_tables, branch)
+        self._table = table
+        self.committed: Offsets = committed_offsets(table, branch)
+        self.ledger = ledger
         self.state = CommitterState(progress=dict(state.progress)) if state else CommitterState()
         # Rows restored from a recovery snapshot may have been committed since it was taken.
         self.add(state.rows if state else [])
@@ -107,6 +109,23 @@ class TableCommitter:
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
         self.failed = False
+
+    @classmethod
+    def open(
+        cls,
+        load_table: Callable[[str], Table],
+        contract: TableContract,
+        all_tables: Iterable[str],
+        branch: str,
+        settings: SinkSettings,
+        state: CommitterState | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_commit: Callable[[str, Offsets], None] | None = None,
+    ) -> TableCommitter:
+        """Load ``contract``'s table and every table's offsets (the ledger), then build the committer."""
+        table = load_table(contract.name)
+        ledger = DecisionLedger.load(load_table, all_tables, branch)
+        return cls(load_table, contract, table, ledger, branch, settings, state, clock, on_commit)
 
     @property
     def name(self) -> str:
@@ -347,7 +366,7 @@ class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
     def build_part(
         self, step_id: str, for_part: str, resume_state: CommitterState | None
     ) -> StatefulSinkPartition[SinkItem, CommitterState]:
-        committer = TableCommitter(
+        committer = TableCommitter.open(
             self._load_table,
             self._contracts[for_part],
             self._names,

@@ -36,7 +36,13 @@ class DecisionLedger:
         self.floor: Offsets = {}
         self.ceiling: Offsets = {}
         self.placed: set[Position] = set()
-        self.refresh()
+
+    @classmethod
+    def load(cls, load_table: Callable[[str], Table], tables: Iterable[str], branch: str) -> DecisionLedger:
+        """A ledger with every table's committed offsets read (the constructor reads nothing)."""
+        ledger = cls(load_table, tables, branch)
+        ledger.refresh()
+        return ledger
 
     def refresh(self) -> None:
         """Re-read every table's committed offsets and the rows in the contested window."""

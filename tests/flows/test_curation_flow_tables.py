@@ -47,3 +47,26 @@ def test_rows_land_in_their_tables_with_offsets_in_every_snapshot(tmp_path: Path
         # Every table, the empty one too, records how far the flow read.
         assert committed_offsets(catalog.load_table(table_identifier(settings, name))) == {(TOPIC, 0): 2}
     assert sum(report.rows for committer in committers for report in committer.reports) == 3
+
+
+def test_building_a_committer_reads_nothing(tmp_path: Path) -> None:
+    """Only ``TableCommitter.open`` and ``DecisionLedger.load`` reach the catalog; the constructors do not."""
+    from flywheel.flows.ledger import DecisionLedger
+
+    catalog = InMemoryCatalog("flow", warehouse=f"file://{tmp_path}")
+    settings = CatalogSettings()
+    ensure_tables(catalog, settings)
+    table = catalog.load_table(table_identifier(settings, DPO_PAIRS))
+    loads: list[str] = []
+
+    def load_table(name: str):  # type: ignore[no-untyped-def]
+        loads.append(name)
+        return catalog.load_table(table_identifier(settings, name))
+
+    contract = contracts()[DPO_PAIRS]
+    names = list(contracts())
+    ledger = DecisionLedger(load_table, names, settings.branch)
+    TableCommitter(load_table, contract, table, ledger, settings.branch, SinkSettings())
+    assert loads == []
+    TableCommitter.open(load_table, contract, names, settings.branch, SinkSettings())
+    assert sorted(loads) == sorted([contract.name, *names])
