@@ -50,7 +50,10 @@ class QueueConsumer:
         """Consume until ``stop`` is set, or (``until_drained``) every partition is at its end."""
         review = self._config.review
         stop = stop or threading.Event()
-        consumer = Consumer(consumer_config(self._config.kafka, review.consumer_group))
+        settings = consumer_config(
+            self._config.kafka, review.consumer_group, **{"session.timeout.ms": review.session_timeout_ms}
+        )
+        consumer = Consumer(settings)
         topic = self._config.topics.review
         assigned: set[int] = set()
         drained: set[int] = set()
