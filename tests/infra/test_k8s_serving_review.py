@@ -10,11 +10,13 @@ Service, and is probed on its real routes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from flywheel.review.config import ReviewConfig
+from flywheel.review.passwords import hash_password
 from flywheel.serving.config import ServingConfig
 from tests.support.k8s import (
     TARGETS,
@@ -160,7 +162,7 @@ def test_review_app_secrets_gateway_and_probes(
     assert {ref["name"] for ref in refs.values()} == {"flywheel-secrets"}
     # Loaded with stand-ins for the secrets, the values parse as the settings expect.
     variables = effective_env(docs, review) | {
-        "FLYWHEEL_REVIEW__REVIEWERS": '{"alice": "correct horse battery staple"}',
+        "FLYWHEEL_REVIEW__REVIEWERS": json.dumps({"alice": hash_password("correct horse battery staple")}),
         "FLYWHEEL_REVIEW__SESSION_SECRET": "s" * 32,
         "FLYWHEEL_REVIEW__GATEWAY_API_KEY": "k" * 32,
     }
