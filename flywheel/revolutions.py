@@ -260,6 +260,8 @@ def _revolution(
 ) -> Revolution:
     """Users react to the current version, the flow curates, and (but for the last turn) the trainer turns."""
     started = time.monotonic()
+    # Progress while the slow parts run (on a CPU, minutes each): answers, then training.
+    console.print(f"revolution {number}: {users.users * users.prompts_per_user} questions to the model server ...")
     session = users.run(server, gateway, key, session=f"rev{number}")
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
@@ -273,6 +275,7 @@ def _revolution(
     edit = mine[0].rates["edit"] if mine else None
     decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     if number < options.revolutions:
+        console.print(f"revolution {number}: curated; checking the training threshold (training may take minutes) ...")
         turn = turn_once(settings.trainer_config())
         if not turn.results:
             decision = f"no trigger ({turn.pairs_since_trigger}/{turn.threshold} pairs)"
