@@ -187,9 +187,16 @@ def show(
 def export(
     ref: str = typer.Option(..., "--ref", "-r", help="Snapshot id or tag (e.g. train-r1a2b3c4d5e6)."),
     output: str = typer.Option("dpo_gold_v1.jsonl", "--output", "-o", help="Local path or fsspec URL."),
+    conversational: bool = typer.Option(
+        True,
+        "--conversational/--standard",
+        help="TRL's conversational format (messages: earlier turns + the user's, one assistant message each side) "
+        "or its standard format (strings; earlier turns' texts before the prompt, as for a model without a chat "
+        "template).",
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line) from a snapshot or tag."""
+    """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line, with earlier turns) from a snapshot or tag."""
     from flywheel.infra.catalog import open_catalog, table_identifier
     from flywheel.schemas.tables import DPO_PAIRS
     from flywheel.trainer.dataset import export_jsonl
@@ -197,8 +204,11 @@ def export(
     settings = _settings()
     with _clear_errors():
         table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
-        report = export_jsonl(table, ref, output, show_progress=progress)
-    console.print(f"wrote {report.rows} pairs from snapshot {report.snapshot_id} to {report.path}")
+        report = export_jsonl(table, ref, output, conversational=conversational, show_progress=progress)
+    shape = "conversational" if conversational else "standard"
+    console.print(f"wrote {report.rows} pairs ({shape}) from snapshot {report.snapshot_id} to {report.path}")
+    if report.without_turns:
+        console.print(f"{report.without_turns} pairs had a malformed stored conversation: written without it")
 
 
 @app.command("prepare-model")

@@ -4,7 +4,7 @@ Keyset pagination over ``(occurred_at, pair_id)``, pinned to one table snapshot:
 page reads the configured branch's current snapshot and the cursor carries its id, so later
 pages neither skip nor repeat rows while the flow keeps committing. Texts are scrubbed of PII
 again on the way out (the flow stores them scrubbed; this also covers rows written before
-a detector existed).
+a detector existed), the earlier turns of a conversation (``dpo_pairs.metadata``) included.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,9 +30,15 @@ from flywheel.errors import InvalidCursor
 from flywheel.gateway.models import CandidatePage, TrainingCandidate
 from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
 from flywheel.operators.rows import scrub_text
+from flywheel.schemas.conversation import stored_turns
 from flywheel.schemas.tables import DPO_PAIRS
 
-COLUMNS = tuple(TrainingCandidate.model_fields)
+log = logging.getLogger(__name__)
+
+CONVERSATION = "conversation"
+COLUMNS = tuple(name for name in TrainingCandidate.model_fields if name != CONVERSATION)
+# Read when the table has it (tables created before it read without): the stored earlier turns.
+METADATA = "metadata"
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,10 @@ class CandidateReader:
             snapshot_id = snapshot.snapshot_id if snapshot is not None else None
         if snapshot_id is None:
             return CandidatePage(candidates=[], count=0)
+        names = {field.name for field in table.schema().fields}
+        columns = COLUMNS + ((METADATA,) if METADATA in names else ())
         rows = table.scan(
-            row_filter=_row_filter(query, cursor), selected_fields=COLUMNS, snapshot_id=snapshot_id
+            row_filter=_row_filter(query, cursor), selected_fields=columns, snapshot_id=snapshot_id
         ).to_arrow()
         rows = _after(rows, cursor).sort_by([("occurred_at", "ascending"), ("pair_id", "ascending")])
         page = rows.slice(0, query.limit).to_pylist()
@@ -115,8 +124,18 @@ class CandidateReader:
 
 
 def _scrubbed(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with its free-text columns scrubbed of PII."""
-    return {key: scrub_text(value) if isinstance(value, str) and key in _TEXTS else value for key, value in row.items()}
+    """The row with its free-text columns and earlier turns scrubbed of PII; ``metadata`` becomes ``conversation``."""
+    fields = {key: value for key, value in row.items() if key != METADATA}
+    scrubbed = {
+        key: scrub_text(value) if isinstance(value, str) and key in _TEXTS else value for key, value in fields.items()
+    }
+    turns = stored_turns(row.get(METADATA))
+    if turns is None:  # the flow stores only well-formed turns: a row written by something else
+        log.warning(
+            "a pair's stored conversation is malformed: served without it", extra={"pair_id": row.get("pair_id")}
+        )
+    scrubbed[CONVERSATION] = [{"role": turn["role"], "content": scrub_text(turn["content"])} for turn in turns or []]
+    return scrubbed
 
 
 _TEXTS = frozenset({"prompt", "chosen", "rejected"})

@@ -156,8 +156,15 @@ class ValidationErrorBody(BaseModel):
     detail: list[FieldError]
 
 
+class ConversationTurn(BaseModel):
+    """One message before the pair's prompt."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
 class TrainingCandidate(BaseModel):
-    """A curated DPO pair, in TRL's column names plus lineage."""
+    """A curated DPO pair, in TRL's column names plus lineage and the earlier turns of its conversation."""
 
     pair_id: str
     prompt: str
@@ -174,6 +181,11 @@ class TrainingCandidate(BaseModel):
     policy_version: str
     occurred_at: datetime
     curated_at: datetime
+    conversation: list[ConversationTurn] = Field(
+        default_factory=list,
+        description="The turns before `prompt`, oldest first, PII-scrubbed (TRL's conversational prompt is these "
+        "then `{role: user, content: prompt}`); empty for a single-turn pair.",
+    )
 
 
 class CandidatePage(BaseModel):

@@ -8,6 +8,7 @@ the trainer puts it before the prompt. Its size is bounded by ``validation.max_m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,3 +41,31 @@ def conversation_of(metadata: Mapping[str, Any] | None) -> list[Message]:
             raise MalformedConversation(f"{where}.content is a {type(content).__name__}, not a string")
         messages.append({"role": str(role), "content": content})
     return messages
+
+
+def stored_turns(value: Any) -> list[Message] | None:
+    """The turns of a stored ``dpo_pairs.metadata`` value (JSON text, a map or None); [] if none, None if malformed.
+
+    The flow stores only well-formed conversations; a malformed value means a row written by
+    something else, and readers use it without its turns (they say so) rather than fail.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, list):  # an Iceberg map read back as (key, value) tuples
+        value = {key: _json_or_text(item) for key, item in value}
+    if value is not None and not isinstance(value, Mapping):
+        return None
+    try:
+        return conversation_of(value)
+    except MalformedConversation:
+        return None
+
+
+def _json_or_text(value: Any) -> Any:
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value

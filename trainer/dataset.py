@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import unicodedata
 from collections import Counter
@@ -16,7 +15,8 @@ import orjson
 from pyiceberg.table import Table
 
 from flywheel.infra.catalog import resolve_snapshot, total_records
-from flywheel.trainer.conversation import previous_turns
+from flywheel.schemas.conversation import stored_turns
+from flywheel.trainer.conversation import Formatting
 
 log = logging.getLogger(__name__)
 
@@ -68,30 +68,12 @@ def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
     rows = table.scan(snapshot_id=snapshot_id, selected_fields=columns).to_arrow().to_pylist()
     malformed = 0
     for row in rows:
-        turns = previous_turns(_metadata(row.pop("metadata", None)))
+        turns = stored_turns(row.pop("metadata", None))
         malformed += turns is None
         row["turns"] = turns or []
     if malformed:
         log.warning("pairs with a malformed metadata.conversation train without it", extra={"pairs": malformed})
     return sorted(rows, key=lambda row: row["pair_id"])
-
-
-def _metadata(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {"conversation": "malformed"}
-    if isinstance(value, list):  # an Iceberg map read back as (key, value) tuples
-        value = {key: _json_or_text(item) for key, item in value}
-    return value if isinstance(value, dict) else None
-
-
-def _json_or_text(value: Any) -> Any:
-    try:
-        return json.loads(value) if isinstance(value, str) else value
-    except ValueError:
-        return value
 
 
 def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
@@ -213,10 +195,25 @@ class ExportReport:
     path: str
     rows: int
     snapshot_id: int
+    without_turns: int = 0  # rows whose stored conversation was malformed: exported without it
 
 
-def export_jsonl(table: Table, ref: str, destination: str | Path, show_progress: bool = False) -> ExportReport:
-    """Write ``{"prompt","chosen","rejected"}`` lines of snapshot/tag ``ref`` to ``destination``.
+def export_example(row: dict[str, Any], conversational: bool) -> tuple[dict[str, Any], bool]:
+    """(the TRL example the trainer would train on for ``row``, whether its stored turns were usable).
+
+    Conversational: ``prompt`` is the earlier turns then the user's message, ``chosen`` and
+    ``rejected`` one assistant message each. Standard: strings; the earlier turns' texts come
+    before the prompt, as the trainer formats them for a model without a chat template.
+    """
+    turns = stored_turns(row.get("metadata"))
+    fields = {column: row[column] for column in EXPORT_COLUMNS}
+    return Formatting(chat=conversational).example({**fields, "turns": turns or []}), turns is not None
+
+
+def export_jsonl(
+    table: Table, ref: str, destination: str | Path, *, conversational: bool = True, show_progress: bool = False
+) -> ExportReport:
+    """Write one TRL DPO example per line (:func:`export_example`) of snapshot/tag ``ref`` to ``destination``.
 
     ``destination`` is a local path or an fsspec URL; the file is written whole or not at all
     for local paths (temporary file, then rename).
@@ -231,8 +228,10 @@ def export_jsonl(table: Table, ref: str, destination: str | Path, show_progress:
     target = f"{destination}.partial" if local else destination
     if local:
         Path(destination).parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    reader = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=EXPORT_COLUMNS).to_arrow_batch_reader()
+    written = without_turns = 0
+    names = {column.name for column in table.schema().columns}
+    selected = EXPORT_COLUMNS + tuple(c for c in OPTIONAL_PAIR_COLUMNS if c in names)
+    reader = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=selected).to_arrow_batch_reader()
     columns = (
         TextColumn("[bold]export"),
         BarColumn(),
@@ -242,11 +241,17 @@ def export_jsonl(table: Table, ref: str, destination: str | Path, show_progress:
     with Progress(*columns, disable=not show_progress) as progress, fsspec.open(target, "wb") as handle:
         task = progress.add_task("export", total=expected)
         for batch in reader:
-            lines = [orjson.dumps({c: row[c] for c in EXPORT_COLUMNS}) + b"\n" for row in batch.to_pylist()]
+            lines = []
+            for row in batch.to_pylist():
+                example, usable = export_example(row, conversational)
+                lines.append(orjson.dumps(example) + b"\n")
+                without_turns += not usable
             handle.write(b"".join(lines))
             written += len(lines)
             progress.update(task, advance=len(lines))
     if local:
         Path(target).replace(destination)
+    if without_turns:
+        log.warning("pairs with a malformed metadata.conversation exported without it", extra={"pairs": without_turns})
     log.info("exported dataset", extra={"rows": written, "snapshot_id": snapshot.snapshot_id})
-    return ExportReport(path=destination, rows=written, snapshot_id=snapshot.snapshot_id)
+    return ExportReport(path=destination, rows=written, snapshot_id=snapshot.snapshot_id, without_turns=without_turns)

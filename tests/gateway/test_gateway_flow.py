@@ -139,6 +139,24 @@ def test_training_candidates_are_filtered_and_paginated(client: TestClient, flow
     assert bad.status_code == 422
 
 
+def test_training_candidates_carry_the_earlier_turns_scrubbed(client: TestClient, flow_settings: Settings) -> None:
+    turns = [
+        {"role": "system", "content": "You help with cloud accounts."},
+        {"role": "user", "content": "I am jane.doe@example.com. Which keys do I have?"},
+        {"role": "assistant", "content": "You have two API keys, alpha and beta."},
+    ]
+    post(client, "/v1/events", {"events": [edit(0, metadata={"conversation": turns, "locale": "en"}), edit(1)]})
+    run_until_drained(flow_settings.flow_config())
+
+    page = client.get("/v1/flywheel/training-candidates", headers=AUTH).json()
+    conversations = {c["event_id"]: c["conversation"] for c in page["candidates"]}
+    # Oldest first, every turn scrubbed, only the conversation (not the rest of the metadata); [] without turns.
+    assert conversations == {
+        "gw-edit-0": [turns[0], {"role": "user", "content": "I am [EMAIL]. Which keys do I have?"}, turns[2]],
+        "gw-edit-1": [],
+    }
+
+
 def test_training_candidates_before_any_pair_is_an_empty_page(client: TestClient) -> None:
     response = client.get("/v1/flywheel/training-candidates", headers=AUTH)
     assert response.status_code == 200

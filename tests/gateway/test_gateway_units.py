@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from pathlib import Path
@@ -212,3 +213,15 @@ def test_training_candidates_are_scrubbed_on_the_way_out() -> None:
     out = _scrubbed(row)
     assert (out["prompt"], out["chosen"], out["rejected"]) == ("Mail [EMAIL]", "Call [PHONE]", "ok")
     assert out["segment"] == row["segment"] and out["pair_id"] == "p"
+    assert out["conversation"] == []  # a single-turn pair, or a table from before the metadata column
+
+    # Earlier turns are scrubbed again too (a row written before a detector existed), oldest first.
+    said = [{"role": "user", "content": "I am jane.doe@example.com"}, {"role": "assistant", "content": "Hi"}]
+    stored = json.dumps({"conversation": said})
+    turns = _scrubbed({**row, "metadata": stored})
+    assert turns["conversation"] == [
+        {"role": "user", "content": "I am [EMAIL]"},
+        {"role": "assistant", "content": "Hi"},
+    ]
+    assert "metadata" not in turns
+    assert _scrubbed({**row, "metadata": '{"conversation": "not a list"}'})["conversation"] == []
