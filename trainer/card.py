@@ -2,7 +2,8 @@
 
 ``card_version`` 2: config, data snapshot and tag, the split rule and the held-out prompt-set hash,
 every figure with its 95% interval, before/after samples, the decision with its reasons, and the
-``result`` event embedded verbatim.
+``result`` event embedded verbatim. Figures added since (Python code that parses) are optional
+fields: a card without them was written before they were measured.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.dataset import SPLIT_RULE, PairSplit
-from flywheel.trainer.events import TrainingResult, TrainingTrigger
+from flywheel.trainer.events import Interval, TrainingResult, TrainingTrigger
+from flywheel.trainer.generation import CODE_RULE
 
 if TYPE_CHECKING:
     from flywheel.trainer.candidate import Candidate
@@ -54,6 +56,20 @@ def model_card(
         {"status": "measured", "pct": comparison.forgetting_pct, "positives": candidate.eval_positives}
         if comparison.forgetting_pct is not None
         else {"status": "no held-out positives: forgetting not measured (missing evidence, not a pass)"}
+    )
+    before, after = candidate.before, candidate.after
+    code: dict[str, Any] = (
+        {
+            "status": "measured",
+            "rule": CODE_RULE,
+            "before": _dump(before.code_parse_rate),
+            "after": _dump(after.code_parse_rate),
+            "answers_with_code": {"before": before.code_answers, "after": after.code_answers},
+            "paired_change": _dump(comparison.code_parse_change),
+            "paired_prompts": comparison.code_prompts,
+        }
+        if before.code_parse_rate is not None or after.code_parse_rate is not None
+        else {"status": "no held-out answer had Python code: not measured", "rule": CODE_RULE}
     )
     return {
         "card_version": CARD_VERSION,
@@ -103,9 +119,14 @@ def model_card(
             "after": candidate.after.model_dump(),
             "comparison": comparison.model_dump(exclude={"samples"}),
             "forgetting": forgetting,
+            "code": code,
         },
         "samples": [sample.model_dump() for sample in comparison.samples],
         "timings_s": candidate.timings_s,
         "trigger": trigger.model_dump(mode="json"),
         "result": result.model_dump(mode="json"),
     }
+
+
+def _dump(interval: Interval | None) -> dict[str, float] | None:
+    return None if interval is None else interval.model_dump()

@@ -46,6 +46,9 @@ class GateSettings(Section):
     max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
     max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")
     max_empty_or_truncated_rise: float = Field(default=0.05, ge=0.0, description="empty or cut-off answers")
+    # Python code that parses, paired on prompts where both answers have code: breached when even the
+    # upper end of the 95% interval of the change is a drop of more than this (a tie or noise never is).
+    max_code_parse_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="significant fall of code parsing")
     # Mean answer length of the candidate over the base's; the bounds widen by the users' own ratio
     # (their corrections' length over the answers they edited): users who shorten ask for shorter answers.
     max_length_ratio: float = Field(default=1.5, gt=1.0)

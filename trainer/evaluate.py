@@ -6,7 +6,9 @@ held-out positives. :func:`compare` then pairs the two prompt by prompt:
 
 * generation (the primary figure): is the candidate's answer closer to the users' corrections
   than the base's answer was; closer / farther / tie per prompt, net share with a paired bootstrap;
-* degeneration: repeated lines and 4-grams, empty or cut-off answers, length ratio;
+* degeneration: repeated lines and 4-grams, empty or cut-off answers, length ratio, and Python
+  code that parses (each model's share over its answers with code; the change paired on prompts
+  where both answered with code);
 * DPO implicit reward accuracy and margin against the base (the reference, as TRL reports them);
 * log-prob preference accuracy, raw (summed: length-biased, favours the shorter answer) and
   length-normalised (mean per token);
@@ -28,6 +30,7 @@ from flywheel.trainer.generation import (
     Answer,
     greedy_answers,
     has_repeated_line,
+    python_code_parses,
     repeated_ngram_share,
     similarity,
 )
@@ -158,6 +161,7 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
     resamples, seed = settings.bootstrap_resamples, settings.seed
     answers = measurement.answers
     pairs = measurement.pair_logprobs
+    judged = [verdict for verdict in (python_code_parses(a.text) for a in answers) if verdict is not None]
     return ModelFigures(
         similarity_to_users=statistics.mean(
             [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
@@ -166,6 +170,8 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
         repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
         empty_or_truncated_rate=statistics.shares([a.empty_or_truncated for a in answers]),
         mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
+        code_parse_rate=statistics.shares(judged) if judged else None,
+        code_answers=len(judged),
         logprob_accuracy_length_biased=statistics.shares([c > r for c, _, r, _ in pairs]),
         logprob_accuracy_normalised=statistics.shares([c / max(cn, 1) > r / max(rn, 1) for c, cn, r, rn in pairs]),
         positives_log_likelihood=measurement.positives_log_likelihood,
@@ -199,6 +205,15 @@ def compare(
         settings.beta * ((cc - bc) - (cr - br))
         for (bc, _, br, _), (cc, _, cr, _) in zip(base.pair_logprobs, candidate.pair_logprobs, strict=True)
     ]
+    # Paired on prompts where both wrote Python code: +1 fixed, -1 broken, 0 alike (both parse or neither does).
+    code_changes = [
+        float(after) - float(before)
+        for before, after in (
+            (python_code_parses(b.text), python_code_parses(c.text))
+            for b, c in zip(base.answers, candidate.answers, strict=True)
+        )
+        if before is not None and after is not None
+    ]
     base_chars = sum(len(a.text) for a in base.answers)
     corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
     samples = [
@@ -220,5 +235,7 @@ def compare(
         dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
         dpo_reward_margin=statistics.mean(rewards, resamples, seed),
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
+        code_parse_change=statistics.mean(code_changes, resamples, seed) if code_changes else None,
+        code_prompts=len(code_changes),
         samples=samples,
     )

@@ -61,6 +61,12 @@ class ModelFigures(BaseModel):
     repeated_ngram_rate: Interval = Field(description="mean share of word 4-grams repeating an earlier one")
     empty_or_truncated_rate: Interval = Field(description="share of answers empty or cut at the token budget")
     mean_answer_chars: float
+    code_parse_rate: Interval | None = Field(
+        None,
+        description="share of answers with Python code (closed ```python blocks) whose every block parses; "
+        "None: no answer had any",
+    )
+    code_answers: int = Field(0, description="answers with Python code: the parse rate's denominator")
     # Log-prob preference accuracy on the held-out pairs: chosen scored above rejected.
     logprob_accuracy_length_biased: Interval = Field(description="summed log-probs: favours the shorter answer")
     logprob_accuracy_normalised: Interval = Field(description="mean per-token log-probs")
@@ -94,6 +100,12 @@ class Comparison(BaseModel):
     dpo_reward_accuracy: Interval = Field(description="share of pairs with implicit reward chosen > rejected")
     dpo_reward_margin: Interval = Field(description="mean beta * (log-ratio chosen - log-ratio rejected)")
     forgetting_pct: float | None = Field(description="fall of the positives' log-likelihood, percent")
+    code_parse_change: Interval | None = Field(
+        None,
+        description="on prompts where both answers have Python code: mean of candidate parses minus base "
+        "parses (paired bootstrap); None: no such prompt",
+    )
+    code_prompts: int = Field(0, description="prompts where both answers have Python code")
     samples: list[Sample] = Field(default_factory=list)
 
 

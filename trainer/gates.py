@@ -8,7 +8,7 @@ An empty list means promote. Every failing gate is listed, not just the first.
 from __future__ import annotations
 
 from flywheel.trainer.config import GateSettings
-from flywheel.trainer.events import Comparison, ModelFigures
+from flywheel.trainer.events import Comparison, Interval, ModelFigures
 
 EVIDENCE = "not enough evidence"
 NO_GAIN = "no gain"
@@ -17,6 +17,10 @@ GUARD = "guard"
 
 def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
+
+
+def _rate(interval: Interval | None) -> str:
+    return "-" if interval is None else _pct(interval.value)
 
 
 def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
@@ -47,6 +51,13 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
     for name, what, was, now, allowed in rises:
         if now - was > allowed:
             reasons.append(f"{GUARD} {name}: {what} {_pct(was)} -> {_pct(now)} (rise above {_pct(allowed)})")
+    code = comparison.code_parse_change
+    if code is not None and code.high < -gates.max_code_parse_drop:
+        reasons.append(
+            f"{GUARD} code: Python code that parses {_rate(before.code_parse_rate)} -> {_rate(after.code_parse_rate)}; "
+            f"on the {comparison.code_prompts} prompts both answered with code {code.value:+.2f} "
+            f"(95% interval {code.low:+.2f}..{code.high:+.2f}), a fall beyond {_pct(gates.max_code_parse_drop)}"
+        )
     # Users who shorten (lengthen) answers ask for shorter (longer) ones: the bounds widen to follow them.
     floor = gates.min_length_ratio * min(1.0, comparison.users_length_ratio)
     ceiling = gates.max_length_ratio * max(1.0, comparison.users_length_ratio)

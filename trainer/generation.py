@@ -1,11 +1,21 @@
-"""Greedy answers on held-out prompts and what they look like: closeness to users, repetition, length.
+"""Greedy answers on held-out prompts and what they look like: closeness to users, repetition, length, code.
 
 Answers are greedy (deterministic) and start from exactly the prompt tokens training used
 (:func:`flywheel.trainer.conversation.generation_prompt_ids`).
+
+Code that parses: only fenced blocks tagged as Python (```` ```python ````, ``py``, ``python3``,
+``py3``) that are closed are judged, each with :func:`ast.parse` after removing a common indent.
+Blocks in other languages and untagged blocks are skipped (an untagged block is as often a shell
+command or program output as Python, and would count against the answer for no fault); a block
+cut off by the token budget has no closing fence and is skipped too (the truncation guard counts it).
 """
 
 from __future__ import annotations
 
+import ast
+import re
+import textwrap
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +30,17 @@ if TYPE_CHECKING:
 
 NGRAM = 4
 LINE_REPEATS = 3
+PYTHON_TAGS = frozenset({"python", "py", "python3", "py3"})
+CODE_RULE = (
+    "an answer's code parses when every closed fenced block tagged python/py/python3/py3 passes ast.parse "
+    "(common indent removed); other languages, untagged and unclosed blocks are not judged"
+)
+# A fenced block (CommonMark): an opening run of 3+ backticks or tildes with an info string, the
+# body, then a closing run of the same fence on its own line.
+_FENCED = re.compile(
+    r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n(?P<body>.*?)^[ \t]*(?P=fence)[`~]*[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -97,3 +118,30 @@ def repeated_ngram_share(text: str) -> float:
     words = text.split()
     grams = [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def python_blocks(text: str) -> list[str]:
+    """The bodies of the closed fenced code blocks of ``text`` tagged as Python, in order."""
+    blocks = []
+    for match in _FENCED.finditer(text):
+        words = match["info"].split()
+        if words and words[0].casefold() in PYTHON_TAGS:
+            blocks.append(match["body"])
+    return blocks
+
+
+def parses(code: str) -> bool:
+    """Whether ``code`` (indent removed) is valid Python 3 syntax, by :func:`ast.parse`; nothing is run."""
+    try:
+        with warnings.catch_warnings():  # e.g. SyntaxWarning on an invalid escape: still valid syntax
+            warnings.simplefilter("ignore")
+            ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError, RecursionError):  # ValueError: a null byte; RecursionError: deep nesting
+        return False
+    return True
+
+
+def python_code_parses(text: str) -> bool | None:
+    """Whether every Python block of an answer parses; None when the answer has none (not judged)."""
+    blocks = python_blocks(text)
+    return all(parses(block) for block in blocks) if blocks else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flywheel.trainer.events import Interval, TrainingResult
+from flywheel.trainer.events import Comparison, Interval, ModelFigures, TrainingResult
 
 
 def _pct(value: float) -> str:
@@ -13,8 +13,19 @@ def _plus_minus(interval: Interval) -> str:
     return f"{_pct(interval.value)} +- {_pct((interval.high - interval.low) / 2)}"
 
 
+def _rate(interval: Interval | None) -> str:
+    return "-" if interval is None else _pct(interval.value)
+
+
+def _code_parses(before: ModelFigures, after: ModelFigures) -> str:
+    """``code parses 86% -> 95%; `` when either model wrote Python code, else nothing."""
+    if before.code_parse_rate is None and after.code_parse_rate is None:
+        return ""
+    return f"code parses {_rate(before.code_parse_rate)} -> {_rate(after.code_parse_rate)}; "
+
+
 def headline(result: TrainingResult) -> str:
-    """One line: closer share, repetition before -> after, length ratio, decision."""
+    """One line: closer share, repetition before -> after, code that parses, length ratio, decision."""
     decision = result.status.upper()
     comparison, before, after = result.comparison, result.before, result.after
     if comparison is None or before is None or after is None:
@@ -23,8 +34,31 @@ def headline(result: TrainingResult) -> str:
         f"answers closer to users' corrections: {comparison.closer}/{comparison.prompts} held-out prompts "
         f"({_plus_minus(comparison.closer_share)}); "
         f"repetition {_pct(before.repeated_line_rate.value)} -> {_pct(after.repeated_line_rate.value)}; "
-        f"length x{comparison.length_ratio:.1f}; {decision}"
+        f"{_code_parses(before, after)}length x{comparison.length_ratio:.1f}; {decision}"
     )
+
+
+def code_line(before: ModelFigures, after: ModelFigures, comparison: Comparison) -> str:
+    """Python code that parses, each model's share with its interval, and the paired change."""
+    if before.code_parse_rate is None and after.code_parse_rate is None:
+        return "  Python code that parses: not measured (no held-out answer had a closed ```python block)"
+
+    def rate(interval: Interval | None, answers: int) -> str:
+        if interval is None:
+            return "- (no answer with code)"
+        return (
+            f"{_pct(interval.value)} of {answers} answers with code (95% {_pct(interval.low)}..{_pct(interval.high)})"
+        )
+
+    line = f"  Python code that parses: {rate(before.code_parse_rate, before.code_answers)} -> "
+    line += rate(after.code_parse_rate, after.code_answers)
+    change = comparison.code_parse_change
+    if change is not None:
+        line += (
+            f"; on {comparison.code_prompts} prompts both answered with code {change.value:+.2f} "
+            f"(95% {change.low:+.2f}..{change.high:+.2f})"
+        )
+    return line
 
 
 def detail_lines(result: TrainingResult) -> list[str]:
@@ -46,6 +80,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"empty or cut off {_pct(before.empty_or_truncated_rate.value)} -> "
             f"{_pct(after.empty_or_truncated_rate.value)}; "
             f"users' own length ratio x{comparison.users_length_ratio:.2f}",
+            code_line(before, after, comparison),
             f"  DPO reward accuracy {_plus_minus(comparison.dpo_reward_accuracy)}, margin "
             f"{comparison.dpo_reward_margin.value:+.3f}",
             f"  log-prob preference accuracy: length-normalised {_pct(before.logprob_accuracy_normalised.value)} -> "
