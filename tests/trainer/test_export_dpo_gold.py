@@ -86,6 +86,7 @@ def test_export_from_tag_carries_turns_loads_with_datasets_and_trains(settings: 
     append_rows(pairs, _with_turns(pair_rows(10)))
     identifier = table_identifier(settings.catalog, DPO_PAIRS)
     first = catalog.load_table(identifier).current_snapshot()
+    assert first is not None
     catalog.load_table(identifier).manage_snapshots().create_tag(first.snapshot_id, "gold-v1").commit()
     append_rows(catalog.load_table(identifier), pair_rows(5, start=10))  # after the tag: not exported
 

@@ -113,6 +113,9 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
     assert card["policy_versions"] == ["synthetic-1"]
     assert card["split"]["by"] == "prompt" and len(card["split"]["eval_prompt_set_hash"]) == 64
     assert card["formatting"] == "plain text" and card["reasons"] == result.reasons
+    # The synthetic answers are prose: code parsing says so rather than reporting a rate of nothing.
+    assert card["metrics"]["code"]["status"] == "no held-out answer had Python code: not measured"
+    assert card["metrics"]["after"]["code_parse_rate"] is None and card["gates"]["max_code_parse_drop"] == 0.05
     adapter = settings.state_dir / "registry" / "runs" / result.run_id / "adapter"
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     _check_listing(settings, result, tiny_model)
