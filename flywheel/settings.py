@@ -8,12 +8,13 @@ which describe the embedded local stack (bundled broker, SQLite catalog, local w
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -162,6 +163,39 @@ def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Sett
         "state_dir": root,
     }
     return Settings(**merge_sections(sections, overrides))
+
+
+def settings_error_message(exc: ValidationError) -> str:
+    """One line per invalid setting of ``exc``, never its value (it may be a secret).
+
+    An unknown key names its environment variable and the closest known key of its section,
+    so ``FLYWHEEL_KAFKA__BOOTSTRAP_SERVER`` reads "did you mean kafka.bootstrap_servers?".
+    """
+    lines = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(_unknown_setting(Settings, [str(part) for part in error["loc"]]))
+        else:
+            lines.append(f"{path}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def _unknown_setting(model: type[BaseModel], path: list[str]) -> str:
+    section: Any = model
+    for part in path[:-1]:
+        is_model = isinstance(section, type) and issubclass(section, BaseModel)
+        field = section.model_fields.get(part) if is_model else None
+        section = field.annotation if field is not None else None
+    name = ".".join(path)
+    variable = ENV_PREFIX + "__".join(path).upper()
+    message = f"{name} ({variable}): unknown setting"
+    if isinstance(section, type) and issubclass(section, BaseModel):
+        known = list(section.model_fields)
+        close = difflib.get_close_matches(path[-1], known, n=1)
+        prefix = ".".join([*path[:-1], ""])
+        message += f"; did you mean {prefix}{close[0]}?" if close else f"; known here: {', '.join(known)}"
+    return message
 
 
 def split_secrets(settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
