@@ -19,7 +19,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class Section(BaseModel):
     """Base of every settings section: immutable once built."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def revised(model: ModelT, /, **changes: Any) -> ModelT:

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from flywheel.errors import FlywheelError
-from flywheel.settings import Settings, load_settings
+from flywheel.settings import Settings, load_settings, settings_error_message
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -19,7 +20,10 @@ def cli_settings() -> Settings:
     """Load the settings once for a command and configure logging; a bad setting exits 2 in one line."""
     try:
         settings = load_settings()
-    except Exception as exc:  # pydantic errors, an unreadable config file: a configuration error, not a bug
+    except ValidationError as exc:
+        stderr.print(f"[red]configuration error:[/red] {settings_error_message(exc)}")
+        raise typer.Exit(2) from exc
+    except Exception as exc:  # an unreadable config file: a configuration error, not a bug
         stderr.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
     try:

@@ -18,9 +18,27 @@ from typing import Any
 
 import yaml
 
+from flywheel.config import revised
 from flywheel.errors import ProcessStartError
 from flywheel.infra.broker import free_port, stop_process
-from flywheel.settings import CONFIG_FILE_ENV, Settings
+from flywheel.settings import CONFIG_FILE_ENV, ENV_PREFIX, Settings, split_secrets
+
+
+def child_configuration(
+    settings: Settings, api_keys: dict[str, str], port: int, **gateway: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The child gateway's config file content (no secret in it) and the environment carrying its secrets.
+
+    ``api_keys`` replace the configured keys (and their HMAC secrets); ``gateway`` revises the
+    rest of the gateway section. Secrets travel as their real values in the environment, never
+    in the file: the file would hold ``SecretStr``'s mask instead (a Redis password or a
+    reviewer's hash that no longer works).
+    """
+    child = revised(
+        settings,
+        gateway={"host": "127.0.0.1", "port": port, "api_keys": api_keys, "hmac_secrets": {}, **gateway},
+    )
+    return split_secrets(child)
 
 
 @contextlib.contextmanager
@@ -29,18 +47,13 @@ def running_gateway(
 ) -> Iterator[str]:
     """Start the gateway on a free loopback port; yields its base URL; stops it on exit."""
     port = free_port()
-    config = settings.model_dump(mode="json", exclude={"gateway"})
-    config["gateway"] = {
-        **settings.gateway.model_dump(mode="json", exclude={"api_keys", "hmac_secrets"}),
-        "host": "127.0.0.1",
-        "port": port,
-        "api_keys": api_keys,
-        **gateway,
-    }
+    config, secrets = child_configuration(settings, api_keys, port, **gateway)
     with tempfile.TemporaryDirectory() as scratch:
         config_file = Path(scratch) / "gateway.yaml"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-        env = {**os.environ, CONFIG_FILE_ENV: str(config_file)}
+        # Configured by ``settings`` alone: the caller's FLYWHEEL_* variables would override the file.
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+        env = {**inherited, **secrets, CONFIG_FILE_ENV: str(config_file)}
         command = [
             sys.executable,
             "-m",

@@ -8,11 +8,13 @@ which describe the embedded local stack (bundled broker, SQLite catalog, local w
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +43,7 @@ from flywheel.review.config import ReviewConfig, ReviewSettings
 from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.trainer.config import TrainerConfig, TrainerSettings
 
+ENV_PREFIX = "FLYWHEEL_"
 CONFIG_FILE_ENV = "FLYWHEEL_CONFIG_FILE"
 SectionT = TypeVar("SectionT", bound=Section)
 
@@ -49,7 +52,7 @@ class Settings(BaseSettings):
     """Everything the flywheel needs, defaulting to the embedded local stack."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FLYWHEEL_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         validate_default=True,
@@ -160,3 +163,67 @@ def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Sett
         "state_dir": root,
     }
     return Settings(**merge_sections(sections, overrides))
+
+
+def settings_error_message(exc: ValidationError) -> str:
+    """One line per invalid setting of ``exc``, never its value (it may be a secret).
+
+    An unknown key names its environment variable and the closest known key of its section,
+    so ``FLYWHEEL_KAFKA__BOOTSTRAP_SERVER`` reads "did you mean kafka.bootstrap_servers?".
+    """
+    lines = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(_unknown_setting(Settings, [str(part) for part in error["loc"]]))
+        else:
+            lines.append(f"{path}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def _unknown_setting(model: type[BaseModel], path: list[str]) -> str:
+    section: Any = model
+    for part in path[:-1]:
+        is_model = isinstance(section, type) and issubclass(section, BaseModel)
+        field = section.model_fields.get(part) if is_model else None
+        section = field.annotation if field is not None else None
+    name = ".".join(path)
+    variable = ENV_PREFIX + "__".join(path).upper()
+    message = f"{name} ({variable}): unknown setting"
+    if isinstance(section, type) and issubclass(section, BaseModel):
+        known = list(section.model_fields)
+        close = difflib.get_close_matches(path[-1], known, n=1)
+        prefix = ".".join([*path[:-1], ""])
+        message += f"; did you mean {prefix}{close[0]}?" if close else f"; known here: {', '.join(known)}"
+    return message
+
+
+def split_secrets(settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
+    """``settings`` as a config file's content without its secrets, and the environment that carries them.
+
+    A dumped ``SecretStr`` is masked (``**********``), so a child process configured from the
+    dump alone would take the mask for a password. Each secret becomes one ``FLYWHEEL_*``
+    variable instead (a mapping of secrets as JSON), which the child reads over the file.
+    """
+    config = settings.model_dump(mode="json")
+    environment: dict[str, str] = {}
+    _move_secrets(settings, config, ENV_PREFIX, environment)
+    return config, environment
+
+
+def _move_secrets(model: BaseModel, dumped: dict[str, Any], prefix: str, environment: dict[str, str]) -> None:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        variable = f"{prefix}{name.upper()}"
+        if isinstance(value, BaseModel):
+            _move_secrets(value, dumped[name], variable + "__", environment)
+        elif isinstance(value, SecretStr):
+            del dumped[name]
+            environment[variable] = value.get_secret_value()
+        elif isinstance(value, dict) and any(isinstance(secret, SecretStr) for secret in value.values()):
+            del dumped[name]
+            environment[variable] = json.dumps({key: _revealed(secret) for key, secret in value.items()})
+
+
+def _revealed(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value

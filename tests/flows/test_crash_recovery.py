@@ -4,46 +4,20 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from flywheel.config import revised
-from flywheel.flows.runner import run_until_drained
 from flywheel.sample import sample_events
-from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS, contracts
+from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from tests.conftest import make_settings, wait_for
-from tests.support.flow_helpers import (
-    produce_raw,
-    read_table,
-    start_flow_process,
-    total_records,
-    write_config,
-)
+from tests.conftest import wait_for
+from tests.support.flow_helpers import produce_raw, start_flow_process, total_records, write_config
+from tests.support.interrupted_runs import assert_drained, assert_matches_uninterrupted_run, frequent_commits
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WAVE = 3000
-
-
-def row_ids(settings: Settings, table: str) -> list[tuple[str, int, int]]:
-    """Every row's source coordinates: unique per source message and table."""
-    rows = read_table(settings, table).select(["source_topic", "source_partition", "source_offset"]).to_pylist()
-    return [(r["source_topic"], r["source_partition"], r["source_offset"]) for r in rows]
-
-
-def describe(settings: Settings, positions: set[tuple[str, int, int]]) -> list[dict[str, object]]:
-    """Table, stage and reason of the rows at these source positions (for failure messages)."""
-    found = []
-    for table in (DPO_PAIRS, REJECTIONS):
-        for row in read_table(settings, table).to_pylist():
-            if (row["source_topic"], row["source_partition"], row["source_offset"]) in positions:
-                found.append(
-                    {k: row.get(k) for k in ("event_id", "source_offset", "stage", "reason")} | {"table": table}
-                )
-    return found[:8]
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:
@@ -53,12 +27,7 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tmp_path: Path) -> None:
     # Small batches and frequent epochs make commits happen all through the run.
-    settings = revised(
-        settings,
-        source={"batch_size": 25},
-        recovery={"snapshot_interval_s": 0.1},
-        sink={"commit_interval_s": 0.1, "progress_commit_interval_s": 0.1},
-    )
+    settings = frequent_commits(settings)
     produce_raw(settings, [(k.encode(), v) for k, v in sample_events(WAVE, seed=1)])
     config = write_config(settings, tmp_path / "flow.yaml")
     log = tmp_path / "flow.log"
@@ -82,30 +51,7 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tm
     kill(process)
 
     # Final restart drains everything and exits on its own.
-    process = start_flow_process(config, "--until-drained", log_path=log)
-    assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+    assert_drained([start_flow_process(config, "--until-drained", log_path=log)], log)
 
     # Reference: the same input processed once, without crashes, into a fresh catalog.
-    reference = make_settings(settings.kafka.bootstrap_servers, tmp_path / "reference", topics=settings.topics)
-    run_until_drained(reference.flow_config())
-
-    crashed = {table: row_ids(settings, table) for table in contracts()}
-    expected = {table: row_ids(reference, table) for table in contracts()}
-    # Each source message lands in at most one table, at most once.
-    every_row = [key for rows in crashed.values() for key in rows]
-    duplicates = [key for key, count in Counter(every_row).items() if count > 1]
-    assert not duplicates, f"duplicated rows {duplicates[:5]}"
-    # Routing and sampling are per-event decisions: those tables match the reference exactly.
-    for table in (FEEDBACK_SIGNALS, POSITIVE_EXAMPLES):
-        assert sorted(crashed[table]) == sorted(expected[table]), f"{table}: rows lost or extra"
-    # An edit ends up as a pair or as a rejection. Which one can depend on the order in which
-    # partitions interleave at a quota or dedup boundary (README: determinism), but every
-    # edit must be in exactly one of the two.
-    edits_crashed = set(crashed[DPO_PAIRS] + crashed[REJECTIONS])
-    edits_expected = set(expected[DPO_PAIRS] + expected[REJECTIONS])
-    assert edits_crashed == edits_expected, (
-        f"extra {describe(settings, edits_crashed - edits_expected)}; "
-        f"missing {describe(reference, edits_expected - edits_crashed)}"
-    )
-    pairs = read_table(settings, DPO_PAIRS).column("event_id").to_pylist()
-    assert len(pairs) == len(set(pairs)) > 0
+    assert_matches_uninterrupted_run(settings, tmp_path / "reference")

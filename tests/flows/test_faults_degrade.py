@@ -20,16 +20,15 @@ from pathlib import Path
 import pytest
 
 from flywheel.config import revised
-from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import LocalBroker, ensure_topics, free_port, start_broker
 from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.sample import sample_events
 from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
 from tests.conftest import make_settings, wait_for
-from tests.flows.test_graceful_stops import assert_same_rows
 from tests.flows.test_promises_survive_crashes import accounted_for
 from tests.support.flow_helpers import produce_raw, start_flow_process, total_records, write_config
+from tests.support.interrupted_runs import assert_matches_uninterrupted_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,9 +69,7 @@ def finish_and_compare(settings: Settings, process: subprocess.Popen[bytes], tot
     wait_for(lambda: accounted_for(settings) == total, timeout_s=180, what="the flow caught up after the fault")
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
-    reference = make_settings(settings.kafka.bootstrap_servers, tmp_path / "reference", topics=settings.topics)
-    run_until_drained(reference.flow_config())
-    assert_same_rows(settings, reference)
+    assert_matches_uninterrupted_run(settings, tmp_path / "reference")
 
 
 def test_a_catalog_held_busy_for_30s_is_retried_and_nothing_is_lost(settings: Settings, tmp_path: Path) -> None:

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from flywheel.config import revised
-from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import free_port
-from flywheel.sample import sample_events
-from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from tests.conftest import make_settings, wait_for
-from tests.flows.test_graceful_stops import assert_same_rows
-from tests.support.flow_helpers import produce_raw, start_flow_process, total_records, write_config
+from tests.conftest import wait_for
+from tests.support.flow_helpers import start_flow_process, write_config
+from tests.support.interrupted_runs import (
+    assert_drained,
+    assert_matches_uninterrupted_run,
+    frequent_commits,
+    signal_after_progress,
+    stop_during_waves,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,34 +43,14 @@ def start_cluster(config: Path, settings: Settings, log: Path, *args: str) -> li
 def test_two_processes_of_two_workers_stopped_by_sigint_and_sigkill_lose_and_duplicate_nothing(
     settings: Settings, tmp_path: Path
 ) -> None:
-    settings = revised(
-        settings,
-        workers_per_process=2,
-        source={"batch_size": 25},
-        recovery={"snapshot_interval_s": 0.1},
-        sink={"commit_interval_s": 0.1, "progress_commit_interval_s": 0.1},
-    )
+    settings = frequent_commits(settings, workers_per_process=2)
     config = write_config(settings, tmp_path / "flow.yaml")
     log = tmp_path / "flow.log"
 
-    for index, stop in enumerate(STOPS):
-        wave = [(k.encode(), v) for k, v in sample_events(WAVE, seed=index + 1)]
-        before = total_records(settings, DPO_PAIRS)
-        processes = start_cluster(config, settings, log)
-        producer = threading.Thread(target=produce_raw, args=(settings, wave))
-        producer.start()
-        grown = before + 20
-        wait_for(lambda: total_records(settings, DPO_PAIRS) >= grown, timeout_s=120, what=f"progress {index}")  # noqa: B023
-        for process in processes:
-            process.send_signal(stop)
-        for process in processes:
-            process.wait(timeout=120)
-        producer.join()
+    def interrupt(index: int, stop: signal.Signals, processes: list[subprocess.Popen[bytes]], before: int) -> None:
+        signal_after_progress(settings, processes, stop, before + 20, 120.0, f"progress {index}")
 
-    processes = start_cluster(config, settings, log, "--until-drained")
-    for process in processes:
-        assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+    stop_during_waves(settings, STOPS, WAVE, lambda _stop: start_cluster(config, settings, log), interrupt)
 
-    reference = make_settings(settings.kafka.bootstrap_servers, tmp_path / "reference", topics=settings.topics)
-    run_until_drained(reference.flow_config())
-    assert_same_rows(settings, reference)
+    assert_drained(start_cluster(config, settings, log, "--until-drained"), log)
+    assert_matches_uninterrupted_run(settings, tmp_path / "reference")

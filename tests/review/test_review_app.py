@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from flywheel.review.app import create_app
 from flywheel.review.config import ReviewConfig, ReviewSettings
 from flywheel.review.store import ReviewStore
 from tests.support.review import password_hash, review_item
+from tests.support.review_flow import csrf
 
 HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss=1">'
 
@@ -40,12 +40,6 @@ def review_settings(**changes: object) -> ReviewSettings:
 def client(store: ReviewStore) -> Iterator[TestClient]:
     with TestClient(create_app(ReviewConfig(review=review_settings()), store)) as test_client:
         yield test_client
-
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found.group(1)
 
 
 def login(client: TestClient, reviewer: str = "alice", password: str = "correct horse") -> None:

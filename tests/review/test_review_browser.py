@@ -12,22 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from flywheel.flows.runner import run_until_drained
-from flywheel.gateway.app import create_app as create_gateway
-from flywheel.infra.broker import LocalBroker, ensure_topics
-from flywheel.review.app import create_app
 from flywheel.review.store import QueueFilter, ReviewStore
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
-from tests.conftest import make_settings, wait_for
-from tests.review.test_review_flow import ANSWER, BETTER, REVIEW_KEY, event, intake, produce
+from tests.conftest import wait_for
 from tests.support.browser import chromium, missing_browser, serving
 from tests.support.flow_helpers import read_table
-from tests.support.review import password_hash
+from tests.support.review_flow import ANSWER, BETTER, event, intake, password_of, produce, review_app
 
 pytestmark = [
     pytest.mark.integration,
@@ -38,33 +33,10 @@ HOSTILE = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 1
 
 
 @pytest.fixture
-def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
-    isolated = make_settings(
-        broker.bootstrap_servers,
-        tmp_path,
-        gateway={"api_keys": {"review": REVIEW_KEY}},
-        review={"reviewers": {"alice": password_hash("alice-password")}, "gateway_api_key": REVIEW_KEY},
-    )
-    ensure_topics(isolated.kafka, isolated.topics)
-    return isolated
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[ReviewStore]:
-    config = settings.review_config()
-    opened = ReviewStore(config.review.store_location(config.state_dir), config.review.claim_ttl_s)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def review_url(settings: Settings, store: ReviewStore) -> Iterator[str]:
+def review_url(review_settings: Settings, store: ReviewStore) -> Iterator[str]:
     """The review app over real HTTP, posting its events to the real gateway app (in-process)."""
-    gateway = create_gateway(settings.gateway_config())
-    transport = httpx.ASGITransport(app=gateway)  # runs no lifespan: the publisher is closed below
-    with serving(create_app(settings.review_config(), store, transport=transport)) as url:
+    with review_app(review_settings, store) as app, serving(app) as url:
         yield url
-    gateway.state.publisher.close()
 
 
 @pytest.fixture
@@ -134,16 +106,16 @@ def rows(browser: Any) -> dict[str, Any]:
 
 
 def test_a_reviewer_correction_becomes_a_trusted_pair(
-    settings: Settings, store: ReviewStore, review_url: str, browser: Any
+    review_settings: Settings, store: ReviewStore, review_url: str, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    fill_queue(settings, store)
+    fill_queue(review_settings, store)
     browser.get(review_url + "/")
     assert browser.current_url.endswith("/login")  # no anonymous access
     log_in(browser, review_url, "wrong")
     assert "wrong password" in browser.find_element(By.ID, "error").text
-    log_in(browser, review_url, "alice-password")
+    log_in(browser, review_url, password_of("alice"))
     assert browser.find_element(By.ID, "reviewer").text == "alice"
     assert set(rows(browser)) == {"down", "down-free", "escalate", "rating", "hostile", "toxic"}
     screenshot = os.environ.get("REVIEW_SCREENSHOT")
@@ -173,8 +145,8 @@ def test_a_reviewer_correction_becomes_a_trusted_pair(
     assert "down" not in rows(browser)
 
     # the event went through the gateway and Kafka; the flow makes it a trusted pair
-    run_until_drained(settings.flow_config())
-    pairs = wait_for(lambda: read_table(settings, DPO_PAIRS).to_pylist(), what="the reviewer's pair")
+    run_until_drained(review_settings.flow_config())
+    pairs = wait_for(lambda: read_table(review_settings, DPO_PAIRS).to_pylist(), what="the reviewer's pair")
     [pair] = [p for p in pairs if p["source"] == "reviewer"]
     down = event("down", Signal.THUMBS_DOWN)
     assert (pair["prompt"], pair["chosen"], pair["rejected"]) == (down.prompt, BETTER, ANSWER)
@@ -184,13 +156,13 @@ def test_a_reviewer_correction_becomes_a_trusted_pair(
 
 
 def test_a_hostile_prompt_is_shown_as_text_and_runs_no_script(
-    settings: Settings, store: ReviewStore, review_url: str, browser: Any
+    review_settings: Settings, store: ReviewStore, review_url: str, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    fill_queue(settings, store)
+    fill_queue(review_settings, store)
     browser.get(review_url + "/login")
-    log_in(browser, review_url, "alice-password")
+    log_in(browser, review_url, password_of("alice"))
     hostile_row = rows(browser)["hostile"]
     assert "<script>window.__xss = 1</script>" in hostile_row.find_element(By.CSS_SELECTOR, ".prompt").text
     assert browser.execute_script("return typeof window.__xss") == "undefined"

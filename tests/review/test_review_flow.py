@@ -2,93 +2,48 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import msgspec
 import pytest
 import sqlalchemy
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
-from flywheel.config import revised
 from flywheel.flows.runner import run_until_drained
 from flywheel.gateway.app import create_app as create_gateway
 from flywheel.infra.broker import LocalBroker, ensure_topics
-from flywheel.review.app import create_app
 from flywheel.review.queue import QueueConsumer
 from flywheel.review.store import QueueFilter, ReviewStore
-from flywheel.schemas.events import InteractionEvent, Signal, encode_event
+from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
 from tests.conftest import make_settings
-from tests.support.flow_helpers import produce_raw, read_table
-from tests.support.review import password_hash
+from tests.support.flow_helpers import read_table
+from tests.support.review_flow import (
+    ANSWER,
+    BETTER,
+    csrf,
+    event,
+    intake,
+    log_in,
+    password_of,
+    produce,
+    review_app,
+    reviewing_settings,
+)
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-REVIEW_KEY = "review-app-key"
-ANSWER = "Delete the old key right away and create a new one."
-BETTER = "Create a new key, deploy it everywhere, then revoke the old key after a grace period."
-
-
-def event(event_id: str, signal: Signal, **fields: Any) -> InteractionEvent:
-    values: dict[str, Any] = {
-        "event_id": event_id,
-        "signal": signal,
-        "occurred_at": T0 + timedelta(minutes=len(event_id)),
-        "thread_id": f"thread-{event_id}",
-        "user_id": "user-1",
-        "segment": "pro",
-        "model_id": "assistant",
-        "model_version": "v1",
-        "prompt": f"How do I rotate an API key? ({event_id})",
-        "response": ANSWER,
-    }
-    values.update(fields)
-    return InteractionEvent(**values)
 
 
 @pytest.fixture
 def review_settings(broker: LocalBroker, tmp_path: Path) -> Settings:
-    settings = make_settings(
-        broker.bootstrap_servers,
-        tmp_path,
-        gateway={"api_keys": {"review": REVIEW_KEY}},
-        review={
-            "reviewers": {"alice": password_hash("alice-password"), "bob": password_hash("bob-password")},
-            "gateway_api_key": REVIEW_KEY,
-        },
-        # One pair per user and day: reviewer pairs must not count against it.
-        curation={"quota": {"per_user_per_day": 1}},
+    """Two reviewers, and a quota of one pair per user and day: reviewer pairs must not count against it."""
+    return reviewing_settings(
+        broker.bootstrap_servers, tmp_path, ["alice", "bob"], curation={"quota": {"per_user_per_day": 1}}
     )
-    ensure_topics(settings.kafka, settings.topics)
-    return settings
-
-
-@pytest.fixture
-def store(review_settings: Settings) -> Iterator[ReviewStore]:
-    config = review_settings.review_config()
-    opened = ReviewStore(config.review.store_location(config.state_dir), config.review.claim_ttl_s)
-    yield opened
-    opened.close()
-
-
-def produce(settings: Settings, events: list[InteractionEvent]) -> None:
-    produce_raw(settings, [(e.thread_id.encode(), encode_event(e)) for e in events])
-
-
-def intake(settings: Settings, store: ReviewStore, group: str | None = None) -> tuple[int, int]:
-    config = settings.review_config()
-    if group:
-        config = revised(config, review={"consumer_group": group})
-    report = QueueConsumer(config, store).run(until_drained=True)
-    return report.read, report.stored
 
 
 def test_queue_stores_each_item_once_and_commits_after_storing(review_settings: Settings, store: ReviewStore) -> None:
@@ -140,23 +95,12 @@ def test_offsets_are_not_committed_when_the_store_fails(review_settings: Setting
     assert intake(review_settings, store) == (2, 2)  # the next session reads both again
 
 
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
-
-
 @pytest.fixture
 def reviewer(review_settings: Settings, store: ReviewStore) -> Iterator[TestClient]:
     """The review app logged in as alice, posting to the real gateway app in-process."""
-    gateway = create_gateway(review_settings.gateway_config())
-    transport = httpx.ASGITransport(app=gateway)  # runs no lifespan: the publisher is closed below
-    app = create_app(review_settings.review_config(), store, transport=transport)
-    with TestClient(app) as client:
-        token = csrf(client.get("/login").text)
-        client.post("/login", data={"reviewer": "alice", "password": "alice-password", "csrf_token": token})
+    with review_app(review_settings, store) as app, TestClient(app) as client:
+        log_in(client, "alice", password_of("alice"))
         yield client
-    gateway.state.publisher.close()
 
 
 def answer(client: TestClient, store: ReviewStore, event_id: str, **form: str) -> str:

@@ -28,18 +28,20 @@ def redis_server_binary() -> str | None:
 
 
 @contextmanager
-def running_redis(workdir: Path) -> Iterator[str]:
-    """Start redis-server on a free port; yields its ``redis://`` URL; stops it on exit."""
+def running_redis(workdir: Path, password: str | None = None) -> Iterator[str]:
+    """Start redis-server on a free port (asking for ``password`` if given); yields its URL; stops it on exit."""
     binary = redis_server_binary()
     if binary is None:
         pytest.skip(SKIP_REASON)
     port = free_port()
     log = open(workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the child until it stops
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    if password is not None:
+        command += ["--requirepass", password]
     server = subprocess.Popen([*command, "--dir", str(workdir)], stdout=log, stderr=subprocess.STDOUT)
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(url, password=password, socket_connect_timeout=0.5)
 
         def answers() -> bool:
             if server.poll() is not None:
