@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from flywheel.console import one_line_errors
+from flywheel.console import cli_settings, one_line_errors
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -30,9 +30,7 @@ def serve(
         import uvicorn
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise typer.BadParameter("install the gateway extra: pip install -e '.[gateway]'") from exc
-    from flywheel.settings import load_settings
-
-    settings = load_settings()
+    settings = cli_settings()
     listen_host = host or settings.gateway.host
     listen_port = settings.gateway.port if port is None else port
     with one_line_errors():
@@ -84,6 +82,5 @@ def openapi() -> None:
     import json
 
     from flywheel.gateway.app import create_app
-    from flywheel.settings import load_settings
 
-    typer.echo(json.dumps(create_app(load_settings().gateway_config()).openapi(), indent=2, sort_keys=True))
+    typer.echo(json.dumps(create_app(cli_settings().gateway_config()).openapi(), indent=2, sort_keys=True))

@@ -88,3 +88,10 @@ def test_the_cli_reports_a_mistyped_setting_in_one_line_and_exits_2() -> None:
     result = runner.invoke(app, ["config", "--json"], env={"FLYWHEEL_KAFKA__BOOTSTRAP_SERVER": "broker-1:9092"})
     assert result.exit_code == 2
     assert "did you mean kafka.bootstrap_servers?" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["gateway", "openapi"], ["gateway", "serve", "--port", "1"]])
+def test_gateway_commands_report_a_mistyped_setting_in_one_line(command: list[str]) -> None:
+    result = runner.invoke(app, command, env={"FLYWHEEL_GATEWAY__PORTT": "8081"})
+    assert result.exit_code == 2, result.output
+    assert "did you mean gateway.port?" in result.output and "Traceback" not in result.output
