@@ -43,7 +43,8 @@ from flywheel.operators.normalize import content_key
 
 OUT = Path(__file__).parent / "curation_holdout.jsonl"
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-_PROSE_WORD = re.compile(r"(?<![\w.\-/$(`'\"])[a-z]{4,}(?![\w(.\-/`'\"]\w)")
+# A prose word: lower-case letters only, not touching code punctuation (``json.load``, ``-size``).
+_PROSE_WORD = re.compile(r"(?<![\w.\-/$(`'\"])[a-z]{4,}(?![\w(`'\"]|[.\-/]\w)")
 
 
 def apply(answer: str, ops: list[Op]) -> str:
@@ -146,9 +147,7 @@ class Holdout:
     def typos(self, text: str, count: int) -> str:
         """The text with ``count`` prose words misspelt (never inside a code block)."""
         spans = prose_spans(text)
-        words = [
-            m for m in _PROSE_WORD.finditer(text) if any(a <= m.start() and m.end() <= b for a, b in spans)
-        ]
+        words = [m for m in _PROSE_WORD.finditer(text) if any(a <= m.start() and m.end() <= b for a, b in spans)]
         chosen = sorted(self.rng.sample(words, min(count, len(words))), key=lambda m: m.start(), reverse=True)
         for match in chosen:
             word = match.group(0)
@@ -215,13 +214,26 @@ def build() -> list[dict[str, Any]]:
         if FENCE in answer and held.domain in COMMENT:
             first_line_end = answer.index("\n", answer.index(FENCE)) + 1
             comment = COMMENT[held.domain] + CODE_INSULTS[k % len(CODE_INSULTS)] + "\n"
-            h.add("insult", "reject", "insult_code_comment", held, answer[:first_line_end] + comment + answer[first_line_end:])
+            h.add(
+                "insult",
+                "reject",
+                "insult_code_comment",
+                held,
+                answer[:first_line_end] + comment + answer[first_line_end:],
+            )
         # injections in the edit and in the prompt
         injection = INJECTIONS[k % len(INJECTIONS)]
         h.add("injection", "reject", "in_chosen", held, apply(answer, held.edits[0]) + "\n\n" + injection)
         if k % 2 == 1:
             other = INJECTIONS[(k + 7) % len(INJECTIONS)]
-            h.add("injection", "reject", "in_prompt", held, apply(answer, held.edits[-1]), prompt=held.prompt + " " + other)
+            h.add(
+                "injection",
+                "reject",
+                "in_prompt",
+                held,
+                apply(answer, held.edits[-1]),
+                prompt=held.prompt + " " + other,
+            )
         add_pii(h, k, held)
     add_hygiene(h)
     add_duplicates(h)
@@ -295,7 +307,11 @@ def add_duplicates(h: Holdout) -> None:
         elif shape == 2:  # exact repeats: the earliest wins
             variants = [("canonical", chosen, 10), ("repeat", chosen, 50), ("repeat", chosen, 70)]
         else:  # shouted first, canonical second, spaced out third
-            variants = [("shouted", chosen.upper(), 0), ("canonical", chosen, 20), ("spaced", chosen.replace(" ", "  "), 40)]
+            variants = [
+                ("shouted", chosen.upper(), 0),
+                ("canonical", chosen, 20),
+                ("spaced", chosen.replace(" ", "  "), 40),
+            ]
         for kind, text, seconds in variants:
             expect = "accept" if kind == "canonical" else "reject"
             h.add("duplicate", expect, kind, held, text, at=moment + timedelta(seconds=seconds))

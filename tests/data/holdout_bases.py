@@ -43,10 +43,17 @@ HELD: list[Held] = [
         "else!",
         [
             [("drop", "Sure! Here's a query that does exactly that:\n\n")],
-            [("only", f"{FENCE}sql\nSELECT customer_id, COUNT(*) AS orders\nFROM orders\nGROUP BY customer_id\n"
-                      f"ORDER BY orders DESC;\n{FENCE}")],
-            [("sub", "FROM orders\n", "FROM orders\nWHERE status <> 'cancelled'\n"),
-             ("add", " Cancelled orders are excluded so refunds do not inflate the counts.")],
+            [
+                (
+                    "only",
+                    f"{FENCE}sql\nSELECT customer_id, COUNT(*) AS orders\nFROM orders\nGROUP BY customer_id\n"
+                    f"ORDER BY orders DESC;\n{FENCE}",
+                )
+            ],
+            [
+                ("sub", "FROM orders\n", "FROM orders\nWHERE status <> 'cancelled'\n"),
+                ("add", " Cancelled orders are excluded so refunds do not inflate the counts."),
+            ],
             [("drop", " Let me know if you need anything else!")],
         ],
         [("ORDER BY orders DESC", "ORDER BY orders ASC"), ("COUNT(*)", "COUNT(DISTINCT order_id)")],
@@ -67,7 +74,12 @@ HELD: list[Held] = [
         [
             [("sub", "AND t1.id > t2.id;", "AND t1.id > t2.id\nWHERE t1.email IS NOT NULL;")],
             [("add", "\n\nAfterwards add a UNIQUE index on email so the duplicates cannot come back.")],
-            [("drop", "You can use a self-join to delete the duplicates while keeping the row with the lowest id:\n\n")],
+            [
+                (
+                    "drop",
+                    "You can use a self-join to delete the duplicates while keeping the row with the lowest id:\n\n",
+                )
+            ],
         ],
         [("AND t1.id > t2.id", "AND t1.id < t2.id"), ("ON t1.email = t2.email", "ON t1.phone = t2.phone")],
         [
@@ -87,9 +99,14 @@ HELD: list[Held] = [
         "For example, HAVING COUNT(*) > 5 keeps only the groups with more than five rows.",
         [
             [("add", " Filtering early with WHERE is also cheaper, because fewer rows reach the aggregation.")],
-            [("sub", "For example, HAVING COUNT(*) > 5 keeps only the groups with more than five rows.",
-              "For example, WHERE price > 10 drops cheap rows first, and HAVING COUNT(*) > 5 then keeps only the "
-              "groups with more than five rows.")],
+            [
+                (
+                    "sub",
+                    "For example, HAVING COUNT(*) > 5 keeps only the groups with more than five rows.",
+                    "For example, WHERE price > 10 drops cheap rows first, and HAVING COUNT(*) > 5 then keeps only the "
+                    "groups with more than five rows.",
+                )
+            ],
         ],
         [("HAVING COUNT(*) > 5", "HAVING COUNT(*) >= 5"), ("before they are grouped", "after they are grouped")],
         [
@@ -123,8 +140,13 @@ HELD: list[Held] = [
         "line is a shebang such as #!/usr/bin/env bash so the system knows which interpreter to use.",
         [
             [("add", " If the file came from Windows, run dos2unix on it first or the shebang line will fail.")],
-            [("sub", "Run chmod +x script.sh to add the execute permission",
-              "Run chmod u+x script.sh to add the execute permission for your user only")],
+            [
+                (
+                    "sub",
+                    "Run chmod +x script.sh to add the execute permission",
+                    "Run chmod u+x script.sh to add the execute permission for your user only",
+                )
+            ],
         ],
         [("chmod +x script.sh", "chmod 777 script.sh"), ("#!/usr/bin/env bash", "#!/bin/sh")],
         [
@@ -141,11 +163,18 @@ HELD: list[Held] = [
         "else pushed commits you have not fetched yet, so you cannot silently destroy their work.",
         [
             [("add", " Never force push to main or to any branch other people build on.")],
-            [("sub", "Use git push --force-with-lease instead of --force.",
-              "Fetch first, then use git push --force-with-lease instead of --force.")],
+            [
+                (
+                    "sub",
+                    "Use git push --force-with-lease instead of --force.",
+                    "Fetch first, then use git push --force-with-lease instead of --force.",
+                )
+            ],
         ],
-        [("--force-with-lease instead of --force", "--force instead of --force-with-lease"),
-         ("It refuses to overwrite", "It does not refuse to overwrite")],
+        [
+            ("--force-with-lease instead of --force", "--force instead of --force-with-lease"),
+            ("It refuses to overwrite", "It does not refuse to overwrite"),
+        ],
         [
             "The lease variant compares the remote tip with what you last saw, aborting when a colleague updated "
             "the branch meanwhile, which protects shared history from accidental overwrites during a rebase.",
@@ -162,8 +191,13 @@ HELD: list[Held] = [
             [("drop", "Great question! "), ("drop", " Hope this helps!")],
             [("sub", "print(data)", "logger.info(data)")],
             [("sub", "with open('data.json') as f:", "with open('data.json', encoding='utf-8') as f:")],
-            [("only", f"{FENCE}python\nimport json\n\nwith open('data.json') as f:\n    data = json.load(f)\n"
-                      f"print(data)\n{FENCE}")],
+            [
+                (
+                    "only",
+                    f"{FENCE}python\nimport json\n\nwith open('data.json') as f:\n    data = json.load(f)\n"
+                    f"print(data)\n{FENCE}",
+                )
+            ],
         ],
         [("json.load(f)", "json.loads(f)"), ("'data.json'", "'config.json'")],
         [
@@ -183,10 +217,14 @@ HELD: list[Held] = [
         "It tries three times and waits one second between attempts.",
         [
             [("sub", "print('retrying')", "logger.warning('retrying')")],
-            [("sub", "time.sleep(1)", "time.sleep(2 ** attempt)"),
-             ("sub", "waits one second between attempts", "backs off exponentially between attempts")],
-            [("sub", "except Exception:", "except ConnectionError:"),
-             ("add", " Catch only the errors that are worth retrying, never a bare Exception.")],
+            [
+                ("sub", "time.sleep(1)", "time.sleep(2 ** attempt)"),
+                ("sub", "waits one second between attempts", "backs off exponentially between attempts"),
+            ],
+            [
+                ("sub", "except Exception:", "except ConnectionError:"),
+                ("add", " Catch only the errors that are worth retrying, never a bare Exception."),
+            ],
             [("drop", "Here's a simple retry loop:\n\n")],
         ],
         [("range(3)", "range(5)"), ("time.sleep(1)", "time.sleep(10)")],
@@ -204,8 +242,13 @@ HELD: list[Held] = [
         "Converting to a set would also remove duplicates, but it does not keep the order.",
         [
             [("add", " The items must be hashable for either approach to work.")],
-            [("sub", "Converting to a set would also remove duplicates, but it does not keep the order.",
-              "Avoid set(items) here: it removes duplicates but loses the order.")],
+            [
+                (
+                    "sub",
+                    "Converting to a set would also remove duplicates, but it does not keep the order.",
+                    "Avoid set(items) here: it removes duplicates but loses the order.",
+                )
+            ],
         ],
         [("since Python 3.7", "since Python 3.6"), ("list(dict.fromkeys(items))", "list(set(items))")],
         [
@@ -222,14 +265,21 @@ HELD: list[Held] = [
         f"    print(results)\n\nasyncio.run(main())\n{FENCE}\n\n"
         "gather returns the results in the same order as the coroutines you passed in.",
         [
-            [("sub", "asyncio.gather(fetch(1), fetch(2), fetch(3))",
-              "asyncio.gather(fetch(1), fetch(2), fetch(3), return_exceptions=True)"),
-             ("add", " With return_exceptions=True one failure does not cancel the others.")],
+            [
+                (
+                    "sub",
+                    "asyncio.gather(fetch(1), fetch(2), fetch(3))",
+                    "asyncio.gather(fetch(1), fetch(2), fetch(3), return_exceptions=True)",
+                ),
+                ("add", " With return_exceptions=True one failure does not cancel the others."),
+            ],
             [("sub", "print(results)", "logging.info(results)")],
             [("add", "\n\nOn Python 3.11 and later, asyncio.TaskGroup is the safer choice.")],
         ],
-        [("asyncio.run(main())", "asyncio.get_event_loop().run_until_complete(main())"),
-         ("in the same order as", "in a different order than")],
+        [
+            ("asyncio.run(main())", "asyncio.get_event_loop().run_until_complete(main())"),
+            ("in the same order as", "in a different order than"),
+        ],
         [
             "Schedule each coroutine as a task with create_task, keep the task objects in a list, then await them "
             "one after another; they all make progress concurrently while the event loop switches between them.",
@@ -246,8 +296,13 @@ HELD: list[Held] = [
         f"    return items\n{FENCE}",
         [
             [("add", "\n\nLinters such as ruff flag this pattern as B006.")],
-            [("sub", "Default argument values are evaluated once, when the function is defined, not on every call. ",
-              "")],
+            [
+                (
+                    "sub",
+                    "Default argument values are evaluated once, when the function is defined, not on every call. ",
+                    "",
+                )
+            ],
         ],
         [("if items is None:", "if not items:"), ("items=None", "items=()")],
         [
@@ -264,15 +319,27 @@ HELD: list[Held] = [
         "are off.\n4. Tell the on-call engineer.\n\nFollowing these steps avoids most deployment surprises.",
         [
             [("sub", "4. Tell the on-call engineer.", "4. Tell the on-call engineer.\n5. Prepare a rollback plan.")],
-            [("sub", "1. Run the full test suite.\n2. Apply database migrations on staging first.",
-              "1. Apply database migrations on staging first.\n2. Run the full test suite.")],
-            [("sub", "Following these steps avoids most deployment surprises.",
-              "Mit diesen Schritten vermeiden Sie die meisten Überraschungen beim Deployment.")],
+            [
+                (
+                    "sub",
+                    "1. Run the full test suite.\n2. Apply database migrations on staging first.",
+                    "1. Apply database migrations on staging first.\n2. Run the full test suite.",
+                )
+            ],
+            [
+                (
+                    "sub",
+                    "Following these steps avoids most deployment surprises.",
+                    "Mit diesen Schritten vermeiden Sie die meisten Überraschungen beim Deployment.",
+                )
+            ],
             [("drop", "\n\nFollowing these steps avoids most deployment surprises.")],
             [("sub", "3. Check that feature flags are off.", "3. Check that new feature flags default to off.")],
         ],
-        [("3. Check that feature flags are off.", "3. Check that feature flags are on."),
-         ("on staging first", "on production first")],
+        [
+            ("3. Check that feature flags are off.", "3. Check that feature flags are on."),
+            ("on staging first", "on production first"),
+        ],
         [
             "Before shipping, make sure CI is green, schema changes were rehearsed somewhere safe, toggles for "
             "unfinished work stay disabled, and whoever carries the pager this week knows a release is coming.",
@@ -286,14 +353,26 @@ HELD: list[Held] = [
         "isolated.\n\nCons:\n- More operational overhead.\n- Network calls add latency.\n- Distributed "
         "transactions are hard.",
         [
-            [("sub", "- Distributed transactions are hard.",
-              "- Distributed transactions are hard.\n- Debugging needs distributed tracing.")],
-            [("sub", "- A failure stays isolated.", "- A failure stays isolated if you add timeouts and circuit "
-                                                    "breakers.")],
+            [
+                (
+                    "sub",
+                    "- Distributed transactions are hard.",
+                    "- Distributed transactions are hard.\n- Debugging needs distributed tracing.",
+                )
+            ],
+            [
+                (
+                    "sub",
+                    "- A failure stays isolated.",
+                    "- A failure stays isolated if you add timeouts and circuit breakers.",
+                )
+            ],
             [("add", "\n\nFor a small team, a modular monolith is usually the better start.")],
         ],
-        [("- Services can scale separately.", "- Services cannot scale separately."),
-         ("- Network calls add latency.", "- Network calls reduce latency.")],
+        [
+            ("- Services can scale separately.", "- Services cannot scale separately."),
+            ("- Network calls add latency.", "- Network calls reduce latency."),
+        ],
         [
             "Splitting a system into many small deployables buys autonomy and elastic scaling per component, but "
             "you pay with infrastructure complexity, slower remote hops and painful cross-service consistency.",
@@ -303,14 +382,19 @@ HELD: list[Held] = [
     Held(
         "markdown",
         "How do I set up SSH keys for GitHub?",
-        "Follow these steps:\n\n1. Generate a key with ssh-keygen -t ed25519 -C \"work laptop\".\n"
-        "2. Start the agent with eval \"$(ssh-agent -s)\" and add the key with ssh-add.\n3. Copy the public key "
+        'Follow these steps:\n\n1. Generate a key with ssh-keygen -t ed25519 -C "work laptop".\n'
+        '2. Start the agent with eval "$(ssh-agent -s)" and add the key with ssh-add.\n3. Copy the public key '
         "from ~/.ssh/id_ed25519.pub.\n4. Paste it under Settings > SSH and GPG keys on GitHub.\n5. Test with ssh -T "
         "git@github.com.",
         [
-            [("sub", "5. Test with ssh -T git@github.com.",
-              "5. Test with ssh -T git@github.com.\n\nNever share the private key file id_ed25519.")],
-            [("sub", "2. Start the agent with eval \"$(ssh-agent -s)\" and add the key with ssh-add.\n", "")],
+            [
+                (
+                    "sub",
+                    "5. Test with ssh -T git@github.com.",
+                    "5. Test with ssh -T git@github.com.\n\nNever share the private key file id_ed25519.",
+                )
+            ],
+            [("sub", '2. Start the agent with eval "$(ssh-agent -s)" and add the key with ssh-add.\n', "")],
             [("sub", "Follow these steps:\n\n", "")],
         ],
         [("ssh-keygen -t ed25519", "ssh-keygen -t rsa -b 4096"), ("~/.ssh/id_ed25519.pub", "~/.ssh/id_ed25519")],
@@ -333,8 +417,10 @@ HELD: list[Held] = [
             [("add", " You will get an e-mail confirmation as soon as the refund is issued.")],
             [("after", "to the original payment method,", " or as store credit if you paid with a gift card,")],
         ],
-        [("within 5-7 business days", "within 10 business days"),
-         ("to the original payment method", "to your store credit balance")],
+        [
+            ("within 5-7 business days", "within 10 business days"),
+            ("to the original payment method", "to your store credit balance"),
+        ],
         [
             "We usually turn a returned parcel into money back in about a week of working days; it lands on the "
             "same card or account you used, although some banks take a little longer to display it.",
@@ -349,12 +435,19 @@ HELD: list[Held] = [
         "cycle, and you keep the current features until then.",
         [
             [("add", " Annual plans can only be changed at renewal.")],
-            [("sub", "When you upgrade, we charge the prorated difference immediately.",
-              "When you upgrade, we charge the prorated difference immediately and unlock the new features right "
-              "away.")],
+            [
+                (
+                    "sub",
+                    "When you upgrade, we charge the prorated difference immediately.",
+                    "When you upgrade, we charge the prorated difference immediately and unlock the new features right "
+                    "away.",
+                )
+            ],
         ],
-        [("charge the prorated difference immediately", "charge the full price immediately"),
-         ("you keep the current features", "you lose the current features")],
+        [
+            ("charge the prorated difference immediately", "charge the full price immediately"),
+            ("you keep the current features", "you lose the current features"),
+        ],
         [
             "Absolutely: moving up is billed pro rata straight away, while moving down waits for your renewal date "
             "so nothing you already paid for disappears early. Everything is managed from the account settings.",
@@ -364,7 +457,7 @@ HELD: list[Held] = [
     Held(
         "support",
         "I forgot my password, what do I do?",
-        "No problem! Click \"Forgot password\" on the login page and enter the e-mail address you signed up with. "
+        'No problem! Click "Forgot password" on the login page and enter the e-mail address you signed up with. '
         "We will send you a reset link that is valid for 30 minutes. If you don't see it, check your spam folder.",
         [
             [("drop", "No problem! ")],
@@ -386,11 +479,19 @@ HELD: list[Held] = [
         "usually arrive within 7 to 14 days. Import duties and taxes are charged by the destination country and "
         "are not included in our prices.",
         [
-            [("sub", "the EU, the United Kingdom, Canada and the United States",
-              "the EU, the United Kingdom, Switzerland, Canada and the United States")],
+            [
+                (
+                    "sub",
+                    "the EU, the United Kingdom, Canada and the United States",
+                    "the EU, the United Kingdom, Switzerland, Canada and the United States",
+                )
+            ],
             [("add", " You can track every parcel from the Orders page.")],
         ],
-        [("within 7 to 14 days", "within 3 to 5 days"), ("are not included in our prices", "are included in our prices")],
+        [
+            ("within 7 to 14 days", "within 3 to 5 days"),
+            ("are not included in our prices", "are included in our prices"),
+        ],
         [
             "Our couriers deliver across Europe, Britain and North America; overseas parcels take one to two weeks, "
             "and any customs fees are collected on arrival by the local authorities rather than at checkout.",
@@ -405,8 +506,13 @@ HELD: list[Held] = [
         "derivative is 3x^2 sin(x) + x^3 cos(x).",
         [
             [("add", " You can factor it as x^2 (3 sin(x) + x cos(x)).")],
-            [("sub", "Use the product rule: (uv)' = u'v + uv'.", "Use the product rule, (uv)' = u'v + uv', since "
-                                                                  "the function is a product of two factors.")],
+            [
+                (
+                    "sub",
+                    "Use the product rule: (uv)' = u'v + uv'.",
+                    "Use the product rule, (uv)' = u'v + uv', since the function is a product of two factors.",
+                )
+            ],
         ],
         [("3x^2 sin(x) + x^3 cos(x)", "3x^2 sin(x) - x^3 cos(x)"), ("u' = 3x^2", "u' = 2x^3")],
         [
@@ -422,8 +528,13 @@ HELD: list[Held] = [
         "72 kilometres per hour.",
         [
             [("add", " That is 20 metres per second.")],
-            [("sub", "Average speed is distance divided by time.", "Average speed is total distance divided by total "
-                                                                   "time, including any stops.")],
+            [
+                (
+                    "sub",
+                    "Average speed is distance divided by time.",
+                    "Average speed is total distance divided by total time, including any stops.",
+                )
+            ],
         ],
         [("72 km/h", "72 m/s"), ("180 km / 2.5 h", "180 km / 2 h")],
         [
@@ -478,8 +589,10 @@ HELD: list[Held] = [
         "This caps the api service at half a CPU core and 512 megabytes of memory.",
         [
             [("add", " Older compose file versions used cpu_shares and mem_limit instead.")],
-            [("sub", "image: myapp:latest", "image: myapp:1.4.2"),
-             ("add", " Pin the image tag so a restart does not pull a different build.")],
+            [
+                ("sub", "image: myapp:latest", "image: myapp:1.4.2"),
+                ("add", " Pin the image tag so a restart does not pull a different build."),
+            ],
         ],
         [("cpus: '0.5'", "cpus: '2'"), ("memory: 512M", "memory: 512G")],
         [
