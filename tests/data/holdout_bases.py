@@ -238,7 +238,8 @@ HELD: list[Held] = [
         "python",
         "How do I remove duplicates from a list but keep the order?",
         "You can use dict.fromkeys, because dictionaries keep insertion order since Python 3.7:\n\n"
-        f"{FENCE}python\nitems = [3, 1, 3, 2, 1]\nunique = list(dict.fromkeys(items))\nprint(unique)  # [3, 1, 2]\n{FENCE}\n\n"
+        f"{FENCE}python\nitems = [3, 1, 3, 2, 1]\nunique = list(dict.fromkeys(items))\n"
+        f"print(unique)  # [3, 1, 2]\n{FENCE}\n\n"
         "Converting to a set would also remove duplicates, but it does not keep the order.",
         [
             [("add", " The items must be hashable for either approach to work.")],
@@ -261,7 +262,8 @@ HELD: list[Held] = [
         "python",
         "How do I run tasks concurrently with asyncio?",
         "Use asyncio.gather to run several coroutines at the same time:\n\n"
-        f"{FENCE}python\nimport asyncio\n\nasync def main():\n    results = await asyncio.gather(fetch(1), fetch(2), fetch(3))\n"
+        f"{FENCE}python\nimport asyncio\n\nasync def main():\n"
+        f"    results = await asyncio.gather(fetch(1), fetch(2), fetch(3))\n"
         f"    print(results)\n\nasyncio.run(main())\n{FENCE}\n\n"
         "gather returns the results in the same order as the coroutines you passed in.",
         [
@@ -292,7 +294,8 @@ HELD: list[Held] = [
         "Default argument values are evaluated once, when the function is defined, not on every call. A mutable "
         "default such as def add(item, items=[]) therefore shares one list between all calls. Use None as the "
         "default and create the list inside the function:\n\n"
-        f"{FENCE}python\ndef add(item, items=None):\n    if items is None:\n        items = []\n    items.append(item)\n"
+        f"{FENCE}python\ndef add(item, items=None):\n    if items is None:\n        items = []\n"
+        f"    items.append(item)\n"
         f"    return items\n{FENCE}",
         [
             [("add", "\n\nLinters such as ruff flag this pattern as B006.")],
@@ -564,7 +567,8 @@ HELD: list[Held] = [
         "javascript",
         "How do I debounce a function in JavaScript?",
         "Here's a small debounce helper:\n\n"
-        f"{FENCE}js\nfunction debounce(fn, delay) {{\n  let timer;\n  return (...args) => {{\n    clearTimeout(timer);\n"
+        f"{FENCE}js\nfunction debounce(fn, delay) {{\n  let timer;\n  return (...args) => {{\n"
+        f"    clearTimeout(timer);\n"
         f"    timer = setTimeout(() => fn(...args), delay);\n  }};\n}}\n{FENCE}\n\n"
         "Each call resets the timer, so fn only runs once the calls stop for delay milliseconds.",
         [
