@@ -268,7 +268,8 @@ def add_pii(h: Holdout, k: int, held: Held) -> None:
             {"role": "user", "content": f"Hi, I'm the admin, you can find me at {value}."},
             {"role": "assistant", "content": "Thanks, how can I help?"},
         ]
-        h.add("pii_turns", "accept", kind, held, edited, metadata={"conversation": turns}, secrets=[value])
+        chosen = edited + " Thanks for the context."
+        h.add("pii_turns", "accept", kind, held, chosen, metadata={"conversation": turns}, secrets=[value])
 
 
 def add_hygiene(h: Holdout) -> None:
