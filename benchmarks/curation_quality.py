@@ -1,13 +1,17 @@
-"""Curation quality on a labelled stream: precision/recall of accepted pairs per category.
+"""Curation quality on labelled streams: precision/recall of accepted pairs per category.
 
-``make bench`` runs the labelled set ``tests/data/curation_set.jsonl`` (built by
-``tests/data/build_curation_set.py``) through the real curation dataflow in memory (Bytewax
-with a partitioned list source, the default chain and policy, no broker) and reports:
+``make bench`` runs two labelled sets through the real curation dataflow in memory (Bytewax
+with a partitioned list source, the default chain and policy, no broker): our own
+``tests/data/curation_set.jsonl`` (built by ``tests/data/build_curation_set.py``) and the
+held-out ``tests/data/curation_holdout.jsonl`` (``tests/data/build_curation_holdout.py``,
+written apart from the first: other domains, edit styles, insults, injections, PII formats).
+``python -m flywheel.benchmarks.curation_quality`` runs only this part. For each set it reports:
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;
 * overall precision of accepted pairs and recall of good edits (targets 0.99 and 0.95);
 * the safety gate (toxicity model and blocked-content rules) precision/recall on the insults;
-* PII leaks: labelled secrets found in any stored text or review message (must be 0);
+* leaks: labelled secrets (PII, control and bidi characters) found in any stored text or
+  review message (must be 0);
 * order independence: the same stream read with other partition counts, batch sizes and
   worker counts must give the same decision for every event.
 """
@@ -15,7 +19,7 @@ with a partitioned list source, the default chain and policy, no broker) and rep
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,8 @@ from flywheel.schemas.records import OutboundMessage, SinkItem, SourceCoordinate
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 
 LABELLED_SET = Path("tests/data/curation_set.jsonl")
+HOLDOUT_SET = Path("tests/data/curation_holdout.jsonl")
+LABELLED_SETS = {"our labelled set": LABELLED_SET, "held-out set": HOLDOUT_SET}
 TOPIC = "flywheel.interactions.v1"
 Placement = tuple[str, str | None, str | None]  # table, stage, reason
 
@@ -173,9 +179,22 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def run_curation_quality(path: Path = LABELLED_SET, console: Console | None = None) -> dict[str, Any]:
-    """Score the labelled set, check order independence, print the table and return the figures."""
+def run_curation_quality(
+    sets: Mapping[str, Path] = LABELLED_SETS, console: Console | None = None
+) -> dict[str, dict[str, Any]]:
+    """Score each labelled set that exists, print its table and return the figures by set name."""
     console = console or Console()
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in sets.items():
+        if not path.is_file():
+            console.print(f"[yellow]{name} skipped: {path} not found (run from the repo root)[/yellow]")
+            continue
+        results[name] = score_set(path, console, name)
+    return results
+
+
+def score_set(path: Path, console: Console, name: str = "labelled set") -> dict[str, Any]:
+    """Score one labelled set, check order independence, print the table and return the figures."""
     items = load_labelled(path)
     config = FlowConfig()
     reference = run_labelled(items, config, partitions=1, batch_size=1000, workers=1)
@@ -188,7 +207,8 @@ def run_curation_quality(path: Path = LABELLED_SET, console: Console | None = No
         differing[label] = sum(sorted(other.placed.get(k, [])) != sorted(v) for k, v in reference.placed.items())
     results["order_independence"] = differing
     results["items"] = len(items)
-    _print(console, results)
+    results["path"] = str(path)
+    _print(console, results, name)
     return results
 
 
@@ -196,8 +216,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _print(console: Console, results: dict[str, Any]) -> None:
-    table = Table("category", "items", "expected pairs", "accepted", "precision", "recall", title="curation quality")
+def _print(console: Console, results: dict[str, Any], name: str) -> None:
+    title = f"curation quality: {name} ({results['path']}, {results['items']} events)"
+    table = Table("category", "items", "expected pairs", "accepted", "precision", "recall", title=title)
     for category, c in sorted(results["categories"].items()):
         precision = _fmt(_ratio(c["correct"], c["accepted"])) if c["accepted"] else "n/a (none accepted)"
         table.add_row(
@@ -217,6 +238,11 @@ def _print(console: Console, results: dict[str, Any]) -> None:
         f"safety gate on insults in long edits: precision {_fmt(results['safety_precision'])}, "
         f"recall {_fmt(results['safety_recall'])}"
     )
-    console.print(f"PII leaks into stored or sent texts: {len(results['pii_leaks'])} {results['pii_leaks'][:5]}")
+    leaks = results["pii_leaks"]
+    console.print(f"labelled secrets (PII, control/bidi characters) in stored or sent texts: {len(leaks)} {leaks[:5]}")
     for label, count in results["order_independence"].items():
         console.print(f"order independence vs 1 partition, batch 1000, 1 worker: {label}: {count} decisions differ")
+
+
+if __name__ == "__main__":
+    run_curation_quality()

@@ -87,8 +87,10 @@ def _card_ok(match: re.Match[str]) -> bool:
 def _phone_ok(match: re.Match[str]) -> bool:
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
-    # International numbers (+CC) carry up to 15 digits (E.164); national ones 10 or 11.
-    if not 10 <= len(digits) <= (15 if text.startswith("+") else 11):
+    # International numbers (+CC, or 00CC as dialled outside North America) carry up to 15
+    # digits (E.164) after the prefix; national ones 10 or 11.
+    limit = 17 if text.startswith("00") else 15 if text.startswith("+") else 11
+    if not 10 <= len(digits) <= limit:
         return False
     # Dotted quads are IP addresses, not phone numbers.
     return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
@@ -251,17 +253,20 @@ DETECTORS: tuple[Scrubber, ...] = (
         "email",
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
         "[EMAIL]",
+        # git@github.com (ssh -T, clone URLs) is a git host's SSH login, nobody's address.
+        lambda m: not m.group(0).startswith("git@"),
         hint=re.compile("@"),
     ),
     Detector(  # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
         "email",
         re.compile(
             r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[a-z0-9\-]+"
-            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s|\.)\s*[a-z0-9\-]+)*"
-            r"\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\sdot\s)\s*(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|me|dev|ai)\b"
+            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\[\.\]|\(\.\)|\sdot\s|\.)\s*[a-z0-9\-]+)*"
+            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\[\.\]|\(\.\))\s*[a-z]{2,24}"
+            r"|\s*\sdot\s\s*(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|me|dev|ai))\b"
         ),
         "[EMAIL]",
-        words=("dot",),
+        words=("dot", "[.]", "(.)"),
     ),
     Detector(  # jane(at)example.com, bob [at] mail.org: a bracketed "at" is never prose
         "email",
@@ -274,7 +279,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     Detector(
         "ip_address",
         re.compile(
-            r"(?<![\w.:])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.])"
+            r"(?<![\w.:])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\d)"
             r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:])"
         ),
         "[IP]",
@@ -305,7 +310,11 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "phone",
-        re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]\d{2,4}){1,4}(?!\w)"),
+        re.compile(
+            r"(?<![\w+])(?:(?:\+|00)\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{2,5}(?:[ .\-]\d{2,4}){1,4}(?!\w)"
+            # a national number: trunk 0, area code, subscriber number in one block (07700 900461)
+            r"|(?<![\w+])0\d{2,4}[ .\-]\d{5,8}(?!\w)"
+        ),
         "[PHONE]",
         _phone_ok,
         min_digits=7,

@@ -8,7 +8,7 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 * the flow (whole curation chain, exactly-once into Iceberg) on each stream;
 * scale-out: the realistic mix again with 2 workers in one process, and with 2 processes;
 * DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present);
-* curation quality on the labelled set (``curation_quality.py``);
+* curation quality on our labelled set and the held-out set (``curation_quality.py``);
 * optionally a long run (default 1,000,000 events inside one 24 h dedup window): rate at the
   start vs the end, RSS growth.
 
@@ -36,7 +36,7 @@ from typing import Any
 from rich.console import Console
 
 from flywheel.benchmarks.contestants import CONSUME_BATCH, bare_consumer, in_children, seed_logger
-from flywheel.benchmarks.curation_quality import LABELLED_SET, run_curation_quality
+from flywheel.benchmarks.curation_quality import LABELLED_SETS, run_curation_quality
 from flywheel.benchmarks.measure import STEADY_FROM, STEADY_TO, Measured, rss_at_share, window
 from flywheel.benchmarks.pii_stage import measure_pii_stage
 from flywheel.benchmarks.readme import render_table
@@ -133,10 +133,7 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
     finally:
         broker.stop()
         shutil.rmtree(root, ignore_errors=True)  # topics' logs and tables: gigabytes after a long run
-    if LABELLED_SET.is_file():
-        results["curation_quality"] = run_curation_quality(LABELLED_SET, console)
-    else:
-        console.print(f"[yellow]curation quality skipped: {LABELLED_SET} not found (run from the repo root)[/yellow]")
+    results["curation_quality"] = run_curation_quality(LABELLED_SETS, console)
     _save(results, started)
     console.print(render_table(results))
     console.print(f"written to {RESULTS}")

@@ -7,8 +7,9 @@ trivial only when every difference is one of:
 * the case of a prose word;
 * a typo fix: one prose word for another, same first letter (or its first two letters
   swapped), within one or two character edits (Damerau: a swap counts once); words of three
-  letters or fewer only when the letters are the same (``teh`` -> ``the``) or one letter is
-  added at the end (``th`` -> ``the``), never for a unit (``ms`` -> ``s``);
+  letters or fewer only when the letters are the same (``teh`` -> ``the``), one letter is
+  added at the end (``th`` -> ``the``) or, for three letters, inside after the first
+  (``wth`` -> ``with``), never a replaced letter (``add`` -> ``and``) or a unit (``ms`` -> ``s``);
 * words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added.
 
 Anything else is substantive however few characters it touches: a code-like token
@@ -122,12 +123,20 @@ def _is_typo(a: _Token, b: _Token) -> bool:
     if (x in _NEGATIONS) != (y in _NEGATIONS) and min(len(x), len(y)) <= 4:
         return False  # one letter turns "no" into "on", "not" into "now"
     if min(len(x), len(y)) <= 3:
-        # Short words: letters swapped (teh), or one letter dropped at the end (th -> the);
-        # never a unit (ms -> s, mb -> gb), where one letter is the whole meaning.
+        # Short words: letters swapped (teh), one letter dropped at the end (th -> the), or a
+        # three-letter word missing one letter of a four-letter one after its first (wth -> with,
+        # sop -> stop); never a letter replaced (add -> and, max -> min) and never a unit (ms -> s,
+        # mb -> gb), where one letter is the whole meaning.
         if x in _UNITS or y in _UNITS:
             return False
         shorter, longer = sorted((x, y), key=len)
-        return sorted(x) == sorted(y) or (len(longer) == len(shorter) + 1 >= 3 and longer.startswith(shorter))
+        if sorted(x) == sorted(y):
+            return True
+        if len(longer) != len(shorter) + 1 or len(longer) < 3:
+            return False
+        return longer.startswith(shorter) or (
+            len(shorter) >= 3 and longer[0] == shorter[0] and Levenshtein.distance(shorter, longer) == 1
+        )
     if x[0] != y[0] and x[:2] != y[1::-1]:
         return False
     return OSA.distance(x, y) <= (2 if min(len(x), len(y)) >= 8 else 1)

@@ -15,8 +15,9 @@ sizes, worker counts or restarts. For one hash bucket (the flow keys the step by
   source has caught up, and everything held is decided). A slot is decided once the
   watermark is ``hold`` past the slot's end (the lateness allowed within one partition), or
   at the end of the stream;
-* the winner of a group is its best event by :func:`rank`: canonical text first (an edit not
-  padded with whitespace and not shouted), then the earliest ``occurred_at``, then the
+* the winner of a group is its best event by :func:`rank`: the tidiest text first (an edit not
+  shouted, not padded around, fewest doubled spaces inside lines; indentation does not count),
+  then the earliest ``occurred_at``, then the
   smallest ``event_id``; the others are duplicates (``duplicate_event_id`` when they share the
   winner's event id, else ``duplicate_content``);
 * a winner is remembered for ``window`` of event time (:class:`WindowedDedup`): a group of a
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,19 +53,35 @@ Partition = tuple[str, int]  # topic, partition
 Rank = tuple[int, float, str, Position]
 
 
-def is_canonical(text: str) -> bool:
-    """True when the text is neither padded (outer or doubled spaces) nor shouted (mostly capitals)."""
-    if text != text.strip() or "  " in text:
-        return False
+# Spaces or tabs doubled between two characters of a line, or left at a line's end. A line's
+# indentation is not padding: code keeps its structure in it (``    data = json.load(f)``).
+_INNER_PADDING = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)|(?<=\S)[ \t]+(?=\r?\n)")
+_SHOUTED = 1 << 32
+_OUTER_PADDING = 1 << 31
+
+
+def untidiness(text: str) -> int:
+    """0 for canonical text; more the more it is shouted or padded.
+
+    Shouting (mostly capitals) outweighs padding around the text, which outweighs spaces doubled
+    inside lines (counted, so among copies that all align code comments the least spaced wins).
+    """
     letters = [c for c in text if c.isalpha() and (c.isupper() or c.islower())]
     upper = sum(1 for c in letters if c.isupper())
-    return not (len(letters) >= 8 and upper > 0.6 * len(letters))
+    shouted = len(letters) >= 8 and upper > 0.6 * len(letters)
+    inner = min(len(_INNER_PADDING.findall(text)), _OUTER_PADDING - 1)
+    return (_SHOUTED if shouted else 0) + (_OUTER_PADDING if text != text.strip() else 0) + inner
+
+
+def is_canonical(text: str) -> bool:
+    """True when the text is neither padded (outer or doubled spaces in a line) nor shouted (mostly capitals)."""
+    return untidiness(text) == 0
 
 
 def rank(event: InteractionEvent, position: Position) -> Rank:
-    """Sort key of duplicates: canonical text, then earliest event time, smallest id, position."""
+    """Sort key of duplicates: the tidiest text, then earliest event time, smallest id, position."""
     text = event.final_user_edit if event.signal is Signal.EDIT and event.final_user_edit is not None else ""
-    return (0 if is_canonical(text) else 1, event.occurred_at.timestamp(), event.event_id, position)
+    return (untidiness(text), event.occurred_at.timestamp(), event.event_id, position)
 
 
 @dataclass

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -92,12 +91,16 @@ def secret_plugins() -> tuple[object, ...]:
 
 
 def secret_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of provider keys and tokens that detect-secrets' plugins find."""
+    """Spans of provider keys and tokens that detect-secrets' plugins find.
+
+    The span is the whole match of the plugin's pattern: a plugin yields the pattern's first
+    group when it has one, which for some is only the prefix (GitLab's ``glpat``), never the
+    key. The plugin still decides: a match counts only when it finds a secret in it.
+    """
     for plugin in secret_plugins():
-        for secret in plugin.analyze_string(text):  # type: ignore[attr-defined]
-            # Plugins yield the secret (or its groups); a short group is a prefix, not the key.
-            if len(secret) >= 8:
-                for found in re.finditer(re.escape(secret), text):
+        for pattern in plugin.denylist:  # type: ignore[attr-defined]
+            for found in pattern.finditer(text):
+                if any(True for _ in plugin.analyze_string(found.group(0))):  # type: ignore[attr-defined]
                     yield found.span()
 
 

@@ -24,6 +24,7 @@ is ~50x slower per item on CPU for the transformer backend.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -162,6 +163,40 @@ def segments(text: str, max_words: int = 24) -> list[str]:
     return out
 
 
+# Letters spelt with look-alike digits and signs (sh1t, a$$, b!tch): a word holding letters and
+# one of these next to a letter is also scored spelt out, as the profanity model knows words.
+# A "1" stands for "i" or "l" (bu11shit), so both readings are scored.
+_LOOKALIKES = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_WORDISH = re.compile(r"[A-Za-z0-9@$!]*[A-Za-z][A-Za-z0-9@$!]*")
+
+
+def _spell(word: str, one: str) -> str:
+    if not any(char in _LOOKALIKES or char == "1" for char in word):
+        return word
+    core = word.rstrip("!")  # an exclamation mark ends a word, it is not an "i"
+    out = []
+    for index, char in enumerate(core):
+        near = core[index - 1 : index] + core[index + 1 : index + 2]
+        if (char in _LOOKALIKES or char == "1") and any(c.isalpha() for c in near):
+            out.append(one if char == "1" else _LOOKALIKES[char])
+        else:
+            out.append(char)
+    return "".join(out) + word[len(core) :]
+
+
+def _spell_match(match: re.Match[str], one: str) -> str:
+    return _spell(match.group(0), one)
+
+
+def spelt_out(text: str) -> list[str]:
+    """The readings of the text with look-alike digits and signs inside words as letters (``sh1tty`` -> ``shitty``).
+
+    Empty when the text has none.
+    """
+    readings = {_WORDISH.sub(functools.partial(_spell_match, one=one), text) for one in "il"}
+    return sorted(reading for reading in readings if reading != text)
+
+
 class SegmentedScorer:
     """Scores user edits where the harm is: the whole edit and each segment the user wrote.
 
@@ -188,12 +223,15 @@ class SegmentedScorer:
         return self.backend.labels
 
     def pieces(self, chosen: str, rejected: str = "") -> list[str]:
-        """What is scored for one edit: the edit, then its segments absent from ``rejected``."""
+        """What is scored for one edit: the edit, then its segments absent from ``rejected``.
+
+        A piece with words spelt in look-alike digits or signs (``sh1tty``) is scored spelt out too.
+        """
         if self.max_words == 0:
-            return [chosen]
+            return _with_spelt_out([chosen])
         known = {normalize_text(piece) for piece in segments(rejected, self.max_words)}
         new = [piece for piece in segments(chosen, self.max_words) if normalize_text(piece) not in known]
-        return [chosen] + [piece for piece in new if piece != chosen]
+        return _with_spelt_out([chosen] + [piece for piece in new if piece != chosen])
 
     def score_edits(self, chosen: list[str], rejected: list[str]) -> list[dict[str, float]]:
         """Per edit, the highest score of each label over its pieces; pieces scored in batches."""
@@ -216,6 +254,10 @@ class SegmentedScorer:
     def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
         """Per text, the highest score of each label over the text and all its segments."""
         return self.score_edits(texts, [""] * len(texts))
+
+
+def _with_spelt_out(pieces: list[str]) -> list[str]:
+    return pieces + [reading for piece in pieces for reading in spelt_out(piece)]
 
 
 def build_scorer(cfg: ToxicitySettings) -> SegmentedScorer:

@@ -44,6 +44,12 @@ def test_typo_fix_is_trivial() -> None:
         ("Open th settings page.", "Open the settings page."),
         ("It is CPU-bound work, use I/O threads.", "it is cpu-bound work, use i/o threads."),
         ("I dont know, PosttgreSQL said so.", "I don't know; PostgreSQL said so."),
+        # a four-letter word missing a letter after its first (held-out set: wth, sop, tet, cps)
+        (
+            "Start it wth the script, then sop the old one and run the tet suite.",
+            "Start it with the script, then stop the old one and run the test suite.",
+        ),
+        ("This cps the service at half a core.", "This caps the service at half a core."),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
@@ -66,6 +72,9 @@ def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chose
         ("Call get_user first.", "Call get_users first."),
         ("It is valid.", "It is invalid."),
         ("The fox jumps.", "The fix jumps."),
+        ("Add the flag and rebuild.", "And the flag and rebuild."),
+        ("Set max to 3 workers.", "Set min to 3 workers."),
+        ("Do it now.", "Do it not."),
     ],
 )
 def test_small_meaningful_changes_are_substantive(rejected: str, chosen: str) -> None:

@@ -51,6 +51,20 @@ def test_canonical_text_wins_over_an_earlier_shouted_padded_copy() -> None:
     assert not is_canonical("  padded") and not is_canonical("SHOUTED TEXT HERE") and is_canonical("Fine, OK.")
 
 
+def test_indented_code_is_canonical_and_beats_an_earlier_shouted_or_padded_copy() -> None:
+    code = "Retry it:\n\n```python\nfor attempt in range(3):\n    fetch()  # once more\n```"
+    assert is_canonical("Retry it:\n\n```python\nfor attempt in range(3):\n    fetch()\n```")
+    for other in (code.upper(), "\n  " + code + "  \n", code.replace(" ", "  ")):
+        copy = edit("a-copy", 0, other)
+        plain = edit("b-plain", 20, code)
+        for order in ([copy, plain], [plain, copy]):
+            decided = run(HeldDedup(WINDOW, HOLD), [(e, ("t", 0, i)) for i, e in enumerate(order)])
+            assert {k.split("@")[0]: v for k, v in decided.items()} == {
+                "b-plain": "kept",
+                "a-copy": "duplicate_content",
+            }, other
+
+
 def test_earliest_then_smallest_id_wins_and_retries_are_event_id_duplicates() -> None:
     events = [edit("z", 5, TEXTS[1]), edit("y", 5, TEXTS[1]), edit("x", 9, TEXTS[1]), edit("y", 5, TEXTS[1])]
     decided = run(HeldDedup(WINDOW, HOLD), [(e, ("t", 0, i)) for i, e in enumerate(events)])

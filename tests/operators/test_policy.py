@@ -16,7 +16,7 @@ def engine() -> PolicyEngine:
 
 def test_default_policy_ships_with_version(engine: PolicyEngine) -> None:
     assert DEFAULT_POLICY_FILE.is_file()
-    assert engine.version == "default-v2"
+    assert engine.version == "default-v3"
     assert engine.pii_in_chosen == "drop"
     assert engine.pii_actions["email"] == "scrub"
     assert engine.pii_actions["payment_card"] == "reject"
@@ -65,6 +65,15 @@ def test_pii_in_chosen_drops_the_pair_unless_kept(engine: PolicyEngine, tmp_path
         ("stripe sk_live_" + "a1B2c3D4e5F6g7H8i9J0k1L2", "[API_KEY]"),
         ("mail jane(at)example.com now", "[EMAIL]"),
         ("call me at 555-0134 tonight", "[PHONE]"),
+        # held-out set: an address at the end of a sentence, dialling prefixes and national formats,
+        # obfuscated addresses with any top-level domain, a key whose plugin yields only its prefix
+        ("If anything breaks, reach me at 34.117.59.81.", "[IP]"),
+        ("My details for this: 198.51.100.23.", "[IP]"),
+        ("call 0044 20 7123 4567 after six", "[PHONE]"),
+        ("my mobile is 07700 900461.", "[PHONE]"),
+        ("write to alex{at}fastmail{dot}fm today", "[EMAIL]"),
+        ("write to j.smith [at] company [.] com today", "[EMAIL]"),
+        ("register the runner with glpat-Xy7rT2pQ9sLm4Nv8Kb3W today", "[API_KEY]"),
     ],
 )
 def test_new_detectors_mask_obfuscated_and_structured_pii(text: str, mask: str) -> None:
@@ -84,6 +93,9 @@ def test_new_detectors_mask_obfuscated_and_structured_pii(text: str, mask: str) 
         "ports 8080 and 9090",
         "look at github.com for the code",
         "number of rows: 123-4567 approx",
+        "then test with ssh -T git@github.com.",
+        "clone git@gitlab.com:team/app.git first",
+        "install version 1.2.3.4.5 first",
     ],
 )
 def test_new_detectors_leave_look_alikes(text: str) -> None:

@@ -14,6 +14,7 @@ from flywheel.operators.toxicity import (
     build_backend,
     build_scorer,
     segments,
+    spelt_out,
 )
 
 CLASSES = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
@@ -184,6 +185,16 @@ def test_an_insult_inside_a_long_edit_is_caught_per_segment() -> None:
     gate = ToxicityGate(ToxicitySettings().thresholds)
     assert gate.check({"profanity": segmented}) is not None
     assert scorer.score_edits([LONG_ANSWER], [LONG_ANSWER])[0]["profanity"] < 0.8
+
+
+def test_words_spelt_with_look_alike_digits_are_scored_spelt_out() -> None:
+    assert spelt_out("You sh1tty little program.") == ["You shitty little program.", "You shltty little program."]
+    assert spelt_out("a$$hole and b!tch, bu11shit") == ["asshole and bitch, buiishit", "asshole and bitch, bullshit"]
+    assert spelt_out("Hello! Port 8080 on 10.0.0.1 is open.") == []
+    scorer = build_scorer(ToxicitySettings())
+    edit = LONG_ANSWER + " You sh1tty little program."
+    assert ProfanityBackend().score_batch(["You sh1tty little program."])[0]["profanity"] < 0.8
+    assert scorer.score_edits([edit], [LONG_ANSWER])[0]["profanity"] >= 0.8
 
 
 def test_segments_the_model_already_wrote_are_not_scored_alone() -> None:
