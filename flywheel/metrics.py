@@ -91,7 +91,7 @@ TOXICITY = Histogram(
 )
 TEXT_HYGIENE = Counter(
     "flywheel_text_characters_removed_total",
-    "Characters removed from event texts at decode: control characters (NUL, ...) and bidi controls.",
+    "Characters removed from event texts at decode: control characters (NUL, ...), bidi controls, zero-width spaces.",
     ["kind"],
 )
 

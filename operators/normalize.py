@@ -36,30 +36,40 @@ def content_key(prompt: str, chosen: str, rejected: str) -> str:
 
 # Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make
 # stored text display in an order other than the one it is read in ("Trojan Source").
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The implicit marks (LRM, RLM, ALM) are bidi controls too.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Zero-width space, word joiner and a stray byte-order mark: invisible, and they split words so
+# that PII detectors, rules and dedup see "pass<ZWSP>word" apart from "password". The zero-width
+# (non-)joiners U+200C/U+200D stay: emoji sequences and several scripts need them.
+_INVISIBLE = frozenset("\u200b\u2060\ufeff")
 # Line structure is content; every other C0/C1 control (NUL included) is not.
 _KEPT_CONTROLS = frozenset("\t\n\r")
 
 
 def _unwanted(char: str) -> str | None:
-    """``"bidi"`` or ``"control"`` for a character the hygiene step removes, else None."""
+    """``"bidi"``, ``"invisible"`` or ``"control"`` for a character the hygiene step removes, else None."""
     if char in _BIDI_CONTROLS:
         return "bidi"
+    if char in _INVISIBLE:
+        return "invisible"
     if char not in _KEPT_CONTROLS and unicodedata.category(char) == "Cc":
         return "control"
     return None
 
 
-# Every character _unwanted() names: C0 and C1 controls except tab/newline/CR, DEL, bidi controls.
-_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Every character _unwanted() names: C0 and C1 controls except tab/newline/CR, DEL, bidi controls,
+# zero-width spaces.
+_UNWANTED = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b\u200e\u200f\u061c\u2060\ufeff]"
+)
 
 
 def clean_text(text: str) -> tuple[str, dict[str, int]]:
-    """NFC-normalise and remove control characters (not tab/newline) and bidi controls.
+    """NFC-normalise and remove control characters (not tab/newline), bidi controls and zero-width spaces.
 
-    Returns the clean text and how many characters of each kind (``control``, ``bidi``) were
-    removed. Removal, not rejection: a stray NUL in an otherwise good edit should not cost
-    the pair, and nothing invisible survives into a stored or trained-on text.
+    Returns the clean text and how many characters of each kind (``control``, ``bidi``,
+    ``invisible``) were removed. Removal, not rejection: a stray NUL in an otherwise good edit
+    should not cost the pair, and nothing invisible survives into a stored or trained-on text.
     """
     removed: dict[str, int] = {}
     if _UNWANTED.search(text) is not None:

@@ -80,6 +80,14 @@ def test_clean_text_removes_controls_and_bidi_and_composes() -> None:
     assert clean_text("plain text\n") == ("plain text\n", {})
 
 
+def test_clean_text_removes_zero_width_spaces_and_bidi_marks_but_keeps_joiners() -> None:
+    from flywheel.operators.normalize import clean_text
+
+    text, removed = clean_text("\ufeffjane\u200b@exam\u2060ple.com \u200fok\u200e \U0001f469\u200d\U0001f4bb")
+    assert text == "jane@example.com ok \U0001f469\u200d\U0001f4bb"
+    assert removed == {"invisible": 3, "bidi": 2}
+
+
 @given(st.text())
 def test_clean_text_leaves_nothing_invisible(text: str) -> None:
     from flywheel.operators.normalize import clean_text
@@ -87,5 +95,5 @@ def test_clean_text_leaves_nothing_invisible(text: str) -> None:
     out, _ = clean_text(text)
     assert unicodedata.is_normalized("NFC", out)
     assert all(c in "\t\n\r" or unicodedata.category(c) != "Cc" for c in out)
-    assert not set(out) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert not set(out) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\u2060\ufeff")
     assert clean_text(out) == (out, {})
