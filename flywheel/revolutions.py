@@ -50,7 +50,8 @@ class WheelOptions:
     (:data:`KEEP_CODE_ONLY`), the habit of the ``history`` stream replayed before revolution 0:
     the traffic the assistant logged before the wheel started (``flywheel demo --revolutions 0``'s
     sample and coding streams). Without it, the first trigger would wait for hundreds of live
-    answers, which cost seconds each on a CPU.
+    answers, which cost seconds each on a CPU. The live users ask the other half of the coding
+    tasks (``coding_prompts("live")``): no question they ask, nor its code, is in the history.
     """
 
     revolutions: int = 2
@@ -137,6 +138,19 @@ def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
     )
 
 
+def wheel_users(options: WheelOptions) -> SimulatedUsers:
+    """The live simulated users: by default they ask the coding tasks the logged history never asked."""
+    prompts = options.prompts or tuple(dict.fromkeys(prompt for prompt, _ in coding_prompts("live")))
+    return SimulatedUsers(
+        prompts=prompts,
+        users=options.users,
+        prompts_per_user=options.prompts_per_user,
+        policy=options.policy,
+        seed=options.seed,
+        max_tokens=options.max_new_tokens,
+    )
+
+
 @contextlib.contextmanager
 def serving_in_thread(config: ServingConfig) -> Iterator[str]:
     """Run the model server (uvicorn) in a thread of this process on a free port; yields its URL."""
@@ -211,14 +225,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         ensure_topics(settings.kafka, settings.topics)
         reference = options.base_reference or resolve_base_model(settings.trainer)
         config = revised(settings.serving_config(), base_model=reference)
-        users = SimulatedUsers(
-            prompts=options.prompts or tuple(dict.fromkeys(prompt for prompt, _ in coding_prompts())),
-            users=options.users,
-            prompts_per_user=options.prompts_per_user,
-            policy=options.policy,
-            seed=options.seed,
-            max_tokens=options.max_new_tokens,
-        )
+        users = wheel_users(options)
         key, review = secrets.token_urlsafe(16), WheelReview(secrets.token_urlsafe(16))
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
         gateway_log = options.directory / "gateway.log"

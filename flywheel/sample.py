@@ -6,11 +6,12 @@ produces the same events every time.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.events import InteractionEvent, Signal, encode_event
@@ -127,7 +128,24 @@ _ASKS = [
     "I need a Python function that {does}.",
     "Give me a short Python function that {does}.",
     "How can I {do} with Python?",
+    "Please write a Python function that {does}.",
+    "Write Python code to {do}.",
+    "What is a simple way to {do} in Python?",
+    "Could you show me a Python function that {does}?",
+    "Help me write a Python function that {does}.",
+    "Create a Python function that {does}.",
+    "Implement a Python function that {does}.",
+    "What is the Python code to {do}?",
 ]
+# The coding tasks split in two halves by a hash of the task: the logged history asks one half,
+# the live simulated users (``make run``'s revolutions) the other, so the live edit rate is measured
+# on questions (and code) that no history event trained on.
+_HISTORY_TASKS = frozenset(
+    sorted((task[0] for task in _TASKS), key=lambda does: hashlib.sha256(does.encode()).digest())[
+        : (len(_TASKS) + 1) // 2
+    ]
+)
+CodingSplit = Literal["all", "history", "live"]
 _SEGMENTS = ["free", "pro", "enterprise"]
 _MODEL_VERSIONS = ["2026.10", "2026.11"]
 
@@ -220,10 +238,16 @@ def sample_events(
         yield thread_id, encode_event(event)
 
 
-def coding_prompts() -> list[tuple[str, str]]:
-    """Every (prompt, answer) of the coding assistant: each task asked in every phrasing, in a fixed order."""
+def coding_prompts(split: CodingSplit = "all") -> list[tuple[str, str]]:
+    """Every (prompt, answer) of the coding assistant: each task asked in every phrasing, in a fixed order.
+
+    ``history`` and ``live`` are the two disjoint halves of the tasks (``all`` is both): the logged
+    history's questions and the live simulated users' questions.
+    """
     pairs = []
     for does, do, code, how in _TASKS:
+        if split != "all" and (does in _HISTORY_TASKS) != (split == "history"):
+            continue
         for ask in _ASKS:
             prompt = ask.format(does=does, do=do)
             lead = f"You can {do} with a short function:\n\n" if prompt.startswith("How") else ""
@@ -251,13 +275,14 @@ def keep_code_only(answer: str) -> str:
 def coding_events(
     count: int, seed: int = 11, edit_share: float = 0.6, thumbs_up_share: float = 0.0
 ) -> Iterator[tuple[str, bytes]]:
-    """A coding assistant's stream: users edit answers with one habit (:func:`keep_code_only`), like others.
+    """A coding assistant's logged stream: users edit answers with one habit (:func:`keep_code_only`).
 
-    Deterministic: prompts are dealt round-robin over a seeded shuffle, so each prompt is asked a
-    similar number of times; the rest of the events are views.
+    Deterministic: the history's prompts (``coding_prompts("history")``, never the live users')
+    are dealt round-robin over a seeded shuffle, so each prompt is asked a similar number of
+    times; the rest of the events are views.
     """
     rng = random.Random(seed)
-    catalogue = coding_prompts()
+    catalogue = coding_prompts("history")
     order = list(range(len(catalogue)))
     rng.shuffle(order)
     start = datetime(2026, 11, 2, tzinfo=UTC)

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
             serving=self.serving,
             registry_url=registry,
             base_model=self.serving.base_model or self.trainer.base_model,
+            lora_rank=self.trainer.lora.r,
             state_dir=self.state_dir,
         )
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flywheel.errors import ServingError
 from flywheel.serving.backend import Backend, GenerationParams, TransformersBackend
-from flywheel.serving.config import ServingConfig
+from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.serving.engine import Engine
 from flywheel.serving.follower import AliasWatcher, PromotionFollower
 from flywheel.serving.impact import ImpactRefresher
@@ -55,13 +55,23 @@ class ChatRequest(BaseModel):
     stream: Literal[False] = False
 
 
-def backend_for(config: ServingConfig) -> Backend:
-    """The configured generation backend (not started)."""
+def generation_params(body: ChatRequest, settings: ServingSettings) -> GenerationParams:
+    """A request's decoding settings: its own where given (capped), else the server's defaults."""
+    limit = settings.max_new_tokens_limit
+    max_new = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, limit)
+    temperature = settings.temperature if body.temperature is None else body.temperature
+    return GenerationParams(max_new, temperature)
+
+
+def backend_for(config: ServingConfig, registry: RegistryView) -> Backend:
+    """The configured generation backend (not started); vllm must be installed for ``backend=vllm``."""
     settings = config.serving
     if settings.backend == "vllm":
-        from flywheel.serving.vllm_backend import VllmBackend
+        from flywheel.serving.vllm_backend import MISSING_VLLM, VllmBackend, vllm_available
 
-        return VllmBackend(config.base_model)
+        if not vllm_available():  # say so now, not after the app started
+            raise ServingError(MISSING_VLLM)
+        return VllmBackend(config, registry)
     return TransformersBackend(config.base_model, settings.device, settings.max_prompt_tokens)
 
 
@@ -70,7 +80,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
     settings = config.serving
     registry = RegistryView(config.registry_url)
     engine = Engine(
-        backend or backend_for(config), registry, config.state_dir / "serving-cache", settings.max_batch_size
+        backend or backend_for(config, registry), registry, config.state_dir / "serving-cache", settings.max_batch_size
     )
     watcher = AliasWatcher(engine, registry, settings.watch_interval_s)
     follower = PromotionFollower(
@@ -115,13 +125,8 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         x_request_id: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
         """Answer a chat with the version the user is routed to."""
-        limit = settings.max_new_tokens_limit
-        max_new = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, limit)
-        temperature = settings.temperature if body.temperature is None else body.temperature
         conversation = [{"role": m.role, "content": m.content} for m in body.messages]
-        ticket = engine.submit(
-            conversation, GenerationParams(max_new, temperature), body.user or x_user_id, x_request_id
-        )
+        ticket = engine.submit(conversation, generation_params(body, settings), body.user or x_user_id, x_request_id)
         answer = await asyncio.wrap_future(ticket.future)
         response.headers[VERSION_HEADER] = ticket.version
         response.headers[REQUEST_ID_HEADER] = ticket.request_id

@@ -60,6 +60,18 @@ class Backend(Protocol):
         """Answer every conversation with ``version`` (``base`` = no adapter)."""
 
 
+def render_prompt(tokenizer: Any, conversation: Sequence[Message]) -> tuple[str, bool]:
+    """The prompt text of a conversation, and whether the tokenizer should add special tokens.
+
+    A chat model gets its chat template with the assistant's turn opened, as the trainer formats
+    training data; a model without a template gets the messages' text, as the trainer does.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(list(conversation), add_generation_prompt=True, tokenize=False)
+        return str(text), False
+    return "\n\n".join(message["content"] for message in conversation), True
+
+
 def pick_device(preference: str) -> str:
     """``cuda`` when present (or asked), then ``mps``, else ``cpu``."""
     import torch
@@ -132,10 +144,7 @@ class TransformersBackend:
 
     def render(self, conversation: Sequence[Message]) -> tuple[str, bool]:
         """The prompt text of a conversation, and whether the tokenizer should add special tokens."""
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(list(conversation), add_generation_prompt=True, tokenize=False)
-            return str(text), False
-        return "\n\n".join(message["content"] for message in conversation), True
+        return render_prompt(self.tokenizer, conversation)
 
     def generate(
         self, version: str, conversations: Sequence[Sequence[Message]], params: GenerationParams

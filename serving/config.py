@@ -1,8 +1,8 @@
 """Configuration of the model server, loaded as ``Settings.serving`` (``FLYWHEEL_SERVING__*``).
 
-``ServingConfig`` is what the server takes. Its ``registry_url`` and ``base_model`` are not set
-by hand: ``Settings.serving_config()`` copies them from the trainer's section, so the server
-serves exactly the registry the trainer writes (``trainer.registry_url``, default
+``ServingConfig`` is what the server takes. Its ``registry_url``, ``base_model`` and ``lora_rank``
+are not set by hand: ``Settings.serving_config()`` copies them from the trainer's section, so the
+server serves exactly the registry the trainer writes (``trainer.registry_url``, default
 ``<state_dir>/registry``) on top of the base model the trainer trained on.
 """
 
@@ -22,6 +22,23 @@ class RolloutSettings(Section):
     # 0 switches everyone to a promoted run at once; e.g. 0.1 makes it the candidate for 10% of
     # users (by a stable hash of user_id) while the current version keeps the other 90%.
     promotion_share: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class VllmSettings(Section):
+    """The vLLM engine (``backend = "vllm"``): ``vllm.EngineArgs`` fields, by their vLLM names."""
+
+    # Adapters held on the GPU at once: the current version, a rollout's candidate, and one more
+    # that in-flight requests still use while a swap completes.
+    max_loras: int = Field(default=4, ge=1)
+    # 0 sizes it from the registry: the largest rank of any adapter there and the trainer's LoRA
+    # rank, rounded up to a rank vLLM supports. An adapter above it is refused at swap time.
+    max_lora_rank: Literal[0, 1, 8, 16, 32, 64, 128, 256, 320, 512] = 0
+    gpu_memory_utilization: float = Field(default=0.9, gt=0.0, le=1.0)
+    # None: the model's own context length.
+    max_model_len: int | None = Field(default=None, ge=8)
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    enforce_eager: bool = False
+    seed: int = 0
 
 
 class ServingSettings(Section):
@@ -49,6 +66,7 @@ class ServingSettings(Section):
     follow_promotions: bool = True
     consumer_group: str = "flywheel-serving"
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
     # Impact gauges (edit rate etc. by model_version) on /metrics: refresh period (0 = off) and cap.
     impact_refresh_s: float = Field(default=0.0, ge=0.0)
     impact_max_versions: int = Field(default=8, ge=1)
@@ -63,4 +81,5 @@ class ServingConfig(Section):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     registry_url: str = Field(description="local path or fsspec URL of the trainer's registry")
     base_model: str = Field(description="loadable base model reference (local folder or hub id)")
+    lora_rank: int = Field(default=16, ge=1, description="the LoRA rank the trainer trains adapters with")
     state_dir: Path = Path(".flywheel")

@@ -118,6 +118,19 @@ class RegistryView:
         card: dict[str, object] = json.loads(self.fs.cat_file(path))
         return card
 
+    def adapter_config(self, version: str) -> dict[str, object] | None:
+        """The run's PEFT ``adapter_config.json`` (rank, targets), or None when it has no adapter."""
+        path = self._path("runs", version, "adapter", "adapter_config.json")
+        if not self.fs.exists(path):
+            return None
+        config: dict[str, object] = json.loads(self.fs.cat_file(path))
+        return config
+
+    def runs(self) -> list[str]:
+        """Every completed run (one with a model card), sorted by id."""
+        cards = self.fs.glob(self._path("runs", "*", "model_card.json"))
+        return sorted(str(card).rstrip("/").split("/")[-2] for card in cards)
+
     def check_servable(self, version: str) -> None:
         """Raise :class:`AliasError` unless ``version`` is ``base`` or a completed run with an adapter."""
         if version == BASE:

@@ -10,6 +10,7 @@ gates reject leaves serving on the version it had, and the next revolution's run
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from flywheel.infra.catalog import open_catalog, table_identifier
+from flywheel.review_demo import CORRECTIONS
 from flywheel.revolutions import WheelOptions, run_revolutions, wheel_settings
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.simulation import HOUSE_STYLE
@@ -29,8 +31,8 @@ from tests.support.synthetic import prompt_for
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _options(tmp_path: Path, revolutions: int, **trainer: object) -> WheelOptions:
-    prompts = tuple(prompt_for(index) + "\n" for index in range(480))
+def _options(tmp_path: Path, revolutions: int, prompt_count: int = 480, **trainer: object) -> WheelOptions:
+    prompts = tuple(prompt_for(index) + "\n" for index in range(prompt_count))
     model = chatty_model(tmp_path / "model", list(prompts))  # opens 2 answers in 3 with "Sure!"
     return WheelOptions(
         revolutions=revolutions,
@@ -139,3 +141,43 @@ def test_a_rejected_run_leaves_serving_on_the_old_version(tmp_path: Path) -> Non
     assert review is not None and review["trained_by"] == second.run_id, printed
     assert f"that run {second.run_id} trained on ({review['split']} split)" in printed, printed
     _assert_reviewer_pair_where_the_demo_says(options, [first.run_id or "", second.run_id], review)
+
+
+def test_the_logged_history_is_replayed_around_the_review_step_so_the_first_run_holds_its_pair(
+    tmp_path: Path,
+) -> None:
+    """``make run``'s ordering: general history, curated; the review step; then the coding history.
+
+    The general history alone stays under the threshold and the coding history crosses it, so the
+    reviewer's pair, committed in between, is in the data of revolution 0's run. Were the coding
+    history replayed before the review, the trigger would be cut before the pair and it would wait.
+    """
+    options = dataclasses.replace(
+        _options(tmp_path, revolutions=1, prompt_count=48),  # a smaller model build: the users ask 32
+        users=8,
+        prompts_per_user=4,
+        history_events=200,
+        history_coding_events=200,
+        threshold=40,
+    )
+    output = io.StringIO()
+    first, last = run_revolutions(Console(file=output, width=200), options)
+    printed = output.getvalue()
+    assert "history: 400 logged events replayed" in printed, printed
+    assert first.model_version == "base" and first.run_id and first.answers == 32, printed
+    review = json.loads((tmp_path / "wheel" / "report.json").read_text())["review"]
+    # The reviewer answered a thumbs-down of the logged history, not of revolution 0's live users.
+    assert review is not None and review["prompt"].startswith(tuple(CORRECTIONS)), printed
+    assert review["trained_by"] == first.run_id, printed
+    assert f"that run {first.run_id} trained on ({review['split']} split)" in printed, printed
+    settings = wheel_settings("127.0.0.1:9", options)  # the broker is gone; the catalog is SQLite
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    card = Registry.from_settings(settings.trainer.registry_url, settings.state_dir).read_card(first.run_id)
+    assert card is not None
+    trained = table.scan(snapshot_id=card["dataset"]["snapshot_id"], selected_fields=("event_id", "source"))
+    sources = [(row["event_id"].split("-")[0], row["source"]) for row in trained.to_arrow().to_pylist()]
+    general = sum(1 for prefix, source in sources if prefix == "evt" and source != "reviewer")
+    coding = sum(1 for prefix, _ in sources if prefix == "code")
+    assert general + 1 < options.threshold <= general + 1 + coding, sources  # the coding history crossed it
+    assert sum(1 for _, source in sources if source == "reviewer") == 1
+    assert last.decision.startswith("measured only"), printed

@@ -1,9 +1,10 @@
-"""The demo's coding-assistant stream: deterministic, one habit, every prompt distinct."""
+"""The demo's coding-assistant stream: deterministic, one habit, every prompt distinct, history apart from live."""
 
 from __future__ import annotations
 
 import orjson
 
+from flywheel.revolutions import KEEP_CODE_ONLY, WheelOptions, wheel_users
 from flywheel.sample import coding_events, coding_prompts, keep_code_only
 
 
@@ -17,5 +18,26 @@ def test_coding_stream_is_deterministic_with_one_habit() -> None:
         assert edit["final_user_edit"].startswith("```python\n") and edit["final_user_edit"].endswith("```")
         assert edit["final_user_edit"] in edit["response"] and "This function" not in edit["final_user_edit"]
     prompts = [prompt for prompt, _ in coding_prompts()]
-    assert len(prompts) == len(set(prompts)) == 200
+    assert len(prompts) == len(set(prompts)) == 400
     assert keep_code_only("no code here") == "no code here"
+
+
+def _code(answer: str) -> str:
+    return keep_code_only(answer).split("\n", 2)[1]  # the line after the fence: the function's def
+
+
+def test_the_live_users_ask_questions_the_history_never_asked() -> None:
+    history, live = coding_prompts("history"), coding_prompts("live")
+    assert sorted(history + live) == sorted(coding_prompts())
+    assert 180 <= len(history) <= 220 and 180 <= len(live) <= 220  # halves, of tasks by hash
+    # Disjoint by task, not only by wording: no live question's code is in the history either.
+    assert not {p for p, _ in history} & {p for p, _ in live}
+    assert not {_code(a) for _, a in history} & {_code(a) for _, a in live}
+    assert coding_prompts("history") == history  # deterministic
+    logged = {orjson.loads(value)["prompt"] for _, value in coding_events(600)}
+    assert logged <= {p for p, _ in history} and len(logged) == len(history)  # every history prompt, only those
+    asked = wheel_users(WheelOptions()).prompts
+    assert len(asked) == len(live) and not set(asked) & logged
+    # The users' habit applies to the live questions as it did to the history's.
+    answers = dict(live)
+    assert all(KEEP_CODE_ONLY.correct(prompt, answers[prompt]) for prompt in asked)
