@@ -18,6 +18,7 @@ from prometheus_client import Counter
 from flywheel import metrics
 from flywheel.flows.decisions import Candidate, Decision, Decoded, Draw, Dropped, Invalid, Sampled
 from flywheel.operators.outcome import Stage
+from flywheel.schemas.records import SourceProgress
 
 ACCEPTED = "accepted"
 # Every this many decoded messages the run stats record (count, time.monotonic(), CPU seconds of
@@ -50,8 +51,10 @@ class Tally:
         self.stats = stats
         self._toxicity_backend = toxicity_backend
 
-    def decoded(self, item: Decoded) -> None:
-        """Count one source message: read, and either consumed by signal or dead-lettered."""
+    def decoded(self, item: Decoded | SourceProgress) -> None:
+        """Count one source message: read, and either consumed by signal or dead-lettered (markers: not counted)."""
+        if isinstance(item, SourceProgress):
+            return
         stats = self.stats
         if stats.first_event_at is None:
             stats.first_event_at = time.perf_counter()
@@ -106,7 +109,7 @@ class Tally:
 @operator
 def count_outcomes(
     step_id: str,
-    decoded: Stream[Decoded],
+    decoded: Stream[Decoded | SourceProgress],
     views: Stream[Candidate],
     feedback: Stream[Candidate],
     draws: Stream[Draw],
