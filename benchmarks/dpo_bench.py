@@ -10,8 +10,10 @@ trains on, without padding: prompt + chosen and prompt + rejected, as tokenized 
 
 Model FLOPs are estimated as ``6 * N`` per trained token (N: the model's parameters): the
 policy's forward (2N), its backward through the frozen weights (about 2N: activation
-gradients; LoRA's weight gradients are small) and the reference's forward (2N). On CUDA the
-achieved rate is also stated as a share of the GPU's dense bf16 peak when the GPU is known.
+gradients; LoRA's weight gradients are small) and the reference's forward (2N); the forward
+that gradient checkpointing (TRL's default) computes again is not counted, as is usual for model
+FLOPs. On CUDA the achieved rate is also stated as a share of the GPU's dense bf16 peak when the
+GPU is known.
 """
 
 from __future__ import annotations
@@ -61,9 +63,15 @@ def _step_clock() -> Any:
         def __init__(self) -> None:
             self.began = 0.0
             self.ends: list[float] = []
+            self.options: dict[str, Any] = {}
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.began = _synchronized_now()
+            # TRL's choices that move the rate (DPOConfig defaults unless the trainer sets them).
+            self.options = {
+                name: getattr(args, name, None)
+                for name in ("gradient_checkpointing", "padding_free", "precompute_ref_log_probs")
+            }
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.ends.append(_synchronized_now())
@@ -145,7 +153,8 @@ def measure_dpo_throughput(settings: TrainerSettings | None = None, steps: int |
         "model_tflops_per_s": model_tflops,
         "recipe": settings.model_dump(
             include={"loss_type", "loss_weights", "lora", "batch_size", "gradient_accumulation_steps", "max_length"}
-        ),
+        )
+        | clock.options,
     }
     if device == "cuda":
         peak = bf16_peak_tflops(result["device_name"])

@@ -189,6 +189,8 @@ def _dpo(results: dict[str, Any]) -> str:
         line += f", {dpo['vs_bf16_peak']:.2%} of the GPU's dense bf16 peak ({dpo['bf16_peak_tflops']:,.0f} TFLOP/s)"
     elif dpo["device"] == "cuda":
         line += " (this GPU's bf16 peak is not in the bench's table)"
+    if recipe.get("gradient_checkpointing"):
+        line += "; gradient checkpointing on (TRL's default; its recomputed forward not counted)"
     return (
         f"{line}; set-up {dpo['setup_seconds']:.0f} s and the first step {dpo['first_step_seconds']:.0f} s not counted."
     )

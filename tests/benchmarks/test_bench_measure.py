@@ -223,6 +223,8 @@ def test_rendered_dpo_states_the_steady_rate_and_what_was_measured() -> None:
     assert "load average 3.0 -> 4.0): 0.200 pairs/s, 80 tokens/s, about 0.065 model TFLOP/s" in block
     assert "(6 x 135M parameters per token); set-up 4 s and the first step 25 s not counted." in block
     assert "bf16 peak" not in block  # on a CPU there is no GPU peak to compare with
+    checkpointed = _dpo(recipe=_dpo()["recipe"] | {"gradient_checkpointing": True})
+    assert "gradient checkpointing on" in render_markdown(_results() | {"dpo": checkpointed})
 
 
 def test_rendered_dpo_on_cuda_states_the_share_of_the_bf16_peak() -> None:
