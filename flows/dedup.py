@@ -101,8 +101,9 @@ HeldOut = Decision | BucketMarker
 class EventClock:
     """Stamps progress markers with their partition's newest event time so far.
 
-    It runs as a map on the one ordered stream of a source partition's events and markers (a
-    partition is read by one worker), so a marker's time covers every event before it. An
+    It runs in the keying step before the held dedup, on the one ordered stream of a source
+    partition's events and markers (a partition is read by one worker), so a marker's time
+    covers every event before it. An
     event's time counts at most ``allowance_s`` past its Kafka timestamp. Not recovery state:
     after a restart a partition is idle until it delivers again.
     """
