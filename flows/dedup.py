@@ -103,9 +103,8 @@ class EventClock:
 
     It runs in the keying step before the held dedup, on the one ordered stream of a source
     partition's events and markers (a partition is read by one worker), so a marker's time
-    covers every event before it. An
-    event's time counts at most ``allowance_s`` past its Kafka timestamp. Not recovery state:
-    after a restart a partition is idle until it delivers again.
+    covers every event before it. An event's time counts at most ``allowance_s`` past its Kafka
+    timestamp. Not recovery state: after a restart a partition is idle until it delivers again.
     """
 
     def __init__(self, allowance_s: float) -> None:
