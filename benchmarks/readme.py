@@ -160,12 +160,37 @@ def _others(results: dict[str, Any]) -> str:
         )
     else:
         gateway_line = f"Gateway: not measured ({gateway.get('skipped', 'missing')})."
-    dpo = results.get("dpo", {})
-    if "pairs_per_s" in dpo:
-        training_line = (
+    return f"{gateway_line} {_dpo(results)}\n"
+
+
+def _dpo(results: dict[str, Any]) -> str:
+    # Results files before the DPO bench kept a placeholder under "training".
+    dpo = results.get("dpo") or results.get("training") or {}
+    if "pairs_per_s" not in dpo:
+        reason = dpo.get("skipped") or dpo.get("pending") or "missing"
+        return f"DPO: not measured ({reason})."
+    if "measured_steps" not in dpo:  # an older file: the whole run timed, set-up included
+        return (
             f"DPO + LoRA ({dpo['device']}, {dpo['dtype']}, {dpo['pairs']} pairs): {dpo['pairs_per_s']:,.3f} pairs/s, "
             f"{dpo['tokens_per_s']:,.0f} tokens/s."
         )
-    else:
-        training_line = f"DPO: not measured ({dpo.get('skipped', 'missing')})."
-    return f"{gateway_line} {training_line}\n"
+    recipe = dpo["recipe"]
+    line = (
+        f"DPO + LoRA, the trainer's recipe ({dpo['base_model']}, {dpo['device_name']}, {dpo['dtype']}, "
+        f"batch {recipe['batch_size']} x {recipe['gradient_accumulation_steps']}, max_length {recipe['max_length']}; "
+        f"{dpo['pairs']} pairs, {dpo['tokens']:,} tokens over {dpo['measured_steps']} optimizer steps after a "
+        f"warm-up step; `benchmarks/dpo_bench.py`, {dpo['when']}, load average "
+        f"{dpo['load_average_before_after'][0]:.1f} -> {dpo['load_average_before_after'][1]:.1f}): "
+        f"{dpo['pairs_per_s']:,.3f} pairs/s, "
+        f"{dpo['tokens_per_s']:,.0f} tokens/s, about {dpo['model_tflops_per_s']:,.3f} model TFLOP/s (6 x "
+        f"{dpo['parameters'] / 1e6:,.0f}M parameters per token)"
+    )
+    if dpo.get("vs_bf16_peak") is not None:
+        line += f", {dpo['vs_bf16_peak']:.2%} of the GPU's dense bf16 peak ({dpo['bf16_peak_tflops']:,.0f} TFLOP/s)"
+    elif dpo["device"] == "cuda":
+        line += " (this GPU's bf16 peak is not in the bench's table)"
+    if recipe.get("gradient_checkpointing"):
+        line += "; gradient checkpointing on (TRL's default; its recomputed forward not counted)"
+    return (
+        f"{line}; set-up {dpo['setup_seconds']:.0f} s and the first step {dpo['first_step_seconds']:.0f} s not counted."
+    )

@@ -17,6 +17,7 @@ from flywheel.benchmarks.scenarios import EDITS_ONLY, PAD_TO_BYTES
 from flywheel.benchmarks.toxicity_standalone import measure_batched_items_per_s, sample_texts
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.decisions import Candidate, Decision
+from flywheel.operators.toxicity import batch_size_of
 from flywheel.sample import sample_events
 from flywheel.schemas.records import SourceCoordinates, SourcedEvent, SourceMessage
 from flywheel.settings import Settings
@@ -40,7 +41,7 @@ def stage_costs(settings: Settings, edits: int = 5000, pad_to_bytes: int = PAD_T
     fresh = [Candidate(item, item.event.final_user_edit or "") for item in sourced]
     distance_us, in_band = _timed(_kept(fresh), chain.distance.check)
     policy_us, allowed = _timed(_kept(in_band), chain.policy.check)
-    batch = settings.curation.toxicity.batch_size
+    batch = batch_size_of(settings.curation.toxicity)
     toxicity_us, scored = _timed_batches(_kept(allowed), chain.toxicity.check_batch, batch)
     rows_us, _ = _timed(_kept(scored), chain.rows.pair)
     texts = sample_texts(2048)

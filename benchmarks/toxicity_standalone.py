@@ -10,7 +10,7 @@ import sys
 import time
 
 from flywheel.operators.config import ToxicitySettings
-from flywheel.operators.toxicity import ToxicityBackend, build_backend
+from flywheel.operators.toxicity import ToxicityBackend, batch_size_of, build_backend
 
 SAMPLE_TEXTS = (
     "Imagine a coin spinning in the air: while it spins it is both heads and tails.",
@@ -47,9 +47,10 @@ def main(argv: list[str]) -> None:
     """Print batched and single-item throughput for a backend (default: the configured default)."""
     backend_name = argv[0] if argv else "profanity"
     n = int(argv[1]) if len(argv) > 1 else 512
-    backend = build_backend(ToxicitySettings(backend=backend_name))  # type: ignore[arg-type]
+    settings = ToxicitySettings(backend=backend_name)  # type: ignore[arg-type]
+    backend = build_backend(settings)
     texts = sample_texts(n)
-    batch_size = ToxicitySettings().batch_size
+    batch_size = batch_size_of(settings)
     batched = measure_batched_items_per_s(backend, texts, batch_size)
     single = measure_one_at_a_time_items_per_s(backend, texts[: max(32, n // 8)])
     print(f"{backend.name}: batched({batch_size}) {batched:,.0f} items/s, one-at-a-time {single:,.0f} items/s")

@@ -28,11 +28,9 @@ from bytewax.outputs import Sink
 
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.decisions import (
-    Decoded,
     Dropped,
-    Invalid,
     SourceItem,
-    is_event,
+    is_event_or_progress,
     is_invalid,
     is_not_sampled,
     is_sampled,
@@ -42,7 +40,7 @@ from flywheel.flows.gates import batched_gate, gate, keyed_gate, split
 from flywheel.flows.routing import route_by_signal
 from flywheel.flows.rows import for_tables
 from flywheel.flows.tally import RunStats, Tally, count_outcomes
-from flywheel.schemas.records import OutboundMessage, SinkItem, SourcedEvent, SourceProgress
+from flywheel.schemas.records import OutboundMessage, SinkItem
 
 # A stateful step's id keys its recovery state: keep "read_interactions" and "write_iceberg"
 # (source positions, rows not yet committed) as they are, or a restart would lose that state.
@@ -61,18 +59,15 @@ def build_flow(
     flow = Dataflow(FLOW_ID)
     tally = Tally(stats if stats is not None else RunStats(), chain.toxicity.backend.name)
     # decode + validate on the source's own path: progress markers stay in place behind the
-    # messages they cover (the held dedup relies on that order); undecodable -> DLQ
+    # messages they cover (the held dedup relies on that order); undecodable -> DLQ. One branch,
+    # not a filter per side: every message crosses as few steps as it can.
     read = op.map("decode_validate", op.input("read_interactions", flow, source), chain.intake.decode_in_place)
-    decoded: Stream[Decoded] = op.filter_map("decoded", read, _decoded)
-    valid = split("split_invalid", decoded, is_event, is_invalid)
+    valid = split("split_invalid", read, is_event_or_progress, is_invalid)
     dead_letters = op.map("to_dead_letter", valid.falses, chain.intake.to_dead_letter)
 
     # held, order-independent dedup of event ids and edit content (keyed by hash bucket: memory
     # bounded by the window); source progress is released behind the events it covers
-    events_and_progress: Stream[SourcedEvent | SourceProgress] = op.filter_map(
-        "events_and_progress", read, _event_or_progress
-    )
-    fresh = held_dedup("dedup", events_and_progress, chain.dedup.settings, partition_ids(source), chain.dedup.recalled)
+    fresh = held_dedup("dedup", valid.trues, chain.dedup.settings, partition_ids(source), chain.dedup.recalled)
 
     # route by signal (views are only counted)
     routes = route_by_signal("route", fresh.kept, chain.router)
@@ -129,7 +124,7 @@ def build_flow(
     # run summary and Prometheus, counted from the outcomes above
     count_outcomes(
         "count_outcomes",
-        decoded=decoded,
+        decoded=read,
         views=routes.views,
         feedback=routes.feedback,
         draws=draws,
@@ -154,11 +149,3 @@ def partition_ids(source: Source[SourceItem]) -> list[int] | None:
         return None
     parts = source.list_parts()
     return [int(part) for part in parts] if parts and all(part.isdigit() for part in parts) else None
-
-
-def _decoded(item: Decoded | SourceProgress) -> Decoded | None:
-    return None if isinstance(item, SourceProgress) else item
-
-
-def _event_or_progress(item: Decoded | SourceProgress) -> SourcedEvent | SourceProgress | None:
-    return None if isinstance(item, Invalid) else item

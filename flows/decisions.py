@@ -79,9 +79,14 @@ def is_event(item: Decoded) -> TypeGuard[SourcedEvent]:
     return isinstance(item, SourcedEvent)
 
 
-def is_invalid(item: Decoded) -> TypeGuard[Invalid]:
-    """Tell an invalid message from a decoded event."""
+def is_invalid(item: Decoded | SourceProgress) -> TypeGuard[Invalid]:
+    """Tell an invalid message from a decoded event (or a progress marker)."""
     return isinstance(item, Invalid)
+
+
+def is_event_or_progress(item: Decoded | SourceProgress) -> TypeGuard[SourcedEvent | SourceProgress]:
+    """Tell a decoded event or a progress marker (the source's ordered path) from an invalid message."""
+    return not isinstance(item, Invalid)
 
 
 def is_candidate(decision: Decision) -> TypeGuard[Candidate]:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeGuard
 
 import bytewax.operators as op
 import msgspec
@@ -100,10 +101,10 @@ HeldOut = Decision | BucketMarker
 class EventClock:
     """Stamps progress markers with their partition's newest event time so far.
 
-    It runs as a map on the one ordered stream of a source partition's events and markers (a
-    partition is read by one worker), so a marker's time covers every event before it. An
-    event's time counts at most ``allowance_s`` past its Kafka timestamp. Not recovery state:
-    after a restart a partition is idle until it delivers again.
+    It runs in the keying step before the held dedup, on the one ordered stream of a source
+    partition's events and markers (a partition is read by one worker), so a marker's time
+    covers every event before it. An event's time counts at most ``allowance_s`` past its Kafka
+    timestamp. Not recovery state: after a restart a partition is idle until it delivers again.
     """
 
     def __init__(self, allowance_s: float) -> None:
@@ -239,10 +240,12 @@ def held_dedup(
     """
     clock = EventClock(allowance_s=cfg.hold_s)
 
-    def to_buckets(item: HeldItem) -> list[tuple[str, HeldItem]]:
-        if isinstance(item, PartitionClock):
-            return [(str(bucket), item) for bucket in range(cfg.buckets)]
-        return [(bucket_of(dedup_key(item.event), cfg.buckets), item)]
+    def to_buckets(item: SourcedEvent | SourceProgress) -> list[tuple[str, HeldItem]]:
+        # Stamped here, on the source's ordered path, in the same step that keys it (one step per item).
+        stamped = clock.stamp(item)
+        if isinstance(stamped, PartitionClock):
+            return [(str(bucket), stamped) for bucket in range(cfg.buckets)]
+        return [(bucket_of(dedup_key(stamped.event), cfg.buckets), stamped)]
 
     def build(resume: HeldDedup[SourcedEvent] | None) -> StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
@@ -255,24 +258,26 @@ def held_dedup(
         barrier = barrier or ProgressBarrier(cfg.buckets)
         return barrier, barrier.advance(*item)
 
-    stamped = op.map("stamp_event_time", up, clock.stamp)
-    held = op.stateful("hold", op.flat_map("to_buckets", stamped, to_buckets), build)
-    markers = op.filter_map("markers", held, _bucket_marker)
-    by_partition = op.key_on("key_by_partition", markers, lambda item: f"{item[1].topic}:{item[1].partition}")
+    held = op.stateful("hold", op.flat_map("to_buckets", up, to_buckets), build)
+    # One branch, not a filter per side: every decision crosses one step here, not three.
+    outs = op.branch("markers", held, _is_bucket_marker)
+    by_partition = op.key_on("key_by_partition", outs.trues, lambda item: f"{item[1].topic}:{item[1].partition}")
     barrier = op.key_rm("unkey_partition", op.stateful_map("barrier", by_partition, advance))
     released = op.flat_map("released", barrier, _identity)
-    decisions: Stream[Decision] = op.filter_map("decisions", op.key_rm("unkey", held), _decision)
+    decisions: Stream[Decision] = op.map("unkey", outs.falses, _decision)
     sides = split("split", decisions, is_candidate, is_dropped)
     return HeldDedupOut(sides.trues, sides.falses, decisions, released)
 
 
-def _bucket_marker(item: tuple[str, HeldOut]) -> tuple[str, BucketMarker] | None:
-    bucket, out = item
-    return (bucket, out) if isinstance(out, BucketMarker) else None
+def _is_bucket_marker(item: tuple[str, HeldOut]) -> TypeGuard[tuple[str, BucketMarker]]:
+    return isinstance(item[1], BucketMarker)
 
 
-def _decision(out: HeldOut) -> Decision | None:
-    return None if isinstance(out, BucketMarker) else out
+def _decision(item: tuple[str, HeldOut]) -> Decision:
+    out = item[1]
+    if isinstance(out, BucketMarker):  # the branch before sent every marker the other way
+        raise TypeError("dedup: a bucket marker on the decisions side")
+    return out
 
 
 def _identity(items: list[SourceProgress]) -> list[SourceProgress]:

@@ -43,13 +43,18 @@ class Router:
 
 @operator
 def route_by_signal(step_id: str, up: Stream[Candidate], router: Router) -> Routes:
-    """Split fresh events into one stream per route."""
+    """Split fresh events into one stream per route.
 
-    def on(route: Route) -> Stream[Candidate]:
-        return op.filter(route.value, up, lambda candidate: router.route(candidate) is route)
-
+    Nested branches, views first (most of the traffic): an event crosses the branches up to its
+    own route's, not one filter per route.
+    """
+    views = op.branch("view", up, lambda candidate: router.route(candidate) is Route.VIEW)
     # Edits and reviewer decisions share one stream: the reviewed-answers ledger must see them in order.
-    answers = op.filter(
-        "pair_candidate", up, lambda candidate: router.route(candidate) in (Route.PAIR_CANDIDATE, Route.REVIEW)
+    answers = op.branch(
+        "pair_candidate",
+        views.falses,
+        lambda candidate: router.route(candidate) in (Route.PAIR_CANDIDATE, Route.REVIEW),
     )
-    return Routes(answers, on(Route.POSITIVE_CANDIDATE), on(Route.FEEDBACK), on(Route.VIEW))
+    # What is left is feedback or a positive candidate (route_of names every signal's route).
+    feedback = op.branch("feedback", answers.falses, lambda candidate: router.route(candidate) is Route.FEEDBACK)
+    return Routes(answers.trues, feedback.falses, feedback.trues, views.trues)

@@ -18,6 +18,7 @@ from prometheus_client import Counter
 from flywheel import metrics
 from flywheel.flows.decisions import Candidate, Decision, Decoded, Draw, Dropped, Invalid, Sampled
 from flywheel.operators.outcome import Stage
+from flywheel.schemas.records import SourceProgress
 
 ACCEPTED = "accepted"
 # Every this many decoded messages the run stats record (count, time.monotonic(), CPU seconds of
@@ -50,27 +51,48 @@ class Tally:
         self.stats = stats
         self._toxicity_backend = toxicity_backend
 
-    def decoded(self, item: Decoded) -> None:
-        """Count one source message: read, and either consumed by signal or dead-lettered."""
-        stats = self.stats
-        if stats.first_event_at is None:
-            stats.first_event_at = time.perf_counter()
-        stats.events_read += 1
-        if stats.events_read % PROGRESS_EVERY == 0:
-            stats.progress.append((stats.events_read, time.monotonic(), time.process_time()))
-        if isinstance(item, Invalid):
-            stats.dead_letters += 1
-            metrics.DLQ_MESSAGES.labels(item.rejection.reason).inc()
-            return
-        signal = item.event.signal.value
-        stats.by_signal[signal] = stats.by_signal.get(signal, 0) + 1
-        _labelled(metrics.EVENTS_CONSUMED, signal).inc()
+    def decoded(self, items: list[Decoded | SourceProgress]) -> list[None]:
+        """Count a batch of source messages: read, and either consumed by signal or dead-lettered.
 
-    def decided(self, stage: str, reason: str) -> None:
-        """Count one curation decision."""
+        Progress markers are not counted. Prometheus is updated once per signal and reason per
+        batch, not per message (a counter's ``inc`` takes a lock).
+        """
+        stats = self.stats
+        signals: dict[str, int] = {}
+        dead: dict[str, int] = {}
+        for item in items:
+            if isinstance(item, SourceProgress):
+                continue
+            if stats.first_event_at is None:
+                stats.first_event_at = time.perf_counter()
+            stats.events_read += 1
+            if stats.events_read % PROGRESS_EVERY == 0:
+                stats.progress.append((stats.events_read, time.monotonic(), time.process_time()))
+            if isinstance(item, Invalid):
+                dead[item.rejection.reason] = dead.get(item.rejection.reason, 0) + 1
+            else:
+                signal = item.event.signal.value
+                signals[signal] = signals.get(signal, 0) + 1
+        for signal, count in signals.items():
+            stats.by_signal[signal] = stats.by_signal.get(signal, 0) + count
+            _labelled(metrics.EVENTS_CONSUMED, signal).inc(count)
+        for reason, count in dead.items():
+            stats.dead_letters += count
+            metrics.DLQ_MESSAGES.labels(reason).inc(count)
+        return []
+
+    def views(self, items: list[Candidate]) -> list[None]:
+        """Count a batch of views (routed, counted, never stored): one metric update per batch."""
+        self.decided("route", "view", len(items))
+        return []
+
+    def decided(self, stage: str, reason: str, count: int = 1) -> None:
+        """Count ``count`` curation decisions of one kind."""
+        if count <= 0:
+            return
         key = f"{stage}:{reason}"
-        self.stats.decisions[key] = self.stats.decisions.get(key, 0) + 1
-        _labelled(metrics.DECISIONS, stage, reason).inc()
+        self.stats.decisions[key] = self.stats.decisions.get(key, 0) + count
+        _labelled(metrics.DECISIONS, stage, reason).inc(count)
 
     def measured(self, decision: Decision) -> None:
         """Observe the similarity the distance band measured (kept or dropped)."""
@@ -106,7 +128,7 @@ class Tally:
 @operator
 def count_outcomes(
     step_id: str,
-    decoded: Stream[Decoded],
+    decoded: Stream[Decoded | SourceProgress],
     views: Stream[Candidate],
     feedback: Stream[Candidate],
     draws: Stream[Draw],
@@ -118,8 +140,9 @@ def count_outcomes(
     tally: Tally,
 ) -> None:
     """Count every outcome of the curation flow (run summary and Prometheus)."""
-    op.inspect("decoded", decoded, lambda _step, item: tally.decoded(item))
-    op.inspect("views", views, lambda _step, _item: tally.decided("route", "view"))
+    # The two per-message counts (every message, every view) count whole batches: one call per batch.
+    op.flat_map_batch("decoded", decoded, tally.decoded)
+    op.flat_map_batch("views", views, tally.views)
     op.inspect("feedback", feedback, lambda _step, _item: tally.decided("route", "feedback"))
     op.inspect(
         "draws",

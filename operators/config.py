@@ -95,7 +95,8 @@ class ToxicitySettings(Section):
     checkpoint: Path | None = None
     config_dir: Path | None = None
     device: str = "cpu"
-    batch_size: int = Field(default=64, ge=1, description="items per score_batch call in the flow")
+    # None: the backend's own (``toxicity.DEFAULT_BATCH_SIZES``), sized by measurement.
+    batch_size: int | None = Field(default=None, ge=1, description="texts per score_batch call in the flow")
     segment_max_words: int = Field(
         default=24, ge=0, description="score sentences / windows of this many words, max over them; 0 = whole text"
     )

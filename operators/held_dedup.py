@@ -93,6 +93,13 @@ class _Group(Generic[T]):
 class HeldDedup(Generic[T]):
     """One bucket's held, order-independent dedup; ``T`` is whatever the caller carries along."""
 
+    # Shortcuts, not decisions (class defaults: state restored from older snapshots lacks them).
+    # The earliest start of a held group, or lower: ``release`` has nothing to do below it.
+    _earliest: float = -math.inf
+    # Whether a marker arrived or a held event left since ``markers`` last looked: only then can a
+    # waiting marker have become safe (an event held later sits above the markers before it).
+    _markers_changed: bool = True
+
     def __init__(
         self, window: timedelta, hold: timedelta, content: bool = True, partitions: Iterable[int] | None = None
     ) -> None:
@@ -109,6 +116,8 @@ class HeldDedup(Generic[T]):
         self._clocks: dict[int, float | None] = {}  # partition -> newest event time (None: idle)
         self._last: dict[int, int] = {}  # partition -> highest offset a marker named
         self._awaiting: set[int] = set()  # idle partitions that delivered an event since their marker
+        self._earliest = math.inf
+        self._markers_changed = False
 
     def __len__(self) -> int:
         """Number of events held."""
@@ -127,6 +136,8 @@ class HeldDedup(Generic[T]):
         clone._clocks = dict(self._clocks)
         clone._last = dict(self._last)
         clone._awaiting = set(self._awaiting)
+        clone._earliest = self._earliest
+        clone._markers_changed = self._markers_changed
         return clone
 
     def key_of(self, event: InteractionEvent) -> str:
@@ -141,6 +152,7 @@ class HeldDedup(Generic[T]):
         key = self.key_of(event)
         slot = int(ts // self.hold_s)
         group = self._groups.setdefault((key, slot), _Group(slot * self.hold_s))
+        self._earliest = min(self._earliest, group.start)
         group.members.append((rank(event, position), event, item))
         self._held[position] = key
         if self._clocks.get(position[1], 0.0) is None:
@@ -175,6 +187,7 @@ class HeldDedup(Generic[T]):
         self._markers[key] = max(offset, self._markers.get(key, -1))
         self._clocks[partition] = event_time if advanced else None
         self._awaiting.discard(partition)
+        self._markers_changed = True
         return self._release_due()
 
     def watermark(self) -> float | None:
@@ -192,8 +205,9 @@ class HeldDedup(Generic[T]):
 
     def markers(self) -> list[Position]:
         """Markers no held event holds back (an event of the partition at or below the offset)."""
-        if not self._markers:
+        if not self._markers or not self._markers_changed:
             return []
+        self._markers_changed = False
         lowest: dict[Partition, int] = {}
         for topic, partition, offset in self._held:
             lowest[(topic, partition)] = min(offset, lowest.get((topic, partition), offset))
@@ -208,6 +222,8 @@ class HeldDedup(Generic[T]):
 
     def release(self, up_to: float | None = None) -> list[tuple[T, Drop | None]]:
         """Decide every group that started at or before ``up_to`` (all groups when None)."""
+        if up_to is not None and up_to < self._earliest:
+            return []  # no held group started that early (the common case: one look, not a scan)
         # Slot order first: a later slot of a key must meet the earlier slot's remembered winner.
         due = sorted(
             (slot, key) for (key, slot), group in self._groups.items() if up_to is None or group.start <= up_to
@@ -215,6 +231,7 @@ class HeldDedup(Generic[T]):
         decided: list[tuple[T, Drop | None]] = []
         for slot, key in due:
             decided.extend(self._decide(key, self._groups.pop((key, slot))))
+        self._earliest = min((group.start for group in self._groups.values()), default=math.inf)
         return decided
 
     def _decide(self, key: str, group: _Group[T]) -> list[tuple[T, Drop | None]]:
@@ -231,4 +248,5 @@ class HeldDedup(Generic[T]):
             out.append((item, Drop(Stage.DEDUP, reason, detail)))
         for member_rank, _, _ in members:
             self._held.pop(member_rank[3], None)
+        self._markers_changed = True
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +58,13 @@ def train_dpo(
     work_dir: Path,
     device: str,
     show_progress: bool = False,
+    callbacks: Sequence[Any] = (),
 ) -> Any:
     """Train a LoRA adapter on ``rows`` with DPO (the frozen base is the reference); return the PeftModel.
 
     Rows become conversational examples for a chat model and plain text otherwise
     (:class:`~flywheel.trainer.conversation.Formatting`), exactly as evaluation formats them.
+    ``callbacks``: more ``TrainerCallback``s (the benchmark's step clock).
     """
     import datasets
     from datasets import Dataset
@@ -108,7 +111,7 @@ def train_dpo(
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[_progress_callback(show_progress)],
+        callbacks=[_progress_callback(show_progress), *callbacks],
     )
     from transformers.trainer_callback import PrinterCallback
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flywheel.benchmarks.dpo_bench import bf16_peak_tflops
 from flywheel.benchmarks.measure import Measured, ResourceSampler, cpu_between, merged_progress, rss_at_share, window
 from flywheel.benchmarks.readme import BEGIN, END, render_markdown, write_readme
 from flywheel.errors import ReadmeBlockMissing
@@ -112,7 +113,7 @@ def test_rendered_block_states_machine_load_and_ratios() -> None:
     assert "| 0.500 | 600 | 0.250 |" in block  # the flow as ratios to the bare consumer
     assert "| 2 processes x 1 worker (`-i/-a`) | 500 | 1.70 |" in block
     assert "Long run: not measured in this run (not asked)" in block
-    assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block
+    assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block  # an older file's figures
 
 
 def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
@@ -186,3 +187,66 @@ def test_rendered_block_states_the_pii_stage_as_ratios() -> None:
     assert "per event of the mix 140 -> 28 (5.0x" in block
     assert "identical outputs" in block and "load average 6.0 -> 7.0" in block
     assert "PII + policy" not in render_markdown(_results())  # absent from older results files
+
+
+def _dpo(**changes: Any) -> dict[str, Any]:
+    """DPO bench figures as ``measure_dpo_throughput`` returns them (CPU unless changed)."""
+    figures = {
+        "when": "2026-12-02T14:30:00+00:00",
+        "load_average_before_after": [3.0, 4.0],
+        "base_model": "local:smollm2-135m-instruct",
+        "parameters": 134_515_008,
+        "device": "cpu",
+        "device_name": "cpu x 2 threads",
+        "dtype": "float32",
+        "steps": 4,
+        "measured_steps": 3,
+        "pairs": 12,
+        "tokens": 4800,
+        "tokens_per_pair": 400.0,
+        "seconds": 60.0,
+        "pairs_per_s": 0.2,
+        "tokens_per_s": 80.0,
+        "first_step_seconds": 25.0,
+        "setup_seconds": 4.0,
+        "whole_seconds": 89.0,
+        "model_tflops_per_s": 6 * 134_515_008 * 80.0 / 1e12,
+        "recipe": {"batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 512},
+    }
+    return figures | changes
+
+
+def test_rendered_dpo_states_the_steady_rate_and_what_was_measured() -> None:
+    block = render_markdown(_results() | {"dpo": _dpo()})
+    assert "DPO + LoRA, the trainer's recipe (local:smollm2-135m-instruct, cpu x 2 threads, float32" in block
+    assert "batch 4 x 1, max_length 512; 12 pairs, 4,800 tokens over 3 optimizer steps after a warm-up step" in block
+    assert "load average 3.0 -> 4.0): 0.200 pairs/s, 80 tokens/s, about 0.065 model TFLOP/s" in block
+    assert "(6 x 135M parameters per token); set-up 4 s and the first step 25 s not counted." in block
+    assert "bf16 peak" not in block  # on a CPU there is no GPU peak to compare with
+    checkpointed = _dpo(recipe=_dpo()["recipe"] | {"gradient_checkpointing": True})
+    assert "gradient checkpointing on" in render_markdown(_results() | {"dpo": checkpointed})
+
+
+def test_rendered_dpo_on_cuda_states_the_share_of_the_bf16_peak() -> None:
+    gpu = _dpo(device="cuda", device_name="NVIDIA H100 80GB HBM3", dtype="bfloat16", model_tflops_per_s=9.894)
+    block = render_markdown(_results() | {"dpo": gpu | {"bf16_peak_tflops": 989.4, "vs_bf16_peak": 0.01}})
+    assert (
+        "9.894 model TFLOP/s (6 x 135M parameters per token), 1.00% of the GPU's dense bf16 peak (989 TFLOP/s)" in block
+    )
+    unknown = render_markdown(_results() | {"dpo": gpu | {"bf16_peak_tflops": None, "vs_bf16_peak": None}})
+    assert "(this GPU's bf16 peak is not in the bench's table)" in unknown
+
+
+def test_rendered_dpo_reads_older_placeholders_and_skips() -> None:
+    older = {key: value for key, value in _results().items() if key != "dpo"}
+    pending = render_markdown(older | {"training": {"pending": "added by the trainer's benchmark"}})
+    assert "DPO: not measured (added by the trainer's benchmark)." in pending
+    skipped = render_markdown(_results() | {"dpo": {"skipped": "no module named trl"}})
+    assert "DPO: not measured (no module named trl)." in skipped
+
+
+def test_bf16_peaks_match_the_most_specific_gpu_name() -> None:
+    assert bf16_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert bf16_peak_tflops("NVIDIA L40S") == 362.05  # not the L4's
+    assert bf16_peak_tflops("Some Future GPU") is None

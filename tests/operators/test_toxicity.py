@@ -11,6 +11,7 @@ from flywheel.operators.toxicity import (
     ToxicityBackend,
     ToxicityError,
     ToxicityGate,
+    batch_size_of,
     build_backend,
     build_scorer,
     segments,
@@ -222,3 +223,16 @@ def test_segmented_scorer_batches_every_segment_and_keeps_order() -> None:
     assert backend.calls == [3, 3]  # 4 + 1 + 1 pieces in batches of three
     assert [s.get("x") for s in scores] == [11.0, 4.0, 0.0]
     assert SegmentedScorer(backend, max_words=0).pieces("a. b.", "") == ["a. b."]
+
+
+def test_profanity_scores_the_same_at_any_batch_size_so_its_default_batch_is_large() -> None:
+    # The flow's default batch for profanity (1024) rests on this: each text is scored on its own.
+    pairs = zip(WORDS, reversed(WORDS), strict=True)
+    texts = [f"{word} {other} and a longer sentence number {i}." for i, (word, other) in enumerate(pairs)]
+    texts += [LONG_ANSWER, LONG_ANSWER + " This answer is garbage, you idiot.", ""]
+    scorer = build_scorer(ToxicitySettings())
+    assert scorer.batch_size == batch_size_of(ToxicitySettings()) == 1024
+    one_at_a_time = SegmentedScorer(ProfanityBackend(), batch_size=1).score_batch(texts)
+    assert scorer.score_batch(texts) == one_at_a_time
+    assert batch_size_of(ToxicitySettings(batch_size=8)) == 8
+    assert batch_size_of(ToxicitySettings(backend="detoxify")) == 64  # a transformer's memory grows with the batch
