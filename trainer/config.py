@@ -92,6 +92,9 @@ class TrainerSettings(Section):
     max_length: int = Field(default=512, ge=8, description="prompt + completion tokens (TRL keeps the start)")
     max_prompt_length: int = Field(default=256, ge=4, description="prompt tokens kept for generation")
     max_train_pairs: int | None = Field(default=None, ge=1, description="cap on training pairs per run")
+    # Recomputing activations in the backward pass saves memory at the cost of about one more
+    # forward pass per step: worth it on a GPU, pure loss on a CPU with memory to spare.
+    gradient_checkpointing: bool | None = Field(default=None, description="None: on CUDA only")
 
     # --- data
     eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="share of prompts held out")

@@ -50,6 +50,13 @@ def _progress_callback(show: bool) -> Any:
     return RichProgress()
 
 
+def checkpointing_for(settings: TrainerSettings, device: str) -> bool:
+    """Gradient checkpointing as set, else on CUDA only (TRL turns it on everywhere by default)."""
+    if settings.gradient_checkpointing is not None:
+        return settings.gradient_checkpointing
+    return device == "cuda"
+
+
 def train_dpo(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -97,6 +104,7 @@ def train_dpo(
         loss_weights=list(settings.loss_weights) if settings.loss_weights is not None else None,
         max_length=settings.max_length,
         bf16=uses_bf16(device),
+        gradient_checkpointing=checkpointing_for(settings, device),
         seed=settings.seed,
         logging_steps=1,
         save_strategy="no",

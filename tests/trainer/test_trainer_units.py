@@ -177,3 +177,12 @@ def test_building_a_trainer_consumer_touches_nothing(tmp_path: Path) -> None:
     consumer = TrainerConsumer(local_settings(f"127.0.0.1:{free_port()}", root).trainer_config())
     assert consumer.settings.catalog.uri.endswith("catalog.db")
     assert not root.exists()
+
+
+def test_gradient_checkpointing_is_on_for_cuda_only_unless_set() -> None:
+    from flywheel.trainer.train import checkpointing_for
+
+    assert checkpointing_for(TrainerSettings(), "cuda") is True
+    assert checkpointing_for(TrainerSettings(), "cpu") is False
+    assert checkpointing_for(TrainerSettings(gradient_checkpointing=True), "cpu") is True
+    assert checkpointing_for(TrainerSettings(gradient_checkpointing=False), "cuda") is False
