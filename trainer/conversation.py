@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
+from flywheel.schemas.conversation import Message
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -29,14 +29,6 @@ Prompt = str | list[Message]
 def uses_chat(tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the model is a chat model: its tokenizer carries a chat template."""
     return bool(getattr(tokenizer, "chat_template", None))
-
-
-def previous_turns(metadata: Mapping[str, Any] | None) -> list[Message] | None:
-    """The messages before the prompt from ``metadata["conversation"]``; [] if none; None if malformed."""
-    try:
-        return conversation_of(metadata)
-    except MalformedConversation:
-        return None
 
 
 @dataclass(frozen=True)

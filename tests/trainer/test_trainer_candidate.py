@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from flywheel.schemas.conversation import stored_turns
 from flywheel.trainer.candidate import train_candidate
 from flywheel.trainer.config import TrainerSettings
-from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids, previous_turns
+from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids
 from flywheel.trainer.dataset import split_pairs
 from flywheel.trainer.models import load_model, load_tokenizer
 from tests.support.synthetic import build_tiny_model, pair_rows, positive_rows
@@ -52,11 +53,11 @@ def test_chat_training_and_evaluation_tokenize_alike(chat_model: Path, tmp_path:
     tokenizer = load_tokenizer(str(chat_model))
     formatting = Formatting.for_tokenizer(tokenizer)
     assert formatting.chat
-    turns = previous_turns(
+    turns = stored_turns(
         {"conversation": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     )
     assert turns is not None and len(turns) == 2
-    assert previous_turns({"conversation": [{"role": "robot"}]}) is None and previous_turns({}) == []
+    assert stored_turns({"conversation": [{"role": "robot"}]}) is None and stored_turns({}) == []
     rows = [{**row, "turns": turns if i == 0 else []} for i, row in enumerate(_rows(4))]
     examples = [formatting.example(row) for row in rows]
     assert examples[0]["prompt"][:2] == turns and examples[0]["chosen"][0]["role"] == "assistant"
