@@ -168,6 +168,7 @@ def segments(text: str, max_words: int = 24) -> list[str]:
 # A "1" stands for "i" or "l" (bu11shit), so both readings are scored.
 _LOOKALIKES = {"0": "o", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
 _WORDISH = re.compile(r"[A-Za-z0-9@$!]*[A-Za-z][A-Za-z0-9@$!]*")
+_ANY_LOOKALIKE = re.compile(r"[013457@$!]")
 
 
 def _spell(word: str, one: str) -> str:
@@ -193,6 +194,8 @@ def spelt_out(text: str) -> list[str]:
 
     Empty when the text has none.
     """
+    if _ANY_LOOKALIKE.search(text) is None:  # most pieces: no word to spell, no two passes over them
+        return []
     readings = {_WORDISH.sub(functools.partial(_spell_match, one=one), text) for one in "il"}
     return sorted(reading for reading in readings if reading != text)
 
