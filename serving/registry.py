@@ -110,21 +110,20 @@ class RegistryView:
     def _path(self, *parts: str) -> str:
         return "/".join([self.base, *parts])
 
-    def card(self, run_id: str) -> dict[str, object] | None:
-        """The run's model card, or None when the run does not exist or never completed."""
-        path = self._path("runs", run_id, "model_card.json")
+    def _json_if_present(self, *parts: str) -> dict[str, object] | None:
+        path = self._path(*parts)
         if not self.fs.exists(path):
             return None
-        card: dict[str, object] = json.loads(self.fs.cat_file(path))
-        return card
+        document: dict[str, object] = json.loads(self.fs.cat_file(path))
+        return document
+
+    def card(self, run_id: str) -> dict[str, object] | None:
+        """The run's model card, or None when the run does not exist or never completed."""
+        return self._json_if_present("runs", run_id, "model_card.json")
 
     def adapter_config(self, version: str) -> dict[str, object] | None:
         """The run's PEFT ``adapter_config.json`` (rank, targets), or None when it has no adapter."""
-        path = self._path("runs", version, "adapter", "adapter_config.json")
-        if not self.fs.exists(path):
-            return None
-        config: dict[str, object] = json.loads(self.fs.cat_file(path))
-        return config
+        return self._json_if_present("runs", version, "adapter", "adapter_config.json")
 
     def runs(self) -> list[str]:
         """Every completed run (one with a model card), sorted by id."""
