@@ -63,23 +63,29 @@ def fill_queue(settings: Settings, store: ReviewStore) -> None:
 
 
 def click_and_load(browser: Any, element: Any) -> None:
-    """Click something that loads a new page, and wait until the old one is gone."""
+    """Click something that loads a new page, and wait until the new page has finished loading.
+
+    The old page is marked with a script variable before the click; a new document does not carry
+    it. Chromedriver can answer any call made mid-navigation with "node does not belong to the
+    document" or a destroyed execution context, so those answers mean "not yet", never a failure.
+    """
     from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__before_click = true;")
     try:
         element.click()
     except WebDriverException as exc:
-        # chromedriver can report the clicked node as gone when the navigation it started wins the
-        # race against its own post-click check; the staleness wait below proves the page changed.
+        # the navigation the click started can win the race against chromedriver's own post-click
+        # check; the wait below proves the page changed.
         if "does not belong to the document" not in str(exc):
             raise
-    wait = WebDriverWait(browser, 30)
-    wait.until(expected_conditions.staleness_of(page))
-    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,))
+    wait.until(
+        lambda driver: driver.execute_script(
+            "return window.__before_click === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def log_in(browser: Any, url: str, password: str) -> None:
