@@ -60,6 +60,9 @@ class WheelOptions:
     prompts_per_user: int = 5
     threshold: int = 150
     max_new_tokens: int = 96
+    # Questions in flight at once, and the server's batch: on 2 CPU cores a batch of 16 answers
+    # about 1.5x as many tokens per second as two batches of 8.
+    concurrency: int = 16
     policy: CorrectionPolicy = KEEP_CODE_ONLY
     prompts: tuple[str, ...] | None = None
     seed: int = 0
@@ -134,7 +137,11 @@ def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
             "quota": {"per_user_per_day": None},
             "distance": {"max_similarity": 0.99},
         },
-        serving={"watch_interval_s": 0.2, "max_new_tokens": options.max_new_tokens, "max_batch_size": 8},
+        serving={
+            "watch_interval_s": 0.2,
+            "max_new_tokens": options.max_new_tokens,
+            "max_batch_size": options.concurrency,
+        },
     )
 
 
@@ -148,6 +155,7 @@ def wheel_users(options: WheelOptions) -> SimulatedUsers:
         policy=options.policy,
         seed=options.seed,
         max_tokens=options.max_new_tokens,
+        concurrency=options.concurrency,
     )
 
 
@@ -199,6 +207,7 @@ def _replay_history(
     stream: the tracker cuts a trigger at the first snapshot that crosses the threshold, so the
     reviewer pair is committed before the history can cross it and is in the first run's data.
     """
+    started = time.monotonic()
     general = produce(settings.kafka, settings.topics.interactions, sample_events(options.history_events))
     if general:
         run_until_drained(settings.flow_config())
@@ -206,7 +215,10 @@ def _replay_history(
         review.attempted = True
     coding = produce(settings.kafka, settings.topics.interactions, coding_events(options.history_coding_events))
     if general or coding:
-        console.print(f"history: {general + coding} logged events replayed into the topic before revolution 0")
+        console.print(
+            f"history: {general + coding} logged events replayed into the topic before revolution 0"
+            f"  ({time.monotonic() - started:.0f}s, the review step included)"
+        )
 
 
 def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]:
@@ -216,6 +228,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
     from flywheel.trainer.models import resolve_base_model
 
     quiet_model_libraries()
+    started = time.monotonic()
     shutil.rmtree(options.directory, ignore_errors=True)  # the broker is in memory: start from nothing
     options.directory.mkdir(parents=True)
     broker = start_broker(log_file=options.directory / "broker.log")
@@ -249,7 +262,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         "review": asdict(review.pair) if review.pair else None,
     }
     report.write_text(json.dumps(payload, indent=2, default=str))
-    console.print(f"report: {report}")
+    console.print(f"report: {report}; the wheel took {time.monotonic() - started:.0f}s")
     return revolutions
 
 
