@@ -80,7 +80,11 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
     settings = config.serving
     registry = RegistryView(config.registry_url)
     engine = Engine(
-        backend or backend_for(config, registry), registry, config.state_dir / "serving-cache", settings.max_batch_size
+        backend or backend_for(config, registry),
+        registry,
+        config.state_dir / "serving-cache",
+        settings.max_batch_size,
+        settings.batch_window_ms / 1000,
     )
     watcher = AliasWatcher(engine, registry, settings.watch_interval_s)
     follower = PromotionFollower(

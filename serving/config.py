@@ -60,6 +60,8 @@ class ServingSettings(Section):
     max_prompt_tokens: int = Field(default=1024, ge=8)
     # Requests for the same version are generated together, up to this many at once.
     max_batch_size: int = Field(default=8, ge=1)
+    # How long the first request of a batch waits for others to join it (0 = start at once).
+    batch_window_ms: float = Field(default=20.0, ge=0.0)
     # How often the registry's current alias is read (a change swaps adapters without a restart).
     watch_interval_s: float = Field(default=1.0, gt=0)
     # Consume training results and move the alias on every promotion the trainer's gates made.

@@ -45,11 +45,19 @@ class Ticket:
 class Engine:
     """Batches requests per version on one worker thread; swaps versions without dropping requests."""
 
-    def __init__(self, backend: Backend, registry: RegistryView, cache_dir: Path, max_batch_size: int = 8) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        registry: RegistryView,
+        cache_dir: Path,
+        max_batch_size: int = 8,
+        batch_window_s: float = 0.0,
+    ) -> None:
         self.backend = backend
         self.registry = registry
         self.cache_dir = cache_dir
         self.max_batch_size = max_batch_size
+        self.batch_window_s = batch_window_s
         self._routes: Routes | None = None
         self._loaded: set[str] = {BASE}
         self._leases: Counter[str] = Counter()
@@ -168,12 +176,24 @@ class Engine:
             self._collect()
 
     def _next_batch(self) -> list[Ticket]:
-        """The oldest request plus queued ones with the same version and params, up to the batch size."""
+        """The oldest request plus queued ones with the same version and params, up to the batch size.
+
+        A batch generates until its longest answer ends, so a request that starts alone makes the
+        ones arriving a moment later wait a whole generation, and clients that ask again on each
+        answer then stay split into a lone batch and the rest. Waiting up to ``batch_window_s``
+        after the first request for the batch to fill keeps concurrent clients in one batch.
+        """
         with self._lock:
             while not self._pending and not self._stopping:
                 self._lock.wait()
             if not self._pending:
                 return []
+            deadline = time.monotonic() + self.batch_window_s
+            while len(self._pending) < self.max_batch_size and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._lock.wait(left)
             first = self._pending.popleft()
             batch, others = [first], deque[Ticket]()
             while self._pending and len(batch) < self.max_batch_size:
