@@ -111,14 +111,14 @@ def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected:
         for prule in engine.proximity_rules:
             if prule.kind != kind:
                 continue
-            hits = [
+            found: list[str] = [
                 f
                 for f in prule.applies_to
                 if prule.matches(texts[f], known if f == "chosen" and prule.skip_rejected_sentences else frozenset())
             ]
-            if hits:
-                findings[f"{kind}:{prule.name}"] = float(len(hits))
-                detail = f"{kind} proximity rule {prule.name!r} matched in {', '.join(hits)}"
+            if found:
+                findings[f"{kind}:{prule.name}"] = float(len(found))
+                detail = f"{kind} proximity rule {prule.name!r} matched in {', '.join(found)}"
                 drops.append(Drop(Stage.POLICY, f"{kind}:{prule.name}", detail))
     scrubbed: dict[str, str] = {}
     pii_fields: dict[str, list[str]] = {}

@@ -9,7 +9,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
     [[blocked]]   name, applies_to, terms, patterns          # blocked content
     [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
-    [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless,
+    [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
                   skip_rejected_sentences                      # word families near each other
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC,
@@ -94,6 +94,7 @@ class _ProximityRule(BaseModel):
     window: int = Field(default=6, ge=0, le=64)
     groups: list[list[str]] = Field(min_length=1)
     unless: list[str] = Field(default_factory=list)
+    ordered: bool = False
     skip_rejected_sentences: bool = True
 
 
@@ -126,7 +127,16 @@ def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
         unless = Group.parse(rule.unless, negative, where) if rule.unless else None
         applies_to = tuple(rule.applies_to)
         rules.append(
-            ProximityRule(rule.name, rule.kind, applies_to, rule.window, groups, rule.skip_rejected_sentences, unless)
+            ProximityRule(
+                rule.name,
+                rule.kind,
+                applies_to,
+                rule.window,
+                groups,
+                rule.skip_rejected_sentences,
+                unless,
+                rule.ordered,
+            )
         )
     return rules
 

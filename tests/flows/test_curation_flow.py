@@ -140,7 +140,7 @@ LABELLED: list[tuple[InteractionEvent, tuple[str, str] | None]] = [
     ),
     (event("card", final_user_edit=GOOD_EDIT + f" My card is {CARD}."), ("policy", "pii:payment_card")),
     (
-        event("toxic", final_user_edit=GOOD_EDIT + " This damn shit answer is stupid."),
+        event("toxic", final_user_edit=GOOD_EDIT + " This shit is so damn slow."),
         ("toxicity", "toxicity:profanity"),
     ),
     # The heavy user's three edits: two pairs, one over the cap (which one depends on arrival order).

@@ -71,7 +71,7 @@ LABELLED: list[tuple[InteractionEvent, tuple[str | None, str | None, str | None]
         (REJECTIONS, "policy", "injection:override_instructions"),
     ),
     (edit("card", GOOD_EDIT + f" My card is {CARD}."), (REJECTIONS, "policy", "pii:payment_card")),
-    (edit("toxic", GOOD_EDIT + " This damn shit answer is stupid."), (REJECTIONS, "toxicity", "toxicity:profanity")),
+    (edit("toxic", GOOD_EDIT + " This shit is so damn slow."), (REJECTIONS, "toxicity", "toxicity:profanity")),
     # The same user three times with a cap of two per day: checked by count below, since which
     # of the three hits the cap depends on arrival order at the quota step (README: determinism).
     *[(edit(f"quota-{i}", GOOD_EDIT + f" Step {i}.", user_id="user-heavy"), QUOTA_LABEL) for i in range(3)],

@@ -44,6 +44,14 @@ def test_phrases_prefixes_and_each_group_needs_its_own_word() -> None:
     assert prefixed.matches("what morons") and not prefixed.matches("oxymoron")
 
 
+def test_ordered_rules_need_the_groups_in_order() -> None:
+    parsed = tuple(Group.parse(g, frozenset({"awful"}), "t") for g in (["what a"], ["@negative"]))
+    r = ProximityRule("r", "blocked", ("chosen",), 3, parsed, True, None, ordered=True)
+    assert r.matches("What a truly awful idea.")
+    assert not r.matches("Awful, what a day.")
+    assert rule([["what a"], ["@negative"]]).matches("Awful, what a day.")
+
+
 def test_unless_vetoes_the_sentence() -> None:
     r = rule([["you"], ["@negative"]], unless=["worst case"])
     assert r.matches("You are awful.")
