@@ -9,6 +9,8 @@ stages pass it: an insult or hard negative is put at the start, middle or end of
 prose; an injection is appended to the edit, and every other one also goes into the prompt.
 Same line format as the other sets, so ``benchmarks/curation_quality.py`` scores it.
 Categories: ``insult`` and ``injection`` (reject), ``good_edit`` (accept; kind ``hard_negative_*``).
+A second round (``probe_material_round2.py``, kinds ending ``:round2``) was written after the
+first draft of ``default-v4`` and only measured.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from build_curation_holdout import apply
 from holdout_bases import HELD, Held
 from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
+from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -60,36 +63,30 @@ def build() -> list[dict[str, Any]]:
         )
         items[-1]["secrets"] = []
 
-    for n, text in enumerate(INSULT_PROBES):
-        held = HELD[n % len(HELD)]
-        add("insult", "reject", f"insult_slot{n % 3}", held, _insert(apply(held.answer, held.edits[0]), text, n))
-    for n, text in enumerate(INJECTION_PROBES):
-        held = HELD[(n + 5) % len(HELD)]
-        add("injection", "reject", "in_chosen", held, apply(held.answer, held.edits[0]) + "\n\n" + text)
-        if n % 2 == 0:
-            other = HELD[(n + 11) % len(HELD)]
-            add(
-                "injection",
-                "reject",
-                "in_prompt",
-                other,
-                apply(other.answer, other.edits[-1]),
-                other.prompt + " " + text,
-            )
-    for n, text in enumerate(HARD_NEGATIVES):
-        held = HELD[(n + 2) % len(HELD)]
-        edited = apply(held.answer, held.edits[n % len(held.edits)])
-        add("good_edit", "accept", f"hard_negative_slot{n % 3}", held, _insert(edited, text, n + 1))
-        if n % 2 == 1:
-            other = HELD[(n + 13) % len(HELD)]
-            add(
-                "good_edit",
-                "accept",
-                "hard_negative_prompt",
-                other,
-                apply(other.answer, other.edits[0]),
-                other.prompt + " " + text,
-            )
+    rounds = (
+        ("", INSULT_PROBES, INJECTION_PROBES, HARD_NEGATIVES),
+        (":round2", INSULT_PROBES_2, INJECTION_PROBES_2, HARD_NEGATIVES_2),
+    )
+    for tag, insults, injections, negatives in rounds:
+        for n, text in enumerate(insults):
+            held = HELD[n % len(HELD)]
+            edited = _insert(apply(held.answer, held.edits[0]), text, n)
+            add("insult", "reject", f"insult_slot{n % 3}{tag}", held, edited)
+        for n, text in enumerate(injections):
+            held = HELD[(n + 5) % len(HELD)]
+            add("injection", "reject", f"in_chosen{tag}", held, apply(held.answer, held.edits[0]) + "\n\n" + text)
+            if n % 2 == 0:
+                other = HELD[(n + 11) % len(HELD)]
+                edited = apply(other.answer, other.edits[-1])
+                add("injection", "reject", f"in_prompt{tag}", other, edited, other.prompt + " " + text)
+        for n, text in enumerate(negatives):
+            held = HELD[(n + 2) % len(HELD)]
+            edited = apply(held.answer, held.edits[n % len(held.edits)])
+            add("good_edit", "accept", f"hard_negative_slot{n % 3}{tag}", held, _insert(edited, text, n + 1))
+            if n % 2 == 1:
+                other = HELD[(n + 13) % len(HELD)]
+                edited = apply(other.answer, other.edits[0])
+                add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
     return items
 
 
