@@ -10,7 +10,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
     [[blocked]]   name, applies_to, terms, patterns          # blocked content
     [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
     [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
-                  skip_rejected_sentences                      # word families near each other
+                  near, skip_rejected_sentences                      # word families near each other
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC,
 case-folded, whitespace collapsed). A proximity rule (``operators/proximity.py``) fires when
@@ -95,6 +95,7 @@ class _ProximityRule(BaseModel):
     groups: list[list[str]] = Field(min_length=1)
     unless: list[str] = Field(default_factory=list)
     ordered: bool = False
+    near: list[tuple[int, int, int]] = Field(default_factory=list)
     skip_rejected_sentences: bool = True
 
 
@@ -125,6 +126,9 @@ def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
             raise PolicyError(f"{where}: a group holds no word")
         groups = tuple(Group.parse(group, negative, where) for group in rule.groups)
         unless = Group.parse(rule.unless, negative, where) if rule.unless else None
+        bad = [n for n in rule.near if not (0 <= n[0] < len(groups) and 0 <= n[1] < len(groups) and n[2] >= 0)]
+        if bad:
+            raise PolicyError(f"{where}: `near` entries (group, group, max tokens between) out of range: {bad}")
         applies_to = tuple(rule.applies_to)
         rules.append(
             ProximityRule(
@@ -136,6 +140,7 @@ def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
                 rule.skip_rejected_sentences,
                 unless,
                 rule.ordered,
+                tuple(rule.near),
             )
         )
     return rules

@@ -26,8 +26,9 @@ sentence), each then normalised as the policy's text is (NFC, case-folded, space
 collapsed); tokens are letters/digits with contractions expanded (``you're`` -> ``you are``,
 ``don't`` -> ``do not``). A group entry is a word, a phrase of several words (``set
 aside``), a prefix (``moron*``) or ``@negative``; each group needs its own word (hits of two
-groups never overlap; with ``ordered`` they come in the groups' order), and a sentence
-holding a word or phrase of ``unless`` never matches.
+groups never overlap; with ``ordered`` they come in the groups' order; ``near`` caps the
+tokens between two given groups' hits, e.g. "your" right before "rules", not "your firewall
+rules"), and a sentence holding a word or phrase of ``unless`` never matches.
 With ``skip_rejected_sentences`` a sentence of ``chosen`` that the model's answer
 (``rejected``) already holds is not checked: the user did not write it. Deterministic, no
 model: the rules of ``default-v4`` add about 110 microseconds per edit (held-out set, one core).
@@ -187,11 +188,13 @@ class ProximityRule:
     skip_rejected_sentences: bool = True
     unless: Group | None = None
     ordered: bool = False
+    near: tuple[tuple[int, int, int], ...] = ()
 
     def sentence_matches(self, words: list[str], present: frozenset[str] | None = None) -> bool:
         """True when one hit of every group, no two on the same word, fits in ``window`` tokens.
 
-        With ``ordered`` the hits must come in the groups' order. A sentence holding a word or
+        With ``ordered`` the hits must come in the groups' order; each ``(a, b, n)`` of ``near``
+        allows at most ``n`` tokens between the hits of groups ``a`` and ``b``. A sentence holding a word or
         phrase of ``unless`` never matches. ``present``: the
         sentence's words as a set, when the caller has it.
         """
@@ -211,7 +214,9 @@ class ProximityRule:
             if max(end for _, end in choice) - min(start for start, _ in choice) > self.window:
                 continue
             by_position = sorted(choice) if not self.ordered else list(choice)
-            if all(earlier[1] < later[0] for earlier, later in itertools.pairwise(by_position)):
+            if not all(earlier[1] < later[0] for earlier, later in itertools.pairwise(by_position)):
+                continue
+            if all(_between(choice[a], choice[b]) <= most for a, b, most in self.near):
                 return True
         return False
 
@@ -222,6 +227,12 @@ class ProximityRule:
     def matches_sentences(self, sentence_words: Sequence[tuple[list[str], frozenset[str]]]) -> bool:
         """True when one of the tokenised sentences matches (see :func:`tokenised`)."""
         return any(self.sentence_matches(words, present) for words, present in sentence_words)
+
+
+def _between(one: tuple[int, int], other: tuple[int, int]) -> int:
+    """How many tokens lie between two non-overlapping hits."""
+    first, second = sorted((one, other))
+    return second[0] - first[1] - 1
 
 
 def tokenised(text: str, known: frozenset[str] = frozenset()) -> list[tuple[list[str], frozenset[str]]]:

@@ -180,6 +180,8 @@ def test_abuse_found_by_lexicon_and_target(engine: PolicyEngine, insult: str, ru
         "Check your spam folder if you do not see the mail.",
         "Never log the system prompt of your app in plain text.",
         "Decode the base64 payload with base64 -d.",
+        "Disable your email filters for a moment to check.",
+        "Turn off your firewall rules for the test.",
     ],
 )
 def test_v4_look_alikes_pass(engine: PolicyEngine, text: str) -> None:
