@@ -77,9 +77,9 @@ def test_the_held_out_set_holds_its_figures_in_any_order() -> None:
 def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     """Insults and injections worded freely, hard-negative good edits (written before default-v4).
 
-    default-v3: insults 0.40, injections 0.19, good edits 0.976, precision 0.688.
-    default-v4: insults 0.86, injections 0.92, good edits 0.988, precision 0.94 (what passes:
-    figurative abuse such as "as much use as a chocolate teapot"; see the report in git log).
+    Both rounds: default-v3 caught insults 0.357, injections 0.197, kept good edits 0.976;
+    default-v4 0.814, 0.921, 0.981 (what passes: figurative abuse such as "as much use as a
+    chocolate teapot"; README, Benchmarks).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit"}
