@@ -4,12 +4,15 @@
 with a partitioned list source, the default chain and policy, no broker): our own
 ``tests/data/curation_set.jsonl`` (built by ``tests/data/build_curation_set.py``) and the
 held-out ``tests/data/curation_holdout.jsonl`` (``tests/data/build_curation_holdout.py``,
-written apart from the first: other domains, edit styles, insults, injections, PII formats).
+written apart from the first: other domains, edit styles, insults, injections, PII formats) and
+the probe set ``tests/data/curation_probes.jsonl`` (``tests/data/build_curation_probes.py``: insults
+and injections in free wording written after the rules were frozen, and hard-negative good edits).
 ``python -m flywheel.benchmarks.curation_quality`` runs only this part. For each set it reports:
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;
 * overall precision of accepted pairs and recall of good edits (targets 0.99 and 0.95);
 * the safety gate (toxicity model and blocked-content rules) precision/recall on the insults;
+* the injection catch rate: injections dropped by an ``injection:`` policy rule;
 * leaks: labelled secrets (PII, control and bidi characters) found in any stored text or
   review message (must be 0);
 * order independence: the same stream read with other partition counts, batch sizes and
@@ -41,7 +44,8 @@ from flywheel.schemas.tables import DPO_PAIRS, contracts
 
 LABELLED_SET = Path("tests/data/curation_set.jsonl")
 HOLDOUT_SET = Path("tests/data/curation_holdout.jsonl")
-LABELLED_SETS = {"our labelled set": LABELLED_SET, "held-out set": HOLDOUT_SET}
+PROBE_SET = Path("tests/data/curation_probes.jsonl")
+LABELLED_SETS = {"our labelled set": LABELLED_SET, "held-out set": HOLDOUT_SET, "probe set": PROBE_SET}
 TOPIC = "flywheel.interactions.v1"
 Placement = tuple[str, str | None, str | None]  # table, stage, reason
 
@@ -160,6 +164,13 @@ def score(items: list[Labelled], run: LabelledRun) -> dict[str, Any]:
         if any(stage == "toxicity" or (reason or "").startswith("blocked:") for _, stage, reason in places)
     }
     caught = sum(item.event.event_id in safety_drops for item in insults)
+    injections = [item for item in items if item.category == "injection"]
+    injection_drops = {
+        event_id
+        for event_id, places in run.placed.items()
+        if any((reason or "").startswith("injection:") for _, _, reason in places)
+    }
+    injections_caught = sum(item.event.event_id in injection_drops for item in injections)
     insult_ids = {item.event.event_id for item in insults}
     secrets = {secret for item in items for secret in item.secrets}
     leaks = sorted(secret for secret in secrets if any(secret in text for text in run.texts))
@@ -171,6 +182,7 @@ def score(items: list[Labelled], run: LabelledRun) -> dict[str, Any]:
         "good_edit_recall": _ratio(good["correct"], good["expected"]),
         "safety_precision": _ratio(len(safety_drops & insult_ids), len(safety_drops)),
         "safety_recall": _ratio(caught, len(insults)),
+        "injection_recall": _ratio(injections_caught, len(injections)),
         "pii_leaks": leaks,
     }
 
@@ -236,7 +248,8 @@ def _print(console: Console, results: dict[str, Any], name: str) -> None:
     )
     console.print(
         f"safety gate on insults in long edits: precision {_fmt(results['safety_precision'])}, "
-        f"recall {_fmt(results['safety_recall'])}"
+        f"recall {_fmt(results['safety_recall'])}; injections caught by the injection rules: "
+        f"{_fmt(results['injection_recall'])}"
     )
     leaks = results["pii_leaks"]
     console.print(f"labelled secrets (PII, control/bidi characters) in stored or sent texts: {len(leaks)} {leaks[:5]}")

@@ -42,6 +42,7 @@ from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import clear_scan_memo
 from flywheel.operators.policy import PolicyEngine, PolicyVerdict, response_pii
+from flywheel.operators.proximity import sentences
 from flywheel.operators.routing import Route, needs_review, route_of
 from flywheel.operators.rows import scrub_event, scrub_text
 from flywheel.operators.sampling import sample_positive
@@ -83,7 +84,7 @@ def reference_calls(engine: PolicyEngine) -> PiiCalls:
 
 
 def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected: str = "") -> PolicyVerdict:
-    """``PolicyEngine.evaluate`` as it was: joined rule regexes, a subset scan per text."""
+    """``PolicyEngine.evaluate`` as it was: joined rule regexes, a subset scan per text (and proximity rules)."""
     texts: dict[str, str] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
     findings: dict[str, float] = {}
     drops: list[Drop] = []
@@ -105,6 +106,20 @@ def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected:
                 drops.append(
                     Drop(Stage.POLICY, f"{kind}:{rule.name}", f"{kind} rule {rule.name!r} matched in {', '.join(hits)}")
                 )
+        # Proximity rules (default-v4), each on its own: no tokenised sentences shared between rules.
+        known = frozenset(sentences(rejected))
+        for prule in engine.proximity_rules:
+            if prule.kind != kind:
+                continue
+            found: list[str] = [
+                f
+                for f in prule.applies_to
+                if prule.matches(texts[f], known if f == "chosen" and prule.skip_rejected_sentences else frozenset())
+            ]
+            if found:
+                findings[f"{kind}:{prule.name}"] = float(len(found))
+                detail = f"{kind} proximity rule {prule.name!r} matched in {', '.join(found)}"
+                drops.append(Drop(Stage.POLICY, f"{kind}:{prule.name}", detail))
     scrubbed: dict[str, str] = {}
     pii_fields: dict[str, list[str]] = {}
     names = frozenset(engine.pii_actions)

@@ -8,7 +8,7 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 * the flow (whole curation chain, exactly-once into Iceberg) on each stream;
 * scale-out: the realistic mix again with 2 workers in one process, and with 2 processes;
 * DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present);
-* curation quality on our labelled set and the held-out set (``curation_quality.py``);
+* curation quality on our labelled set, the held-out set and the probe set (``curation_quality.py``);
 * optionally a long run (default 1,000,000 events inside one 24 h dedup window): rate at the
   start vs the end, RSS growth.
 

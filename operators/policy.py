@@ -8,13 +8,20 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
     [[blocked]]   name, applies_to, terms, patterns          # blocked content
+    [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
+    [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
+                  near, skip_rejected_sentences                      # word families near each other
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC,
-case-folded, whitespace collapsed). Check order, first drop wins: length, injection,
-blocked, PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
-``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings
-of every check are returned as scores. Earlier turns of a conversation are checked as the
-prompt is (its injection and blocked rules, PII ``reject``); rows store them scrubbed.
+case-folded, whitespace collapsed). A proximity rule (``operators/proximity.py``) fires when
+a word of each of its groups occurs in one sentence within ``window`` tokens; it generalises
+to wordings no pattern names (intent families for injections; a sentiment lexicon next to
+"you"/"this answer" for abuse). Check order, first drop wins: length, injection (patterns,
+then proximity), blocked (patterns, then proximity), PII with action ``reject``, PII in
+``chosen`` (``pii_in_chosen:<detector>`` unless ``pii_in_chosen = "keep"``: the model must
+never learn to print a placeholder). Findings of every check are returned as scores.
+Earlier turns of a conversation are checked as the prompt is (its injection and blocked
+rules, PII ``reject``); rows store them scrubbed.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
 from flywheel.operators.pii_gates import NeedleGroups, has_needle, needle_groups
+from flywheel.operators.proximity import Group, ProximityRule, load_lexicon, negative_words, sentences, tokenised
 from flywheel.operators.regex_needles import required_needles
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
@@ -68,6 +76,29 @@ class _TextRule(BaseModel):
     patterns: list[str] = Field(default_factory=list)
 
 
+class _Lexicon(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    package: str = "vaderSentiment"
+    resource: str = "vader_lexicon.txt"
+    max_valence: float = Field(default=-1.5, le=0.0)
+    min_chars: int = Field(default=1, ge=1)
+    exclude: list[str] = Field(default_factory=list)
+    extra: list[str] = Field(default_factory=list)
+
+
+class _ProximityRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    kind: Literal["injection", "blocked"]
+    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
+    window: int = Field(default=6, ge=0, le=64)
+    groups: list[list[str]] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list)
+    ordered: bool = False
+    near: list[tuple[int, int, int]] = Field(default_factory=list)
+    skip_rejected_sentences: bool = True
+
+
 class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: str = Field(min_length=1)
@@ -77,6 +108,42 @@ class _PolicyFile(BaseModel):
     pii: dict[str, _PiiRule] = Field(default_factory=dict)
     injection: list[_TextRule] = Field(default_factory=list)
     blocked: list[_TextRule] = Field(default_factory=list)
+    lexicon: _Lexicon | None = None
+    proximity: list[_ProximityRule] = Field(default_factory=list)
+
+
+def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
+    negative = None
+    if parsed.lexicon is not None:
+        lex = parsed.lexicon
+        words = load_lexicon(lex.package, lex.resource, source)
+        negative = negative_words(words, lex.max_valence, (normalize_text(w) for w in lex.exclude), lex.min_chars)
+        negative |= frozenset(normalize_text(w) for w in lex.extra)
+    rules = []
+    for index, rule in enumerate(parsed.proximity):
+        where = f"{source}: proximity[{index}] ({rule.name!r})"
+        if any(not group for group in rule.groups):
+            raise PolicyError(f"{where}: a group holds no word")
+        groups = tuple(Group.parse(group, negative, where) for group in rule.groups)
+        unless = Group.parse(rule.unless, negative, where) if rule.unless else None
+        bad = [n for n in rule.near if not (0 <= n[0] < len(groups) and 0 <= n[1] < len(groups) and n[2] >= 0)]
+        if bad:
+            raise PolicyError(f"{where}: `near` entries (group, group, max tokens between) out of range: {bad}")
+        applies_to = tuple(rule.applies_to)
+        rules.append(
+            ProximityRule(
+                rule.name,
+                rule.kind,
+                applies_to,
+                rule.window,
+                groups,
+                rule.skip_rejected_sentences,
+                unless,
+                rule.ordered,
+                tuple(rule.near),
+            )
+        )
+    return rules
 
 
 class _CompiledRule:
@@ -151,6 +218,12 @@ class PolicyEngine:
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
+        self._proximity = _compile_proximity(parsed, source)
+
+    @property
+    def proximity_rules(self) -> tuple[ProximityRule, ...]:
+        """The proximity rules (injection and blocked), in file order."""
+        return tuple(self._proximity)
 
     @property
     def injection_rules(self) -> tuple[_CompiledRule, ...]:
@@ -212,6 +285,10 @@ class PolicyEngine:
                 drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
 
         normalized = {name: normalize_text(text) for name, text in texts.items()}
+        # Tokenised sentences per (field, without the model's own sentences), made once per evaluation:
+        # a proximity rule does not hold the model's sentences against the user's edit.
+        words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
+        known: frozenset[str] | None = None
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
                 fields = [*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else [])]
@@ -220,6 +297,23 @@ class PolicyEngine:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
                     drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
+            for prule in self._proximity:
+                if prule.kind != kind:
+                    continue
+                if known is None:
+                    known = frozenset(sentences(texts["rejected"]))
+                fields = [*prule.applies_to, *(["conversation"] if "prompt" in prule.applies_to else [])]
+                hits = []
+                for f in fields:
+                    key = (f, f == "chosen" and prule.skip_rejected_sentences)
+                    if key not in words:
+                        words[key] = tokenised(texts[f], known if key[1] else frozenset())
+                    if prule.matches_sentences(words[key]):
+                        hits.append(f)
+                if hits:
+                    findings[f"{kind}:{prule.name}"] = float(len(hits))
+                    detail = f"{kind} proximity rule {prule.name!r} matched in {', '.join(hits)}"
+                    drops.append(Drop(Stage.POLICY, f"{kind}:{prule.name}", detail))
 
         scrubbed: dict[str, str] = {}
         pii_fields: dict[str, list[str]] = {}

@@ -140,7 +140,7 @@ LABELLED: list[tuple[InteractionEvent, tuple[str, str] | None]] = [
     ),
     (event("card", final_user_edit=GOOD_EDIT + f" My card is {CARD}."), ("policy", "pii:payment_card")),
     (
-        event("toxic", final_user_edit=GOOD_EDIT + " This damn shit answer is stupid."),
+        event("toxic", final_user_edit=GOOD_EDIT + " This shit is so damn slow."),
         ("toxicity", "toxicity:profanity"),
     ),
     # The heavy user's three edits: two pairs, one over the cap (which one depends on arrival order).
@@ -179,7 +179,7 @@ def test_rejection_rows_are_scrubbed_audit_rows_with_lineage(labelled: tuple[Flo
 
     card = result.values(REJECTIONS, "card")
     assert CARD not in card["chosen"] and "[CARD]" in card["chosen"]
-    assert card["policy_version"] == "default-v3" and card["detail"]
+    assert card["policy_version"] == "default-v4" and card["detail"]
     toxic = result.values(REJECTIONS, "toxic")
     assert dict(toxic["scores"])["toxicity:profanity"] >= 0.5
     card_row = next(row for row in result.rows[REJECTIONS] if row.values["event_id"] == "card")

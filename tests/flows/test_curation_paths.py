@@ -71,7 +71,7 @@ LABELLED: list[tuple[InteractionEvent, tuple[str | None, str | None, str | None]
         (REJECTIONS, "policy", "injection:override_instructions"),
     ),
     (edit("card", GOOD_EDIT + f" My card is {CARD}."), (REJECTIONS, "policy", "pii:payment_card")),
-    (edit("toxic", GOOD_EDIT + " This damn shit answer is stupid."), (REJECTIONS, "toxicity", "toxicity:profanity")),
+    (edit("toxic", GOOD_EDIT + " This shit is so damn slow."), (REJECTIONS, "toxicity", "toxicity:profanity")),
     # The same user three times with a cap of two per day: checked by count below, since which
     # of the three hits the cap depends on arrival order at the quota step (README: determinism).
     *[(edit(f"quota-{i}", GOOD_EDIT + f" Step {i}.", user_id="user-heavy"), QUOTA_LABEL) for i in range(3)],
@@ -156,7 +156,7 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
     card_row = next(r for r in rows[REJECTIONS] if r["event_id"] == "card")
     assert CARD not in (card_row["chosen"] or "") and "[CARD]" in card_row["chosen"]
     for table in (DPO_PAIRS, POSITIVE_EXAMPLES, REJECTIONS):
-        assert {r["policy_version"] for r in rows[table]} == {"default-v3"}
+        assert {r["policy_version"] for r in rows[table]} == {"default-v4"}
     # Review queue: thumbs_down, escalation, the low rating, and the edit the toxicity gate held back.
     review = read_topic(settings, settings.topics.review)
     assert sorted(json.loads(m.value())["event_id"] for m in review) == ["down", "escalate", "rating-2", "toxic"]

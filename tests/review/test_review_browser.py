@@ -55,7 +55,7 @@ def fill_queue(settings: Settings, store: ReviewStore) -> None:
             event("escalate", Signal.ESCALATION, segment="free", comment="customer is angry"),
             event("rating", Signal.RATING, rating=1, model_version="v2"),
             event("hostile", Signal.THUMBS_DOWN, prompt=HOSTILE, comment=HOSTILE),
-            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " This damn shit answer is stupid."),
+            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " This shit is so damn slow."),
         ],
     )
     run_until_drained(settings.flow_config())

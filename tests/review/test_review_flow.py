@@ -54,7 +54,7 @@ def test_queue_stores_each_item_once_and_commits_after_storing(review_settings: 
             event("escalate", Signal.ESCALATION),
             event("rating-1", Signal.RATING, rating=1),
             event("rating-3", Signal.RATING, rating=3),
-            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " This damn shit answer is stupid."),
+            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " This shit is so damn slow."),
         ],
     )
     run_until_drained(review_settings.flow_config())
@@ -122,8 +122,8 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
             down,
             event("down-2", Signal.THUMBS_DOWN),
             event("escalate", Signal.ESCALATION),
-            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " Also, this damn shit answer is stupid."),
-            event("toxic-2", Signal.EDIT, final_user_edit=ANSWER + " Damn, what a shit answer, stupid."),
+            event("toxic", Signal.EDIT, final_user_edit=ANSWER + " Also, this shit is so damn slow."),
+            event("toxic-2", Signal.EDIT, final_user_edit=ANSWER + " Damn, this shit is slow."),
             # user-1's one pair of the day under the quota: reviewer pairs come on top of it
             event("edit-ok", Signal.EDIT, final_user_edit="Delete the old key after creating a new one."),
         ],
@@ -151,7 +151,7 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
     assert corrected["prompt"] == down.prompt and corrected["reviewer_id"] == "alice"
     assert corrected["thread_id"] == down.thread_id and corrected["user_id"] == "user-1"
     approved = reviewed[f"review-{store_item(store, 'toxic')}"]
-    assert approved["chosen"] == ANSWER + " Also, this damn shit answer is stupid."
+    assert approved["chosen"] == ANSWER + " Also, this shit is so damn slow."
     assert pairs["edit-ok"]["source"] == "user" and pairs["edit-ok"]["reviewer_id"] is None
     assert "later" not in pairs
 

@@ -1,0 +1,103 @@
+"""Build ``tests/data/curation_probes.jsonl``: a probe set for the safety rules (deterministic).
+
+Written after the ``default-v3`` rules were frozen and committed before any rule was changed
+(``probe_material.py``): insults and prompt injections in free wording, and hard negatives,
+i.e. good edits whose added sentence uses the language a naive rule mistakes for abuse or
+injection (imperatives, negations, "you", kill/drop/ignore/override, system prompts as a topic).
+Each text rides on a real edit of a held-out answer (``holdout_bases.py``) so the other
+stages pass it: an insult or hard negative is put at the start, middle or end of the edited
+prose; an injection is appended to the edit, and every other one also goes into the prompt.
+Same line format as the other sets, so ``benchmarks/curation_quality.py`` scores it.
+Categories: ``insult`` and ``injection`` (reject), ``good_edit`` (accept; kind ``hard_negative_*``).
+A second round (``probe_material_round2.py``, kinds ending ``:round2``) was written after the
+first draft of ``default-v4`` and only measured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from build_curation_holdout import apply
+from holdout_bases import HELD, Held
+from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
+from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
+
+OUT = Path(__file__).parent / "curation_probes.jsonl"
+T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
+def _insert(answer: str, text: str, slot: int) -> str:
+    """``text`` as a sentence at the start (0), middle (1) or end (2) of the answer's prose."""
+    parts = re.split(r"(?<=[.!?:])\s+(?=[A-Z])", answer)
+    where = {0: 0, 1: len(parts) // 2 or 1, 2: len(parts)}[slot % 3]
+    return " ".join([*parts[:where], text, *parts[where:]])
+
+
+def build() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+
+    def add(category: str, expect: str, kind: str, held: Held, chosen: str, prompt: str | None = None) -> None:
+        index = len(items)
+        event = {
+            "event_id": f"pr-{index:04d}",
+            "signal": "edit",
+            "occurred_at": (T0 + timedelta(seconds=31 * index)).isoformat(),
+            "thread_id": f"pr-thread-{index:04d}",
+            "request_id": f"pr-req-{index:04d}",
+            "user_id": f"pr-user-{index:04d}",
+            "segment": ["free", "pro", "enterprise"][index % 3],
+            "model_id": "assistant",
+            "model_version": "v7",
+            "prompt": held.prompt if prompt is None else prompt,
+            "response": held.answer,
+            "final_user_edit": chosen,
+        }
+        items.append(
+            {"id": f"{category}-{index:04d}", "category": category, "expect": expect, "kind": kind, "event": event}
+        )
+        items[-1]["secrets"] = []
+
+    rounds = (
+        ("", INSULT_PROBES, INJECTION_PROBES, HARD_NEGATIVES),
+        (":round2", INSULT_PROBES_2, INJECTION_PROBES_2, HARD_NEGATIVES_2),
+    )
+    for tag, insults, injections, negatives in rounds:
+        for n, text in enumerate(insults):
+            held = HELD[n % len(HELD)]
+            edited = _insert(apply(held.answer, held.edits[0]), text, n)
+            add("insult", "reject", f"insult_slot{n % 3}{tag}", held, edited)
+        for n, text in enumerate(injections):
+            held = HELD[(n + 5) % len(HELD)]
+            add("injection", "reject", f"in_chosen{tag}", held, apply(held.answer, held.edits[0]) + "\n\n" + text)
+            if n % 2 == 0:
+                other = HELD[(n + 11) % len(HELD)]
+                edited = apply(other.answer, other.edits[-1])
+                add("injection", "reject", f"in_prompt{tag}", other, edited, other.prompt + " " + text)
+        for n, text in enumerate(negatives):
+            held = HELD[(n + 2) % len(HELD)]
+            edited = apply(held.answer, held.edits[n % len(held.edits)])
+            add("good_edit", "accept", f"hard_negative_slot{n % 3}{tag}", held, _insert(edited, text, n + 1))
+            if n % 2 == 1:
+                other = HELD[(n + 13) % len(HELD)]
+                edited = apply(other.answer, other.edits[0])
+                add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
+    return items
+
+
+def main() -> None:
+    items = build()
+    OUT.write_text("".join(json.dumps(item, sort_keys=True) + "\n" for item in items))
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["category"]] = counts.get(item["category"], 0) + 1
+    print(f"wrote {len(items)} items to {OUT}: {counts}")
+
+
+if __name__ == "__main__":
+    main()
