@@ -46,7 +46,10 @@ def test_whitespace_invariance(text: str, gap: str) -> None:
 @given(st.text())
 def test_case_and_composition_invariance(text: str) -> None:
     expected = normalize_text(text)
-    assert normalize_text(text.upper().lower()) == normalize_text(text.lower())
+    # Upper-casing loses information for some letters (Turkish dotless i, U+0131, becomes "I", which
+    # lower-cases to "i"): those are other letters, not another case of the same text.
+    if text.upper().lower() == text.lower():
+        assert normalize_text(text.upper()) == normalize_text(text.lower())
     assert normalize_text(unicodedata.normalize("NFD", text)) == expected
     assert normalize_text(text.casefold()) == expected
 
