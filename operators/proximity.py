@@ -31,7 +31,9 @@ tokens between two given groups' hits, e.g. "your" right before "rules", not "yo
 rules"), and a sentence holding a word or phrase of ``unless`` never matches.
 With ``skip_rejected_sentences`` a sentence of ``chosen`` that the model's answer
 (``rejected``) already holds is not checked: the user did not write it. Deterministic, no
-model: the rules of ``default-v4`` add about 120 microseconds per edit (held-out set, CPU time).
+model: the rules of ``default-v4`` add about 120 microseconds per edit (held-out set, CPU time);
+``default-v5``'s extra rules leave the whole policy evaluate at about the same cost (305 -> 308
+microseconds per held-out edit).
 """
 
 from __future__ import annotations

@@ -75,16 +75,18 @@ def test_the_held_out_set_holds_its_figures_in_any_order() -> None:
 
 
 def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
-    """Insults and injections worded freely, hard-negative good edits (written before default-v4).
+    """Insults and injections worded freely, hard-negative good edits (rounds 1-3).
 
-    Both rounds: default-v3 caught insults 0.357, injections 0.197, kept good edits 0.976;
+    Rounds 1-2: default-v3 caught insults 0.357, injections 0.197, kept good edits 0.976;
     default-v4 0.814, 0.921, 0.981 (what passes: figurative abuse such as "as much use as a
-    chocolate teapot"; README, Benchmarks).
+    chocolate teapot"; README, Benchmarks). Rounds 1-3 (484 items; round 3 written before
+    default-v5): default-v4 0.770, 0.789, 0.978; default-v5 0.990, 0.982, 0.981 (v5's rules were
+    written after reading v4's misses on all three rounds, so no round measures v5 blind).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
     results = score(PROBES, run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1))
-    assert results["safety_recall"] >= 0.8 and results["injection_recall"] >= 0.9, results["categories"]
+    assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]

@@ -10,7 +10,8 @@ prose; an injection is appended to the edit, and every other one also goes into 
 Same line format as the other sets, so ``benchmarks/curation_quality.py`` scores it.
 Categories: ``insult`` and ``injection`` (reject), ``good_edit`` (accept; kind ``hard_negative_*``).
 A second round (``probe_material_round2.py``, kinds ending ``:round2``) was written after the
-first draft of ``default-v4`` and only measured.
+first draft of ``default-v4`` and only measured; a third (``probe_material_round3.py``, kinds
+ending ``:round3``) was written before any rule of ``default-v5`` and measured blind with v4 first.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from build_curation_holdout import apply
 from holdout_bases import HELD, Held
 from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
 from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
+from probe_material_round3 import HARD_NEGATIVES_3, INJECTION_PROBES_3, INSULT_PROBES_3
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -66,6 +68,7 @@ def build() -> list[dict[str, Any]]:
     rounds = (
         ("", INSULT_PROBES, INJECTION_PROBES, HARD_NEGATIVES),
         (":round2", INSULT_PROBES_2, INJECTION_PROBES_2, HARD_NEGATIVES_2),
+        (":round3", INSULT_PROBES_3, INJECTION_PROBES_3, HARD_NEGATIVES_3),
     )
     for tag, insults, injections, negatives in rounds:
         for n, text in enumerate(insults):
