@@ -318,13 +318,17 @@ def add_duplicates(h: Holdout) -> None:
             h.add("duplicate", expect, kind, held, text, at=moment + timedelta(seconds=seconds))
 
 
-def main() -> None:
-    items = build()
-    OUT.write_text("".join(json.dumps(item, sort_keys=True) + "\n" for item in items))
+def write_items(items: list[dict[str, Any]], out: Path) -> None:
+    """Write labelled items as sorted-key JSON lines and print how many of each category."""
+    out.write_text("".join(json.dumps(item, sort_keys=True) + "\n" for item in items))
     counts: dict[str, int] = {}
     for item in items:
         counts[item["category"]] = counts.get(item["category"], 0) + 1
-    print(f"wrote {len(items)} items to {OUT}: {counts}")
+    print(f"wrote {len(items)} items to {out}: {counts}")
+
+
+def main() -> None:
+    write_items(build(), OUT)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ ending ``:round3``) was written before any rule of ``default-v5`` and measured b
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build_curation_holdout import apply
+from build_curation_holdout import apply, write_items
 from holdout_bases import HELD, Held
 from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
 from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
@@ -94,12 +93,7 @@ def build() -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    items = build()
-    OUT.write_text("".join(json.dumps(item, sort_keys=True) + "\n" for item in items))
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item["category"]] = counts.get(item["category"], 0) + 1
-    print(f"wrote {len(items)} items to {OUT}: {counts}")
+    write_items(build(), OUT)
 
 
 if __name__ == "__main__":
