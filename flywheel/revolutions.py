@@ -57,7 +57,7 @@ class WheelOptions:
     revolutions: int = 2
     directory: Path = Path(".flywheel/demo")
     users: int = 16
-    prompts_per_user: int = 5
+    prompts_per_user: int = 3
     threshold: int = 150
     max_new_tokens: int = 96
     # Questions in flight at once, and the server's batch: on 2 CPU cores a batch of 16 answers

@@ -72,7 +72,7 @@ def backend_for(config: ServingConfig, registry: RegistryView) -> Backend:
         if not vllm_available():  # say so now, not after the app started
             raise ServingError(MISSING_VLLM)
         return VllmBackend(config, registry)
-    return TransformersBackend(config.base_model, settings.device, settings.max_prompt_tokens)
+    return TransformersBackend(config.base_model, settings.device, settings.max_prompt_tokens, settings.merge_adapters)
 
 
 def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI:

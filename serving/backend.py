@@ -1,7 +1,8 @@
 """Generation backends: the base model plus LoRA adapters by version, answering batches of chats.
 
 ``TransformersBackend`` (default) runs anywhere torch runs: one copy of the base weights, every
-loaded adapter attached to it by name (PEFT), the base answered with the adapters disabled. A
+loaded adapter attached to it by name (PEFT), the base answered with the adapters disabled; in
+float32 the version being answered is merged into the base weights until another is asked for. A
 chat model is prompted through its tokenizer's chat template, exactly as the trainer formats
 training data; a model without a template gets the messages' text, as the trainer does. Calls
 are not thread-safe: the engine serialises them. torch/transformers are imported in ``start``.
@@ -88,14 +89,20 @@ def pick_device(preference: str) -> str:
 class TransformersBackend:
     """Base model + PEFT adapters in one process, batched left-padded generation."""
 
-    def __init__(self, reference: str, device: str = "auto", max_prompt_tokens: int = 1024) -> None:
+    def __init__(
+        self, reference: str, device: str = "auto", max_prompt_tokens: int = 1024, merge_adapters: bool | None = None
+    ) -> None:
         self.reference = reference
         self.device_preference = device
         self.max_prompt_tokens = max_prompt_tokens
+        self.merge_preference = merge_adapters
+        self.merging = False
         self.device = "cpu"
         self.tokenizer: Any = None
         self.model: Any = None
         self.adapters: set[str] = set()
+        self.merged: str | None = None  # the version whose adapter is in the base weights now
+        self.unmergeable: set[str] = set()  # adapters PEFT cannot merge: answered unmerged
 
     def start(self) -> None:
         """Load tokenizer and base model (bf16 on CUDA, float32 elsewhere)."""
@@ -115,7 +122,11 @@ class TransformersBackend:
         tokenizer.truncation_side = "left"  # a long conversation keeps its latest turns
         self.tokenizer = tokenizer
         self.model = model.to(self.device).eval()
-        log.info("base model loaded", extra={"reference": self.reference, "device": self.device})
+        # Merging and unmerging rounds once per switch: harmless in float32, not in bf16.
+        self.merging = self.merge_preference if self.merge_preference is not None else dtype == torch.float32
+        log.info(
+            "base model loaded", extra={"reference": self.reference, "device": self.device, "merging": self.merging}
+        )
 
     def load(self, version: str, adapter_dir: Path) -> None:
         """Attach the adapter at ``adapter_dir`` as ``version``."""
@@ -138,9 +149,34 @@ class TransformersBackend:
         """Detach ``version``; the last adapter stays attached (PEFT needs one), unused and disabled."""
         if version not in self.adapters or len(self.adapters) == 1:
             return
+        if self.merged == version:
+            self._unmerge()
         self.model.delete_adapter(version)
         self.adapters.discard(version)
+        self.unmergeable.discard(version)
         log.info("adapter unloaded", extra={"model_version": version})
+
+    def _unmerge(self) -> None:
+        self.model.unmerge_adapter()
+        self.merged = None
+
+    def _merge(self, version: str) -> None:
+        """Put ``version``'s adapter into the base weights (none for ``base``), taking out another first."""
+        if self.merged == version:
+            return
+        if self.merged is not None:
+            self._unmerge()
+        if version == BASE or version in self.unmergeable:
+            return
+        self.model.set_adapter(version)
+        try:
+            self.model.merge_adapter(adapter_names=[version])
+        except (RuntimeError, ValueError) as exc:  # e.g. a LoRA bias on a layer without one
+            self.model.unmerge_adapter()  # the layers merged before the one that refused
+            self.unmergeable.add(version)
+            log.warning("adapter served unmerged", extra={"model_version": version, "reason": str(exc)})
+            return
+        self.merged = version
 
     def render(self, conversation: Sequence[Message]) -> tuple[str, bool]:
         """The prompt text of a conversation, and whether the tokenizer should add special tokens."""
@@ -166,9 +202,11 @@ class TransformersBackend:
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": params.temperature} if params.temperature > 0 else {"do_sample": False}
         )
+        if self.merging and self.adapters:
+            self._merge(version)
         adapters_off = self.model.disable_adapter() if version == BASE and self.adapters else contextlib.nullcontext()
         with torch.inference_mode(), adapters_off:
-            if version != BASE:
+            if version != BASE and self.merged != version:  # a merged adapter is already in the weights
                 self.model.set_adapter(version)
             output = self.model.generate(
                 **encoded,

@@ -62,6 +62,10 @@ class ServingSettings(Section):
     max_batch_size: int = Field(default=8, ge=1)
     # How long the first request of a batch waits for others to join it (0 = start at once).
     batch_window_ms: float = Field(default=20.0, ge=0.0)
+    # Merge the version being answered into the base weights (LoRA then costs nothing per layer:
+    # greedy generation ~25% faster on CPU); switching versions unmerges, a rounding error of about
+    # one unit in the last place per switch. None: merge in float32 only (CPU), not in bf16 (CUDA).
+    merge_adapters: bool | None = None
     # How often the registry's current alias is read (a change swaps adapters without a restart).
     watch_interval_s: float = Field(default=1.0, gt=0)
     # Consume training results and move the alias on every promotion the trainer's gates made.

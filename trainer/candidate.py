@@ -88,7 +88,13 @@ def train_candidate(
         adapted = train_dpo(model, tokenizer, train_rows, settings, Path(work_dir), device, show_progress)
     timings["train"] = time.monotonic() - clock
     clock = time.monotonic()
-    after = measure(adapted, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    # Merged into the base weights, the adapter costs nothing per layer (unmerged LoRA made greedy
+    # generation ~35% slower on CPU); unmerged again before the adapter is saved or served.
+    adapted.merge_adapter()
+    try:
+        after = measure(adapted, tokenizer, formatting, prompts, split.eval, eval_positives, settings)
+    finally:
+        adapted.unmerge_adapter()
     timings["evaluate_candidate"] = time.monotonic() - clock
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)

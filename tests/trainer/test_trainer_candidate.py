@@ -17,6 +17,7 @@ from flywheel.trainer.candidate import train_candidate
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids
 from flywheel.trainer.dataset import split_pairs
+from flywheel.trainer.evaluate import sequence_logprobs
 from flywheel.trainer.models import load_model, load_tokenizer
 from tests.support.synthetic import build_tiny_model, pair_rows, positive_rows
 
@@ -86,6 +87,25 @@ def test_plain_model_uses_plain_text(tmp_path: Path) -> None:
     assert not formatting.chat and isinstance(example["prompt"], str) and isinstance(example["chosen"], str)
     (ids, prompt_tokens), _ = encode_pair(tokenizer, example, None)
     assert ids[-1] == tokenizer.eos_token_id and 0 < prompt_tokens < len(ids)
+
+
+def test_scoring_completions_only_matches_full_log_softmax(chat_model: Path) -> None:
+    """The output head skipped on prompt positions changes no figure (checked against a plain log softmax)."""
+    import torch
+
+    tokenizer = load_tokenizer(str(chat_model))
+    model = load_model(str(chat_model), "cpu")
+    formatting = Formatting.for_tokenizer(tokenizer)
+    sequences = [seq for row in _rows(6) for seq in encode_pair(tokenizer, formatting.example(row), 64)]
+    sequences.append((sequences[0][0], len(sequences[0][0])))  # nothing to score: the whole text is prompt
+    scored = sequence_logprobs(model, tokenizer, sequences, batch_size=5)
+    with torch.no_grad():
+        for (ids, prompt_tokens), (total, count) in zip(sequences, scored, strict=True):
+            logprobs = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, :-1].float(), dim=-1)
+            expected = logprobs[torch.arange(len(ids) - 1), torch.tensor(ids[1:])][max(prompt_tokens - 1, 0) :]
+            assert count == expected.numel()
+            assert total == pytest.approx(float(expected.sum()), abs=1e-3)
+    assert scored[-1] == (0.0, 0)
 
 
 def test_collapse_is_rejected_by_a_guard(chat_model: Path) -> None:
