@@ -91,8 +91,10 @@ def sequence_logprobs(
 ) -> list[tuple[float, int]]:
     """(sum of log-probs of the completion tokens, number of them) for each (ids, prompt tokens).
 
-    The output head (a vocabulary-wide matrix product and log-sum-exp per position) runs only from
-    the batch's earliest completion position on, where the model supports ``logits_to_keep``.
+    Sequences are batched in order of length (less padding: a chosen answer users shortened no
+    longer waits in the width of its long rejected twin); results come back in input order. The
+    output head (a vocabulary-wide matrix product and log-sum-exp per position) runs only from the
+    batch's earliest completion position on, where the model supports ``logits_to_keep``.
     """
     import torch
 
@@ -101,10 +103,12 @@ def sequence_logprobs(
     trims = _accepts_logits_to_keep(model)
     was_training = model.training
     model.eval()
-    results: list[tuple[float, int]] = []
+    order = sorted(range(len(sequences)), key=lambda index: len(sequences[index][0]))
+    results: list[tuple[float, int]] = [(0.0, 0)] * len(sequences)
     with torch.no_grad():
-        for start in range(0, len(sequences), batch_size):
-            batch = sequences[start : start + batch_size]
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = [sequences[index] for index in indices]
             width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
@@ -119,9 +123,9 @@ def sequence_logprobs(
             # log softmax at the target only: no second vocabulary-sized tensor.
             targets = logits.gather(-1, input_ids[:, offset + 1 :].to(device).unsqueeze(-1)).squeeze(-1)
             picked_all = targets - torch.logsumexp(logits, dim=-1)
-            for row, (ids, prompt_tokens) in enumerate(batch):
+            for row, (index, (ids, prompt_tokens)) in enumerate(zip(indices, batch, strict=True)):
                 picked = picked_all[row, max(prompt_tokens - 1, 0) - offset : len(ids) - 1 - offset]
-                results.append((float(picked.sum()), int(picked.numel())))
+                results[index] = (float(picked.sum()), int(picked.numel()))
     if was_training:
         model.train()
     return results
