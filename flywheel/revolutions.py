@@ -38,6 +38,7 @@ from flywheel.serving.config import ServingConfig
 from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
 from flywheel.settings import Settings, local_settings
 from flywheel.simulation import CorrectionPolicy, FunctionHabit, SimulatedUsers
+from flywheel.trainer.verdict import detail_lines
 
 KEEP_CODE_ONLY = FunctionHabit("keep-code-only", keep_code_only)
 
@@ -112,6 +113,8 @@ class Revolution:
     run_id: str | None = None
     reasons: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    # The training run's evidence (TrainingResult as JSON: figures with intervals, samples), if one ran.
+    training: dict[str, Any] | None = None
 
     def line(self) -> str:
         """One line for the console."""
@@ -294,6 +297,8 @@ def _revolution(
     mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
     edit = mine[0].rates["edit"] if mine else None
     decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
+    evidence: list[str] = []
+    training: dict[str, Any] | None = None
     if number < options.revolutions:
         console.print(f"revolution {number}: curated; checking the training threshold (training may take minutes) ...")
         turn = turn_once(settings.trainer_config())
@@ -302,6 +307,7 @@ def _revolution(
         else:
             result = turn.results[-1]
             run_id, reasons, snapshot_tag = result.run_id, list(result.reasons), result.snapshot_tag
+            evidence, training = detail_lines(result), result.model_dump(mode="json")
             decision = f"{result.status} {result.run_id}"
             if result.status == "promoted":
                 _wait_for_version(server, result.run_id)
@@ -321,10 +327,12 @@ def _revolution(
         run_id=run_id,
         reasons=reasons,
         duration_s=round(time.monotonic() - started, 1),
+        training=training,
     )
     console.print(record.line())
-    for reason in reasons:
-        console.print(f"  reason: {reason}")
+    # The run's evidence in words: closer share, guards, samples, the decision and every reason.
+    for line in evidence or [f"  reason: {reason}" for reason in reasons]:
+        console.print(line, markup=False, highlight=False)
     pair = review.pair if review is not None else None
     if pair is not None and pair.trained_by is None and number < options.revolutions:
         console.print("  " + trained_line(settings, pair, run_id, snapshot_tag), markup=False, highlight=False)

@@ -87,6 +87,15 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
         report["revolutions"][0]
     )
     assert report["impact"][0]["model_version"] == "base"
+    # The training run's evidence in words, and the same figures in the report.
+    training = report["revolutions"][0]["training"]
+    comparison = training["comparison"]
+    headline = f"answers closer to users' corrections: {comparison['closer']}/{comparison['prompts']} held-out prompts"
+    assert headline in printed and "PROMOTED" in printed and "sample prompt:" in printed, printed
+    assert (
+        training["run_id"] == first.run_id and comparison["closer_share"]["low"] <= comparison["closer_share"]["value"]
+    )
+    assert report["revolutions"][2]["training"] is None
     # A reviewer corrected one thumbs-down in revolution 0; the trusted pair is in dpo_pairs. The
     # tracker cut revolution 0's trigger at the first snapshot that crossed the threshold, before the
     # review's commit, so the pair waits for the next trigger (revolution 1 has none here).
