@@ -65,7 +65,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
     """The headline, then every figure with its interval, the reasons and the adapter location."""
     lines = [
         f"run {result.run_id} on snapshot {result.snapshot_id} ({result.snapshot_tag}): {result.train_pairs} train "
-        f"pairs; {result.eval_prompts} held-out prompts ({result.eval_pairs} pairs)",
+        f"pairs; {result.eval_prompts} held-out prompts ({result.eval_pairs} pairs); {result.duration_s:.0f}s",
         headline(result),
     ]
     comparison, before, after = result.comparison, result.before, result.after
