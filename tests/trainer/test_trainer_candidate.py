@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from flywheel.schemas.conversation import stored_turns
-from flywheel.trainer.candidate import train_candidate
+from flywheel.trainer.candidate import merge_for_evaluation, train_candidate
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids
 from flywheel.trainer.dataset import split_pairs
@@ -106,6 +106,28 @@ def test_scoring_completions_only_matches_full_log_softmax(chat_model: Path) -> 
             assert count == expected.numel()
             assert total == pytest.approx(float(expected.sum()), abs=1e-3)
     assert scored[-1] == (0.0, 0)
+
+
+def test_the_candidate_is_measured_merged_in_float32_only(chat_model: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    adapted = get_peft_model(load_model(str(chat_model), "cpu"), config).eval()
+    ids = torch.tensor([list(range(5, 25))])
+    with torch.no_grad():
+        unmerged = adapted(input_ids=ids).logits
+        assert merge_for_evaluation(adapted)
+        merged = adapted(input_ids=ids).logits
+        layers = [module for module in adapted.modules() if hasattr(module, "merged_adapters")]
+        assert layers and all(layer.merged for layer in layers)  # in the weights, not run beside them
+        adapted.unmerge_adapter()
+        assert not any(layer.merged for layer in layers)
+        with adapted.disable_adapter():
+            base = adapted(input_ids=ids).logits
+    assert torch.allclose(merged, unmerged, atol=1e-4) and not torch.allclose(base, unmerged, atol=1e-2)
+    assert not merge_for_evaluation(adapted.to(torch.bfloat16))  # bf16 is measured as it is served: unmerged
 
 
 def test_collapse_is_rejected_by_a_guard(chat_model: Path) -> None:
