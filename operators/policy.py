@@ -41,7 +41,15 @@ from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
 from flywheel.operators.pii_gates import NeedleGroups, has_needle, needle_groups
-from flywheel.operators.proximity import Group, ProximityRule, load_lexicon, negative_words, sentences, tokenised
+from flywheel.operators.proximity import (
+    Group,
+    ProximityRule,
+    RuleIndex,
+    load_lexicon,
+    negative_words,
+    sentences,
+    tokenised,
+)
 from flywheel.operators.regex_needles import required_needles
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
@@ -219,6 +227,7 @@ class PolicyEngine:
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
         self._proximity = _compile_proximity(parsed, source)
+        self._proximity_index = RuleIndex(self._proximity)
 
     @property
     def proximity_rules(self) -> tuple[ProximityRule, ...]:
@@ -288,6 +297,7 @@ class PolicyEngine:
         # Tokenised sentences per (field, without the model's own sentences), made once per evaluation:
         # a proximity rule does not hold the model's sentences against the user's edit.
         words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
+        candidates: dict[tuple[str, bool], frozenset[int]] = {}  # rules each tokenised text may set off
         known: frozenset[str] | None = None
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
@@ -297,7 +307,7 @@ class PolicyEngine:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
                     drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
-            for prule in self._proximity:
+            for number, prule in enumerate(self._proximity):
                 if prule.kind != kind:
                     continue
                 if known is None:
@@ -308,7 +318,8 @@ class PolicyEngine:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)
                     if key not in words:
                         words[key] = tokenised(texts[f], known if key[1] else frozenset())
-                    if prule.matches_sentences(words[key]):
+                        candidates[key] = self._proximity_index.candidates(words[key])
+                    if number in candidates[key] and prule.matches_sentences(words[key]):
                         hits.append(f)
                 if hits:
                     findings[f"{kind}:{prule.name}"] = float(len(hits))

@@ -7,8 +7,18 @@ from pathlib import Path
 import pytest
 
 from flywheel.errors import PolicyError
+from flywheel.operators.config import PolicySettings
 from flywheel.operators.policy import PolicyEngine
-from flywheel.operators.proximity import Group, ProximityRule, load_lexicon, negative_words, sentences, tokens
+from flywheel.operators.proximity import (
+    Group,
+    ProximityRule,
+    RuleIndex,
+    load_lexicon,
+    negative_words,
+    sentences,
+    tokenised,
+    tokens,
+)
 
 
 def rule(groups: list[list[str]], window: int = 4, unless: list[str] | None = None) -> ProximityRule:
@@ -125,3 +135,34 @@ def test_near_must_name_groups_of_the_rule() -> None:
     }
     with pytest.raises(PolicyError, match="near"):
         PolicyEngine(policy)
+
+
+def test_rule_index_skips_only_rules_that_cannot_match() -> None:
+    rules = [rule([["you"], ["@negative"]]), rule([["set aside", "ignore"], ["rules"]]), rule([["moron*"]], window=0)]
+    index = RuleIndex(rules)
+    assert index.candidates(tokenised("You are so stupid.")) == {0, 2}  # "stupid" files rule 0; 2 has prefixes only
+    assert index.candidates(tokenised("Please set aside the rules.")) == {1, 2}
+    assert index.candidates(tokenised("Nothing to see here.")) == {2}
+
+
+def test_the_default_policy_decides_alike_with_and_without_its_rule_index() -> None:
+    """Every probe and labelled item: the same verdict, findings and scrubbed texts either way."""
+    import json
+
+    engine = PolicyEngine.from_file(PolicySettings().path())
+    items = [
+        json.loads(line)["event"]
+        for name in ("curation_set.jsonl", "curation_probes.jsonl", "curation_holdout.jsonl")
+        for line in (Path(__file__).parents[1] / "data" / name).read_text().splitlines()
+    ]
+    texts = [(e.get("prompt", ""), e.get("final_user_edit") or "", e.get("response", "")) for e in items]
+    indexed = [engine.evaluate(*text) for text in texts]
+    assert sum(v.drop is not None for v in indexed) > 100
+    rules = engine._proximity
+
+    class EveryRule:
+        def candidates(self, _: object) -> frozenset[int]:
+            return frozenset(range(len(rules)))
+
+    engine._proximity_index = EveryRule()  # type: ignore[assignment]
+    assert [engine.evaluate(*text) for text in texts] == indexed
