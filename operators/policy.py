@@ -183,9 +183,15 @@ class _CompiledRule:
         if any(_NUMBERED_REFERENCE.search(pattern) for pattern in rule.patterns):
             checks = [((), self.regex)]
         self._checks = tuple(checks)
+        # Most texts hold no needle of any alternative: one look for all of them rules the rule out
+        # (None when an alternative has no needle and must always be searched).
+        every = [needle for needles, _ in checks for _, group in needles for needle in group]
+        self._any_needle = needle_groups(tuple(every)) if all(needles for needles, _ in checks) else None
 
     def matches(self, text: str) -> bool:
         """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match."""
+        if self._any_needle is not None and not has_needle(text, self._any_needle):
+            return False
         for needles, regex in self._checks:
             if needles and not has_needle(text, needles):
                 continue

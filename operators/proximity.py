@@ -56,9 +56,10 @@ _NOT_STEMS = {"ca": "can", "wo": "will", "sha": "shall", "ai": "is"}
 
 def tokens(sentence: str) -> list[str]:
     """The sentence's words, contractions expanded (``you're`` -> ``you are``, ``don't`` -> ``do not``)."""
+    if "'" not in sentence and "\u2019" not in sentence:
+        return _TOKEN.findall(sentence)  # no contraction to expand: the common case, all in C
     out: list[str] = []
-    for raw in _TOKEN.findall(sentence):
-        word = raw.replace("\u2019", "'")
+    for word in _TOKEN.findall(sentence.replace("\u2019", "'")):
         if "'" not in word:
             out.append(word)
             continue
