@@ -16,6 +16,7 @@ from flywheel.operators.config import CurationSettings
 from flywheel.operators.judge import build_judge
 from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.toxicity import ToxicityGate, build_scorer
+from flywheel.operators.winners import WinnerJournal
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class CurationChain:
     def recalling(self, recalled: Recalled) -> CurationChain:
         """The same chain, with the quota and dedup state the tables imply (``flows/recall.py``)."""
         return replace(self, quota=self.quota.recalling(recalled.pairs), dedup=self.dedup.recalling(recalled.kept))
+
+    def journaling(self, journal: WinnerJournal) -> CurationChain:
+        """The same chain, its dedup sealing winners into ``journal`` (``flows/winner_files.py``)."""
+        return replace(self, dedup=self.dedup.journaling(journal))
 
     @classmethod
     def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:

@@ -67,7 +67,9 @@ def build_flow(
 
     # held, order-independent dedup of event ids and edit content (keyed by hash bucket: memory
     # bounded by the window); source progress is released behind the events it covers
-    fresh = held_dedup("dedup", valid.trues, chain.dedup.settings, partition_ids(source), chain.dedup.recalled)
+    fresh = held_dedup(
+        "dedup", valid.trues, chain.dedup.settings, partition_ids(source), chain.dedup.recalled, chain.dedup.journal
+    )
 
     # route by signal (views are only counted)
     routes = route_by_signal("route", fresh.kept, chain.router)

@@ -9,7 +9,6 @@ progress markers back (the exactly-once sink must not record an offset before it
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,22 +25,34 @@ from flywheel.flows.gates import split
 from flywheel.flows.recall import KeptEvent
 from flywheel.operators.config import DedupSettings
 from flywheel.operators.dedup import bucket_of, dedup_key
-from flywheel.operators.held_dedup import HeldDedup
+from flywheel.operators.held_dedup import HeldDedup, HeldSnapshot
 from flywheel.operators.near_dup import NearDuplicateDetector, near_dup_group
 from flywheel.operators.outcome import Drop
+from flywheel.operators.winners import WinnerJournal
 from flywheel.schemas.records import SourcedEvent, SourceProgress
 
 
 class Dedup:
     """Dedup steps bound to the dedup settings."""
 
-    def __init__(self, cfg: DedupSettings, recalled: dict[str, list[KeptEvent]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DedupSettings,
+        recalled: dict[str, list[KeptEvent]] | None = None,
+        journal: WinnerJournal | None = None,
+    ) -> None:
         self._cfg = cfg
         self.recalled: dict[str, list[KeptEvent]] = recalled if recalled is not None else {}
+        # Where sealed winners go (``flows/winner_files.py``); None keeps them in the snapshots.
+        self.journal = journal
 
     def recalling(self, recalled: dict[str, list[KeptEvent]]) -> Dedup:
         """The same dedup, remembering the events the tables already hold (``flows/recall.py``) as winners."""
-        return Dedup(self._cfg, recalled)
+        return Dedup(self._cfg, recalled, self.journal)
+
+    def journaling(self, journal: WinnerJournal) -> Dedup:
+        """The same dedup, sealing its winners into ``journal`` (recovery snapshots stay small)."""
+        return Dedup(self._cfg, self.recalled, journal)
 
     @property
     def settings(self) -> DedupSettings:
@@ -96,6 +107,8 @@ class BucketMarker(msgspec.Struct, frozen=True):
 
 HeldItem = SourcedEvent | PartitionClock
 HeldOut = Decision | BucketMarker
+# What a bucket's recovery snapshot is: its journalled form, or (state of older releases) the whole dedup.
+HeldState = HeldSnapshot[SourcedEvent] | HeldDedup[SourcedEvent]
 
 
 class EventClock:
@@ -128,7 +141,7 @@ class EventClock:
         return item
 
 
-class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
+class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldState]):
     """One bucket's :class:`HeldDedup` as Bytewax stateful logic: held events, markers, EOF flush.
 
     Before its first decision it remembers the bucket's events the tables already hold
@@ -136,10 +149,19 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
     from the first event it holds: nothing can be decided before an event is held.
     """
 
-    def __init__(self, dedup: HeldDedup[SourcedEvent], recalled: dict[str, list[KeptEvent]], buckets: int):
+    def __init__(
+        self,
+        dedup: HeldDedup[SourcedEvent],
+        recalled: dict[str, list[KeptEvent]],
+        buckets: int,
+        journal: WinnerJournal | None,
+        seal_at: int,
+    ):
         self._dedup = dedup
         self._recalled = recalled
         self._buckets = buckets
+        self._journal = journal
+        self._seal_at = seal_at
         self._caught_up = not recalled
 
     def _catch_up(self, key: str | None) -> None:
@@ -166,8 +188,9 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]):
             self._catch_up(self._dedup.held_key())
         return self._emit(self._dedup.release()), StatefulLogic.RETAIN
 
-    def snapshot(self) -> HeldDedup[SourcedEvent]:
-        return copy.deepcopy(self._dedup)
+    def snapshot(self) -> HeldSnapshot[SourcedEvent]:
+        # Not a copy of the whole window: its winners are journalled once (``operators/winners.py``).
+        return self._dedup.snapshot(self._journal, self._seal_at)
 
     def _emit(self, decided: list[tuple[SourcedEvent, Drop | None]]) -> list[HeldOut]:
         out: list[HeldOut] = [
@@ -227,6 +250,7 @@ def held_dedup(
     cfg: DedupSettings,
     partitions: Sequence[int] | None = None,
     recalled: dict[str, list[KeptEvent]] | None = None,
+    journal: WinnerJournal | None = None,
 ) -> HeldDedupOut:
     """Order-independent dedup of events held per bucket; progress markers released behind them.
 
@@ -236,7 +260,9 @@ def held_dedup(
     is held; the barrier passes it on once every bucket has. So the exactly-once sink never
     records an offset whose row is still held here. ``partitions``: the source's partition ids
     (None: the ones markers name); ``recalled``: events the tables hold, by bucket, remembered
-    as winners before the first decision (``flows/recall.py``).
+    as winners before the first decision (``flows/recall.py``); ``journal``: where each bucket
+    seals its winners so that its recovery snapshot does not grow with the window (None: they
+    stay in the snapshot).
     """
     clock = EventClock(allowance_s=cfg.hold_s)
 
@@ -247,10 +273,13 @@ def held_dedup(
             return [(str(bucket), stamped) for bucket in range(cfg.buckets)]
         return [(bucket_of(dedup_key(stamped.event), cfg.buckets), stamped)]
 
-    def build(resume: HeldDedup[SourcedEvent] | None) -> StatefulLogic[HeldItem, HeldOut, HeldDedup[SourcedEvent]]:
+    def build(resume: HeldState | None) -> StatefulLogic[HeldItem, HeldOut, HeldState]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
-        dedup = resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions)
-        return _HeldLogic(dedup, recalled if recalled is not None else {}, cfg.buckets)
+        if isinstance(resume, HeldSnapshot):
+            dedup = HeldDedup.restore(resume, journal)
+        else:  # nothing to resume, or a whole dedup pickled by an older release
+            dedup = resume or HeldDedup(window, hold, content=cfg.content, partitions=partitions)
+        return _HeldLogic(dedup, recalled if recalled is not None else {}, cfg.buckets, journal, cfg.seal_at)
 
     def advance(
         barrier: ProgressBarrier | None, item: tuple[str, BucketMarker]

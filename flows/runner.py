@@ -28,6 +28,7 @@ from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
 from flywheel.flows.recall import recall
 from flywheel.flows.tally import RunStats
+from flywheel.flows.winner_files import WinnerFiles
 from flywheel.infra.catalog import (
     Offsets,
     branch_head,
@@ -165,7 +166,9 @@ def run_flow(
     # The quota and dedup promises as the tables hold them: recovery state may be missing or older.
     recalled = recall(tables, settings.catalog.branch, settings.curation)
     flow = build_flow(
-        CurationChain.build(settings.curation, settings.validation, settings.topics).recalling(recalled),
+        CurationChain.build(settings.curation, settings.validation, settings.topics)
+        .recalling(recalled)
+        .journaling(WinnerFiles.for_recovery(settings.recovery)),
         InteractionSource(
             settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
         ),

@@ -51,6 +51,10 @@ class RecoveryStateExists(ConfigError):
     """A start-position override was asked for while recovery state would take precedence."""
 
 
+class RecoveryStateDamaged(FlywheelError):
+    """Recovery state references something that is no longer there (a dedup journal segment)."""
+
+
 # --- Kafka
 
 

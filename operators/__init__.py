@@ -13,7 +13,8 @@ Chain, cheapest first (``edit`` events; other routes stop after routing):
    ``dedup.bucket_of(dedup.dedup_key(event), cfg.dedup.buckets)``): events held per (key,
    event-time slot) until every partition's marker (``mark``) is a hold past the slot; the
    canonical, then earliest, then smallest-id duplicate wins (``duplicate_event_id`` /
-   ``duplicate_content``); order-independent, replay-safe, picklable. Optional
+   ``duplicate_content``); order-independent, replay-safe; its recovery snapshot records each
+   winner once (``winners.py``), so it does not grow with the window. Optional
    (``cfg.dedup.near_duplicate``): ``near_dup.NearDuplicateDetector`` keyed by
    ``bucket_of(near_dup_group(event), buckets)``, ``observe(group, chosen, occurred_at)``
    (reason ``near_duplicate``, MinHash over character shingles).

@@ -42,6 +42,12 @@ class DedupSettings(Section):
         description="event-time slot and lateness allowed within a partition: duplicates in one slot are "
         "decided together (canonical text, then earliest occurred_at, then smallest event_id wins)",
     )
+    seal_at: int = Field(
+        default=1024,
+        ge=1,
+        description="winners a bucket's recovery snapshot carries before they are sealed into the dedup "
+        "journal beside the recovery store: snapshots stay this small however full the window is",
+    )
     near_duplicate: bool = Field(default=False, description="MinHash near-duplicate edits of one prompt")
     near_duplicate_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="estimated Jaccard")
     near_duplicate_num_perm: int = Field(default=64, ge=8, le=1024)

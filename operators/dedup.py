@@ -14,23 +14,37 @@ Semantics of :meth:`WindowedDedup.observe`, for one bucket:
   (it cannot be told apart from a key already evicted; remembering it would let state grow
   with late data).
 
-Given the same events in the same order, decisions are identical (replay-safe), and the
-instance is picklable for Bytewax recovery snapshots.
+Given the same events in the same order, decisions are identical (replay-safe). For Bytewax
+recovery, :meth:`WindowedDedup.snapshot` records each remembered key once (``operators/winners.py``),
+so a snapshot's cost does not grow with the window; :meth:`WindowedDedup.restore` rebuilds it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 from datetime import UTC, datetime, timedelta
 
 from flywheel.operators.normalize import content_key
 from flywheel.operators.outcome import Drop, Stage
+from flywheel.operators.winners import (
+    Block,
+    SegmentRef,
+    WindowSnapshot,
+    Winner,
+    WinnerJournal,
+    decode_block,
+    encode_block,
+)
 from flywheel.schemas.events import InteractionEvent, Signal
 from flywheel.schemas.records import Position
 
 DUPLICATE_EVENT_ID = "duplicate_event_id"
 DUPLICATE_CONTENT = "duplicate_content"
+# Winners a bucket's snapshot carries before they are sealed into its journal: bounds what every
+# epoch pickles (64 buckets x ~60 bytes x at most this many) and the number of segment files.
+SEAL_AT = 1024
 
 
 def bucket_of(key: str, buckets: int) -> str:
@@ -62,6 +76,10 @@ class WindowedDedup:
         self._first_position: dict[str, Position] = {}
         self._expiry: list[tuple[float, str]] = []  # min-heap of (event time, key)
         self._max_seen: float | None = None
+        # The recovery journal: remembered since the last snapshot, encoded, sealed.
+        self._fresh: list[Winner] = []
+        self._blocks: list[Block] = []
+        self._sealed: list[SegmentRef] = []
 
     def __deepcopy__(self, memo: dict[int, object]) -> WindowedDedup:
         """Bytewax deep-copies state at every snapshot; everything inside is immutable, so
@@ -73,7 +91,65 @@ class WindowedDedup:
         clone._first_position = dict(self._first_position)
         clone._expiry = list(self._expiry)
         clone._max_seen = self._max_seen
+        clone._fresh = list(self._fresh)
+        clone._blocks = list(self._blocks)
+        clone._sealed = list(self._sealed)
         return clone
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle; a window pickled whole by an older release journals everything it remembers."""
+        self.__dict__.update(state)
+        if "_fresh" not in state:
+            self._fresh = [(key, ts, self._first_position.get(key)) for key, ts in self._first_seen.items()]
+            self._blocks, self._sealed = [], []
+
+    def snapshot(self, journal: WinnerJournal | None, seal_at: int = SEAL_AT) -> WindowSnapshot:
+        """The window's recovery state; what it remembered since the last snapshot is encoded once.
+
+        Blocks and segments whose newest key is below the watermark are dropped (retired from
+        ``journal``); once the unsealed blocks hold ``seal_at`` keys, ``journal`` seals them.
+        Without a journal every block stays in the snapshot (tests, runs without recovery).
+        """
+        if self._fresh:
+            self._blocks.append(encode_block(self._fresh))
+            self._fresh = []
+        floor = self._floor()
+        self._blocks = [block for block in self._blocks if block.newest >= floor]
+        dead = [segment for segment in self._sealed if segment.newest < floor]
+        if dead and journal is not None:
+            self._sealed = [segment for segment in self._sealed if segment.newest >= floor]
+            journal.retire(dead)
+        if journal is not None and sum(block.count for block in self._blocks) >= seal_at:
+            self._sealed.append(journal.seal(self._blocks))
+            self._blocks = []
+        return WindowSnapshot(self.window_s, self.reason, self._max_seen, tuple(self._sealed), tuple(self._blocks))
+
+    @classmethod
+    def restore(cls, snapshot: WindowSnapshot, journal: WinnerJournal | None) -> WindowedDedup:
+        """The window a snapshot recorded: every journalled key at or above its watermark."""
+        window = cls(timedelta(seconds=snapshot.window_s), snapshot.reason)
+        window._max_seen = snapshot.max_seen
+        floor = window._floor()
+        if snapshot.sealed and journal is None:
+            raise ValueError("dedup window: the snapshot references sealed segments but no journal was given")
+        blocks = [block for segment in snapshot.sealed for block in journal.read(segment)] if journal else []
+        for block in [*blocks, *snapshot.blocks]:
+            if block.newest < floor:
+                continue
+            for key, moment, position in decode_block(block):
+                if moment >= floor:
+                    window._first_seen[key] = moment
+                    window._expiry.append((moment, key))
+                    if position is not None:
+                        window._first_position[key] = position
+        heapq.heapify(window._expiry)
+        window._sealed = list(snapshot.sealed)
+        window._blocks = list(snapshot.blocks)
+        return window
+
+    def _floor(self) -> float:
+        """The watermark in seconds: keys below it are forgotten (-inf before the first event)."""
+        return -math.inf if self._max_seen is None else self._max_seen - self.window_s
 
     def __len__(self) -> int:
         """Number of keys currently remembered."""
@@ -112,6 +188,7 @@ class WindowedDedup:
             if position is not None:
                 self._first_position[key] = position
             heapq.heappush(self._expiry, (ts, key))
+            self._fresh.append((key, ts, position))
         return None
 
     def _evict(self, watermark: float) -> None:

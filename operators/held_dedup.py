@@ -44,8 +44,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from flywheel.operators.dedup import DUPLICATE_CONTENT, DUPLICATE_EVENT_ID, Position, WindowedDedup, dedup_key
+from flywheel.operators.dedup import (
+    DUPLICATE_CONTENT,
+    DUPLICATE_EVENT_ID,
+    SEAL_AT,
+    Position,
+    WindowedDedup,
+    dedup_key,
+)
 from flywheel.operators.outcome import Drop, Stage
+from flywheel.operators.winners import WindowSnapshot, WinnerJournal
 from flywheel.schemas.events import InteractionEvent, Signal
 
 T = TypeVar("T")
@@ -82,6 +90,14 @@ def rank(event: InteractionEvent, position: Position) -> Rank:
     """Sort key of duplicates: the tidiest text, then earliest event time, smallest id, position."""
     text = event.final_user_edit if event.signal is Signal.EDIT and event.final_user_edit is not None else ""
     return (untidiness(text), event.occurred_at.timestamp(), event.event_id, position)
+
+
+@dataclass(frozen=True)
+class HeldSnapshot(Generic[T]):
+    """A bucket's recovery state: the held events (a copy, winners left out) and the winners' journal."""
+
+    held: HeldDedup[T]
+    winners: WindowSnapshot
 
 
 @dataclass
@@ -125,10 +141,26 @@ class HeldDedup(Generic[T]):
 
     def __deepcopy__(self, memo: dict[int, object]) -> HeldDedup[T]:
         """Copy the containers; events and items inside are immutable (snapshots copy often)."""
+        return self._copy(copy.deepcopy(self.winners, memo))
+
+    def snapshot(self, journal: WinnerJournal | None, seal_at: int = SEAL_AT) -> HeldSnapshot[T]:
+        """Recovery state: the held events as a copy, the winners as their journal (``operators/winners.py``).
+
+        Its size is bounded by what is held and by the winners not sealed yet, not by the window.
+        """
+        winners = self.winners.snapshot(journal, seal_at)
+        return HeldSnapshot(self._copy(WindowedDedup(timedelta(seconds=winners.window_s), winners.reason)), winners)
+
+    @classmethod
+    def restore(cls, snapshot: HeldSnapshot[T], journal: WinnerJournal | None) -> HeldDedup[T]:
+        """The dedup a :meth:`snapshot` recorded (``journal``: where its sealed winners are)."""
+        return snapshot.held._copy(WindowedDedup.restore(snapshot.winners, journal))
+
+    def _copy(self, winners: WindowedDedup) -> HeldDedup[T]:
         clone: HeldDedup[T] = HeldDedup.__new__(HeldDedup)
         clone.hold_s = self.hold_s
         clone.content = self.content
-        clone.winners = copy.deepcopy(self.winners, memo)
+        clone.winners = winners
         clone.partitions = self.partitions
         clone._groups = {key: _Group(group.start, list(group.members)) for key, group in self._groups.items()}
         clone._held = dict(self._held)

@@ -53,5 +53,8 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tm
     # Final restart drains everything and exits on its own.
     assert_drained([start_flow_process(config, "--until-drained", log_path=log)], log)
 
+    # The restarts read dedup winners back from the journal's files, not only from snapshots.
+    assert list((Path(settings.recovery.directory) / "dedup-winners").glob("*.seg"))
+
     # Reference: the same input processed once, without crashes, into a fresh catalog.
     assert_matches_uninterrupted_run(settings, tmp_path / "reference")

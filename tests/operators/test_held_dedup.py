@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from flywheel.operators.dedup import bucket_of, dedup_key
 from flywheel.operators.held_dedup import HeldDedup, is_canonical
 from flywheel.operators.outcome import Drop
+from flywheel.operators.winners import MemoryJournal
 from flywheel.schemas.events import InteractionEvent, Signal
 from flywheel.schemas.records import SourceProgress
 from tests.support.curation_events import T0, make_event
@@ -135,13 +136,15 @@ def decide(
 ) -> dict[str, str]:
     """Spread events over partitions by thread, read partitions in random turns and batch sizes
     (a partition may run far ahead of another), route events to bucket states and every marker to
-    all of them, snapshot/restore every state once (a restart), end with EOF."""
+    all of them, snapshot every state after each turn (an epoch; winners sealed into a journal
+    every two), restore every state once from its latest snapshot (a restart), end with EOF."""
     rng = random.Random(seed)
     parts: dict[int, list[InteractionEvent]] = {p: [] for p in range(partitions)}
     for event in events:
         parts[int(bucket_of(event.thread_id, partitions))].append(event)
     states = {str(b): HeldDedup[str](WINDOW, HOLD, partitions=list(parts)) for b in range(buckets)}
     cursor = dict.fromkeys(parts, 0)
+    journal = MemoryJournal()
     newest: dict[int, float] = {}
     decided: dict[str, str] = {}
 
@@ -161,8 +164,9 @@ def decide(
         for state in states.values():  # the batch's marker (a heartbeat when the partition is done)
             record(state.mark("t", p, cursor[p] - 1, newest.get(p)))
         turn += 1
+        snapshots = {key: pickle.dumps(state.snapshot(journal, seal_at=2)) for key, state in states.items()}
         if turn == restart_at:
-            states = {key: pickle.loads(pickle.dumps(state)) for key, state in states.items()}
+            states = {key: HeldDedup.restore(pickle.loads(snapshot), journal) for key, snapshot in snapshots.items()}
             newest = {}  # the flow's event clock is not recovery state
     for state in states.values():
         record(state.release())

@@ -27,13 +27,14 @@ Processes = list[subprocess.Popen[bytes]]
 
 
 def frequent_commits(settings: Settings, **changes: Any) -> Settings:
-    """``settings`` with small batches and frequent epochs, so commits happen all through a run."""
+    """``settings`` with small batches and frequent epochs, so commits happen all through a run,
+    and dedup winners sealed into the journal every few (a restart then reads it back)."""
     return revised(
         settings,
         source={"batch_size": 25},
         recovery={"snapshot_interval_s": 0.1},
         sink={"commit_interval_s": 0.1, "progress_commit_interval_s": 0.1},
-        **changes,
+        **{"curation": {"dedup": {"seal_at": 4}}, **changes},
     )
 
 
