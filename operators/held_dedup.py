@@ -129,6 +129,7 @@ class HeldDedup(Generic[T]):
         self._groups: dict[tuple[str, int], _Group[T]] = {}  # (key, slot) -> group
         self._held: dict[Position, str] = {}  # position -> key of every held event
         self._markers: dict[Partition, int] = {}  # highest marker offset waiting per partition
+        self._released: dict[Partition, int] = {}  # highest progress released per partition
         self._clocks: dict[int, float | None] = {}  # partition -> newest event time (None: idle)
         self._last: dict[int, int] = {}  # partition -> highest offset a marker named
         self._awaiting: set[int] = set()  # idle partitions that delivered an event since their marker
@@ -165,12 +166,18 @@ class HeldDedup(Generic[T]):
         clone._groups = {key: _Group(group.start, list(group.members)) for key, group in self._groups.items()}
         clone._held = dict(self._held)
         clone._markers = dict(self._markers)
+        clone._released = dict(self._released)
         clone._clocks = dict(self._clocks)
         clone._last = dict(self._last)
         clone._awaiting = set(self._awaiting)
         clone._earliest = self._earliest
         clone._markers_changed = self._markers_changed
         return clone
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickle; state of an older release lacks the progress it released (none: start over)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_released", {})
 
     def key_of(self, event: InteractionEvent) -> str:
         """The dedup key: the edit's content key when content dedup is on, else the event id."""
@@ -236,20 +243,31 @@ class HeldDedup(Generic[T]):
         return [] if mark is None else self.release(mark - 2 * self.hold_s)
 
     def markers(self) -> list[Position]:
-        """Markers no held event holds back (an event of the partition at or below the offset)."""
+        """Progress no held event holds back, per partition with a marker waiting.
+
+        The waiting marker's own offset once no event of the partition at or below it is held;
+        before that, the offset just below the partition's lowest held event, when that has risen:
+        the marker says everything up to its offset was delivered, and nothing below the lowest
+        held event is held any more, so all of it is decided. Without this, a busy partition (whose
+        newest events are always held for a slot) would hold its progress, and with it every row
+        of the sink, back until the source went quiet.
+        """
         if not self._markers or not self._markers_changed:
             return []
         self._markers_changed = False
         lowest: dict[Partition, int] = {}
         for topic, partition, offset in self._held:
             lowest[(topic, partition)] = min(offset, lowest.get((topic, partition), offset))
-        safe = [
-            Position(topic, partition, offset)
-            for (topic, partition), offset in sorted(self._markers.items())
-            if lowest.get((topic, partition), offset + 1) > offset
-        ]
-        for topic, partition, _ in safe:
-            del self._markers[(topic, partition)]
+        safe: list[Position] = []
+        for (topic, partition), offset in sorted(self._markers.items()):
+            held = lowest.get((topic, partition))
+            if held is None or held > offset:
+                safe.append(Position(topic, partition, offset))
+                del self._markers[(topic, partition)]
+                self._released[(topic, partition)] = offset
+            elif held - 1 > self._released.get((topic, partition), -1):
+                safe.append(Position(topic, partition, held - 1))
+                self._released[(topic, partition)] = held - 1
         return safe
 
     def release(self, up_to: float | None = None) -> list[tuple[T, Drop | None]]:

@@ -112,9 +112,13 @@ def test_progress_markers_wait_for_held_events_of_their_partition() -> None:
     dedup.observe(edit("a", 0, TEXTS[0]), "a", ("t", 0, 5))
     dedup.mark("t", 0, 7, T0.timestamp())
     dedup.mark("t", 1, 3, T0.timestamp())
-    assert dedup.markers() == [("t", 1, 3)]  # partition 0 still holds offset 5
+    # Partition 0 still holds offset 5: its progress goes as far as 4, everything below is decided.
+    assert dedup.markers() == [("t", 0, 4), ("t", 1, 3)]
+    dedup.observe(edit("b", 1, TEXTS[1]), "b", ("t", 0, 6))
+    dedup.mark("t", 0, 9, T0.timestamp() + 1)
+    assert dedup.markers() == []  # offset 5 is still the lowest held: nothing new is safe
     dedup.release()
-    assert dedup.markers() == [("t", 0, 7)]
+    assert dedup.markers() == [("t", 0, 9)]
     assert dedup.markers() == []
 
 
@@ -231,3 +235,20 @@ def test_a_remembered_winner_drops_later_copies_but_keeps_its_own_replay() -> No
     later = [(edit("b", 600, TEXTS[2]), ("t", 0, 9)), (stored, ("t", 0, 3)), (edit("c", 30, TEXTS[0]), ("t", 0, 10))]
     decided = run(dedup, later)
     assert decided == {"b@9": "duplicate_content", "a@3": "kept", "c@10": "kept"}
+
+
+def test_a_busy_partition_releases_progress_below_its_held_events_as_it_goes() -> None:
+    """A partition that never pauses always holds its newest slot: its progress must still rise,
+    never past an event still held (the sink would count that event decided)."""
+    dedup: HeldDedup[str] = HeldDedup(WINDOW, HOLD, partitions=[0])
+    released: list[int] = []
+    for batch in range(30):
+        for index in range(batch * 20, batch * 20 + 20):
+            dedup.observe(edit(f"e{index}", index * 10, f"{TEXTS[index % 3]} {index}"), str(index), ("t", 0, index))
+        dedup.mark("t", 0, batch * 20 + 19, T0.timestamp() + (batch * 20 + 19) * 10)
+        held = [offset for _, _, offset in dedup._held]
+        for _, _, offset in dedup.markers():
+            assert not held or offset < min(held)  # nothing at or below it is held
+            released.append(offset)
+    assert released == sorted(released) and len(released) >= 20
+    assert released[-1] >= 30 * 20 - 1 - 3 * HOLD.total_seconds() // 10  # behind by about the hold only
