@@ -90,29 +90,52 @@ class _Token(NamedTuple):  # a tuple: built twice per word of every edit, cheape
     attached: bool  # digits, ``_``, a flag, an attribute, a call: even its case matters
 
 
+class _Tokens:
+    """A text's tokens, their texts and case-folded forms; a token's code flags are worked out
+    only when asked for (only tokens of a differing block, or differing in case, ever are: that
+    work cost ~90 of the ~120 microseconds per edit when done for every token)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.texts: list[str] = _TOKEN.findall(text)
+        self.folded = [value.casefold() for value in self.texts]
+        self._spans: list[tuple[int, int]] | None = None
+
+    def __getitem__(self, index: int) -> _Token:
+        if self._spans is None:
+            self._spans = [match.span() for match in _TOKEN.finditer(self.text)]
+        start, end = self._spans[index]
+        return _token_at(self.text, start, end)
+
+    def between(self, start: int, end: int) -> list[_Token]:
+        """The tokens ``start`` to ``end`` (exclusive)."""
+        return [self[index] for index in range(start, end)]
+
+
+def _token_at(text: str, start: int, end: int) -> _Token:
+    value = text[start:end]
+    word = value[0].isalnum() or value[0] == "_"
+    code = attached = False
+    if word:
+        before = text[start - 1] if start else ""
+        after = text[end] if end < len(text) else ""
+        after2 = text[end + 1] if end + 1 < len(text) else ""
+        before2 = text[start - 2] if start >= 2 else ""
+        digits = any(c.isdigit() or c == "_" for c in value)
+        # Case matters where code does: a flag (-r, not the "bound" of CPU-bound), an
+        # attribute or variable (.info, $HOME), a call or assignment (Print(, X=).
+        flag = before == "-" and not before2.isalnum()
+        attached = digits or flag or (before in _CASE_BEFORE) or after in _CODE_AFTER
+        touching = before in _CODE_BEFORE or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
+        # camelCase starting lower-case is an identifier (getUser); starting upper-case it is
+        # usually a name in prose (PostgreSQL, JavaScript) unless code punctuation touches it.
+        code = attached or touching or (value[0].islower() and any(c.isupper() for c in value[1:]))
+    return _Token(value, value.casefold(), word, code, attached)
+
+
 def _tokens(text: str) -> list[_Token]:
-    out: list[_Token] = []
-    for match in _TOKEN.finditer(text):
-        value = match.group(0)
-        word = value[0].isalnum() or value[0] == "_"
-        code = attached = False
-        if word:
-            start, end = match.span()
-            before = text[start - 1] if start else ""
-            after = text[end] if end < len(text) else ""
-            after2 = text[end + 1] if end + 1 < len(text) else ""
-            before2 = text[start - 2] if start >= 2 else ""
-            digits = any(c.isdigit() or c == "_" for c in value)
-            # Case matters where code does: a flag (-r, not the "bound" of CPU-bound), an
-            # attribute or variable (.info, $HOME), a call or assignment (Print(, X=).
-            flag = before == "-" and not before2.isalnum()
-            attached = digits or flag or (before in _CASE_BEFORE) or after in _CODE_AFTER
-            touching = before in _CODE_BEFORE or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
-            # camelCase starting lower-case is an identifier (getUser); starting upper-case it is
-            # usually a name in prose (PostgreSQL, JavaScript) unless code punctuation touches it.
-            code = attached or touching or (value[0].islower() and any(c.isupper() for c in value[1:]))
-        out.append(_Token(value, value.casefold(), word, code, attached))
-    return out
+    """Every token of ``text`` with its flags (the reference :class:`_Tokens` is tested against)."""
+    return [_token_at(text, *match.span()) for match in _TOKEN.finditer(text)]
 
 
 def _is_typo(a: _Token, b: _Token) -> bool:
@@ -169,10 +192,9 @@ def _block_is_trivial(old: list[_Token], new: list[_Token]) -> str | None:
 
 def substantive_change(rejected: str, chosen: str) -> str | None:
     """The first substantive difference between two texts, or None when the edit is trivial."""
-    old, new = _tokens(rejected), _tokens(chosen)
-    old_folded, new_folded = [t.folded for t in old], [t.folded for t in new]
+    old, new = _Tokens(rejected), _Tokens(chosen)
     blocks: list[tuple[str, int, int, int, int]] = []
-    for opcode in Levenshtein.opcodes(old_folded, new_folded):
+    for opcode in Levenshtein.opcodes(old.folded, new.folded):
         block = (opcode.tag, opcode.src_start, opcode.src_end, opcode.dest_start, opcode.dest_end)
         if blocks and block[0] != "equal" and blocks[-1][0] != "equal":
             # Adjacent changes are one change: "alot" -> "a lot" is a replace next to an insert.
@@ -181,21 +203,21 @@ def substantive_change(rejected: str, chosen: str) -> str | None:
         blocks.append(block)
     for tag, i1, i2, j1, j2 in blocks:
         if tag == "equal":
-            for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
-                if a.text != b.text and (a.attached or b.attached):
-                    return f"case of {a.text!r} -> {b.text!r}"
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                if old.texts[i] != new.texts[j] and (old[i].attached or new[j].attached):
+                    return f"case of {old.texts[i]!r} -> {new.texts[j]!r}"
             continue
         if tag == "delete" and _repeats(old, i1, i2):
             continue
-        reason = _block_is_trivial(old[i1:i2], new[j1:j2])
+        reason = _block_is_trivial(old.between(i1, i2), new.between(j1, j2))
         if reason is not None:
             return reason
     return None
 
 
-def _repeats(tokens: list[_Token], start: int, end: int) -> bool:
+def _repeats(tokens: _Tokens, start: int, end: int) -> bool:
     """True when the deleted words tokens[start:end] repeat the words just before them."""
     span = end - start
     return start >= span and all(
-        tokens[start + k].word and tokens[start + k].folded == tokens[start - span + k].folded for k in range(span)
+        tokens[start + k].word and tokens.folded[start + k] == tokens.folded[start - span + k] for k in range(span)
     )

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import Levenshtein
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flywheel.operators import edit_kind
 from flywheel.operators.config import DistanceSettings
 from flywheel.operators.distance import EditMeasure, check_band, measure_edit
 
@@ -157,3 +158,20 @@ def test_band_decision_matches_definition(rejected: str, chosen: str, a: float, 
         assert drop is not None and drop.reason == "rewrite"
     elif measure.longer_words < 8 or measure.token_similarity >= band.min_token_similarity:
         assert drop is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["the", "Teh", "getUser", "-r", "$HOME", ".venv", "print(", "x=", "42ms", " ", "\n", ".", "(", "é", "_"]
+        ),
+        max_size=40,
+    ).map("".join)
+)
+def test_lazily_flagged_tokens_are_the_fully_flagged_ones(text: str) -> None:
+    """``substantive_change`` flags only the tokens it looks at; each must be what flagging every token gives."""
+    lazy = edit_kind._Tokens(text)
+    full = edit_kind._tokens(text)
+    assert lazy.texts == [token.text for token in full] and lazy.folded == [token.folded for token in full]
+    assert [lazy[index] for index in range(len(full))] == full
