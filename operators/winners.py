@@ -139,7 +139,8 @@ def seal_reference(name: str, blocks: Sequence[Block]) -> SegmentRef:
 
 
 class MemoryJournal:
-    """A journal in this process's memory: for tests and runs without a recovery directory."""
+    """A journal in this process's memory, for tests (a flow without a journal passes None: its
+    winners' blocks then stay in its snapshots)."""
 
     def __init__(self) -> None:
         self.segments: dict[str, list[Block]] = {}
