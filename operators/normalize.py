@@ -16,6 +16,9 @@ def normalize_text(text: str) -> str:
 
     Idempotent: ``normalize_text(normalize_text(s)) == normalize_text(s)``.
     """
+    if text.isascii():
+        # ASCII is already NFC, and its casefold() is lower(): the same result, several times faster.
+        return " ".join(text.lower().split())
     # casefold() can produce decomposed sequences, so compose again after it.
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
     return " ".join(folded.split())
@@ -59,6 +62,7 @@ def _unwanted(char: str) -> str | None:
 
 # Every character _unwanted() names: C0 and C1 controls except tab/newline/CR, DEL, bidi controls,
 # zero-width spaces.
+_UNWANTED_ASCII = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _UNWANTED = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b\u200e\u200f\u061c\u2060\ufeff]"
 )
@@ -72,6 +76,12 @@ def clean_text(text: str) -> tuple[str, dict[str, int]]:
     should not cost the pair, and nothing invisible survives into a stored or trained-on text.
     """
     removed: dict[str, int] = {}
+    if text.isascii():
+        # Nearly every text: ASCII is NFC, and one C-level pass over its bytes finds any control
+        # character (the character-class regex below walks the text several times slower).
+        encoded = text.encode("ascii")
+        if len(encoded.translate(None, _UNWANTED_ASCII)) == len(encoded):
+            return text, removed
     if _UNWANTED.search(text) is not None:
         kept: list[str] = []
         for char in text:

@@ -40,7 +40,6 @@ from flywheel.errors import PolicyError
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan
-from flywheel.operators.pii_gates import NeedleGroups, has_needle, needle_groups
 from flywheel.operators.proximity import (
     Group,
     ProximityRule,
@@ -50,7 +49,7 @@ from flywheel.operators.proximity import (
     sentences,
     tokenised,
 )
-from flywheel.operators.regex_needles import required_needles
+from flywheel.operators.regex_needles import NeedleIndex, required_needles
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
 FieldName = Literal["prompt", "chosen", "rejected"]
@@ -166,13 +165,13 @@ class _CompiledRule:
         if any(not term for term in terms):
             raise PolicyError(f"{where}: `terms` holds an empty term")
         # (needles, regex): the regex can match only where one of the needles is (none: anywhere).
-        checks: list[tuple[NeedleGroups, re.Pattern[str]]] = []
+        checks: list[tuple[frozenset[str], re.Pattern[str]]] = []
         if terms:
             regexes.append(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
-            checks.append((needle_groups(tuple(terms)), re.compile(regexes[-1])))
+            checks.append((frozenset(terms), re.compile(regexes[-1])))
         for pattern in rule.patterns:
             try:
-                checks.append((needle_groups(required_needles(pattern)), re.compile(pattern)))
+                checks.append((frozenset(required_needles(pattern)), re.compile(pattern)))
             except re.error as exc:
                 raise PolicyError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from exc
             regexes.append(f"(?:{pattern})")
@@ -181,19 +180,28 @@ class _CompiledRule:
         # would change meaning outside the joined pattern, so such a rule stays joined.
         self.regex = re.compile("|".join(regexes))
         if any(_NUMBERED_REFERENCE.search(pattern) for pattern in rule.patterns):
-            checks = [((), self.regex)]
+            checks = [(frozenset(), self.regex)]
         self._checks = tuple(checks)
         # Most texts hold no needle of any alternative: one look for all of them rules the rule out
         # (None when an alternative has no needle and must always be searched).
-        every = [needle for needles, _ in checks for _, group in needles for needle in group]
-        self._any_needle = needle_groups(tuple(every)) if all(needles for needles, _ in checks) else None
+        self._any_needle = (
+            frozenset().union(*(needles for needles, _ in checks)) if all(needles for needles, _ in checks) else None
+        )
+        self.needles = frozenset().union(*(needles for needles, _ in checks))
+        self._index = NeedleIndex(self.needles)
 
-    def matches(self, text: str) -> bool:
-        """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match."""
-        if self._any_needle is not None and not has_needle(text, self._any_needle):
+    def matches(self, text: str, present: frozenset[str] | None = None) -> bool:
+        """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match.
+
+        ``present``: the needles of this rule that ``text`` holds (:class:`NeedleIndex` over every
+        rule, once per text); None looks them up here.
+        """
+        if present is None:
+            present = self._index.found(text)
+        if self._any_needle is not None and self._any_needle.isdisjoint(present):
             return False
         for needles, regex in self._checks:
-            if needles and not has_needle(text, needles):
+            if needles and needles.isdisjoint(present):
                 continue
             if regex.search(text) is not None:
                 return True
@@ -234,6 +242,13 @@ class PolicyEngine:
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
         self._proximity = _compile_proximity(parsed, source)
         self._proximity_index = RuleIndex(self._proximity)
+        # Every needle of every injection and blocked rule, found in one pass per text.
+        self._needles = NeedleIndex(needle for rule in (*self._injection, *self._blocked) for needle in rule.needles)
+        self._rule_fields = frozenset(
+            field
+            for rule in (*self._injection, *self._blocked)
+            for field in (*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else []))
+        )
 
     @property
     def proximity_rules(self) -> tuple[ProximityRule, ...]:
@@ -300,6 +315,7 @@ class PolicyEngine:
                 drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
 
         normalized = {name: normalize_text(text) for name, text in texts.items()}
+        present = {name: self._needles.found(normalized[name]) for name in self._rule_fields}
         # Tokenised sentences per (field, without the model's own sentences), made once per evaluation:
         # a proximity rule does not hold the model's sentences against the user's edit.
         words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
@@ -308,7 +324,7 @@ class PolicyEngine:
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
                 fields = [*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else [])]
-                hits = [f for f in fields if rule.matches(normalized[f])]
+                hits = [f for f in fields if rule.matches(normalized[f], present[f])]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"

@@ -8,6 +8,10 @@ from the parsed pattern: a run of literal characters in its top-level sequence, 
 (or choice) every alternative of which holds a literal run of its own. Nothing is derived for
 a case-insensitive pattern or from inside a group with its own flags, so a needle is always a
 true requirement.
+
+:class:`NeedleIndex` finds which of many needles a text holds in one pass (an Aho-Corasick
+automaton, ``pyahocorasick``): the policy's rules look their needles up in that set instead of
+each searching the text for its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ from __future__ import annotations
 import re
 import re._constants as sre  # the parser's node names (Python 3.11)
 import re._parser as sre_parse
+from collections.abc import Iterable
 from typing import Any
+
+import ahocorasick
 
 
 def required_needles(pattern: str) -> tuple[str, ...]:
@@ -65,3 +72,21 @@ def _branch_needles(branches: list[Any]) -> tuple[str, ...] | None:
             return None
         union.extend(needle for needle in needles if needle not in union)
     return tuple(union)
+
+
+class NeedleIndex:
+    """The needles (of any number of rules) a text contains, found in one pass over the text."""
+
+    def __init__(self, needles: Iterable[str]) -> None:
+        self.needles = frozenset(needle for needle in needles if needle)
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+        for needle in self.needles:
+            self._automaton.add_word(needle, needle)
+        if self.needles:
+            self._automaton.make_automaton()
+
+    def found(self, text: str) -> frozenset[str]:
+        """Every needle that occurs in ``text`` (overlapping occurrences included)."""
+        if not self.needles:
+            return frozenset()
+        return frozenset(needle for _end, needle in self._automaton.iter(text))

@@ -100,3 +100,39 @@ def test_clean_text_leaves_nothing_invisible(text: str) -> None:
     assert all(c in "\t\n\r" or unicodedata.category(c) != "Cc" for c in out)
     assert not set(out) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200e\u200f\u2060\ufeff")
     assert clean_text(out) == (out, {})
+
+
+def _normalize_reference(text: str) -> str:
+    """The general path, for any text: NFC, casefold, NFC again, whitespace collapsed."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    return " ".join(folded.split())
+
+
+def _clean_reference(text: str) -> tuple[str, dict[str, int]]:
+    """Character by character: drop every control but tab, newline and CR; count them."""
+    kept = [c for c in text if c in "\t\n\r" or unicodedata.category(c) != "Cc"]
+    dropped = len(text) - len(kept)
+    return unicodedata.normalize("NFC", "".join(kept)), ({"control": dropped} if dropped else {})
+
+
+# ASCII with every control character and whitespace kind: the texts the fast paths take.
+_ascii = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127))
+
+
+@given(_ascii)
+def test_normalize_text_ascii_fast_path_matches_the_general_path(text: str) -> None:
+    assert normalize_text(text) == _normalize_reference(text)
+
+
+@given(_ascii)
+def test_clean_text_ascii_fast_path_matches_a_character_by_character_clean(text: str) -> None:
+    from flywheel.operators.normalize import clean_text
+
+    assert clean_text(text) == _clean_reference(text)
+
+
+def test_clean_text_ascii_with_a_control_character_still_reports_it() -> None:
+    from flywheel.operators.normalize import clean_text
+
+    assert clean_text("ok\x1b[31m red\x7f") == ("ok[31m red", {"control": 2})
+    assert clean_text("tab\tnew\nline\r") == ("tab\tnew\nline\r", {})

@@ -26,7 +26,7 @@ from flywheel.operators.config import PolicySettings, SamplingSettings
 from flywheel.operators.pii import DETECTOR_NAMES, DETECTORS, clear_scan_memo, scan
 from flywheel.operators.pii_gates import Clues, ScanMemo, TextScan
 from flywheel.operators.policy import PolicyEngine
-from flywheel.operators.regex_needles import required_needles
+from flywheel.operators.regex_needles import NeedleIndex, required_needles
 from flywheel.sample import sample_events
 from flywheel.schemas.events import InteractionEvent
 
@@ -167,8 +167,21 @@ def test_verdicts_match_the_reference_on_generated_texts(prompt: str, chosen: st
 @given(text=texts.map(str.casefold))
 def test_rules_match_exactly_where_their_joined_regex_does(text: str) -> None:
     for engine in ENGINES:
-        for rule in (*engine.injection_rules, *engine.blocked_rules):
-            assert rule.matches(text) == (rule.regex.search(text) is not None), rule.name
+        rules = (*engine.injection_rules, *engine.blocked_rules)
+        # As evaluate() does: every rule's needles found in one pass, each rule reading its own.
+        present = NeedleIndex(needle for rule in rules for needle in rule.needles).found(text)
+        for rule in rules:
+            expected = rule.regex.search(text) is not None
+            assert rule.matches(text) == expected, rule.name
+            assert rule.matches(text, present) == expected, rule.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="abc ", max_size=30))
+def test_the_needle_index_finds_every_needle_a_text_holds_overlaps_included(text: str) -> None:
+    needles = ["a", "ab", "abc", "bc", "b", "cab", "a b", " ", "aaa"]
+    assert NeedleIndex(needles).found(text) == {needle for needle in needles if needle in text}
+    assert NeedleIndex([]).found(text) == frozenset()
 
 
 def test_the_flow_s_pii_calls_give_the_same_outputs_on_the_sample_stream() -> None:
