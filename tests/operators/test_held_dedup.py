@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flywheel.operators.dedup import bucket_of, dedup_key
-from flywheel.operators.held_dedup import HeldDedup, is_canonical
+from flywheel.operators.held_dedup import _INNER_PADDING, HeldDedup, is_canonical, untidiness
 from flywheel.operators.outcome import Drop
 from flywheel.operators.winners import MemoryJournal
 from flywheel.schemas.events import InteractionEvent, Signal
@@ -252,3 +252,18 @@ def test_a_busy_partition_releases_progress_below_its_held_events_as_it_goes() -
             released.append(offset)
     assert released == sorted(released) and len(released) >= 20
     assert released[-1] >= 30 * 20 - 1 - 3 * HOLD.total_seconds() // 10  # behind by about the hold only
+
+
+def _untidiness_reference(text: str) -> int:
+    """The character-by-character definition the fast path must reproduce."""
+    letters = [c for c in text if c.isalpha() and (c.isupper() or c.islower())]
+    upper = sum(1 for c in letters if c.isupper())
+    shouted = len(letters) >= 8 and upper > 0.6 * len(letters)
+    inner = len(_INNER_PADDING.findall(text))
+    return (1 << 32 if shouted else 0) + (1 << 31 if text != text.strip() else 0) + inner
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aZ9 \t\r\n.é\u00c9\u0130_"), max_size=40) | st.text(max_size=40))
+def test_untidiness_fast_paths_give_the_reference_figure(text: str) -> None:
+    assert untidiness(text) == _untidiness_reference(text)
