@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
 import bytewax.operators as op
 import msgspec
@@ -105,7 +105,17 @@ class BucketMarker(msgspec.Struct, frozen=True):
     offset: int
 
 
-HeldItem = SourcedEvent | PartitionClock
+class KeyedEvent(NamedTuple):
+    """An event on its way to its dedup bucket, with the key the bucket was chosen by.
+
+    The content key hashes three normalised texts: worked out once, where the bucket is chosen.
+    """
+
+    key: str
+    sourced: SourcedEvent
+
+
+HeldItem = KeyedEvent | PartitionClock
 HeldOut = Decision | BucketMarker
 # What a bucket's recovery snapshot is: its journalled form, or (state of older releases) the whole dedup.
 HeldState = HeldSnapshot[SourcedEvent] | HeldDedup[SourcedEvent]
@@ -124,7 +134,7 @@ class EventClock:
         self._newest: dict[tuple[str, int], float] = {}
         self._allowance_s = allowance_s
 
-    def stamp(self, item: SourcedEvent | SourceProgress) -> HeldItem:
+    def stamp(self, item: SourcedEvent | SourceProgress) -> SourcedEvent | PartitionClock:
         """Note an event's time; turn a marker into a :class:`PartitionClock`."""
         if isinstance(item, SourceProgress):
             return PartitionClock(
@@ -175,12 +185,15 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldState]):
     def on_item(self, value: HeldItem) -> tuple[Iterable[HeldOut], bool]:
         if not self._caught_up:
             self._catch_up(
-                self._dedup.held_key() if isinstance(value, PartitionClock) else self._dedup.key_of(value.event)
+                self._dedup.held_key()
+                if isinstance(value, PartitionClock)
+                else self._dedup.key_of(value.sourced.event, value.key)
             )
         if isinstance(value, PartitionClock):
             decided = self._dedup.mark(value.topic, value.partition, value.offset, value.event_time)
         else:
-            decided = self._dedup.observe(value.event, value, position_of(value))
+            sourced = value.sourced
+            decided = self._dedup.observe(sourced.event, sourced, position_of(sourced), value.key)
         return self._emit(decided), StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[HeldOut], bool]:
@@ -271,7 +284,8 @@ def held_dedup(
         stamped = clock.stamp(item)
         if isinstance(stamped, PartitionClock):
             return [(str(bucket), stamped) for bucket in range(cfg.buckets)]
-        return [(bucket_of(dedup_key(stamped.event), cfg.buckets), stamped)]
+        key = dedup_key(stamped.event)
+        return [(bucket_of(key, cfg.buckets), KeyedEvent(key, stamped))]
 
     def build(resume: HeldState | None) -> StatefulLogic[HeldItem, HeldOut, HeldState]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)

@@ -128,6 +128,10 @@ class HeldDedup(Generic[T]):
     # Whether a marker arrived or a held event left since ``markers`` last looked: only then can a
     # waiting marker have become safe (an event held later sits above the markers before it).
     _markers_changed: bool = True
+    # The watermark as last worked out; it changes only when a marker arrives or an idle partition
+    # delivers, and every event and marker asks for it (stale: work it out again).
+    _watermark_stale: bool = True
+    _watermark_value: float | None = None
 
     def __init__(
         self, window: timedelta, hold: timedelta, content: bool = True, partitions: Iterable[int] | None = None
@@ -192,16 +196,26 @@ class HeldDedup(Generic[T]):
         self.__dict__.update(state)
         self.__dict__.setdefault("_released", {})
 
-    def key_of(self, event: InteractionEvent) -> str:
-        """The dedup key: the edit's content key when content dedup is on, else the event id."""
-        return dedup_key(event) if self.content else event.event_id
+    def key_of(self, event: InteractionEvent, known: str | None = None) -> str:
+        """The dedup key: the edit's content key when content dedup is on, else the event id.
 
-    def observe(self, event: InteractionEvent, item: T, position: Position) -> list[tuple[T, Drop | None]]:
-        """Hold an event; return what is already due (only ever a late event's own group)."""
+        ``known``: the event's :func:`dedup_key` when the caller has worked it out already.
+        """
+        if not self.content:
+            return event.event_id
+        return known if known is not None else dedup_key(event)
+
+    def observe(
+        self, event: InteractionEvent, item: T, position: Position, known_key: str | None = None
+    ) -> list[tuple[T, Drop | None]]:
+        """Hold an event; return what is already due (only ever a late event's own group).
+
+        ``known_key``: the event's :func:`dedup_key`, when the caller has it (saves hashing the texts twice).
+        """
         if position in self._held:
             return []  # the same message again (at-least-once replay): decided once, on release
         ts = event.occurred_at.timestamp()
-        key = self.key_of(event)
+        key = self.key_of(event, known_key)
         slot = int(ts // self.hold_s)
         group = self._groups.setdefault((key, slot), _Group(slot * self.hold_s))
         self._earliest = min(self._earliest, group.start)
@@ -210,6 +224,7 @@ class HeldDedup(Generic[T]):
         if self._clocks.get(position[1], 0.0) is None:
             # An idle partition delivers again: nothing is due until its marker says how far it got.
             self._awaiting.add(position[1])
+            self._watermark_stale = True
         return self._release_due()
 
     def held_key(self) -> str | None:
@@ -239,11 +254,19 @@ class HeldDedup(Generic[T]):
         self._markers[key] = max(offset, self._markers.get(key, -1))
         self._clocks[partition] = event_time if advanced else None
         self._awaiting.discard(partition)
+        self._watermark_stale = True
         self._markers_changed = True
         return self._release_due()
 
     def watermark(self) -> float | None:
         """Event time every partition has reached (min over active ones); None while one is unheard."""
+        if not self._watermark_stale:
+            return self._watermark_value
+        self._watermark_value = self._compute_watermark()
+        self._watermark_stale = False
+        return self._watermark_value
+
+    def _compute_watermark(self) -> float | None:
         names = self.partitions if self.partitions is not None else frozenset(self._clocks)
         if not names or self._awaiting or any(name not in self._clocks for name in names):
             return None
