@@ -115,21 +115,27 @@ class Hint:
     shapes: tuple[bytes, ...] = ()
     run: int = 0
     groups: NeedleGroups = field(init=False, repr=False, compare=False)
+    run_needle: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", needle_groups(self.needles))
+        object.__setattr__(self, "run_needle", b"w" * self.run)
 
     def found(self, clues: Clues) -> bool:
         """True when the text may hold a match (exactly when ``pattern`` would find one)."""
+        # Plain loops, no generators: this runs for every detector on every text.
         text = clues.text
         if self.groups and not has_needle(text, self.groups, self.needle_count):
             return False
-        if clues.shape is not None:
+        shape = clues.shape
+        if shape is not None:
             if self.run:
-                return b"w" * self.run in clues.runs
+                return self.run_needle in clues.runs
             if self.shapes:
-                shape = clues.shape
-                return any(part in shape for part in self.shapes)
+                for part in self.shapes:
+                    if part in shape:
+                        return True
+                return False
         return self.pattern is None or self.pattern.search(text) is not None
 
 
