@@ -171,3 +171,19 @@ def rss_at_share(run: Measured, share: float) -> float:
     at = run.progress[min(bisect.bisect_left(counts, share * total), len(counts) - 1)][1]
     times = [t for t, _, _ in run.samples]
     return run.samples[min(bisect.bisect_left(times, at), len(times) - 1)][2]
+
+
+def sampled_rss_peak(run: Measured) -> tuple[float, float]:
+    """The highest RSS sampled (MiB) and the share of the run's events handled by then (0..1).
+
+    Beside ``peak_rss_mib`` (the kernel's high-water mark) it says when memory peaked: a kernel
+    peak far above every sample is a transient shorter than the sampling interval.
+    """
+    if not run.samples:
+        return 0.0, 0.0
+    at, _, rss = max(run.samples, key=lambda sample: sample[2])
+    if not run.progress:
+        return rss, 0.0
+    total = run.progress[-1][0] or 1
+    handled = [count for count, moment, _ in run.progress if moment <= at]
+    return rss, (handled[-1] if handled else 0) / total

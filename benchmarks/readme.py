@@ -147,7 +147,16 @@ def _long_run(long_run: dict[str, Any]) -> str:
         f"(85-95%), {run['end_vs_start']:.2f}x; per CPU-second {run['start_events_per_cpu_s']:,.0f} and "
         f"{run['end_events_per_cpu_s']:,.0f}, {run['end_vs_start_per_cpu_s']:.2f}x; "
         f"RSS {run['rss_mib_at_10pct']:,.0f} MiB at 10%, {run['rss_mib_at_end']:,.0f} MiB at the end, "
-        f"peak {run['peak_rss_mib']:,.0f} MiB; {run['iceberg']['snapshots']} Iceberg snapshots.\n"
+        f"peak {run['peak_rss_mib']:,.0f} MiB{_sampled_peak(run)}; {run['iceberg']['snapshots']} Iceberg snapshots.\n"
+    )
+
+
+def _sampled_peak(run: dict[str, Any]) -> str:
+    if "rss_mib_sampled_peak" not in run:  # results of an older bench
+        return ""
+    return (
+        f" (highest sample {run['rss_mib_sampled_peak']:,.0f} MiB, "
+        f"with {run['rss_sampled_peak_at_share']:.0%} of the events handled)"
     )
 
 

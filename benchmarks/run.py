@@ -37,7 +37,7 @@ from rich.console import Console
 
 from flywheel.benchmarks.contestants import CONSUME_BATCH, bare_consumer, in_children, seed_logger
 from flywheel.benchmarks.curation_quality import LABELLED_SETS, run_curation_quality
-from flywheel.benchmarks.measure import STEADY_FROM, STEADY_TO, Measured, rss_at_share, window
+from flywheel.benchmarks.measure import STEADY_FROM, STEADY_TO, Measured, rss_at_share, sampled_rss_peak, window
 from flywheel.benchmarks.pii_stage import measure_pii_stage
 from flywheel.benchmarks.readme import render_table
 from flywheel.benchmarks.scenarios import MIXES, Bench, FlowRun
@@ -203,6 +203,7 @@ def _long_run(bench: Bench, events: int, console: Console) -> dict[str, Any]:
     flow = bench.run_flow("flow-long", stream)
     run = flow.runs[0]
     start, end = window([run], 0.05, 0.15), window([run], 0.85, 0.95)
+    sampled_peak = sampled_rss_peak(run)
     return {
         "events": run.events,
         "event_time_span_h": 24,
@@ -219,6 +220,8 @@ def _long_run(bench: Bench, events: int, console: Console) -> dict[str, Any]:
         "rss_mib_at_10pct": rss_at_share(run, 0.10),
         "rss_mib_at_end": rss_at_share(run, 1.0),
         "peak_rss_mib": run.peak_rss_mib,
+        "rss_mib_sampled_peak": sampled_peak[0],
+        "rss_sampled_peak_at_share": sampled_peak[1],
         "iceberg": flow.iceberg,
     }
 

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from flywheel.benchmarks.dpo_bench import bf16_peak_tflops
-from flywheel.benchmarks.measure import Measured, ResourceSampler, cpu_between, merged_progress, rss_at_share, window
+from flywheel.benchmarks.measure import (
+    Measured,
+    ResourceSampler,
+    cpu_between,
+    merged_progress,
+    rss_at_share,
+    sampled_rss_peak,
+    window,
+)
 from flywheel.benchmarks.readme import BEGIN, END, render_markdown, write_readme
 from flywheel.errors import ReadmeBlockMissing
 
@@ -55,6 +63,13 @@ def test_cpu_between_interpolates_between_samples() -> None:
 def test_rss_at_share_reads_the_sample_after_that_share() -> None:
     run = _run([(100, 10.0), (200, 20.0), (300, 30.0)])
     assert rss_at_share(run, 0.5) == pytest.approx(120.0)
+
+
+def test_sampled_rss_peak_says_how_high_and_when() -> None:
+    run = _run([(100, 10.0), (200, 20.0), (400, 40.0)])
+    run.samples[25] = (25.0, 25.0, 900.0)  # a spike between the 200th and the 400th event
+    assert sampled_rss_peak(run) == (900.0, pytest.approx(0.5))
+    assert sampled_rss_peak(_run([(100, 10.0)]))[0] == pytest.approx(200.0)  # the last sample
 
 
 def test_sampler_records_this_process() -> None:
