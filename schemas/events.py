@@ -68,7 +68,7 @@ class InteractionEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=False,
         (finite floats, string keys, lists); anything else is pickled field by field as before.
         """
         tz = self.occurred_at.tzinfo
-        if type(tz) is timezone and _json_exact(self.metadata):
+        if type(tz) is timezone and not self.occurred_at.fold and _json_exact(self.metadata):
             try:
                 return (_event_from_json, (_event_json_encoder().encode(self),))
             except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate in a string

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
@@ -65,6 +67,21 @@ class TableRow(msgspec.Struct, frozen=True, array_like=True):
     coordinates: SourceCoordinates
     values: dict[str, Any]
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle as msgpack: a fraction of the CPU of pickling the values one by one.
+
+        Rows are pickled when they cross to the process that owns their table's committer and
+        when the sink's recovery snapshot holds them. msgpack keeps every value exactly when each
+        is None, a bool, str, bytes, an int msgpack can hold, a float, a UTC datetime, or a dict
+        (string keys) or list of those; anything else is pickled value by value as before.
+        """
+        if _msgpack_exact(self.values):
+            try:
+                return (_row_from_msgpack, (_row_encoder().encode(self),))
+            except (TypeError, ValueError, OverflowError):
+                pass
+        return super().__reduce__()
+
 
 SinkItem = TableRow | SourceProgress
 
@@ -76,3 +93,34 @@ class OutboundMessage(msgspec.Struct, frozen=True):
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] = msgspec.field(default_factory=list)
+
+
+def _msgpack_exact(value: Any) -> bool:
+    """True when a msgpack encode and decode gives ``value`` back unchanged (type and value)."""
+    kind = type(value)
+    if value is None or kind in (str, bool, float, bytes):
+        return True
+    if kind is int:
+        return -(2**63) <= value < 2**64
+    if kind is datetime:
+        return value.tzinfo is UTC and not value.fold  # msgpack's timestamp comes back in UTC, fold 0
+    if kind is dict:
+        return all(type(key) is str and _msgpack_exact(item) for key, item in value.items())
+    if kind is list:
+        return all(_msgpack_exact(item) for item in value)
+    return False
+
+
+@functools.cache
+def _row_encoder() -> msgspec.msgpack.Encoder:
+    return msgspec.msgpack.Encoder()
+
+
+@functools.cache
+def _row_decoder() -> msgspec.msgpack.Decoder[TableRow]:
+    return msgspec.msgpack.Decoder(TableRow)
+
+
+def _row_from_msgpack(data: bytes) -> TableRow:
+    """Unpickle a row pickled by :meth:`TableRow.__reduce__`."""
+    return _row_decoder().decode(data)
