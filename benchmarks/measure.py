@@ -39,8 +39,24 @@ def rss_mib() -> float:
         return 0.0
 
 
+_STATUS = Path("/proc/self/status")
+
+
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident memory of this process's own program so far, MiB.
+
+    The kernel's ``VmHWM``, which starts afresh at ``exec``. Not ``getrusage``'s ``ru_maxrss``:
+    that survives ``exec``, so a contestant spawned (fork, then exec) by a bench process holding
+    gigabytes (the DPO model, earlier streams) reported the parent's size as its own peak (the
+    long run's "3.9 GiB" in the runs of 2026-12-03, while no sample of it passed 1.4 GiB).
+    ``ru_maxrss`` stays the fallback where /proc is missing.
+    """
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -15,6 +15,7 @@ from flywheel.benchmarks.measure import (
     ResourceSampler,
     cpu_between,
     merged_progress,
+    peak_rss_mib,
     rss_at_share,
     sampled_rss_peak,
     window,
@@ -265,3 +266,18 @@ def test_bf16_peaks_match_the_most_specific_gpu_name() -> None:
     assert bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
     assert bf16_peak_tflops("NVIDIA L40S") == 362.05  # not the L4's
     assert bf16_peak_tflops("Some Future GPU") is None
+
+
+def test_peak_rss_is_this_program_s_own_not_a_spawning_parent_s() -> None:
+    import subprocess
+    import sys
+
+    # A parent holding ~300 MiB spawns (fork, then exec) a small Python: the child's peak must be
+    # its own, not the parent's size at the fork (which getrusage's ru_maxrss would report).
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page: resident, not just mapped
+    code = "from flywheel.benchmarks.measure import peak_rss_mib; print(peak_rss_mib())"
+    child_peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert peak_rss_mib() >= 300
+    assert 0 < child_peak < 200
+    del ballast
