@@ -132,7 +132,7 @@ class Hint:
             if self.run:
                 return self.run_needle in clues.runs
             if self.shapes:
-                for part in self.shapes:
+                for part in self.shapes:  # noqa: SIM110 - any() would build a generator per text
                     if part in shape:
                         return True
                 return False
