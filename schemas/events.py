@@ -64,11 +64,11 @@ class InteractionEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=False,
 
         Events are pickled wherever they cross a process (Bytewax exchanges items between
         processes) or sit in recovery state (held dedup slots). The JSON holds every field
-        exactly when the time zone is a fixed offset and ``metadata`` holds only JSON values
+        exactly when every field has its declared type and meets its constraints (decoding
+        validates them), the time zone is a fixed offset and ``metadata`` holds only JSON values
         (finite floats, string keys, lists); anything else is pickled field by field as before.
         """
-        tz = self.occurred_at.tzinfo
-        if type(tz) is timezone and not self.occurred_at.fold and _json_exact(self.metadata):
+        if _fields_json_exact(self):
             try:
                 return (_event_from_json, (_event_json_encoder().encode(self),))
             except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate in a string
@@ -119,6 +119,26 @@ _encoder = msgspec.json.Encoder()
 def encode_event(event: InteractionEvent) -> bytes:
     """Serialise an event as the JSON the topic carries."""
     return _encoder.encode(event)
+
+
+def _fields_json_exact(event: InteractionEvent) -> bool:
+    """True when decoding the event's JSON gives back the same fields, of the same types."""
+    at = event.occurred_at
+    return (
+        type(at) is datetime
+        and type(at.tzinfo) is timezone
+        and not at.fold
+        and type(event.signal) is Signal
+        and all(type(value) is str and value for value in (event.event_id, event.thread_id, event.user_id))
+        and all(type(value) is str for value in (event.prompt, event.response, event.segment))
+        and all(type(value) is str for value in (event.model_id, event.model_version))
+        and all(value is None or type(value) is str for value in (event.request_id, event.final_user_edit))
+        and (event.comment is None or type(event.comment) is str)
+        and type(event.schema_version) is int
+        and (event.rating is None or (type(event.rating) is int and 1 <= event.rating <= 5))
+        and type(event.metadata) is dict
+        and _json_exact(event.metadata)
+    )
 
 
 def _json_exact(value: Any) -> bool:

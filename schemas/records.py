@@ -75,7 +75,14 @@ class TableRow(msgspec.Struct, frozen=True, array_like=True):
         is None, a bool, str, bytes, an int msgpack can hold, a float, a UTC datetime, or a dict
         (string keys) or list of those; anything else is pickled value by value as before.
         """
-        if _msgpack_exact(self.values):
+        where = self.coordinates
+        if (
+            type(self.table) is str
+            and type(where) is SourceCoordinates
+            and type(where.topic) is str
+            and all(type(number) is int for number in (where.partition, where.offset, where.timestamp_ms))
+            and _msgpack_exact(self.values)
+        ):
             try:
                 return (_row_from_msgpack, (_row_encoder().encode(self),))
             except (TypeError, ValueError, OverflowError):

@@ -75,6 +75,11 @@ def test_an_event_json_cannot_hold_exactly_falls_back_to_its_fields() -> None:
         event = make_event(metadata=metadata)
         assert event.__reduce__()[0].__name__ != "_event_from_json"
         assert repr(_round_trip(event)) == repr(event)
+    # Fields a decode would validate or convert: an empty id, a rating out of range, a plain-str signal.
+    for odd_field in ({"event_id": ""}, {"rating": 7}, {"signal": "edit"}, {"rating": True}):
+        event = make_event(**odd_field)
+        assert event.__reduce__()[0].__name__ != "_event_from_json", odd_field
+        assert repr(_round_trip(event)) == repr(event)
     folded = make_event(occurred_at=datetime(2026, 3, 1, fold=1, tzinfo=UTC))
     assert _round_trip(folded).occurred_at.fold == 1
     berlin = make_event(occurred_at=datetime(2026, 3, 1, tzinfo=ZoneInfo("Europe/Berlin")))
