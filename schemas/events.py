@@ -123,22 +123,33 @@ def encode_event(event: InteractionEvent) -> bytes:
 
 def _fields_json_exact(event: InteractionEvent) -> bool:
     """True when decoding the event's JSON gives back the same fields, of the same types."""
-    at = event.occurred_at
+    at, rating, optional = event.occurred_at, event.rating, _OPTIONAL_TEXT
+    # Spelled out, not all(...) over generators: this runs for every event pickled.
     return (
         type(at) is datetime
         and type(at.tzinfo) is timezone
         and not at.fold
         and type(event.signal) is Signal
-        and all(type(value) is str and value for value in (event.event_id, event.thread_id, event.user_id))
-        and all(type(value) is str for value in (event.prompt, event.response, event.segment))
-        and all(type(value) is str for value in (event.model_id, event.model_version))
-        and all(value is None or type(value) is str for value in (event.request_id, event.final_user_edit))
-        and (event.comment is None or type(event.comment) is str)
+        and type(event.event_id) is str
+        and type(event.thread_id) is str
+        and type(event.user_id) is str
+        and bool(event.event_id and event.thread_id and event.user_id)
+        and type(event.prompt) is str
+        and type(event.response) is str
+        and type(event.segment) is str
+        and type(event.model_id) is str
+        and type(event.model_version) is str
+        and type(event.request_id) in optional
+        and type(event.final_user_edit) in optional
+        and type(event.comment) in optional
         and type(event.schema_version) is int
-        and (event.rating is None or (type(event.rating) is int and 1 <= event.rating <= 5))
+        and (rating is None or (type(rating) is int and 1 <= rating <= 5))
         and type(event.metadata) is dict
         and _json_exact(event.metadata)
     )
+
+
+_OPTIONAL_TEXT = (str, type(None))
 
 
 def _json_exact(value: Any) -> bool:
