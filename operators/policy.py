@@ -182,13 +182,10 @@ class _CompiledRule:
         if any(_NUMBERED_REFERENCE.search(pattern) for pattern in rule.patterns):
             checks = [(frozenset(), self.regex)]
         self._checks = tuple(checks)
+        self.needles: frozenset[str] = frozenset().union(*(needles for needles, _ in checks))
         # Most texts hold no needle of any alternative: one look for all of them rules the rule out
-        # (None when an alternative has no needle and must always be searched).
-        self._any_needle = (
-            frozenset().union(*(needles for needles, _ in checks)) if all(needles for needles, _ in checks) else None
-        )
-        self.needles = frozenset().union(*(needles for needles, _ in checks))
-        self._index = NeedleIndex(self.needles)
+        # (not when an alternative has no needle and must always be searched).
+        self._needed = all(needles for needles, _ in checks)
 
     def matches(self, text: str, present: frozenset[str] | None = None) -> bool:
         """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match.
@@ -197,8 +194,8 @@ class _CompiledRule:
         rule, once per text); None looks them up here.
         """
         if present is None:
-            present = self._index.found(text)
-        if self._any_needle is not None and self._any_needle.isdisjoint(present):
+            present = frozenset(needle for needle in self.needles if needle in text)
+        if self._needed and self.needles.isdisjoint(present):
             return False
         for needles, regex in self._checks:
             if needles and needles.isdisjoint(present):
@@ -245,9 +242,7 @@ class PolicyEngine:
         # Every needle of every injection and blocked rule, found in one pass per text.
         self._needles = NeedleIndex(needle for rule in (*self._injection, *self._blocked) for needle in rule.needles)
         self._rule_fields = frozenset(
-            field
-            for rule in (*self._injection, *self._blocked)
-            for field in (*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else []))
+            field for rule in (*self._injection, *self._blocked) for field in _checked_fields(rule.applies_to)
         )
 
     @property
@@ -323,7 +318,7 @@ class PolicyEngine:
         known: frozenset[str] | None = None
         for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
             for rule in rules:
-                fields = [*rule.applies_to, *(["conversation"] if "prompt" in rule.applies_to else [])]
+                fields = _checked_fields(rule.applies_to)
                 hits = [f for f in fields if rule.matches(normalized[f], present[f])]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
@@ -334,7 +329,7 @@ class PolicyEngine:
                     continue
                 if known is None:
                     known = frozenset(sentences(texts["rejected"]))
-                fields = [*prule.applies_to, *(["conversation"] if "prompt" in prule.applies_to else [])]
+                fields = _checked_fields(prule.applies_to)
                 hits = []
                 for f in fields:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)
@@ -375,6 +370,11 @@ class PolicyEngine:
             rejected=scrubbed["rejected"],
             findings=findings,
         )
+
+
+def _checked_fields(applies_to: Sequence[str]) -> list[str]:
+    """The texts a rule reads: its fields, and the earlier turns wherever it reads the prompt."""
+    return [*applies_to, *(["conversation"] if "prompt" in applies_to else [])]
 
 
 def response_pii(response: str) -> Drop | None:

@@ -7,7 +7,6 @@ and a human-readable detail.
 
 from __future__ import annotations
 
-import functools
 import math
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -70,7 +69,7 @@ class InteractionEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=False,
         """
         if _fields_json_exact(self):
             try:
-                return (_event_from_json, (_event_json_encoder().encode(self),))
+                return (_event_from_json, (encode_event(self),))
             except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate in a string
                 pass
         return super().__reduce__()
@@ -165,16 +164,9 @@ def _json_exact(value: Any) -> bool:
     return False
 
 
-@functools.cache
-def _event_json_encoder() -> msgspec.json.Encoder:
-    return msgspec.json.Encoder()
-
-
-@functools.cache
-def _event_json_decoder() -> msgspec.json.Decoder[InteractionEvent]:
-    return msgspec.json.Decoder(InteractionEvent)
+_decoder = msgspec.json.Decoder(InteractionEvent)
 
 
 def _event_from_json(data: bytes) -> InteractionEvent:
-    """Unpickle an event pickled by :meth:`InteractionEvent.__reduce__`."""
-    return _event_json_decoder().decode(data)
+    """Unpickle an event pickled by :meth:`InteractionEvent.__reduce__` (its topic JSON)."""
+    return _decoder.decode(data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -84,7 +83,7 @@ class TableRow(msgspec.Struct, frozen=True, array_like=True):
             and _msgpack_exact(self.values)
         ):
             try:
-                return (_row_from_msgpack, (_row_encoder().encode(self),))
+                return (_row_from_msgpack, (_row_encoder.encode(self),))
             except (TypeError, ValueError, OverflowError):
                 pass
         return super().__reduce__()
@@ -118,16 +117,10 @@ def _msgpack_exact(value: Any) -> bool:
     return False
 
 
-@functools.cache
-def _row_encoder() -> msgspec.msgpack.Encoder:
-    return msgspec.msgpack.Encoder()
-
-
-@functools.cache
-def _row_decoder() -> msgspec.msgpack.Decoder[TableRow]:
-    return msgspec.msgpack.Decoder(TableRow)
+_row_encoder = msgspec.msgpack.Encoder()
+_row_decoder = msgspec.msgpack.Decoder(TableRow)
 
 
 def _row_from_msgpack(data: bytes) -> TableRow:
     """Unpickle a row pickled by :meth:`TableRow.__reduce__`."""
-    return _row_decoder().decode(data)
+    return _row_decoder.decode(data)
