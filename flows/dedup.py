@@ -151,8 +151,10 @@ class EventClock:
         return item
 
 
-class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldState]):
+class _HeldLogic(StatefulLogic[list[HeldItem], HeldOut, HeldState]):
     """One bucket's :class:`HeldDedup` as Bytewax stateful logic: held events, markers, EOF flush.
+
+    Its items are lists: a source batch's events and markers for this bucket, in source order.
 
     Before its first decision it remembers the bucket's events the tables already hold
     (``flows/recall.py``). Bytewax does not tell the builder its key, so the bucket is found
@@ -182,18 +184,20 @@ class _HeldLogic(StatefulLogic[HeldItem, HeldOut, HeldState]):
         for kept in self._recalled.pop(bucket_of(key, self._buckets), ()):
             self._dedup.remember(kept.key, kept.occurred_at, kept.position)
 
-    def on_item(self, value: HeldItem) -> tuple[Iterable[HeldOut], bool]:
-        if not self._caught_up:
-            self._catch_up(
-                self._dedup.held_key()
-                if isinstance(value, PartitionClock)
-                else self._dedup.key_of(value.sourced.event, value.key)
-            )
-        if isinstance(value, PartitionClock):
-            decided = self._dedup.mark(value.topic, value.partition, value.offset, value.event_time)
-        else:
-            sourced = value.sourced
-            decided = self._dedup.observe(sourced.event, sourced, position_of(sourced), value.key)
+    def on_item(self, value: list[HeldItem]) -> tuple[Iterable[HeldOut], bool]:
+        decided: list[tuple[SourcedEvent, Drop | None]] = []
+        for item in value:
+            if not self._caught_up:
+                self._catch_up(
+                    self._dedup.held_key()
+                    if isinstance(item, PartitionClock)
+                    else self._dedup.key_of(item.sourced.event, item.key)
+                )
+            if isinstance(item, PartitionClock):
+                decided += self._dedup.mark(item.topic, item.partition, item.offset, item.event_time)
+            else:
+                sourced = item.sourced
+                decided += self._dedup.observe(sourced.event, sourced, position_of(sourced), item.key)
         return self._emit(decided), StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[HeldOut], bool]:
@@ -279,15 +283,24 @@ def held_dedup(
     """
     clock = EventClock(allowance_s=cfg.hold_s)
 
-    def to_buckets(item: SourcedEvent | SourceProgress) -> list[tuple[str, HeldItem]]:
-        # Stamped here, on the source's ordered path, in the same step that keys it (one step per item).
-        stamped = clock.stamp(item)
-        if isinstance(stamped, PartitionClock):
-            return [(str(bucket), stamped) for bucket in range(cfg.buckets)]
-        key = dedup_key(stamped.event)
-        return [(bucket_of(key, cfg.buckets), KeyedEvent(key, stamped))]
+    bucket_names = [str(bucket) for bucket in range(cfg.buckets)]
 
-    def build(resume: HeldState | None) -> StatefulLogic[HeldItem, HeldOut, HeldState]:
+    def to_buckets(items: list[SourcedEvent | SourceProgress]) -> list[tuple[str, list[HeldItem]]]:
+        # One item per bucket per source batch, its events and markers in source order: where the
+        # bucket lives on another worker, one list crosses (one pickle), not every event on its own.
+        # Stamped here, on the source's ordered path, in the same step that keys it.
+        by_bucket: dict[str, list[HeldItem]] = {}
+        for item in items:
+            stamped = clock.stamp(item)
+            if isinstance(stamped, PartitionClock):
+                for bucket in bucket_names:
+                    by_bucket.setdefault(bucket, []).append(stamped)
+                continue
+            key = dedup_key(stamped.event)
+            by_bucket.setdefault(bucket_of(key, cfg.buckets), []).append(KeyedEvent(key, stamped))
+        return list(by_bucket.items())
+
+    def build(resume: HeldState | None) -> StatefulLogic[list[HeldItem], HeldOut, HeldState]:
         window, hold = timedelta(seconds=cfg.window_s), timedelta(seconds=cfg.hold_s)
         if isinstance(resume, HeldSnapshot):
             dedup = HeldDedup.restore(resume, journal)
@@ -301,7 +314,7 @@ def held_dedup(
         barrier = barrier or ProgressBarrier(cfg.buckets)
         return barrier, barrier.advance(*item)
 
-    held = op.stateful("hold", op.flat_map("to_buckets", up, to_buckets), build)
+    held = op.stateful("hold", op.flat_map_batch("to_buckets", up, to_buckets), build)
     # One branch, not a filter per side: every decision crosses one step here, not three.
     outs = op.branch("markers", held, _is_bucket_marker)
     by_partition = op.key_on("key_by_partition", outs.trues, lambda item: f"{item[1].topic}:{item[1].partition}")
