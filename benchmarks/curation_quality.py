@@ -39,7 +39,14 @@ from flywheel.flows.curation import build_flow
 from flywheel.flows.decisions import SourceItem
 from flywheel.operators.dedup import bucket_of
 from flywheel.schemas.events import InteractionEvent
-from flywheel.schemas.records import OutboundMessage, SinkItem, SourceCoordinates, SourceMessage, SourceProgress
+from flywheel.schemas.records import (
+    OutboundMessage,
+    SinkItem,
+    SourceCoordinates,
+    SourceMessage,
+    SourceProgress,
+    sink_entries,
+)
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 
 LABELLED_SET = Path("tests/data/curation_set.jsonl")
@@ -131,7 +138,7 @@ def run_labelled(
     cluster_main(flow, [], 0, worker_count_per_proc=workers)
     placed: dict[str, list[Placement]] = {}
     texts: list[str] = [message.value.decode("utf-8", "replace") for message in messages if message.value]
-    for table, item in table_items:
+    for table, item in ((table, entry) for table, batch in table_items for entry in sink_entries([batch])):
         if isinstance(item, SourceProgress):
             continue
         values = item.values

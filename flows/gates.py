@@ -74,9 +74,31 @@ def keyed_gate(
     key: Callable[[X], str],
     check: Callable[[S | None, X], tuple[S | None, Decision]],
 ) -> GateOut:
-    """Apply a stateful check per key (state held by Bytewax, so recovery snapshots it)."""
-    keyed = op.key_on("key", up, key)
-    return _kept_or_dropped(op.key_rm("unkey", op.stateful_map("check", keyed, check)))
+    """Apply a stateful check per key (state held by Bytewax, so recovery snapshots it).
+
+    A batch's items reach their key's state as one list per key, in arrival order: where the
+    key lives in another process, one list crosses (one pickle), not every item on its own.
+    """
+
+    def by_key(items: list[X]) -> list[tuple[str, list[X]]]:
+        grouped: dict[str, list[X]] = {}
+        for item in items:
+            grouped.setdefault(key(item), []).append(item)
+        return list(grouped.items())
+
+    def check_each(state: S | None, items: list[X]) -> tuple[S | None, list[Decision]]:
+        decisions: list[Decision] = []
+        for item in items:
+            state, decision = check(state, item)
+            decisions.append(decision)
+        return state, decisions
+
+    checked = op.key_rm("unkey", op.stateful_map("check", op.flat_map_batch("key", up, by_key), check_each))
+    return _kept_or_dropped(op.flat_map("each", checked, _each))
+
+
+def _each(decisions: list[Decision]) -> list[Decision]:
+    return decisions
 
 
 @operator

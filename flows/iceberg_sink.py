@@ -53,7 +53,7 @@ from flywheel.infra.catalog import (
     merge_offsets,
 )
 from flywheel.infra.retry import Outage, is_transient, one_line
-from flywheel.schemas.records import SinkItem, SourceProgress, TableRow
+from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_entries
 from flywheel.schemas.tables import TableContract
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class TableCommitter:
 
     def add(self, items: Iterable[SinkItem]) -> None:
         """Buffer rows and progress markers; rows already committed are dropped right away."""
-        for item in items:
+        for item in sink_entries(items):
             if isinstance(item, SourceProgress):
                 key = (item.topic, item.partition)
                 if item.offset > self.state.progress.get(key, -1):

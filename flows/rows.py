@@ -16,7 +16,7 @@ from flywheel.flows.decisions import Candidate, Dropped, Sampled
 from flywheel.operators.policy import PolicyEngine, response_pii
 from flywheel.operators.routing import needs_review
 from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row, scrub_event
-from flywheel.schemas.records import OutboundMessage, SinkItem, SourceProgress, TableRow
+from flywheel.schemas.records import OutboundMessage, SinkItem, SourceProgress, TableRow, TableRows
 
 _review_encoder = msgspec.json.Encoder()
 
@@ -82,13 +82,18 @@ def for_tables(
 
     A table that gets no row still records how far the flow has read.
     """
-    keyed = op.map("key_by_table", rows, _key_by_table)
+    keyed = op.flat_map_batch("key_by_table", rows, _by_table)
     fanned = op.flat_map("progress_for_every_table", progress, lambda marker: [(table, marker) for table in tables])
     return op.merge("rows_and_progress", keyed, fanned)
 
 
-def _key_by_table(row: TableRow) -> tuple[str, SinkItem]:
-    return (row.table, row)
+def _by_table(rows: list[TableRow]) -> list[tuple[str, SinkItem]]:
+    # One item per table per batch: where the table's committer is in another process, one
+    # list crosses (one pickle), not every row on its own.
+    by_table: dict[str, list[TableRow]] = {}
+    for row in rows:
+        by_table.setdefault(row.table, []).append(row)
+    return [(table, TableRows(table, batch)) for table, batch in by_table.items()]
 
 
 def _now() -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -89,7 +90,23 @@ class TableRow(msgspec.Struct, frozen=True, array_like=True):
         return super().__reduce__()
 
 
-SinkItem = TableRow | SourceProgress
+class TableRows(NamedTuple):
+    """One table's rows from one batch: they cross to the table's committer as one item, not one each."""
+
+    table: str
+    rows: list[TableRow]
+
+
+SinkItem = TableRow | TableRows | SourceProgress
+
+
+def sink_entries(items: Iterable[SinkItem]) -> Iterator[TableRow | SourceProgress]:
+    """The rows and progress markers of sink items, :class:`TableRows` unpacked in place."""
+    for item in items:
+        if isinstance(item, TableRows):
+            yield from item.rows
+        else:
+            yield item
 
 
 class OutboundMessage(msgspec.Struct, frozen=True):

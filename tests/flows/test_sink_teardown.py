@@ -15,7 +15,7 @@ from bytewax.outputs import StatefulSinkPartition
 from flywheel.config import revised
 from flywheel.flows.iceberg_sink import CommitterState, IcebergSink
 from flywheel.infra.catalog import committed_offsets, ensure_tables, open_catalog, table_identifier
-from flywheel.schemas.records import SinkItem, SourceCoordinates, SourceProgress, TableRow
+from flywheel.schemas.records import SinkItem, SourceCoordinates, SourceProgress, TableRow, TableRows
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 from flywheel.settings import Settings
 from tests.conftest import make_settings
@@ -117,3 +117,15 @@ def test_a_snapshot_is_not_changed_by_the_next_epoch(tmp_path: Path) -> None:
     state = part.snapshot()
     part.write_batch(batch[:6])
     assert [row.coordinates.offset for row in state.rows] == [6, 7, 8, 9]
+
+
+def test_rows_batched_per_table_are_written_like_single_rows(tmp_path: Path) -> None:
+    # The flow hands the sink one TableRows per table per batch (one pickle where it crosses processes).
+    settings = sink_settings(tmp_path)
+    part = partition(settings)
+    batch = rows(10)
+    items: list[SinkItem] = [TableRows(DPO_PAIRS, batch[:4]), batch[4], TableRows(DPO_PAIRS, batch[5:])]
+    part.write_batch([*items, SourceProgress(TOPIC, 0, 12)])
+    part.snapshot()
+    part.close()
+    assert written(settings) == (list(range(10)), {(TOPIC, 0): 12})

@@ -22,6 +22,7 @@ from flywheel.schemas.records import (
     SourceMessage,
     SourceProgress,
     TableRow,
+    sink_entries,
 )
 from flywheel.schemas.tables import REJECTIONS, contracts
 
@@ -49,10 +50,11 @@ class FlowRun:
     rows: dict[str, list[TableRow]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for table, item in self.table_items:
-            if isinstance(item, TableRow):
-                assert item.table == table, f"row for {item.table} keyed to {table}"
-                self.rows.setdefault(table, []).append(item)
+        for table, batch in self.table_items:
+            for item in sink_entries([batch]):
+                if isinstance(item, TableRow):
+                    assert item.table == table, f"row for {item.table} keyed to {table}"
+                    self.rows.setdefault(table, []).append(item)
 
     def event_ids(self, table: str) -> list[str]:
         """Event ids of the rows written to ``table``, in order."""
