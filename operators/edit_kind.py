@@ -203,6 +203,8 @@ def substantive_change(rejected: str, chosen: str) -> str | None:
         blocks.append(block)
     for tag, i1, i2, j1, j2 in blocks:
         if tag == "equal":
+            if old.texts[i1:i2] == new.texts[j1:j2]:
+                continue  # the same words in the same case: one C-level comparison, no loop
             for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
                 if old.texts[i] != new.texts[j] and (old[i].attached or new[j].attached):
                     return f"case of {old.texts[i]!r} -> {new.texts[j]!r}"
