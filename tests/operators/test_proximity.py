@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flywheel.errors import PolicyError
 from flywheel.operators.config import PolicySettings
@@ -36,6 +39,43 @@ def test_tokens_expand_contractions() -> None:
 def test_sentences_split_at_stops_and_lines_and_normalise() -> None:
     assert sentences("One. Two!  THREE?\n- four: five") == ["one", "two", "three", "- four", "five"]
     assert sentences("use data.json and e.g.x") == ["use data.json and e.g.x"]
+
+
+def _tokens_word_by_word(sentence: str) -> list[str]:
+    """The expansion done for every word (what ``tokens`` does when a contraction may be present)."""
+    out: list[str] = []
+    for word in re.findall(r"[a-z0-9]+(?:'[a-z]+)?", sentence.replace("\u2019", "'")):
+        if "'" not in word:
+            out.append(word)
+            continue
+        base, suffix = word.split("'", 1)
+        if suffix == "t" and base.endswith("n"):
+            stem = base[:-1]
+            out.extend(({"ca": "can", "wo": "will", "sha": "shall", "ai": "is"}.get(stem, stem), "not"))
+            continue
+        out.append(base)
+        expanded = {"re": "are", "ve": "have", "ll": "will", "d": "would", "m": "am", "s": ""}.get(suffix)
+        if expanded:
+            out.append(expanded)
+    return out
+
+
+@given(st.text(alphabet="ab n't'\u2019 0.s\"", max_size=40))
+def test_tokens_take_the_quick_path_only_where_no_token_holds_an_apostrophe(sentence: str) -> None:
+    # Quoted words ('good morning') skip the word-by-word expansion; the tokens must not change.
+    assert tokens(sentence) == _tokens_word_by_word(sentence)
+
+
+@given(st.text(alphabet=".!?;: \n\t\raB", max_size=24))
+def test_sentences_split_where_the_plain_break_pattern_does(text: str) -> None:
+    # The break pattern is written for speed; the sentences must be those of the plain pattern.
+    parts = re.split(r"[.!?;:\n]+(?:\s+|$)|\n", text.lower())
+    assert sentences(text) == [" ".join(part.split()) for part in parts if part.split()]
+
+
+def test_quoted_words_are_not_contractions() -> None:
+    assert tokens("translate 'good morning' to french") == ["translate", "good", "morning", "to", "french"]
+    assert tokens("it's 'fine'") == ["it", "fine"]
 
 
 def test_window_counts_tokens_from_first_to_last_hit() -> None:
