@@ -67,6 +67,11 @@ def tokens(sentence: str) -> list[str]:
     if ("'" not in sentence and "\u2019" not in sentence) or _CONTRACTION.search(sentence) is None:
         # No token holds an apostrophe (quotes around words are not contractions): all in C.
         return _plain_words(sentence)
+    return expanded_words(sentence)
+
+
+def expanded_words(sentence: str) -> list[str]:
+    """The sentence's words, each looked at for a contraction to expand (what :func:`tokens` means)."""
     out: list[str] = []
     for word in _TOKEN.findall(sentence.replace("\u2019", "'")):
         if "'" not in word:
