@@ -138,12 +138,13 @@ def run_labelled(
     cluster_main(flow, [], 0, worker_count_per_proc=workers)
     placed: dict[str, list[Placement]] = {}
     texts: list[str] = [message.value.decode("utf-8", "replace") for message in messages if message.value]
-    for table, item in ((table, entry) for table, batch in table_items for entry in sink_entries([batch])):
-        if isinstance(item, SourceProgress):
-            continue
-        values = item.values
-        placed.setdefault(values["event_id"], []).append((table, values.get("stage"), values.get("reason")))
-        texts.extend(value for value in values.values() if isinstance(value, str))
+    for table, batch in table_items:
+        for item in sink_entries([batch]):
+            if isinstance(item, SourceProgress):
+                continue
+            values = item.values
+            placed.setdefault(values["event_id"], []).append((table, values.get("stage"), values.get("reason")))
+            texts.extend(value for value in values.values() if isinstance(value, str))
     return LabelledRun(placed, texts)
 
 

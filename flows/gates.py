@@ -81,10 +81,7 @@ def keyed_gate(
     """
 
     def by_key(items: list[X]) -> list[tuple[str, list[X]]]:
-        grouped: dict[str, list[X]] = {}
-        for item in items:
-            grouped.setdefault(key(item), []).append(item)
-        return list(grouped.items())
+        return grouped(items, key)
 
     def check_each(state: S | None, items: list[X]) -> tuple[S | None, list[Decision]]:
         decisions: list[Decision] = []
@@ -99,6 +96,14 @@ def keyed_gate(
 
 def _each(decisions: list[Decision]) -> list[Decision]:
     return decisions
+
+
+def grouped(items: list[X], key: Callable[[X], str]) -> list[tuple[str, list[X]]]:
+    """The items by key, each key's in their order (one item per key per batch at a keyed step)."""
+    by_key: dict[str, list[X]] = {}
+    for item in items:
+        by_key.setdefault(key(item), []).append(item)
+    return list(by_key.items())
 
 
 @operator

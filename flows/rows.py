@@ -13,6 +13,7 @@ import msgspec
 from bytewax.dataflow import Stream, operator
 
 from flywheel.flows.decisions import Candidate, Dropped, Sampled
+from flywheel.flows.gates import grouped
 from flywheel.operators.policy import PolicyEngine, response_pii
 from flywheel.operators.routing import needs_review
 from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row, scrub_event
@@ -90,10 +91,11 @@ def for_tables(
 def _by_table(rows: list[TableRow]) -> list[tuple[str, SinkItem]]:
     # One item per table per batch: where the table's committer is in another process, one
     # list crosses (one pickle), not every row on its own.
-    by_table: dict[str, list[TableRow]] = {}
-    for row in rows:
-        by_table.setdefault(row.table, []).append(row)
-    return [(table, TableRows(table, batch)) for table, batch in by_table.items()]
+    return [(table, TableRows(table, batch)) for table, batch in grouped(rows, _table_of)]
+
+
+def _table_of(row: TableRow) -> str:
+    return row.table
 
 
 def _now() -> datetime:
