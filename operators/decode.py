@@ -60,6 +60,23 @@ def clean_event(event: InteractionEvent) -> tuple[InteractionEvent, dict[str, in
     return (msgspec.structs.replace(event, **changes) if changes else event), total
 
 
+def is_clean_json(raw: bytes) -> bool:
+    """True when no text decoded from this JSON can hold a character :func:`clean_event` changes.
+
+    ASCII JSON holds no control character but as an escape (raw ones are invalid JSON) and no
+    bidi or invisible character at all, and ASCII is NFC; so unless it holds DEL or an escape
+    that can decode to a removed character, :func:`clean_event` returns its event unchanged.
+    Conservative: ``\\\\u`` (an escaped backslash before a ``u``) also says "not clean".
+    """
+    if not raw.isascii() or b"\x7f" in raw:
+        return False
+    if b"\\" not in raw:
+        return True
+    # Escapes that can decode to a removed character: backspace, form feed and any \uXXXX (the
+    # others, \n \r \t \" \\ \/, decode to characters clean_text keeps).
+    return b"\\u" not in raw and b"\\b" not in raw and b"\\f" not in raw
+
+
 def _check_semantics(event: InteractionEvent, limits: ValidationSettings) -> InteractionEvent | Rejection:
     """Rules a JSON schema cannot express: version, per-signal fields, sizes."""
     if event.schema_version != SCHEMA_VERSION:

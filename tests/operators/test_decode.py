@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from flywheel.operators.decode import clean_event, decode_event
+from flywheel.operators.decode import clean_event, decode_event, is_clean_json
 from flywheel.schemas.events import InteractionEvent, Reason, Rejection, Signal
 from flywheel.settings import ValidationSettings
 
@@ -76,3 +79,33 @@ def test_control_and_bidi_characters_are_removed_and_counted() -> None:
     assert event.final_user_edit == "safetxt.exe\tok\n\u00e9"  # tab and newline kept, NFC composed
     assert removed == {"control": 2, "bidi": 1}
     assert clean_event(event) == (event, {})
+
+
+# Texts mixing plain ASCII, JSON's escapes, controls, DEL, bidi and invisible characters, and
+# characters that NFC composes: what can reach the decoder in a message.
+_TRICKY = st.lists(
+    st.sampled_from(["a", "Z", " ", "\\", '"', "/", "u", "b", "f", "\n", "\r", "\t", "\b", "\f", "\x00", "\x7f"])
+    | st.sampled_from(["\x85", "\u202e", "\u200b", "\ufeff", "e\u0301", "\u00e9", "\u2019"])
+    | st.characters(),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(prompt=_TRICKY, edit=_TRICKY, ascii_only=st.booleans(), library=st.sampled_from(["json", "msgspec"]))
+def test_a_message_called_clean_decodes_to_an_event_cleaning_leaves_as_it_is(
+    prompt: str, edit: str, ascii_only: bool, library: str
+) -> None:
+    fields = {**VALID, "prompt": prompt or "p", "final_user_edit": edit or "e"}
+    raw = json.dumps(fields, ensure_ascii=ascii_only).encode() if library == "json" else msgspec.json.encode(fields)
+    event = decode_event(raw, ValidationSettings())
+    assert isinstance(event, InteractionEvent)
+    if is_clean_json(raw):
+        assert clean_event(event) == (event, {})
+
+
+def test_messages_whose_texts_need_cleaning_are_not_called_clean() -> None:
+    assert is_clean_json(encode(prompt="plain ascii, a \\ backslash and \"quotes\"\nnew line\ttab"))
+    for dirty in ("nul\x00", "bell\x07", "back\bspace", "form\ffeed", "del\x7f", "bidi\u202e", "zw\u200bsp", "e\u0301"):
+        assert not is_clean_json(encode(prompt=dirty)), dirty
+        assert not is_clean_json(msgspec.json.encode({**VALID, "prompt": dirty})), dirty
