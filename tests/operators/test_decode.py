@@ -105,7 +105,7 @@ def test_a_message_called_clean_decodes_to_an_event_cleaning_leaves_as_it_is(
 
 
 def test_messages_whose_texts_need_cleaning_are_not_called_clean() -> None:
-    assert is_clean_json(encode(prompt="plain ascii, a \\ backslash and \"quotes\"\nnew line\ttab"))
+    assert is_clean_json(encode(prompt='plain ascii, a \\ backslash and "quotes"\nnew line\ttab'))
     for dirty in ("nul\x00", "bell\x07", "back\bspace", "form\ffeed", "del\x7f", "bidi\u202e", "zw\u200bsp", "e\u0301"):
         assert not is_clean_json(encode(prompt=dirty)), dirty
         assert not is_clean_json(msgspec.json.encode({**VALID, "prompt": dirty})), dirty
