@@ -18,10 +18,27 @@ def normalize_text(text: str) -> str:
     """
     if text.isascii():
         # ASCII is already NFC, and its casefold() is lower(): the same result, several times faster.
-        return " ".join(text.lower().split())
+        lowered = text.lower()
+        # Most texts are spaced already: a few C-level looks instead of a split into words and a join
+        # (3 against 14 microseconds for 1 KB).
+        return lowered if _single_spaced(lowered) else " ".join(lowered.split())
     # casefold() can produce decomposed sequences, so compose again after it.
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
     return " ".join(folded.split())
+
+
+# What str.split() splits ASCII text at, besides the space.
+_ASCII_BREAKS = ("\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+
+
+def _single_spaced(text: str) -> bool:
+    """True when ASCII ``text`` is its words joined by single spaces (``" ".join(text.split())`` is itself)."""
+    if not text or text[0] == " " or text[-1] == " " or "  " in text:
+        return not text
+    for brk in _ASCII_BREAKS:  # noqa: SIM110 - any() would build a generator per text
+        if brk in text:
+            return False
+    return True
 
 
 def content_key(prompt: str, chosen: str, rejected: str) -> str:

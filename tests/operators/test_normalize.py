@@ -119,7 +119,14 @@ def _clean_reference(text: str) -> tuple[str, dict[str, int]]:
 _ascii = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127))
 
 
-@given(_ascii)
+# ASCII words with every whitespace str.split() knows, alone and in runs: spaced and not.
+_ascii_spaced = st.lists(
+    st.sampled_from(["a", "B", "x1", ".", " ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f"]),
+    max_size=12,
+).map("".join)
+
+
+@given(_ascii | _ascii_spaced)
 def test_normalize_text_ascii_fast_path_matches_the_general_path(text: str) -> None:
     assert normalize_text(text) == _normalize_reference(text)
 
