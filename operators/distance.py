@@ -2,7 +2,8 @@
 
 * ``similarity`` is rapidfuzz's normalized Levenshtein similarity of the model's answer vs
   the user's edit (``1 - distance / max(len)``; two empty strings are 1.0); the operation
-  counts come from python-Levenshtein's ``editops``, whose length is the edit distance.
+  counts come from rapidfuzz's ``editops`` (what python-Levenshtein's ``editops`` lists), whose
+  length is the edit distance.
 * ``token_similarity`` is ``2 * LCS / (n_rejected + n_chosen)`` over case-folded word tokens:
   the share of both texts' words kept in order. Character similarity cannot tell a rewrite
   from an edit (two unrelated answers of similar length share 15-30% of characters in
@@ -18,9 +19,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 
-import Levenshtein
 import msgspec
 from rapidfuzz.distance import LCSseq
 from rapidfuzz.distance import Levenshtein as RapidLevenshtein
@@ -54,8 +53,7 @@ class EditMeasure(msgspec.Struct, frozen=True):
 def measure_edit(rejected: str, chosen: str) -> EditMeasure:
     """Measure the edit that turns ``rejected`` (y_model) into ``chosen`` (y_user)."""
     similarity = float(RapidLevenshtein.normalized_similarity(rejected, chosen))
-    counts = Counter(op for op, _, _ in Levenshtein.editops(rejected, chosen))
-    inserts, deletes, replaces = counts["insert"], counts["delete"], counts["replace"]
+    inserts, deletes, replaces = edit_counts(rejected, chosen)
     old = [w.casefold() for w in _WORD.findall(rejected)]
     new = [w.casefold() for w in _WORD.findall(chosen)]
     common = LCSseq.similarity(old, new)
@@ -72,6 +70,23 @@ def measure_edit(rejected: str, chosen: str) -> EditMeasure:
         longer_words=max(len(old), len(new)),
         substantive=substantive_change(rejected, chosen) or "",
     )
+
+
+def edit_counts(rejected: str, chosen: str) -> tuple[int, int, int]:
+    """Inserts, deletes and replaces of the Levenshtein alignment ``Levenshtein.editops`` gives.
+
+    Counted over the alignment's blocks (opcodes, the same alignment grouped), not op by op: a
+    paragraph's edit is a few dozen blocks but hundreds of ops, each a Python tuple to walk.
+    """
+    inserts = deletes = replaces = 0
+    for tag, start, end, new_start, new_end in RapidLevenshtein.editops(rejected, chosen).as_opcodes().as_list():
+        if tag == "replace":
+            replaces += end - start
+        elif tag == "delete":
+            deletes += end - start
+        elif tag == "insert":
+            inserts += new_end - new_start
+    return inserts, deletes, replaces
 
 
 def check_band(measure: EditMeasure, band: DistanceSettings) -> Drop | None:

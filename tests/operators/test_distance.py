@@ -142,6 +142,22 @@ def test_measure_properties(rejected: str, chosen: str) -> None:
     assert measure.similarity == pytest.approx(expected)
 
 
+# Words and letters edited: most of a text kept, pieces replaced, dropped and added.
+_edited = st.lists(st.sampled_from(["the ", "cat ", "sat", "on ", "mat", ". ", "a", "b", "\n", "é"]), max_size=40).map(
+    "".join
+)
+
+
+@settings(max_examples=300)
+@given(_edited, _edited)
+def test_edit_counts_are_those_of_python_levenshteins_editops(rejected: str, chosen: str) -> None:
+    # Counted over blocks of the alignment, the counts are those of its ops one by one (stored in rows).
+    ops = [op for op, _, _ in Levenshtein.editops(rejected, chosen)]
+    expected = (ops.count("insert"), ops.count("delete"), ops.count("replace"))
+    measure = measure_edit(rejected, chosen)
+    assert (measure.inserts, measure.deletes, measure.replaces) == expected
+
+
 @given(
     st.text(max_size=40),
     st.text(max_size=40),
