@@ -121,7 +121,8 @@ def _token_at(text: str, start: int, end: int) -> _Token:
         after = text[end] if end < len(text) else ""
         after2 = text[end + 1] if end + 1 < len(text) else ""
         before2 = text[start - 2] if start >= 2 else ""
-        digits = any(c.isdigit() or c == "_" for c in value)
+        # An all-letter word holds no digit and no "_" (most words: one C-level test, no loop).
+        digits = not value.isalpha() and any(c.isdigit() or c == "_" for c in value)
         # Case matters where code does: a flag (-r, not the "bound" of CPU-bound), an
         # attribute or variable (.info, $HOME), a call or assignment (Print(, X=).
         flag = before == "-" and not before2.isalnum()
@@ -129,8 +130,15 @@ def _token_at(text: str, start: int, end: int) -> _Token:
         touching = before in _CODE_BEFORE or (after in _CODE_AFTER_IF_WORD and (after2.isalnum() or after2 == "_"))
         # camelCase starting lower-case is an identifier (getUser); starting upper-case it is
         # usually a name in prose (PostgreSQL, JavaScript) unless code punctuation touches it.
-        code = attached or touching or (value[0].islower() and any(c.isupper() for c in value[1:]))
+        code = attached or touching or (value[0].islower() and _has_upper(value[1:]))
     return _Token(value, value.casefold(), word, code, attached)
+
+
+def _has_upper(text: str) -> bool:
+    """True when a character of ``text`` is upper-case (ASCII: lower-casing changes it, tested in C)."""
+    if text.isascii():
+        return text != text.lower()
+    return any(c.isupper() for c in text)
 
 
 def _tokens(text: str) -> list[_Token]:

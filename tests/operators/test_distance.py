@@ -191,3 +191,13 @@ def test_lazily_flagged_tokens_are_the_fully_flagged_ones(text: str) -> None:
     full = edit_kind._tokens(text)
     assert lazy.texts == [token.text for token in full] and lazy.folded == [token.folded for token in full]
     assert [lazy[index] for index in range(len(full))] == full
+
+
+@given(st.text(alphabet=st.sampled_from("aZ9_'é\u0130\u01c5\u2160\u00b2\u0663x")) | st.text())
+def test_token_flags_read_case_and_digits_as_the_character_loops_do(word: str) -> None:
+    # The flags' shortcuts (all letters: no digit; ASCII: upper-case when lower-casing changes it).
+    assert edit_kind._has_upper(word) == any(c.isupper() for c in word)
+    for token in edit_kind._tokens(word):
+        if token.word:
+            digits = any(c.isdigit() or c == "_" for c in token.text)
+            assert not digits or token.attached
