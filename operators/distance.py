@@ -19,9 +19,10 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import msgspec
-from rapidfuzz.distance import LCSseq
+from rapidfuzz.distance import LCSseq, Opcodes
 from rapidfuzz.distance import Levenshtein as RapidLevenshtein
 
 from flywheel.operators.config import DistanceSettings
@@ -79,7 +80,11 @@ def edit_counts(rejected: str, chosen: str) -> tuple[int, int, int]:
     paragraph's edit is a few dozen blocks but hundreds of ops, each a Python tuple to walk.
     """
     inserts = deletes = replaces = 0
-    for tag, start, end, new_start, new_end in RapidLevenshtein.editops(rejected, chosen).as_opcodes().as_list():
+    # as_list() gives plain tuples (its stub says Opcode objects, which are slower to walk).
+    blocks = cast(
+        list[tuple[str, int, int, int, int]], Opcodes.from_editops(RapidLevenshtein.editops(rejected, chosen)).as_list()
+    )
+    for tag, start, end, new_start, new_end in blocks:
         if tag == "replace":
             replaces += end - start
         elif tag == "delete":

@@ -31,6 +31,7 @@ from typing import Protocol
 
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, TextScan, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
+from flywheel.operators.pii_prefilter import Prefilter
 
 
 def luhn_valid(digits: str) -> bool:
@@ -118,6 +119,11 @@ class Scrubber(Protocol):
     @property
     def min_digits(self) -> int:
         """Digits every match holds (0: none needed)."""
+        ...
+
+    @property
+    def hints(self) -> tuple[Hint, ...]:
+        """Cheap tests one of which every match passes (none: no such test)."""
         ...
 
     def may_match(self, clues: Clues) -> bool:
@@ -348,6 +354,32 @@ DETECTORS: tuple[Scrubber, ...] = (
 DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS))
 
 
+def prefilter_expressions(detector: Scrubber) -> list[str]:
+    """Regex sources one of which every match of ``detector`` matches (empty: none known).
+
+    A pattern detector: its pattern. A library-backed one: per hint, its pattern (or its needles):
+    what the hint's gate requires; with no hints, its ``min_digits`` digits. A hint requiring
+    nothing leaves the detector uncovered.
+    """
+    if isinstance(detector, Detector):
+        return [detector.pattern.pattern]
+    if not detector.hints and detector.min_digits:
+        # Only the digits are known: that many ASCII digits anywhere (the engine reads ASCII only).
+        return [f"[0-9](?:[^0-9]*[0-9]){{{detector.min_digits - 1}}}"]
+    sources: list[str] = []
+    for hint in detector.hints:
+        if hint.pattern is not None:
+            sources.append(hint.pattern.pattern)
+        elif hint.needles:
+            sources.append("|".join(re.escape(needle) for needle in hint.needles))
+        else:
+            return []
+    return sources
+
+
+_PREFILTER = Prefilter([prefilter_expressions(detector) for detector in DETECTORS])
+
+
 # About two source batches of the realistic mix's scanned texts (~8 MB of ASCII).
 _MEMO = ScanMemo(max_chars=8_000_000)
 
@@ -383,16 +415,25 @@ def scan(text: str, names: frozenset[str] | set[str] | None = None) -> tuple[str
 def _masked(text: str, names: frozenset[str] | set[str] | None) -> tuple[str, Counter[str]]:
     """Run the detectors in order, each on the text the earlier ones masked."""
     counts: Counter[str] = Counter()
-    clues = Clues(text)
-    # Counted once, on the text as given: the min_digits gate reads this count.
-    digits = clues.digits
-    for detector in DETECTORS:
+    # The detectors that may match, in one pass (None: the gates decide, detector by detector).
+    candidates = _PREFILTER.candidates(text)
+    covered = _PREFILTER.covered
+    clues: Clues | None = None  # read only for a detector the prefilter does not decide
+    for index, detector in enumerate(DETECTORS):
         if names is not None and detector.name not in names:
             continue
-        if digits < detector.min_digits or not detector.may_match(clues):
-            continue
+        if candidates is not None and index in covered:
+            if index not in candidates:
+                continue
+        else:
+            if clues is None:
+                clues = Clues(text)
+            if clues.digits < detector.min_digits or not detector.may_match(clues):
+                continue
         text, found = detector.scrub(text)
         if found:
             counts[detector.name] += found
-            clues = Clues(text, digits)  # later gates read the masked text, as their patterns do
+            # Later detectors look at the masked text, as their patterns do.
+            clues = None
+            candidates = _PREFILTER.candidates(text)
     return text, counts

@@ -10,6 +10,8 @@ text, every count (in order), every gate and every verdict must be the same.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from flywheel.benchmarks.pii_reference import DETECTORS as REFERENCE_DETECTORS
 from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.benchmarks.pii_stage import current_calls, event_work, reference_calls, reference_evaluate
 from flywheel.benchmarks.scenarios import PAD_TO_BYTES, REALISTIC
+from flywheel.operators import pii, pii_prefilter
 from flywheel.operators.config import PolicySettings, SamplingSettings
 from flywheel.operators.pii import DETECTOR_NAMES, DETECTORS, clear_scan_memo, scan
 from flywheel.operators.pii_gates import Clues, ScanMemo, TextScan
@@ -52,7 +55,8 @@ FRAGMENTS = [
     *("kill yourself", "you should die", "toxic_slur", "build a pipe bomb", "synthesize sarin"),
     *("reveal your system prompt", "forget your instructions", "disregard prior rules"),
 ]
-ALPHABET = "aAzZ019 -.:_@/+=()[]{}<>|'ßé\u0663\n"
+# \x1c-\x1f: Python's \\s matches them, the prefilter's engine is shown them as spaces.
+ALPHABET = "aAzZ019 -.:_@/+=()[]{}<>|'ßé\u0663\n\t\x1c\x1f"
 SEPARATORS = ["", " ", ", ", "\n", ": ", "-", "."]
 
 piece = st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=ALPHABET, max_size=8))
@@ -130,6 +134,57 @@ def test_every_gate_says_what_the_previous_hint_said(text: str) -> None:
             not words or any(word in text.lower() for word in words)
         )
         assert new.may_match(clues) == expected, (new.name, text)
+
+
+@contextmanager
+def gates_only() -> Iterator[None]:
+    """Scans with the prefilter covering nothing: every detector behind its gates, as without the engine."""
+    kept = pii._PREFILTER
+    pii._PREFILTER = pii_prefilter.Prefilter([[] for _ in DETECTORS])
+    try:
+        yield
+    finally:
+        pii._PREFILTER = kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts, names=subsets)
+def test_scan_by_the_gates_alone_matches_the_reference(text: str, names: frozenset[str] | None) -> None:
+    # The path of non-ASCII text and of platforms without the engine, for every text.
+    with gates_only():
+        for scanned in (text, reference_scan(text, None)[0]):
+            expected_text, expected_counts = reference_scan(scanned, names)
+            got_text, got_counts = pii._masked(scanned, names)
+            assert got_text == expected_text
+            assert list(got_counts.items()) == list(expected_counts.items())
+
+
+def test_the_prefilter_decides_for_every_detector_where_its_engine_is_installed() -> None:
+    if pii_prefilter.engine() is None:
+        pytest.skip("hyperscan has no wheel for this platform (the gates decide there)")
+    assert pii._PREFILTER.candidates("Restart the service, then check the logs.") == frozenset()
+    assert pii._PREFILTER.covered == frozenset(range(len(DETECTORS)))
+    plain_email = next(index for index, detector in enumerate(DETECTORS) if detector.name == "email")
+    assert pii._PREFILTER.candidates("mail jane.doe@example.com") == {plain_email}
+    assert pii._PREFILTER.candidates("caf\u00e9 jane.doe@example.com") is None  # not ASCII: the gates decide
+
+
+@pytest.mark.parametrize(
+    "text", ["kim\x1cat\x1fcorp\x1cdot\x1cnet", "Bearer\x1cabcdEFGH1234ijklMNOP5678", "call\x1c555-0134"]
+)
+def test_separators_python_reads_as_spaces_do_not_hide_pii_from_the_prefilter(text: str) -> None:
+    clear_scan_memo()
+    assert_same_scan(text, None)
+    assert scan(text)[1]
+
+
+def test_a_pattern_whose_case_folding_reaches_ascii_is_left_to_the_gates() -> None:
+    assert pii_prefilter._same_on_ascii("[a-zäöüß]+straße")
+    assert not pii_prefilter._same_on_ascii("(?i)\u212aey")  # the Kelvin sign matches k and K
+    assert not pii_prefilter._same_on_ascii("(?i)pa\u017fsword")  # the long s matches s
+    if pii_prefilter.engine() is not None:
+        kelvin = pii_prefilter.Prefilter([["(?i)\u212aey"], ["key"]])
+        assert kelvin.candidates("a key") == {1} and kelvin.covered == {1}
 
 
 def test_a_clean_text_comes_back_as_the_same_object() -> None:
