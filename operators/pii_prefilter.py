@@ -20,20 +20,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from types import ModuleType
-from typing import Any
 
-try:  # no wheel for every platform (Linux on ARM): the gates alone decide there
-    import hyperscan
-except ImportError:  # pragma: no cover - exercised on platforms without the wheel
-    hyperscan = None  # type: ignore[assignment]
+from flywheel.operators.multi_pattern import PatternSet, compile_set, compiles
 
 _SEPARATORS_AS_SPACES = bytes.maketrans(b"\x1c\x1d\x1e\x1f", b"    ")
-
-
-def engine() -> ModuleType | None:
-    """The Hyperscan module, or None where it is not installed."""
-    return hyperscan
 
 
 class Prefilter:
@@ -47,8 +37,7 @@ class Prefilter:
     def __init__(self, expressions: Sequence[Sequence[str]]) -> None:
         self._expressions = [list(sources) for sources in expressions]
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self._database: hyperscan.Database | None = None
+        self._patterns: PatternSet | None = None
         self._owners: list[int] = []  # expression id -> detector index
         self.covered: frozenset[int] = frozenset()
         self._built = False
@@ -60,52 +49,34 @@ class Prefilter:
         """
         if not text.isascii():
             return None
-        database = self._compiled()
-        if database is None:
+        patterns = self._compiled()
+        if patterns is None:
             return None
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = hyperscan.Scratch(database)
-        found: set[int] = set()
-        database.scan(
-            text.encode("ascii").translate(_SEPARATORS_AS_SPACES),
-            match_event_handler=_collect,
-            context=(found, self._owners),
-            scratch=scratch,
+        owners = self._owners
+        return frozenset(
+            owners[found] for found in patterns.matching(text.encode("ascii").translate(_SEPARATORS_AS_SPACES))
         )
-        return frozenset(found)
 
-    def _compiled(self) -> hyperscan.Database | None:
+    def _compiled(self) -> PatternSet | None:
         if self._built:
-            return self._database
+            return self._patterns
         with self._lock:
             if not self._built:
                 self._build()
                 self._built = True
-        return self._database
+        return self._patterns
 
     def _build(self) -> None:
-        if hyperscan is None:
-            return
         usable: list[tuple[int, bytes]] = []
         for index, sources in enumerate(self._expressions):
             encoded = [source.encode("utf-8") for source in sources if _same_on_ascii(source)]
             # A detector is covered only when every one of its expressions compiles.
-            if encoded and len(encoded) == len(sources) and all(_compiles(source) for source in encoded):
+            if encoded and len(encoded) == len(sources) and all(compiles(source, prefilter=True) for source in encoded):
                 usable.extend((index, source) for source in encoded)
-        if not usable:
-            return
-        database = hyperscan.Database()
-        flags = _flags()
-        database.compile(
-            expressions=[source for _, source in usable],
-            ids=list(range(len(usable))),
-            elements=len(usable),
-            flags=[flags] * len(usable),
-        )
-        self._owners = [index for index, _ in usable]
-        self.covered = frozenset(self._owners)
-        self._database = database
+        self._patterns = compile_set([source for _, source in usable], prefilter=True)
+        if self._patterns is not None:
+            self._owners = [index for index, _ in usable]
+            self.covered = frozenset(self._owners)
 
 
 def _same_on_ascii(source: str) -> bool:
@@ -121,20 +92,3 @@ def _same_on_ascii(source: str) -> bool:
                 if len(other) == 1 and other.isascii():
                     return False
     return True
-
-
-def _flags() -> int:
-    return int(hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_ALLOWEMPTY)
-
-
-def _compiles(source: bytes) -> bool:
-    try:
-        hyperscan.Database().compile(expressions=[source], ids=[0], elements=1, flags=[_flags()])
-    except hyperscan.error:
-        return False
-    return True
-
-
-def _collect(expression: int, _start: int, _end: int, _flags: int, context: Any) -> None:
-    found, owners = context  # (detectors found, owner of each expression)
-    found.add(owners[expression])

@@ -9,9 +9,11 @@ from the parsed pattern: a run of literal characters in its top-level sequence, 
 a case-insensitive pattern or from inside a group with its own flags, so a needle is always a
 true requirement.
 
-:class:`NeedleIndex` finds which of many needles a text holds in one pass (an Aho-Corasick
-automaton, ``pyahocorasick``): the policy's rules look their needles up in that set instead of
-each searching the text for its own.
+:class:`NeedleIndex` finds which of many needles a text holds in one pass: the policy's rules
+look their needles up in that set instead of each searching the text for its own. The pass is
+Hyperscan's (``operators/multi_pattern.py``: every needle a literal of its UTF-8 bytes, about
+2 microseconds for a 1 KB prompt), or where that engine has no wheel an Aho-Corasick automaton
+(``pyahocorasick``, about 20).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import ahocorasick
+
+from flywheel.operators.multi_pattern import compile_set, literal
 
 
 def required_needles(pattern: str) -> tuple[str, ...]:
@@ -77,16 +81,24 @@ def _branch_needles(branches: list[Any]) -> tuple[str, ...] | None:
 class NeedleIndex:
     """The needles (of any number of rules) a text contains, found in one pass over the text."""
 
-    def __init__(self, needles: Iterable[str]) -> None:
+    def __init__(self, needles: Iterable[str], engine: bool = True) -> None:
         self.needles = frozenset(needle for needle in needles if needle)
+        # A needle occurs in a text exactly when its UTF-8 bytes occur in the text's (UTF-8 is
+        # self-synchronising), so literal byte patterns decide for any text, not only ASCII.
+        self._ordered = sorted(self.needles)
+        self._patterns = compile_set([literal(needle) for needle in self._ordered], prefilter=False) if engine else None
         self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
-        for needle in self.needles:
-            self._automaton.add_word(needle, needle)
-        if self.needles:
-            self._automaton.make_automaton()
+        if self._patterns is None:
+            for needle in self.needles:
+                self._automaton.add_word(needle, needle)
+            if self.needles:
+                self._automaton.make_automaton()
 
     def found(self, text: str) -> frozenset[str]:
         """Every needle that occurs in ``text`` (overlapping occurrences included)."""
         if not self.needles:
             return frozenset()
+        if self._patterns is not None:
+            ordered = self._ordered
+            return frozenset(ordered[index] for index in self._patterns.matching(text.encode("utf-8", "surrogatepass")))
         return frozenset(needle for _end, needle in self._automaton.iter(text))

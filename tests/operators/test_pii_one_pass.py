@@ -17,14 +17,14 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flywheel.benchmarks.pii_reference import DETECTORS as REFERENCE_DETECTORS
 from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.benchmarks.pii_stage import current_calls, event_work, reference_calls, reference_evaluate
 from flywheel.benchmarks.scenarios import PAD_TO_BYTES, REALISTIC
-from flywheel.operators import pii, pii_prefilter
+from flywheel.operators import multi_pattern, pii, pii_prefilter
 from flywheel.operators.config import PolicySettings, SamplingSettings
 from flywheel.operators.pii import DETECTOR_NAMES, DETECTORS, clear_scan_memo, scan
 from flywheel.operators.pii_gates import Clues, ScanMemo, TextScan
@@ -160,7 +160,7 @@ def test_scan_by_the_gates_alone_matches_the_reference(text: str, names: frozens
 
 
 def test_the_prefilter_decides_for_every_detector_where_its_engine_is_installed() -> None:
-    if pii_prefilter.engine() is None:
+    if not multi_pattern.available():
         pytest.skip("hyperscan has no wheel for this platform (the gates decide there)")
     assert pii._PREFILTER.candidates("Restart the service, then check the logs.") == frozenset()
     assert pii._PREFILTER.covered == frozenset(range(len(DETECTORS)))
@@ -182,7 +182,7 @@ def test_a_pattern_whose_case_folding_reaches_ascii_is_left_to_the_gates() -> No
     assert pii_prefilter._same_on_ascii("[a-zäöüß]+straße")
     assert not pii_prefilter._same_on_ascii("(?i)\u212aey")  # the Kelvin sign matches k and K
     assert not pii_prefilter._same_on_ascii("(?i)pa\u017fsword")  # the long s matches s
-    if pii_prefilter.engine() is not None:
+    if multi_pattern.available():
         kelvin = pii_prefilter.Prefilter([["(?i)\u212aey"], ["key"]])
         assert kelvin.candidates("a key") == {1} and kelvin.covered == {1}
 
@@ -231,12 +231,15 @@ def test_rules_match_exactly_where_their_joined_regex_does(text: str) -> None:
             assert rule.matches(text, present) == expected, rule.name
 
 
+@pytest.mark.parametrize("engine", [True, False], ids=["hyperscan", "aho-corasick"])
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet="abc ", max_size=30))
-def test_the_needle_index_finds_every_needle_a_text_holds_overlaps_included(text: str) -> None:
-    needles = ["a", "ab", "abc", "bc", "b", "cab", "a b", " ", "aaa"]
-    assert NeedleIndex(needles).found(text) == {needle for needle in needles if needle in text}
-    assert NeedleIndex([]).found(text) == frozenset()
+@given(text=st.text(alphabet="abc .é\u00e9\u0301\ud800\\x\\00", max_size=30))
+@example(text="a\\x00 b")  # the needle's backslash is a character, not an escape
+@example(text="bxc")  # nor its dot a wildcard
+def test_the_needle_index_finds_every_needle_a_text_holds_overlaps_included(engine: bool, text: str) -> None:
+    needles = ["a", "ab", "abc", "bc", "b", "cab", "a b", " ", "aaa", "é", "e\u0301", "\\x00", "\ud800", "b.c"]
+    assert NeedleIndex(needles, engine=engine).found(text) == {needle for needle in needles if needle in text}
+    assert NeedleIndex([], engine=engine).found(text) == frozenset()
 
 
 def test_the_flow_s_pii_calls_give_the_same_outputs_on_the_sample_stream() -> None:
