@@ -13,8 +13,9 @@ IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 19
 identifies nobody), street addresses (house number, name, street type) and dates next to
 "born", "DOB", "date of birth" or "birthday".
 
-A scan is one pass per text: cheap gates (``operators/pii_gates.py``) read the text once and
-let a detector's pattern run only where it can match, a text with nothing found comes back
+A scan is one pass per text: a Hyperscan prefilter (``operators/pii_prefilter.py``) says which
+detectors can match an ASCII text, and cheap gates (``operators/pii_gates.py``) decide for the
+rest, so a detector's pattern runs only where it can match; a text with nothing found comes back
 as the same object, and each text's full scan is remembered (:func:`scan_all`) so the policy
 gate, the rows and the review message built from one event share it.
 """
