@@ -10,6 +10,7 @@ text, every count (in order), every gate and every verdict must be the same.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +56,7 @@ FRAGMENTS = [
     *("kill yourself", "you should die", "toxic_slur", "build a pipe bomb", "synthesize sarin"),
     *("reveal your system prompt", "forget your instructions", "disregard prior rules"),
 ]
-# \x1c-\x1f: Python's \\s matches them, the prefilter's engine is shown them as spaces.
+# \x1c-\x1f: Python's \\s matches them, the prefilter's engine does not (such texts go to the gates).
 ALPHABET = "aAzZ019 -.:_@/+=()[]{}<>|'ßé\u0663\n\t\x1c\x1f"
 SEPARATORS = ["", " ", ", ", "\n", ": ", "-", "."]
 
@@ -176,6 +177,29 @@ def test_separators_python_reads_as_spaces_do_not_hide_pii_from_the_prefilter(te
     clear_scan_memo()
     assert_same_scan(text, None)
     assert scan(text)[1]
+
+
+def test_on_ascii_the_engine_reads_character_classes_as_python_does_but_for_the_separators() -> None:
+    # Why only ASCII text without U+001C-U+001F goes to the engine (the prefilter's premise).
+    if not multi_pattern.available():
+        pytest.skip("hyperscan has no wheel for this platform")
+    differ: set[str] = set()
+    for pattern in [r"a\sb", r"a\Sb", r"a\wb", r"a\Wb", r"a\db", r"a\Db", r"a.b", r"(?i)aKb", r"(?i)a[^k]b"]:
+        patterns = multi_pattern.compile_set([pattern.encode()], prefilter=False)
+        assert patterns is not None
+        for code in range(128):
+            text = f"a{chr(code)}b"
+            if bool(patterns.matching(text.encode())) != (re.search(pattern, text) is not None):
+                differ.add(chr(code))
+    for pattern in [r"\ba", r"a\b"]:
+        patterns = multi_pattern.compile_set([pattern.encode()], prefilter=False)
+        assert patterns is not None
+        for code in range(128):
+            for text in (f"{chr(code)}a", f"a{chr(code)}"):
+                if bool(patterns.matching(text.encode())) != (re.search(pattern, text) is not None):
+                    differ.add(chr(code))
+    assert differ == {"\x1c", "\x1d", "\x1e", "\x1f"}
+    assert pii._PREFILTER.candidates("call\x1c555-0134") is None  # left to the gates
 
 
 def test_a_pattern_whose_case_folding_reaches_ascii_is_left_to_the_gates() -> None:
