@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from flywheel.errors import PolicyError
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
-from flywheel.operators.pii import DETECTOR_NAMES, scan
+from flywheel.operators.pii import DETECTOR_NAMES, scan, scan_all
 from flywheel.operators.proximity import (
     Group,
     ProximityRule,
@@ -282,7 +282,7 @@ class PolicyEngine:
 
     def scrub(self, text: str) -> str:
         """The text with every built-in PII/secret detector masked (for audit rows)."""
-        return scan(text)[0]
+        return scan_all(text).scrubbed
 
     def evaluate(self, prompt: str, chosen: str, rejected: str = "", conversation: Sequence[str] = ()) -> PolicyVerdict:
         """Check a candidate; texts come back scrubbed by the ``scrub``-action detectors.

@@ -18,7 +18,7 @@ import msgspec
 from flywheel.operators.dedup import dedup_key
 from flywheel.operators.distance import EditMeasure
 from flywheel.operators.outcome import Drop
-from flywheel.operators.pii import scan
+from flywheel.operators.pii import scan_all
 from flywheel.schemas.conversation import CONVERSATION_KEY, conversation_of
 from flywheel.schemas.events import InteractionEvent
 from flywheel.schemas.records import SourcedEvent, TableRow
@@ -38,12 +38,12 @@ def scrub_text(text: str) -> str: ...
 def scrub_text(text: None) -> None: ...
 def scrub_text(text: str | None) -> str | None:
     """The text with every built-in PII/secret detector masked (None stays None)."""
-    return None if text is None else scan(text)[0]
+    return None if text is None else scan_all(text).scrubbed
 
 
 def _scrub_value(value: Any) -> Any:
     if isinstance(value, str):
-        return scan(value)[0]
+        return scan_all(value).scrubbed
     if isinstance(value, list):
         return [_scrub_value(item) for item in value]
     if isinstance(value, dict):
@@ -55,8 +55,8 @@ def scrub_event(event: InteractionEvent) -> InteractionEvent:
     """The event with its texts and metadata values scrubbed: what may leave the flow (review topic)."""
     return msgspec.structs.replace(
         event,
-        prompt=scan(event.prompt)[0],
-        response=scan(event.response)[0],
+        prompt=scan_all(event.prompt).scrubbed,
+        response=scan_all(event.response).scrubbed,
         final_user_edit=scrub_text(event.final_user_edit),
         comment=scrub_text(event.comment),
         metadata=_scrub_value(event.metadata),

@@ -86,7 +86,7 @@ def test_control_and_bidi_characters_are_removed_and_counted() -> None:
 _TRICKY = st.lists(
     st.sampled_from(["a", "Z", " ", "\\", '"', "/", "u", "b", "f", "\n", "\r", "\t", "\b", "\f", "\x00", "\x7f"])
     | st.sampled_from(["\x85", "\u202e", "\u200b", "\ufeff", "e\u0301", "\u00e9", "\u2019"])
-    | st.characters(),
+    | st.characters(exclude_categories=["Cs"]),  # msgspec rejects a lone surrogate
     max_size=40,
 ).map("".join)
 
