@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flywheel.operators.config import ToxicitySettings
 from flywheel.operators.toxicity import (
@@ -186,6 +189,13 @@ def test_an_insult_inside_a_long_edit_is_caught_per_segment() -> None:
     gate = ToxicityGate(ToxicitySettings().thresholds)
     assert gate.check({"profanity": segmented}) is not None
     assert scorer.score_edits([LONG_ANSWER], [LONG_ANSWER])[0]["profanity"] < 0.8
+
+
+@given(st.text(alphabet=".!?;: \n\t\r\x0baB", max_size=24))
+def test_segments_split_where_the_plain_break_pattern_does(text: str) -> None:
+    # The break pattern is written for speed; the segments must be those of the plain pattern.
+    parts = re.split(r"(?<=[.!?;])\s+|\s*\n\s*", text)
+    assert segments(text) == [part.strip() for part in parts if part.split()]
 
 
 def test_words_spelt_with_look_alike_digits_are_scored_spelt_out() -> None:
