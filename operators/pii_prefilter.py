@@ -90,9 +90,13 @@ def _same_on_ascii(source: str) -> bool:
     """True when the pattern, as UTF-8 bytes, matches ASCII text where Python's ``re`` does.
 
     A non-ASCII character of a pattern never matches ASCII text (as bytes neither), unless
-    case-insensitive matching pairs it with an ASCII letter (the long s U+017F with ``s``, the Kelvin sign
-    with ``k``): such a pattern is left to the gates.
+    case-insensitive matching pairs it with an ASCII letter (the long s U+017F with ``s``, the
+    Kelvin sign with ``k``): such a pattern is left to the gates. So is one using ``{,n}``, which
+    Python reads as ``{0,n}`` and the engine as plain characters. Other syntax Python has and the
+    engine lacks (``\\u`` escapes, ``(?a)``) fails to compile: left to the gates too.
     """
+    if "{," in source:
+        return False
     for char in source:
         if not char.isascii():
             for other in (char.lower(), char.upper()):

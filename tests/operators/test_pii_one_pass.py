@@ -206,6 +206,7 @@ def test_a_pattern_whose_case_folding_reaches_ascii_is_left_to_the_gates() -> No
     assert pii_prefilter._same_on_ascii("[a-zäöüß]+straße")
     assert not pii_prefilter._same_on_ascii("(?i)\u212aey")  # the Kelvin sign matches k and K
     assert not pii_prefilter._same_on_ascii("(?i)pa\u017fsword")  # the long s matches s
+    assert not pii_prefilter._same_on_ascii("a{,3}b")  # Python's {0,3}, the engine's literal text
     if multi_pattern.available():
         kelvin = pii_prefilter.Prefilter([["(?i)\u212aey"], ["key"]])
         assert kelvin.candidates("a key") == {1} and kelvin.covered == {1}
