@@ -67,21 +67,29 @@ class PatternSet:
         return found
 
 
+class PatternError(ValueError):
+    """The engine refused an expression (syntax it lacks, or one that can never match)."""
+
+
 def compile_set(expressions: Sequence[bytes], prefilter: bool) -> PatternSet | None:
     """One :class:`PatternSet` of ``expressions`` (ids in order); None without the engine or expressions.
 
     ``prefilter``: widen what the engine cannot run (lookarounds, ...) so it never misses a match
-    and may report one that the exact pattern would not find.
+    and may report one that the exact pattern would not find. Raises :class:`PatternError` when
+    the engine refuses one of them (:func:`compiles` tells which).
     """
     if hyperscan is None or not expressions:
         return None
     database = hyperscan.Database()
-    database.compile(
-        expressions=list(expressions),
-        ids=list(range(len(expressions))),
-        elements=len(expressions),
-        flags=[_flags(prefilter)] * len(expressions),
-    )
+    try:
+        database.compile(
+            expressions=list(expressions),
+            ids=list(range(len(expressions))),
+            elements=len(expressions),
+            flags=[_flags(prefilter)] * len(expressions),
+        )
+    except hyperscan.error as exc:
+        raise PatternError(str(exc)) from exc
     return PatternSet(database, len(expressions))
 
 

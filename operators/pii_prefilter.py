@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from flywheel.operators.multi_pattern import PatternSet, compile_set, compiles
+from flywheel.operators.multi_pattern import PatternError, PatternSet, compile_set, compiles
 
 # Whitespace to Python's \s, not to the engine's.
 _SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
@@ -70,10 +70,16 @@ class Prefilter:
         usable: list[tuple[int, bytes]] = []
         for index, sources in enumerate(self._expressions):
             encoded = [source.encode("utf-8") for source in sources if _same_on_ascii(source)]
-            # A detector is covered only when every one of its expressions compiles.
-            if encoded and len(encoded) == len(sources) and all(compiles(source, prefilter=True) for source in encoded):
+            if encoded and len(encoded) == len(sources):
                 usable.extend((index, source) for source in encoded)
-        self._patterns = compile_set([source for _, source in usable], prefilter=True)
+        try:
+            self._patterns = compile_set([source for _, source in usable], prefilter=True)
+        except PatternError:
+            # Some expression is refused (rare: every built-in one compiles). Compiled one by one
+            # only then; a detector is covered only when every one of its expressions compiles.
+            refused = {index for index, source in usable if not compiles(source, prefilter=True)}
+            usable = [(index, source) for index, source in usable if index not in refused]
+            self._patterns = compile_set([source for _, source in usable], prefilter=True)
         if self._patterns is not None:
             self._owners = [index for index, _ in usable]
             self.covered = frozenset(self._owners)

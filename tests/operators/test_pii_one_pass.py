@@ -202,6 +202,15 @@ def test_on_ascii_the_engine_reads_character_classes_as_python_does_but_for_the_
     assert pii._PREFILTER.candidates("call\x1c555-0134") is None  # left to the gates
 
 
+def test_a_detector_with_an_expression_the_engine_refuses_is_left_to_the_gates() -> None:
+    if not multi_pattern.available():
+        pytest.skip("hyperscan has no wheel for this platform")
+    # \\u escapes and (?a) are Python's only; "c(" is no pattern at all. The others stay covered.
+    prefilter = pii_prefilter.Prefilter([["(?i)a"], ["\\u0041"], ["b", "(?a)\\w"], ["c("], ["d"]])
+    assert prefilter.candidates("a b c d") == {0, 4}
+    assert prefilter.covered == {0, 4}
+
+
 def test_a_pattern_whose_case_folding_reaches_ascii_is_left_to_the_gates() -> None:
     assert pii_prefilter._same_on_ascii("[a-zäöüß]+straße")
     assert not pii_prefilter._same_on_ascii("(?i)\u212aey")  # the Kelvin sign matches k and K
