@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -146,8 +147,46 @@ def _section_of(settings: Settings, config: type[SectionT]) -> SectionT:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Load the settings once; callers pass the result down instead of reading globals."""
-    return Settings(**overrides)
+    """Load the settings once; callers pass the result down instead of reading globals.
+
+    Raises :class:`UnknownVariable` for a ``FLYWHEEL_*`` variable directly under the root that
+    names no setting (pydantic-settings reads only the variables of known fields, so a typo such
+    as ``FLYWHEEL_STATE_DIRECTORY`` would otherwise leave the default in place without a word).
+    """
+    settings = Settings(**overrides)
+    unknown = unknown_root_variables(os.environ, settings)
+    if unknown:
+        raise UnknownVariable("; ".join(_unknown_variable(name) for name in unknown))
+    return settings
+
+
+class UnknownVariable(ValueError):
+    """A ``FLYWHEEL_*`` environment variable that names no setting."""
+
+
+def unknown_root_variables(environ: Mapping[str, str], settings: Settings) -> list[str]:
+    """The ``FLYWHEEL_*`` variables without ``__`` that name no root setting, sorted.
+
+    Known besides the settings: ``FLYWHEEL_CONFIG_FILE`` and the variable the judge's
+    ``api_key_env`` names (a secret read from the environment, not a setting).
+    """
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known |= {CONFIG_FILE_ENV, settings.curation.judge.api_key_env}
+    return sorted(
+        name
+        for name in environ
+        if name.upper().startswith(ENV_PREFIX) and "__" not in name and name.upper() not in known
+    )
+
+
+def _unknown_variable(name: str) -> str:
+    fields = list(Settings.model_fields)
+    close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :].lower(), fields, n=1)
+    message = f"{name}: unknown setting"
+    if close:
+        return message + f"; did you mean {ENV_PREFIX}{close[0].upper()} ({close[0]})?"
+    sections = ", ".join(ENV_PREFIX + field.upper() for field in fields)
+    return message + f"; known here: {sections} (sections take __, e.g. FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS)"
 
 
 def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Settings:

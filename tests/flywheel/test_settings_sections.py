@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flywheel.cli import app
 from flywheel.config import KafkaSettings, Section
 from flywheel.gateway.config import ReplayCacheSettings
-from flywheel.settings import CONFIG_FILE_ENV, Settings, load_settings, settings_error_message
+from flywheel.settings import CONFIG_FILE_ENV, Settings, UnknownVariable, load_settings, settings_error_message
 
 runner = CliRunner()
 
@@ -95,3 +95,41 @@ def test_gateway_commands_report_a_mistyped_setting_in_one_line(command: list[st
     result = runner.invoke(app, command, env={"FLYWHEEL_GATEWAY__PORTT": "8081"})
     assert result.exit_code == 2, result.output
     assert "did you mean gateway.port?" in result.output and "Traceback" not in result.output
+
+
+def test_a_typo_in_a_root_environment_variable_is_named_with_the_right_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_STATE_DIRECTORY", "/srv/flywheel-secret-path")
+    with pytest.raises(UnknownVariable) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "FLYWHEEL_STATE_DIRECTORY: unknown setting; did you mean FLYWHEEL_STATE_DIR (state_dir)?"
+    )
+    assert "secret-path" not in str(raised.value)
+
+
+def test_an_unknown_root_variable_without_a_close_match_lists_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_ZZZ", "1")
+    with pytest.raises(UnknownVariable) as raised:
+        load_settings()
+    assert str(raised.value).startswith("FLYWHEEL_ZZZ: unknown setting; known here: ")
+    assert "FLYWHEEL_KAFKA" in str(raised.value) and "FLYWHEEL_LOG_LEVEL" in str(raised.value)
+
+
+def test_root_variables_the_flywheel_reads_are_known(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("flywheel_log_level", "DEBUG")  # pydantic-settings ignores case; so does the check
+    monkeypatch.setenv("FLYWHEEL_JUDGE_API_KEY", "s3cret")  # the judge's default api_key_env
+    monkeypatch.setenv("FLYWHEEL_CURATION__JUDGE__API_KEY_ENV", "FLYWHEEL_TEAM_JUDGE_KEY")
+    monkeypatch.setenv("FLYWHEEL_TEAM_JUDGE_KEY", "s3cret")
+    with pytest.raises(UnknownVariable, match="FLYWHEEL_JUDGE_API_KEY: unknown setting"):
+        load_settings()  # the default name is a secret's only while the judge reads it
+    monkeypatch.delenv("FLYWHEEL_JUDGE_API_KEY")
+    settings = load_settings()
+    assert settings.state_dir == tmp_path and settings.log_level == "DEBUG"
+
+
+def test_the_cli_reports_an_unknown_root_variable_in_one_line_and_exits_2() -> None:
+    result = runner.invoke(app, ["config", "--json"], env={"FLYWHEEL_LOGLEVEL": "DEBUG"})
+    assert result.exit_code == 2
+    assert "FLYWHEEL_LOGLEVEL: unknown setting; did you mean FLYWHEEL_LOG_LEVEL (log_level)?" in result.output
+    assert "Traceback" not in result.output
