@@ -91,8 +91,9 @@ def measure_dpo_throughput(settings: TrainerSettings | None = None, steps: int |
     """Train a few optimizer steps; return steady pairs/s, tokens/s, model TFLOP/s and the recipe measured."""
     import torch
 
+    from flywheel.infra.devices import pick_device
     from flywheel.trainer.conversation import Formatting, encode_pair
-    from flywheel.trainer.models import load_model, load_tokenizer, pick_device, resolve_base_model, uses_bf16
+    from flywheel.trainer.models import load_model, load_tokenizer, resolve_base_model, uses_bf16
     from flywheel.trainer.train import train_dpo
 
     settings = settings or TrainerSettings()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from flywheel.errors import ServingError
+from flywheel.infra.devices import pick_device
 from flywheel.serving.registry import BASE
 
 log = logging.getLogger(__name__)
@@ -71,19 +72,6 @@ def render_prompt(tokenizer: Any, conversation: Sequence[Message]) -> tuple[str,
         text = tokenizer.apply_chat_template(list(conversation), add_generation_prompt=True, tokenize=False)
         return str(text), False
     return "\n\n".join(message["content"] for message in conversation), True
-
-
-def pick_device(preference: str) -> str:
-    """``cuda`` when present (or asked), then ``mps``, else ``cpu``."""
-    import torch
-
-    if preference != "auto":
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 class TransformersBackend:

@@ -101,8 +101,9 @@ def train_for_trigger(
     settings: TrainerConfig, trigger: TrainingTrigger, catalog: Catalog, registry: Registry, show_progress: bool = False
 ) -> TrainingResult:
     """Tag, read, train, evaluate, gate and write the registry for one trigger; returns the result."""
+    from flywheel.infra.devices import pick_device
     from flywheel.trainer.candidate import train_candidate
-    from flywheel.trainer.models import pick_device, resolve_base_model
+    from flywheel.trainer.models import resolve_base_model
 
     config = settings.trainer
     run_id = run_id_for(trigger.trigger_id)

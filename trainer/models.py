@@ -93,19 +93,6 @@ def resolve_base_model(settings: TrainerSettings) -> str:
     return name
 
 
-def pick_device(preference: str) -> str:
-    """``cuda`` when present (or asked), then ``mps``, else ``cpu``."""
-    import torch
-
-    if preference != "auto":
-        return preference
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def load_tokenizer(reference: str) -> PreTrainedTokenizerBase:
     """The model's tokenizer, with a pad token (eos when the model has none)."""
     from transformers import AutoTokenizer
