@@ -21,6 +21,8 @@ _CONTESTANTS = (
     ("flow_views", "flow, views only"),
     ("flow_edits", "flow, edits only"),
 )
+# Issue 16's target for the flow on the mix: this share of the bare consumer's rate.
+TARGET_VS_BARE = 0.25
 _SCALE = (
     ("one_process_one_worker", "1 process x 1 worker"),
     ("one_process_two_workers", "1 process x 2 workers"),
@@ -83,6 +85,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{iceberg['data_files_written']} data files over {len(iceberg['tables'])} tables.\n"
     )
     parts.append(_stages(results["stages"]))
+    parts.append(_budget(results))
     if "pii_stage" in results:
         parts.append(_pii_stage(results["pii_stage"]))
     if "scale_out" in results:
@@ -99,6 +102,25 @@ def _stages(stages: dict[str, Any]) -> str:
         f"Curation stages, CPU microseconds per edit ({stages['edits']:,} edits, outside the dataflow): {costs}. "
         f"Toxicity ({stages['toxicity_backend']}) items/s by batch size: {batches} "
         f"(the flow uses {stages['toxicity_batch_size']}).\n"
+    )
+
+
+def _budget(results: dict[str, Any]) -> str:
+    """The mix's CPU per event against what the 10x-per-core target allows, and the edits' share of it."""
+    share = results["config"].get("mix_edit_share")
+    if share is None:  # results of an older bench
+        return ""
+    contestants = results["contestants"]
+    allowed = 1e6 / (TARGET_VS_BARE * contestants["bare_consumer"]["events_per_cpu_s"])
+    spent = 1e6 / contestants["flow_mix"]["events_per_cpu_s"]
+    per_edit = sum(results["stages"]["us_per_edit"].values())
+    view = 1e6 / contestants["flow_views"]["events_per_cpu_s"]
+    return (
+        f"Per event of the mix: {TARGET_VS_BARE}x the bare consumer per CPU-second allows {allowed:,.0f} CPU "
+        f"microseconds; the flow spends {spent:,.0f}. The curation stages above add up to {per_edit:,.0f} per edit, "
+        f"so the mix's {share:.0%} edits alone take {share * per_edit:,.0f} per event of the mix "
+        f"({share * per_edit / allowed:.1f}x the allowance) before any view, feedback row or commit; a view "
+        f"costs {view:,.0f} in the views-only run.\n"
     )
 
 

@@ -87,6 +87,7 @@ def run_benchmarks(options: BenchOptions, console: Console | None = None) -> dic
         "partitions": options.partitions,
         "consume_batch": CONSUME_BATCH,
         "steady_window": [STEADY_FROM, STEADY_TO],
+        "mix_edit_share": MIXES["mix"].edit,
     }
     started = time.perf_counter()
     broker = start_broker(log_file=root / "broker.log")

@@ -132,6 +132,23 @@ def test_rendered_block_states_machine_load_and_ratios() -> None:
     assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block  # an older file's figures
 
 
+def test_rendered_block_states_the_mix_s_cpu_against_the_target_s_allowance() -> None:
+    results = _results()
+    results["config"]["mix_edit_share"] = 0.1
+    bare = results["contestants"]["bare_consumer"] | {"events_per_cpu_s": 100_000.0}
+    views = results["contestants"]["flow_mix"] | {"events_per_cpu_s": 20_000.0}
+    mix = results["contestants"]["flow_mix"] | {"events_per_cpu_s": 5_000.0}
+    results["contestants"] |= {"bare_consumer": bare, "flow_views": views, "flow_mix": mix}
+    results["stages"]["us_per_edit"] = {"distance": 100.0, "policy_pii": 300.0, "toxicity": 150.0}
+    block = render_markdown(results)
+    # 0.25 x 100k events per CPU-s: 40 us per event; 5k: 200 us; 10% of 550 us per edit: 55 us.
+    assert "allows 40 CPU microseconds; the flow spends 200." in block
+    assert "add up to 550 per edit, so the mix's 10% edits alone take 55 per event of the mix" in block
+    assert "(1.4x the allowance)" in block
+    assert "a view costs 50 in the views-only run" in block
+    assert "allows" not in render_markdown(_results())  # absent from older results files
+
+
 def test_write_readme_replaces_only_the_marked_block(tmp_path: Path) -> None:
     results = tmp_path / "latest.json"
     results.write_text(json.dumps(_results()))
