@@ -244,6 +244,20 @@ class PolicyEngine:
         self._rule_fields = frozenset(
             field for rule in (*self._injection, *self._blocked) for field in _checked_fields(rule.applies_to)
         )
+        # Per kind, in file order: the text rules and the proximity rules (with their numbers in
+        # the rule index), each with the fields it reads; worked out once, not per evaluation.
+        self._rules_by_kind = tuple(
+            (
+                kind,
+                tuple((rule, tuple(_checked_fields(rule.applies_to))) for rule in rules),
+                tuple(
+                    (number, prule, tuple(_checked_fields(prule.applies_to)))
+                    for number, prule in enumerate(self._proximity)
+                    if prule.kind == kind
+                ),
+            )
+            for kind, rules in (("injection", self._injection), ("blocked", self._blocked))
+        )
 
     @property
     def proximity_rules(self) -> tuple[ProximityRule, ...]:
@@ -316,20 +330,16 @@ class PolicyEngine:
         words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
         candidates: dict[tuple[str, bool], frozenset[int]] = {}  # rules each tokenised text may set off
         known: frozenset[str] | None = None
-        for kind, rules in (("injection", self._injection), ("blocked", self._blocked)):
-            for rule in rules:
-                fields = _checked_fields(rule.applies_to)
+        for kind, text_rules, proximity_rules in self._rules_by_kind:
+            for rule, fields in text_rules:
                 hits = [f for f in fields if rule.matches(normalized[f], present[f])]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
                     drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
-            for number, prule in enumerate(self._proximity):
-                if prule.kind != kind:
-                    continue
+            for number, prule, fields in proximity_rules:
                 if known is None:
                     known = frozenset(sentences(texts["rejected"]))
-                fields = _checked_fields(prule.applies_to)
                 hits = []
                 for f in fields:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)
@@ -350,12 +360,12 @@ class PolicyEngine:
             for detector, count in counts.items():
                 findings[f"pii:{detector}"] = findings.get(f"pii:{detector}", 0.0) + count
                 pii_fields.setdefault(detector, []).append(name)
-        for detector, fields in pii_fields.items():
+        for detector, found_in in pii_fields.items():
             if self.pii_actions[detector] == "reject":
-                detail = f"{detector} found in {', '.join(fields)}"
+                detail = f"{detector} found in {', '.join(found_in)}"
                 drops.append(Drop(Stage.POLICY, f"pii:{detector}", detail))
-        for detector, fields in pii_fields.items():
-            if self.pii_actions[detector] == "scrub" and "chosen" in fields and self.pii_in_chosen == "drop":
+        for detector, found_in in pii_fields.items():
+            if self.pii_actions[detector] == "scrub" and "chosen" in found_in and self.pii_in_chosen == "drop":
                 detail = f"{detector} in chosen: a pair trained on a placeholder teaches the model to print it"
                 drops.append(Drop(Stage.POLICY, f"pii_in_chosen:{detector}", detail))
 
