@@ -99,11 +99,15 @@ def is_canonical(text: str) -> bool:
     return untidiness(text) == 0
 
 
-def rank(event: InteractionEvent, position: Position) -> Rank:
-    """Sort key of duplicates: the tidiest text, then earliest event time, smallest id, position."""
+def rank(event: InteractionEvent, position: Position, timestamp: float | None = None) -> Rank:
+    """Sort key of duplicates: the tidiest text, then earliest event time, smallest id, position.
+
+    ``timestamp``: ``event.occurred_at.timestamp()``, when the caller has it.
+    """
     text = event.final_user_edit if event.signal is Signal.EDIT and event.final_user_edit is not None else ""
+    ts = event.occurred_at.timestamp() if timestamp is None else timestamp
     # Nine events in ten carry no edit: the empty text is canonical (0) without the checks.
-    return (untidiness(text) if text else 0, event.occurred_at.timestamp(), event.event_id, position)
+    return (untidiness(text) if text else 0, ts, event.event_id, position)
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,11 @@ class HeldDedup(Generic[T]):
         ts = event.occurred_at.timestamp()
         key = self.key_of(event, known_key)
         slot = int(ts // self.hold_s)
-        group = self._groups.setdefault((key, slot), _Group(slot * self.hold_s))
-        self._earliest = min(self._earliest, group.start)
-        group.members.append((rank(event, position), event, item))
+        group = self._groups.get((key, slot))
+        if group is None:  # not setdefault: that would build a group for every event
+            group = self._groups[(key, slot)] = _Group(slot * self.hold_s)
+            self._earliest = min(self._earliest, group.start)
+        group.members.append((rank(event, position, ts), event, item))
         self._held[position] = key
         if self._clocks.get(position[1], 0.0) is None:
             # An idle partition delivers again: nothing is due until its marker says how far it got.
