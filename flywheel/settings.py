@@ -156,7 +156,10 @@ def load_settings(**overrides: Any) -> Settings:
     settings = Settings(**overrides)
     unknown = unknown_root_variables(os.environ, settings)
     if unknown:
-        raise UnknownVariable("; ".join(_unknown_variable(name) for name in unknown))
+        # The same line as an unknown key of a section, with the root as the section.
+        raise UnknownVariable(
+            "; ".join(_unknown_setting(Settings, [name[len(ENV_PREFIX) :].lower()]) for name in unknown)
+        )
     return settings
 
 
@@ -177,16 +180,6 @@ def unknown_root_variables(environ: Mapping[str, str], settings: Settings) -> li
         for name in environ
         if name.upper().startswith(ENV_PREFIX) and "__" not in name and name.upper() not in known
     )
-
-
-def _unknown_variable(name: str) -> str:
-    fields = list(Settings.model_fields)
-    close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :].lower(), fields, n=1)
-    message = f"{name}: unknown setting"
-    if close:
-        return message + f"; did you mean {ENV_PREFIX}{close[0].upper()} ({close[0]})?"
-    sections = ", ".join(ENV_PREFIX + field.upper() for field in fields)
-    return message + f"; known here: {sections} (sections take __, e.g. FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS)"
 
 
 def local_settings(bootstrap_servers: str, root: Path, **overrides: Any) -> Settings:

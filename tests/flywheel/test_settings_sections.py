@@ -101,9 +101,7 @@ def test_a_typo_in_a_root_environment_variable_is_named_with_the_right_one(monke
     monkeypatch.setenv("FLYWHEEL_STATE_DIRECTORY", "/srv/flywheel-secret-path")
     with pytest.raises(UnknownVariable) as raised:
         load_settings()
-    assert str(raised.value) == (
-        "FLYWHEEL_STATE_DIRECTORY: unknown setting; did you mean FLYWHEEL_STATE_DIR (state_dir)?"
-    )
+    assert str(raised.value) == "state_directory (FLYWHEEL_STATE_DIRECTORY): unknown setting; did you mean state_dir?"
     assert "secret-path" not in str(raised.value)
 
 
@@ -111,8 +109,8 @@ def test_an_unknown_root_variable_without_a_close_match_lists_the_known_ones(mon
     monkeypatch.setenv("FLYWHEEL_ZZZ", "1")
     with pytest.raises(UnknownVariable) as raised:
         load_settings()
-    assert str(raised.value).startswith("FLYWHEEL_ZZZ: unknown setting; known here: ")
-    assert "FLYWHEEL_KAFKA" in str(raised.value) and "FLYWHEEL_LOG_LEVEL" in str(raised.value)
+    assert str(raised.value).startswith("zzz (FLYWHEEL_ZZZ): unknown setting; known here: ")
+    assert "kafka" in str(raised.value) and "log_level" in str(raised.value)
 
 
 def test_root_variables_the_flywheel_reads_are_known(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -121,7 +119,7 @@ def test_root_variables_the_flywheel_reads_are_known(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("FLYWHEEL_JUDGE_API_KEY", "s3cret")  # the judge's default api_key_env
     monkeypatch.setenv("FLYWHEEL_CURATION__JUDGE__API_KEY_ENV", "FLYWHEEL_TEAM_JUDGE_KEY")
     monkeypatch.setenv("FLYWHEEL_TEAM_JUDGE_KEY", "s3cret")
-    with pytest.raises(UnknownVariable, match="FLYWHEEL_JUDGE_API_KEY: unknown setting"):
+    with pytest.raises(UnknownVariable, match=r"judge_api_key \(FLYWHEEL_JUDGE_API_KEY\): unknown setting"):
         load_settings()  # the default name is a secret's only while the judge reads it
     monkeypatch.delenv("FLYWHEEL_JUDGE_API_KEY")
     settings = load_settings()
@@ -131,5 +129,5 @@ def test_root_variables_the_flywheel_reads_are_known(monkeypatch: pytest.MonkeyP
 def test_the_cli_reports_an_unknown_root_variable_in_one_line_and_exits_2() -> None:
     result = runner.invoke(app, ["config", "--json"], env={"FLYWHEEL_LOGLEVEL": "DEBUG"})
     assert result.exit_code == 2
-    assert "FLYWHEEL_LOGLEVEL: unknown setting; did you mean FLYWHEEL_LOG_LEVEL (log_level)?" in result.output
+    assert "loglevel (FLYWHEEL_LOGLEVEL): unknown setting; did you mean log_level?" in result.output
     assert "Traceback" not in result.output
