@@ -14,7 +14,13 @@ def test_an_explicit_device_is_taken_as_asked(preference: str) -> None:
     assert pick_device(preference) == preference
 
 
-def test_auto_takes_cuda_when_present_else_cpu_on_a_machine_without_mps() -> None:
-    mps = getattr(torch.backends, "mps", None)
-    expected = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_auto_prefers_cuda_then_mps_then_cpu(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool, expected: str
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     assert pick_device("auto") == expected
