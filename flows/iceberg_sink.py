@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
@@ -43,6 +43,7 @@ from flywheel import metrics
 from flywheel.config import SinkSettings
 from flywheel.errors import CatalogError, CatalogUnavailable, CommitFailed
 from flywheel.flows.ledger import DecisionLedger
+from flywheel.flows.sink_state import CommitterState, PackedState, SinkState, restored_rows
 from flywheel.infra.catalog import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
@@ -57,14 +58,6 @@ from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_en
 from flywheel.schemas.tables import TableContract
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CommitterState:
-    """What a committer must not lose between epochs: rows and progress not yet committed."""
-
-    rows: list[TableRow] = field(default_factory=list)
-    progress: Offsets = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +81,7 @@ class TableCommitter:
         ledger: DecisionLedger,
         branch: str,
         settings: SinkSettings,
-        state: CommitterState | None = None,
+        state: SinkState | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_commit: Callable[[str, Offsets], None] | None = None,
     ) -> None:
@@ -103,8 +96,10 @@ class TableCommitter:
         self.committed: Offsets = committed_offsets(table, branch)
         self.ledger = ledger
         self.state = CommitterState(progress=dict(state.progress)) if state else CommitterState()
+        # ``_packed[i]`` is ``state.rows[i]`` pickled, for a prefix of the buffer (:meth:`packed_state`).
+        self._packed: list[bytes] = []
         # Rows restored from a recovery snapshot may have been committed since it was taken.
-        self.add(state.rows if state else [])
+        self.add(restored_rows(state))
         self.seal()  # a recovery snapshot holds closed epochs only
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
@@ -118,7 +113,7 @@ class TableCommitter:
         all_tables: Iterable[str],
         branch: str,
         settings: SinkSettings,
-        state: CommitterState | None = None,
+        state: SinkState | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_commit: Callable[[str, Offsets], None] | None = None,
     ) -> TableCommitter:
@@ -157,6 +152,7 @@ class TableCommitter:
         if unsealed:
             log.info("dropping rows of an unfinished epoch", extra={"table": self.name, "rows": unsealed})
         self.state = CommitterState(rows=self.state.rows[: self._sealed_rows], progress=self._sealed_progress)
+        del self._packed[self._sealed_rows :]
         self.commit()
 
     def on_epoch_end(self) -> None:
@@ -182,6 +178,8 @@ class TableCommitter:
         ready, waiting = _split_covered(self.state.rows, covered)
         if not ready and not self._has_progress():
             return
+        # The waiting rows' encodings, in buffer order: a prefix of them, as ``_packed`` is of the buffer.
+        packed = [self._packed[index] for index in waiting if index < len(self._packed)]
         rows = sorted(ready, key=lambda row: row.coordinates.position)
         size = self._settings.max_rows_per_commit
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
@@ -191,9 +189,17 @@ class TableCommitter:
             # only safe to record with the last chunk.
             progress = self.state.progress if index == len(chunks) - 1 else {}
             self._commit_chunk(chunk, progress)
-        self.state = CommitterState(rows=waiting)
+        self.state = CommitterState(rows=[self.state.rows[index] for index in waiting])
+        self._packed = packed
         self.seal()
         self._last_commit = self._clock()
+
+    def packed_state(self) -> PackedState:
+        """The buffer and progress as a recovery snapshot; rows not snapshotted before are pickled now."""
+        rows = self.state.rows
+        self._packed.extend(PackedState.pack(row) for row in rows[len(self._packed) :])
+        # Copies: Bytewax may serialise the snapshot after the next epoch appended to the buffer.
+        return PackedState(list(self._packed), dict(self.state.progress))
 
     def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
         started = time.perf_counter()
@@ -280,13 +286,16 @@ class TableCommitter:
         return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
 
 
-def _split_covered(rows: list[TableRow], covered: Offsets) -> tuple[list[TableRow], list[TableRow]]:
-    """Split rows into those at or below their partition's covered offset and those above it."""
+def _split_covered(rows: list[TableRow], covered: Offsets) -> tuple[list[TableRow], list[int]]:
+    """The rows at or below their partition's covered offset, and the indexes of those above it."""
     ready: list[TableRow] = []
-    waiting: list[TableRow] = []
-    for row in rows:
+    waiting: list[int] = []
+    for index, row in enumerate(rows):
         key = (row.coordinates.topic, row.coordinates.partition)
-        (ready if row.coordinates.offset <= covered.get(key, -1) else waiting).append(row)
+        if row.coordinates.offset <= covered.get(key, -1):
+            ready.append(row)
+        else:
+            waiting.append(index)
     return ready, waiting
 
 
@@ -315,21 +324,18 @@ def _frame(rows: list[TableRow], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
-class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
+class _TablePartition(StatefulSinkPartition[SinkItem, SinkState]):
     def __init__(self, committer: TableCommitter) -> None:
         self.committer = committer
 
     def write_batch(self, values: list[SinkItem]) -> None:
         self.committer.add(values)
 
-    def snapshot(self) -> CommitterState:
+    def snapshot(self) -> SinkState:
         # Called when an epoch closes: every row of it has reached this partition.
         self.committer.seal()
         self.committer.on_epoch_end()
-        # A copy: Bytewax may serialise the snapshot later, and rows above the progress stay
-        # in the live buffer, which the next epoch appends to.
-        state = self.committer.state
-        return CommitterState(rows=list(state.rows), progress=dict(state.progress))
+        return self.committer.packed_state()
 
     def close(self) -> None:
         # Also called on SIGINT/SIGTERM or a step's exception, mid-epoch: see the module docstring.
@@ -345,7 +351,7 @@ class _TablePartition(StatefulSinkPartition[SinkItem, CommitterState]):
             )
 
 
-class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
+class IcebergSink(FixedPartitionedSink[SinkItem, SinkState]):
     """One partition (and so one committer) per table; items are ``(table_name, item)``."""
 
     def __init__(
@@ -372,8 +378,8 @@ class IcebergSink(FixedPartitionedSink[SinkItem, CommitterState]):
         return self._names.index(item_key)
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: CommitterState | None
-    ) -> StatefulSinkPartition[SinkItem, CommitterState]:
+        self, step_id: str, for_part: str, resume_state: SinkState | None
+    ) -> StatefulSinkPartition[SinkItem, SinkState]:
         committer = TableCommitter.open(
             self._load_table,
             self._contracts[for_part],

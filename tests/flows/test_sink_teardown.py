@@ -13,7 +13,8 @@ import pytest
 from bytewax.outputs import StatefulSinkPartition
 
 from flywheel.config import revised
-from flywheel.flows.iceberg_sink import CommitterState, IcebergSink
+from flywheel.flows.iceberg_sink import IcebergSink
+from flywheel.flows.sink_state import CommitterState, PackedState, SinkState
 from flywheel.infra.catalog import committed_offsets, ensure_tables, open_catalog, table_identifier
 from flywheel.schemas.records import SinkItem, SourceCoordinates, SourceProgress, TableRow, TableRows
 from flywheel.schemas.tables import DPO_PAIRS, contracts
@@ -47,7 +48,7 @@ def written(settings: Settings) -> tuple[list[int], dict[tuple[str, int], int]]:
     return offsets, committed_offsets(table)
 
 
-def partition(settings: Settings) -> StatefulSinkPartition[SinkItem, CommitterState]:
+def partition(settings: Settings, state: SinkState | None = None) -> StatefulSinkPartition[SinkItem, SinkState]:
     catalog = open_catalog(settings.catalog)
     ensure_tables(catalog, settings.catalog)
     sink = IcebergSink(
@@ -56,7 +57,7 @@ def partition(settings: Settings) -> StatefulSinkPartition[SinkItem, CommitterSt
         "main",
         settings.flow_config().sink,
     )
-    return sink.build_part("write_iceberg", DPO_PAIRS, None)
+    return sink.build_part("write_iceberg", DPO_PAIRS, state)
 
 
 def test_close_mid_epoch_commits_closed_epochs_only(tmp_path: Path) -> None:
@@ -116,7 +117,56 @@ def test_a_snapshot_is_not_changed_by_the_next_epoch(tmp_path: Path) -> None:
     part.write_batch([*batch[6:], SourceProgress(TOPIC, 0, 3)])
     state = part.snapshot()
     part.write_batch(batch[:6])
-    assert [row.coordinates.offset for row in state.rows] == [6, 7, 8, 9]
+    assert isinstance(state, PackedState)
+    assert [row.coordinates.offset for row in state.rows()] == [6, 7, 8, 9]
+
+
+def test_a_buffered_row_is_pickled_once_for_every_snapshot_it_waits_through(tmp_path: Path) -> None:
+    # One snapshot a second, a commit every few: re-pickling the buffer each second would cost
+    # every waiting row several encodings. A row snapshotted before keeps its encoding.
+    part = partition(sink_settings(tmp_path))
+    batch = rows(10)
+    part.write_batch([*batch[6:], SourceProgress(TOPIC, 0, 3)])
+    first = part.snapshot()
+    part.write_batch(batch[:3])
+    second = part.snapshot()
+    assert isinstance(first, PackedState) and isinstance(second, PackedState)
+    assert all(again is before for again, before in zip(second.packed, first.packed, strict=False))
+    assert [row.coordinates.offset for row in second.rows()] == [6, 7, 8, 9, 0, 1, 2]
+    assert second.rows() == [*batch[6:], *batch[:3]]
+
+
+def test_after_a_commit_the_snapshot_holds_exactly_the_waiting_rows(tmp_path: Path) -> None:
+    # A commit takes the covered rows out of the middle of the buffer: the encodings kept must
+    # still be those of the rows that wait, in order, or a restart would restore the wrong rows.
+    settings = revised(make_settings("127.0.0.1:9", tmp_path), sink={"commit_interval_s": 0.001})
+    part = partition(settings)
+    batch = rows(10)
+    part.write_batch([batch[7], batch[2], batch[8]])
+    part.snapshot()  # packed, nothing covered yet
+    part.write_batch([batch[1], batch[9], SourceProgress(TOPIC, 0, 4)])
+    state = part.snapshot()  # commits rows 1 and 2 (covered by offset 4); 7, 8, 9 wait
+    assert written(settings) == ([1, 2], {(TOPIC, 0): 4})
+    assert isinstance(state, PackedState)
+    assert state.rows() == [batch[7], batch[8], batch[9]]
+
+    # The restart restores those rows from the packed snapshot and commits them once covered.
+    resumed = partition(settings, copy.deepcopy(state))
+    resumed.write_batch([*batch[3:7], SourceProgress(TOPIC, 0, 9)])
+    resumed.snapshot()
+    resumed.close()
+    assert written(settings) == (list(range(1, 10)), {(TOPIC, 0): 9})
+
+
+def test_a_snapshot_of_an_older_release_still_resumes(tmp_path: Path) -> None:
+    # Recovery stores written before packed snapshots hold the rows themselves.
+    settings = sink_settings(tmp_path)
+    batch = rows(4)
+    resumed = partition(settings, CommitterState(rows=batch[2:], progress={}))
+    resumed.write_batch([*batch[:2], SourceProgress(TOPIC, 0, 3)])
+    resumed.snapshot()
+    resumed.close()
+    assert written(settings) == ([0, 1, 2, 3], {(TOPIC, 0): 3})
 
 
 def test_rows_batched_per_table_are_written_like_single_rows(tmp_path: Path) -> None:
