@@ -28,6 +28,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -178,12 +179,19 @@ def _flow_summary(flow: FlowRun) -> dict[str, Any]:
 
 
 def _scale_out(bench: Bench, stream: Any, one: FlowRun, console: Console) -> dict[str, Any]:
-    """The realistic mix with 1 process x 2 workers and 2 processes x 1 worker, as ratios to 1 x 1."""
+    """The realistic mix with 1 process x 2 workers, 2 processes x 1 worker, and 2 independent
+    processes (nothing crossing, each all events: the machine's own cost of two busy processes,
+    the baseline of the cluster's), as ratios to 1 x 1."""
     base = _flow_summary(one)
     result: dict[str, Any] = {"cores": os.cpu_count(), "partitions": bench.partitions, "one_process_one_worker": base}
-    for name, processes, workers in (("one_process_two_workers", 1, 2), ("two_processes_one_worker", 2, 1)):
-        console.print(f"scale-out: {processes} process(es) x {workers} worker(s) ...")
-        figures = _flow_summary(bench.run_flow(f"scale-{name}", stream, processes, workers))
+    layouts: tuple[tuple[str, str, Callable[[], FlowRun]], ...] = (
+        ("one_process_two_workers", "1 process x 2 workers", lambda: bench.run_flow("scale-2w", stream, 1, 2)),
+        ("two_processes_one_worker", "2 processes x 1 worker", lambda: bench.run_flow("scale-2p", stream, 2, 1)),
+        ("two_independent_processes", "2 independent processes", lambda: bench.run_flows_apart("scale-apart", stream)),
+    )
+    for name, label, run in layouts:
+        console.print(f"scale-out: {label} ...")
+        figures = _flow_summary(run())
         figures["events_per_s_vs_one"] = _ratio(figures["events_per_s"], base["events_per_s"])
         figures["cpu_seconds_per_1k_events"] = _per_1k(figures)
         figures["cpu_per_event_vs_one"] = _ratio(_per_1k(figures), _per_1k(base))

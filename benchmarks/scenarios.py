@@ -79,17 +79,29 @@ class Bench:
     def run_flow(self, name: str, stream: Stream, processes: int = 1, workers: int = 1) -> FlowRun:
         """Drain ``stream`` through the flow in ``processes`` spawned processes of ``workers`` workers each."""
         flow = self.settings(name, stream.topic, workers).flow_config()
-        # Created here once, not by each process of a cluster at the same time.
-        ensure_tables(open_catalog(flow.catalog), flow.catalog)
-        prepare_recovery(flow, StartRequest())
         if processes == 1:
-            arguments: list[tuple[Any, ...]] = [(flow, None, None)]
-        else:
-            addresses = [f"127.0.0.1:{free_port()}" for _ in range(processes)]
-            arguments = [(flow, index, addresses) for index in range(processes)]
+            return self._drain([flow], [(flow, None, None)])
+        addresses = [f"127.0.0.1:{free_port()}" for _ in range(processes)]
+        return self._drain([flow], [(flow, index, addresses) for index in range(processes)])
+
+    def run_flows_apart(self, name: str, stream: Stream, copies: int = 2) -> FlowRun:
+        """``copies`` independent one-process flows at once, each draining all of ``stream`` into files of its own.
+
+        Nothing crosses between them: what they spend per event against one flow alone is what
+        running several processes on this machine costs by itself (cores, caches, the broker),
+        the baseline a cluster's exchange is measured against.
+        """
+        flows = [self.settings(f"{name}-{index}", stream.topic).flow_config() for index in range(copies)]
+        return self._drain(flows, [(flow, None, None) for flow in flows])
+
+    def _drain(self, flows: list[FlowConfig], arguments: list[tuple[Any, ...]]) -> FlowRun:
+        # Tables created here once, not by each process of a cluster at the same time.
+        for flow in flows:
+            ensure_tables(open_catalog(flow.catalog), flow.catalog)
+            prepare_recovery(flow, StartRequest())
         started = time.perf_counter()
         runs = in_children(flow_process, arguments)
-        return FlowRun(runs, time.perf_counter() - started, iceberg_counts(flow))
+        return FlowRun(runs, time.perf_counter() - started, iceberg_counts(flows[0]))
 
 
 @dataclass(frozen=True)

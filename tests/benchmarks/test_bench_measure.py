@@ -128,8 +128,22 @@ def test_rendered_block_states_machine_load_and_ratios() -> None:
     assert "load average 8.0 before and 7.0 after" in block
     assert "| 0.500 | 600 | 0.250 |" in block  # the flow as ratios to the bare consumer
     assert "| 2 processes x 1 worker (`-i/-a`) | 500 | 1.70 |" in block
+    assert "independent" not in block  # a file from before that layout was measured
     assert "Long run: not measured in this run (not asked)" in block
     assert "DPO + LoRA (cpu, float32, 8 pairs): 0.019 pairs/s, 3 tokens/s." in block  # an older file's figures
+
+
+def test_rendered_block_sets_the_cluster_beside_two_independent_processes() -> None:
+    results = _results()
+    scale = results["scale_out"]
+    scale["two_independent_processes"] = scale["one_process_one_worker"] | {
+        "events_per_s": 1000.0,
+        "events_per_s_vs_one": 1.95,
+        "cpu_seconds_per_1k_events": 1.9,
+        "cpu_per_event_vs_one": 0.93,
+    }
+    block = render_markdown(results)
+    assert "| 2 independent processes, nothing crossing (each all events) | 1,000 | 1.95 | 1.90 | 0.93 |" in block
 
 
 def test_rendered_block_states_the_mix_s_cpu_against_the_target_s_allowance() -> None:
