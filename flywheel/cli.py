@@ -300,7 +300,7 @@ def bench(
     events: Annotated[int, typer.Option(help="Events per stream (the mix, views only).")] = 200_000,
     edit_events: Annotated[int, typer.Option(help="Events of the edits-only stream (0: as many as --events).")] = 0,
     quick: Annotated[bool, typer.Option(help="Small streams (20,000 events) for development.")] = False,
-    scale_out: Annotated[bool, typer.Option(help="Also 2 workers, 2 processes and 2 independent processes on the mix.")] = True,
+    scale_out: Annotated[bool, typer.Option(help="Also 2 workers, 2 processes, 2 separate flows on the mix.")] = True,
     long_run: Annotated[bool, typer.Option(help="Also the long run: RSS and rate as a 24 h window fills.")] = False,
     long_run_events: Annotated[int, typer.Option(help="Events of the long run.")] = 1_000_000,
     gateway_seconds: Annotated[float, typer.Option(help="Seconds per gateway measurement (0 skips).")] = 5.0,
