@@ -69,7 +69,7 @@ class InteractionEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=False,
         """
         if _fields_json_exact(self):
             try:
-                return (_event_from_json, (encode_event(self),))
+                return (event_from_json, (encode_event(self),))
             except (TypeError, ValueError, OverflowError):  # e.g. a lone surrogate in a string
                 pass
         return super().__reduce__()
@@ -167,11 +167,13 @@ def _json_exact(value: Any) -> bool:
 _decoder = msgspec.json.Decoder(InteractionEvent)
 
 
-def _event_from_json(data: bytes) -> InteractionEvent:
-    """Unpickle an event pickled by :meth:`InteractionEvent.__reduce__` (its topic JSON)."""
-    return _decoder.decode(data)
-
-
 def event_from_json(data: bytes) -> InteractionEvent:
-    """Decode an event's topic JSON without any of the intake's checks (they passed once already)."""
+    """Decode an event's topic JSON without any of the intake's checks (they passed once already).
+
+    Unpickles what :meth:`InteractionEvent.__reduce__` pickled.
+    """
     return _decoder.decode(data)
+
+
+# The name recovery snapshots of earlier releases refer to.
+_event_from_json = event_from_json

@@ -67,7 +67,7 @@ def test_a_pickled_event_comes_back_identical(
 
 def test_the_common_event_pickles_as_json_and_the_sourced_event_shares_it() -> None:
     event = make_event(Signal.EDIT, final_user_edit="Use a context manager.", metadata={"k": [1, 2.5, None]})
-    assert event.__reduce__()[0].__name__ == "_event_from_json"
+    assert event.__reduce__()[0].__name__ == "event_from_json"
     sourced = SourcedEvent(SourceCoordinates("t", 0, 7, 0), event)
     back = _round_trip((sourced, event))  # as held dedup snapshots hold them: the event twice
     assert back[0] == sourced and back[1] is back[0].event
@@ -112,15 +112,24 @@ def test_a_held_group_pickles_a_member_event_once() -> None:
     assert repr(second) == repr(other) and text == "a payload without the event"
 
 
+def test_an_event_pickled_by_an_earlier_release_still_unpickles() -> None:
+    # Recovery snapshots of earlier releases name the decoder ``_event_from_json``.
+    event = make_event(Signal.EDIT, final_user_edit="Use a context manager.")
+    pickled = pickle.dumps(event, protocol=0)
+    assert b"\nevent_from_json\n" in pickled
+    older = pickled.replace(b"\nevent_from_json\n", b"\n_event_from_json\n")
+    assert repr(pickle.loads(older)) == repr(event)
+
+
 def test_an_event_json_cannot_hold_exactly_falls_back_to_its_fields() -> None:
     for metadata in ({"x": float("nan")}, {"x": (1, 2)}, {1: "a"}, {"s": "\ud800"}):
         event = make_event(metadata=metadata)
-        assert event.__reduce__()[0].__name__ != "_event_from_json"
+        assert event.__reduce__()[0].__name__ != "event_from_json"
         assert repr(_round_trip(event)) == repr(event)
     # Fields a decode would validate or convert: an empty id, a rating out of range, a plain-str signal.
     for odd_field in ({"event_id": ""}, {"rating": 7}, {"signal": "edit"}, {"rating": True}):
         event = make_event(**odd_field)
-        assert event.__reduce__()[0].__name__ != "_event_from_json", odd_field
+        assert event.__reduce__()[0].__name__ != "event_from_json", odd_field
         assert repr(_round_trip(event)) == repr(event)
     folded = make_event(occurred_at=datetime(2026, 3, 1, fold=1, tzinfo=UTC))
     assert _round_trip(folded).occurred_at.fold == 1
