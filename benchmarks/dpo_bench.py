@@ -164,11 +164,77 @@ def measure_dpo_throughput(settings: TrainerSettings | None = None, steps: int |
     return result
 
 
+def _loss_log() -> Any:
+    """A ``TrainerCallback`` keeping the training loss TRL logs at each step."""
+    from transformers import TrainerCallback
+
+    class LossLog(TrainerCallback):
+        def __init__(self) -> None:
+            self.losses: list[float] = []
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                self.losses.append(float(logs["loss"]))
+
+    return LossLog()
+
+
+def measure_reference_precompute(
+    settings: TrainerSettings | None = None, pairs: int = 16, epochs: float = 2.0
+) -> dict[str, Any]:
+    """Whole DPO runs of ``epochs`` over ``pairs``, reference log-probs per step vs precomputed (TRL).
+
+    Each run is timed whole, the precompute included (it runs before the first step), wall and
+    process CPU; each starts from a fresh copy of the base model, per-step first. The losses of
+    every step are compared: precomputing must change what a run costs, not what it learns.
+    """
+    from flywheel.infra.devices import pick_device
+    from flywheel.trainer.models import load_model, load_tokenizer, resolve_base_model
+    from flywheel.trainer.train import train_dpo
+
+    settings = settings or TrainerSettings()
+    device = pick_device(settings.device)
+    catalogue = coding_prompts()
+    rows = [
+        {"prompt": prompt, "chosen": keep_code_only(answer), "rejected": answer, "user_id": "", "turns": []}
+        for prompt, answer in (catalogue[i % len(catalogue)] for i in range(pairs))
+    ]
+    reference = resolve_base_model(settings)
+    tokenizer = load_tokenizer(reference)
+    runs: dict[str, dict[str, Any]] = {}
+    for name, precompute in (("per_step", False), ("precomputed", True)):
+        recipe = revised(settings, num_epochs=epochs, max_steps=-1, precompute_ref_log_probs=precompute)
+        model = load_model(reference, device)
+        losses = _loss_log()
+        with tempfile.TemporaryDirectory(prefix="flywheel-dpo-ref-") as work_dir:
+            wall, cpu = time.perf_counter(), time.process_time()
+            train_dpo(model, tokenizer, rows, recipe, Path(work_dir), device, callbacks=[losses])
+            runs[name] = {
+                "seconds": _synchronized_now() - wall,
+                "cpu_seconds": time.process_time() - cpu,
+                "losses": losses.losses,
+            }
+    per_step, precomputed = runs["per_step"], runs["precomputed"]
+    compared = list(zip(per_step["losses"], precomputed["losses"], strict=False))
+    return {
+        "pairs": pairs,
+        "epochs": epochs,
+        "device": device,
+        "per_step": per_step,
+        "precomputed": precomputed,
+        "wall_ratio": precomputed["seconds"] / per_step["seconds"],
+        "cpu_ratio": precomputed["cpu_seconds"] / per_step["cpu_seconds"],
+        "steps_compared": len(compared),
+        "largest_loss_difference": max((abs(a - b) for a, b in compared), default=None),
+    }
+
+
 def main(argv: list[str]) -> None:
     """Measure and merge the result into the bench results file under ``dpo`` (what ``make bench`` runs too)."""
     from flywheel.benchmarks.run import RESULTS
 
     result = measure_dpo_throughput(steps=int(argv[0]) if argv else None)
+    result["reference_precompute"] = measure_reference_precompute()
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results.pop("training", None)  # the placeholder of results files before this bench
     results["dpo"] = result

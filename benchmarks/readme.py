@@ -225,6 +225,20 @@ def _dpo(results: dict[str, Any]) -> str:
         line += " (this GPU's bf16 peak is not in the bench's table)"
     if recipe.get("gradient_checkpointing"):
         line += "; gradient checkpointing on (TRL's default; its recomputed forward not counted)"
+    line += f"; set-up {dpo['setup_seconds']:.0f} s and the first step {dpo['first_step_seconds']:.0f} s not counted."
+    return line + _reference_precompute(dpo.get("reference_precompute"))
+
+
+def _reference_precompute(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return ""  # results files before this measurement
+    per_step, precomputed = figures["per_step"], figures["precomputed"]
+    difference = figures["largest_loss_difference"]
+    same = "no step compared" if difference is None else f"largest loss difference {difference:.4f}"
     return (
-        f"{line}; set-up {dpo['setup_seconds']:.0f} s and the first step {dpo['first_step_seconds']:.0f} s not counted."
+        f" Reference log-probs precomputed by TRL (`precompute_ref_log_probs`) against one reference forward per "
+        f"step, two whole runs of {figures['epochs']:g} epochs over {figures['pairs']} pairs, the precompute "
+        f"timed in: {per_step['seconds']:,.0f} -> {precomputed['seconds']:,.0f} s wall "
+        f"({figures['wall_ratio']:.2f}x), {per_step['cpu_seconds']:,.0f} -> {precomputed['cpu_seconds']:,.0f} "
+        f"CPU-s ({figures['cpu_ratio']:.2f}x); {figures['steps_compared']} steps' losses compared, {same}."
     )

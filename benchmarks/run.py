@@ -7,7 +7,8 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 * seed logger: the seeds' per-event Levenshtein check + synchronous JSONL append;
 * the flow (whole curation chain, exactly-once into Iceberg) on each stream;
 * scale-out: the realistic mix again with 2 workers in one process, and with 2 processes;
-* DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present);
+* DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present),
+  and two whole 2-epoch runs with the reference's log-probs per step vs precomputed;
 * curation quality on our labelled set, the held-out set and the probe set (``curation_quality.py``);
 * optionally a long run (default 1,000,000 events inside one 24 h dedup window): rate at the
   start vs the end, RSS growth.
@@ -250,10 +251,13 @@ def _gateway(bench: Bench, seconds: float, console: Console) -> dict[str, Any]:
 
 def _dpo(console: Console) -> dict[str, Any]:
     try:
-        from flywheel.benchmarks.dpo_bench import measure_dpo_throughput
+        from flywheel.benchmarks.dpo_bench import measure_dpo_throughput, measure_reference_precompute
 
         console.print("DPO + LoRA throughput (a few optimizer steps of the trainer's recipe) ...")
-        return measure_dpo_throughput()
+        result = measure_dpo_throughput()
+        console.print("DPO reference log-probs, per step vs precomputed (two whole runs of 2 epochs) ...")
+        result["reference_precompute"] = measure_reference_precompute()
+        return result
     except (ImportError, ModelError) as exc:  # the train extra or the local model is missing
         console.print(f"[yellow]DPO bench skipped: {exc}[/yellow]")
         return {"skipped": str(exc)}

@@ -95,6 +95,12 @@ class TrainerSettings(Section):
     # Recomputing activations in the backward pass saves memory at the cost of about one more
     # forward pass per step: worth it on a GPU, pure loss on a CPU with memory to spare.
     gradient_checkpointing: bool | None = Field(default=None, description="None: on CUDA only")
+    # The frozen reference's log-probs computed once per pair before training (TRL), instead of
+    # one reference forward per pair per epoch: saves the forwards of every epoch after the first,
+    # and costs them for pairs a ``max_steps`` cap would never reach.
+    precompute_ref_log_probs: bool | None = Field(
+        default=None, description="None: when training passes over its pairs more than once"
+    )
 
     # --- data
     eval_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="share of prompts held out")

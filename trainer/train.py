@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +58,36 @@ def checkpointing_for(settings: TrainerSettings, device: str) -> bool:
     if settings.gradient_checkpointing is not None:
         return settings.gradient_checkpointing
     return device == "cuda"
+
+
+@contextlib.contextmanager
+def _tqdm_disabled() -> Iterator[None]:
+    """TQDM_DISABLE set for the block, then restored as it was."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
+def precompute_for(settings: TrainerSettings, pairs: int) -> bool:
+    """Reference log-probs precomputed as set, else when the run passes over its pairs more than once.
+
+    Precomputing runs the reference forward once per pair up front; without it, it runs once per
+    pair per epoch inside the steps. It pays from the second pass on; for a run that a
+    ``max_steps`` cap stops within the first pass it would compute pairs never trained on.
+    """
+    if settings.precompute_ref_log_probs is not None:
+        return settings.precompute_ref_log_probs
+    per_step = settings.batch_size * settings.gradient_accumulation_steps
+    steps_per_epoch = math.ceil(pairs / per_step) if pairs else 0
+    if settings.max_steps > 0:
+        return steps_per_epoch > 0 and settings.max_steps > steps_per_epoch
+    return settings.num_epochs > 1
 
 
 def train_dpo(
@@ -112,15 +145,19 @@ def train_dpo(
         disable_tqdm=True,
         use_cpu=device == "cpu",
         dataloader_num_workers=0,
+        precompute_ref_log_probs=precompute_for(settings, len(rows)),
+        # No-grad forwards, no activations kept: a larger batch than training's fits alike.
+        precompute_ref_batch_size=settings.eval_batch_size,
     )
-    trainer = DPOTrainer(
-        model=model,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=[_progress_callback(show_progress), *callbacks],
-    )
+    with _tqdm_disabled():  # TRL's precompute bar reads only TQDM_DISABLE, not disable_tqdm
+        trainer = DPOTrainer(
+            model=model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[_progress_callback(show_progress), *callbacks],
+        )
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # the rich bar (and logging) report progress instead

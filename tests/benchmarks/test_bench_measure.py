@@ -274,6 +274,24 @@ def test_rendered_dpo_states_the_steady_rate_and_what_was_measured() -> None:
     assert "gradient checkpointing on" in render_markdown(_results() | {"dpo": checkpointed})
 
 
+def test_rendered_dpo_states_what_precomputing_the_reference_saved() -> None:
+    precompute = {
+        "pairs": 16,
+        "epochs": 2.0,
+        "device": "cpu",
+        "per_step": {"seconds": 90.2, "cpu_seconds": 164.8, "losses": [1.49, 0.79]},
+        "precomputed": {"seconds": 71.9, "cpu_seconds": 130.0, "losses": [1.49, 0.79]},
+        "wall_ratio": 71.9 / 90.2,
+        "cpu_ratio": 130.0 / 164.8,
+        "steps_compared": 2,
+        "largest_loss_difference": 0.00004,
+    }
+    block = render_markdown(_results() | {"dpo": _dpo(reference_precompute=precompute)})
+    assert "two whole runs of 2 epochs over 16 pairs, the precompute timed in: 90 -> 72 s wall (0.80x)" in block
+    assert "165 -> 130 CPU-s (0.79x); 2 steps' losses compared, largest loss difference 0.0000." in block
+    assert "precompute_ref_log_probs" not in render_markdown(_results() | {"dpo": _dpo()})  # older files
+
+
 def test_rendered_dpo_on_cuda_states_the_share_of_the_bf16_peak() -> None:
     gpu = _dpo(device="cuda", device_name="NVIDIA H100 80GB HBM3", dtype="bfloat16", model_tflops_per_s=9.894)
     block = render_markdown(_results() | {"dpo": gpu | {"bf16_peak_tflops": 989.4, "vs_bf16_peak": 0.01}})

@@ -130,6 +130,40 @@ def test_the_candidate_is_measured_merged_in_float32_only(chat_model: Path) -> N
     assert not merge_for_evaluation(adapted.to(torch.bfloat16))  # bf16 is measured as it is served: unmerged
 
 
+def test_precomputed_reference_log_probs_train_as_one_forward_per_step(chat_model: Path, tmp_path: Path) -> None:
+    """TRL's precomputed reference log-probs change what a run costs, never what it learns."""
+    from transformers import TrainerCallback
+
+    from flywheel.trainer.train import train_dpo
+
+    class Losses(TrainerCallback):
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+            self.columns: list[str] = []
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.columns = list(kwargs["train_dataloader"].dataset.column_names)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs and "loss" in logs:
+                self.seen.append(float(logs["loss"]))
+
+    tokenizer = load_tokenizer(str(chat_model))
+    runs = []
+    for precompute in (False, True):
+        losses = Losses()
+        settings = _settings(chat_model, num_epochs=3, learning_rate=5e-3, precompute_ref_log_probs=precompute)
+        model = load_model(str(chat_model), "cpu")
+        train_dpo(model, tokenizer, _rows(16), settings, tmp_path / str(precompute), "cpu", callbacks=[losses])
+        runs.append(losses.seen)
+        # precomputed: the reference's log-probs are columns of the data, not forwards of each step
+        assert ("ref_chosen_logps" in losses.columns) is precompute
+    per_step, precomputed = runs
+    assert len(per_step) == len(precomputed) == 6  # 3 epochs of 2 batches of 8
+    assert per_step[-1] < per_step[0]  # it trained: the losses moved
+    assert precomputed == pytest.approx(per_step, abs=1e-4)
+
+
 def test_collapse_is_rejected_by_a_guard(chat_model: Path) -> None:
     settings = _settings(chat_model, learning_rate=0.5, num_epochs=30, loss_type=["sigmoid"], loss_weights=None)
     candidate = train_candidate(

@@ -186,3 +186,18 @@ def test_gradient_checkpointing_is_on_for_cuda_only_unless_set() -> None:
     assert checkpointing_for(TrainerSettings(), "cpu") is False
     assert checkpointing_for(TrainerSettings(gradient_checkpointing=True), "cpu") is True
     assert checkpointing_for(TrainerSettings(gradient_checkpointing=False), "cuda") is False
+
+
+def test_reference_log_probs_are_precomputed_when_pairs_are_seen_more_than_once() -> None:
+    from flywheel.trainer.train import precompute_for
+
+    assert precompute_for(TrainerSettings(), 100) is True  # 2 epochs by default: the second reuses them
+    assert precompute_for(TrainerSettings(num_epochs=1), 100) is False
+    # a cap within the first pass would precompute pairs never trained on (the demo: 16 of 58 steps)
+    assert precompute_for(TrainerSettings(max_steps=16), 231) is False
+    assert precompute_for(TrainerSettings(max_steps=25), 100) is False  # exactly one pass (25 steps of 4)
+    assert precompute_for(TrainerSettings(max_steps=26), 100) is True  # one step into the second pass
+    assert precompute_for(TrainerSettings(max_steps=5, gradient_accumulation_steps=2), 40) is False
+    assert precompute_for(TrainerSettings(num_epochs=1, precompute_ref_log_probs=True), 100) is True
+    assert precompute_for(TrainerSettings(precompute_ref_log_probs=False), 100) is False
+    assert precompute_for(TrainerSettings(max_steps=10), 0) is False
