@@ -18,6 +18,7 @@ GPU is known.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -180,13 +181,15 @@ def _loss_log() -> Any:
 
 
 def measure_reference_precompute(
-    settings: TrainerSettings | None = None, pairs: int = 16, epochs: float = 2.0
+    settings: TrainerSettings | None = None, pairs: int = 16, epochs: float = 2.0, rounds: int = 2
 ) -> dict[str, Any]:
     """Whole DPO runs of ``epochs`` over ``pairs``, reference log-probs per step vs precomputed (TRL).
 
     Each run is timed whole, the precompute included (it runs before the first step), wall and
-    process CPU; each starts from a fresh copy of the base model, per-step first. The losses of
-    every step are compared: precomputing must change what a run costs, not what it learns.
+    process CPU, from a fresh copy of the base model; after a one-step warm-up, ``rounds`` rounds
+    in the order per step, precomputed, precomputed, per step, ... so that a drift of the
+    machine's speed falls on both alike; the ratios are of the totals. The losses of every step
+    are compared: precomputing must change what a run costs, not what it learns.
     """
     from flywheel.infra.devices import pick_device
     from flywheel.trainer.models import load_model, load_tokenizer, resolve_base_model
@@ -201,31 +204,53 @@ def measure_reference_precompute(
     ]
     reference = resolve_base_model(settings)
     tokenizer = load_tokenizer(reference)
-    runs: dict[str, dict[str, Any]] = {}
-    for name, precompute in (("per_step", False), ("precomputed", True)):
-        recipe = revised(settings, num_epochs=epochs, max_steps=-1, precompute_ref_log_probs=precompute)
+
+    def train(precompute: bool, run_rows: list[dict[str, Any]], run_epochs: float) -> dict[str, Any]:
+        recipe = revised(settings, num_epochs=run_epochs, max_steps=-1, precompute_ref_log_probs=precompute)
         model = load_model(reference, device)
         losses = _loss_log()
         with tempfile.TemporaryDirectory(prefix="flywheel-dpo-ref-") as work_dir:
             wall, cpu = time.perf_counter(), time.process_time()
-            train_dpo(model, tokenizer, rows, recipe, Path(work_dir), device, callbacks=[losses])
-            runs[name] = {
+            train_dpo(model, tokenizer, run_rows, recipe, Path(work_dir), device, callbacks=[losses])
+            figures = {
                 "seconds": _synchronized_now() - wall,
                 "cpu_seconds": time.process_time() - cpu,
                 "losses": losses.losses,
             }
-    per_step, precomputed = runs["per_step"], runs["precomputed"]
-    compared = list(zip(per_step["losses"], precomputed["losses"], strict=False))
+        del model
+        gc.collect()  # the trained copy (held in reference cycles) must not weigh on the next run
+        return figures
+
+    train(False, rows[: settings.batch_size], 1.0)  # warm-up: allocator, kernels, first backward
+    runs: dict[str, list[dict[str, Any]]] = {"per_step": [], "precomputed": []}
+    for round_ in range(rounds):
+        order = (False, True) if round_ % 2 == 0 else (True, False)
+        for precompute in order:
+            runs["precomputed" if precompute else "per_step"].append(train(precompute, rows, epochs))
+    totals = {
+        name: {
+            "seconds": sum(run["seconds"] for run in mode_runs),
+            "cpu_seconds": sum(run["cpu_seconds"] for run in mode_runs),
+        }
+        for name, mode_runs in runs.items()
+    }
+    compared = [
+        abs(a - b)
+        for per_step, precomputed in zip(runs["per_step"], runs["precomputed"], strict=True)
+        for a, b in zip(per_step["losses"], precomputed["losses"], strict=False)
+    ]
     return {
         "pairs": pairs,
         "epochs": epochs,
+        "rounds": rounds,
         "device": device,
-        "per_step": per_step,
-        "precomputed": precomputed,
-        "wall_ratio": precomputed["seconds"] / per_step["seconds"],
-        "cpu_ratio": precomputed["cpu_seconds"] / per_step["cpu_seconds"],
+        "runs": runs,
+        "per_step": totals["per_step"],
+        "precomputed": totals["precomputed"],
+        "wall_ratio": totals["precomputed"]["seconds"] / totals["per_step"]["seconds"],
+        "cpu_ratio": totals["precomputed"]["cpu_seconds"] / totals["per_step"]["cpu_seconds"],
         "steps_compared": len(compared),
-        "largest_loss_difference": max((abs(a - b) for a, b in compared), default=None),
+        "largest_loss_difference": max(compared, default=None),
     }
 
 

@@ -235,10 +235,12 @@ def _reference_precompute(figures: dict[str, Any] | None) -> str:
     per_step, precomputed = figures["per_step"], figures["precomputed"]
     difference = figures["largest_loss_difference"]
     same = "no step compared" if difference is None else f"largest loss difference {difference:.4f}"
+    rounds = figures.get("rounds", 1)
+    runs = "two whole runs" if rounds == 1 else f"{rounds} alternating rounds of whole runs"
     return (
         f" Reference log-probs precomputed by TRL (`precompute_ref_log_probs`) against one reference forward per "
-        f"step, two whole runs of {figures['epochs']:g} epochs over {figures['pairs']} pairs, the precompute "
-        f"timed in: {per_step['seconds']:,.0f} -> {precomputed['seconds']:,.0f} s wall "
+        f"step, {runs} of {figures['epochs']:g} epochs over {figures['pairs']} pairs, the precompute "
+        f"timed in (totals): {per_step['seconds']:,.0f} -> {precomputed['seconds']:,.0f} s wall "
         f"({figures['wall_ratio']:.2f}x), {per_step['cpu_seconds']:,.0f} -> {precomputed['cpu_seconds']:,.0f} "
         f"CPU-s ({figures['cpu_ratio']:.2f}x); {figures['steps_compared']} steps' losses compared, {same}."
     )

@@ -8,7 +8,7 @@ edits, views only, edits only); then each contestant in a fresh process of its o
 * the flow (whole curation chain, exactly-once into Iceberg) on each stream;
 * scale-out: the realistic mix again with 2 workers in one process, and with 2 processes;
 * DPO + LoRA: the trainer's recipe, pairs/s and tokens/s (``dpo_bench.py``; CUDA + bf16 when present),
-  and two whole 2-epoch runs with the reference's log-probs per step vs precomputed;
+  and alternating whole 2-epoch runs with the reference's log-probs per step vs precomputed;
 * curation quality on our labelled set, the held-out set and the probe set (``curation_quality.py``);
 * optionally a long run (default 1,000,000 events inside one 24 h dedup window): rate at the
   start vs the end, RSS growth.
@@ -255,7 +255,7 @@ def _dpo(console: Console) -> dict[str, Any]:
 
         console.print("DPO + LoRA throughput (a few optimizer steps of the trainer's recipe) ...")
         result = measure_dpo_throughput()
-        console.print("DPO reference log-probs, per step vs precomputed (two whole runs of 2 epochs) ...")
+        console.print("DPO reference log-probs, per step vs precomputed (alternating whole runs of 2 epochs) ...")
         result["reference_precompute"] = measure_reference_precompute()
         return result
     except (ImportError, ModelError) as exc:  # the train extra or the local model is missing

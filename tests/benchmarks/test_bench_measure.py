@@ -286,8 +286,14 @@ def test_rendered_dpo_states_what_precomputing_the_reference_saved() -> None:
         "steps_compared": 2,
         "largest_loss_difference": 0.00004,
     }
-    block = render_markdown(_results() | {"dpo": _dpo(reference_precompute=precompute)})
-    assert "two whole runs of 2 epochs over 16 pairs, the precompute timed in: 90 -> 72 s wall (0.80x)" in block
+    block = render_markdown(_results() | {"dpo": _dpo(reference_precompute=precompute | {"rounds": 2})})
+    assert (
+        "2 alternating rounds of whole runs of 2 epochs over 16 pairs, the precompute timed in (totals): 90 -> 72 s"
+        in block
+    )
+    assert "(0.80x)" in block
+    first = render_markdown(_results() | {"dpo": _dpo(reference_precompute=precompute)})
+    assert "two whole runs of 2 epochs" in first  # the first of these files: one run each
     assert "165 -> 130 CPU-s (0.79x); 2 steps' losses compared, largest loss difference 0.0000." in block
     assert "precompute_ref_log_probs" not in render_markdown(_results() | {"dpo": _dpo()})  # older files
 
