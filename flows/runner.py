@@ -21,14 +21,14 @@ from flywheel.errors import ConfigError, FlywheelError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
-from flywheel.flows.curation import build_flow
+from flywheel.flows.curation import FLOW_ID, build_flow
 from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
 from flywheel.flows.recall import recall
 from flywheel.flows.tally import RunStats
-from flywheel.flows.winner_files import WinnerFiles
+from flywheel.flows.winner_files import WinnerFiles, referenced_by_store
 from flywheel.infra.catalog import (
     Offsets,
     branch_head,
@@ -138,6 +138,20 @@ def prepare_recovery(settings: FlowConfig, request: StartRequest) -> RecoveryCon
     return RecoveryConfig(directory, backup_interval=timedelta(seconds=settings.recovery.backup_interval_s))
 
 
+def sweep_dedup_journal(settings: FlowConfig, journal: WinnerFiles) -> list[str]:
+    """Remove the dedup journal files an earlier crash left behind; return their names."""
+    referenced = referenced_by_store(Path(settings.recovery.directory), f"{FLOW_ID}.dedup.")
+    if referenced is None:
+        return []
+    removed = journal.sweep(referenced)
+    if removed:
+        log.info(
+            "removed dedup journal files that no recovery snapshot references (left by a crash)",
+            extra={"files": len(removed), "directory": str(journal.directory)},
+        )
+    return removed
+
+
 def run_flow(
     settings: FlowConfig,
     *,
@@ -153,6 +167,8 @@ def run_flow(
     tables = ensure_tables(catalog, settings.catalog)
     start_offsets = resolve_start_offsets(settings, tables, request, partitions)
     recovery = prepare_recovery(settings, request)
+    journal = WinnerFiles.for_recovery(settings.recovery)
+    sweep_dedup_journal(settings, journal)
     if settings.metrics.enabled:
         metrics.serve(settings.metrics.host, settings.metrics.port)
 
@@ -168,7 +184,7 @@ def run_flow(
     flow = build_flow(
         CurationChain.build(settings.curation, settings.validation, settings.topics)
         .recalling(recalled)
-        .journaling(WinnerFiles.for_recovery(settings.recovery)),
+        .journaling(journal),
         InteractionSource(
             settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
         ),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -50,11 +52,22 @@ def test_sigkill_three_times_loses_and_duplicates_nothing(settings: Settings, tm
     wait_for(lambda: total_records(settings, DPO_PAIRS) > second, what="progress after second restart")
     kill(process)
 
+    # Every journal file made old enough to be swept at the next start, and a crash's leftover
+    # planted: the start removes what no kept snapshot references, and must keep the rest.
+    journal = Path(settings.recovery.directory) / "dedup-winners"
+    leftover = journal / ("0" * 32 + ".seg")
+    leftover.write_bytes(b"sealed in an epoch that never completed")
+    old = time.time() - 3600
+    for path in journal.iterdir():
+        os.utime(path, (old, old))
+
     # Final restart drains everything and exits on its own.
     assert_drained([start_flow_process(config, "--until-drained", log_path=log)], log)
+    assert not leftover.exists()
+    assert "no recovery snapshot references" in log.read_text()
 
     # The restarts read dedup winners back from the journal's files, not only from snapshots.
-    assert list((Path(settings.recovery.directory) / "dedup-winners").glob("*.seg"))
+    assert list(journal.glob("*.seg"))
 
     # Reference: the same input processed once, without crashes, into a fresh catalog.
     assert_matches_uninterrupted_run(settings, tmp_path / "reference")
