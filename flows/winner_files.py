@@ -21,6 +21,7 @@ import pickle
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 
 from flywheel.config import RecoverySettings
@@ -142,7 +143,7 @@ def referenced_by_store(directory: Path, step_prefix: str) -> set[str] | None:
         indexes: set[int] = set()
         counts: set[int] = set()
         for path in paths:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as store:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as store:
                 for index, count in store.execute("SELECT part_index, part_count FROM parts"):
                     indexes.add(index)
                     counts.add(count)

@@ -95,7 +95,8 @@ def test_a_sweep_removes_only_old_files_no_snapshot_references(tmp_path: Path) -
 
 
 def test_the_recovery_store_names_the_files_its_snapshots_reference(tmp_path: Path) -> None:
-    recovery = RecoverySettings(directory=tmp_path / "recovery", snapshot_interval_s=1)
+    # a name a URI must escape: the store is opened read-only by URI
+    recovery = RecoverySettings(directory=tmp_path / "recovery #1?", snapshot_interval_s=1)
     config = revised(FlowConfig(), curation={"dedup": {"seal_at": 2}})
     recovery.directory.mkdir()
     init_db_dir(recovery.directory, 2)
