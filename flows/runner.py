@@ -138,8 +138,21 @@ def prepare_recovery(settings: FlowConfig, request: StartRequest) -> RecoveryCon
     return RecoveryConfig(directory, backup_interval=timedelta(seconds=settings.recovery.backup_interval_s))
 
 
-def sweep_dedup_journal(settings: FlowConfig, journal: WinnerFiles) -> list[str]:
-    """Remove the dedup journal files an earlier crash left behind; return their names."""
+def sweep_dedup_journal(settings: FlowConfig, journal: WinnerFiles, processes: int = 1) -> list[str]:
+    """Remove the dedup journal files an earlier crash left behind; return their names.
+
+    Only a flow of one process sweeps. In a cluster, a process's directory may hold a copy of a
+    partition that another process's worker uses (Bytewax lets each worker search its own
+    directory, and the Kubernetes StatefulSet gives each pod its own claim with every
+    partition): the snapshots that reference this process's files may be in that other copy.
+    """
+    if processes > 1:
+        log.info(
+            "dedup journal not swept: a cluster's local recovery store need not hold the snapshots "
+            "that reference its files (`flywheel stack reset` removes them with the recovery state)",
+            extra={"processes": processes, "directory": str(journal.directory)},
+        )
+        return []
     referenced = referenced_by_store(Path(settings.recovery.directory), f"{FLOW_ID}.dedup.")
     if referenced is None:
         return []
@@ -168,7 +181,7 @@ def run_flow(
     start_offsets = resolve_start_offsets(settings, tables, request, partitions)
     recovery = prepare_recovery(settings, request)
     journal = WinnerFiles.for_recovery(settings.recovery)
-    sweep_dedup_journal(settings, journal)
+    sweep_dedup_journal(settings, journal, len(addresses) if addresses else 1)
     if settings.metrics.enabled:
         metrics.serve(settings.metrics.host, settings.metrics.port)
 

@@ -17,6 +17,7 @@ from flywheel.errors import RecoveryStateDamaged
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
 from flywheel.flows.curation import FLOW_ID, build_flow
+from flywheel.flows.runner import sweep_dedup_journal
 from flywheel.flows.winner_files import MIN_GRACE_S, WinnerFiles, referenced_by_store
 from flywheel.operators.winners import encode_block
 from flywheel.sample import sample_events
@@ -136,3 +137,17 @@ def test_a_store_that_cannot_tell_sweeps_nothing(tmp_path: Path) -> None:
     assert referenced_by_store(directory, DEDUP_STEPS) is None
     (directory / "part-0.sqlite3").write_bytes(b"not a database")
     assert referenced_by_store(directory, DEDUP_STEPS) is None
+
+
+def test_only_a_flow_of_one_process_sweeps(tmp_path: Path) -> None:
+    # A cluster's process may hold an unused copy of a partition whose used copy (another pod's)
+    # references its files: it must keep them.
+    config = revised(FlowConfig(), recovery={"directory": tmp_path / "recovery"})
+    config.recovery.directory.mkdir()
+    init_db_dir(config.recovery.directory, 2)
+    journal = WinnerFiles.for_recovery(config.recovery)
+    leftover = journal.seal([encode_block([("a", 1.0, None)])])
+    _aged(journal.directory / leftover.name, 10 * MIN_GRACE_S)
+    assert sweep_dedup_journal(config, journal, processes=2) == []
+    assert (journal.directory / leftover.name).exists()
+    assert sweep_dedup_journal(config, journal, processes=1) == [leftover.name]
