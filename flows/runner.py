@@ -153,6 +153,8 @@ def sweep_dedup_journal(settings: FlowConfig, journal: WinnerFiles, processes: i
             extra={"processes": processes, "directory": str(journal.directory)},
         )
         return []
+    if not journal.directory.is_dir():  # nothing was ever sealed: no need to read the store
+        return []
     referenced = referenced_by_store(Path(settings.recovery.directory), f"{FLOW_ID}.dedup.")
     if referenced is None:
         return []
