@@ -20,7 +20,7 @@ class Intake:
 
     def decode(self, message: SourceMessage) -> Decoded:
         """Decode and validate one message; failures become :class:`Invalid` with a reason."""
-        decoded = decode_event(message.value, self._limits)
+        decoded = decode_event(message.value, self._limits, message.coordinates.timestamp_ms)
         if isinstance(decoded, Rejection):
             return Invalid(message, decoded)
         if message.value is not None and is_clean_json(message.value):  # nearly every message: nothing to clean

@@ -135,6 +135,14 @@ class ValidationSettings(Section):
     max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     max_text_bytes: int = Field(default=64 * 1024, ge=64)
     max_metadata_bytes: int = Field(default=16 * 1024, ge=64)
+    # An event cannot have happened after its message was received. One claiming a later time
+    # would sit in a future dedup slot holding its partition's progress, and would move the
+    # quota's and the dedup window's newest day ahead of every real event (poisoning both).
+    max_future_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how far occurred_at may lie after the Kafka message's timestamp (client clock skew)",
+    )
 
 
 class SourceSettings(Section):

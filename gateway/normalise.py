@@ -82,13 +82,19 @@ def from_telemetry(body: TelemetryIn, received_at: datetime) -> InteractionEvent
     )
 
 
-def validate(events: list[InteractionEvent], limits: ValidationSettings, batch: bool) -> list[EncodedEvent]:
-    """Encode each event and run the flow's decoder on it; raise :class:`InvalidEvent` on any rejection."""
+def validate(
+    events: list[InteractionEvent], limits: ValidationSettings, batch: bool, received_ms: int = 0
+) -> list[EncodedEvent]:
+    """Encode each event and run the flow's decoder on it; raise :class:`InvalidEvent` on any rejection.
+
+    ``received_ms``: the gateway's clock, as the flow will see it in the message's timestamp
+    (an ``occurred_at`` too far after it is refused here rather than sent to the DLQ later).
+    """
     encoded: list[EncodedEvent] = []
     errors: list[dict[str, Any]] = []
     for index, event in enumerate(events):
         value = encode_event(event)
-        decoded = decode_event(value, limits)
+        decoded = decode_event(value, limits, received_ms)
         if isinstance(decoded, Rejection):
             prefix: list[str | int] = ["body", "events", index] if batch else ["body"]
             errors.append({"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason})

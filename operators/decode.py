@@ -6,6 +6,8 @@ passes every valid event through :func:`clean_event` before any decision.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 
 from flywheel.config import ValidationSettings
@@ -19,8 +21,13 @@ _metadata_encoder = msgspec.json.Encoder()
 _TEXT_FIELDS = ("prompt", "response", "final_user_edit", "comment")
 
 
-def decode_event(raw: bytes | None, limits: ValidationSettings) -> InteractionEvent | Rejection:
-    """Decode one message value; never raises for bad input, returns a reason instead."""
+def decode_event(raw: bytes | None, limits: ValidationSettings, received_ms: int = 0) -> InteractionEvent | Rejection:
+    """Decode one message value; never raises for bad input, returns a reason instead.
+
+    ``received_ms``: when the message was received (its Kafka timestamp, the gateway's clock), in
+    milliseconds since the epoch; an event claiming to have happened more than
+    ``limits.max_future_s`` after it is rejected. 0 or less (no timestamp) skips that check.
+    """
     if not raw:
         return Rejection(Reason.EMPTY_MESSAGE, "message value is empty or null")
     if len(raw) > limits.max_event_bytes:
@@ -38,7 +45,28 @@ def decode_event(raw: bytes | None, limits: ValidationSettings) -> InteractionEv
         if not is_utf8(raw):
             return Rejection(Reason.INVALID_UTF8, f"value is not valid UTF-8 ({exc})")
         return Rejection(Reason.MALFORMED_JSON, str(exc))
-    return _check_semantics(event, limits)
+    checked = _check_semantics(event, limits)
+    if received_ms > 0 and isinstance(checked, InteractionEvent):
+        return _check_event_time(checked, received_ms, limits)
+    return checked
+
+
+def _check_event_time(
+    event: InteractionEvent, received_ms: int, limits: ValidationSettings
+) -> InteractionEvent | Rejection:
+    """Reject an event whose ``occurred_at`` lies too far after its message was received.
+
+    Judged against the message's own timestamp, not the clock of the flow: a replay decides the same.
+    """
+    ahead_s = event.occurred_at.timestamp() - received_ms / 1000
+    if ahead_s <= limits.max_future_s:
+        return event
+    received = datetime.fromtimestamp(received_ms / 1000, UTC).isoformat()
+    return Rejection(
+        Reason.OCCURRED_IN_FUTURE,
+        f"`occurred_at` {event.occurred_at.isoformat()} is {ahead_s:.0f} s after the message was received"
+        f" ({received}); at most {limits.max_future_s:g} s is allowed (validation.max_future_s)",
+    )
 
 
 def clean_event(event: InteractionEvent) -> tuple[InteractionEvent, dict[str, int]]:

@@ -96,6 +96,7 @@ class Reason:
     FIELD_TOO_LARGE = "field_too_large"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     EMPTY_MESSAGE = "empty_message"
+    OCCURRED_IN_FUTURE = "occurred_in_future"
 
     ALL = (
         EVENT_TOO_LARGE,
@@ -109,6 +110,7 @@ class Reason:
         FIELD_TOO_LARGE,
         UNSUPPORTED_SCHEMA_VERSION,
         EMPTY_MESSAGE,
+        OCCURRED_IN_FUTURE,
     )
 
 

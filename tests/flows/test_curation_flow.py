@@ -289,6 +289,32 @@ def test_undecodable_messages_go_to_the_dlq_with_reason_and_offset(chain: Curati
     assert (result.stats.events_read, result.stats.dead_letters) == (5, 4)
 
 
+def test_an_event_claiming_a_time_after_its_message_was_received_goes_to_the_dlq(chain: CurationChain) -> None:
+    # Held in a future dedup slot it would hold its partition's progress, and once decided it
+    # would move the quota's and the dedup window's newest day past every real event.
+    users = [f"user-{index}" for index in range(4)]
+    honest = [
+        event(f"edit-{index}", occurred_at=T0 + timedelta(minutes=index), user_id=user)
+        for index, user in enumerate(users)
+    ]
+    forged = event("forged", occurred_at=T0 + timedelta(days=3650), user_id="user-x")
+    skewed = event(
+        "skewed", occurred_at=T0 + timedelta(minutes=2, seconds=CONFIG.validation.max_future_s), user_id="user-y"
+    )
+    values: list[InteractionEvent | bytes | None] = [*honest[:2], forged, skewed, *honest[2:]]
+    received = [int((T0 + timedelta(minutes=min(index, 3))).timestamp() * 1000) for index in range(len(values))]
+    received[3] = int((T0 + timedelta(minutes=2)).timestamp() * 1000)  # skewed: exactly the allowance ahead
+
+    result = run_curation(values, CONFIG, chain, received=received)
+
+    dlq = result.topic(CONFIG.topics.dlq)
+    assert [dict(message.headers)[REASON_HEADER] for message in dlq] == [b"occurred_in_future"]
+    assert [dict(message.headers)[OFFSET_HEADER] for message in dlq] == [b"2"]
+    assert sorted(result.event_ids(DPO_PAIRS)) == sorted([*(e.event_id for e in honest), "skewed"])
+    assert "forged" not in result.rejections()
+    assert max(marker.offset for marker in result.progress()[DPO_PAIRS]) == len(values) - 1
+
+
 def test_a_split_refuses_an_item_neither_guard_accepts() -> None:
     flow = Dataflow("split_guard")
     items = op.input("in", flow, TestingSource(["not a decision"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,7 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
         (event(signal="rating"), ["body", "rating"]),
         (event(prompt="x" * 70_000), ["body", "prompt"]),
         (event(schema_version=2), ["body", "schema_version"]),
+        (event(occurred_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat()), ["body", "occurred_at"]),
         ({"events": [event(), event(final_user_edit=None)]}, ["body", "events", 1, "final_user_edit"]),
         ({"events": [event()] * 4}, ["body", "events"]),
         ({"events": []}, ["body", "batch", "events"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import msgspec
 import pytest
@@ -109,3 +110,32 @@ def test_messages_whose_texts_need_cleaning_are_not_called_clean() -> None:
     for dirty in ("nul\x00", "bell\x07", "back\bspace", "form\ffeed", "del\x7f", "bidi\u202e", "zw\u200bsp", "e\u0301"):
         assert not is_clean_json(encode(prompt=dirty)), dirty
         assert not is_clean_json(msgspec.json.encode({**VALID, "prompt": dirty})), dirty
+
+
+RECEIVED_MS = int(datetime(2026, 11, 1, 10, 0, tzinfo=UTC).timestamp() * 1000)  # VALID's occurred_at
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "rejected"),
+    [
+        ("2026-11-01T09:00:00Z", False),  # an hour before it was received: late, not forged
+        ("2026-11-01T10:05:00Z", False),  # exactly the allowance ahead (client clock skew)
+        ("2026-11-01T10:05:01Z", True),
+        ("2036-11-01T10:00:00Z", True),
+    ],
+)
+def test_an_event_claiming_a_time_after_its_message_was_received_is_rejected(occurred_at: str, rejected: bool) -> None:
+    limits = ValidationSettings(max_future_s=300)
+    result = decode_event(encode(occurred_at=occurred_at), limits, received_ms=RECEIVED_MS)
+    if not rejected:
+        assert isinstance(result, InteractionEvent)
+        return
+    assert isinstance(result, Rejection) and result.reason == Reason.OCCURRED_IN_FUTURE
+    assert "`occurred_at`" in result.detail and "validation.max_future_s" in result.detail
+
+
+def test_a_message_without_a_timestamp_is_not_judged_on_event_time() -> None:
+    assert isinstance(decode_event(encode(occurred_at="2036-11-01T10:00:00Z"), LIMITS), InteractionEvent)
+    assert isinstance(
+        decode_event(encode(occurred_at="2036-11-01T10:00:00Z"), LIMITS, received_ms=-1), InteractionEvent
+    )

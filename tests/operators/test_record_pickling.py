@@ -78,7 +78,7 @@ def test_an_event_the_intake_decoded_from_clean_json_pickles_as_its_message_byte
     # travel instead of a fresh encoding of the event; they decode to the very same event.
     event = make_event(Signal.EDIT, final_user_edit="Use a context manager.", metadata={"k": [1, 2.5, None]})
     raw = encode_event(event).replace(b'"prompt"', b' "prompt"')  # the producer's bytes, not a re-encoding
-    where = SourceCoordinates("t", 3, 7, 1_700_000_000_000)
+    where = SourceCoordinates("t", 3, 7, int(event.occurred_at.timestamp() * 1000))
     sourced = Intake(ValidationSettings(), "dlq").decode(SourceMessage(where, None, raw))
     assert isinstance(sourced, SourcedEvent) and sourced.raw is raw
     assert sourced.__reduce__()[0].__name__ == "_sourced_from_raw"

@@ -29,15 +29,30 @@ from flywheel.schemas.tables import REJECTIONS, contracts
 TOPIC = "flywheel.interactions.v1"
 
 
-def as_source_items(values: Sequence[InteractionEvent | bytes | None], topic: str = TOPIC) -> list[SourceItem]:
-    """Messages at offsets 0.. of partition 0 (events encoded, bytes as given), then one progress marker."""
+def as_source_items(
+    values: Sequence[InteractionEvent | bytes | None], topic: str = TOPIC, received: Sequence[int] | None = None
+) -> list[SourceItem]:
+    """Messages at offsets 0.. of partition 0 (events encoded, bytes as given), then one progress marker.
+
+    ``received``: each message's Kafka timestamp (ms); by default an event's message is received
+    when the event happened (its ``occurred_at``), and bytes come without a timestamp.
+    """
     items: list[SourceItem] = []
     for offset, value in enumerate(values):
-        raw = encode_event(value) if isinstance(value, InteractionEvent) else value
-        key = value.thread_id.encode() if isinstance(value, InteractionEvent) else None
-        items.append(SourceMessage(SourceCoordinates(topic, 0, offset, 1_700_000_000_000 + offset), key, raw))
+        if isinstance(value, InteractionEvent):
+            raw, key, received_ms = encode_event(value), value.thread_id.encode(), received_at(value)
+        else:
+            raw, key, received_ms = value, None, 0
+        if received is not None:
+            received_ms = received[offset]
+        items.append(SourceMessage(SourceCoordinates(topic, 0, offset, received_ms), key, raw))
     items.append(SourceProgress(topic, 0, len(values) - 1))
     return items
+
+
+def received_at(event: InteractionEvent) -> int:
+    """The event's ``occurred_at`` as a Kafka timestamp (milliseconds since the epoch)."""
+    return int(event.occurred_at.timestamp() * 1000)
 
 
 @dataclass
@@ -90,10 +105,12 @@ def run_curation(
     config: FlowConfig | None = None,
     chain: CurationChain | None = None,
     tables: Sink[tuple[str, SinkItem]] | None = None,
+    received: Sequence[int] | None = None,
 ) -> FlowRun:
     """Run ``values`` through the curation flow to the end and collect what it wrote.
 
-    Table items are collected in memory unless ``tables`` (e.g. the Iceberg sink) is given.
+    Table items are collected in memory unless ``tables`` (e.g. the Iceberg sink) is given;
+    ``received``: the messages' Kafka timestamps (see :func:`as_source_items`).
     """
     config = config or FlowConfig()
     chain = chain or CurationChain.build(config.curation, config.validation, config.topics)
@@ -102,7 +119,7 @@ def run_curation(
     stats = RunStats()
     flow = build_flow(
         chain,
-        TestingSource(as_source_items(values, config.topics.interactions)),
+        TestingSource(as_source_items(values, config.topics.interactions, received)),
         tables if tables is not None else TestingSink(table_items),
         TestingSink(messages),
         sorted(contracts()),
