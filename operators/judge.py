@@ -6,17 +6,19 @@ bearer token read from the env var named by ``judge.api_key_env``) for a JSON ve
 safety, neutrality and factual integrity of the user's edit, at temperature 0. The flow
 calls :meth:`Judge.judge_batch` on batches after the toxicity gate (the most expensive step
 runs last) and drops failing items with :func:`check_verdict` (stage ``judge``). An
-unreachable judge or an unparsable answer gives a failed verdict with reason
-``judge_error`` when ``on_error = "reject"`` (fail closed, the default), or a pass when
-``on_error = "accept"``. Any object with a ``judge_batch`` method fits the protocol.
+unreachable judge, a malformed reply (not JSON, truncated, no ``choices[0].message.content``
+string) or an unparsable answer gives, per item and without retries, a failed verdict with
+reason ``judge_error`` (the detail names what was wrong) when ``on_error = "reject"`` (fail
+closed, the default), or a pass when ``on_error = "accept"``; it never raises out of
+:meth:`HttpJudge.judge_batch`. Any object with a ``judge_batch`` method fits the protocol.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -36,6 +38,19 @@ SYSTEM_PROMPT = (
 )
 
 USER_TEMPLATE = "PROMPT:\n{prompt}\n\nORIGINAL ANSWER:\n{rejected}\n\nEDITED ANSWER:\n{chosen}"
+
+# What a request or a reply can raise that means "no verdict from the judge": transport faults
+# (URLError, HTTPError, timeouts and resets are OSErrors; IncompleteRead and other protocol
+# faults are HTTPExceptions), a malformed reply (ValueError, see reply_content), and JSON nested
+# too deep for the parser (RecursionError). LookupError/TypeError stay as a safety net.
+JUDGE_FAULTS: tuple[type[BaseException], ...] = (
+    OSError,
+    http.client.HTTPException,
+    ValueError,
+    LookupError,
+    TypeError,
+    RecursionError,
+)
 
 
 class JudgeItem(msgspec.Struct, frozen=True):
@@ -100,7 +115,7 @@ class HttpJudge:
         try:
             content = self._complete(item)
             return parse_verdict(content)
-        except (urllib.error.URLError, TimeoutError, OSError, ValueError, KeyError, TypeError) as exc:
+        except JUDGE_FAULTS as exc:
             message = f"judge failed: {type(exc).__name__}: {exc}"[:500]
             if self.cfg.on_error == "accept":
                 return JudgeVerdict(safe=True, neutral=True, factual=True, reason="accepted on error", error="")
@@ -122,8 +137,36 @@ class HttpJudge:
             self.cfg.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
         )
         with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as response:
-            payload: Any = json.loads(response.read().decode("utf-8"))
-        return str(payload["choices"][0]["message"]["content"])
+            raw = response.read()
+        return reply_content(raw)
+
+
+def reply_content(raw: bytes) -> str:
+    """The first choice's message content of a chat-completions reply body.
+
+    Raises ValueError naming what is wrong: not JSON, not an object, no ``choices``, no
+    ``message`` object, no string ``content``.
+    """
+    try:
+        payload: Any = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"judge reply is not JSON ({exc}): {_preview(raw)}") from exc
+    if not isinstance(payload, dict):
+        raise ValueError(f"judge reply is a JSON {type(payload).__name__}, not an object: {_preview(raw)}")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise ValueError(f"judge reply has no choices: {_preview(raw)}")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict):
+        raise ValueError(f"judge reply's first choice has no message object: {_preview(raw)}")
+    content = message.get("content")
+    if not isinstance(content, str):
+        raise ValueError(f"judge reply's message has no string content: {_preview(raw)}")
+    return content
+
+
+def _preview(raw: bytes) -> str:
+    return repr(raw[:200].decode("utf-8", "replace"))
 
 
 def parse_verdict(content: str) -> JudgeVerdict:

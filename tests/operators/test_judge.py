@@ -1,12 +1,71 @@
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from flywheel.operators.config import JudgeSettings
 from flywheel.operators.judge import HttpJudge, JudgeItem, build_judge, check_verdict, parse_verdict
 from tests.support.judge import UNPARSEABLE, JudgeHandler, serve_judge
+
+GOOD_VERDICT = {"safe": True, "neutral": True, "factual": True, "reason": "fine"}
+
+
+def _reply(content: object) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}).encode()
+
+
+# Malformed chat-completions replies, keyed by the edited answer that makes the server send them:
+# (raw HTTP body, words the error verdict must name). "truncated" announces more bytes than it sends.
+MALFORMED: dict[str, tuple[bytes, str]] = {
+    "empty-choices": (b'{"choices": []}', "no choices"),
+    "no-choices": (b'{"error": {"message": "overloaded"}}', "no choices"),
+    "choices-not-a-list": (b'{"choices": "abc"}', "no choices"),
+    "choice-without-message": (b'{"choices": [{"index": 0}]}', "no message object"),
+    "message-not-an-object": (b'{"choices": [{"message": "hi"}]}', "no message object"),
+    "missing-content": (b'{"choices": [{"message": {"role": "assistant"}}]}', "no string content"),
+    "null-content": (_reply(None), "no string content"),
+    "content-not-a-string": (_reply({"safe": True}), "no string content"),
+    "non-json": (b"<html>502 Bad Gateway</html>", "not JSON"),
+    "empty-body": (b"", "not JSON"),
+    "not-utf8": (b"\xff\xfe\xfa", "not JSON"),
+    "json-array": (b"[1, 2]", "not an object"),
+    "nested-too-deep": (b"[" * 100_000, "RecursionError"),
+    "truncated": (_reply(json.dumps(GOOD_VERDICT)), "IncompleteRead"),
+}
+
+
+class MalformedJudgeHandler(BaseHTTPRequestHandler):
+    """Sends the MALFORMED body named by the edited answer, or a valid passing verdict."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        edited = body["messages"][-1]["content"].split("EDITED ANSWER:\n", 1)[1]
+        data = MALFORMED[edited][0] if edited in MALFORMED else _reply(json.dumps(GOOD_VERDICT))
+        length = len(data) + 100 if edited == "truncated" else len(data)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2] if edited == "truncated" else data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def malformed_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MalformedJudgeHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture()
@@ -64,3 +123,25 @@ def test_parse_verdict_errors() -> None:
 def test_bad_url_rejected() -> None:
     with pytest.raises(ValueError, match="http"):
         build_judge(JudgeSettings(enabled=True, url="ftp://x"))
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_reply_is_a_judge_error_not_a_crash(malformed_url: str, case: str) -> None:
+    closed = HttpJudge(JudgeSettings(enabled=True, url=malformed_url, timeout_s=5))
+    [verdict] = closed.judge_batch([JudgeItem("q", case, "orig")])
+    assert not verdict.passed
+    assert MALFORMED[case][1] in verdict.error
+    drop = check_verdict(verdict)
+    assert drop is not None and drop.stage == "judge" and drop.reason == "judge_error"
+    opened = HttpJudge(JudgeSettings(enabled=True, url=malformed_url, timeout_s=5, on_error="accept"))
+    [accepted] = opened.judge_batch([JudgeItem("q", case, "orig")])
+    assert accepted.passed and not accepted.error
+
+
+def test_malformed_replies_do_not_stop_the_rest_of_a_batch(malformed_url: str) -> None:
+    judge = HttpJudge(JudgeSettings(enabled=True, url=malformed_url, timeout_s=5, max_concurrency=4))
+    names = ["fine-before", *MALFORMED, "fine-after"]
+    verdicts = judge.judge_batch([JudgeItem("q", name, "orig") for name in names])
+    assert [v.passed for v in verdicts] == [True] + [False] * len(MALFORMED) + [True]
+    for name, verdict in zip(names[1:-1], verdicts[1:-1], strict=True):
+        assert MALFORMED[name][1] in verdict.error, (name, verdict.error)
