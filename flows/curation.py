@@ -3,7 +3,7 @@
     decode+validate -> held, order-independent dedup (event ids, edit content) -> route by signal
       edit -> distance band -> safety gate (policy, toxicity, judge)
            -> per-user quota -> DPO pair
-      thumbs_up / rating>=4, unedited -> stratified sample -> positive example
+      thumbs_up / rating>=4, unedited -> stratified sample -> no PII in the response -> positive example
       thumbs_down / regenerate / copy / abandon / follow_up / escalation
            -> feedback row (+ review topic for thumbs_down, escalation)
       view -> counted, not stored
@@ -30,6 +30,8 @@ from flywheel.flows.chain import CurationChain
 from flywheel.flows.decisions import (
     Dropped,
     SourceItem,
+    is_clean_positive,
+    is_dropped_positive,
     is_event_or_progress,
     is_invalid,
     is_not_sampled,
@@ -78,10 +80,12 @@ def build_flow(
     feedback_rows = op.map("to_feedback_row", routes.feedback, chain.rows.feedback)
     review = op.flat_map("to_review_message", routes.feedback, chain.rows.review_messages)
 
-    # positives -> stratified 1% sample, decided by a hash of event_id
+    # positives -> stratified 1% sample, decided by a hash of event_id -> no PII in the response
     draws = op.map("sample_positives", routes.positives, chain.router.draw)
     sampled = split("split_sampled", draws, is_sampled, is_not_sampled)
-    positive_rows = op.map("to_positive_example", sampled.trues, chain.rows.positive)
+    screened = op.map("positive_policy", sampled.trues, chain.policy.check_positive)
+    clean = split("split_positive_policy", screened, is_clean_positive, is_dropped_positive)
+    positive_rows = op.map("to_positive_example", clean.trues, chain.rows.positive)
 
     # edits and reviewer decisions -> the reviewed-answers ledger (keyed by the item, one stream so
     # order holds): a user edit never overrides a reviewer's answer to the same item
@@ -110,6 +114,7 @@ def build_flow(
     dropped = op.merge(
         "all_drops",
         fresh.dropped,
+        clean.falses,
         *near_drops,
         in_band.dropped,
         allowed.dropped,

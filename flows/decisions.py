@@ -109,6 +109,16 @@ def is_not_sampled(draw: Draw) -> TypeGuard[NotSampled]:
     return isinstance(draw, NotSampled)
 
 
+def is_clean_positive(screened: Sampled | Dropped) -> TypeGuard[Sampled]:
+    """Tell a sampled positive the policy kept from one it dropped."""
+    return isinstance(screened, Sampled)
+
+
+def is_dropped_positive(screened: Sampled | Dropped) -> TypeGuard[Dropped]:
+    """Tell a sampled positive the policy dropped from one it kept."""
+    return isinstance(screened, Dropped)
+
+
 def position_of(sourced: SourcedEvent) -> Position:
     """The event's source topic, partition and offset (what dedup and quota remember it by)."""
     return sourced.coordinates.position

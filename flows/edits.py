@@ -10,13 +10,13 @@ from __future__ import annotations
 import msgspec
 
 from flywheel import metrics
-from flywheel.flows.decisions import Candidate, Decision, Dropped, position_of
+from flywheel.flows.decisions import Candidate, Decision, Dropped, Sampled, position_of
 from flywheel.flows.recall import StoredPair
 from flywheel.operators.config import DistanceSettings, QuotaSettings
 from flywheel.operators.distance import check_band, measure_edit
 from flywheel.operators.judge import Judge, JudgeItem, check_verdict
 from flywheel.operators.outcome import Drop
-from flywheel.operators.policy import PolicyEngine, earlier_turns
+from flywheel.operators.policy import PolicyEngine, earlier_turns, response_pii
 from flywheel.operators.quota import QuotaLedger, quota_key
 from flywheel.operators.toxicity import SegmentedScorer, ToxicityGate, prefixed_scores
 
@@ -54,6 +54,15 @@ class PolicyGate:
             return Dropped(candidate.sourced, verdict.drop)
         scores = {**candidate.scores, **{f"policy:{k}": v for k, v in verdict.findings.items()}}
         return msgspec.structs.replace(candidate, chosen=verdict.chosen, scores=scores)
+
+    def check_positive(self, sampled: Sampled) -> Sampled | Dropped:
+        """Drop a sampled positive whose response holds PII (``pii_in_response:<detector>``).
+
+        Its response is a training target like a pair's chosen: stored scrubbed it would teach
+        placeholders, stored raw it would leak. Counted as sampled, then as a policy drop.
+        """
+        drop = response_pii(sampled.sourced.event.response)
+        return sampled if drop is None else Dropped(sampled.sourced, drop)
 
 
 class ToxicityScreen:

@@ -14,7 +14,7 @@ from bytewax.dataflow import Stream, operator
 
 from flywheel.flows.decisions import Candidate, Dropped, Sampled
 from flywheel.flows.gates import grouped
-from flywheel.operators.policy import PolicyEngine, response_pii
+from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.routing import needs_review
 from flywheel.operators.rows import feedback_row, pair_row, positive_row, rejection_row, scrub_event
 from flywheel.schemas.records import OutboundMessage, SinkItem, SourceProgress, TableRow, TableRows
@@ -38,14 +38,7 @@ class Rows:
         )
 
     def positive(self, sampled: Sampled) -> TableRow:
-        """Build a positive example with its stratum and sampling rate; an audit row if its response holds PII.
-
-        A positive's response is a training target like a pair's chosen: stored scrubbed it would
-        teach placeholders, stored raw it would leak (counted as sampled, then in the rejections).
-        """
-        drop = response_pii(sampled.sourced.event.response)
-        if drop is not None:
-            return self.rejection(Dropped(sampled.sourced, drop))
+        """Build a positive example with its stratum and sampling rate (its response passed the policy)."""
         return positive_row(sampled.sourced, sampled.stratum, sampled.sampling_rate, self._policy.version, _now())
 
     def feedback(self, candidate: Candidate) -> TableRow:

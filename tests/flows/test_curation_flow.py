@@ -123,6 +123,18 @@ def test_positives_outside_the_sample_are_counted_not_stored(chain: CurationChai
     assert result.stats.decisions == {"sampling:sampled": 1, "sampling:not_sampled": 1}
 
 
+def test_a_sampled_positive_whose_response_holds_pii_is_a_counted_policy_drop(chain: CurationChain) -> None:
+    leaky = event("leaky", Signal.THUMBS_UP, response="Call +1 415 555 0134 for help.")
+    clean = event("clean", Signal.THUMBS_UP)
+
+    result = run(chain, [leaky, clean])
+
+    assert result.event_ids(POSITIVE_EXAMPLES) == ["clean"]
+    assert result.rejections() == {"leaky": ("policy", "pii_in_response:phone")}
+    assert "415 555" not in str(result.values(REJECTIONS, "leaky"))
+    assert result.stats.decisions == {"sampling:sampled": 2, "policy:pii_in_response:phone": 1}
+
+
 # -- gates -------------------------------------------------------------------------------------
 
 QUOTA = ("quota", "quota")
