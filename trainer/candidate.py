@@ -14,7 +14,7 @@ from typing import Any
 
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting
-from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, is_eval, mix_in_positives, prompt_key
+from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, mix_in_positives
 from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure
 from flywheel.trainer.events import Comparison, ModelFigures
 from flywheel.trainer.gates import apply_gates
@@ -45,16 +45,17 @@ class Candidate:
 
 
 def held_out_positives(
-    positives: list[dict[str, str]], settings: TrainerSettings
+    positives: list[dict[str, str]], split: PairSplit, settings: TrainerSettings
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(positives kept for the forgetting check, positives that may be mixed into training).
 
-    Without mixing, no positive is ever trained on: all are held out. With mixing, the split is
-    the pairs' split (by prompt key), so a held-out prompt is never trained on either way.
+    Without mixing, no positive is ever trained on: all are held out. With mixing, a positive
+    goes to its prompt's side of the pairs' split (:meth:`PairSplit.holds_out`), so a held-out
+    prompt is never trained on either way.
     """
     if not settings.mix_positives:
         return positives, []
-    held = [p for p in positives if is_eval(prompt_key(p["prompt"]), settings.eval_fraction)]
+    held = [p for p in positives if split.holds_out(p["prompt"], settings.eval_fraction)]
     return held, [p for p in positives if p not in held]
 
 
@@ -94,7 +95,7 @@ def train_candidate(
     tokenizer = load_tokenizer(reference)
     model = load_model(reference, device)
     formatting = Formatting.for_tokenizer(tokenizer)
-    eval_positives, mixable = held_out_positives(positives, settings)
+    eval_positives, mixable = held_out_positives(positives, split, settings)
     train_rows = split.train[: settings.max_train_pairs] if settings.max_train_pairs else split.train
     train_rows, cap = cap_training_set(train_rows, settings.max_prompt_share, settings.max_user_share)
     if mixable:

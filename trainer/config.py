@@ -46,6 +46,14 @@ class GateSettings(Section):
     max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
     max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")
     max_empty_or_truncated_rise: float = Field(default=0.05, ge=0.0, description="empty or cut-off answers")
+    # Empty answers on their own: a candidate may not trade the base's cut-off answers for silence.
+    max_empty_rise: float = Field(default=0.05, ge=0.0, description="answers with no text at all")
+    # Collapse to a few answers whatever is asked: distinct answers over prompts may fall at most this
+    # far below the lower of the base's share and the users' own (alike questions may want one answer).
+    max_distinct_drop: float = Field(default=0.2, ge=0.0, le=1.0, description="fall of the distinct-answer share")
+    # The primary figure also needs the exact sign test of closer against farther (ties left out)
+    # below this: a bootstrap of the mean of signs is too sure when a few prompts differ among many ties.
+    max_sign_test_p: float = Field(default=0.05, gt=0.0, le=1.0)
     # Python code that parses, paired on prompts where both answers have code: breached when even the
     # upper end of the 95% interval of the change is a drop of more than this (a tie or noise never is).
     max_code_parse_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="significant fall of code parsing")

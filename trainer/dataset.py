@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import unicodedata
@@ -24,7 +25,11 @@ PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version", "us
 # Read when the table has them: the event's metadata (JSON text or a map) carries earlier turns.
 OPTIONAL_PAIR_COLUMNS = ("metadata",)
 EXPORT_COLUMNS = ("prompt", "chosen", "rejected")
-SPLIT_RULE = "sha256(NFKC, casefolded, whitespace-collapsed prompt) / 2**64 < eval_fraction"
+SPLIT_RULE = (
+    "pairs linked by a shared prompt or a shared chosen answer of 32+ characters (each NFKC, casefolded, "
+    "whitespace-collapsed) "
+    "form one group, held out when sha256(its least prompt key) / 2**64 < eval_fraction"
+)
 
 
 def normalise_prompt(text: str) -> str:
@@ -45,10 +50,26 @@ def is_eval(key: str, eval_fraction: float) -> bool:
 
 @dataclass(frozen=True)
 class PairSplit:
-    """DPO pairs of one snapshot split by prompt: every pair of one prompt is on one side."""
+    """DPO pairs of one snapshot split by group: every pair of one prompt, or of one answer, is on one side."""
 
     train: list[dict[str, Any]]
     eval: list[dict[str, Any]]
+
+    def holds_out(self, prompt: str, eval_fraction: float) -> bool:
+        """Whether ``prompt`` (a positive example's, say) belongs to the held-out side.
+
+        A prompt of the pairs stays on its pairs' side; any other is split by its own key.
+        """
+        key = prompt_key(prompt)
+        if key in self._side_keys[0]:
+            return True
+        if key in self._side_keys[1]:
+            return False
+        return is_eval(key, eval_fraction)
+
+    @functools.cached_property
+    def _side_keys(self) -> tuple[frozenset[str], frozenset[str]]:
+        return frozenset(self.eval_prompt_keys), frozenset(prompt_key(row["prompt"]) for row in self.train)
 
     @property
     def eval_prompt_keys(self) -> list[str]:
@@ -76,16 +97,58 @@ def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["pair_id"])
 
 
+# A chosen answer links the prompts it answers only when it says something: "Yes." or "Thanks!"
+# shared by unrelated prompts would chain them into one group that takes a whole side.
+MIN_LINKING_ANSWER_CHARS = 32
+
+
 def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
-    """Deterministic split by prompt key; one prompt is held out when the fraction picks none of two or more."""
-    keys = {prompt_key(row["prompt"]) for row in rows}
+    """Deterministic split by group (:func:`pair_groups`); one group is held out when the fraction picks none.
+
+    Grouping by prompt alone let a reworded question carry its held-out answer into training
+    (users correct "How do I reverse a string?" and "Write a function that reverses a string"
+    to the same code): the held-out figure then measured recall of trained answers.
+    """
+    groups = pair_groups(rows)
+    keys = set(groups)
     held = {key for key in keys if is_eval(key, eval_fraction)}
     if not held and len(keys) > 1:
         held = {min(keys, key=lambda key: hashlib.sha256(key.encode()).digest())}
+    held_rows = {index for key in held for index in groups[key]}
     return PairSplit(
-        train=[row for row in rows if prompt_key(row["prompt"]) not in held],
-        eval=[row for row in rows if prompt_key(row["prompt"]) in held],
+        train=[row for index, row in enumerate(rows) if index not in held_rows],
+        eval=[row for index, row in enumerate(rows) if index in held_rows],
     )
+
+
+def pair_groups(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Row indices by group: rows sharing a prompt key or a chosen answer's key (32+ characters) are in one group.
+
+    Linked transitively (union-find); a group is named by the least prompt key it holds, so it
+    keeps its name, and its side, while rows join it without linking it to a group of a lesser key.
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    for row in rows:
+        prompt = root("p" + prompt_key(row["prompt"]))
+        if len(normalise_prompt(row["chosen"])) < MIN_LINKING_ANSWER_CHARS:
+            continue
+        answer = root("c" + prompt_key(row["chosen"]))
+        if prompt != answer:
+            # Each root is the least node of its group, prompt nodes before answer nodes: so a
+            # group's root is its least prompt node (every group holds a prompt).
+            low, high = sorted((prompt, answer), key=lambda node: (node[0] != "p", node))
+            parent[high] = low
+    groups: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(root("p" + prompt_key(row["prompt"]))[1:], []).append(index)
+    return groups
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,8 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
         repeated_line_rate=statistics.shares([has_repeated_line(a.text) for a in answers]),
         repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
         empty_or_truncated_rate=statistics.shares([a.empty_or_truncated for a in answers]),
+        empty_rate=statistics.shares([not a.text.strip() for a in answers]),
+        distinct_answer_share=distinct_share([a.text for a in answers]),
         mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
         code_parse_rate=statistics.shares(judged) if judged else None,
         code_answers=len(judged),
@@ -258,5 +260,14 @@ def compare(
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
         code_parse_change=statistics.mean(code_changes, resamples, seed) if code_changes else None,
         code_prompts=len(code_changes),
+        sign_test_p=statistics.sign_test(closer, farther),
+        users_distinct_share=distinct_share([p.corrections[0] for p in prompts]),
         samples=samples,
     )
+
+
+def distinct_share(texts: Sequence[str]) -> float:
+    """Distinct texts (case and whitespace aside) over texts; 1.0 for none. One answer to every prompt: 1/n."""
+    if not texts:
+        return 1.0
+    return len({" ".join(text.casefold().split()) for text in texts}) / len(texts)

@@ -60,6 +60,10 @@ class ModelFigures(BaseModel):
     repeated_line_rate: Interval = Field(description="share of answers with a non-empty line repeated 3+ times")
     repeated_ngram_rate: Interval = Field(description="mean share of word 4-grams repeating an earlier one")
     empty_or_truncated_rate: Interval = Field(description="share of answers empty or cut at the token budget")
+    empty_rate: Interval | None = Field(None, description="share of answers with no text (None: older cards)")
+    distinct_answer_share: float | None = Field(
+        None, description="distinct answers (whitespace and case aside) over answers (None: older cards)"
+    )
     mean_answer_chars: float
     code_parse_rate: Interval | None = Field(
         None,
@@ -106,6 +110,12 @@ class Comparison(BaseModel):
         "parses (paired bootstrap); None: no such prompt",
     )
     code_prompts: int = Field(0, description="prompts where both answers have Python code")
+    sign_test_p: float | None = Field(
+        None, description="two-sided exact sign test of closer against farther, ties left out (None: older cards)"
+    )
+    users_distinct_share: float | None = Field(
+        None, description="distinct first corrections over held-out prompts: how alike users want the answers"
+    )
     samples: list[Sample] = Field(default_factory=list)
 
 

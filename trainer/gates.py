@@ -40,24 +40,27 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{comparison.farther}; net {net.value:+.2f} (95% interval {net.low:+.2f}..{net.high:+.2f}) "
             f"does not clear {gates.min_net_closer:+.2f}"
         )
-    rises = (
+    elif comparison.sign_test_p is not None and comparison.sign_test_p >= gates.max_sign_test_p:
+        reasons.append(
+            f"{NO_GAIN}: closer on {comparison.closer}, farther on {comparison.farther} of {comparison.prompts} "
+            f"prompts (the rest ties): sign test p = {comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
+        )
+    rises: list[tuple[str, str, float, float, float]] = [
         ("repetition", "answers with a line repeated 3+ times", before.repeated_line_rate.value,
          after.repeated_line_rate.value, gates.max_repeated_line_rise),
         ("repetition", "repeated 4-grams", before.repeated_ngram_rate.value, after.repeated_ngram_rate.value,
          gates.max_repeated_ngram_rise),
         ("truncation", "empty or cut-off answers", before.empty_or_truncated_rate.value,
          after.empty_or_truncated_rate.value, gates.max_empty_or_truncated_rise),
-    )  # fmt: skip
+    ]  # fmt: skip
+    if before.empty_rate is not None and after.empty_rate is not None:
+        rises.append(("empty", "answers with no text", before.empty_rate.value, after.empty_rate.value,
+                      gates.max_empty_rise))  # fmt: skip
     for name, what, was, now, allowed in rises:
         if now - was > allowed:
             reasons.append(f"{GUARD} {name}: {what} {_pct(was)} -> {_pct(now)} (rise above {_pct(allowed)})")
-    code = comparison.code_parse_change
-    if code is not None and code.high < -gates.max_code_parse_drop:
-        reasons.append(
-            f"{GUARD} code: Python code that parses {_rate(before.code_parse_rate)} -> {_rate(after.code_parse_rate)}; "
-            f"on the {comparison.code_prompts} prompts both answered with code {code.value:+.2f} "
-            f"(95% interval {code.low:+.2f}..{code.high:+.2f}), a fall beyond {_pct(gates.max_code_parse_drop)}"
-        )
+    reasons += _collapse(before, after, comparison, gates)
+    reasons += _code(before, after, comparison, gates)
     # Users who shorten (lengthen) answers ask for shorter (longer) ones: the bounds widen to follow them.
     floor = gates.min_length_ratio * min(1.0, comparison.users_length_ratio)
     ceiling = gates.max_length_ratio * max(1.0, comparison.users_length_ratio)
@@ -81,5 +84,41 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
         reasons.append(
             f"gate reward_margin: DPO margin {comparison.dpo_reward_margin.value:+.4f} "
             f"< required {gates.min_reward_margin_gain:+.4f}"
+        )
+    return reasons
+
+
+def _collapse(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """A few answers whatever is asked: the distinct-answer share fell below the base's and the users' own."""
+    was, now = before.distinct_answer_share, after.distinct_answer_share
+    if was is None or now is None:
+        return []
+    wanted = min(was, comparison.users_distinct_share if comparison.users_distinct_share is not None else was)
+    if now >= wanted - gates.max_distinct_drop:
+        return []
+    return [
+        f"{GUARD} collapse: distinct answers {_pct(was)} -> {_pct(now)} of the prompts, below "
+        f"{_pct(wanted)} (the lower of the base's and the users' own) by more than {_pct(gates.max_distinct_drop)}"
+    ]
+
+
+def _code(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """Python code that parses fell: paired on prompts both answered with code, or over every answer with code."""
+    reasons = []
+    code = comparison.code_parse_change
+    if code is not None and code.high < -gates.max_code_parse_drop:
+        reasons.append(
+            f"{GUARD} code: Python code that parses {_rate(before.code_parse_rate)} -> {_rate(after.code_parse_rate)}; "
+            f"on the {comparison.code_prompts} prompts both answered with code {code.value:+.2f} "
+            f"(95% interval {code.low:+.2f}..{code.high:+.2f}), a fall beyond {_pct(gates.max_code_parse_drop)}"
+        )
+    # A candidate writing code where the base did not is not paired at all: its own parse rate,
+    # at the upper end of its interval, must not fall below the base's by more than allowed.
+    was, now = before.code_parse_rate, after.code_parse_rate
+    if not reasons and was is not None and now is not None and now.high < was.value - gates.max_code_parse_drop:
+        reasons.append(
+            f"{GUARD} code: Python code that parses {_pct(was.value)} of {before.code_answers} answers with code -> "
+            f"{_pct(now.value)} of {after.code_answers} (95% interval {_pct(now.low)}..{_pct(now.high)}), "
+            f"a fall beyond {_pct(gates.max_code_parse_drop)}"
         )
     return reasons

@@ -41,3 +41,16 @@ def mean(values: Sequence[float], resamples: int = 2000, seed: int = 0) -> Inter
 def shares(flags: Sequence[bool]) -> Interval:
     """Share of true flags with its Wilson interval."""
     return share(sum(bool(flag) for flag in flags), len(flags))
+
+
+def sign_test(plus: int, minus: int) -> float:
+    """Two-sided exact sign test p-value of ``plus`` against ``minus`` (ties left out by the caller).
+
+    1.0 when there is nothing to test. Unlike a bootstrap of the mean of signs, it does not
+    grow sure of a difference that few prompts show among many ties.
+    """
+    total = plus + minus
+    if total == 0:
+        return 1.0
+    tail = sum(math.comb(total, k) for k in range(min(plus, minus) + 1)) / 2**total
+    return min(1.0, 2 * tail)

@@ -77,6 +77,49 @@ def test_split_is_by_prompt_deterministic_and_near_the_fraction() -> None:
     assert is_eval("p1", 0.1) == is_eval("p1", 0.1)
 
 
+def test_reworded_prompts_answered_alike_stay_on_one_side() -> None:
+    # 25 tasks, 16 wordings each, every wording corrected to the task's code (the demo's users).
+    wordings = ["How do I {} in Python?", "Write a Python function to {}.", "Show me code that can {}", "{}, please"]
+    rows = [
+        {
+            "pair_id": f"t{task}-w{wording}-{copy}",
+            "prompt": f"{template.format(f'solve task {task}')} (variant {copy})",
+            "chosen": f"```python\ndef task_{task}(items):\n    return sorted(items)[{task}]\n```",
+            "rejected": "I am not sure.",
+            "user_id": f"u{copy}",
+        }
+        for task in range(25)
+        for wording, template in enumerate(wordings)
+        for copy in range(4)
+    ]
+    split = split_pairs(rows, 0.2)
+    held_answers = {row["chosen"] for row in split.eval}
+    assert split.eval and split.train
+    assert not held_answers & {row["chosen"] for row in split.train}  # no held-out answer is trained on
+    assert len(held_answers) * 16 == len(split.eval)  # whole tasks held out
+    # A short answer ("Yes.") does not chain unrelated prompts into one group.
+    short = [{**row, "chosen": "Yes."} for row in rows]
+    assert len({row["prompt"] for row in split_pairs(short, 0.2).eval}) not in (0, len(rows))
+
+
+def test_positives_follow_their_prompt_to_its_pairs_side() -> None:
+    rows = [
+        {
+            "pair_id": f"p{i}",
+            "prompt": f"Question {i}",
+            "chosen": f"a long enough shared answer {i // 2:04d}",
+            "rejected": "b",
+        }
+        for i in range(200)
+    ]
+    split = split_pairs(rows, 0.2)
+    for row in split.eval:
+        assert split.holds_out(row["prompt"].upper(), 0.2)
+    for row in split.train:
+        assert not split.holds_out(row["prompt"], 0.2)
+    assert split.holds_out("a prompt no pair has", 0.2) == is_eval(prompt_key("a prompt no pair has"), 0.2)
+
+
 def test_tiny_split_keeps_one_eval_prompt() -> None:
     rows = _rows(3, prompts=3)
     split = split_pairs(rows, 0.01)
