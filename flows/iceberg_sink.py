@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from flywheel import metrics
@@ -53,7 +52,7 @@ from flywheel.infra.catalog import (
     encode_offsets,
     merge_offsets,
 )
-from flywheel.infra.retry import Outage, is_transient, one_line
+from flywheel.infra.retry import Outage, is_commit_conflict, is_transient, one_line
 from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_entries
 from flywheel.schemas.tables import TableContract
 
@@ -217,7 +216,11 @@ class TableCommitter:
                     outage.cleared()
                     return
                 snapshot_id = self._append(rows, offsets)
-            except CommitFailedException as exc:
+            except Exception as exc:
+                if not is_commit_conflict(exc):
+                    self._retry_or_fail(exc, outage)
+                    stale = True
+                    continue
                 metrics.COMMITS.labels(self.name, "conflict").inc()
                 conflicts += 1
                 log.warning(
@@ -229,17 +232,6 @@ class TableCommitter:
                     raise CommitFailed(
                         f"commit to {self.name} failed after {conflicts} attempts (concurrent writers?)"
                     ) from exc
-                stale = True
-                continue
-            except Exception as exc:
-                if not is_transient(exc):
-                    self._fail()
-                    raise CatalogError(f"commit to {self.name} failed and cannot be retried: {one_line(exc)}") from exc
-                try:
-                    outage.wait(exc)
-                except CatalogUnavailable:
-                    self._fail()
-                    raise
                 stale = True
                 continue
             outage.cleared()
@@ -256,6 +248,17 @@ class TableCommitter:
                 extra={"table": self.name, "rows": len(rows), "snapshot_id": snapshot_id},
             )
             return
+
+    def _retry_or_fail(self, exc: Exception, outage: Outage) -> None:
+        """Wait out a catalog outage (backoff); fail the committer on anything else, or a too-long outage."""
+        if not is_transient(exc):
+            self._fail()
+            raise CatalogError(f"commit to {self.name} failed and cannot be retried: {one_line(exc)}") from exc
+        try:
+            outage.wait(exc)
+        except CatalogUnavailable:
+            self._fail()
+            raise
 
     def _reread(self, rows: list[TableRow]) -> list[TableRow]:
         """Reload the tables' offsets and rows in the contested window; the rows still needed."""

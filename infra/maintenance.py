@@ -35,6 +35,7 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 from flywheel.config import MaintenanceSettings
 from flywheel.errors import CommitFailed
 from flywheel.infra.catalog import OFFSETS_PROPERTY, branch_head, committed_offsets, encode_offsets
+from flywheel.infra.retry import is_commit_conflict
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,11 @@ def compact(table: Table, settings: MaintenanceSettings) -> Compaction:
         table.refresh()
         try:
             return _compact_once(table, settings)
-        except CommitFailedException as exc:
-            # The flow committed meanwhile: re-plan on its snapshot (never re-apply stale offsets).
+        except (CommitFailedException, ValueError) as exc:
+            if not is_commit_conflict(exc):
+                raise
+            # The flow (or a replay on its branch) committed meanwhile: re-plan on its snapshot
+            # (never re-apply stale offsets).
             log.info("compaction conflicted; re-planning", extra={"table": table.name()[-1], "attempt": attempt})
             last = exc
     raise CommitFailed(f"{table.name()[-1]}: compaction conflicted {settings.commit_attempts} times: {last}")

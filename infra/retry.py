@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyiceberg.exceptions import (
+    CommitFailedException,
     CommitStateUnknownException,
     ServerError,
     ServiceUnavailableError,
@@ -55,6 +56,19 @@ try:  # the REST catalog's HTTP client
     _TRANSIENT += (HttpConnectionError, HttpTimeout)
 except ImportError:  # pragma: no cover
     pass
+
+
+def is_commit_conflict(exc: BaseException) -> bool:
+    """True when a commit lost a race with another writer of the table: re-read it and try again.
+
+    Another writer on the same branch: pyiceberg's :class:`CommitFailedException`. Another writer
+    on another branch (a replay into its branch while the flow commits to main, compaction):
+    the branch's requirement still holds, but the snapshot built on the stale table metadata
+    carries a sequence number the table has passed, which pyiceberg refuses with a ValueError.
+    """
+    if isinstance(exc, CommitFailedException):
+        return True
+    return isinstance(exc, ValueError) and "older than last sequence number" in str(exc)
 
 
 def is_transient(exc: BaseException) -> bool:

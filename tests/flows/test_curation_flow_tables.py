@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyiceberg.catalog.memory import InMemoryCatalog
+from pyiceberg.table import Table
 
 from flywheel.config import CatalogSettings, SinkSettings
 from flywheel.flows.iceberg_sink import IcebergSink, TableCommitter
 from flywheel.infra.catalog import committed_offsets, ensure_tables, table_identifier
+from flywheel.operators.rows import feedback_row
 from flywheel.schemas.events import Signal
+from flywheel.schemas.records import SourceCoordinates, SourcedEvent, SourceProgress, TableRow
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS, contracts
 from tests.support.curation_events import make_event
 from tests.support.curation_flow import TOPIC, run_curation
@@ -70,3 +74,44 @@ def test_building_a_committer_reads_nothing(tmp_path: Path) -> None:
     assert loads == []
     TableCommitter.open(load_table, contract, names, settings.branch, SinkSettings())
     assert sorted(loads) == sorted([contract.name, *names])
+
+
+def test_main_keeps_committing_while_a_replay_commits_to_its_branch(tmp_path: Path) -> None:
+    # Each committer keeps the table's metadata between commits; a replay's commits to its branch
+    # move the table's sequence number past main's copy, which pyiceberg refuses as a ValueError
+    # (not a CommitFailedException): before, the flow stopped with "cannot be retried".
+    catalog = InMemoryCatalog("flow", warehouse=f"file://{tmp_path}")
+    settings = CatalogSettings()
+    ensure_tables(catalog, settings)
+
+    def load_table(name: str) -> Table:
+        return catalog.load_table(table_identifier(settings, name))
+
+    def committer(branch: str) -> TableCommitter:
+        return TableCommitter.open(load_table, contracts()[FEEDBACK_SIGNALS], list(contracts()), branch, SinkSettings())
+
+    def rows(offsets: range) -> list[TableRow | SourceProgress]:
+        """The rows of ``offsets`` and the progress marker that lets them commit."""
+        made: list[TableRow | SourceProgress] = [
+            feedback_row(
+                SourcedEvent(SourceCoordinates(TOPIC, 0, offset, 0), make_event(Signal.COPY, event_id=f"e{offset}")),
+                None,
+                datetime.now(UTC),
+            )
+            for offset in offsets
+        ]
+        return [*made, SourceProgress(TOPIC, 0, offsets[-1])]
+
+    main, replay = committer("main"), committer("replay-1")
+    main.add(rows(range(0, 2)))
+    main.commit()
+    for offsets in (range(0, 1), range(1, 2)):
+        replay.add(rows(offsets))
+        replay.commit()
+    main.add(rows(range(2, 4)))
+    main.commit()
+
+    assert not main.failed and [report.rows for report in main.reports] == [2, 2]
+    table = load_table(FEEDBACK_SIGNALS)
+    assert sorted(table.scan().to_arrow()["event_id"].to_pylist()) == ["e0", "e1", "e2", "e3"]
+    assert committed_offsets(table) == {(TOPIC, 0): 3} and committed_offsets(table, "replay-1") == {(TOPIC, 0): 1}
