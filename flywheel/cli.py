@@ -200,14 +200,19 @@ def flow_replay(
 @data_app.command("revert")
 def data_revert(
     to_tag: Annotated[str, typer.Option(help="Tag (e.g. train-<run_id>) whose content the table returns to.")],
-    table: Annotated[list[str], typer.Option(help="Table(s) to revert.")] = DEFAULT_DATA_TABLES,
+    table: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Table(s) to revert, all or none. Default: those of dpo_pairs, positive_examples with the tag."
+        ),
+    ] = None,
 ) -> None:
     """Remove every row added after a tag (a new snapshot; history and the stream position stay)."""
-    from flywheel.infra.dataset import revert_to_tag
+    from flywheel.infra.dataset import revert_all_to_tag
 
     settings = _settings()
-    for name in table:
-        removal = revert_to_tag(_load_table(settings, name), to_tag)
+    tables = [_load_table(settings, name) for name in (table or DEFAULT_DATA_TABLES)]
+    for removal in revert_all_to_tag(tables, to_tag, skip_untagged=table is None):
         console.print(
             f"{removal.table}: removed {removal.rows} rows added after {to_tag} (snapshot {removal.snapshot_id})"
         )

@@ -8,6 +8,7 @@ and the removed rows stay readable by time travel for the audit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +47,22 @@ def revert_to_tag(table: Table, tag: str) -> Removal:
     if not added:
         return Removal(table.name()[-1], 0, None)
     return _delete(table, functools.reduce(Or, added), {REVERTED_TO_PROPERTY: tag})
+
+
+def revert_all_to_tag(tables: Sequence[Table], tag: str, *, skip_untagged: bool = False) -> list[Removal]:
+    """Revert every table to ``tag``, or none: a table without the tag fails before any is touched.
+
+    ``skip_untagged``: leave the tables without the tag alone instead (a training run's
+    ``train-<run_id>`` and the tracker's ``trigger-NNNNNN`` tag ``dpo_pairs`` only); at least one
+    table must have it.
+    """
+    for table in tables:
+        table.refresh()
+    tagged = [table for table in tables if table.snapshot_by_name(tag) is not None]
+    untagged = sorted(table.name()[-1] for table in tables if table.snapshot_by_name(tag) is None)
+    if not tagged or (untagged and not skip_untagged):
+        raise DatasetError(f"no tag or branch named {tag!r} on {', '.join(untagged)}; nothing reverted")
+    return [revert_to_tag(table, tag) for table in tagged]
 
 
 def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_id: str | None = None) -> Removal:

@@ -8,9 +8,9 @@ import pytest
 
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.catalog import open_catalog, table_identifier
-from flywheel.infra.dataset import DatasetError, quarantine, revert_to_tag
+from flywheel.infra.dataset import DatasetError, quarantine, revert_all_to_tag, revert_to_tag
 from flywheel.schemas.events import encode_event
-from flywheel.schemas.tables import DPO_PAIRS
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
 from tests.flows.test_curation_paths import GOOD_EDIT, T0, edit
 from tests.support.flow_helpers import produce_raw, read_table
@@ -41,9 +41,15 @@ def test_revert_to_a_tag_removes_later_rows_and_the_stream_does_not_bring_them_b
     run_until_drained(settings.flow_config())
     assert pairs(settings) == ["a-1", "a-2", "b-1", "b-2"]
 
-    removal = revert_to_tag(table, "train-r1")
+    positives = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, POSITIVE_EXAMPLES))
+    # A training tag is on dpo_pairs only: naming both tables reverts neither (no half-applied rollback).
+    with pytest.raises(DatasetError, match="positive_examples; nothing reverted"):
+        revert_all_to_tag([table, positives], "train-r1")
+    assert pairs(settings) == ["a-1", "a-2", "b-1", "b-2"]
 
-    assert removal.rows == 2
+    (removal,) = revert_all_to_tag([table, positives], "train-r1", skip_untagged=True)
+
+    assert removal.table == DPO_PAIRS and removal.rows == 2
     assert pairs(settings) == ["a-1", "a-2"]
     # The flow resumes after the reverted rows: nothing comes back, new input still lands.
     produce_edits(settings, ["c-1"])
