@@ -7,11 +7,14 @@ a shared replay cache is down) → per-key rate limit (429). Authentication come
 key's rate limit, so forged requests cannot spend the owner's tokens; each 401 spends one
 of the address's failures instead. Then the body is parsed (422), normalised, validated by
 the flow's decoder (422) and produced in one Kafka transaction (503 when the broker does
-not commit it).
+not commit it). A signed request refused by the rate limit, or that the broker did not commit
+(503, or 413 for its size), gives its signature back: the client may retry the same bytes.
 """
 
 # No `from __future__ import annotations`: route signatures refer to values of create_app's scope.
 
+import logging
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
@@ -26,7 +30,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from flywheel.errors import BodyTooLarge, ReplayCacheUnavailable, ReplayedRequest
+from flywheel.errors import BodyTooLarge, CatalogUnavailable, ReplayCacheUnavailable, ReplayedRequest
 from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
 from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
 from flywheel.gateway.config import GatewayConfig
@@ -48,6 +52,8 @@ from flywheel.gateway.replay import build_replay_cache
 from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.operators.decode import is_utf8
 from flywheel.schemas.events import InteractionEvent, Signal
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -76,6 +82,7 @@ class Guard:
             token = self.authenticator.verify(key_id, request.headers, body)
             if token is not None:  # the replay cache may be Redis: keep its round trip off the event loop
                 await run_in_threadpool(self.authenticator.spend, token)
+                request.state.replay_token = token  # given back if the broker then commits nothing
         except Unauthorized as exc:
             self.failures.failed(address)
             AUTH_REFUSED.labels("replay" if isinstance(exc, ReplayedRequest) else "credentials").inc()
@@ -87,6 +94,21 @@ class Guard:
                 await run_in_threadpool(self.authenticator.refund, token)
             raise
         return body
+
+    async def refund(self, request: Request) -> None:
+        """Give back the request's spent signature, if it had one: nothing of it was committed.
+
+        The client may then retry the same signed bytes (after a 503 or a broker's 413) instead of
+        getting 401 "already received". A replay cache that cannot be reached now only keeps the
+        signature spent: the request's own answer is not replaced by the cache's 503.
+        """
+        token: str | None = getattr(request.state, "replay_token", None)
+        if token is None:
+            return
+        try:
+            await run_in_threadpool(self.authenticator.refund, token)
+        except ReplayCacheUnavailable as exc:
+            log.warning("could not give back a signature after a failed publish", extra={"error": str(exc)})
 
 
 class GuardedRoute(APIRoute):
@@ -139,9 +161,10 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         description="Feedback and telemetry in, to the interactions topic; curated DPO pairs out.",
         lifespan=lifespan,
     )
-    app.state.guard = Guard(
+    guard = Guard(
         authenticator, RateLimiter(gateway.rate_limit), FailedAuthThrottle(gateway.failed_auth), gateway.max_body_bytes
     )
+    app.state.guard = guard
     app.state.publisher = publisher
     app.add_middleware(MetricsMiddleware)
     _add_exception_handlers(app)
@@ -159,8 +182,10 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         try:
             await run_in_threadpool(publisher.publish, encoded)
         except MessageTooLarge as exc:
+            await guard.refund(request)
             raise _Failure(413, f"the broker refused an event for its size: {exc}", ids) from exc
         except BrokerUnavailable as exc:
+            await guard.refund(request)
             raise _Failure(503, f"broker unavailable, nothing committed: {exc}", ids) from exc
         EVENTS_PRODUCED.labels(route).inc(len(ids))
         return Accepted(event_ids=ids)
@@ -212,7 +237,10 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     @v1.get(
         "/v1/flywheel/training-candidates",
         response_model=CandidatePage,
-        responses=_errors(401, 413, 422, 429),
+        responses={
+            **_errors(401, 413, 422, 429),
+            503: {"model": ErrorBody, "description": "Iceberg catalog (or shared replay cache) unavailable; retry."},
+        },
         summary="Curated DPO pairs, oldest first, paginated by cursor",
     )
     def get_training_candidates(
@@ -233,6 +261,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
             raise RequestValidationError(
                 [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]
             ) from exc
+        except CatalogUnavailable as exc:
+            raise _Failure(503, str(exc), None) from exc
 
     @app.get("/healthz", summary="Liveness: the process serves HTTP")
     async def healthz() -> dict[str, str]:
@@ -314,11 +344,50 @@ def _add_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, _Failure)
         return JSONResponse(body(exc.detail, exc.event_ids), status_code=exc.status)
 
+    async def invalid(_: Request, exc: Exception) -> Response:
+        # FastAPI's own handler, with what strict JSON cannot carry spelled out: a request may hold a NaN,
+        # an infinity (1e999) or a lone surrogate ("\ud800"), which its 422 echoes back.
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
     app.add_exception_handler(Unauthorized, unauthorized)
     app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(ReplayCacheUnavailable, replay_cache_down)
     app.add_exception_handler(_Failure, failure)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with what strict JSON in UTF-8 cannot hold spelled out: ``"nan"``, ``"inf"``, ``"\\ud800"``.
+
+    Copied without recursion: the echoed input may nest as deep as the request's JSON parser allows.
+    """
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (item, the copy it goes into, where)
+    while stack:
+        item, parent, slot = stack.pop()
+        if isinstance(item, dict):
+            copy: dict[Any, Any] = {}
+            for key, child in item.items():
+                safe = _json_safe_scalar(key)
+                copy[safe] = None
+                stack.append((child, copy, safe))
+            parent[slot] = copy
+        elif isinstance(item, list | tuple):
+            parent[slot] = elements = [None] * len(item)
+            stack.extend((child, elements, index) for index, child in enumerate(item))
+        else:
+            parent[slot] = _json_safe_scalar(item)
+    return root[0]
+
+
+def _json_safe_scalar(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

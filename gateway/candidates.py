@@ -5,6 +5,9 @@ page reads the configured branch's current snapshot and the cursor carries its i
 pages neither skip nor repeat rows while the flow keeps committing. Texts are scrubbed of PII
 again on the way out (the flow stores them scrubbed; this also covers rows written before
 a detector existed), the earlier turns of a conversation (``dpo_pairs.metadata``) included.
+
+A catalog outage (unreachable, busy) is retried briefly with :class:`infra.retry.Outage`, then
+raised as :class:`flywheel.errors.CatalogUnavailable` (the app answers 503).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, G
 from pyiceberg.expressions.literals import Literal, literal
 
 from flywheel.config import CatalogSettings
-from flywheel.errors import InvalidCursor
+from flywheel.errors import CatalogUnavailable, InvalidCursor
 from flywheel.gateway.models import CandidatePage, TrainingCandidate
 from flywheel.infra.catalog import branch_head, open_catalog, table_identifier
+from flywheel.infra.retry import Outage, is_transient, one_line
 from flywheel.operators.rows import scrub_text
 from flywheel.schemas.conversation import stored_turns
 from flywheel.schemas.tables import DPO_PAIRS
@@ -39,6 +43,9 @@ CONVERSATION = "conversation"
 COLUMNS = tuple(name for name in TrainingCandidate.model_fields if name != CONVERSATION)
 # Read when the table has it (tables created before it read without): the stored earlier turns.
 METADATA = "metadata"
+# How long one request retries a catalog outage before answering 503 (a client retries later).
+CATALOG_RETRY_S = 1.0
+_SNAPSHOT_IDS = range(-(2**63), 2**63)  # Iceberg snapshot ids are signed 64-bit
 
 
 @dataclass(frozen=True)
@@ -66,27 +73,59 @@ class _Cursor:
 
     @classmethod
     def decode(cls, token: str) -> _Cursor:
+        """The cursor :meth:`encode` wrote, or :class:`InvalidCursor` for anything else."""
         try:
             raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            moment = datetime.fromisoformat(raw["t"])
-            if moment.tzinfo is None or not isinstance(raw["s"], int) or not isinstance(raw["p"], str):
+            if not isinstance(raw, dict) or set(raw) != {"s", "t", "p"}:
+                raise ValueError("not a cursor object")
+            snapshot_id, moment, pair_id = raw["s"], datetime.fromisoformat(raw["t"]), raw["p"]
+            if type(snapshot_id) is not int or snapshot_id not in _SNAPSHOT_IDS or not isinstance(pair_id, str):
                 raise ValueError("bad cursor fields")
-            return cls(raw["s"], moment, raw["p"])
-        except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            if moment.tzinfo is None:
+                raise ValueError("cursor time without an offset")
+            pair_id.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
+            # OverflowError past year 1 or 9999 in UTC; the cursor then holds UTC, as encode wrote it.
+            return cls(snapshot_id, moment.astimezone(UTC), pair_id)
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise InvalidCursor("cursor is malformed") from exc
 
 
 class CandidateReader:
     """Reads DPO pairs; opens the catalog once, lazily (thread-safe)."""
 
-    def __init__(self, settings: CatalogSettings) -> None:
+    def __init__(self, settings: CatalogSettings, retry_s: float = CATALOG_RETRY_S) -> None:
         self._settings = settings
+        self._retry_s = retry_s
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
 
     def page(self, query: CandidateQuery) -> CandidatePage:
-        """One page of pairs matching ``query``; empty while the table has no snapshot."""
+        """One page of pairs matching ``query``; empty while the table has no snapshot.
+
+        Raises :class:`InvalidCursor` for a cursor this endpoint did not issue (or whose snapshot
+        expired), and :class:`CatalogUnavailable` when the catalog stays unreachable or busy for
+        ``retry_s`` (backoff from 0.5 s; a page is read-only, so it is simply read again).
+        """
         cursor = _Cursor.decode(query.cursor) if query.cursor else None
+        outage = Outage(DPO_PAIRS, "read", self._retry_s)
+        while True:
+            try:
+                page = self._read(query, cursor)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                try:
+                    outage.wait(exc)
+                except CatalogUnavailable:
+                    raise CatalogUnavailable(
+                        f"the Iceberg catalog at {self._settings.uri} is unavailable ({one_line(exc)}); "
+                        "no training candidates can be read now, retry later"
+                    ) from exc
+                continue
+            outage.cleared()
+            return page
+
+    def _read(self, query: CandidateQuery, cursor: _Cursor | None) -> CandidatePage:
         try:
             table = self._open().load_table(table_identifier(self._settings, DPO_PAIRS))
         except NoSuchTableError:

@@ -15,10 +15,10 @@ which the gateway runs on every normalised event before producing it.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from flywheel.schemas.events import SCHEMA_VERSION, Signal
 
@@ -33,8 +33,17 @@ def _rfc3339_only(value: Any) -> Any:
     return value
 
 
-# A tz-aware RFC 3339 date-time, as the flow's decoder requires.
-DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+def _in_utc_range(value: datetime) -> datetime:
+    """Refuse a time that is out of range once converted to UTC (``0001-01-01T00:00:00+14:00``)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date-time is out of range once converted to UTC (years 1 to 9999)") from None
+    return value
+
+
+# A tz-aware RFC 3339 date-time, as the flow's decoder requires, that has a UTC equivalent.
+DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_in_utc_range)]
 
 
 METADATA_DESCRIPTION = (

@@ -7,6 +7,7 @@ decoder's rejection as a field-level 422 instead of sending the event to the DLQ
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,16 +94,66 @@ def validate(
     encoded: list[EncodedEvent] = []
     errors: list[dict[str, Any]] = []
     for index, event in enumerate(events):
+        prefix: list[str | int] = ["body", "events", index] if batch else ["body"]
+        unencodable = _unencodable(event)
+        if unencodable:
+            errors.extend({**error, "loc": [*prefix, *error["loc"]]} for error in unencodable)
+            continue
         value = encode_event(event)
         decoded = decode_event(value, limits, received_ms)
         if isinstance(decoded, Rejection):
-            prefix: list[str | int] = ["body", "events", index] if batch else ["body"]
             errors.append({"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason})
             continue
         encoded.append(EncodedEvent(decoded, decoded.thread_id.encode("utf-8"), value))
     if errors:
         raise InvalidEvent(errors)
     return encoded
+
+
+def _unencodable(event: InteractionEvent) -> list[dict[str, Any]]:
+    """What the topic's JSON cannot carry as given, as field-level errors (``loc`` relative to the body).
+
+    A lone surrogate (``"\\ud800"`` in the request's JSON) has no UTF-8 encoding; a NaN or an
+    infinity (``NaN``, ``1e999``) has no JSON spelling, and the encoder would write ``null``
+    in its place: a changed value, refused rather than stored. Walked without recursion:
+    ``metadata`` may nest as deep as the request's JSON parser allows.
+    """
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[list[str | int], Any]] = [
+        ([name], getattr(event, name)) for name in reversed(event.__struct_fields__)
+    ]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            if not _utf8_encodable(value):
+                errors.append(_surrogate_error(loc, f"`{loc[0]}`" if len(loc) == 1 else "a metadata value", value))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                msg = f"{value} is not a JSON number: metadata numbers must be finite"
+                errors.append({"loc": loc, "msg": msg, "type": "finite_number"})
+        elif isinstance(value, dict):
+            for key in value:
+                if isinstance(key, str) and not _utf8_encodable(key):
+                    errors.append(_surrogate_error([*loc, key], "a metadata key", key))
+            stack.extend(([*loc, key], item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(([*loc, position], item) for position, item in reversed(list(enumerate(value))))
+    return errors
+
+
+def _utf8_encodable(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate (the only str that UTF-8 cannot encode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_error(loc: list[str | int], what: str, text: str) -> dict[str, Any]:
+    surrogate = next(char for char in text if 0xD800 <= ord(char) <= 0xDFFF)
+    msg = f"{what} holds a lone surrogate (\\u{ord(surrogate):04x}), which has no UTF-8 encoding"
+    return {"loc": loc, "msg": msg, "type": Reason.INVALID_UTF8}
 
 
 def _field_of(rejection: Rejection) -> list[str]:

@@ -192,6 +192,25 @@ def test_rate_limit_is_per_key_429_with_retry_after(broker: LocalBroker, tmp_pat
     assert len(read_topic(settings)) == 3
 
 
+def raw(body: Any, **literals: str) -> bytes:
+    """``body`` as JSON text the way a client may write it: Python's encoder spells NaN and Infinity
+    and escapes lone surrogates (``"\\ud800"``); each ``literals`` key, as a string value, becomes
+    that literal (e.g. ``1e999``)."""
+    text = json.dumps(body)
+    for placeholder, literal in literals.items():
+        text = text.replace(json.dumps(placeholder), literal)
+    return text.encode("ascii")
+
+
+def strict_json(response: Any) -> Any:
+    """The response's body parsed as strict JSON in UTF-8 (no NaN or Infinity)."""
+
+    def refuse(constant: str) -> Any:
+        raise AssertionError(f"{constant} in {response.text}")
+
+    return json.loads(response.content.decode("utf-8"), parse_constant=refuse)
+
+
 def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: LocalBroker, tmp_path: Path) -> None:
     settings = gateway_settings(broker, tmp_path, batch_max_events=3)
     cases: list[tuple[Any, list[Any]]] = [
@@ -207,12 +226,44 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
         ({"events": [event(), event(final_user_edit=None)]}, ["body", "events", 1, "final_user_edit"]),
         ({"events": [event()] * 4}, ["body", "events"]),
         ({"events": []}, ["body", "batch", "events"]),
+        # Times with no UTC equivalent (year 0 or 10000 once converted).
+        (event(occurred_at="0001-01-01T00:00:00+14:00"), ["body", "event", "occurred_at"]),
+        (event(occurred_at="9999-12-31T23:59:59-14:00"), ["body", "event", "occurred_at"]),
+        # Lone surrogates: no UTF-8 encoding, in a text, a metadata key or a nested metadata value.
+        (raw(event(prompt="ok \ud800")), ["body", "prompt"]),
+        (raw(event(comment="\udfff")), ["body", "comment"]),
+        (raw(event(metadata={"\udc00": 1})), ["body", "metadata", "\\udc00"]),
+        (raw(event(metadata={"a": ["fine", {"b": "\ud83d"}]})), ["body", "metadata", "a", 1, "b"]),
+        (raw({"events": [event(), event(response="\ud800")]}), ["body", "events", 1, "response"]),
+        (raw({"events": [event(), event(user_id="\ud800")]}), ["body", "batch", "events", 1, "user_id"]),  # pydantic's
+        (raw(event(signal="rating", rating="\ud800")), ["body", "event", "rating"]),
+        # NaN and infinities: JSON has no spelling for them (the encoder would store null).
+        (raw(event(metadata={"score": float("nan")})), ["body", "metadata", "score"]),
+        (raw(event(metadata={"scores": [1.5, "INF"]}), INF="1e999"), ["body", "metadata", "scores", 1]),
+        (raw(event(metadata={"low": "INF"}), INF="-Infinity"), ["body", "metadata", "low"]),
+        (raw(event(signal="rating", rating=float("nan"))), ["body", "event", "rating"]),
+        (raw(event(signal="rating", rating="INF"), INF="1e999"), ["body", "event", "rating"]),
+        # As deep as the JSON parser allows: checked and echoed back without recursion.
+        (
+            raw(event(metadata={"deep": "DEEP"}), DEEP="[" * 900 + "NaN" + "]" * 900),
+            ["body", "metadata", "deep", *[0] * 900],
+        ),
+        (("[" * 900 + '"\\ud800"' + "]" * 900).encode(), ["body", "event"]),
+    ]
+    seed_shapes = [  # the same checks (errors found after normalising name the canonical field)
+        ("/v1/feedback", raw(FEEDBACK | {"user_query": "\ud800"}), ["body", "prompt"]),
+        ("/v1/feedback", raw(FEEDBACK | {"metadata": {"n": float("inf")}}), ["body", "metadata", "n"]),
+        ("/v1/feedback", raw(FEEDBACK | {"rating": float("nan")}), ["body", "rating"]),
+        ("/v1/feedback", raw(FEEDBACK | {"occurred_at": "0001-01-01T00:00:00+14:00"}), ["body", "occurred_at"]),
+        ("/v1/telemetry", raw(TELEMETRY | {"final_user_edit": "\udbff"}), ["body", "final_user_edit"]),
+        ("/v1/telemetry", raw(TELEMETRY | {"occurred_at": "9999-12-31T23:59:59-14:00"}), ["body", "occurred_at"]),
     ]
     with TestClient(create_app(settings.gateway_config())) as client:
-        for body, loc in cases:
-            response = client.post("/v1/events", json=body, headers=AUTH)
-            assert response.status_code == 422, (body, response.text)
-            assert loc in [error["loc"] for error in response.json()["detail"]], (loc, response.text)
+        for path, body, loc in [("/v1/events", body, loc) for body, loc in cases] + seed_shapes:
+            content = body if isinstance(body, bytes) else raw(body)
+            response = client.post(path, content=content, headers={**AUTH, "Content-Type": "application/json"})
+            assert response.status_code == 422, (path, body, response.text)
+            assert loc in [error["loc"] for error in strict_json(response)["detail"]], (loc, response.text)
         malformed = client.post(
             "/v1/events", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
         )
@@ -221,6 +272,10 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
         assert feedback.status_code == 422
         assert ["body", "signal_type"] in [error["loc"] for error in feedback.json()["detail"]]
     assert read_topic(settings) == []
+
+
+FEEDBACK: dict[str, Any] = {"request_id": "req-1", "signal_type": "thumbs_up", "user_query": "q", "ai_response": "a"}
+TELEMETRY: dict[str, Any] = {"prompt": "p", "original_llm_output": "a", "final_user_edit": "b"}
 
 
 def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None:

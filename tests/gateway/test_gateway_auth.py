@@ -19,6 +19,7 @@ from flywheel.gateway.app import create_app
 from flywheel.gateway.auth import sign
 from flywheel.infra.broker import LocalBroker, free_port
 from flywheel.settings import Settings
+from tests.conftest import make_settings
 from tests.gateway.test_gateway import AUTH, KEY, WEBHOOK_KEY, WEBHOOK_SECRET, event, gateway_settings
 from tests.support.gateway import read_topic, signed_headers
 from tests.support.redis_server import running_redis
@@ -154,3 +155,34 @@ def test_unreachable_redis_refuses_signed_requests_with_503(broker: LocalBroker,
         # Keys that do not sign never touch the cache.
         assert client.post("/v1/events", json=event(event_id="plain"), headers={"X-API-Key": KEY}).status_code == 202
     assert [value["event_id"] for _, value in read_topic(settings)] == ["plain"]
+
+
+def test_a_signed_request_the_broker_did_not_commit_can_be_retried(tmp_path: Path) -> None:
+    # No broker listens: the publish fails with 503, nothing committed.
+    gateway = {"api_keys": {"webhook": WEBHOOK_KEY}, "hmac_secrets": {"webhook": WEBHOOK_SECRET}}
+    settings = make_settings(f"127.0.0.1:{free_port()}", tmp_path, gateway={**gateway, "produce_timeout_s": 1.0})
+    body = signed_body("retried")
+    headers = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body)
+    with TestClient(app_for(settings), client=OWNER) as client:
+        first = client.post("/v1/events", content=body, headers=headers)
+        assert first.status_code == 503, first.text
+        # The same signed bytes again: the broker's answer once more, not 401 "already received".
+        retried = client.post("/v1/events", content=body, headers=headers)
+        assert retried.status_code == 503, retried.text
+        assert retried.json()["event_ids"] == ["retried"]
+
+
+def test_a_signed_request_the_broker_refused_for_its_size_keeps_its_signature(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    # The producer refuses messages over 1000 bytes; the gateway's own limits allow them.
+    settings = gateway_settings(broker, tmp_path, producer_config={"message.max.bytes": "1000"})
+    big = json.dumps(event(event_id="big", prompt="y" * 3000)).encode()
+    small = signed_body("small")
+    big_headers, small_headers = (signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body) for body in (big, small))
+    with TestClient(app_for(settings)) as client:
+        assert [client.post("/v1/events", content=big, headers=big_headers).status_code for _ in range(2)] == [413, 413]
+        # A committed request still spends its signature.
+        assert client.post("/v1/events", content=small, headers=small_headers).status_code == 202
+        assert client.post("/v1/events", content=small, headers=small_headers).status_code == 401
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["small"]
