@@ -104,7 +104,7 @@ def model_card(
             },
         },
         "split": {
-            "by": "prompt",
+            "by": "prompt or chosen answer (linked groups)",
             "rule": SPLIT_RULE,
             "eval_fraction": config.eval_fraction,
             "train_prompts": len({row["prompt"] for row in split.train}),

@@ -111,6 +111,10 @@ def train_for_trigger(
     started = time.monotonic()
     table = ensure_tag(catalog, trigger.table, tag, trigger.snapshot_id)
     positives_snapshot = positives_snapshot_for_run(catalog, trigger, registry, run_id)
+    if positives_snapshot is not None:
+        # Tagged like the pairs: kept by snapshot expiry, so a retried run and the card's
+        # forgetting figure can read the very positives again, and `data revert` finds the tag.
+        ensure_tag(catalog, trigger.positives_table, tag, positives_snapshot)
     registry.write_status(
         run_id,
         {

@@ -111,7 +111,8 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
     assert result.train_pairs + result.eval_pairs + cap["dropped_for_prompt"] + cap["dropped_for_user"] == 48
     assert cap["largest_user_share"] <= 0.1
     assert card["policy_versions"] == ["synthetic-1"]
-    assert card["split"]["by"] == "prompt" and len(card["split"]["eval_prompt_set_hash"]) == 64
+    assert card["split"]["by"] == "prompt or chosen answer (linked groups)"
+    assert len(card["split"]["eval_prompt_set_hash"]) == 64
     assert card["formatting"] == "plain text" and card["reasons"] == result.reasons
     # The synthetic answers are prose: code parsing says so rather than reporting a rate of nothing.
     assert card["metrics"]["code"]["status"] == "no held-out answer had Python code: not measured"
@@ -121,6 +122,8 @@ def test_trigger_trains_once_and_redelivery_is_skipped(settings: Settings, tiny_
     _check_listing(settings, result, tiny_model)
     table = open_catalog(settings.catalog).load_table(trigger.table)
     assert table.metadata.refs[snapshot_tag(result.run_id)].snapshot_id == trigger.snapshot_id
+    positives = open_catalog(settings.catalog).load_table(trigger.positives_table)
+    assert positives.metadata.refs[snapshot_tag(result.run_id)].snapshot_id == card["dataset"]["positives_snapshot_id"]
     assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
 
     # The same trigger delivered again (e.g. the tracker re-sent it) produces nothing new.
