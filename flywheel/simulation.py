@@ -12,7 +12,8 @@ the default, :data:`HOUSE_STYLE`, deletes a chatty opening sentence ("Sure! ..."
 and replaces ``print(`` with ``logger.info(``.
 
 **Reactions.** A broken answer (empty, or a word repeated three times in a row) is regenerated:
-no one edits gibberish into shape, so a collapsed model cannot lower the edit rate. An answer that
+no one edits gibberish into shape. So a collapsed model shows as regenerations, not edits (its
+edit rate falls too: read it beside regenerations and thumbs, as the impact table shows them). An answer that
 needs a correction is edited (``edit_share``), thumbed down,
 regenerated, or abandoned; one that does not is thumbed up (``thumbs_up_share``) or just read
 (a ``view``). Which questions a user asks in a session comes from a hash of (seed, session, user); which
