@@ -7,6 +7,9 @@ the epoch (at-least-once; messages carry their source coordinates so readers can
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
 from flywheel.config import KafkaSettings
@@ -40,3 +43,28 @@ class CheckedKafkaSink(DynamicSink[OutboundMessage]):
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
         return _ProducerPartition(CheckedProducer(self._kafka), self._flush_timeout_s)
+
+
+class _HeldPartition(StatelessSinkPartition[OutboundMessage]):
+    def __init__(self, held: HeldOutbound) -> None:
+        self._held = held
+
+    def write_batch(self, items: list[OutboundMessage]) -> None:
+        with self._held.lock:
+            self._held.counts.update(item.topic for item in items)
+
+
+class HeldOutbound(DynamicSink[OutboundMessage]):
+    """Outbound messages counted by topic and not sent: a replay's.
+
+    A replay reprocesses what main already processed, under a trial policy: its DLQ messages
+    would repeat main's, and its review messages would queue reviewers whose answers become
+    trusted pairs on main. Its report says how many it held back instead.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()  # a process's workers are threads
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _HeldPartition:
+        return _HeldPartition(self)

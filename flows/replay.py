@@ -17,6 +17,7 @@ from pyiceberg.table import Table
 from flywheel.config import revised
 from flywheel.errors import BranchExists, ConfigError
 from flywheel.flows.config import FlowConfig
+from flywheel.flows.kafka_sink import HeldOutbound
 from flywheel.flows.runner import RunSummary, StartRequest, preflight, run_until_drained
 from flywheel.infra.catalog import (
     LINEAGE_COLUMNS,
@@ -44,6 +45,8 @@ class ReplayReport:
     compared: int = 0
     changed: Counter[tuple[str, str]] = field(default_factory=Counter)
     examples: dict[tuple[str, str], list[Position]] = field(default_factory=dict)
+    # DLQ and review messages the replay produced and did not send, by topic (main sent its own).
+    held_messages: dict[str, int] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> int:
@@ -68,8 +71,9 @@ def replay(settings: FlowConfig, branch: str, request: StartRequest, policy_file
     if request.from_offsets is None and request.from_timestamp is None:
         request = StartRequest(from_offsets="0")
     request = replace(request, reset_recovery=True)
-    summary = run_until_drained(replay_settings, request)
-    report = ReplayReport(branch, summary.start_offsets, summary)
+    held = HeldOutbound()
+    summary = run_until_drained(replay_settings, request, outbound=held)
+    report = ReplayReport(branch, summary.start_offsets, summary, held_messages=dict(held.counts))
     _compare(report, settings, branch, summary.start_offsets)
     return report
 

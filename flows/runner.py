@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bytewax.outputs import Sink
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 from pyiceberg.table import Table
@@ -41,6 +42,7 @@ from flywheel.infra.catalog import (
 )
 from flywheel.infra.kafka import check_broker_reachable, list_partitions
 from flywheel.infra.kafka_reads import offsets_for_time
+from flywheel.schemas.records import OutboundMessage
 from flywheel.schemas.tables import contracts
 
 log = logging.getLogger(__name__)
@@ -174,8 +176,12 @@ def run_flow(
     request: StartRequest | None = None,
     process_id: int | None = None,
     addresses: list[str] | None = None,
+    outbound: Sink[OutboundMessage] | None = None,
 ) -> RunSummary:
-    """Run the flow in this process (blocks); with ``stop_at_end`` it drains and returns."""
+    """Run the flow in this process (blocks); with ``stop_at_end`` it drains and returns.
+
+    ``outbound``: where DLQ and review messages go (default: Kafka, checked delivery).
+    """
     request = request or StartRequest()
     partitions = preflight(settings)
     catalog = open_catalog(settings.catalog)
@@ -211,7 +217,7 @@ def run_flow(
             on_build=committers.append,
             on_commit=group.report if group else None,
         ),
-        CheckedKafkaSink(settings.kafka),
+        outbound if outbound is not None else CheckedKafkaSink(settings.kafka),
         sorted(contracts()),
         stats,
     )
@@ -287,6 +293,8 @@ def quiet_garbage_collector(young_threshold: int = 50_000) -> Iterator[None]:
         gc.unfreeze()
 
 
-def run_until_drained(settings: FlowConfig, request: StartRequest | None = None) -> RunSummary:
+def run_until_drained(
+    settings: FlowConfig, request: StartRequest | None = None, outbound: Sink[OutboundMessage] | None = None
+) -> RunSummary:
     """Process the interactions topic until every partition is at its end, then return."""
-    return run_flow(settings, stop_at_end=True, request=request)
+    return run_flow(settings, stop_at_end=True, request=request, outbound=outbound)

@@ -46,6 +46,9 @@ def print_replay(console: Console, report: ReplayReport) -> None:
         f"[bold]replay into branch {report.branch!r}[/bold]: {report.compared} messages compared with main, "
         f"{report.unchanged} unchanged, {sum(report.changed.values())} changed"
     )
+    if report.held_messages:
+        held = ", ".join(f"{count} for {topic}" for topic, count in sorted(report.held_messages.items()))
+        console.print(f"not sent (main sent its own; a trial policy must not queue reviewers): {held}")
     if report.changed:
         table = Table("on main", "in the replay", "messages", "e.g. (topic, partition, offset)")
         for (before, after), count in report.changed.most_common():

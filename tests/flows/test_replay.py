@@ -14,7 +14,7 @@ from flywheel.schemas.events import Signal, encode_event
 from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
 from tests.flows.test_curation_paths import ANSWER, GOOD_EDIT, edit, event
-from tests.support.flow_helpers import produce_raw, read_table
+from tests.support.flow_helpers import produce_raw, read_table, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +38,7 @@ def test_replay_into_a_branch_reports_what_a_new_policy_changes(settings: Settin
     run_until_drained(settings.flow_config())
     main_pairs = sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist())
     assert main_pairs == ["keep-1", "revoke-1", "revoke-2"]
+    assert len(read_topic(settings, settings.topics.review)) == 1  # main queued the thumbs-down
 
     report = replay(
         settings.flow_config(), "strict", StartRequest(from_offsets="0"), stricter_policy(tmp_path / "strict.toml")
@@ -46,6 +47,9 @@ def test_replay_into_a_branch_reports_what_a_new_policy_changes(settings: Settin
     assert report.compared == 4
     assert report.changed == {(DPO_PAIRS, f"{REJECTIONS}:policy:blocked:no_revoke"): 2}
     assert report.unchanged == 2
+    # The replay's own review message is counted, not sent: reviewers see the thumbs-down once.
+    assert report.held_messages == {settings.topics.review: 1}
+    assert len(read_topic(settings, settings.topics.review)) == 1
     # Main is untouched; the branch holds the replay's rows, stamped with the new policy.
     assert sorted(r["event_id"] for r in read_table(settings, DPO_PAIRS).to_pylist()) == main_pairs
     rejections = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, REJECTIONS))
