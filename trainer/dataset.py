@@ -42,6 +42,17 @@ def prompt_key(text: str) -> str:
     return hashlib.sha256(normalise_prompt(text).encode()).hexdigest()
 
 
+def pair_prompt_key(row: dict[str, Any]) -> str:
+    """The key of what a pair answers: its prompt, after the earlier turns of its conversation when it has some.
+
+    "Make it shorter." after a conversation about cats and after one about SQL are two prompts.
+    """
+    turns = row.get("turns") or ()
+    if not turns:
+        return prompt_key(row["prompt"])
+    return prompt_key("\n".join([*(f"{turn['role']}: {turn['content']}" for turn in turns), row["prompt"]]))
+
+
 def is_eval(key: str, eval_fraction: float) -> bool:
     """Whether a key belongs to the eval split: a pure function of the key, stable across runs."""
     bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
@@ -69,12 +80,12 @@ class PairSplit:
 
     @functools.cached_property
     def _side_keys(self) -> tuple[frozenset[str], frozenset[str]]:
-        return frozenset(self.eval_prompt_keys), frozenset(prompt_key(row["prompt"]) for row in self.train)
+        return frozenset(self.eval_prompt_keys), frozenset(pair_prompt_key(row) for row in self.train)
 
     @property
     def eval_prompt_keys(self) -> list[str]:
         """Keys of the held-out prompts, sorted."""
-        return sorted({prompt_key(row["prompt"]) for row in self.eval})
+        return sorted({pair_prompt_key(row) for row in self.eval})
 
     @property
     def eval_prompt_set_hash(self) -> str:
@@ -136,7 +147,7 @@ def pair_groups(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
         return node
 
     for row in rows:
-        prompt = root("p" + prompt_key(row["prompt"]))
+        prompt = root("p" + pair_prompt_key(row))
         if len(normalise_prompt(row["chosen"])) < MIN_LINKING_ANSWER_CHARS:
             continue
         answer = root("c" + prompt_key(row["chosen"]))
@@ -147,7 +158,7 @@ def pair_groups(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
             parent[high] = low
     groups: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
-        groups.setdefault(root("p" + prompt_key(row["prompt"]))[1:], []).append(index)
+        groups.setdefault(root("p" + pair_prompt_key(row))[1:], []).append(index)
     return groups
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel.trainer import statistics
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, Prompt, encode_completion, encode_pair
-from flywheel.trainer.dataset import prompt_key
+from flywheel.trainer.dataset import pair_prompt_key
 from flywheel.trainer.events import Comparison, ModelFigures, Sample
 from flywheel.trainer.generation import (
     Answer,
@@ -51,10 +51,10 @@ class HeldOutPrompt:
 
 
 def held_out_prompts(rows: Sequence[dict[str, Any]], formatting: Formatting) -> list[HeldOutPrompt]:
-    """Group eval pairs by prompt key, ordered by key (stable across runs)."""
+    """Group eval pairs by what they answer (prompt after its conversation), ordered by key (stable across runs)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(prompt_key(row["prompt"]), []).append(row)
+        groups.setdefault(pair_prompt_key(row), []).append(row)
     return [
         HeldOutPrompt(
             key=key,

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 
 from flywheel.settings import Settings
 from flywheel.trainer.config import GateSettings, TrainerSettings
-from flywheel.trainer.dataset import cap_share, cap_training_set, is_eval, prompt_key, split_pairs
-from flywheel.trainer.evaluate import forgetting_pct
+from flywheel.trainer.conversation import Formatting
+from flywheel.trainer.dataset import cap_share, cap_training_set, is_eval, pair_prompt_key, prompt_key, split_pairs
+from flywheel.trainer.evaluate import forgetting_pct, held_out_prompts
 from flywheel.trainer.events import Comparison, Interval, ModelFigures, run_id_for, trigger_id_for
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.models import ModelError, resolve_base_model
@@ -244,3 +245,20 @@ def test_reference_log_probs_are_precomputed_when_pairs_are_seen_more_than_once(
     assert precompute_for(TrainerSettings(num_epochs=1, precompute_ref_log_probs=True), 100) is True
     assert precompute_for(TrainerSettings(precompute_ref_log_probs=False), 100) is False
     assert precompute_for(TrainerSettings(max_steps=10), 0) is False
+
+
+def test_a_follow_up_is_told_apart_by_its_conversation() -> None:
+    cats = [{"role": "user", "content": "Tell me about cats."}, {"role": "assistant", "content": "Cats nap a lot."}]
+    sql = [{"role": "user", "content": "Write a query."}, {"role": "assistant", "content": "SELECT 1 FROM dual;"}]
+    rows = [
+        {"pair_id": "a", "prompt": "Make it shorter.", "chosen": "Cats nap.", "rejected": "x", "turns": cats},
+        {"pair_id": "b", "prompt": "Make it shorter.", "chosen": "SELECT 1;", "rejected": "y", "turns": sql},
+        {"pair_id": "c", "prompt": "Make it shorter.", "chosen": "Short.", "rejected": "z", "turns": []},
+    ]
+
+    prompts = held_out_prompts(rows, Formatting(chat=True))
+
+    assert len(prompts) == 3  # one prompt per conversation, each scored against its own correction only
+    assert sorted(p.corrections[0] for p in prompts) == ["Cats nap.", "SELECT 1;", "Short."]
+    assert len({pair_prompt_key(row) for row in rows}) == 3
+    assert pair_prompt_key(rows[2]) == prompt_key("make it  shorter.")  # no conversation: the prompt alone
