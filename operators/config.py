@@ -121,6 +121,10 @@ class JudgeSettings(Section):
     timeout_s: float = Field(default=30.0, gt=0)
     max_concurrency: int = Field(default=4, ge=1)
     batch_size: int = Field(default=16, ge=1)
+    # A judge that is down, overloaded (429, 5xx) or drops the connection is asked again, waiting
+    # backoff_s, then twice that, ...; a refusal (4xx) or a malformed reply is not.
+    attempts: int = Field(default=3, ge=1, description="requests per item before on_error decides")
+    backoff_s: float = Field(default=0.5, ge=0.0)
     on_error: Literal["reject", "accept"] = Field(
         default="reject", description="what an unreachable judge or unparsable answer means"
     )

@@ -5,10 +5,12 @@ that asks an OpenAI-compatible chat-completions endpoint (``judge.url``, ``judge
 bearer token read from the env var named by ``judge.api_key_env``) for a JSON verdict on
 safety, neutrality and factual integrity of the user's edit, at temperature 0. The flow
 calls :meth:`Judge.judge_batch` on batches after the toxicity gate (the most expensive step
-runs last) and drops failing items with :func:`check_verdict` (stage ``judge``). An
-unreachable judge, a malformed reply (not JSON, truncated, no ``choices[0].message.content``
-string) or an unparsable answer gives, per item and without retries, a failed verdict with
-reason ``judge_error`` (the detail names what was wrong) when ``on_error = "reject"`` (fail
+runs last) and drops failing items with :func:`check_verdict` (stage ``judge``). A judge
+that cannot be reached, times out, drops the connection or answers 429/5xx is asked again
+(``judge.attempts`` requests per item, ``judge.backoff_s`` doubling between them). Then, or at
+once for a refusal (other 4xx), a malformed reply (not JSON, truncated, no
+``choices[0].message.content`` string) or an unparsable answer, the item gets a failed verdict
+with reason ``judge_error`` (the detail names what was wrong) when ``on_error = "reject"`` (fail
 closed, the default), or a pass when ``on_error = "accept"``; it never raises out of
 :meth:`HttpJudge.judge_batch`. Any object with a ``judge_batch`` method fits the protocol.
 """
@@ -17,8 +19,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
+import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -27,6 +32,8 @@ import msgspec
 
 from flywheel.operators.config import JudgeSettings
 from flywheel.operators.outcome import Drop, Stage
+
+log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
     "You audit user-edited assistant answers before they are used as preferred training examples. "
@@ -111,15 +118,30 @@ class HttpJudge:
             return list(pool.map(self.judge_one, items))
 
     def judge_one(self, item: JudgeItem) -> JudgeVerdict:
-        """One request; network or format problems become an error verdict per ``on_error``."""
-        try:
-            content = self._complete(item)
-            return parse_verdict(content)
-        except JUDGE_FAULTS as exc:
-            message = f"judge failed: {type(exc).__name__}: {exc}"[:500]
-            if self.cfg.on_error == "accept":
-                return JudgeVerdict(safe=True, neutral=True, factual=True, reason="accepted on error", error="")
-            return JudgeVerdict(safe=False, neutral=False, factual=False, error=message)
+        """One item: transport faults retried with backoff; then any problem is an error verdict (``on_error``)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return parse_verdict(self._complete(item))
+            except JUDGE_FAULTS as exc:
+                if attempt < self.cfg.attempts and _worth_retrying(exc):
+                    delay = self.cfg.backoff_s * 2 ** (attempt - 1)
+                    log.warning(
+                        "judge request failed; retrying",
+                        extra={"attempt": attempt, "delay_s": delay, "error": f"{type(exc).__name__}: {exc}"[:300]},
+                    )
+                    time.sleep(delay)
+                    continue
+                return self._on_error(exc, attempt)
+
+    def _on_error(self, exc: BaseException, attempts: int) -> JudgeVerdict:
+        """The verdict of an item the judge gave none for: failed (``reject``) or passed (``accept``)."""
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        message = f"judge failed{tried}: {type(exc).__name__}: {exc}"[:500]
+        if self.cfg.on_error == "accept":
+            return JudgeVerdict(safe=True, neutral=True, factual=True, reason="accepted on error", error="")
+        return JudgeVerdict(safe=False, neutral=False, factual=False, error=message)
 
     def _complete(self, item: JudgeItem) -> str:
         body = {
@@ -192,3 +214,10 @@ def build_judge(cfg: JudgeSettings) -> Judge | None:
     if not cfg.url.startswith(("http://", "https://")):
         raise ValueError(f"judge url must be http(s), got {cfg.url!r}")
     return HttpJudge(cfg)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Transport faults and overload (429, 5xx) may clear; a refusal (other 4xx) or a malformed reply will not."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code == 429 or exc.code >= 500
+    return isinstance(exc, (OSError, http.client.HTTPException))

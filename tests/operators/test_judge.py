@@ -145,3 +145,44 @@ def test_malformed_replies_do_not_stop_the_rest_of_a_batch(malformed_url: str) -
     assert [v.passed for v in verdicts] == [True] + [False] * len(MALFORMED) + [True]
     for name, verdict in zip(names[1:-1], verdicts[1:-1], strict=True):
         assert MALFORMED[name][1] in verdict.error, (name, verdict.error)
+
+
+class FlakyJudgeHandler(JudgeHandler):
+    """Answers 503 to the first ``failures`` requests, then as the keyword judge."""
+
+    failures = 0
+    seen = 0
+
+    def do_POST(self) -> None:
+        FlakyJudgeHandler.seen += 1
+        if FlakyJudgeHandler.seen <= FlakyJudgeHandler.failures:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_error(503, "overloaded")
+            return
+        super().do_POST()
+
+
+@pytest.fixture
+def flaky_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyJudgeHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_overloaded_judge_is_asked_again_with_backoff(flaky_url: str) -> None:
+    FlakyJudgeHandler.failures, FlakyJudgeHandler.seen = 2, 0
+    judge = HttpJudge(JudgeSettings(enabled=True, url=flaky_url, attempts=3, backoff_s=0.01))
+
+    verdict = judge.judge_batch([JudgeItem("q", "a", "b")])[0]
+
+    assert verdict.passed and verdict.error == "" and FlakyJudgeHandler.seen == 3
+
+    FlakyJudgeHandler.failures, FlakyJudgeHandler.seen = 10, 0
+    failed = judge.judge_batch([JudgeItem("q", "a", "b")])[0]
+    assert not failed.passed and FlakyJudgeHandler.seen == 3
+    assert failed.error.startswith("judge failed after 3 attempts: HTTPError: HTTP Error 503")
