@@ -71,6 +71,9 @@ def _show(alias: Alias) -> None:
 @model_app.command("current")
 def current(
     set_to: Annotated[str | None, typer.Option("--set", help="Make this run (or 'base') current.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Serve the run even if its model card says the gates rejected it.")
+    ] = False,
 ) -> None:
     """Show the version users get (or set it)."""
     from flywheel.console import one_line_errors
@@ -78,19 +81,26 @@ def current(
 
     registry = RegistryView(_settings().serving_config().registry_url)
     with one_line_errors():
-        _show(registry.set_current(set_to, note="flywheel model current --set") if set_to else registry.read_alias())
+        if set_to:
+            note = "flywheel model current --set" + (" --force" if force else "")
+            _show(registry.set_current(set_to, note=note, force=force))
+        else:
+            _show(registry.read_alias())
 
 
 @model_app.command("rollback")
 def rollback(
     to: Annotated[str | None, typer.Option(help="Run id (or 'base') to serve; default: the previous one.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Serve the run even if its model card says the gates rejected it.")
+    ] = False,
 ) -> None:
     """Serve the previous version (or ``--to RUN``) to everyone; running servers follow within seconds."""
     from flywheel.console import one_line_errors
     from flywheel.serving.registry import RegistryView
 
     with one_line_errors():
-        _show(RegistryView(_settings().serving_config().registry_url).rollback(to))
+        _show(RegistryView(_settings().serving_config().registry_url).rollback(to, force=force))
 
 
 @model_app.command("rollout")
@@ -98,6 +108,9 @@ def rollout(
     candidate: Annotated[str | None, typer.Option(help="Run id, or 'previous' (compare with the one before).")] = None,
     share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of users (by user_id hash).")] = 0.1,
     off: Annotated[bool, typer.Option("--off", help="Stop the rollout; everyone gets current.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Serve the run even if its model card says the gates rejected it.")
+    ] = False,
 ) -> None:
     """Split users between current and a candidate by a stable hash of user_id."""
     from flywheel.serving.registry import RegistryView
@@ -107,7 +120,11 @@ def rollout(
     from flywheel.console import one_line_errors
 
     with one_line_errors():
-        _show(RegistryView(_settings().serving_config().registry_url).rollout(None if off else candidate, share))
+        _show(
+            RegistryView(_settings().serving_config().registry_url).rollout(
+                None if off else candidate, share, force=force
+            )
+        )
 
 
 def impact(

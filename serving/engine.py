@@ -7,7 +7,11 @@ Invariants:
 * a swap (``apply``) first loads every adapter the new routes need, then replaces the routing
   table in one assignment; a version leaves memory only once no route and no lease points at it,
   so in-flight requests finish on the version they started with and none fails;
-* one worker thread owns the model: generation, adapter loads and unloads never overlap.
+* one worker thread owns the model: generation, adapter loads and unloads never overlap;
+* the worker outlives any one request: a failed batch fails its own requests, a request whose
+  caller gave up (its future cancelled while queued) is dropped before generating, and a result
+  nobody waits for any more is discarded. Should the worker still end, it fails what is queued and
+  ``submit`` refuses new requests (503), so no request waits for an answer that cannot come.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +71,8 @@ class Engine:
         # Swaps and unloads are serialised, so an unload never races a swap that routes to it again.
         self._swap_lock = threading.RLock()
         self._stopping = False
+        # True from start until the worker ends (stopped, or died); guarded by _lock, as _pending is.
+        self._running = False
         self._worker: threading.Thread | None = None
 
     # --- lifecycle
@@ -75,6 +81,8 @@ class Engine:
         """Load the base model and the alias's versions, then start the worker."""
         self.backend.start()
         self.apply(alias)
+        with self._lock:
+            self._running = True
         self._worker = threading.Thread(target=self._work, name="serving-engine", daemon=True)
         self._worker.start()
 
@@ -96,7 +104,8 @@ class Engine:
     @property
     def ready(self) -> bool:
         """Whether requests are answered."""
-        return self._routes is not None and self._worker is not None and self._worker.is_alive()
+        worker = self._worker
+        return self._routes is not None and self._running and worker is not None and worker.is_alive()
 
     # --- swapping
 
@@ -156,10 +165,16 @@ class Engine:
         user_id: str | None,
         request_id: str | None = None,
     ) -> Ticket:
-        """Queue a request on the version its user is routed to; the ticket's future gives the answer."""
+        """Queue a request on the version its user is routed to; the ticket's future gives the answer.
+
+        :class:`ServingError` (503 in the app) when the engine is stopping or its worker is not running.
+        """
         with self._lock:
             if self._stopping:
                 raise ServingError("the server is shutting down")
+            worker = self._worker
+            if not self._running or worker is None or not worker.is_alive():
+                raise ServingError("the serving engine's worker is not running; no request can be answered")
             version = self.routes.pick(user_id)
             self._leases[version] += 1
             ticket = Ticket(version, conversation, params, request_id or uuid.uuid4().hex)
@@ -204,21 +219,61 @@ class Engine:
             return batch
 
     def _work(self) -> None:
-        while batch := self._next_batch():
-            version = batch[0].version
-            started = time.perf_counter()
-            try:
-                with self._model_lock:
-                    answers = self.backend.generate(version, [t.conversation for t in batch], batch[0].params)
-            except Exception as exc:  # a failed batch fails its requests, never the worker
-                log.exception("generation failed", extra={"model_version": version, "batch": len(batch)})
-                metrics.ANSWERS.labels(version, "error").inc(len(batch))
-                for ticket in batch:
-                    ticket.future.set_exception(ServingError(f"generation failed: {exc}"))
-                continue
+        try:
+            while batch := self._next_batch():
+                self._serve(batch)
+        except BaseException:  # not one request's failure: those are settled in _serve
+            log.critical("the serving engine's worker stopped; requests are refused", exc_info=True)
+        finally:
+            with self._lock:  # under the lock: submit sees _running False or its ticket is failed here
+                self._running = False
+                stranded = list(self._pending)
+                self._pending.clear()
+            for ticket in stranded:
+                metrics.ANSWERS.labels(ticket.version, "error").inc()
+                _settle(ticket, ServingError("the serving engine stopped before answering"))
+
+    def _serve(self, batch: list[Ticket]) -> None:
+        """Generate one batch and settle its tickets; only a non-``Exception`` escapes (and ends the worker)."""
+        # A ticket whose caller cancelled it while queued is dropped; the others can no longer be
+        # cancelled (RUNNING), so the answers below always land.
+        live = [ticket for ticket in batch if ticket.future.set_running_or_notify_cancel()]
+        if len(live) < len(batch):
+            metrics.ANSWERS.labels(batch[0].version, "cancelled").inc(len(batch) - len(live))
+        if not live:
+            return
+        version = live[0].version
+        started = time.perf_counter()
+        try:
+            with self._model_lock:
+                answers = self.backend.generate(version, [t.conversation for t in live], live[0].params)
+            if len(answers) != len(live):
+                raise ServingError(f"the backend gave {len(answers)} answers to {len(live)} requests")
             metrics.GENERATION_SECONDS.observe(time.perf_counter() - started)
-            metrics.BATCH_SIZE.observe(len(batch))
-            metrics.ANSWERS.labels(version, "ok").inc(len(batch))
+            metrics.BATCH_SIZE.observe(len(live))
+            metrics.ANSWERS.labels(version, "ok").inc(len(live))
             metrics.COMPLETION_TOKENS.labels(version).inc(sum(a.completion_tokens for a in answers))
-            for ticket, answer in zip(batch, answers, strict=True):
-                ticket.future.set_result(answer)
+        except Exception as exc:  # a failed batch fails its requests, never the worker
+            log.exception("generation failed", extra={"model_version": version, "batch": len(live)})
+            metrics.ANSWERS.labels(version, "error").inc(len(live))
+            for ticket in live:
+                _settle(ticket, ServingError(f"generation failed: {exc}"))
+            return
+        except BaseException as exc:  # the worker is ending: its batch is answered first
+            metrics.ANSWERS.labels(version, "error").inc(len(live))
+            for ticket in live:
+                _settle(ticket, ServingError(f"the serving engine stopped while answering: {exc!r}"))
+            raise
+        for ticket, answer in zip(live, answers, strict=True):
+            _settle(ticket, answer)
+
+
+def _settle(ticket: Ticket, outcome: Completion | BaseException) -> None:
+    """Resolve a ticket's future unless it is already done (cancelled by its caller, or settled)."""
+    try:
+        if isinstance(outcome, BaseException):
+            ticket.future.set_exception(outcome)
+        else:
+            ticket.future.set_result(outcome)
+    except InvalidStateError:  # nobody waits for this answer any more
+        log.debug("answer for a finished request discarded", extra={"request_id": ticket.request_id})

@@ -8,6 +8,14 @@
   moves the alias to its run. Only promotions the trainer's gates made move it; rejected and
   failed runs are ignored. A redelivered result is recognised by its ``trigger_id`` in the
   alias history and applied once; the offset is committed after the alias is written.
+
+Neither thread ends on an error. The follower tells two kinds apart (see :meth:`PromotionFollower.handle`):
+a result that can never be applied (undecodable, or its run is not servable: a malformed run id,
+a damaged or missing card, no adapter, a card that does not say ``promoted``) is logged, counted
+and committed, since reading it again gives the same answer; anything else (the registry
+unreachable or unwritable, a damaged alias file an operator can repair) leaves the result
+uncommitted and reads it again after a capped exponential back-off, so no promotion is lost to a
+passing fault. A failed commit or a failed consumer is logged and retried the same way.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from flywheel.config import KafkaSettings
-from flywheel.errors import AliasError, FlywheelError
+from flywheel.errors import FlywheelError
+from flywheel.serving import metrics
 from flywheel.serving.engine import Engine
-from flywheel.serving.registry import RegistryView
+from flywheel.serving.registry import NotServable, RegistryView
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +68,10 @@ class AliasWatcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            self.check()
+            try:
+                self.check()
+            except Exception:  # e.g. a backend refusing an adapter in a way it does not wrap: next tick
+                log.exception("applying the registry alias failed unexpectedly")
 
     def stop(self) -> None:
         """Stop polling."""
@@ -68,38 +80,77 @@ class AliasWatcher:
             self._thread.join()
 
 
+class Backoff:
+    """Capped exponential back-off: ``initial_s``, twice that, ... up to ``max_s``; :meth:`reset` on success."""
+
+    def __init__(self, initial_s: float, max_s: float) -> None:
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self._failures = 0
+
+    def next(self) -> float:
+        """The wait before the next attempt (grows with every call until a reset)."""
+        delay = min(self.max_s, self.initial_s * 2 ** min(self._failures, 32))
+        self._failures += 1
+        return delay
+
+    def reset(self) -> None:
+        """The last attempt succeeded: the next failure waits ``initial_s`` again."""
+        self._failures = 0
+
+
 class PromotionFollower:
     """Moves the alias when the trainer promotes a run."""
 
     def __init__(
-        self, kafka: KafkaSettings, topic: str, group: str, registry: RegistryView, share: float = 0.0
+        self,
+        kafka: KafkaSettings,
+        topic: str,
+        group: str,
+        registry: RegistryView,
+        share: float = 0.0,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
     ) -> None:
         self.kafka = kafka
         self.topic = topic
         self.group = group
         self.registry = registry
         self.share = share
+        self.backoff = Backoff(retry_initial_s, retry_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def handle(self, value: bytes) -> bool:
-        """Apply one result message; True if it moved the alias."""
+        """Apply one result message; True if it moved the alias.
+
+        False, after logging, for a result to commit without applying it: not a promotion, already
+        applied, undecodable, or a run that cannot be served (:class:`NotServable`: reading the same
+        result again gives the same answer, so it is skipped rather than retried forever). Any
+        other error (an :class:`OSError` reaching the registry, a damaged alias file) propagates:
+        the result was not applied and may be once the fault is repaired, so it is not committed.
+        """
         try:
             notice = PromotionNotice.model_validate_json(value)
         except ValidationError:
             log.error("undecodable training result; skipped", extra={"topic": self.topic})
+            metrics.PROMOTIONS.labels("skipped").inc()
             return False
         if notice.status != "promoted":
+            metrics.PROMOTIONS.labels("unchanged").inc()
             return False
         try:
             moved = self.registry.promote(notice.run_id, notice.trigger_id, self.share)
-        except AliasError as exc:
+        except NotServable as exc:
             log.error(
-                "promoted run is not servable; alias unchanged", extra={"run_id": notice.run_id, "error": str(exc)}
+                "promoted run is not servable; alias unchanged, result skipped",
+                extra={"run_id": notice.run_id, "trigger_id": notice.trigger_id, "error": str(exc)},
             )
+            metrics.PROMOTIONS.labels("skipped").inc()
             return False
         if moved is not None:
             log.info("alias moved to a promoted run", extra={"run_id": notice.run_id, "share": self.share})
+        metrics.PROMOTIONS.labels("applied" if moved is not None else "unchanged").inc()
         return moved is not None
 
     def start(self) -> None:
@@ -108,19 +159,66 @@ class PromotionFollower:
         self._thread.start()
 
     def _run(self) -> None:
-        consumer = Consumer(
-            self.kafka.client(**{"group.id": self.group, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-        )
-        consumer.subscribe([self.topic])
-        try:
-            while not self._stop.is_set():
-                message = consumer.poll(0.5)
-                if message is None or self._failed(message):
-                    continue
+        """Consume until :meth:`stop`; a failed consumer is closed and a new one made after a back-off."""
+        while not self._stop.is_set():
+            consumer: Consumer | None = None
+            try:
+                consumer = Consumer(
+                    self.kafka.client(
+                        **{"group.id": self.group, "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+                    )
+                )
+                consumer.subscribe([self.topic])
+                self._consume(consumer)
+            except Exception as exc:  # KafkaException, or a seek that found its partition gone
+                metrics.PROMOTIONS.labels("consumer_failed").inc()
+                log.error(
+                    "the training results consumer failed; starting a new one after a back-off",
+                    exc_info=True,
+                    extra={"topic": self.topic, "error": str(exc)},
+                )
+                self._stop.wait(self.backoff.next())
+            finally:
+                if consumer is not None:
+                    try:
+                        consumer.close()
+                    except Exception:  # a broken consumer may not close cleanly; a new one replaces it
+                        log.warning("closing the training results consumer failed", exc_info=True)
+
+    def _consume(self, consumer: Consumer) -> None:
+        while not self._stop.is_set():
+            message = consumer.poll(0.5)
+            if message is None or self._failed(message):
+                continue
+            where = {"topic": message.topic(), "partition": message.partition(), "offset": message.offset()}
+            try:
                 self.handle(message.value() or b"")
+            except Exception as exc:  # not applied, and it may be: read it again after a back-off
+                metrics.PROMOTIONS.labels("retried").inc()
+                log.error(
+                    "could not apply a training result; reading it again after a back-off",
+                    exc_info=True,
+                    extra={**where, "error": str(exc)},
+                )
+                if self._stop.wait(self.backoff.next()):
+                    return
+                self._rewind(consumer, message)
+                continue
+            try:
                 consumer.commit(message=message, asynchronous=False)
-        finally:
-            consumer.close()
+            except KafkaException as exc:  # applied; a redelivery is recognised by its trigger_id
+                metrics.PROMOTIONS.labels("commit_failed").inc()
+                log.error("could not commit a handled training result", extra={**where, "error": str(exc)})
+                self._stop.wait(self.backoff.next())
+                continue
+            self.backoff.reset()
+
+    def _rewind(self, consumer: Consumer, message: Message) -> None:
+        """Make ``message`` the next one its partition gives (it is uncommitted: a new consumer would too)."""
+        partition, offset = message.partition(), message.offset()
+        if partition is None or offset is None:  # not a fetched message; a new consumer reads from the commit
+            raise KafkaException(KafkaError(KafkaError._STATE, "message without partition or offset"))
+        consumer.seek(TopicPartition(message.topic() or self.topic, partition, offset))
 
     @staticmethod
     def _failed(message: Message) -> bool:

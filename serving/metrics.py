@@ -10,7 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ANSWERS = Counter(
     "flywheel_serving_answers_total",
-    "Chat completions answered, by model version and outcome (ok, error).",
+    "Chat completions answered, by model version and outcome (ok, error; cancelled: the caller gave up while queued).",
     ["model_version", "outcome"],
 )
 COMPLETION_TOKENS = Counter(
@@ -37,6 +37,13 @@ ROUTED = Gauge(
     "flywheel_serving_routed_share",
     "Share of users routed to a model version (1 for current without a rollout); role = current or candidate.",
     ["model_version", "role"],
+)
+PROMOTIONS = Counter(
+    "flywheel_serving_promotion_results_total",
+    "Training results the promotion follower handled, by outcome: applied, unchanged (not a promotion, "
+    "or already applied), skipped (undecodable, or its run cannot be served: committed, never retried), "
+    "retried (the registry failed; read again after a back-off), commit_failed, consumer_failed.",
+    ["outcome"],
 )
 
 # --- impact by model version, computed from the Iceberg tables (see serving/impact.py)
