@@ -138,8 +138,10 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
     assert "Sent: reject" in answer(reviewer, store, "toxic-2", action="reject", note="insulting")
     # A later user edit of the answer the reviewer corrected: it must not override the reviewer.
     later = event("later", Signal.EDIT, prompt=down.prompt, final_user_edit=ANSWER + " Or just keep the old key.")
-    # (reviews carry the wall-clock time of the answer; the user's edit comes ten minutes after it)
-    after_review = datetime.now(UTC) + timedelta(minutes=10)  # a later dedup hold slot
+    # (reviews carry the wall-clock time of the answer; the user's edit comes four minutes after it:
+    # a later dedup hold slot (dedup.hold_s 120 s), and within validation.max_future_s (300 s) of
+    # the message's own timestamp, or the flow would send it to the DLQ as occurred_in_future)
+    after_review = datetime.now(UTC) + timedelta(minutes=4)
     produce(review_settings, [later.__replace__(thread_id=down.thread_id, occurred_at=after_review)])
     run_until_drained(review_settings.flow_config())
 
