@@ -3,8 +3,10 @@
 Security, in the order a request meets it: a signed session cookie (``SameSite=Strict``,
 HttpOnly) set only by a successful login with a configured reviewer id and password (no
 anonymous access; passwords checked against scrypt hashes, failed logins throttled per client
-address and per reviewer id: 429 with ``Retry-After``); a CSRF token per session in every
-form, checked on every POST; texts
+address and per reviewer id: 429 with ``Retry-After``, concurrent guesses like sequential
+ones), valid while its reviewer is configured and its session not logged out (sessions are
+rows of the store, so logging out ends the session wherever its cookie was copied); a CSRF
+token per session in every form, checked on every POST; texts
 rendered by Jinja2 with autoescaping on for every template, and a Content-Security-Policy
 that allows no script at all, so a hostile prompt is shown as text and cannot run.
 """
@@ -31,14 +33,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from flywheel.errors import RateLimited, ReviewError
-from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.review.actions import Action, Decision, ReviewPoster, review_event, review_event_id
 from flywheel.review.config import ReviewConfig
+from flywheel.review.logins import LoginThrottle
 from flywheel.review.metrics import ACTIONS, LOGINS_REFUSED, refresh_queue_gauges
 from flywheel.review.passwords import dummy_hash, parse_password_hash
 from flywheel.review.store import DONE, OPEN, QueueFilter, ReviewStore
 
 CSRF_FIELD = "csrf_token"
+SESSION_FIELD = "session_id"  # the store's session (ReviewStore.open_session), in the signed cookie
 _MAX_ID_CHARS = 200
 # Age filter choices: name -> (older_than_s, newer_than_s), by event time.
 AGES: dict[str, tuple[float | None, float | None]] = {
@@ -83,8 +86,7 @@ def create_app(
     }
     # Unknown ids are checked against a hash as costly as the dearest configured one: same timing.
     nobody = dummy_hash(max(hashes.values(), key=lambda known: known.n * known.r * known.p, default=None))
-    failures_by_address = FailedAuthThrottle(settings.failed_logins, "address")
-    failures_by_reviewer = FailedAuthThrottle(settings.failed_logins_per_reviewer, "reviewer id")
+    failed_logins = LoginThrottle(settings.failed_logins, settings.failed_logins_per_reviewer)
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("flywheel.review", "templates"),
         autoescape=True,  # every template, whatever its name: texts come from users
@@ -150,34 +152,62 @@ def create_app(
         _check_csrf(request, csrf_token)
         address = request.client.host if request.client else "unknown"
         name = reviewer[:_MAX_ID_CHARS]  # the throttle's key: bounded, whatever is typed
+        expected = hashes.get(reviewer)
+
+        async def verify() -> bool:
+            # Unknown ids are checked too (against the dummy), so timing does not tell which ids exist.
+            matches = await run_in_threadpool((expected or nobody).verify, password)
+            return expected is not None and matches
+
         try:
-            # Before the password is looked at: while throttled, a right guess cannot be told apart.
-            failures_by_address.check(address)
-            failures_by_reviewer.check(name)
+            # Checked before the password is looked at: while throttled, a right guess cannot be told apart.
+            verified = await failed_logins.attempt(address, name, verify)
         except RateLimited as exc:
             LOGINS_REFUSED.labels("throttled").inc()
             retry = str(max(1, round(exc.retry_after_s + 0.5)))
             refused = page(request, "login.html", 429, error=f"Too many failed logins; try again in {retry} s.")
             refused.headers["Retry-After"] = retry
             return refused
-        expected = hashes.get(reviewer)
-        # Unknown ids are checked too (against the dummy), so timing does not tell which ids exist.
-        matches = await run_in_threadpool((expected or nobody).verify, password)
-        if expected is None or not matches:
-            failures_by_address.failed(address)
-            failures_by_reviewer.failed(name)
+        if not verified:
             LOGINS_REFUSED.labels("credentials").inc()
             return page(request, "login.html", 401, error="Unknown reviewer or wrong password.")
+        previous = request.session.get(SESSION_FIELD)
+        if isinstance(previous, str):  # logging in again from the same browser: the old session ends
+            await run_in_threadpool(store.end_session, previous)
+        session_id = await run_in_threadpool(store.open_session, reviewer, settings.session_max_age_s)
         request.session.clear()
         request.session["reviewer"] = reviewer
+        request.session[SESSION_FIELD] = session_id
         _csrf_token(request)  # a new token for the new session
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
         _check_csrf(request, csrf_token)
+        session_id = request.session.get(SESSION_FIELD)
+        if isinstance(session_id, str):
+            # Server-side too: a copy of this cookie (another tab, a stolen one) is logged out as well.
+            await run_in_threadpool(store.end_session, session_id)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
+
+    async def logged_in(request: Request) -> str:
+        """The session's reviewer; :class:`LoginRequired` (and the session cleared) unless it still may review.
+
+        The signed cookie alone is not enough: its reviewer must still be configured (one removed
+        from ``review.reviewers`` is logged out at once) and its session not logged out.
+        """
+        reviewer = request.session.get("reviewer")
+        session_id = request.session.get(SESSION_FIELD)
+        if (
+            isinstance(reviewer, str)
+            and reviewer in hashes
+            and isinstance(session_id, str)
+            and await run_in_threadpool(store.session_reviewer, session_id) == reviewer
+        ):
+            return reviewer
+        request.session.clear()
+        raise LoginRequired()
 
     @app.get("/", response_class=HTMLResponse)
     async def queue(
@@ -188,7 +218,7 @@ def create_app(
         age: str = "",
         status: str = OPEN,
     ) -> Response:
-        reviewer = _reviewer(request)
+        reviewer = await logged_in(request)
         older, newer = AGES.get(age, (None, None))
         query = QueueFilter(reason, segment, model_version, older, newer, status, reviewer)
         items = await run_in_threadpool(store.list, query, settings.page_size)
@@ -209,7 +239,7 @@ def create_app(
 
     @app.get("/items/{item_id}", response_class=HTMLResponse)
     async def item_page(request: Request, item_id: str) -> Response:
-        reviewer = _reviewer(request)
+        reviewer = await logged_in(request)
         stored = await run_in_threadpool(store.get, item_id)
         if stored is None:
             return page(request, "error.html", 404, error=f"No review item {item_id}.")
@@ -221,6 +251,8 @@ def create_app(
             item=stored.item,
             mine=stored.status == OPEN and stored.claim_active(now) and stored.claimed_by == reviewer,
             taken=stored.claimed_by_other(reviewer, now),
+            sending=stored.answering(now),
+            claimable=stored.claimable_by(reviewer, now),
             done=stored.status == DONE,
             now=now,
             review_event_id=review_event_id(stored.item),
@@ -228,7 +260,7 @@ def create_app(
 
     @app.post("/items/{item_id}/claim")
     async def claim(request: Request, item_id: str, csrf_token: Annotated[str, Form()] = "") -> Response:
-        reviewer = _reviewer(request)
+        reviewer = await logged_in(request)
         _check_csrf(request, csrf_token)
         try:
             await run_in_threadpool(store.claim, item_id, reviewer)
@@ -239,7 +271,7 @@ def create_app(
 
     @app.post("/items/{item_id}/release")
     async def release(request: Request, item_id: str, csrf_token: Annotated[str, Form()] = "") -> Response:
-        reviewer = _reviewer(request)
+        reviewer = await logged_in(request)
         _check_csrf(request, csrf_token)
         await run_in_threadpool(store.release, item_id, reviewer)
         request.session["flash"] = "Claim released."
@@ -254,7 +286,7 @@ def create_app(
         answer: Annotated[str, Form()] = "",
         note: Annotated[str, Form()] = "",
     ) -> Response:
-        reviewer = _reviewer(request)
+        reviewer = await logged_in(request)
         _check_csrf(request, csrf_token)
         stored = await run_in_threadpool(store.get, item_id)
         if stored is None:
@@ -265,10 +297,15 @@ def create_app(
             return page(request, "error.html", 422, error=f"Unknown action {action!r}.")
         try:
             event = review_event(stored.item, decision, datetime.now(UTC))
-            # The claim is renewed for its whole TTL first, so nobody else can take the item while
-            # the event is posted; the item is marked answered only once the gateway accepted it.
+            # The item moves to "answering" first (one winner), its claim renewed for a whole TTL:
+            # nobody else can take it, and a second answer sent at the same time is refused here,
+            # before anything is posted. It is marked answered once the gateway accepted the event.
             await run_in_threadpool(store.hold, item_id, reviewer)
-            await poster.post(event)
+            try:
+                await poster.post(event)
+            except Exception:
+                await run_in_threadpool(store.unhold, item_id, reviewer)  # open again: the reviewer may retry
+                raise
             await run_in_threadpool(store.resolve, item_id, reviewer, action, decision.note, event["event_id"])
         except ReviewError as exc:
             request.session["flash"] = str(exc)
@@ -292,13 +329,6 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _reviewer(request: Request) -> str:
-    reviewer = request.session.get("reviewer")
-    if not isinstance(reviewer, str) or not reviewer:
-        raise LoginRequired()
-    return reviewer
 
 
 def _csrf_token(request: Request) -> str:

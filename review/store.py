@@ -10,8 +10,16 @@ Invariants:
 * one row per event id (unique): storing the same message again is a no-op, so the consumer
   can replay freely and commits Kafka offsets only after :meth:`ReviewStore.add` returned;
 * an item is answered by at most one reviewer: answering needs an unexpired claim, and claims
-  are taken with a conditional UPDATE (one winner); :meth:`ReviewStore.hold` renews the claim
-  for the whole claim TTL before the answer is posted, so it cannot expire mid-answer;
+  are taken with a conditional UPDATE (one winner);
+* an item is answered once: :meth:`ReviewStore.hold` moves it from ``open`` to ``answering``
+  (a conditional UPDATE, one winner) before its answer is posted, so a second answer sent at
+  the same time (another tab, a double submit) is refused before anything is posted. The hold
+  renews the claim for the whole claim TTL, so it cannot expire mid-answer; a post that fails
+  gives it back (:meth:`ReviewStore.unhold`: open, still claimed) and a hold left by a crash
+  ends like a claim, when that TTL has passed (then anyone may claim the item again);
+* a login is a row of ``review_sessions`` (the hash of a random id kept in the signed
+  cookie): logging out deletes it, so a copied cookie stops working at logout, not only when
+  it expires;
 * times are unix seconds (float) from the wall clock: queue ages are operational, never
   curation decisions.
 """
@@ -19,6 +27,8 @@ Invariants:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +44,9 @@ from flywheel.errors import ClaimError
 from flywheel.review.items import ReviewItem
 
 OPEN = "open"
+ANSWERING = "answering"  # an answer is being posted (see ReviewStore.hold)
 DONE = "done"
+PENDING = (OPEN, ANSWERING)  # not answered yet: in the queue
 
 _metadata = sa.MetaData()
 ITEMS = sa.Table(
@@ -56,6 +68,13 @@ ITEMS = sa.Table(
     sa.Column("action", sa.String(32)),
     sa.Column("note", sa.Text),
     sa.Column("review_event_id", sa.String(512)),
+)
+SESSIONS = sa.Table(
+    "review_sessions",
+    _metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's session id
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
 )
 
 
@@ -92,6 +111,16 @@ class StoredItem:
     def claim_active(self, now: float) -> bool:
         """True when a claim is held and not expired."""
         return self.claimed_by is not None and (self.claim_expires_at or 0.0) > now
+
+    def answering(self, now: float) -> bool:
+        """True while an answer is being posted (a hold that has not expired)."""
+        return self.status == ANSWERING and self.claim_active(now)
+
+    def claimable_by(self, reviewer: str, now: float) -> bool:
+        """True when ``reviewer`` may claim the item now (what :meth:`ReviewStore.claim` allows)."""
+        if self.status == ANSWERING:
+            return not self.claim_active(now)  # a hold left by a crash, expired
+        return self.status == OPEN and (not self.claim_active(now) or self.claimed_by == reviewer)
 
 
 @dataclass(frozen=True)
@@ -174,28 +203,42 @@ class ReviewStore:
         with self.engine.connect() as conn:
 
             def distinct(column: sa.Column[Any]) -> list[str]:
-                query = sa.select(column).where(ITEMS.c.status == OPEN).distinct().order_by(column)
+                query = sa.select(column).where(ITEMS.c.status.in_(PENDING)).distinct().order_by(column)
                 return [str(value) for value in conn.scalars(query)]
 
             return Facets(distinct(ITEMS.c.reason), distinct(ITEMS.c.segment), distinct(ITEMS.c.model_version))
 
     def claim(self, item_id: str, reviewer: str, now: float | None = None) -> float:
-        """Claim an open item (or renew one's own claim); the claim's expiry. Raises :class:`ClaimError`."""
+        """Claim an open item (or renew one's own claim); the claim's expiry. Raises :class:`ClaimError`.
+
+        An item whose answer is being posted cannot be claimed, not even by its reviewer, until
+        that hold expires (a crash mid-answer): then it is open again for anyone.
+        """
         now = time.time() if now is None else now
         expires = now + self._claim_ttl_s
         free = sa.or_(ITEMS.c.claimed_by.is_(None), ITEMS.c.claim_expires_at <= now, ITEMS.c.claimed_by == reviewer)
+        claimable = sa.or_(
+            sa.and_(ITEMS.c.status == OPEN, free),
+            sa.and_(ITEMS.c.status == ANSWERING, ITEMS.c.claim_expires_at <= now),
+        )
         with self.engine.begin() as conn:
             taken = conn.execute(
                 ITEMS.update()
-                .where(ITEMS.c.item_id == item_id, ITEMS.c.status == OPEN, free)
-                .values(claimed_by=reviewer, claim_expires_at=expires)
+                .where(ITEMS.c.item_id == item_id, claimable)
+                .values(status=OPEN, claimed_by=reviewer, claim_expires_at=expires)
             ).rowcount
         if taken != 1:
             raise ClaimError(self._why_not(item_id, reviewer, now))
         return expires
 
     def hold(self, item_id: str, reviewer: str, now: float | None = None) -> None:
-        """Renew ``reviewer``'s unexpired claim before answering; raises :class:`ClaimError` without one."""
+        """Before posting an answer: move the item to ``answering``, its claim renewed for a whole TTL.
+
+        One conditional UPDATE (open, claimed by ``reviewer``, unexpired), so of two answers sent
+        at once only one gets here; the other, like an answer without a claim, raises
+        :class:`ClaimError` before anything is posted. Follow with :meth:`resolve` once the
+        answer is posted, or :meth:`unhold` if it could not be.
+        """
         now = time.time() if now is None else now
         with self.engine.begin() as conn:
             held = conn.execute(
@@ -206,10 +249,19 @@ class ReviewStore:
                     ITEMS.c.claimed_by == reviewer,
                     ITEMS.c.claim_expires_at > now,
                 )
-                .values(claim_expires_at=now + self._claim_ttl_s)
+                .values(status=ANSWERING, claim_expires_at=now + self._claim_ttl_s)
             ).rowcount
         if held != 1:
             raise ClaimError(self._why_not(item_id, reviewer, now, answering=True))
+
+    def unhold(self, item_id: str, reviewer: str) -> None:
+        """An answer that could not be posted: the item is open again, still claimed by ``reviewer``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                ITEMS.update()
+                .where(ITEMS.c.item_id == item_id, ITEMS.c.status == ANSWERING, ITEMS.c.claimed_by == reviewer)
+                .values(status=OPEN)
+            )
 
     def release(self, item_id: str, reviewer: str) -> None:
         """Give a claim back so others may take the item at once."""
@@ -223,12 +275,12 @@ class ReviewStore:
     def resolve(
         self, item_id: str, reviewer: str, action: str, note: str | None, event_id: str, now: float | None = None
     ) -> None:
-        """Mark an item answered by ``reviewer`` (who holds its claim); raises :class:`ClaimError` otherwise."""
+        """Mark an item answered by ``reviewer`` (who holds it, :meth:`hold`); raises :class:`ClaimError` otherwise."""
         now = time.time() if now is None else now
         with self.engine.begin() as conn:
             done = conn.execute(
                 ITEMS.update()
-                .where(ITEMS.c.item_id == item_id, ITEMS.c.status == OPEN, ITEMS.c.claimed_by == reviewer)
+                .where(ITEMS.c.item_id == item_id, ITEMS.c.status == ANSWERING, ITEMS.c.claimed_by == reviewer)
                 .values(
                     status=DONE,
                     resolved_by=reviewer,
@@ -242,17 +294,46 @@ class ReviewStore:
         if done != 1:
             raise ClaimError(self._why_not(item_id, reviewer, now, answering=True))
 
+    # -- sessions -------------------------------------------------------------------------
+
+    def open_session(self, reviewer: str, max_age_s: float, now: float | None = None) -> str:
+        """Record a login of ``reviewer``; the session id for its cookie (expired sessions are dropped)."""
+        now = time.time() if now is None else now
+        session_id = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(SESSIONS.delete().where(SESSIONS.c.expires_at <= now))
+            conn.execute(
+                SESSIONS.insert(),
+                {"session_hash": _session_hash(session_id), "reviewer": reviewer, "expires_at": now + max_age_s},
+            )
+        return session_id
+
+    def session_reviewer(self, session_id: str, now: float | None = None) -> str | None:
+        """The reviewer of an unexpired session that was not logged out, else None."""
+        now = time.time() if now is None else now
+        query = sa.select(SESSIONS.c.reviewer).where(
+            SESSIONS.c.session_hash == _session_hash(session_id), SESSIONS.c.expires_at > now
+        )
+        with self.engine.connect() as conn:
+            reviewer = conn.scalar(query)
+        return None if reviewer is None else str(reviewer)
+
+    def end_session(self, session_id: str) -> None:
+        """Log a session out: its cookie no longer logs anyone in, wherever it was copied to."""
+        with self.engine.begin() as conn:
+            conn.execute(SESSIONS.delete().where(SESSIONS.c.session_hash == _session_hash(session_id)))
+
     # -- metrics --------------------------------------------------------------------------
 
     def depth_by_reason(self) -> dict[str, int]:
-        """Open items per reason."""
-        query = sa.select(ITEMS.c.reason, sa.func.count()).where(ITEMS.c.status == OPEN).group_by(ITEMS.c.reason)
+        """Unanswered items (open or being answered) per reason."""
+        query = sa.select(ITEMS.c.reason, sa.func.count()).where(ITEMS.c.status.in_(PENDING)).group_by(ITEMS.c.reason)
         with self.engine.connect() as conn:
             return {str(reason): int(count) for reason, count in conn.execute(query)}
 
     def oldest_open_enqueued_at(self) -> float | None:
         """When the oldest open item entered the queue (unix seconds), or None when the queue is empty."""
-        query = sa.select(sa.func.min(ITEMS.c.enqueued_at)).where(ITEMS.c.status == OPEN)
+        query = sa.select(sa.func.min(ITEMS.c.enqueued_at)).where(ITEMS.c.status.in_(PENDING))
         with self.engine.connect() as conn:
             value = conn.scalar(query)
         return None if value is None else float(value)
@@ -263,6 +344,10 @@ class ReviewStore:
             return f"no review item {item_id}"
         if stored.status == DONE:
             return f"item {item_id} was already answered by {stored.resolved_by}"
+        if stored.answering(now):
+            if stored.claimed_by == reviewer:
+                return f"another answer of yours to item {item_id} is already being sent; this one was not sent"
+            return f"an answer to item {item_id} from {stored.claimed_by} is already being sent"
         if stored.claimed_by_other(reviewer, now):
             return f"item {item_id} is claimed by {stored.claimed_by}"
         if answering:
@@ -276,10 +361,10 @@ def _matching(statement: sa.Select[Any], query: QueueFilter, now: float) -> sa.S
         statement = statement.where(ITEMS.c.status == DONE)
     elif query.status == "mine":
         statement = statement.where(
-            ITEMS.c.status == OPEN, ITEMS.c.claimed_by == query.reviewer, ITEMS.c.claim_expires_at > now
+            ITEMS.c.status.in_(PENDING), ITEMS.c.claimed_by == query.reviewer, ITEMS.c.claim_expires_at > now
         )
     else:
-        statement = statement.where(ITEMS.c.status == OPEN)
+        statement = statement.where(ITEMS.c.status.in_(PENDING))
     for column, value in (
         (ITEMS.c.reason, query.reason),
         (ITEMS.c.segment, query.segment),
@@ -292,6 +377,11 @@ def _matching(statement: sa.Select[Any], query: QueueFilter, now: float) -> sa.S
     if query.newer_than_s is not None:
         statement = statement.where(ITEMS.c.occurred_at >= now - query.newer_than_s)
     return statement
+
+
+def _session_hash(session_id: str) -> str:
+    """What the store keeps of a session id: its hash (the id itself is only in the signed cookie)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _row(item: ReviewItem, enqueued_at: float) -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from flywheel.config import ValidationSettings
 from flywheel.errors import ClaimError, ReviewError
 from flywheel.review.actions import Action, Decision, review_event
 from flywheel.review.items import UndecodableItem, item_from_message
 from flywheel.review.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE, refresh_queue_gauges
-from flywheel.review.store import DONE, QueueFilter, ReviewStore
+from flywheel.review.store import ANSWERING, DONE, OPEN, SESSIONS, QueueFilter, ReviewStore
 from flywheel.schemas.events import Signal, encode_event
 from flywheel.schemas.review import REASON_HEADER
 from tests.support.review import review_item, thumbs_down
@@ -64,6 +65,77 @@ def test_release_frees_the_item_at_once(store: ReviewStore) -> None:
     store.claim(item.item_id, "bob", now=2.0)
 
 
+def test_an_item_is_answered_once_even_by_answers_sent_at_the_same_time(store: ReviewStore) -> None:
+    item = review_item(1)
+    store.add([item], now=0.0)
+    with pytest.raises(ClaimError, match="claim the item before answering"):
+        store.resolve(item.item_id, "alice", "dismiss", "x", "review-x", now=0.5)  # not held: nothing recorded
+    store.claim(item.item_id, "alice", now=1.0)
+    store.hold(item.item_id, "alice", now=2.0)  # the first answer is being posted
+    # A second answer (another tab, a double submit) is refused before anything is posted.
+    with pytest.raises(ClaimError, match=r"another answer of yours to .* is already being sent; this one was not sent"):
+        store.hold(item.item_id, "alice", now=2.1)
+    with pytest.raises(ClaimError, match="being sent"):
+        store.claim(item.item_id, "alice", now=2.1)  # renewing the claim would reopen it: refused too
+    with pytest.raises(ClaimError, match=r"an answer to .* from alice is already being sent"):
+        store.claim(item.item_id, "bob", now=2.1)
+    store.release(item.item_id, "alice")  # a release does not reopen it either
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == ANSWERING and stored.answering(2.2)
+    assert not stored.claimable_by("alice", 2.2) and not stored.claimable_by("bob", 2.2)
+    # Still in the queue (unanswered), shown as alice's.
+    assert [s.item.item_id for s in store.list(QueueFilter(status="mine", reviewer="alice"), 10, now=2.2)] == [
+        item.item_id
+    ]
+    assert store.count(QueueFilter(), now=2.2) == 1 and store.depth_by_reason() == {"thumbs_down": 1}
+    # The post failed: open again, still alice's, so she can answer again.
+    store.unhold(item.item_id, "alice")
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == OPEN and stored.claimed_by == "alice"
+    store.hold(item.item_id, "alice", now=3.0)
+    store.resolve(item.item_id, "alice", "correct", None, "review-x", now=3.5)
+    with pytest.raises(ClaimError, match="already answered by alice"):
+        store.hold(item.item_id, "alice", now=4.0)
+    store.unhold(item.item_id, "alice")  # too late to give back: nothing happens
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == DONE and stored.action == "correct"
+
+
+def test_a_hold_left_by_a_crash_ends_like_a_claim(store: ReviewStore) -> None:
+    item = review_item(1)
+    store.add([item], now=0.0)
+    store.claim(item.item_id, "alice", now=1.0)
+    store.hold(item.item_id, "alice", now=10.0)  # ... and the app died before resolving or unholding
+    with pytest.raises(ClaimError, match="being sent"):
+        store.claim(item.item_id, "bob", now=10.0 + TTL - 1)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.claimable_by("bob", 10.0 + TTL + 1)
+    store.claim(item.item_id, "bob", now=10.0 + TTL + 1)  # the hold expired: open again, for anyone
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == OPEN and stored.claimed_by == "bob"
+    with pytest.raises(ClaimError, match="claimed by bob"):
+        store.resolve(item.item_id, "alice", "dismiss", "late", "review-x", now=10.0 + TTL + 2)
+    store.hold(item.item_id, "bob", now=10.0 + TTL + 2)
+    store.resolve(item.item_id, "bob", "dismiss", "noise", "review-x", now=10.0 + TTL + 3)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.resolved_by == "bob"
+
+
+def test_a_session_lasts_until_logout_or_expiry(store: ReviewStore) -> None:
+    first = store.open_session("alice", max_age_s=100.0, now=0.0)
+    second = store.open_session("alice", max_age_s=100.0, now=1.0)
+    assert first != second
+    assert store.session_reviewer(first, now=50.0) == "alice" and store.session_reviewer(second, now=50.0) == "alice"
+    store.end_session(first)
+    assert store.session_reviewer(first, now=50.0) is None  # logged out, wherever the cookie was copied
+    assert store.session_reviewer(second, now=50.0) == "alice"  # other sessions are not
+    assert store.session_reviewer(second, now=101.0) is None  # expired
+    assert store.session_reviewer("made-up", now=50.0) is None
+    store.open_session("bob", max_age_s=100.0, now=200.0)  # drops expired sessions
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(SESSIONS.c.reviewer)).scalars().all() == ["bob"]
+
+
 def test_filters_by_reason_segment_model_version_age_and_claims(store: ReviewStore) -> None:
     store.add([review_item(i) for i in range(4)] + [review_item(9, model_version="2026.12")], now=0.0)
     now = review_item(0).occurred_at.timestamp() + 3600 * 30
@@ -91,6 +163,9 @@ def test_gauges_follow_the_store(store: ReviewStore) -> None:
     assert QUEUE_OLDEST_AGE._value.get() == 600.0
     item = review_item(1)
     store.claim(item.item_id, "a", now=1601.0)
+    store.hold(item.item_id, "a", now=1601.5)
+    refresh_queue_gauges(store, now=1601.5)
+    assert QUEUE_DEPTH.labels("thumbs_down")._value.get() == 1  # being answered: not answered yet
     store.resolve(item.item_id, "a", "dismiss", "noise", "review-1", now=1602.0)
     refresh_queue_gauges(store, now=1700.0)
     assert QUEUE_DEPTH.labels("thumbs_down")._value.get() == 0
