@@ -134,7 +134,7 @@ def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
         root,
         trainer={"threshold": options.threshold, "registry_url": str((root / "registry").resolve()), **options.trainer},
         # Every positive is stored (rate 1) so impact counts are exact; one user may make many edits;
-        # deleting one sentence from a long answer is a real edit, so the band reaches 0.99.
+        # the band's ceiling is 0.99 (the default 1.0 has none): a near-identical edit is trivial.
         curation={
             "sampling": {"default_rate": 1.0},
             "quota": {"per_user_per_day": None},
