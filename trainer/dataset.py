@@ -26,9 +26,9 @@ PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version", "us
 OPTIONAL_PAIR_COLUMNS = ("metadata",)
 EXPORT_COLUMNS = ("prompt", "chosen", "rejected")
 SPLIT_RULE = (
-    "pairs linked by a shared prompt or a shared chosen answer of 32+ characters (each NFKC, casefolded, "
-    "whitespace-collapsed) "
-    "form one group, held out when sha256(its least prompt key) / 2**64 < eval_fraction"
+    "pairs linked by a shared prompt (after its conversation) or a shared chosen answer of 32+ characters "
+    "(each NFKC, casefolded, whitespace-collapsed) form one group; groups in the order of sha256(their least "
+    "prompt key) are held out until eval_fraction of the pairs are, never every group"
 )
 
 
@@ -114,18 +114,22 @@ MIN_LINKING_ANSWER_CHARS = 32
 
 
 def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
-    """Deterministic split by group (:func:`pair_groups`); one group is held out when the fraction picks none.
+    """Deterministic split by group (:func:`pair_groups`): groups in the order of their key's hash, held out until
+    ``eval_fraction`` of the pairs are; never every group.
 
     Grouping by prompt alone let a reworded question carry its held-out answer into training
     (users correct "How do I reverse a string?" and "Write a function that reverses a string"
-    to the same code): the held-out figure then measured recall of trained answers.
+    to the same code): the held-out figure then measured recall of trained answers. Groups can
+    be few and large (one per answer users give many prompts), so the fraction is counted in
+    pairs, not drawn per group: a per-group draw held out 29 of 185 pairs of six groups, or none.
     """
     groups = pair_groups(rows)
-    keys = set(groups)
-    held = {key for key in keys if is_eval(key, eval_fraction)}
-    if not held and len(keys) > 1:
-        held = {min(keys, key=lambda key: hashlib.sha256(key.encode()).digest())}
-    held_rows = {index for key in held for index in groups[key]}
+    ordered = sorted(groups, key=lambda key: hashlib.sha256(key.encode()).digest())
+    held_rows: set[int] = set()
+    for key in ordered[:-1]:  # the last group always trains
+        if len(held_rows) >= eval_fraction * len(rows):
+            break
+        held_rows.update(groups[key])
     return PairSplit(
         train=[row for index, row in enumerate(rows) if index not in held_rows],
         eval=[row for index, row in enumerate(rows) if index in held_rows],
