@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -58,14 +57,8 @@ class MalformedJudgeHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def malformed_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MalformedJudgeHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_judge(MalformedJudgeHandler) as url:
+        yield url
 
 
 @pytest.fixture()
@@ -164,14 +157,8 @@ class FlakyJudgeHandler(JudgeHandler):
 
 @pytest.fixture
 def flaky_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyJudgeHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_judge(FlakyJudgeHandler) as url:
+        yield url
 
 
 def test_an_overloaded_judge_is_asked_again_with_backoff(flaky_url: str) -> None:

@@ -50,10 +50,10 @@ class JudgeHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_judge() -> Iterator[str]:
-    """Serve the keyword judge on a free loopback port; yield its chat-completions URL."""
+def serve_judge(handler: type[BaseHTTPRequestHandler] = JudgeHandler) -> Iterator[str]:
+    """Serve ``handler`` (by default the keyword judge) on a free loopback port; yield its chat-completions URL."""
     JudgeHandler.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), JudgeHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
