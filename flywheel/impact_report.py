@@ -1,10 +1,15 @@
-"""The impact table: per model version, rates with their 95% intervals and the change in edit rate."""
+"""The impact table: per model version, rates with their 95% intervals and the change in edit rate.
+
+Intervals are widened for reactions of one user (``serving/impact.py``); the change says whether
+it compares the period both versions were served (``concurrent``, a rollout's arms) or every
+reaction before and after (``sequential``, an observation, not an experiment).
+"""
 
 from __future__ import annotations
 
 from rich.table import Table as RichTable
 
-from flywheel.serving.impact import Rate, VersionImpact
+from flywheel.serving.impact import Difference, Rate, VersionImpact
 
 
 def impact_table(figures: list[VersionImpact]) -> RichTable:
@@ -12,6 +17,7 @@ def impact_table(figures: list[VersionImpact]) -> RichTable:
     table = RichTable(
         "model_version",
         "interactions",
+        "users",
         "edit rate",
         "thumbs-up",
         "thumbs-down",
@@ -24,10 +30,15 @@ def impact_table(figures: list[VersionImpact]) -> RichTable:
         table.add_row(
             version.model_version,
             f"{version.interactions:.0f}",
+            str(rates["edit"].users),
             *(_rate(rates[signal]) for signal in ("edit", "thumbs_up", "thumbs_down", "regenerate")),
-            f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}] vs {change.against}" if change else "-",
+            _change(change) if change else "-",
         )
     return table
+
+
+def _change(change: Difference) -> str:
+    return f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}] vs {change.against} ({change.design})"
 
 
 def _rate(figure: Rate) -> str:

@@ -12,8 +12,21 @@ per reaction, not per answer served (answers served per version are the server's
 ``flywheel_serving_answers_total``). A reviewer's decision is not a user's reaction: reviewer pairs
 (``source = reviewer``) and the audit rows of ``review`` events are left out.
 
-Each rate comes with a 95% Wilson score interval; the difference between a version and the one
-before it (in order of first appearance) comes with Newcombe's hybrid score interval.
+**Intervals.** Each rate comes with a 95% Wilson score interval, widened for users: one user's
+reactions are alike (the same habits, often the same kind of question), so n reactions from a few
+users carry less evidence than n independent ones. The interval uses the effective sample size
+n / deff, where deff (the design effect, at least 1) is the cluster-robust variance of the ratio
+estimate with users as clusters divided by the binomial variance. A reaction whose user is
+unknown is its own cluster.
+
+**Comparisons.** Each version is compared with the one before it (in order of first appearance)
+by the difference in edit rate with Newcombe's hybrid score interval on those widened intervals.
+Where the two were served side by side (a rollout: users split into arms by a hash of their id)
+and each has at least ``MIN_CONCURRENT`` reactions in the period both were answering, only that
+period is compared (``design = "concurrent"``): the arms saw the same days and the same traffic.
+Otherwise the comparison is before/after over every reaction (``design = "sequential"``), which
+also measures whatever else changed between the periods (other users, other questions, a holiday):
+read it as an observation, not an experiment.
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,27 +49,37 @@ log = logging.getLogger(__name__)
 
 Z95 = 1.959963984540054
 SIGNALS = ("edit", "thumbs_up", "thumbs_down", "regenerate")
+# Reactions each version needs in the period both were served before that period alone is compared.
+MIN_CONCURRENT = 20.0
 
 
 @dataclass(frozen=True)
 class Reaction:
-    """One stored reaction: its event, the version that produced the answer, the signal, its weight."""
+    """One stored reaction: its event, the version that produced the answer, the signal, its weight, its user."""
 
     event_id: str
     model_version: str
     signal: str
     occurred_at: datetime
     weight: float = 1.0
+    user_id: str = ""  # "" = unknown: the reaction is its own cluster
+
+    @property
+    def cluster(self) -> str:
+        """Whose reactions are alike: the user, or the event alone when the user is unknown."""
+        return f"user:{self.user_id}" if self.user_id else f"event:{self.event_id}"
 
 
 @dataclass(frozen=True)
 class Rate:
-    """``count`` of ``total``, with its 95% Wilson interval."""
+    """``count`` of ``total``, with its 95% Wilson interval (widened by ``design_effect``)."""
 
     count: float
     total: float
     low: float
     high: float
+    users: int = 0  # clusters the reactions came from (0: not known, the interval is the plain Wilson one)
+    design_effect: float = 1.0
 
     @property
     def value(self) -> float:
@@ -66,12 +89,19 @@ class Rate:
 
 @dataclass(frozen=True)
 class Difference:
-    """``value`` = rate of this version minus rate of ``against``, with its 95% interval."""
+    """``value`` = rate of this version minus rate of ``against``, with its 95% interval.
+
+    ``design`` says what was compared: ``concurrent`` (only the period both versions were served,
+    from ``since`` to ``until``) or ``sequential`` (every reaction to each: before/after).
+    """
 
     against: str
     value: float
     low: float
     high: float
+    design: str = "sequential"
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,9 +127,36 @@ def wilson(count: float, total: float, z: float = Z95) -> tuple[float, float]:
 
 
 def rate(count: float, total: float) -> Rate:
-    """A share with its Wilson interval."""
+    """A share with its plain Wilson interval (independent trials)."""
     low, high = wilson(count, total)
     return Rate(count, total, low, high)
+
+
+def design_effect(clusters: Sequence[tuple[float, float]]) -> float:
+    """Variance inflation of a share whose trials come in clusters of ``(count, total)``; at least 1.
+
+    The cluster-robust (linearisation) variance of the ratio estimate, k/(k-1) * sum((y_i - p n_i)^2)
+    / N^2, over the binomial variance p(1-p)/N. With fewer than two clusters, or a share of 0 or 1,
+    there is nothing to estimate it from and it is 1.
+    """
+    total = sum(n for _, n in clusters)
+    k = len(clusters)
+    if k < 2 or total <= 0:
+        return 1.0
+    share = sum(y for y, _ in clusters) / total
+    binomial = share * (1 - share) / total
+    if binomial <= 0:
+        return 1.0
+    robust = k / (k - 1) * sum((y - share * n) ** 2 for y, n in clusters) / (total * total)
+    return max(1.0, robust / binomial)
+
+
+def clustered_rate(clusters: Sequence[tuple[float, float]]) -> Rate:
+    """A share over clusters of ``(count, total)``, its Wilson interval on the effective sample size."""
+    count, total = sum(y for y, _ in clusters), sum(n for _, n in clusters)
+    deff = design_effect(clusters)
+    low, high = wilson(count / deff, total / deff)
+    return Rate(count, total, low, high, users=len(clusters), design_effect=deff)
 
 
 def difference(newer: Rate, older: Rate, against: str) -> Difference:
@@ -111,29 +168,52 @@ def difference(newer: Rate, older: Rate, against: str) -> Difference:
     return Difference(against, delta, low, high)
 
 
-def impact_by_version(reactions: Iterable[Reaction]) -> list[VersionImpact]:
+def impact_by_version(reactions: Iterable[Reaction], min_concurrent: float = MIN_CONCURRENT) -> list[VersionImpact]:
     """Figures per model version, in order of first appearance, each compared with the one before."""
     seen: set[str] = set()
-    weights: dict[str, dict[str, float]] = {}
-    first: dict[str, datetime] = {}
+    by_version: dict[str, list[Reaction]] = {}
     for reaction in reactions:
         if reaction.event_id in seen:  # a replayed or retried event counts once
             continue
         seen.add(reaction.event_id)
-        version = weights.setdefault(reaction.model_version, {})
-        version[reaction.signal] = version.get(reaction.signal, 0.0) + reaction.weight
-        known = first.get(reaction.model_version)
-        first[reaction.model_version] = min(known, reaction.occurred_at) if known else reaction.occurred_at
+        by_version.setdefault(reaction.model_version, []).append(reaction)
+    first = {version: min(r.occurred_at for r in mine) for version, mine in by_version.items()}
     figures: list[VersionImpact] = []
-    for model_version in sorted(weights, key=lambda v: (first[v], v)):
-        counts = weights[model_version]
-        total = sum(counts.values())
-        rates = {signal: rate(counts.get(signal, 0.0), total) for signal in SIGNALS}
+    for model_version in sorted(by_version, key=lambda v: (first[v], v)):
+        mine = by_version[model_version]
+        rates = signal_rates(mine)
         change = None
         if figures:
-            change = difference(rates["edit"], figures[-1].rates["edit"], figures[-1].model_version)
+            older = figures[-1].model_version
+            change = edit_rate_change(mine, by_version[older], older, min_concurrent)
+        total = sum(r.weight for r in mine)
         figures.append(VersionImpact(model_version, total, rates, first[model_version], change))
     return figures
+
+
+def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
+    """Each signal's share of ``reactions`` (weighted), its interval widened for reactions of one user."""
+    per_user: dict[str, dict[str, float]] = {}
+    for reaction in reactions:
+        counts = per_user.setdefault(reaction.cluster, {})
+        counts[reaction.signal] = counts.get(reaction.signal, 0.0) + reaction.weight
+    users = [(counts, sum(counts.values())) for counts in per_user.values()]
+    return {signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users]) for signal in SIGNALS}
+
+
+def edit_rate_change(
+    newer: Sequence[Reaction], older: Sequence[Reaction], against: str, min_concurrent: float = MIN_CONCURRENT
+) -> Difference:
+    """The edit rate of ``newer`` minus ``older``: over the period both were served when each has
+    ``min_concurrent`` reactions there (a rollout's arms), else over all their reactions (before/after)."""
+    since = max(min(r.occurred_at for r in newer), min(r.occurred_at for r in older))
+    until = min(max(r.occurred_at for r in newer), max(r.occurred_at for r in older))
+    if since <= until:
+        both = [[r for r in side if since <= r.occurred_at <= until] for side in (newer, older)]
+        if all(sum(r.weight for r in side) >= min_concurrent for side in both):
+            found = difference(signal_rates(both[0])["edit"], signal_rates(both[1])["edit"], against)
+            return replace(found, design="concurrent", since=since, until=until)
+    return difference(signal_rates(newer)["edit"], signal_rates(older)["edit"], against)
 
 
 def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[Reaction]:
@@ -149,15 +229,18 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
             signal, weight = str(row["signal"]), (1.0 / sampling_rate if sampling_rate > 0 else 1.0)
         else:
             signal, weight = str(row["signal"]), 1.0
-        reactions.append(Reaction(str(row["event_id"]), str(row["model_version"]), signal, row["occurred_at"], weight))
+        user = str(row.get("user_id") or "")
+        reactions.append(
+            Reaction(str(row["event_id"]), str(row["model_version"]), signal, row["occurred_at"], weight, user)
+        )
     return reactions
 
 
 _COLUMNS = {
-    DPO_PAIRS: ("event_id", "model_version", "occurred_at"),
-    POSITIVE_EXAMPLES: ("event_id", "model_version", "occurred_at", "signal", "rating", "sampling_rate"),
-    FEEDBACK_SIGNALS: ("event_id", "model_version", "occurred_at", "signal"),
-    REJECTIONS: ("event_id", "model_version", "occurred_at", "signal"),
+    DPO_PAIRS: ("event_id", "user_id", "model_version", "occurred_at"),
+    POSITIVE_EXAMPLES: ("event_id", "user_id", "model_version", "occurred_at", "signal", "rating", "sampling_rate"),
+    FEEDBACK_SIGNALS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
+    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
 }
 
 

@@ -73,3 +73,5 @@ def test_impact_reads_the_tables(tmp_path: Path) -> None:
     (version,) = json.loads(result.output)
     assert version["model_version"] == "v1" and version["interactions"] == 203
     assert version["rates"]["edit"]["count"] == 3 and version["rates"]["thumbs_up"]["count"] == 200
+    # The users are read from the tables (rows of users u-0, u-1, u-2): the interval is widened for them.
+    assert version["rates"]["edit"]["users"] == 3 and version["rates"]["edit"]["design_effect"] >= 1.0

@@ -11,6 +11,8 @@ from prometheus_client import REGISTRY
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving.impact import (
     Rate,
+    Reaction,
+    design_effect,
     difference,
     export_gauges,
     impact_by_version,
@@ -83,15 +85,95 @@ def test_wilson_intervals(count: int, total: int, low: float, high: float) -> No
 
 
 def test_edit_rate_change_has_newcombe_interval() -> None:
-    _, r1 = _figures()
+    base, r1 = _figures()
     change = r1.edit_rate_change
     assert change is not None and change.against == "base"
-    # -0.3 -/+ sqrt((0.1-0.0179)^2 + (0.6873-0.4)^2) / sqrt((0.4042-0.1)^2 + (0.4-0.1682)^2), by hand
-    assert (change.value, change.low, change.high) == pytest.approx((-0.3, -0.5988, 0.0825), abs=5e-4)
+    assert change.design == "sequential" and change.since is None  # never served side by side
+    # No user ids: every reaction is its own cluster. r1: 10 clusters of one reaction, deff = k/(k-1)
+    # = 10/9. base: 9 clusters, the sampled thumbs-up weighs 2; p = 0.4, sum((y - p n)^2) = 4 * 0.36
+    # + 4 * 0.16 + 0.64 = 2.72, so deff = 9/8 * 2.72/100 / (0.4 * 0.6 / 10) = 1.275 (by hand).
+    assert r1.rates["edit"].design_effect == pytest.approx(10 / 9)
+    assert base.rates["edit"].design_effect == pytest.approx(1.275)
+    assert (base.rates["edit"].low, base.rates["edit"].high) == pytest.approx(wilson(4 / 1.275, 10 / 1.275))
+    expected = difference(r1.rates["edit"], base.rates["edit"], "base")
+    assert (change.value, change.low, change.high) == pytest.approx((-0.3, expected.low, expected.high))
     # Newcombe (1998), example (a): 56/70 - 48/80 = 0.2000, 95% CI 0.0524 to 0.3339
     newer, older = Rate(56, 70, *wilson(56, 70)), Rate(48, 80, *wilson(48, 80))
     published = difference(newer, older, "x")
     assert (published.low, published.high) == pytest.approx((0.0524, 0.3339), abs=5e-4)
+
+
+def test_design_effect_by_hand() -> None:
+    # Independent reactions (clusters of one): only the small-sample factor k/(k-1).
+    assert design_effect([(1.0, 1.0)] * 30 + [(0.0, 1.0)] * 70) == pytest.approx(100 / 99)
+    # Two users of ten, one edits everything, the other nothing: p = 0.5, robust variance
+    # 2/1 * (25 + 25) / 400 = 0.25 over binomial 0.25/20: deff 20, one effective reaction per... pair.
+    assert design_effect([(10.0, 10.0), (0.0, 10.0)]) == pytest.approx(20.0)
+    # Users who behave alike add nothing: deff stays 1 (never below), and with one user there is
+    # nothing to estimate it from.
+    assert design_effect([(2.0, 4.0)] * 10) == 1.0
+    assert design_effect([(3.0, 10.0)]) == 1.0
+    assert design_effect([(0.0, 5.0), (0.0, 5.0)]) == 1.0
+
+
+def _reactions(version: str, user_count: int, per_user: int, edits_per_user: int, minute: int = 0) -> list[Reaction]:
+    return [
+        Reaction(
+            f"{version}-{minute}-u{u}-{i}",
+            version,
+            "edit" if i < edits_per_user else "thumbs_up",
+            T0 + timedelta(minutes=minute + i),
+            user_id=f"u{u}",
+        )
+        for u in range(user_count)
+        for i in range(per_user)
+    ]
+
+
+def test_reactions_of_few_users_get_a_wider_interval_than_as_many_independent_ones() -> None:
+    # 40 reactions at 50%: from 40 users (one each), or from 4 users of 10 who each edit all or nothing.
+    def reaction(n: int, user: str, signal: str) -> Reaction:
+        return Reaction(f"e{n}", "v", signal, T0 + timedelta(minutes=n), user_id=user)
+
+    spread = [reaction(n, f"u{n}", "edit" if n % 2 else "thumbs_up") for n in range(40)]
+    clustered = [reaction(n, f"u{n // 10}", "edit" if n < 20 else "thumbs_up") for n in range(40)]
+    (loose,) = impact_by_version(spread)
+    (tight_users,) = impact_by_version(clustered)
+    assert loose.rates["edit"].value == tight_users.rates["edit"].value == 0.5
+    assert tight_users.rates["edit"].users == 4 and loose.rates["edit"].users == 40
+    width = lambda figure: figure.rates["edit"].high - figure.rates["edit"].low  # noqa: E731
+    assert width(tight_users) > 2 * width(loose)  # 4 users say little: [0.09, 0.91]-ish, not [0.35, 0.65]
+    assert tight_users.rates["edit"].low < 0.2 and loose.rates["edit"].low > 0.3
+
+
+def test_a_rollout_compares_its_arms_in_the_same_period() -> None:
+    # base alone in the first period, users edit 80%; then a rollout: base and r1 side by side, and
+    # everyone edits 30% (the questions changed). The arms are the same: the change is ~0, and
+    # before/after over every reaction would have credited r1 with the drift (-0.36).
+    before = _reactions("base", 10, 10, 8, minute=0)
+    rollout_base = _reactions("base", 10, 10, 3, minute=1000)
+    rollout_r1 = [
+        Reaction(r.event_id.replace("base", "r1"), "r1", r.signal, r.occurred_at, user_id="r" + r.user_id)
+        for r in _reactions("base", 10, 10, 3, minute=1000)
+    ]
+    base, r1 = impact_by_version(before + rollout_base + rollout_r1)
+    change = r1.edit_rate_change
+    assert change is not None and change.design == "concurrent"
+    assert change.since == T0 + timedelta(minutes=1000) and change.until == T0 + timedelta(minutes=1009)
+    assert change.value == pytest.approx(0.0) and change.low < 0 < change.high
+    sequential = r1.rates["edit"].value - base.rates["edit"].value
+    assert sequential == pytest.approx(-0.25)  # what before/after would have said
+
+
+def test_late_reactions_after_a_switch_do_not_make_a_comparison_concurrent() -> None:
+    # base until minute 100; r1 from then on; three late reactions to base answers arrive after the
+    # switch: too few to compare the period they share, so the comparison stays before/after.
+    base = _reactions("base", 5, 10, 8) + _reactions("base", 3, 1, 1, minute=105)
+    r1 = _reactions("r1", 5, 10, 2, minute=100)
+    _, figures = impact_by_version(base + r1)
+    change = figures.edit_rate_change
+    assert change is not None and change.design == "sequential"
+    assert change.value == pytest.approx(0.2 - 43 / 53)
 
 
 def test_gauges_are_capped_to_the_most_recent_versions() -> None:
