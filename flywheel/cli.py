@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +20,8 @@ from flywheel.config import revised
 from flywheel.console import cli_settings, one_line_errors
 from flywheel.logs import configure_logging
 from flywheel.settings import Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table as IcebergTable
@@ -243,32 +247,66 @@ def data_maintain(
     expire: Annotated[bool, typer.Option(help="Expire old snapshots (tags and the offsets ledger stay).")] = True,
     compact: Annotated[bool, typer.Option(help="Rewrite small files into fewer files (one snapshot).")] = True,
 ) -> None:
-    """Expire old snapshots and compact small files (safe to run while the flow commits)."""
+    """Expire old snapshots and compact small files (safe to run while the flow commits).
+
+    Each table and each step stands alone: a table that cannot be loaded or compacted is reported
+    and the others (and its own expiry) still run; the command then exits 2 naming what failed.
+    """
     from flywheel.infra.maintenance import compact as compact_table
     from flywheel.infra.maintenance import expire_snapshots
     from flywheel.schemas.tables import contracts
 
     settings = _settings()
+    failed: list[str] = []
+
+    def attempt(name: str, step: str, action: Callable[[], str]) -> None:
+        try:
+            console.print(f"{name}: {action()}")
+        except Exception as exc:  # one table's fault must not stop the others' upkeep
+            log.warning("maintenance step failed", extra={"table": name, "step": step}, exc_info=True)
+            console.print(f"[red]{name}: {step} failed: {type(exc).__name__}: {exc}[/red]")
+            failed.append(f"{name} ({step})")
+
     for name in table or sorted(contracts()):
-        loaded = _load_table(settings, name)
+        try:
+            loaded = _open_table(settings, name)
+        except Exception as exc:  # as above: report, go on with the next table
+            console.print(f"[red]{name}: cannot be loaded: {type(exc).__name__}: {exc}[/red]")
+            failed.append(f"{name} (load)")
+            continue
         if compact:
-            done = compact_table(loaded, settings.maintenance)
-            console.print(f"{name}: compacted {done.files_before} files into {done.files_after} ({done.rows} rows)")
+
+            def compaction(loaded: IcebergTable = loaded) -> str:
+                done = compact_table(loaded, settings.maintenance)
+                return f"compacted {done.files_before} files into {done.files_after} ({done.rows} rows)"
+
+            attempt(name, "compaction", compaction)
         if expire:
-            expiry = expire_snapshots(loaded, settings.maintenance)
-            console.print(f"{name}: expired {expiry.expired} snapshots, {expiry.kept} kept")
+
+            def expiry(loaded: IcebergTable = loaded) -> str:
+                expired = expire_snapshots(loaded, settings.maintenance)
+                return f"expired {expired.expired} snapshots, {expired.kept} kept"
+
+            attempt(name, "expiry", expiry)
+    if failed:
+        console.print(f"[red]maintenance failed for: {', '.join(failed)}[/red]")
+        raise typer.Exit(2)
 
 
 def _load_table(settings: Settings, name: str) -> IcebergTable:
     from pyiceberg.exceptions import NoSuchTableError
 
-    from flywheel.infra.catalog import open_catalog, table_identifier
-
     try:
-        return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
+        return _open_table(settings, name)
     except NoSuchTableError as exc:
         console.print(f"[red]no table {name!r} in namespace {settings.catalog.namespace!r}[/red]")
         raise typer.Exit(2) from exc
+
+
+def _open_table(settings: Settings, name: str) -> IcebergTable:
+    from flywheel.infra.catalog import open_catalog, table_identifier
+
+    return open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, name))
 
 
 @app.command("demo")

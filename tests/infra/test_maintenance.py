@@ -123,3 +123,23 @@ def test_cli_maintains_every_table(settings: Settings, tmp_path: object, monkeyp
     assert "dpo_pairs: compacted 2 files into 1 (2 rows)" in result.output
     assert "rejections:" in result.output and "expired 0 snapshots" in result.output
     assert _data_files(settings) == 1 and pairs(settings) == ["c-1", "c-2"]
+
+
+def test_cli_goes_on_past_a_table_it_cannot_maintain(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    for batch in (["d-1"], ["d-2"]):
+        produce_edits(settings, batch)
+        run_until_drained(settings.flow_config())
+    # feedback_signals' metadata file is gone (a bucket lifecycle rule, a bad restore): loading it fails.
+    broken = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, "feedback_signals"))
+    Path(urlparse(broken.metadata_location).path).unlink()
+    config = write_config(settings, settings.state_dir / "maintain.yaml")
+    monkeypatch.setenv("FLYWHEEL_CONFIG_FILE", str(config))
+    monkeypatch.setenv("FLYWHEEL_MAINTENANCE__COMPACT_MIN_FILES", "2")
+    result = CliRunner().invoke(app, ["data", "maintain"])
+    assert result.exit_code == 2, result.output
+    assert "feedback_signals: cannot be loaded" in result.output
+    assert "maintenance failed for: feedback_signals (load)" in result.output
+    # The tables before and after it in order were still maintained.
+    assert "dpo_pairs: compacted 2 files into 1 (2 rows)" in result.output
+    assert "rejections: expired" in result.output
+    assert _data_files(settings) == 1 and pairs(settings) == ["d-1", "d-2"]
