@@ -125,6 +125,8 @@ class JudgeSettings(Section):
     # backoff_s, then twice that, ...; a refusal (4xx) or a malformed reply is not.
     attempts: int = Field(default=3, ge=1, description="requests per item before on_error decides")
     backoff_s: float = Field(default=0.5, ge=0.0)
+    # A verdict is a few hundred bytes; a reply past this is an error verdict, not read into memory.
+    max_reply_bytes: int = Field(default=1024 * 1024, ge=1024)
     on_error: Literal["reject", "accept"] = Field(
         default="reject", description="what an unreachable judge or unparsable answer means"
     )

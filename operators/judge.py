@@ -158,8 +158,17 @@ class HttpJudge:
         request = urllib.request.Request(
             self.cfg.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
         )
+        limit = self.cfg.max_reply_bytes
         with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as response:
-            raw = response.read()
+            announced = response.headers.get("Content-Length", "")
+            size = int(announced) if announced.isdigit() else None
+            if size is not None and size > limit:
+                raise ValueError(f"judge reply is over judge.max_reply_bytes ({limit}): {size} bytes announced")
+            raw = response.read(limit + 1)
+        if len(raw) > limit:
+            raise ValueError(f"judge reply is over judge.max_reply_bytes ({limit}): {_preview(raw)}")
+        if size is not None and len(raw) < size:  # read(n) returns a cut-off body without a word
+            raise http.client.IncompleteRead(raw, size - len(raw))
         return reply_content(raw)
 
 

@@ -34,6 +34,13 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "json-array": (b"[1, 2]", "not an object"),
     "nested-too-deep": (b"[" * 100_000, "RecursionError"),
     "truncated": (_reply(json.dumps(GOOD_VERDICT)), "IncompleteRead"),
+    # A passing verdict, but 2 MB of it: over judge.max_reply_bytes (1 MiB), never read whole.
+    "oversized": (_reply(json.dumps({**GOOD_VERDICT, "reason": "x" * 2_000_000})), "over judge.max_reply_bytes"),
+    # The same without a Content-Length (the body runs until the server closes): cut at the limit.
+    "oversized-unannounced": (
+        _reply(json.dumps({**GOOD_VERDICT, "reason": "x" * 2_000_000})),
+        "over judge.max_reply_bytes",
+    ),
 }
 
 
@@ -47,7 +54,8 @@ class MalformedJudgeHandler(BaseHTTPRequestHandler):
         length = len(data) + 100 if edited == "truncated" else len(data)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(length))
+        if edited != "oversized-unannounced":
+            self.send_header("Content-Length", str(length))
         self.end_headers()
         self.wfile.write(data[: len(data) // 2] if edited == "truncated" else data)
 
