@@ -31,6 +31,10 @@ _REASON_BY_SIGNAL = {
 }
 # Metadata keys that may carry the earlier turns of the conversation, as [{role, content}, ...].
 TURN_KEYS = (CONVERSATION_KEY, "turns", "history", "messages")
+# The flow checked the raw event against the limits, then scrubbed it: a placeholder can be longer
+# than what it replaces ("born 1/2/90" -> "born [DATE_OF_BIRTH]", x1.75; "a@b.co" -> "[EMAIL]").
+# Review messages are read with the limits this many times larger, so no scrubbed item is refused.
+SCRUB_GROWTH = 3
 
 
 class UndecodableItem(ValueError):
@@ -88,13 +92,27 @@ def item_from_message(
     queue_position: str,
     validation: ValidationSettings,
 ) -> ReviewItem:
-    """Decode one review-topic message into an item; raise :class:`UndecodableItem` if it is not an event."""
-    decoded = decode_event(value, validation)
+    """Decode one review-topic message into an item; raise :class:`UndecodableItem` if it is not an event.
+
+    The size limits are ``validation``'s times ``SCRUB_GROWTH``: the flow wrote the item scrubbed.
+    """
+    decoded = decode_event(value, scrubbed_limits(validation))
     if isinstance(decoded, Rejection):
         raise UndecodableItem(f"{decoded.reason}: {decoded.detail}")
     pairs = headers.items() if isinstance(headers, Mapping) else headers or []
     found = {name: raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw or "" for name, raw in pairs}
     return _item(decoded, found, queue_position)
+
+
+def scrubbed_limits(validation: ValidationSettings) -> ValidationSettings:
+    """``validation`` with room for what PII scrubbing adds to an event that was within it."""
+    return validation.model_copy(
+        update={
+            "max_event_bytes": validation.max_event_bytes * SCRUB_GROWTH,
+            "max_text_bytes": validation.max_text_bytes * SCRUB_GROWTH,
+            "max_metadata_bytes": validation.max_metadata_bytes * SCRUB_GROWTH,
+        }
+    )
 
 
 def _item(event: InteractionEvent, headers: dict[str, str], queue_position: str) -> ReviewItem:

@@ -9,11 +9,13 @@ import sqlalchemy as sa
 
 from flywheel.config import ValidationSettings
 from flywheel.errors import ClaimError, ReviewError
+from flywheel.operators.decode import decode_event
+from flywheel.operators.rows import scrub_event
 from flywheel.review.actions import Action, Decision, review_event
 from flywheel.review.items import UndecodableItem, item_from_message
 from flywheel.review.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE, refresh_queue_gauges
 from flywheel.review.store import ANSWERING, DONE, OPEN, SESSIONS, QueueFilter, ReviewStore
-from flywheel.schemas.events import Signal, encode_event
+from flywheel.schemas.events import Rejection, Signal, encode_event
 from flywheel.schemas.review import REASON_HEADER
 from tests.support.review import review_item, thumbs_down
 
@@ -184,6 +186,21 @@ def test_reason_comes_from_the_flow_header_else_the_signal() -> None:
     assert low.reason == "low_rating"
     with pytest.raises(UndecodableItem):
         item_from_message(b"{not json", None, "review:0:7", ValidationSettings())
+
+
+def test_an_item_the_flow_scrubbed_past_the_size_limits_is_still_stored() -> None:
+    # Within the limits as sent (64 KiB texts), but scrubbing makes every text longer: dates of
+    # birth and e-mail addresses become longer placeholders.
+    limits = ValidationSettings()
+    births = ("born 1/2/90 " * (limits.max_text_bytes // 12))[: limits.max_text_bytes]
+    emails = ("a@b.co " * (limits.max_text_bytes // 7))[: limits.max_text_bytes]
+    raw = thumbs_down(8, prompt=births, response=emails, comment=emails)
+    assert not isinstance(decode_event(encode_event(raw), limits), Rejection)
+    scrubbed = encode_event(scrub_event(raw))
+    assert isinstance(decode_event(scrubbed, limits), Rejection)  # what the review app used to refuse
+    item = item_from_message(scrubbed, None, "review:0:8", limits)
+    assert item.prompt.startswith("born [DATE_OF_BIRTH] born [DATE_OF_BIRTH]")
+    assert "@" not in item.response and item.response.count("[EMAIL]") == limits.max_text_bytes // 7
 
 
 def test_earlier_turns_are_read_from_metadata() -> None:
