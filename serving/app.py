@@ -21,7 +21,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from flywheel.errors import ServingError
+from flywheel.errors import ServingBusy, ServingError
+from flywheel.infra.body_limit import BodyLimit
+from flywheel.serving import metrics
 from flywheel.serving.backend import Backend, GenerationParams, TransformersBackend
 from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.serving.engine import Engine
@@ -85,6 +87,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         config.state_dir / "serving-cache",
         settings.max_batch_size,
         settings.batch_window_ms / 1000,
+        settings.max_queued,
     )
     watcher = AliasWatcher(engine, registry, settings.watch_interval_s)
     follower = PromotionFollower(
@@ -113,13 +116,15 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
             await asyncio.to_thread(engine.stop)
 
     app = FastAPI(title="Data Flywheel model server", version="1", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, refused=metrics.REFUSED.labels("too_large"))
     app.state.engine = engine
     app.state.watcher = watcher
     app.state.follower = follower
 
     @app.exception_handler(ServingError)
     async def _unavailable(_request: Request, exc: ServingError) -> JSONResponse:
-        return JSONResponse({"error": {"message": str(exc), "type": "server_error"}}, status_code=503)
+        retry = {"Retry-After": "1"} if isinstance(exc, ServingBusy) else None
+        return JSONResponse({"error": {"message": str(exc), "type": "server_error"}}, status_code=503, headers=retry)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(

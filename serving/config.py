@@ -62,6 +62,11 @@ class ServingSettings(Section):
     max_batch_size: int = Field(default=8, ge=1)
     # How long the first request of a batch waits for others to join it (0 = start at once).
     batch_window_ms: float = Field(default=20.0, ge=0.0)
+    # Requests waiting for generation; past it a request is refused at once (503, Retry-After)
+    # rather than queued behind minutes of work its client will not wait for.
+    max_queued: int = Field(default=256, ge=1)
+    # A chat request body past this is refused (413) before it is read whole.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Merge the version being answered into the base weights (LoRA then costs nothing per layer:
     # greedy generation ~25% faster on CPU); switching versions unmerges, a rounding error of about
     # one unit in the last place per switch. None: merge in float32 only (CPU), not in bf16 (CUDA).

@@ -26,7 +26,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flywheel.errors import ServingError
+from flywheel.errors import ServingBusy, ServingError
 from flywheel.serving import metrics
 from flywheel.serving.backend import Backend, Completion, GenerationParams, Message
 from flywheel.serving.registry import BASE, Alias, RegistryView
@@ -56,8 +56,10 @@ class Engine:
         cache_dir: Path,
         max_batch_size: int = 8,
         batch_window_s: float = 0.0,
+        max_queued: int = 256,
     ) -> None:
         self.backend = backend
+        self.max_queued = max_queued
         self.registry = registry
         self.cache_dir = cache_dir
         self.max_batch_size = max_batch_size
@@ -167,7 +169,9 @@ class Engine:
     ) -> Ticket:
         """Queue a request on the version its user is routed to; the ticket's future gives the answer.
 
-        :class:`ServingError` (503 in the app) when the engine is stopping or its worker is not running.
+        :class:`ServingError` (503 in the app) when the engine is stopping or its worker is not running;
+        :class:`ServingBusy` when ``max_queued`` requests already wait (a queue that only grows would
+        answer every request later than its client waits, and hold their memory meanwhile).
         """
         with self._lock:
             if self._stopping:
@@ -175,6 +179,9 @@ class Engine:
             worker = self._worker
             if not self._running or worker is None or not worker.is_alive():
                 raise ServingError("the serving engine's worker is not running; no request can be answered")
+            if len(self._pending) >= self.max_queued:
+                metrics.REFUSED.labels("busy").inc()
+                raise ServingBusy(f"the server is busy: {len(self._pending)} requests are waiting already")
             version = self.routes.pick(user_id)
             self._leases[version] += 1
             ticket = Ticket(version, conversation, params, request_id or uuid.uuid4().hex)

@@ -28,6 +28,12 @@ BATCH_SIZE = Histogram(
     "Requests generated together in one call.",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+REFUSED = Counter(
+    "flywheel_serving_requests_refused_total",
+    "Chat requests refused before generating, by reason: busy (max_queued requests waiting; 503 with "
+    "Retry-After), too_large (body over max_request_bytes; 413).",
+    ["reason"],
+)
 SWAPS = Counter(
     "flywheel_serving_swaps_total",
     "Routing changes applied (new current version, candidate or share), by outcome (ok, failed).",

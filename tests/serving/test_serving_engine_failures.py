@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
-from flywheel.errors import ServingError
+from flywheel.errors import ServingBusy, ServingError
 from flywheel.serving.app import create_app
 from flywheel.serving.backend import Completion, GenerationParams, Message
 from flywheel.serving.config import ServingConfig, ServingSettings
@@ -190,3 +191,61 @@ def test_the_server_answers_503_once_its_engine_is_stopped(tmp_path: Path) -> No
         refused = _post(client, "after")
         assert refused.status_code == 503 and "shutting down" in refused.json()["error"]["message"]
         assert client.get("/readyz").status_code == 503
+
+
+def test_a_full_queue_refuses_at_once_and_answers_what_it_holds(tmp_path: Path) -> None:
+    backend = GatedBackend(hold=True)
+    engine = Engine(backend, RegistryView(str(tmp_path / "registry")), tmp_path / "cache", 8, 0.0, max_queued=2)
+    engine.start(Alias(current=BASE))
+    refused_before = REGISTRY.get_sample_value("flywheel_serving_requests_refused_total", {"reason": "busy"}) or 0.0
+    try:
+        first = engine.submit(_ask("first"), PARAMS, "user-1")
+        assert backend.started.wait(WAIT_S)  # being generated: no longer waiting
+        queued = [engine.submit(_ask(f"queued-{n}"), PARAMS, f"user-{n}") for n in (2, 3)]
+        with pytest.raises(ServingBusy, match="2 requests are waiting already"):
+            engine.submit(_ask("one too many"), PARAMS, "user-4")
+        assert REGISTRY.get_sample_value("flywheel_serving_requests_refused_total", {"reason": "busy"}) == (
+            refused_before + 1
+        )
+        backend.release.set()
+        assert [t.future.result(timeout=WAIT_S).text for t in (first, *queued)] == ["first", "queued-2", "queued-3"]
+        # The queue drained: requests are taken again.
+        assert engine.submit(_ask("later"), PARAMS, "user-5").future.result(timeout=WAIT_S).text == "later"
+    finally:
+        backend.release.set()
+        engine.stop()
+
+
+def test_the_server_says_busy_with_retry_after_and_refuses_large_bodies(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    config = config.model_copy(
+        update={"serving": config.serving.model_copy(update={"max_queued": 1, "max_request_bytes": 4096})}
+    )
+    backend = GatedBackend(hold=True)
+    app = create_app(config, backend=backend)
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=WAIT_S) as client:
+        # Over the limit, declared: refused before it is read.
+        large = _post(client, "x" * 5000)
+        assert large.status_code == 413 and "over the limit of 4096" in large.json()["error"]["message"]
+
+        # Over the limit, chunked (no Content-Length): refused as it passes the limit.
+        def chunks() -> Iterator[bytes]:
+            yield b'{"messages": [{"role": "user", "content": "'
+            for _ in range(10):
+                yield b"y" * 1000
+            yield b'"}]}'
+
+        streamed = client.post("/v1/chat/completions", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413 and "exceeds the limit of 4096" in streamed.text
+        # One request generating, one waiting (max_queued 1): the next is told to come back.
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(_post, client, "first")
+            assert backend.started.wait(WAIT_S)
+            waiting = pool.submit(_post, client, "waiting")
+            wait_for(lambda: len(app.state.engine._pending) == 1, timeout_s=WAIT_S, what="a queued request")
+            busy = _post(client, "busy")
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+            assert "busy" in busy.json()["error"]["message"]
+            backend.release.set()
+            assert first.result(timeout=WAIT_S).status_code == 200
+            assert waiting.result(timeout=WAIT_S).json()["choices"][0]["message"]["content"] == "waiting"
