@@ -25,7 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, Reference
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    LessThanOrEqual,
+    Reference,
+)
 from pyiceberg.expressions.literals import Literal, literal
 
 from flywheel.config import CatalogSettings
@@ -46,6 +54,8 @@ METADATA = "metadata"
 # How long one request retries a catalog outage before answering 503 (a client retries later).
 CATALOG_RETRY_S = 1.0
 _SNAPSHOT_IDS = range(-(2**63), 2**63)  # Iceberg snapshot ids are signed 64-bit
+_KEYS = ("occurred_at", "pair_id")
+_ORDER = [("occurred_at", "ascending"), ("pair_id", "ascending")]
 
 
 @dataclass(frozen=True)
@@ -141,13 +151,20 @@ class CandidateReader:
             return CandidatePage(candidates=[], count=0)
         names = {field.name for field in table.schema().fields}
         columns = COLUMNS + ((METADATA,) if METADATA in names else ())
-        rows = table.scan(
-            row_filter=_row_filter(query, cursor), selected_fields=columns, snapshot_id=snapshot_id
-        ).to_arrow()
-        rows = _after(rows, cursor).sort_by([("occurred_at", "ascending"), ("pair_id", "ascending")])
-        page = rows.slice(0, query.limit).to_pylist()
+        matching = _row_filter(query, cursor)
+        # Two reads: the keys of every row after the cursor (two small columns), then the page's
+        # rows with their texts, up to the last key of the page. Reading every remaining row's
+        # texts for each page made walking the table quadratic in its texts.
+        keys = table.scan(row_filter=matching, selected_fields=_KEYS, snapshot_id=snapshot_id).to_arrow()
+        keys = _after(keys, cursor).sort_by(_ORDER)
+        if keys.num_rows == 0:
+            return CandidatePage(candidates=[], count=0, snapshot_id=snapshot_id)
+        upper = _aware(keys["occurred_at"][min(query.limit, keys.num_rows) - 1].as_py())
+        through = LessThanOrEqual(term=Reference("occurred_at"), value=_literal(upper.isoformat()))
+        rows = table.scan(row_filter=And(matching, through), selected_fields=columns, snapshot_id=snapshot_id)
+        page = _after(rows.to_arrow(), cursor).sort_by(_ORDER).slice(0, query.limit).to_pylist()
         next_cursor = None
-        if rows.num_rows > query.limit and page:
+        if keys.num_rows > query.limit and page:
             last = page[-1]
             next_cursor = _Cursor(snapshot_id, _aware(last["occurred_at"]), last["pair_id"]).encode()
         candidates = [TrainingCandidate.model_validate(_scrubbed(row)) for row in page]
