@@ -12,7 +12,8 @@ So the ledger looks at every table:
   message at or below it: any new row there is a replay and is dropped.
 * ``ceiling``: the highest committed offset over all tables. Between floor and ceiling some
   tables have committed and some have not: a new row is dropped only if the message already
-  has a row in *some* table (looked up once, at start, by source coordinates).
+  has a row in *some* table, or had one that a quarantine or revert removed (looked up once,
+  at start, by source coordinates).
 * above the ceiling nothing is committed anywhere: every row is new.
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable
 from pyiceberg.table import Table
 
 from flywheel.infra.catalog import Offsets, branch_head, committed_offsets, from_source, source_positions
+from flywheel.infra.dataset import removed_positions
 from flywheel.schemas.records import Position, SourceCoordinates
 
 
@@ -60,6 +62,8 @@ class DecisionLedger:
                 for table, head in heads:
                     if head is not None:
                         self.placed.update(source_positions(table, head, contested))
+                        # A row a quarantine or revert removed was decided too: not written again.
+                        self.placed.update(removed_positions(table, head, contested))
 
     def needs_row(self, source: SourceCoordinates) -> bool:
         """True when no table holds (or will hold, by an earlier decision) this message's row."""

@@ -2,7 +2,9 @@
 
 Both are deletes committed as new snapshots, never a rewind of the table's history: the
 flow's offsets ledger stays where it is, so the stream does not re-ingest what was removed,
-and the removed rows stay readable by time travel for the audit.
+and the removed rows stay readable by time travel for the audit. A restart that reads again
+messages some tables had not committed yet (the flow's contested window) asks
+:func:`removed_positions` too, so a removed row is not written again either.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ from datetime import UTC, datetime
 
 from pyiceberg.expressions import BooleanExpression, Or
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.errors import DatasetError
-from flywheel.infra.catalog import branch_head, committed_offsets, from_source, occurred_between, offsets_as_of
+from flywheel.infra.catalog import (
+    branch_head,
+    committed_offsets,
+    from_source,
+    occurred_between,
+    offsets_as_of,
+    source_positions,
+)
+from flywheel.schemas.records import Position
 
 REVERTED_TO_PROPERTY = "flywheel.reverted-to"
 QUARANTINE_PROPERTY = "flywheel.quarantine"
+_REMOVALS = (REVERTED_TO_PROPERTY, QUARANTINE_PROPERTY)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,25 @@ def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_i
     row_filter = occurred_between(start, end, user_id)
     window = f"{start.isoformat()}..{end.isoformat()}" + (f" user={user_id}" if user_id else "")
     return _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
+
+
+def removed_positions(table: Table, head: Snapshot, row_filter: BooleanExpression) -> set[Position]:
+    """Source positions (matching ``row_filter``) of rows a revert or quarantine in ``head``'s history deleted.
+
+    Read from the snapshot before each removal. A removal whose parent snapshot has been expired
+    cannot be read any more and is skipped (expiry keeps the last ``retain_last`` snapshots, and
+    the positions that matter are the few the flow had not committed everywhere yet).
+    """
+    found: set[Position] = set()
+    for snapshot in ancestors_of(head, table.metadata):
+        summary = snapshot.summary
+        removal = summary is not None and any(key in summary.additional_properties for key in _REMOVALS)
+        if not removal or snapshot.parent_snapshot_id is None:
+            continue
+        parent = table.snapshot_by_id(snapshot.parent_snapshot_id)
+        if parent is not None:
+            found |= source_positions(table, parent, row_filter)
+    return found
 
 
 def _delete(table: Table, row_filter: BooleanExpression, properties: dict[str, str]) -> Removal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from flywheel.flows.runner import run_until_drained
 from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.infra.dataset import DatasetError, quarantine, revert_all_to_tag, revert_to_tag
 from flywheel.schemas.events import encode_event
-from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
+from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.settings import Settings
 from tests.flows.test_curation_paths import GOOD_EDIT, T0, edit
 from tests.support.flow_helpers import produce_raw, read_table
@@ -75,3 +76,29 @@ def test_quarantine_removes_one_users_window_only(settings: Settings) -> None:
     assert "poisoning attack" in snapshot.summary.additional_properties["flywheel.quarantine"]
     with pytest.raises(DatasetError, match="reason"):
         quarantine(table, T0, T0 + timedelta(hours=1), " ")
+
+
+def test_a_restart_that_reads_again_does_not_bring_back_quarantined_rows(settings: Settings) -> None:
+    produce_edits(settings, ["early-1"], hours=1)
+    run_until_drained(settings.flow_config())
+    catalog = open_catalog(settings.catalog)
+    rejections = catalog.load_table(table_identifier(settings.catalog, REJECTIONS))
+    behind = rejections.current_snapshot()
+    assert behind is not None
+    produce_edits(settings, ["bad-1"], user_id="user-attacker", hours=5)
+    produce_edits(settings, ["ok-2"], hours=5)
+    run_until_drained(settings.flow_config())
+    assert pairs(settings) == ["bad-1", "early-1", "ok-2"]
+    table = catalog.load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    assert quarantine(table, T0, T0 + timedelta(hours=6), "poisoning attack", user_id="user-attacker").rows == 1
+
+    # A crash left one table behind the others (its last commit before bad-1 and ok-2) and no
+    # recovery state: the restart reads both messages again, in the window only some tables
+    # had committed. bad-1's row is in no table any more, but it was decided: it stays out.
+    rejections.refresh()
+    rejections.manage_snapshots().rollback_to_snapshot(behind.snapshot_id).commit()
+    shutil.rmtree(settings.recovery.directory, ignore_errors=True)
+    run_until_drained(settings.flow_config())
+
+    assert pairs(settings) == ["early-1", "ok-2"]
+    assert [r["event_id"] for r in read_table(settings, REJECTIONS).to_pylist()] == []
