@@ -167,22 +167,39 @@ def _compact_once(table: Table, settings: MaintenanceSettings) -> Compaction:
     if offsets:
         properties[OFFSETS_PROPERTY] = encode_offsets(offsets)
     rows = files_after = 0
-    with table.transaction() as tx:
-        scan = ArrowScan(tx.table_metadata, table.io, table.schema(), AlwaysTrue())
-        with tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
-            for group in groups:
-                data = scan.to_table(group)
-                rows += data.num_rows
-                for task in group:
-                    rewrite.delete_data_file(task.file)
-                for data_file in _dataframe_to_data_files(tx.table_metadata, data, table.io, rewrite.commit_uuid):
-                    rewrite.append_data_file(data_file)
-                    files_after += 1
+    written: list[str] = []
+    try:
+        with table.transaction() as tx:
+            scan = ArrowScan(tx.table_metadata, table.io, table.schema(), AlwaysTrue())
+            with tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
+                for group in groups:
+                    data = scan.to_table(group)
+                    rows += data.num_rows
+                    for task in group:
+                        rewrite.delete_data_file(task.file)
+                    for data_file in _dataframe_to_data_files(tx.table_metadata, data, table.io, rewrite.commit_uuid):
+                        written.append(data_file.file_path)
+                        rewrite.append_data_file(data_file)
+                        files_after += 1
+    except BaseException:
+        # The rewrite never became a snapshot: its files are read by nothing. Left behind, every
+        # conflicted attempt on a busy table would leave a copy of the partition in the warehouse.
+        _remove_unreferenced(table, written)
+        raise
     table.refresh()
     after = branch_head(table)
     files_before = sum(len(g) for g in groups)
     log.info("compacted", extra={"table": name, "files_before": files_before, "files_after": files_after})
     return Compaction(name, files_before, files_after, rows, after.snapshot_id if after else None)
+
+
+def _remove_unreferenced(table: Table, paths: list[str]) -> None:
+    """Delete files a failed commit wrote (best effort: a file that will not go is logged, not raised)."""
+    for path in paths:
+        try:
+            table.io.delete(path)
+        except OSError as exc:
+            log.warning("could not delete an unreferenced file", extra={"path": path, "error": str(exc)})
 
 
 def _small_file_groups(tasks: list[FileScanTask], target_bytes: int, min_files: int) -> list[list[FileScanTask]]:

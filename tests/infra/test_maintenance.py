@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from typer.testing import CliRunner
 
@@ -19,7 +20,7 @@ from flywheel.cli import app
 from flywheel.config import MaintenanceSettings
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.catalog import OFFSETS_PROPERTY, committed_offsets, open_catalog, table_identifier
-from flywheel.infra.maintenance import COMPACTED_PROPERTY, compact, expire_snapshots
+from flywheel.infra.maintenance import COMPACTED_PROPERTY, _compact_once, compact, expire_snapshots
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
 from tests.infra.test_dataset_versioning import pairs, produce_edits
@@ -143,3 +144,23 @@ def test_cli_goes_on_past_a_table_it_cannot_maintain(settings: Settings, monkeyp
     assert "dpo_pairs: compacted 2 files into 1 (2 rows)" in result.output
     assert "rejections: expired" in result.output
     assert _data_files(settings) == 1 and pairs(settings) == ["d-1", "d-2"]
+
+
+def test_a_conflicted_compaction_leaves_no_files_behind(settings: Settings) -> None:
+    for batch in (["o-1"], ["o-2"]):
+        produce_edits(settings, batch)
+        run_until_drained(settings.flow_config())
+    stale = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    # The flow commits after the compaction planned on ``stale``: its commit must fail.
+    produce_edits(settings, ["o-3"])
+    run_until_drained(settings.flow_config())
+    parquet_before = {p for p in _warehouse_files(settings) if p.endswith(".parquet")}
+
+    with pytest.raises(CommitFailedException):
+        _compact_once(stale, EAGER)
+
+    # The rewritten file it wrote is gone again: nothing in the warehouse that no snapshot reads.
+    assert {p for p in _warehouse_files(settings) if p.endswith(".parquet")} == parquet_before
+    assert pairs(settings) == ["o-1", "o-2", "o-3"]
+    done = compact(stale, EAGER)  # re-planned on the new head, it goes through
+    assert done.files_after == 1 and pairs(settings) == ["o-1", "o-2", "o-3"]
