@@ -14,12 +14,15 @@ Invariants kept (the exactly-once ledger lives in snapshot summaries, see ``infr
 * Compaction is one ``overwrite`` snapshot per table that swaps small files for fewer big ones
   (same rows) and carries the latest ``flywheel.source-offsets`` forward, so the new head is a
   ledger entry itself. It never retries through pyiceberg (the tables disable that): on a
-  conflict with the flow it re-plans from the new head, so it can never store stale offsets.
+  conflict with the flow it commits the files it wrote again on the new head, with that head's
+  offsets (re-read), so it can never store stale offsets.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +31,7 @@ from typing import Any
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
-from pyiceberg.manifest import ManifestEntryStatus, ManifestFile
+from pyiceberg.manifest import DataFile, ManifestEntryStatus, ManifestFile
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
@@ -138,59 +141,99 @@ def _chain_to_ledger(table: Table, snapshot: Snapshot | None) -> list[Snapshot]:
 
 
 def compact(table: Table, settings: MaintenanceSettings) -> Compaction:
-    """Rewrite each partition's small files into fewer files, as one overwrite snapshot on main."""
+    """Rewrite each partition's small files into fewer files, as one overwrite snapshot on main.
+
+    The new files are written once. A commit that conflicts with the flow (which only appends) is
+    made again on the new head, with the offsets that head carries, as long as every file it
+    replaces is still live there: the files are not rewritten, so the retry takes milliseconds
+    and a busy table cannot starve its compaction. If a replaced file is gone (another writer
+    rewrote or deleted it), the written files are removed and the rewrite is planned again.
+    """
+    name = table.name()[-1]
     for attempt in range(1, settings.commit_attempts + 1):
         table.refresh()
+        groups = plan_compaction(table, settings)
+        if not groups:
+            return Compaction(name, 0, 0, 0, None)
         try:
-            return _compact_once(table, settings)
+            return rewrite(table, groups, settings)
+        except Replan as exc:
+            log.info("compaction re-planned", extra={"table": name, "attempt": attempt, "reason": str(exc)})
+    raise CommitFailed(f"{name}: compaction re-planned {settings.commit_attempts} times; files kept changing")
+
+
+def plan_compaction(table: Table, settings: MaintenanceSettings) -> list[list[FileScanTask]]:
+    """The head's small files worth rewriting, per partition (none when the table has no snapshot)."""
+    if branch_head(table) is None:
+        return []
+    target = settings.target_file_size_mb * 1024 * 1024
+    return _small_file_groups(list(table.scan().plan_files()), target, settings.compact_min_files)
+
+
+def rewrite(table: Table, groups: list[list[FileScanTask]], settings: MaintenanceSettings) -> Compaction:
+    """Write ``groups`` into new files and swap them in; on any failure the new files are deleted again.
+
+    Raises :class:`Replan` when a file of ``groups`` is no longer live on the head.
+    """
+    written: list[DataFile] = []
+    try:
+        rows = _write_groups(table, groups, written)
+        return _commit_rewrite(table, groups, written, rows, settings)
+    except BaseException:
+        # The rewrite never became a snapshot: its files are read by nothing. Left behind, each
+        # failed attempt would leave a copy of the partitions in the warehouse.
+        _remove_unreferenced(table, [data_file.file_path for data_file in written])
+        raise
+
+
+class Replan(Exception):
+    """A file the rewrite replaces is no longer live on the head: plan again."""
+
+
+def _write_groups(table: Table, groups: list[list[FileScanTask]], written: list[DataFile]) -> int:
+    """Write each group's rows into new files (appended to ``written`` as they are made); the row count."""
+    scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
+    write_uuid, counter, rows = uuid.uuid4(), itertools.count(0), 0
+    for group in groups:
+        data = scan.to_table(group)
+        rows += data.num_rows
+        written.extend(_dataframe_to_data_files(table.metadata, data, table.io, write_uuid, counter))
+    return rows
+
+
+def _commit_rewrite(
+    table: Table, groups: list[list[FileScanTask]], written: list[DataFile], rows: int, settings: MaintenanceSettings
+) -> Compaction:
+    """Swap the groups' files for ``written`` in one snapshot, on the head as it is at each attempt."""
+    name = table.name()[-1]
+    replaced = [task.file for group in groups for task in group]
+    for attempt in range(1, settings.commit_attempts + 1):
+        live = {task.file.file_path for task in table.scan().plan_files()}
+        gone = [data_file.file_path for data_file in replaced if data_file.file_path not in live]
+        if gone:
+            raise Replan(f"{len(gone)} of the files it replaces are no longer live")
+        properties = {COMPACTED_PROPERTY: str(len(replaced))}
+        offsets = committed_offsets(table)  # this head's: never an older ledger entry than the flow's
+        if offsets:
+            properties[OFFSETS_PROPERTY] = encode_offsets(offsets)
+        try:
+            with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
+                for data_file in replaced:
+                    rewrite.delete_data_file(data_file)
+                for data_file in written:
+                    rewrite.append_data_file(data_file)
         except (CommitFailedException, ValueError) as exc:
             if not is_commit_conflict(exc):
                 raise
-            # The flow (or a replay on its branch) committed meanwhile: re-plan on its snapshot
-            # (never re-apply stale offsets).
-            log.info("compaction conflicted; re-planning", extra={"table": table.name()[-1], "attempt": attempt})
-            last = exc
-    raise CommitFailed(f"{table.name()[-1]}: compaction conflicted {settings.commit_attempts} times: {last}")
-
-
-def _compact_once(table: Table, settings: MaintenanceSettings) -> Compaction:
-    name = table.name()[-1]
-    head = branch_head(table)
-    if head is None:
-        return Compaction(name, 0, 0, 0, None)
-    target = settings.target_file_size_mb * 1024 * 1024
-    groups = _small_file_groups(list(table.scan().plan_files()), target, settings.compact_min_files)
-    if not groups:
-        return Compaction(name, 0, 0, 0, None)
-    properties = {COMPACTED_PROPERTY: str(sum(len(g) for g in groups))}
-    offsets = committed_offsets(table)
-    if offsets:
-        properties[OFFSETS_PROPERTY] = encode_offsets(offsets)
-    rows = files_after = 0
-    written: list[str] = []
-    try:
-        with table.transaction() as tx:
-            scan = ArrowScan(tx.table_metadata, table.io, table.schema(), AlwaysTrue())
-            with tx.update_snapshot(snapshot_properties=properties).overwrite() as rewrite:
-                for group in groups:
-                    data = scan.to_table(group)
-                    rows += data.num_rows
-                    for task in group:
-                        rewrite.delete_data_file(task.file)
-                    for data_file in _dataframe_to_data_files(tx.table_metadata, data, table.io, rewrite.commit_uuid):
-                        written.append(data_file.file_path)
-                        rewrite.append_data_file(data_file)
-                        files_after += 1
-    except BaseException:
-        # The rewrite never became a snapshot: its files are read by nothing. Left behind, every
-        # conflicted attempt on a busy table would leave a copy of the partition in the warehouse.
-        _remove_unreferenced(table, written)
-        raise
-    table.refresh()
-    after = branch_head(table)
-    files_before = sum(len(g) for g in groups)
-    log.info("compacted", extra={"table": name, "files_before": files_before, "files_after": files_after})
-    return Compaction(name, files_before, files_after, rows, after.snapshot_id if after else None)
+            # The flow committed meanwhile: commit the same files again on its snapshot.
+            log.info("compaction conflicted; committing on the new head", extra={"table": name, "attempt": attempt})
+            table.refresh()
+            continue
+        table.refresh()
+        after = branch_head(table)
+        log.info("compacted", extra={"table": name, "files_before": len(replaced), "files_after": len(written)})
+        return Compaction(name, len(replaced), len(written), rows, after.snapshot_id if after else None)
+    raise CommitFailed(f"{name}: compaction conflicted {settings.commit_attempts} times")
 
 
 def _remove_unreferenced(table: Table, paths: list[str]) -> None:

@@ -7,12 +7,12 @@ exactly once (the offsets ledger survived both).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 from typer.testing import CliRunner
 
@@ -20,9 +20,18 @@ from flywheel.cli import app
 from flywheel.config import MaintenanceSettings
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.catalog import OFFSETS_PROPERTY, committed_offsets, open_catalog, table_identifier
-from flywheel.infra.maintenance import COMPACTED_PROPERTY, _compact_once, compact, expire_snapshots
+from flywheel.infra.dataset import quarantine
+from flywheel.infra.maintenance import (
+    COMPACTED_PROPERTY,
+    Replan,
+    compact,
+    expire_snapshots,
+    plan_compaction,
+    rewrite,
+)
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
+from tests.flows.test_curation_paths import T0
 from tests.infra.test_dataset_versioning import pairs, produce_edits
 from tests.support.flow_helpers import write_config
 
@@ -146,21 +155,50 @@ def test_cli_goes_on_past_a_table_it_cannot_maintain(settings: Settings, monkeyp
     assert _data_files(settings) == 1 and pairs(settings) == ["d-1", "d-2"]
 
 
-def test_a_conflicted_compaction_leaves_no_files_behind(settings: Settings) -> None:
+def test_a_compaction_the_flow_commits_under_is_committed_again_without_rewriting(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     for batch in (["o-1"], ["o-2"]):
         produce_edits(settings, batch)
         run_until_drained(settings.flow_config())
     stale = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
-    # The flow commits after the compaction planned on ``stale``: its commit must fail.
+    groups = plan_compaction(stale, EAGER)
+    assert sum(len(group) for group in groups) == 2
+    # The flow commits after the compaction planned: its first commit conflicts.
     produce_edits(settings, ["o-3"])
     run_until_drained(settings.flow_config())
+    flow_ledger = committed_offsets(open_catalog(settings.catalog).load_table(stale.name()))
+
+    with caplog.at_level(logging.INFO, logger="flywheel.infra.maintenance"):
+        done = rewrite(stale, groups, EAGER)
+
+    assert [r.message for r in caplog.records].count("compaction conflicted; committing on the new head") == 1
+    # Committed on the flow's snapshot with the files written once: o-3's file stays beside the
+    # compacted one, and the head carries the flow's offsets, not the ones the plan saw.
+    assert (done.files_before, done.files_after) == (2, 1)
+    assert pairs(settings) == ["o-1", "o-2", "o-3"] and _data_files(settings) == 2
+    assert committed_offsets(stale) == flow_ledger
+    assert {p for p in _warehouse_files(settings) if p.endswith(".parquet")} <= _referenced(stale)
+
+
+def test_a_compaction_whose_files_were_rewritten_meanwhile_leaves_nothing_behind(settings: Settings) -> None:
+    produce_edits(settings, ["q-1"], user_id="user-bad")
+    produce_edits(settings, ["q-2"])
+    run_until_drained(settings.flow_config())
+    produce_edits(settings, ["q-3"])
+    run_until_drained(settings.flow_config())
+    stale = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    groups = plan_compaction(stale, EAGER)
+    # A quarantine rewrites a file the compaction would replace.
+    fresh = open_catalog(settings.catalog).load_table(stale.name())
+    assert quarantine(fresh, T0 - timedelta(days=1), T0 + timedelta(days=1), "test", user_id="user-bad").rows == 1
     parquet_before = {p for p in _warehouse_files(settings) if p.endswith(".parquet")}
 
-    with pytest.raises(CommitFailedException):
-        _compact_once(stale, EAGER)
+    with pytest.raises(Replan, match="no longer live"):
+        rewrite(stale, groups, EAGER)
 
-    # The rewritten file it wrote is gone again: nothing in the warehouse that no snapshot reads.
+    # The file it wrote is gone again; the quarantined row does not come back through it.
     assert {p for p in _warehouse_files(settings) if p.endswith(".parquet")} == parquet_before
-    assert pairs(settings) == ["o-1", "o-2", "o-3"]
-    done = compact(stale, EAGER)  # re-planned on the new head, it goes through
-    assert done.files_after == 1 and pairs(settings) == ["o-1", "o-2", "o-3"]
+    assert pairs(settings) == ["q-2", "q-3"]
+    done = compact(stale, EAGER)  # planned again on the new head, it goes through
+    assert done.files_after == 1 and pairs(settings) == ["q-2", "q-3"]
