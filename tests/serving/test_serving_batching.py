@@ -7,44 +7,19 @@ split). The backend here is an in-memory one that records the batches it is give
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
-from flywheel.serving.backend import Completion, GenerationParams, Message
+from flywheel.serving.backend import GenerationParams
 from flywheel.serving.engine import Engine
 from flywheel.serving.registry import BASE, Alias, RegistryView
+from tests.support.serving import GatedBackend
 
 PARAMS = GenerationParams(max_new_tokens=4, temperature=0.0)
 
 
-class RecordingBackend:
-    """Answers each conversation with its last message and records batch sizes."""
-
-    def __init__(self) -> None:
-        self.batches: list[int] = []
-        self.lock = threading.Lock()
-
-    def start(self) -> None:
-        """Nothing to load."""
-
-    def load(self, version: str, adapter_dir: Path) -> None:
-        """No adapters in these tests."""
-
-    def unload(self, version: str) -> None:
-        """No adapters in these tests."""
-
-    def generate(
-        self, version: str, conversations: Sequence[Sequence[Message]], params: GenerationParams
-    ) -> list[Completion]:
-        with self.lock:
-            self.batches.append(len(conversations))
-        return [Completion(c[-1]["content"], 1, 1, "stop") for c in conversations]
-
-
-def _engine(tmp_path: Path, window_s: float) -> tuple[Engine, RecordingBackend]:
-    backend = RecordingBackend()
+def _engine(tmp_path: Path, window_s: float) -> tuple[Engine, GatedBackend]:
+    backend = GatedBackend()
     engine = Engine(backend, RegistryView(str(tmp_path / "registry")), tmp_path / "cache", 8, window_s)
     engine.start(Alias(current=BASE))
     return engine, backend
@@ -61,7 +36,7 @@ def test_requests_arriving_within_the_window_share_the_first_ones_batch(tmp_path
         engine.stop()
     assert answers == [f"q{i}" for i in range(8)]
     # a full batch starts at once, without waiting the rest of the 5 s window
-    assert backend.batches == [8]
+    assert [len(batch) for batch in backend.batches] == [8]
 
 
 def test_a_lone_request_is_answered_when_the_window_ends(tmp_path: Path) -> None:
@@ -71,4 +46,4 @@ def test_a_lone_request_is_answered_when_the_window_ends(tmp_path: Path) -> None
         assert ticket.future.result(timeout=30).text == "alone"
     finally:
         engine.stop()
-    assert backend.batches == [1]
+    assert [len(batch) for batch in backend.batches] == [1]

@@ -3,14 +3,14 @@
 A caller that gives up cancels its ticket's future (``asyncio.wrap_future`` does so when the
 request's task is cancelled). Before, the worker then set a result on a cancelled future, died of
 ``InvalidStateError``, and every later request was queued and never answered. The backend here
-is an in-memory one that can hold a batch until the test lets it go, fail a batch, or kill the
-worker outright (a ``BaseException``, as the ``InvalidStateError`` did).
+(``tests/support/serving.GatedBackend``) is an in-memory one that can hold a batch until the test
+lets it go, fail a batch, or kill the worker outright (a ``BaseException``, as the
+``InvalidStateError`` did).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,56 +20,14 @@ from prometheus_client import REGISTRY
 
 from flywheel.errors import ServingBusy, ServingError
 from flywheel.serving.app import create_app
-from flywheel.serving.backend import Completion, GenerationParams, Message
+from flywheel.serving.backend import GenerationParams, Message
 from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.serving.engine import Engine
 from flywheel.serving.registry import BASE, Alias, RegistryView
 from tests.conftest import wait_for
-from tests.support.serving import running_server
+from tests.support.serving import WAIT_S, GatedBackend, running_server
 
 PARAMS = GenerationParams(max_new_tokens=4, temperature=0.0)
-WAIT_S = 30.0
-
-
-class WorkerKilled(BaseException):
-    """Not an ``Exception``: what no per-batch handler catches, so the worker thread ends."""
-
-
-class GatedBackend:
-    """Answers each conversation with its last message; ``hold`` makes a batch wait for ``release``.
-
-    A message ``boom`` fails its batch (``RuntimeError``); ``die`` raises :class:`WorkerKilled`.
-    """
-
-    def __init__(self, hold: bool = False) -> None:
-        self.batches: list[list[str]] = []
-        self.started = threading.Event()
-        self.release = threading.Event()
-        if not hold:
-            self.release.set()
-
-    def start(self) -> None:
-        """Nothing to load."""
-
-    def load(self, version: str, adapter_dir: Path) -> None:
-        """No adapters in these tests."""
-
-    def unload(self, version: str) -> None:
-        """No adapters in these tests."""
-
-    def generate(
-        self, version: str, conversations: Sequence[Sequence[Message]], params: GenerationParams
-    ) -> list[Completion]:
-        texts = [c[-1]["content"] for c in conversations]
-        self.batches.append(texts)
-        self.started.set()
-        if not self.release.wait(WAIT_S):
-            raise RuntimeError("the test never released the batch")
-        if "die" in texts:
-            raise WorkerKilled("the worker is gone")
-        if "boom" in texts:
-            raise RuntimeError("the backend failed")
-        return [Completion(text, 1, 1, "stop") for text in texts]
 
 
 def _ask(text: str) -> list[Message]:

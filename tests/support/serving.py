@@ -6,13 +6,61 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flywheel.infra.broker import free_port
+from flywheel.serving.backend import Completion, GenerationParams, Message
 from tests.support.synthetic import build_tiny_model
+
+WAIT_S = 30.0  # how long a test waits for an answer or a held batch
+
+
+class WorkerKilled(BaseException):
+    """Not an ``Exception``: what no per-batch handler catches, so the worker thread ends."""
+
+
+class GatedBackend:
+    """An in-memory backend: answers each conversation with its last message and records each batch.
+
+    ``hold`` makes a batch wait for ``release``.
+
+    A message ``boom`` fails its batch (``RuntimeError``); ``die`` raises :class:`WorkerKilled`.
+    """
+
+    def __init__(self, hold: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.lock = threading.Lock()
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def start(self) -> None:
+        """Nothing to load."""
+
+    def load(self, version: str, adapter_dir: Path) -> None:
+        """No adapters in these tests."""
+
+    def unload(self, version: str) -> None:
+        """No adapters in these tests."""
+
+    def generate(
+        self, version: str, conversations: Sequence[Sequence[Message]], params: GenerationParams
+    ) -> list[Completion]:
+        texts = [c[-1]["content"] for c in conversations]
+        with self.lock:
+            self.batches.append(texts)
+        self.started.set()
+        if not self.release.wait(WAIT_S):
+            raise RuntimeError("the test never released the batch")
+        if "die" in texts:
+            raise WorkerKilled("the worker is gone")
+        if "boom" in texts:
+            raise RuntimeError("the backend failed")
+        return [Completion(text, 1, 1, "stop") for text in texts]
 
 
 def forced_word_adapter(model_dir: Path, target: Path, word: str) -> Path:
