@@ -15,7 +15,7 @@ from typing import Any
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting
 from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, mix_in_positives
-from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure
+from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure, unseen_positives
 from flywheel.trainer.events import Comparison, ModelFigures
 from flywheel.trainer.gates import apply_gates
 
@@ -119,7 +119,7 @@ def train_candidate(
     timings["evaluate_candidate"] = time.monotonic() - clock
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
-    comparison = compare(base, after, prompts, settings)
+    comparison = compare(base, after, prompts, settings, unseen_positives(eval_positives, train_rows))
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
     log.info(
         "candidate judged",

@@ -53,7 +53,14 @@ def model_card(
     config = settings.trainer
     comparison = candidate.comparison
     forgetting = (
-        {"status": "measured", "pct": comparison.forgetting_pct, "positives": candidate.eval_positives}
+        {
+            "status": "measured",
+            "pct": comparison.forgetting_pct,
+            "positives": candidate.eval_positives,
+            # Those whose answer is no chosen or rejected answer of the training set: the run
+            # pushed the others on purpose, so only these say whether it forgot what users liked.
+            "unseen": {"positives": comparison.positives_unseen, "pct": comparison.forgetting_pct_unseen},
+        }
         if comparison.forgetting_pct is not None
         else {"status": "no held-out positives: forgetting not measured (missing evidence, not a pass)"}
     )

@@ -76,6 +76,7 @@ class Measurement:
     positives_log_likelihood: float | None
     eval_pairs: int
     eval_positives: int
+    positive_logprobs: tuple[tuple[float, int], ...] = ()  # per positive: log-prob sum, tokens
 
 
 def _accepts_logits_to_keep(model: Any) -> bool:
@@ -162,15 +163,36 @@ def measure(
             for p in positives
         ]
         results = sequence_logprobs(model, tokenizer, sequences, settings.eval_batch_size)
-        tokens = sum(n for _, n in results)
-        likelihood = sum(s for s, _ in results) / tokens if tokens else None
+        likelihood = per_token_likelihood(results)
     return Measurement(
         answers=answers,
         pair_logprobs=pair_logprobs,
         positives_log_likelihood=likelihood,
         eval_pairs=len(pairs),
         eval_positives=len(positives),
+        positive_logprobs=tuple(results) if positives else (),
     )
+
+
+def per_token_likelihood(scored: Sequence[tuple[float, int]]) -> float | None:
+    """Mean per-token log-probability over ``(sum, tokens)`` sequences; None without tokens."""
+    tokens = sum(n for _, n in scored)
+    return sum(s for s, _ in scored) / tokens if tokens else None
+
+
+def unseen_positives(positives: Sequence[dict[str, str]], train_rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """Per positive: True when its answer is neither a chosen nor a rejected answer the run trains on.
+
+    A positive whose answer the run trained against (users edited the same answer elsewhere) is
+    pushed down by DPO on purpose; one it trained towards is pushed up. Neither says whether the
+    model forgot what users liked: only the others do. Compared case- and whitespace-blind.
+    """
+    trained = {_plain(row[side]) for row in train_rows for side in ("chosen", "rejected") if row.get(side)}
+    return [_plain(p["response"]) not in trained for p in positives]
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())
 
 
 def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
@@ -213,9 +235,17 @@ def forgetting_pct(before: float | None, after: float | None) -> float | None:
 
 
 def compare(
-    base: Measurement, candidate: Measurement, prompts: Sequence[HeldOutPrompt], settings: TrainerSettings
+    base: Measurement,
+    candidate: Measurement,
+    prompts: Sequence[HeldOutPrompt],
+    settings: TrainerSettings,
+    unseen: Sequence[bool] | None = None,
 ) -> Comparison:
-    """Candidate against base, prompt by prompt and pair by pair."""
+    """Candidate against base, prompt by prompt and pair by pair.
+
+    ``unseen``: per held-out positive, whether the run's training texts lack its answer
+    (:func:`unseen_positives`); forgetting is then also measured on those alone.
+    """
     resamples, seed = settings.bootstrap_resamples, settings.seed
     gains = [
         _mean_similarity(c, p) - _mean_similarity(b, p)
@@ -258,12 +288,29 @@ def compare(
         dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
         dpo_reward_margin=statistics.mean(rewards, resamples, seed),
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
+        **_unseen_forgetting(base, candidate, unseen),
         code_parse_change=statistics.mean(code_changes, resamples, seed) if code_changes else None,
         code_prompts=len(code_changes),
         sign_test_p=statistics.sign_test(closer, farther),
         users_distinct_share=distinct_share([p.corrections[0] for p in prompts]),
         samples=samples,
     )
+
+
+def _unseen_forgetting(base: Measurement, candidate: Measurement, unseen: Sequence[bool] | None) -> dict[str, Any]:
+    """``positives_unseen`` and ``forgetting_pct_unseen`` (left unset when the mask is not known)."""
+    if unseen is None or not base.positive_logprobs:
+        return {}
+    if not len(unseen) == len(base.positive_logprobs) == len(candidate.positive_logprobs):
+        raise ValueError("the unseen mask must have one flag per held-out positive")
+    pick = [i for i, flag in enumerate(unseen) if flag]
+    return {
+        "positives_unseen": len(pick),
+        "forgetting_pct_unseen": forgetting_pct(
+            per_token_likelihood([base.positive_logprobs[i] for i in pick]),
+            per_token_likelihood([candidate.positive_logprobs[i] for i in pick]),
+        ),
+    }
 
 
 def distinct_share(texts: Sequence[str]) -> float:

@@ -104,6 +104,14 @@ class Comparison(BaseModel):
     dpo_reward_accuracy: Interval = Field(description="share of pairs with implicit reward chosen > rejected")
     dpo_reward_margin: Interval = Field(description="mean beta * (log-ratio chosen - log-ratio rejected)")
     forgetting_pct: float | None = Field(description="fall of the positives' log-likelihood, percent")
+    positives_unseen: int | None = Field(
+        None,
+        description="held-out positives whose answer is no chosen or rejected answer the run trained on "
+        "(None: older cards)",
+    )
+    forgetting_pct_unseen: float | None = Field(
+        None, description="forgetting_pct on those positives alone (None: none, or older cards)"
+    )
     code_parse_change: Interval | None = Field(
         None,
         description="on prompts where both answers have Python code: mean of candidate parses minus base "

@@ -61,6 +61,22 @@ def code_line(before: ModelFigures, after: ModelFigures, comparison: Comparison)
     return line
 
 
+def forgetting_line(comparison: Comparison, positives: int) -> str:
+    """Forgetting on every held-out positive, and on those whose answer the run did not train on or against."""
+    if comparison.forgetting_pct is None:
+        return "  forgetting: not measured (no held-out positives)"
+    line = f"  forgetting {comparison.forgetting_pct:+.2f}% on {positives} held-out positives"
+    unseen = comparison.positives_unseen
+    if unseen is None:
+        return line
+    if comparison.forgetting_pct_unseen is None:
+        return line + "; every one's answer is a chosen or rejected answer the run trained on"
+    return (
+        line + f"; {comparison.forgetting_pct_unseen:+.2f}% on the {unseen} whose answer the run did not train "
+        f"on or against ({positives - unseen} it did)"
+    )
+
+
 def detail_lines(result: TrainingResult) -> list[str]:
     """The headline, then every figure with its interval, the reasons and the adapter location."""
     lines = [
@@ -87,11 +103,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"{_pct(after.logprob_accuracy_normalised.value)}; summed (length-biased) "
             f"{_pct(before.logprob_accuracy_length_biased.value)} -> "
             f"{_pct(after.logprob_accuracy_length_biased.value)}",
-            (
-                f"  forgetting {comparison.forgetting_pct:+.2f}% on {after.eval_positives} held-out positives"
-                if comparison.forgetting_pct is not None
-                else "  forgetting: not measured (no held-out positives)"
-            ),
+            forgetting_line(comparison, after.eval_positives),
         ]
         for sample in comparison.samples:
             lines += [
