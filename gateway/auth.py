@@ -10,7 +10,6 @@ id; failed authentications per client address are throttled by
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import time
@@ -22,17 +21,11 @@ from flywheel.errors import RateLimited, ReplayedRequest, Unauthorized
 from flywheel.gateway.config import GatewaySettings, RateLimitSettings
 from flywheel.gateway.replay import MemoryReplayCache, ReplayCache, signature_token
 from flywheel.infra.throttle import TokenBuckets
+from flywheel.schemas.webhook import sign
 
 ANONYMOUS = "anonymous"
-SIGNATURE_PREFIX = "sha256="
 # Unix seconds, optionally with a fraction: ASCII digits only, bounded, always finite.
 _TIMESTAMP = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header value for ``body`` sent at ``timestamp`` (unix seconds)."""
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return SIGNATURE_PREFIX + digest.hexdigest()
 
 
 def _reveal(secret: SecretStr | str) -> str:

@@ -20,6 +20,8 @@ them; ``comment`` carries the reviewer's reason or note.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,7 @@ from flywheel.review.items import ReviewItem
 from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import Signal
 from flywheel.schemas.review import REVIEW_METADATA_KEY, ReviewAction, ReviewMetadata
+from flywheel.schemas.webhook import sign
 
 Action = ReviewAction
 
@@ -113,9 +116,17 @@ class ReviewPoster:
             self._client = httpx.AsyncClient(
                 base_url=settings.gateway_url, timeout=settings.gateway_timeout_s, transport=self._transport
             )
-        headers = {self._settings.gateway_api_key_header: self._settings.gateway_api_key.get_secret_value()}
+        settings = self._settings
+        body = json.dumps(event).encode("utf-8")
+        headers = {settings.gateway_api_key_header: settings.gateway_api_key.get_secret_value()}
+        headers["Content-Type"] = "application/json"
+        secret = settings.gateway_hmac_secret.get_secret_value()
+        if secret:  # signed over the very bytes sent, as the gateway checks them
+            stamp = str(int(time.time()))
+            headers[settings.gateway_timestamp_header] = stamp
+            headers[settings.gateway_signature_header] = sign(secret, stamp, body)
         try:
-            response = await self._client.post("/v1/events", json=event, headers=headers)
+            response = await self._client.post("/v1/events", content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise ReviewDeliveryError(f"the gateway at {self._settings.gateway_url} did not answer: {exc}") from exc
         if response.status_code != 202:

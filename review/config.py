@@ -55,6 +55,11 @@ class ReviewSettings(Section):
     gateway_api_key: SecretStr = SecretStr("")
     gateway_api_key_header: str = "X-API-Key"
     gateway_timeout_s: float = Field(default=10.0, gt=0)
+    # The HMAC secret the gateway holds for the review app's key (gateway.hmac_secrets): set it
+    # when the gateway requires signatures, and every post is signed (timestamp + signature).
+    gateway_hmac_secret: SecretStr = SecretStr("")
+    gateway_signature_header: str = "X-Flywheel-Signature"
+    gateway_timestamp_header: str = "X-Flywheel-Timestamp"
 
     @field_validator("reviewers")
     @classmethod

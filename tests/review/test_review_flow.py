@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 import sqlalchemy
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from flywheel.errors import ReviewDeliveryError
 from flywheel.flows.runner import run_until_drained
 from flywheel.gateway.app import create_app as create_gateway
 from flywheel.infra.broker import LocalBroker, ensure_topics
+from flywheel.review.actions import Action, Decision, ReviewPoster, review_event
 from flywheel.review.queue import QueueConsumer
 from flywheel.review.store import QueueFilter, ReviewStore
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_for
 from tests.support.flow_helpers import read_table
+from tests.support.review import review_item
 from tests.support.review_flow import (
     ANSWER,
     BETTER,
+    REVIEW_KEY,
     csrf,
     event,
     intake,
@@ -191,3 +198,43 @@ def test_only_the_review_apps_key_may_send_review_events(broker: LocalBroker, tm
         batch = gateway.post("/v1/events", json={"events": [payload]}, headers={"X-API-Key": "c"})
         assert batch.status_code == 422
         assert gateway.post("/v1/events", json=payload, headers={"X-API-Key": "r"}).status_code == 202
+
+
+def test_the_review_app_signs_its_posts_for_a_gateway_that_requires_signatures(
+    broker: LocalBroker, tmp_path: Path
+) -> None:
+    secret = "review-hmac-secret"
+    settings = make_settings(
+        broker.bootstrap_servers,
+        tmp_path,
+        gateway={"api_keys": {"review": REVIEW_KEY}, "require_signatures": True, "hmac_secrets": {"review": secret}},
+        review={"gateway_api_key": REVIEW_KEY, "gateway_hmac_secret": secret},
+    )
+    ensure_topics(settings.kafka, settings.topics)
+    item = review_item(3)
+    decision = Decision(Action.CORRECT, "alice", answer=BETTER)
+    gateway = create_gateway(settings.gateway_config())
+    unsigned = settings.review_config().review.model_copy(update={"gateway_hmac_secret": SecretStr("")})
+
+    async def post_both() -> None:
+        signed_poster = ReviewPoster(settings.review_config().review, httpx.ASGITransport(app=gateway))
+        unsigned_poster = ReviewPoster(unsigned, httpx.ASGITransport(app=gateway))
+        try:
+            await signed_poster.post(review_event(item, decision))  # 202, or it raises
+            with pytest.raises(ReviewDeliveryError, match=r"\(401\).*are required"):
+                await unsigned_poster.post(review_event(item, decision))
+        finally:
+            await signed_poster.close()
+            await unsigned_poster.close()
+
+    try:
+        asyncio.run(post_both())
+    finally:
+        gateway.state.publisher.close()
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "t", "enable.auto.commit": False})
+    try:
+        consumer.assign([TopicPartition(settings.topics.interactions, p, 0) for p in range(settings.topics.partitions)])
+        received = wait_for(lambda: [m for m in consumer.consume(100, 0.5) if m.error() is None], what="the post")
+    finally:
+        consumer.close()
+    assert [msgspec.json.decode(m.value())["event_id"] for m in received] == [f"review-{item.item_id}"]
