@@ -252,16 +252,14 @@ def data_maintain(
     Each table and each step stands alone: a table that cannot be loaded or compacted is reported
     and the others (and its own expiry) still run; the command then exits 2 naming what failed.
     """
-    from flywheel.infra.maintenance import compact as compact_table
-    from flywheel.infra.maintenance import expire_snapshots
     from flywheel.schemas.tables import contracts
 
     settings = _settings()
     failed: list[str] = []
 
-    def attempt(name: str, step: str, action: Callable[[], str]) -> None:
+    def attempt(name: str, step: str, action: Callable[[IcebergTable, Settings], str], loaded: IcebergTable) -> None:
         try:
-            console.print(f"{name}: {action()}")
+            console.print(f"{name}: {action(loaded, settings)}")
         except Exception as exc:  # one table's fault must not stop the others' upkeep
             log.warning("maintenance step failed", extra={"table": name, "step": step}, exc_info=True)
             console.print(f"[red]{name}: {step} failed: {type(exc).__name__}: {exc}[/red]")
@@ -275,22 +273,26 @@ def data_maintain(
             failed.append(f"{name} (load)")
             continue
         if compact:
-
-            def compaction(loaded: IcebergTable = loaded) -> str:
-                done = compact_table(loaded, settings.maintenance)
-                return f"compacted {done.files_before} files into {done.files_after} ({done.rows} rows)"
-
-            attempt(name, "compaction", compaction)
+            attempt(name, "compaction", _compacted, loaded)
         if expire:
-
-            def expiry(loaded: IcebergTable = loaded) -> str:
-                expired = expire_snapshots(loaded, settings.maintenance)
-                return f"expired {expired.expired} snapshots, {expired.kept} kept"
-
-            attempt(name, "expiry", expiry)
+            attempt(name, "expiry", _expired, loaded)
     if failed:
         console.print(f"[red]maintenance failed for: {', '.join(failed)}[/red]")
         raise typer.Exit(2)
+
+
+def _compacted(table: IcebergTable, settings: Settings) -> str:
+    from flywheel.infra.maintenance import compact
+
+    done = compact(table, settings.maintenance)
+    return f"compacted {done.files_before} files into {done.files_after} ({done.rows} rows)"
+
+
+def _expired(table: IcebergTable, settings: Settings) -> str:
+    from flywheel.infra.maintenance import expire_snapshots
+
+    expired = expire_snapshots(table, settings.maintenance)
+    return f"expired {expired.expired} snapshots, {expired.kept} kept"
 
 
 def _load_table(settings: Settings, name: str) -> IcebergTable:

@@ -171,9 +171,10 @@ def plan_compaction(table: Table, settings: MaintenanceSettings) -> list[list[Fi
 
 
 def rewrite(table: Table, groups: list[list[FileScanTask]], settings: MaintenanceSettings) -> Compaction:
-    """Write ``groups`` into new files and swap them in; on any failure the new files are deleted again.
+    """Write ``groups`` (planned on ``table`` as loaded) into new files and swap them in; on any
+    failure the new files are deleted again.
 
-    Raises :class:`Replan` when a file of ``groups`` is no longer live on the head.
+    Raises :class:`Replan` when, after a conflict, a file of ``groups`` is no longer live on the head.
     """
     written: list[DataFile] = []
     try:
@@ -204,14 +205,19 @@ def _write_groups(table: Table, groups: list[list[FileScanTask]], written: list[
 def _commit_rewrite(
     table: Table, groups: list[list[FileScanTask]], written: list[DataFile], rows: int, settings: MaintenanceSettings
 ) -> Compaction:
-    """Swap the groups' files for ``written`` in one snapshot, on the head as it is at each attempt."""
+    """Swap the groups' files for ``written`` in one snapshot, on the head as it is at each attempt.
+
+    The first attempt is on the metadata ``groups`` were planned from, so every replaced file is
+    live there; after a conflict the head is read again and checked (a manifest read per check).
+    """
     name = table.name()[-1]
     replaced = [task.file for group in groups for task in group]
     for attempt in range(1, settings.commit_attempts + 1):
-        live = {task.file.file_path for task in table.scan().plan_files()}
-        gone = [data_file.file_path for data_file in replaced if data_file.file_path not in live]
-        if gone:
-            raise Replan(f"{len(gone)} of the files it replaces are no longer live")
+        if attempt > 1:
+            live = {task.file.file_path for task in table.scan().plan_files()}
+            gone = [data_file.file_path for data_file in replaced if data_file.file_path not in live]
+            if gone:
+                raise Replan(f"{len(gone)} of the files it replaces are no longer live")
         properties = {COMPACTED_PROPERTY: str(len(replaced))}
         offsets = committed_offsets(table)  # this head's: never an older ledger entry than the flow's
         if offsets:

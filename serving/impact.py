@@ -126,12 +126,6 @@ def wilson(count: float, total: float, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - spread), min(1.0, centre + spread)
 
 
-def rate(count: float, total: float) -> Rate:
-    """A share with its plain Wilson interval (independent trials)."""
-    low, high = wilson(count, total)
-    return Rate(count, total, low, high)
-
-
 def design_effect(clusters: Sequence[tuple[float, float]]) -> float:
     """Variance inflation of a share whose trials come in clusters of ``(count, total)``; at least 1.
 
@@ -184,8 +178,9 @@ def impact_by_version(reactions: Iterable[Reaction], min_concurrent: float = MIN
         rates = signal_rates(mine)
         change = None
         if figures:
-            older = figures[-1].model_version
-            change = edit_rate_change(mine, by_version[older], older, min_concurrent)
+            older = figures[-1]
+            change = concurrent_change(mine, by_version[older.model_version], older.model_version, min_concurrent)
+            change = change or difference(rates["edit"], older.rates["edit"], older.model_version)
         total = sum(r.weight for r in mine)
         figures.append(VersionImpact(model_version, total, rates, first[model_version], change))
     return figures
@@ -201,19 +196,20 @@ def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
     return {signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users]) for signal in SIGNALS}
 
 
-def edit_rate_change(
+def concurrent_change(
     newer: Sequence[Reaction], older: Sequence[Reaction], against: str, min_concurrent: float = MIN_CONCURRENT
-) -> Difference:
-    """The edit rate of ``newer`` minus ``older``: over the period both were served when each has
-    ``min_concurrent`` reactions there (a rollout's arms), else over all their reactions (before/after)."""
+) -> Difference | None:
+    """The edit rate of ``newer`` minus ``older`` over the period both were served, when each has
+    ``min_concurrent`` reactions there (a rollout's arms); None otherwise (compare before/after)."""
     since = max(min(r.occurred_at for r in newer), min(r.occurred_at for r in older))
     until = min(max(r.occurred_at for r in newer), max(r.occurred_at for r in older))
-    if since <= until:
-        both = [[r for r in side if since <= r.occurred_at <= until] for side in (newer, older)]
-        if all(sum(r.weight for r in side) >= min_concurrent for side in both):
-            found = difference(signal_rates(both[0])["edit"], signal_rates(both[1])["edit"], against)
-            return replace(found, design="concurrent", since=since, until=until)
-    return difference(signal_rates(newer)["edit"], signal_rates(older)["edit"], against)
+    if since > until:
+        return None
+    both = [[r for r in side if since <= r.occurred_at <= until] for side in (newer, older)]
+    if any(sum(r.weight for r in side) < min_concurrent for side in both):
+        return None
+    found = difference(signal_rates(both[0])["edit"], signal_rates(both[1])["edit"], against)
+    return replace(found, design="concurrent", since=since, until=until)
 
 
 def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[Reaction]:

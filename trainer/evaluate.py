@@ -192,6 +192,7 @@ def unseen_positives(positives: Sequence[dict[str, str]], train_rows: Sequence[d
 
 
 def _plain(text: str) -> str:
+    """Case and runs of whitespace aside: how answers are compared (distinct answers, trained texts)."""
     return " ".join(text.casefold().split())
 
 
@@ -317,4 +318,4 @@ def distinct_share(texts: Sequence[str]) -> float:
     """Distinct texts (case and whitespace aside) over texts; 1.0 for none. One answer to every prompt: 1/n."""
     if not texts:
         return 1.0
-    return len({" ".join(text.casefold().split()) for text in texts}) / len(texts)
+    return len({_plain(text) for text in texts}) / len(texts)

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 from pyiceberg.table import Table
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from flywheel.cli import app
 from flywheel.config import MaintenanceSettings
@@ -121,14 +121,24 @@ def test_nothing_to_do_leaves_the_table_alone(settings: Settings) -> None:
     assert expire_snapshots(table, MaintenanceSettings()).expired == 0
 
 
-def test_cli_maintains_every_table(settings: Settings, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    for batch in (["c-1"], ["c-2"]):
-        produce_edits(settings, batch)
+def _commit_each(settings: Settings, event_ids: list[str]) -> None:
+    """One flow run per event: one small file per commit."""
+    for event_id in event_ids:
+        produce_edits(settings, [event_id])
         run_until_drained(settings.flow_config())
+
+
+def _maintain(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """``flywheel data maintain`` on ``settings``, compacting from 2 small files."""
     config = write_config(settings, settings.state_dir / "maintain.yaml")
     monkeypatch.setenv("FLYWHEEL_CONFIG_FILE", str(config))
     monkeypatch.setenv("FLYWHEEL_MAINTENANCE__COMPACT_MIN_FILES", "2")
-    result = CliRunner().invoke(app, ["data", "maintain"])
+    return CliRunner().invoke(app, ["data", "maintain"])
+
+
+def test_cli_maintains_every_table(settings: Settings, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    _commit_each(settings, ["c-1", "c-2"])
+    result = _maintain(settings, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "dpo_pairs: compacted 2 files into 1 (2 rows)" in result.output
     assert "rejections:" in result.output and "expired 0 snapshots" in result.output
@@ -136,16 +146,11 @@ def test_cli_maintains_every_table(settings: Settings, tmp_path: object, monkeyp
 
 
 def test_cli_goes_on_past_a_table_it_cannot_maintain(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    for batch in (["d-1"], ["d-2"]):
-        produce_edits(settings, batch)
-        run_until_drained(settings.flow_config())
+    _commit_each(settings, ["d-1", "d-2"])
     # feedback_signals' metadata file is gone (a bucket lifecycle rule, a bad restore): loading it fails.
     broken = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, "feedback_signals"))
     Path(urlparse(broken.metadata_location).path).unlink()
-    config = write_config(settings, settings.state_dir / "maintain.yaml")
-    monkeypatch.setenv("FLYWHEEL_CONFIG_FILE", str(config))
-    monkeypatch.setenv("FLYWHEEL_MAINTENANCE__COMPACT_MIN_FILES", "2")
-    result = CliRunner().invoke(app, ["data", "maintain"])
+    result = _maintain(settings, monkeypatch)
     assert result.exit_code == 2, result.output
     assert "feedback_signals: cannot be loaded" in result.output
     assert "maintenance failed for: feedback_signals (load)" in result.output
@@ -158,9 +163,7 @@ def test_cli_goes_on_past_a_table_it_cannot_maintain(settings: Settings, monkeyp
 def test_a_compaction_the_flow_commits_under_is_committed_again_without_rewriting(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for batch in (["o-1"], ["o-2"]):
-        produce_edits(settings, batch)
-        run_until_drained(settings.flow_config())
+    _commit_each(settings, ["o-1", "o-2"])
     stale = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
     groups = plan_compaction(stale, EAGER)
     assert sum(len(group) for group in groups) == 2
