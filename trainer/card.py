@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flywheel.trainer.config import TrainerConfig
-from flywheel.trainer.dataset import SPLIT_RULE, PairSplit
+from flywheel.trainer.dataset import SPLIT_RULE, HeldPairs, PairSplit
 from flywheel.trainer.events import Interval, TrainingResult, TrainingTrigger
 from flywheel.trainer.generation import CODE_RULE
 
@@ -44,6 +44,7 @@ def model_card(
     result: TrainingResult,
     candidate: Candidate,
     split: PairSplit,
+    held: HeldPairs,
     positives_snapshot_id: int | None,
     reference: str,
     device: str,
@@ -93,6 +94,8 @@ def model_card(
             "snapshot_id": trigger.snapshot_id,
             "snapshot_tag": result.snapshot_tag,
             "previous_trigger_snapshot_id": trigger.previous_snapshot_id,
+            # Pairs of the snapshot a quarantine, revert or delete removed while the trigger waited: not trained on.
+            "removed_since_trigger": {"pairs": held.removed, "checked_snapshot_id": held.checked_snapshot_id},
             "positives_table": trigger.positives_table,
             "positives_snapshot_id": positives_snapshot_id,
             "positives_snapshot_id_at_trigger": trigger.positives_snapshot_id,

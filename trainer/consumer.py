@@ -43,7 +43,7 @@ from flywheel.infra.kafka import CheckedProducer, consumer_config
 from flywheel.trainer import metrics
 from flywheel.trainer.card import model_card
 from flywheel.trainer.config import TrainerConfig
-from flywheel.trainer.dataset import read_pairs, read_positives, split_pairs
+from flywheel.trainer.dataset import read_pairs, read_positives, split_pairs, still_held
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
 from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
@@ -110,6 +110,15 @@ def train_for_trigger(
     tag = snapshot_tag(run_id)
     started = time.monotonic()
     table = ensure_tag(catalog, trigger.table, tag, trigger.snapshot_id)
+    held = still_held(table, read_pairs(table, trigger.snapshot_id), trigger.snapshot_id)
+    if held.removed:
+        log.warning(
+            "pairs removed from the table since the trigger are left out",
+            extra={"run_id": run_id, "removed": held.removed, "checked_snapshot_id": held.checked_snapshot_id},
+        )
+    if not held.rows:
+        reason = f"all {held.removed} pairs of snapshot {trigger.snapshot_id} were removed since"
+        return _failed(trigger, reason, started)
     positives_snapshot = positives_snapshot_for_run(catalog, trigger, registry, run_id)
     if positives_snapshot is not None:
         # Tagged like the pairs: kept by snapshot expiry, so a retried run and the card's
@@ -124,11 +133,12 @@ def train_for_trigger(
             "snapshot_id": trigger.snapshot_id,
             "snapshot_tag": tag,
             "positives_snapshot_id": positives_snapshot,
+            "pairs_removed_since_trigger": held.removed,
         },
     )
     log.info("training run started", extra={"run_id": run_id, "snapshot_id": trigger.snapshot_id})
 
-    split = split_pairs(read_pairs(table, trigger.snapshot_id), config.eval_fraction)
+    split = split_pairs(held.rows, config.eval_fraction)
     positives = read_positives(catalog.load_table(trigger.positives_table), positives_snapshot, config.max_positives)
     reference = resolve_base_model(config)
     device = pick_device(config.device)
@@ -156,7 +166,9 @@ def train_for_trigger(
         finished_at=datetime.now(UTC),
     )
     policies = sorted({row["policy_version"] for row in split.train + split.eval})
-    card = model_card(settings, trigger, result, candidate, split, positives_snapshot, reference, device, policies)
+    card = model_card(
+        settings, trigger, result, candidate, split, held, positives_snapshot, reference, device, policies
+    )
     registry.write_card(run_id, card)
     registry.write_status(run_id, {**registry.read_status(run_id), "state": status, "finished_at": _now()})
     metrics.RUN_DURATION.observe(result.duration_s)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pyiceberg.table import Table
 
-from flywheel.infra.catalog import resolve_snapshot, total_records
+from flywheel.infra.catalog import branch_head, resolve_snapshot, total_records
 from flywheel.schemas.conversation import stored_turns
 from flywheel.trainer.conversation import Formatting
 
@@ -106,6 +106,34 @@ def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
     if malformed:
         log.warning("pairs with a malformed metadata.conversation train without it", extra={"pairs": malformed})
     return sorted(rows, key=lambda row: row["pair_id"])
+
+
+@dataclass(frozen=True)
+class HeldPairs:
+    """A trigger's pairs that the table still holds, and what was removed from them since."""
+
+    rows: list[dict[str, Any]]
+    removed: int
+    # The head the trigger's pairs were checked against (None: the head is the trigger's snapshot).
+    checked_snapshot_id: int | None
+
+
+def still_held(table: Table, rows: list[dict[str, Any]], snapshot_id: int) -> HeldPairs:
+    """The rows of ``snapshot_id`` whose ``pair_id`` the table's head still holds.
+
+    A trigger names the snapshot it crossed the threshold at; a quarantine, a revert or any
+    other delete committed while it waited removed rows from the table, not from that snapshot.
+    Training on the snapshot as it was would train on exactly what someone took out: the pairs
+    the table no longer holds are left out (compaction rewrites files, not rows).
+    """
+    table.refresh()
+    head = branch_head(table)
+    if head is None or head.snapshot_id == snapshot_id:
+        return HeldPairs(rows, 0, None)
+    ids = table.scan(snapshot_id=head.snapshot_id, selected_fields=("pair_id",)).to_arrow()["pair_id"]
+    held_ids = set(ids.to_pylist())
+    kept = [row for row in rows if row["pair_id"] in held_ids]
+    return HeldPairs(kept, len(rows) - len(kept), head.snapshot_id)
 
 
 # A chosen answer links the prompts it answers only when it says something: "Yes." or "Thanks!"

@@ -16,7 +16,7 @@ from flywheel.trainer.candidate import Candidate
 from flywheel.trainer.card import model_card
 from flywheel.trainer.config import TrainerConfig, TrainerSettings
 from flywheel.trainer.conversation import Formatting
-from flywheel.trainer.dataset import PairSplit, ShareCap
+from flywheel.trainer.dataset import HeldPairs, PairSplit, ShareCap
 from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
 from flywheel.trainer.events import Comparison, ModelFigures, TrainingResult, TrainingTrigger
 from flywheel.trainer.gates import apply_gates
@@ -167,4 +167,5 @@ def _card(result: TrainingResult) -> dict[str, Any]:
         sequence=1,
     )
     split = PairSplit(train=[], eval=[])
-    return model_card(TrainerConfig(), trigger, result, candidate, split, None, "tiny", "cpu", ["synthetic-1"])
+    held = HeldPairs([], 0, None)
+    return model_card(TrainerConfig(), trigger, result, candidate, split, held, None, "tiny", "cpu", ["synthetic-1"])

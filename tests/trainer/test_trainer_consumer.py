@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,14 @@ from prometheus_client import REGISTRY
 
 from flywheel.config import revised
 from flywheel.infra.catalog import ensure_tables, open_catalog
+from flywheel.infra.dataset import quarantine
 from flywheel.infra.kafka import CheckedProducer
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
 from flywheel.trainer import tracker
 from flywheel.trainer.config import GateSettings, TrainerSettings
 from flywheel.trainer.consumer import TrainerConsumer, snapshot_tag
+from flywheel.trainer.dataset import read_pairs, still_held
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
 from flywheel.trainer.io import read_topic
 from flywheel.trainer.registry import Registry
@@ -153,6 +156,44 @@ def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path)
     assert any(reason.startswith("gate preference_accuracy") for reason in result.reasons)
     card = Registry.from_settings("", settings.state_dir).read_card(result.run_id)
     assert card is not None and card["status"] == "rejected" and card["reasons"] == result.reasons
+
+
+def test_pairs_quarantined_after_the_trigger_are_not_trained_on(settings: Settings, tiny_model: Path) -> None:
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, max_steps=2))
+    trigger = _cross_threshold(settings)
+    # A user's rows are quarantined while the trigger waits on the topic: the trigger's snapshot
+    # still has them, the table does not.
+    table = open_catalog(settings.catalog).load_table(trigger.table)
+    removal = quarantine(table, datetime(2000, 1, 1), datetime(2100, 1, 1), "abuse", user_id="u-3")
+    assert removal.rows == 4  # indices 3, 16, 29, 42 of 48
+
+    pairs = read_pairs(table, trigger.snapshot_id)
+    held = still_held(table, pairs, trigger.snapshot_id)
+    assert len(pairs) == 48 and held.removed == 4 and held.checked_snapshot_id == removal.snapshot_id
+    assert {row["user_id"] for row in held.rows} == {row["user_id"] for row in pairs} - {"u-3"}
+
+    (result,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+    card = Registry.from_settings("", settings.state_dir).read_card(result.run_id)
+    assert card is not None and card["dataset"]["snapshot_id"] == trigger.snapshot_id
+    assert card["dataset"]["removed_since_trigger"] == {"pairs": 4, "checked_snapshot_id": removal.snapshot_id}
+    cap = card["dataset"]["share_cap"]
+    assert result.train_pairs + result.eval_pairs + cap["dropped_for_prompt"] + cap["dropped_for_user"] == 44
+    status = Registry.from_settings("", settings.state_dir).read_status(result.run_id)
+    assert status["pairs_removed_since_trigger"] == 4
+
+
+def test_trigger_whose_pairs_were_all_removed_fails_without_training(settings: Settings, tiny_model: Path) -> None:
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, max_steps=2))
+    trigger = _cross_threshold(settings)
+    table = open_catalog(settings.catalog).load_table(trigger.table)
+    assert quarantine(table, datetime(2000, 1, 1), datetime(2100, 1, 1), "bad batch").rows == 48
+
+    (result,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+    assert result.status == "failed" and result.reasons == [
+        f"all 48 pairs of snapshot {trigger.snapshot_id} were removed since"
+    ]
+    assert Registry.from_settings("", settings.state_dir).read_card(result.run_id) is None
+    assert [r.trigger_id for r in _results(settings)] == [trigger.trigger_id]
 
 
 def test_killed_trainer_retrains_on_redelivery(settings: Settings, tiny_model: Path, tmp_path: Path) -> None:
