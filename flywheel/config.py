@@ -7,11 +7,12 @@ effects (no directories are created here; whoever writes to a path creates it).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -238,3 +239,37 @@ def _as_uri(location: str) -> str:
     if "://" in location:
         return location
     return Path(location).resolve().as_uri()
+
+
+def read_secret_file(path: Path) -> dict[str, SecretStr]:
+    """Read ``key-id=secret`` lines (``#`` comments allowed) or a JSON object of them."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        loaded = json.loads(text)
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path} must hold a JSON object of key-id to secret")
+        return {str(key): SecretStr(str(value)) for key, value in loaded.items()}
+    secrets: dict[str, SecretStr] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key_id, sep, secret = stripped.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise ValueError(f"{path}:{number}: expected `key-id=secret`")
+        secrets[key_id.strip()] = SecretStr(secret.strip())
+    return secrets
+
+
+def with_secret_files(data: Any, **files: str) -> Any:
+    """A section's raw ``data`` with each ``field=file_field`` mapping merged with the secret file it names.
+
+    For a ``mode="before"`` validator: keys from the file win over keys given by environment.
+    """
+    if not isinstance(data, dict):
+        return data
+    merged = dict(data)
+    for field, file_field in files.items():
+        if merged.get(file_field):
+            merged[field] = {**(merged.get(field) or {}), **read_secret_file(Path(merged[file_field]))}
+    return merged

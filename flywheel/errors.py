@@ -190,6 +190,10 @@ class ServingError(FlywheelError):
     """The model server cannot answer (the model is not loaded, a version failed to load)."""
 
 
+class ServingUnauthorized(ServingError):
+    """A model server request without a valid API key (``serving.api_keys`` is set): 401."""
+
+
 class ServingBusy(ServingError):
     """The model server has ``max_queued`` requests waiting already: ask again shortly (503, Retry-After)."""
 

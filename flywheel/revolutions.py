@@ -183,10 +183,10 @@ def serving_in_thread(config: ServingConfig) -> Iterator[str]:
         thread.join(timeout=60)
 
 
-def _wait_for_version(server_url: str, run_id: str, timeout_s: float = 300.0) -> None:
+def _wait_for_version(server_url: str, run_id: str, headers: dict[str, str], timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if httpx.get(f"{server_url}/v1/flywheel/routes", timeout=10).json()["current"] == run_id:
+        if httpx.get(f"{server_url}/v1/flywheel/routes", headers=headers, timeout=10).json()["current"] == run_id:
             return
         time.sleep(0.2)
     raise ServingError(f"serving did not switch to promoted run {run_id} within {timeout_s:.0f}s")
@@ -285,7 +285,7 @@ def _revolution(
     started = time.monotonic()
     # Progress while the slow parts run (on a CPU, minutes each): answers, then training.
     console.print(f"revolution {number}: {users.users * users.prompts_per_user} questions to the model server ...")
-    session = users.run(server, gateway, key, session=f"rev{number}")
+    session = users.run(server, gateway, key, f"rev{number}", settings.serving.client_headers())
     versions = {answer.model_version for answer in session.answers}
     version = versions.pop() if len(versions) == 1 else "mixed"
     run_until_drained(settings.flow_config())
@@ -310,7 +310,7 @@ def _revolution(
             evidence, training = detail_lines(result), result.model_dump(mode="json")
             decision = f"{result.status} {result.run_id}"
             if result.status == "promoted":
-                _wait_for_version(server, result.run_id)
+                _wait_for_version(server, result.run_id, settings.serving.client_headers())
                 decision += " -> serving switched"
             else:
                 decision += " -> serving keeps " + version

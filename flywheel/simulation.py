@@ -242,11 +242,21 @@ class SimulatedUsers:
             user_id, prompt, body["choices"][0]["message"]["content"], body["request_id"], body["model_version"]
         )
 
-    def run(self, server_url: str, gateway_url: str, api_key: str, session: str) -> SessionReport:
-        """Ask every question (``concurrency`` at a time), then post every reaction to the gateway."""
+    def run(
+        self,
+        server_url: str,
+        gateway_url: str,
+        api_key: str,
+        session: str,
+        server_headers: dict[str, str] | None = None,
+    ) -> SessionReport:
+        """Ask every question (``concurrency`` at a time), then post every reaction to the gateway.
+
+        ``server_headers``: sent with every question (the model server's API key, when it has keys).
+        """
         report = SessionReport()
         with (
-            httpx.Client(base_url=server_url, timeout=self.answer_timeout_s) as server,
+            httpx.Client(base_url=server_url, headers=server_headers, timeout=self.answer_timeout_s) as server,
             ThreadPoolExecutor(self.concurrency) as pool,
         ):
             report.answers = list(pool.map(lambda ask: self.ask(server, *ask), self.asks(session)))

@@ -15,11 +15,10 @@ import re
 import time
 from collections.abc import Mapping
 
-from pydantic import SecretStr
-
 from flywheel.errors import RateLimited, ReplayedRequest, Unauthorized
 from flywheel.gateway.config import GatewaySettings, RateLimitSettings
 from flywheel.gateway.replay import MemoryReplayCache, ReplayCache, signature_token
+from flywheel.infra.credentials import KeyRing, reveal
 from flywheel.infra.throttle import TokenBuckets
 from flywheel.schemas.webhook import sign
 
@@ -28,18 +27,13 @@ ANONYMOUS = "anonymous"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
-def _reveal(secret: SecretStr | str) -> str:
-    """The secret's value; plain strings are accepted (settings changed without validation)."""
-    return secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret)
-
-
 class Authenticator:
     """Resolves a request's key id from its headers and body, or raises :class:`Unauthorized`."""
 
     def __init__(self, settings: GatewaySettings, replay: ReplayCache | None = None) -> None:
         self._settings = settings
-        self._keys = [(key_id, _reveal(secret).encode()) for key_id, secret in settings.api_keys.items()]
-        self._hmac = {key_id: _reveal(secret) for key_id, secret in settings.hmac_secrets.items()}
+        self._keys = KeyRing(settings.api_keys)
+        self._hmac = {key_id: reveal(secret) for key_id, secret in settings.hmac_secrets.items()}
         self._replay = MemoryReplayCache() if replay is None else replay
 
     def authenticate(self, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str:
@@ -84,11 +78,7 @@ class Authenticator:
             if self._settings.allow_anonymous:
                 return ANONYMOUS
             raise Unauthorized(f"missing {self._settings.api_key_header} header")
-        candidate = presented.encode()
-        found: str | None = None
-        for key_id, secret in self._keys:  # compare against every key: no early exit timing
-            if hmac.compare_digest(candidate, secret):
-                found = key_id
+        found = self._keys.key_id(presented)
         if found is None:
             raise Unauthorized("unknown API key")
         return found

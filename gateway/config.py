@@ -8,7 +8,6 @@ by environment, or point ``api_keys_file`` / ``hmac_secrets_file`` at mounted se
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from flywheel.config import (
     Section,
     TopicSettings,
     ValidationSettings,
+    with_secret_files,
 )
 
 
@@ -93,33 +93,7 @@ class GatewaySettings(Section):
     @classmethod
     def _load_secret_files(cls, data: Any) -> Any:
         """Merge keys and HMAC secrets from the secret files, if set (files win on conflict)."""
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for field, file_field in (("api_keys", "api_keys_file"), ("hmac_secrets", "hmac_secrets_file")):
-            if merged.get(file_field):
-                merged[field] = {**(merged.get(field) or {}), **read_secret_file(Path(merged[file_field]))}
-        return merged
-
-
-def read_secret_file(path: Path) -> dict[str, SecretStr]:
-    """Read ``key-id=secret`` lines (``#`` comments allowed) or a JSON object of them."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):
-        loaded = json.loads(text)
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path} must hold a JSON object of key-id to secret")
-        return {str(key): SecretStr(str(value)) for key, value in loaded.items()}
-    secrets: dict[str, SecretStr] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key_id, sep, secret = stripped.partition("=")
-        if not sep or not key_id.strip() or not secret.strip():
-            raise ValueError(f"{path}:{number}: expected `key-id=secret`")
-        secrets[key_id.strip()] = SecretStr(secret.strip())
-    return secrets
+        return with_secret_files(data, api_keys="api_keys_file", hmac_secrets="hmac_secrets_file")
 
 
 class GatewayConfig(Section):

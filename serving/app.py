@@ -5,7 +5,8 @@ OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``, plus ``/
 ``request_id`` and the ``model_version`` that produced it (a training run id, or ``base``) in the
 body and in the ``X-Request-Id`` / ``X-Flywheel-Model-Version`` headers, so feedback sent to the
 gateway links back to the exact version. The user is the body's ``user`` (OpenAI's field) or the
-``X-User-Id`` header; it decides the arm of a rollout.
+``X-User-Id`` header; it decides the arm of a rollout. With ``serving.api_keys`` set, ``/v1/*``
+needs ``Authorization: Bearer <key>`` (401 otherwise; failures throttled per client address, 429).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
@@ -16,13 +17,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from flywheel.errors import ServingBusy, ServingError
+from flywheel.errors import RateLimited, ServingBusy, ServingError, ServingUnauthorized
 from flywheel.infra.body_limit import BodyLimit
+from flywheel.infra.credentials import KeyRing
+from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.serving import metrics
 from flywheel.serving.backend import Backend, GenerationParams, TransformersBackend
 from flywheel.serving.config import ServingConfig, ServingSettings
@@ -77,6 +80,35 @@ def backend_for(config: ServingConfig, registry: RegistryView) -> Backend:
     return TransformersBackend(config.base_model, settings.device, settings.max_prompt_tokens, settings.merge_adapters)
 
 
+class KeyCheck:
+    """``Authorization: Bearer <key>`` against ``serving.api_keys``; every request passes when none is set."""
+
+    def __init__(self, settings: ServingSettings) -> None:
+        self._keys = KeyRing(settings.api_keys)
+        self._failures = FailedAuthThrottle(settings.failed_auth)
+
+    def __call__(self, request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+        """Raise :class:`ServingUnauthorized` (401) or :class:`RateLimited` (429) unless the key is known."""
+        if not self._keys:
+            return
+        address = request.client.host if request.client else "unknown"
+        try:
+            self._failures.check(address)  # before the key is looked at: a guess is slow, right or wrong
+        except RateLimited:
+            metrics.REFUSED.labels("auth_throttled").inc()
+            raise
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            reason = "missing Authorization: Bearer <API key> header"
+        elif self._keys.key_id(presented.strip()) is None:
+            reason = "unknown API key"
+        else:
+            return
+        self._failures.failed(address)
+        metrics.REFUSED.labels("unauthorized").inc()
+        raise ServingUnauthorized(reason)
+
+
 def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI:
     """The server: starts the engine, the alias watcher and the promotion follower with the app."""
     settings = config.serving
@@ -120,13 +152,25 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
     app.state.engine = engine
     app.state.watcher = watcher
     app.state.follower = follower
+    authorized = [Depends(KeyCheck(settings))]
+
+    @app.exception_handler(ServingUnauthorized)
+    async def _unauthorized(_request: Request, exc: ServingUnauthorized) -> JSONResponse:
+        error = {"message": str(exc), "type": "invalid_request_error", "code": "invalid_api_key"}
+        return JSONResponse({"error": error}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RateLimited)
+    async def _throttled(_request: Request, exc: RateLimited) -> JSONResponse:
+        retry = str(max(1, round(exc.retry_after_s + 0.5)))
+        error = {"message": str(exc), "type": "rate_limit_error"}
+        return JSONResponse({"error": error}, status_code=429, headers={"Retry-After": retry})
 
     @app.exception_handler(ServingError)
     async def _unavailable(_request: Request, exc: ServingError) -> JSONResponse:
         retry = {"Retry-After": "1"} if isinstance(exc, ServingBusy) else None
         return JSONResponse({"error": {"message": str(exc), "type": "server_error"}}, status_code=503, headers=retry)
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", dependencies=authorized)
     async def chat_completions(
         body: ChatRequest,
         response: Response,
@@ -160,7 +204,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
             "model_version": ticket.version,
         }
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", dependencies=authorized)
     async def models() -> dict[str, Any]:
         """The served model, with the versions behind it."""
         routes = engine.routes
@@ -179,7 +223,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
             ],
         }
 
-    @app.get("/v1/flywheel/routes")
+    @app.get("/v1/flywheel/routes", dependencies=authorized)
     async def routes() -> dict[str, Any]:
         """Which versions answer users now."""
         current = engine.routes

@@ -9,11 +9,18 @@ server serves exactly the registry the trainer writes (``trainer.registry_url``,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
-from flywheel.config import CatalogSettings, KafkaSettings, Section, TopicSettings
+from flywheel.config import (
+    CatalogSettings,
+    FailedAuthSettings,
+    KafkaSettings,
+    Section,
+    TopicSettings,
+    with_secret_files,
+)
 
 
 class RolloutSettings(Section):
@@ -67,6 +74,14 @@ class ServingSettings(Section):
     max_queued: int = Field(default=256, ge=1)
     # A chat request body past this is refused (413) before it is read whole.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # API keys by key id: when any is set, /v1/* needs ``Authorization: Bearer <key>`` (what
+    # OpenAI clients send as their api_key); /healthz, /readyz and /metrics stay open for probes
+    # and Prometheus. None set: open, for a laptop or a server behind an authenticating ingress.
+    # By environment (``FLYWHEEL_SERVING__API_KEYS='{"app": "s3cret"}'``) or a mounted file
+    # (``api_keys_file``: ``key-id=key`` lines or a JSON object; the file wins).
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    api_keys_file: Path | None = None
+    failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     # Merge the version being answered into the base weights (LoRA then costs nothing per layer:
     # greedy generation ~25% faster on CPU); switching versions unmerges, a rounding error of about
     # one unit in the last place per switch. None: merge in float32 only (CPU), not in bf16 (CUDA).
@@ -78,6 +93,18 @@ class ServingSettings(Section):
     consumer_group: str = "flywheel-serving"
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
     vllm: VllmSettings = Field(default_factory=VllmSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_secret_files(cls, data: Any) -> Any:
+        """Merge the API keys of ``api_keys_file``, if set (the file wins on conflict)."""
+        return with_secret_files(data, api_keys="api_keys_file")
+
+    def client_headers(self) -> dict[str, str]:
+        """What a client of this server sends: its first API key as a bearer token (none set: nothing)."""
+        first = next(iter(self.api_keys.values()), None)
+        return {"Authorization": f"Bearer {first.get_secret_value()}"} if first is not None else {}
+
     # Impact gauges (edit rate etc. by model_version) on /metrics: refresh period (0 = off) and cap.
     impact_refresh_s: float = Field(default=0.0, ge=0.0)
     impact_max_versions: int = Field(default=8, ge=1)

@@ -31,7 +31,8 @@ BATCH_SIZE = Histogram(
 REFUSED = Counter(
     "flywheel_serving_requests_refused_total",
     "Chat requests refused before generating, by reason: busy (max_queued requests waiting; 503 with "
-    "Retry-After), too_large (body over max_request_bytes; 413).",
+    "Retry-After), too_large (body over max_request_bytes; 413), unauthorized (no or an unknown API key "
+    "while serving.api_keys is set; 401), auth_throttled (too many failed keys from the address; 429).",
     ["reason"],
 )
 SWAPS = Counter(

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from flywheel.config import read_secret_file
 from flywheel.errors import ReplayedRequest
 from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
-from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings, read_secret_file
+from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings
 from flywheel.gateway.ids import uuid7
 from flywheel.gateway.replay import MemoryReplayCache
 from flywheel.infra.throttle import FailedAuthThrottle, TokenBuckets
