@@ -61,8 +61,11 @@ class GateSettings(Section):
     # (their corrections' length over the answers they edited): users who shorten ask for shorter answers.
     max_length_ratio: float = Field(default=1.5, gt=1.0)
     min_length_ratio: float = Field(default=0.5, gt=0.0, lt=1.0)
-    # How far the mean per-token log-likelihood of held-out positives may fall, in percent.
+    # How far the mean per-token log-likelihood of held-out positives may fall, in percent: over
+    # all of them, and over those whose answer the run did not train on or against once there are
+    # min_unseen_positives of them (answers pushed up on purpose can hide forgetting in the pool).
     max_forgetting_pct: float = Field(default=5.0, ge=0.0)
+    min_unseen_positives: int = Field(default=16, ge=1)
     # No held-out positives means the forgetting check has no evidence: reject, unless switched off here.
     require_forgetting_check: bool = True
     # Optional secondary gates (off by default; these figures are reported either way):

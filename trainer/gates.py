@@ -73,6 +73,12 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{GUARD} forgetting: held-out positives' log-likelihood fell {comparison.forgetting_pct:.2f}% "
             f"> {gates.max_forgetting_pct:.2f}%"
         )
+    unseen, unseen_pct = comparison.positives_unseen or 0, comparison.forgetting_pct_unseen
+    if unseen >= gates.min_unseen_positives and unseen_pct is not None and unseen_pct > gates.max_forgetting_pct:
+        reasons.append(
+            f"{GUARD} forgetting: the {unseen} held-out positives whose answer the run did not train on or against "
+            f"fell {unseen_pct:.2f}% > {gates.max_forgetting_pct:.2f}%"
+        )
     if gates.min_preference_accuracy_gain is not None:
         gain = after.logprob_accuracy_normalised.value - before.logprob_accuracy_normalised.value
         if gain < gates.min_preference_accuracy_gain:

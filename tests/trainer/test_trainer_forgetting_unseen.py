@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from flywheel.config import revised
 from flywheel.trainer.config import TrainerSettings
-from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, unseen_positives
+from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures, unseen_positives
+from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import Answer
 from flywheel.trainer.verdict import forgetting_line
 
@@ -74,3 +76,29 @@ def test_when_every_positive_was_trained_on_it_says_so_and_older_comparisons_kee
     assert forgetting_line(older, 1) == "  forgetting +20.00% on 1 held-out positives"
     with pytest.raises(ValueError, match="one flag per held-out positive"):
         compare(base, after, [PROMPT], TrainerSettings(), [True, False])
+
+
+def _forgetting_reasons(unseen_count: int, settings: TrainerSettings) -> tuple[float | None, list[str]]:
+    # ``unseen_count`` unseen positives fall 10% per token; 40 trained-towards ones rise enough
+    # that the pooled figure stays inside the 5% bound.
+    base = _measured([(-10.0, 10)] * unseen_count + [(-10.0, 10)] * 40)
+    after = _measured([(-11.0, 10)] * unseen_count + [(-9.0, 10)] * 40)
+    mask = [True] * unseen_count + [False] * 40
+    comparison = compare(base, after, [PROMPT], settings, mask)
+    reasons = apply_gates(
+        figures(base, [PROMPT], settings), figures(after, [PROMPT], settings), comparison, settings.gates
+    )
+    return comparison.forgetting_pct, [reason for reason in reasons if "forgetting" in reason]
+
+
+def test_the_forgetting_guard_reads_the_unseen_positives_once_there_are_enough() -> None:
+    settings = TrainerSettings()
+    pooled, reasons = _forgetting_reasons(16, settings)
+    assert pooled is not None and pooled < settings.gates.max_forgetting_pct  # the pool alone would pass
+    assert reasons == [
+        "guard forgetting: the 16 held-out positives whose answer the run did not train on or against "
+        "fell 10.00% > 5.00%"
+    ]
+    # Fewer than min_unseen_positives (16): too few to gate on, the pooled figure decides alone.
+    assert _forgetting_reasons(15, settings)[1] == []
+    assert _forgetting_reasons(8, revised(settings, gates={"min_unseen_positives": 8}))[1] != []
