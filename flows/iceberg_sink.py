@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import pyarrow as pa
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from pyiceberg.table import Table
 
@@ -42,7 +41,15 @@ from flywheel import metrics
 from flywheel.config import SinkSettings
 from flywheel.errors import CatalogError, CatalogUnavailable, CommitFailed
 from flywheel.flows.ledger import DecisionLedger
-from flywheel.flows.sink_state import CommitterState, PackedState, SinkState, restored_rows
+from flywheel.flows.sink_state import (
+    CommitterState,
+    PackedState,
+    SinkState,
+    arrow_frame,
+    restored_rows,
+    row_maxima,
+    split_covered,
+)
 from flywheel.infra.catalog import (
     OFFSETS_PROPERTY,
     ROWS_PROPERTY,
@@ -52,6 +59,7 @@ from flywheel.infra.catalog import (
     encode_offsets,
     merge_offsets,
 )
+from flywheel.infra.dataset import quarantine_rules
 from flywheel.infra.retry import Outage, is_commit_conflict, is_transient, one_line
 from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_entries
 from flywheel.schemas.tables import TableContract
@@ -174,7 +182,7 @@ class TableCommitter:
         row's offset would mark them decided (see the module docstring).
         """
         covered = merge_offsets(self.committed, self.state.progress)
-        ready, waiting = _split_covered(self.state.rows, covered)
+        ready, waiting = split_covered(self.state.rows, covered)
         if not ready and not self._has_progress():
             return
         # The waiting rows' encodings, in buffer order: a prefix of them, as ``_packed`` is of the buffer.
@@ -211,7 +219,8 @@ class TableCommitter:
                     # landed): re-read every table, keep only the rows still needed.
                     rows = self._reread(rows)
                     stale = False
-                offsets = merge_offsets(self.committed, progress, _row_maxima(rows))
+                rows = self._unquarantined(rows)
+                offsets = merge_offsets(self.committed, progress, row_maxima(rows))
                 if not rows and offsets == self.committed:
                     outage.cleared()
                     return
@@ -260,6 +269,19 @@ class TableCommitter:
             self._fail()
             raise
 
+    def _unquarantined(self, rows: list[TableRow]) -> list[TableRow]:
+        """Leave out rows a quarantine rule of the table holds (``infra/dataset.py``): decided, not written."""
+        rules = quarantine_rules(self._table.properties)
+        if not rules:
+            return rows
+        kept = [row for row in rows if not any(rule.holds(row.values) for rule in rules)]
+        if len(kept) < len(rows):
+            metrics.ROWS_QUARANTINED.labels(self.name).inc(len(rows) - len(kept))
+            log.warning(
+                "rows in a quarantined window left out", extra={"table": self.name, "rows": len(rows) - len(kept)}
+            )
+        return kept
+
     def _reread(self, rows: list[TableRow]) -> list[TableRow]:
         """Reload the tables' offsets and rows in the contested window; the rows still needed."""
         self._table = self._load_table(self.name)
@@ -276,7 +298,7 @@ class TableCommitter:
         self.failed = True
 
     def _append(self, rows: list[TableRow], offsets: Offsets) -> int:
-        frame = _frame(rows, self._table.schema().as_arrow())
+        frame = arrow_frame(rows, self._table.schema().as_arrow())
         properties = {OFFSETS_PROPERTY: encode_offsets(offsets), ROWS_PROPERTY: str(len(rows))}
         transaction = self._table.transaction()
         transaction.append(frame, snapshot_properties=properties, branch=self._branch)
@@ -287,44 +309,6 @@ class TableCommitter:
 
     def _has_progress(self) -> bool:
         return any(offset > self.committed.get(key, -1) for key, offset in self.state.progress.items())
-
-
-def _split_covered(rows: list[TableRow], covered: Offsets) -> tuple[list[TableRow], list[int]]:
-    """The rows at or below their partition's covered offset, and the indexes of those above it."""
-    ready: list[TableRow] = []
-    waiting: list[int] = []
-    for index, row in enumerate(rows):
-        key = (row.coordinates.topic, row.coordinates.partition)
-        if row.coordinates.offset <= covered.get(key, -1):
-            ready.append(row)
-        else:
-            waiting.append(index)
-    return ready, waiting
-
-
-def _row_maxima(rows: list[TableRow]) -> Offsets:
-    maxima: Offsets = {}
-    for row in rows:
-        key = (row.coordinates.topic, row.coordinates.partition)
-        maxima[key] = max(maxima.get(key, -1), row.coordinates.offset)
-    return maxima
-
-
-def _frame(rows: list[TableRow], schema: pa.Schema) -> pa.Table:
-    """The rows as an Arrow table of ``schema``, their source coordinates in the lineage columns.
-
-    Built column by column: a third of the CPU of a dict per row (``from_pylist``). A column a
-    row's values lack is null, as ``from_pylist`` makes it; values the schema lacks are left out.
-    """
-    lineage = {
-        "source_topic": [row.coordinates.topic for row in rows],
-        "source_partition": [row.coordinates.partition for row in rows],
-        "source_offset": [row.coordinates.offset for row in rows],
-    }
-    columns = {
-        name: lineage[name] if name in lineage else [row.values.get(name) for row in rows] for name in schema.names
-    }
-    return pa.Table.from_pydict(columns, schema=schema)
 
 
 class _TablePartition(StatefulSinkPartition[SinkItem, SinkState]):

@@ -1,9 +1,12 @@
-"""What an Iceberg table committer keeps between epochs, and the recovery snapshot it hands Bytewax."""
+"""What an Iceberg table committer keeps between epochs, the recovery snapshot it hands Bytewax, and its
+buffer read for a commit: the rows progress covers, their offsets, their Arrow frame."""
 
 from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
+
+import pyarrow as pa
 
 from flywheel.infra.catalog import Offsets
 from flywheel.schemas.records import TableRow
@@ -47,3 +50,42 @@ def restored_rows(state: SinkState | None) -> list[TableRow]:
     if state is None:
         return []
     return state.rows() if isinstance(state, PackedState) else state.rows
+
+
+def split_covered(rows: list[TableRow], covered: Offsets) -> tuple[list[TableRow], list[int]]:
+    """The rows at or below their partition's covered offset, and the indexes of those above it."""
+    ready: list[TableRow] = []
+    waiting: list[int] = []
+    for index, row in enumerate(rows):
+        key = (row.coordinates.topic, row.coordinates.partition)
+        if row.coordinates.offset <= covered.get(key, -1):
+            ready.append(row)
+        else:
+            waiting.append(index)
+    return ready, waiting
+
+
+def row_maxima(rows: list[TableRow]) -> Offsets:
+    """The highest source offset of ``rows`` per partition."""
+    maxima: Offsets = {}
+    for row in rows:
+        key = (row.coordinates.topic, row.coordinates.partition)
+        maxima[key] = max(maxima.get(key, -1), row.coordinates.offset)
+    return maxima
+
+
+def arrow_frame(rows: list[TableRow], schema: pa.Schema) -> pa.Table:
+    """The rows as an Arrow table of ``schema``, their source coordinates in the lineage columns.
+
+    Built column by column: a third of the CPU of a dict per row (``from_pylist``). A column a
+    row's values lack is null, as ``from_pylist`` makes it; values the schema lacks are left out.
+    """
+    lineage = {
+        "source_topic": [row.coordinates.topic for row in rows],
+        "source_partition": [row.coordinates.partition for row in rows],
+        "source_offset": [row.coordinates.offset for row in rows],
+    }
+    columns = {
+        name: lineage[name] if name in lineage else [row.values.get(name) for row in rows] for name in schema.names
+    }
+    return pa.Table.from_pydict(columns, schema=schema)

@@ -236,7 +236,24 @@ def data_quarantine(
     settings = _settings()
     for name in table:
         removal = quarantine(_load_table(settings, name), start, end, reason, user)
-        console.print(f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id})")
+        console.print(
+            f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id}); rule "
+            f"{removal.rule_id} keeps later rows of the window out (data lift-quarantine --rule {removal.rule_id})"
+        )
+
+
+@data_app.command("lift-quarantine")
+def data_lift_quarantine(
+    rule: Annotated[str, typer.Option(help="The rule id `data quarantine` printed.")],
+    table: Annotated[list[str], typer.Option(help="Table(s) to lift it on.")] = DEFAULT_DATA_TABLES,
+) -> None:
+    """Let the flow write rows of a quarantined window again (rows the quarantine removed stay removed)."""
+    from flywheel.infra.dataset import lift_quarantine
+
+    settings = _settings()
+    for name in table:
+        lifted = lift_quarantine(_load_table(settings, name), rule)
+        console.print(f"{name}: " + (f"rule {rule} lifted" if lifted else f"no quarantine rule {rule}"))
 
 
 @data_app.command("maintain")

@@ -30,6 +30,11 @@ DECISIONS = Counter(
     "Curation decisions by stage and outcome reason (reason=accepted for rows kept).",
     ["stage", "reason"],
 )
+ROWS_QUARANTINED = Counter(
+    "flywheel_iceberg_rows_quarantined_total",
+    "Rows the sink left out because a quarantine rule of their table holds their event time (and user).",
+    ["table"],
+)
 ROWS_WRITTEN = Counter(
     "flywheel_iceberg_rows_written_total",
     "Rows committed to Iceberg, by table.",

@@ -10,12 +10,17 @@ messages some tables had not committed yet (the flow's contested window) asks
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import BooleanExpression, Or
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.errors import DatasetError
@@ -32,6 +37,93 @@ from flywheel.schemas.records import Position
 REVERTED_TO_PROPERTY = "flywheel.reverted-to"
 QUARANTINE_PROPERTY = "flywheel.quarantine"
 _REMOVALS = (REVERTED_TO_PROPERTY, QUARANTINE_PROPERTY)
+T = TypeVar("T")
+# Table properties ``flywheel.quarantine.<rule id>``: the windows rows are kept out of, as JSON.
+RULE_PREFIX = "flywheel.quarantine."
+
+
+@dataclass(frozen=True)
+class QuarantineRule:
+    """An event-time window (optionally one user's) whose rows a table no longer takes.
+
+    Stored as a table property, so every writer reads it with the table's metadata: the flow's
+    sink leaves matching rows out of each commit (rows it had buffered, held or not read yet
+    when the quarantine ran), not only the rows the quarantine's delete found.
+    """
+
+    start: datetime
+    end: datetime
+    user_id: str | None
+    reason: str
+
+    @property
+    def rule_id(self) -> str:
+        """A stable id: the same window and user quarantined twice is one rule."""
+        window = f"{self.start.isoformat()}|{self.end.isoformat()}|{self.user_id or ''}"
+        return hashlib.sha256(window.encode()).hexdigest()[:12]
+
+    def encode(self) -> str:
+        """The property value."""
+        return json.dumps(
+            {"from": self.start.isoformat(), "to": self.end.isoformat(), "user_id": self.user_id, "reason": self.reason}
+        )
+
+    @classmethod
+    def decode(cls, value: str) -> QuarantineRule:
+        """A rule from its property value."""
+        data = json.loads(value)
+        return cls(
+            datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), data["user_id"], data["reason"]
+        )
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """Whether a row (its column values) falls in the window, and is the user's when the rule names one."""
+        occurred = values.get("occurred_at")
+        if not isinstance(occurred, datetime):
+            return False
+        occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC)
+        return self.start <= occurred < self.end and (self.user_id is None or values.get("user_id") == self.user_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _decoded(items: tuple[tuple[str, str], ...]) -> tuple[QuarantineRule, ...]:
+    return tuple(QuarantineRule.decode(value) for _, value in items)
+
+
+def quarantine_rules(properties: Mapping[str, str]) -> tuple[QuarantineRule, ...]:
+    """The quarantine rules among a table's properties (decoded once per distinct set)."""
+    items = tuple(sorted((key, value) for key, value in properties.items() if key.startswith(RULE_PREFIX)))
+    return _decoded(items) if items else ()
+
+
+def lift_quarantine(table: Table, rule_id: str) -> bool:
+    """Remove a quarantine rule: later rows of its window are taken again (removed rows stay removed)."""
+    table.refresh()
+    key = RULE_PREFIX + rule_id
+    if key not in table.properties:
+        return False
+    _commit_properties(table, lambda transaction: transaction.remove_properties(key))
+    return True
+
+
+def _commit_properties(table: Table, change: Callable[[Transaction], object]) -> None:
+    def commit() -> None:
+        transaction = table.transaction()
+        change(transaction)
+        transaction.commit_transaction()
+
+    _retried(table, commit)
+
+
+def _retried(table: Table, action: Callable[[], T], attempts: int = 10) -> T:
+    """``action()``, again on the table read anew after each commit conflict (the flow commits all along)."""
+    for attempt in range(attempts - 1):
+        try:
+            return action()
+        except CommitFailedException:
+            time.sleep(0.05 * (attempt + 1))
+            table.refresh()
+    return action()
 
 
 @dataclass(frozen=True)
@@ -41,6 +133,8 @@ class Removal:
     table: str
     rows: int
     snapshot_id: int | None
+    # A quarantine's rule (table property ``flywheel.quarantine.<id>``), which keeps later rows out.
+    rule_id: str | None = None
 
 
 def revert_to_tag(table: Table, tag: str) -> Removal:
@@ -85,9 +179,17 @@ def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_i
         raise DatasetError(f"quarantine window is empty: {start.isoformat()} .. {end.isoformat()}")
     if not reason.strip():
         raise DatasetError("a quarantine needs a reason (it is stored in the snapshot summary)")
+    # The rule first, then the delete: a row the flow commits after the rule is left out by the
+    # sink; one committed before it is in the table the delete reads (the rule's commit comes
+    # between, and a sink commit racing it conflicts and reads the rule again).
+    rule = QuarantineRule(start, end, user_id, reason)
+    _commit_properties(
+        table, lambda transaction: transaction.set_properties({RULE_PREFIX + rule.rule_id: rule.encode()})
+    )
     row_filter = occurred_between(start, end, user_id)
     window = f"{start.isoformat()}..{end.isoformat()}" + (f" user={user_id}" if user_id else "")
-    return _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
+    removal = _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
+    return Removal(removal.table, removal.rows, removal.snapshot_id, rule.rule_id)
 
 
 def removed_positions(table: Table, head: Snapshot, row_filter: BooleanExpression) -> set[Position]:
@@ -110,12 +212,15 @@ def removed_positions(table: Table, head: Snapshot, row_filter: BooleanExpressio
 
 
 def _delete(table: Table, row_filter: BooleanExpression, properties: dict[str, str]) -> Removal:
-    head = branch_head(table)
-    if head is None:
-        return Removal(table.name()[-1], 0, None)
-    rows = table.scan(row_filter=row_filter, snapshot_id=head.snapshot_id).count()
-    if rows:
-        table.delete(row_filter, snapshot_properties=properties)
-        table.refresh()
-    after = branch_head(table)
-    return Removal(table.name()[-1], rows, after.snapshot_id if after and rows else None)
+    def delete_on_head() -> Removal:
+        head = branch_head(table)
+        if head is None:
+            return Removal(table.name()[-1], 0, None)
+        rows = table.scan(row_filter=row_filter, snapshot_id=head.snapshot_id).count()
+        if rows:
+            table.delete(row_filter, snapshot_properties=properties)
+            table.refresh()
+        after = branch_head(table)
+        return Removal(table.name()[-1], rows, after.snapshot_id if after and rows else None)
+
+    return _retried(table, delete_on_head)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from flywheel.flows.iceberg_sink import _frame
+from flywheel.flows.sink_state import arrow_frame
 from flywheel.schemas.records import SourceCoordinates, TableRow
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 from tests.support.synthetic import pair_rows
@@ -36,7 +36,7 @@ def test_frame_equals_the_row_by_row_build() -> None:
         if index == 3:
             kept["not_a_column"] = "ignored"  # a value the schema lacks: left out by both
         rows.append(TableRow(DPO_PAIRS, SourceCoordinates(f"topic-{index % 2}", index % 3, 100 + index, 0), kept))
-    frame = _frame(rows, schema)
+    frame = arrow_frame(rows, schema)
     assert frame.equals(_row_by_row(rows, schema))
     assert frame.column("similarity")[2].as_py() is None
     assert frame.column("source_offset").to_pylist() == [100 + index for index in range(7)]
@@ -45,5 +45,5 @@ def test_frame_equals_the_row_by_row_build() -> None:
 
 def test_frame_of_no_rows_has_the_schema() -> None:
     schema = contracts()[DPO_PAIRS].schema.as_arrow()
-    assert _frame([], schema).schema.equals(schema)
-    assert _frame([], schema).num_rows == 0
+    assert arrow_frame([], schema).schema.equals(schema)
+    assert arrow_frame([], schema).num_rows == 0
