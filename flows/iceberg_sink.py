@@ -270,8 +270,16 @@ class TableCommitter:
             raise
 
     def _unquarantined(self, rows: list[TableRow]) -> list[TableRow]:
-        """Leave out rows a quarantine rule of the table holds (``infra/dataset.py``): decided, not written."""
-        rules = quarantine_rules(self._table.properties)
+        """Leave out rows a quarantine rule of the table holds (``infra/dataset.py``): decided, not written.
+
+        The rules are read from the table as it is now, not from the metadata the append builds on:
+        a REST catalog merges an append onto a table whose properties changed meanwhile, and that
+        metadata must stay the one this committer last saw (a conflict is how it learns of other
+        writers' offsets).
+        """
+        if not rows:
+            return rows
+        rules = quarantine_rules(self._load_table(self.name).properties)
         if not rules:
             return rows
         kept = [row for row in rows if not any(rule.holds(row.values) for rule in rules)]
