@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Operation, Snapshot, ancestors_of
 
 from flywheel.infra.catalog import branch_head, resolve_snapshot, total_records
 from flywheel.schemas.conversation import stored_turns
@@ -114,7 +115,7 @@ class HeldPairs:
 
     rows: list[dict[str, Any]]
     removed: int
-    # The head the trigger's pairs were checked against (None: the head is the trigger's snapshot).
+    # The head the trigger's pairs were checked against (None: only appends since, nothing to check).
     checked_snapshot_id: int | None
 
 
@@ -128,12 +129,22 @@ def still_held(table: Table, rows: list[dict[str, Any]], snapshot_id: int) -> He
     """
     table.refresh()
     head = branch_head(table)
-    if head is None or head.snapshot_id == snapshot_id:
+    if head is None or not _removed_since(table, head, snapshot_id):
         return HeldPairs(rows, 0, None)
     ids = table.scan(snapshot_id=head.snapshot_id, selected_fields=("pair_id",)).to_arrow()["pair_id"]
     held_ids = set(ids.to_pylist())
     kept = [row for row in rows if row["pair_id"] in held_ids]
     return HeldPairs(kept, len(rows) - len(kept), head.snapshot_id)
+
+
+def _removed_since(table: Table, head: Snapshot, snapshot_id: int) -> bool:
+    """Whether anything but appends was committed between ``snapshot_id`` and ``head`` (or it is not behind it)."""
+    for snapshot in ancestors_of(head, table.metadata):
+        if snapshot.snapshot_id == snapshot_id:
+            return False
+        if snapshot.summary is None or snapshot.summary.operation != Operation.APPEND:
+            return True
+    return True  # not an ancestor (a rollback), or history expired: compare the rows
 
 
 # A chosen answer links the prompts it answers only when it says something: "Yes." or "Thanks!"

@@ -164,8 +164,10 @@ def test_pairs_quarantined_after_the_trigger_are_not_trained_on(settings: Settin
     # A user's rows are quarantined while the trigger waits on the topic: the trigger's snapshot
     # still has them, the table does not.
     table = open_catalog(settings.catalog).load_table(trigger.table)
+    append_rows(table, pair_rows(4, start=48))  # only appends since the trigger: nothing to compare
+    assert still_held(table, read_pairs(table, trigger.snapshot_id), trigger.snapshot_id).checked_snapshot_id is None
     removal = quarantine(table, datetime(2000, 1, 1), datetime(2100, 1, 1), "abuse", user_id="u-3")
-    assert removal.rows == 4  # indices 3, 16, 29, 42 of 48
+    assert removal.rows == 4  # indices 3, 16, 29, 42; the 4 appended after the trigger (48-51) are others'
 
     pairs = read_pairs(table, trigger.snapshot_id)
     held = still_held(table, pairs, trigger.snapshot_id)
