@@ -41,6 +41,7 @@ from flywheel import metrics
 from flywheel.config import SinkSettings
 from flywheel.errors import CatalogError, CatalogUnavailable, CommitFailed
 from flywheel.flows.ledger import DecisionLedger
+from flywheel.flows.quarantined import enforce_landed_rules, left_out_quarantined
 from flywheel.flows.sink_state import (
     CommitterState,
     PackedState,
@@ -59,7 +60,6 @@ from flywheel.infra.catalog import (
     encode_offsets,
     merge_offsets,
 )
-from flywheel.infra.dataset import quarantine_rules
 from flywheel.infra.retry import Outage, is_commit_conflict, is_transient, one_line
 from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_entries
 from flywheel.schemas.tables import TableContract
@@ -219,7 +219,7 @@ class TableCommitter:
                     # landed): re-read every table, keep only the rows still needed.
                     rows = self._reread(rows)
                     stale = False
-                rows = self._unquarantined(rows)
+                rows = left_out_quarantined(rows, self._load_table(self.name), self.name)
                 offsets = merge_offsets(self.committed, progress, row_maxima(rows))
                 if not rows and offsets == self.committed:
                     outage.cleared()
@@ -245,6 +245,8 @@ class TableCommitter:
                 continue
             outage.cleared()
             self.committed = offsets
+            if enforce_landed_rules(rows, self._table, self._branch):
+                self._reread([])  # the sink's own delete moved the head: learn it as after a conflict
             metrics.COMMITS.labels(self.name, "ok").inc()
             metrics.ROWS_WRITTEN.labels(self.name).inc(len(rows))
             metrics.COMMIT_ROWS.labels(self.name).observe(len(rows))
@@ -268,27 +270,6 @@ class TableCommitter:
         except CatalogUnavailable:
             self._fail()
             raise
-
-    def _unquarantined(self, rows: list[TableRow]) -> list[TableRow]:
-        """Leave out rows a quarantine rule of the table holds (``infra/dataset.py``): decided, not written.
-
-        The rules are read from the table as it is now, not from the metadata the append builds on:
-        a REST catalog merges an append onto a table whose properties changed meanwhile, and that
-        metadata must stay the one this committer last saw (a conflict is how it learns of other
-        writers' offsets).
-        """
-        if not rows:
-            return rows
-        rules = quarantine_rules(self._load_table(self.name).properties)
-        if not rules:
-            return rows
-        kept = [row for row in rows if not any(rule.holds(row.values) for rule in rules)]
-        if len(kept) < len(rows):
-            metrics.ROWS_QUARANTINED.labels(self.name).inc(len(rows) - len(kept))
-            log.warning(
-                "rows in a quarantined window left out", extra={"table": self.name, "rows": len(rows) - len(kept)}
-            )
-        return kept
 
     def _reread(self, rows: list[TableRow]) -> list[TableRow]:
         """Reload the tables' offsets and rows in the contested window; the rows still needed."""

@@ -235,7 +235,7 @@ def data_quarantine(
 
     settings = _settings()
     for name in table:
-        removal = quarantine(_load_table(settings, name), start, end, reason, user)
+        removal = quarantine(_load_table(settings, name), start, end, reason, user, settings.catalog.branch)
         console.print(
             f"{removal.table}: quarantined {removal.rows} rows (snapshot {removal.snapshot_id}); rule "
             f"{removal.rule_id} keeps later rows of the window out (data lift-quarantine --rule {removal.rule_id})"

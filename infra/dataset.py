@@ -171,8 +171,14 @@ def revert_all_to_tag(tables: Sequence[Table], tag: str, *, skip_untagged: bool 
     return [revert_to_tag(table, tag) for table in tagged]
 
 
-def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_id: str | None = None) -> Removal:
-    """Delete the rows whose event time falls in ``[start, end)`` (optionally one user's)."""
+def quarantine(
+    table: Table, start: datetime, end: datetime, reason: str, user_id: str | None = None, branch: str = "main"
+) -> Removal:
+    """Delete the rows whose event time falls in ``[start, end)`` (optionally one user's) on ``branch``.
+
+    The window also becomes a rule in the table's properties, which keeps the rows the flow
+    commits afterwards out (``flows/quarantined.py``).
+    """
     table.refresh()
     start, end = (moment if moment.tzinfo else moment.replace(tzinfo=UTC) for moment in (start, end))
     if end <= start:
@@ -180,16 +186,30 @@ def quarantine(table: Table, start: datetime, end: datetime, reason: str, user_i
     if not reason.strip():
         raise DatasetError("a quarantine needs a reason (it is stored in the snapshot summary)")
     # The rule first, then the delete: a row the flow commits after the rule is left out by the
-    # sink; one committed before it is in the table the delete reads (the rule's commit comes
-    # between, and a sink commit racing it conflicts and reads the rule again).
+    # sink, or deleted by it right after its commit when the rule landed while it was committing
+    # (:func:`enforce_quarantine`); one committed before the rule is in the table the delete reads.
     rule = QuarantineRule(start, end, user_id, reason)
     _commit_properties(
         table, lambda transaction: transaction.set_properties({RULE_PREFIX + rule.rule_id: rule.encode()})
     )
     row_filter = occurred_between(start, end, user_id)
     window = f"{start.isoformat()}..{end.isoformat()}" + (f" user={user_id}" if user_id else "")
-    removal = _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"})
+    removal = _delete(table, row_filter, {QUARANTINE_PROPERTY: f"{window} reason={reason}"}, branch)
     return Removal(removal.table, removal.rows, removal.snapshot_id, rule.rule_id)
+
+
+def enforce_quarantine(table: Table, rules: Sequence[QuarantineRule], branch: str = "main") -> Removal:
+    """Delete the rows ``rules`` hold on ``branch``: those a commit wrote while the rules were landing.
+
+    A catalog applies an append onto the table as it is at commit time (pyiceberg's SQL catalog
+    and REST alike check only the branch head): a rule committed while the flow's sink wrote its
+    files does not stop the append, and the quarantine's delete, when it found nothing to delete,
+    moved no head that would have. The sink finds the rule in the metadata its commit returned
+    and calls this. Marked as a quarantine, so the flow's ledger treats the rows as decided.
+    """
+    row_filter = functools.reduce(Or, [occurred_between(rule.start, rule.end, rule.user_id) for rule in rules])
+    ids = ",".join(rule.rule_id for rule in rules)
+    return _delete(table, row_filter, {QUARANTINE_PROPERTY: f"rules {ids}: rows committed as they landed"}, branch)
 
 
 def removed_positions(table: Table, head: Snapshot, row_filter: BooleanExpression) -> set[Position]:
@@ -211,16 +231,16 @@ def removed_positions(table: Table, head: Snapshot, row_filter: BooleanExpressio
     return found
 
 
-def _delete(table: Table, row_filter: BooleanExpression, properties: dict[str, str]) -> Removal:
+def _delete(table: Table, row_filter: BooleanExpression, properties: dict[str, str], branch: str = "main") -> Removal:
     def delete_on_head() -> Removal:
-        head = branch_head(table)
+        head = branch_head(table, branch)
         if head is None:
             return Removal(table.name()[-1], 0, None)
         rows = table.scan(row_filter=row_filter, snapshot_id=head.snapshot_id).count()
         if rows:
-            table.delete(row_filter, snapshot_properties=properties)
+            table.delete(row_filter, snapshot_properties=properties, branch=branch)
             table.refresh()
-        after = branch_head(table)
+        after = branch_head(table, branch)
         return Removal(table.name()[-1], rows, after.snapshot_id if after and rows else None)
 
     return _retried(table, delete_on_head)
