@@ -79,6 +79,7 @@ class Rate:
     low: float
     high: float
     users: int = 0  # clusters the reactions came from (0: not known, the interval is the plain Wilson one)
+    # The weighted total over the effective sample size: clustering by user and sampling weights together.
     design_effect: float = 1.0
 
     @property
@@ -145,12 +146,21 @@ def design_effect(clusters: Sequence[tuple[float, float]]) -> float:
     return max(1.0, robust / binomial)
 
 
-def clustered_rate(clusters: Sequence[tuple[float, float]]) -> Rate:
-    """A share over clusters of ``(count, total)``, its Wilson interval on the effective sample size."""
+def clustered_rate(clusters: Sequence[tuple[float, float]], weight_squares: float | None = None) -> Rate:
+    """A share over clusters of ``(count, total)``, its Wilson interval on the effective sample size.
+
+    The effective size is the weighted total over the design effect, and never more than Kish's
+    ``total**2 / weight_squares`` (``weight_squares``: the sum of the squared weights of the
+    reactions, when they are weighted): one sampled thumbs-up standing for 100 is one observation,
+    not 100, and the design effect cannot say so where it is 1 (a share of 0 or 1, one user).
+    """
     count, total = sum(y for y, _ in clusters), sum(n for _, n in clusters)
     deff = design_effect(clusters)
-    low, high = wilson(count / deff, total / deff)
-    return Rate(count, total, low, high, users=len(clusters), design_effect=deff)
+    effective = total / deff
+    if weight_squares is not None and weight_squares > 0:
+        effective = min(effective, total * total / weight_squares)
+    low, high = wilson(count / total * effective if total else 0.0, effective)
+    return Rate(count, total, low, high, users=len(clusters), design_effect=total / effective if effective else deff)
 
 
 def difference(newer: Rate, older: Rate, against: str) -> Difference:
@@ -193,7 +203,10 @@ def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
         counts = per_user.setdefault(reaction.cluster, {})
         counts[reaction.signal] = counts.get(reaction.signal, 0.0) + reaction.weight
     users = [(counts, sum(counts.values())) for counts in per_user.values()]
-    return {signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users]) for signal in SIGNALS}
+    squares = sum(reaction.weight * reaction.weight for reaction in reactions)
+    return {
+        signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users], squares) for signal in SIGNALS
+    }
 
 
 def concurrent_change(
@@ -206,7 +219,7 @@ def concurrent_change(
     if since > until:
         return None
     both = [[r for r in side if since <= r.occurred_at <= until] for side in (newer, older)]
-    if any(sum(r.weight for r in side) < min_concurrent for side in both):
+    if any(len(side) < min_concurrent for side in both):  # reactions, not weights: a sampled thumbs-up is one
         return None
     found = difference(signal_rates(both[0])["edit"], signal_rates(both[1])["edit"], against)
     return replace(found, design="concurrent", since=since, until=until)

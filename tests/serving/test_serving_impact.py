@@ -176,6 +176,36 @@ def test_late_reactions_after_a_switch_do_not_make_a_comparison_concurrent() -> 
     assert change.value == pytest.approx(0.2 - 43 / 53)
 
 
+def test_a_sampled_reaction_is_one_observation_however_much_it_weighs() -> None:
+    # 5 users thumb up at a 1% sample: stored as 5 positives of weight 100. The rate is 0 edits of
+    # 500 reactions, but the interval is that of 5 observations, not of 500 (design effect 1 here:
+    # a share of 0 leaves nothing to estimate clustering from).
+    thumbs = [Reaction(f"t{n}", "v", "thumbs_up", T0 + timedelta(minutes=n), 100.0, f"u{n}") for n in range(5)]
+    (figure,) = impact_by_version(thumbs)
+    edit, thumbs_up = figure.rates["edit"], figure.rates["thumbs_up"]
+    assert figure.interactions == 500 and edit.value == 0.0 and thumbs_up.value == 1.0
+    assert (edit.low, edit.high) == pytest.approx(wilson(0, 5)) and edit.high > 0.4
+    assert (thumbs_up.low, thumbs_up.high) == pytest.approx(wilson(5, 5))
+    assert edit.design_effect == pytest.approx(100.0)
+
+
+def test_a_version_with_two_reactions_is_not_compared_as_a_rollout_arm() -> None:
+    # r1: one sampled thumbs-up (weight 100) and one edit, beside base's 40 reactions: weights would
+    # clear the 20 a concurrent comparison needs, reactions do not.
+    base = [
+        Reaction(f"b{n}", "base", "edit" if n % 2 else "thumbs_down", T0 + timedelta(minutes=n), user_id=f"u{n}")
+        for n in range(40)
+    ]
+    r1 = [
+        Reaction("r-up", "r1", "thumbs_up", T0 + timedelta(minutes=5), 100.0, "x1"),
+        Reaction("r-edit", "r1", "edit", T0 + timedelta(minutes=6), 1.0, "x2"),
+    ]
+    _, figures = impact_by_version(base + r1)
+    change = figures.edit_rate_change
+    assert change is not None and change.design == "sequential"
+    assert change.low < 0 < change.high  # two observations cannot show an improvement
+
+
 def test_gauges_are_capped_to_the_most_recent_versions() -> None:
     reactions = [r for table, rows in _fixture().items() for r in reactions_from_rows(table, rows)]
     late = reactions_from_rows(DPO_PAIRS, [_row("g1", "r2", 120)])
