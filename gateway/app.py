@@ -34,6 +34,7 @@ from flywheel.errors import BodyTooLarge, CatalogUnavailable, ReplayCacheUnavail
 from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized
 from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
 from flywheel.gateway.config import GatewayConfig
+from flywheel.gateway.ids import ids_for_request
 from flywheel.gateway.metrics import AUTH_REFUSED, EVENTS_PRODUCED, MetricsMiddleware
 from flywheel.gateway.models import (
     Accepted,
@@ -186,7 +187,9 @@ def create_app(settings: GatewayConfig) -> FastAPI:
             raise _Failure(413, f"the broker refused an event for its size: {exc}", ids) from exc
         except BrokerUnavailable as exc:
             await guard.refund(request)
-            raise _Failure(503, f"broker unavailable, nothing committed: {exc}", ids) from exc
+            # Not always "nothing written": a delivery that timed out may still land. Either way the
+            # same event_ids make a retry safe (a signed resend derives the same ones: gateway/ids.py).
+            raise _Failure(503, f"broker unavailable: {exc}; retry with these event_ids", ids) from exc
         EVENTS_PRODUCED.labels(route).inc(len(ids))
         return Accepted(event_ids=ids)
 
@@ -210,9 +213,10 @@ def create_app(settings: GatewayConfig) -> FastAPI:
                         }
                     ]
                 )
-            events = [from_event(item, received_at) for item in body.events]
+            new_id = _ids(request)
+            events = [from_event(item, received_at, new_id) for item in body.events]
             return await produce("/v1/events", events, batch=True, request=request)
-        return await produce("/v1/events", [from_event(body, received_at)], batch=False, request=request)
+        return await produce("/v1/events", [from_event(body, received_at, _ids(request))], batch=False, request=request)
 
     @v1.post(
         "/v1/feedback",
@@ -222,7 +226,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         summary="Ingest the seed's FeedbackSignal",
     )
     async def post_feedback(body: FeedbackIn, request: Request) -> Accepted:
-        return await produce("/v1/feedback", [from_feedback(body, datetime.now(UTC))], batch=False, request=request)
+        event = from_feedback(body, datetime.now(UTC), _ids(request))
+        return await produce("/v1/feedback", [event], batch=False, request=request)
 
     @v1.post(
         "/v1/telemetry",
@@ -232,7 +237,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
         summary="Ingest the seed's {prompt, original_llm_output, final_user_edit} edit telemetry",
     )
     async def post_telemetry(body: TelemetryIn, request: Request) -> Accepted:
-        return await produce("/v1/telemetry", [from_telemetry(body, datetime.now(UTC))], batch=False, request=request)
+        event = from_telemetry(body, datetime.now(UTC), _ids(request))
+        return await produce("/v1/telemetry", [event], batch=False, request=request)
 
     @v1.get(
         "/v1/flywheel/training-candidates",
@@ -284,6 +290,11 @@ def create_app(settings: GatewayConfig) -> FastAPI:
 
     app.include_router(v1)
     return app
+
+
+def _ids(request: Request) -> Callable[[], str]:
+    """Ids for the request's events that lack one: derived from its signature when it is signed."""
+    return ids_for_request(getattr(request.state, "replay_token", None))
 
 
 _CANDIDATE_PARAMS = {"limit", "segment", "model_id", "model_version", "min_similarity", "since", "cursor"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,20 +33,22 @@ class EncodedEvent:
     value: bytes
 
 
-def from_event(body: EventIn, received_at: datetime) -> InteractionEvent:
+def from_event(body: EventIn, received_at: datetime, new_id: Callable[[], str] = new_event_id) -> InteractionEvent:
     """The canonical shape: fill ``event_id`` and ``occurred_at`` when absent."""
     fields = body.model_dump(exclude={"event_id", "occurred_at"})
     return InteractionEvent(
         **fields,
-        event_id=body.event_id or new_event_id(),
+        event_id=body.event_id or new_id(),
         occurred_at=_utc(body.occurred_at or received_at),
     )
 
 
-def from_feedback(body: FeedbackIn, received_at: datetime) -> InteractionEvent:
+def from_feedback(
+    body: FeedbackIn, received_at: datetime, new_id: Callable[[], str] = new_event_id
+) -> InteractionEvent:
     """The seed's ``FeedbackSignal``: query/response/correction map onto prompt/response/edit."""
     return InteractionEvent(
-        event_id=body.event_id or new_event_id(),
+        event_id=body.event_id or new_id(),
         signal=body.signal_type,
         occurred_at=_utc(body.occurred_at or received_at),
         thread_id=body.thread_id or body.request_id,
@@ -63,9 +66,11 @@ def from_feedback(body: FeedbackIn, received_at: datetime) -> InteractionEvent:
     )
 
 
-def from_telemetry(body: TelemetryIn, received_at: datetime) -> InteractionEvent:
+def from_telemetry(
+    body: TelemetryIn, received_at: datetime, new_id: Callable[[], str] = new_event_id
+) -> InteractionEvent:
     """The seed's edit telemetry: always an ``edit`` of ``original_llm_output``."""
-    event_id = body.event_id or new_event_id()
+    event_id = body.event_id or new_id()
     return InteractionEvent(
         event_id=event_id,
         signal=Signal.EDIT,

@@ -8,6 +8,7 @@ gateway apps (two replicas) on one real redis-server started here.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,33 @@ def test_a_signed_request_the_broker_did_not_commit_can_be_retried(tmp_path: Pat
         retried = client.post("/v1/events", content=body, headers=headers)
         assert retried.status_code == 503, retried.text
         assert retried.json()["event_ids"] == ["retried"]
+
+
+def test_a_resent_signed_request_without_event_ids_gets_the_same_ids(tmp_path: Path) -> None:
+    # The broker's answer is unclear (a delivery may still land): the retry must not mint new ids,
+    # or the flow's dedup could not tell the two copies apart. A signed resend derives the same
+    # ones from the signature; an unsigned request's 503 names its ids for the client to send back.
+    gateway = {"api_keys": {"webhook": WEBHOOK_KEY, "plain": KEY}, "hmac_secrets": {"webhook": WEBHOOK_SECRET}}
+    settings = make_settings(f"127.0.0.1:{free_port()}", tmp_path, gateway={**gateway, "produce_timeout_s": 1.0})
+    body = json.dumps({"events": [{k: v for k, v in event().items() if k != "event_id"}] * 2}).encode()
+    headers = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body)
+    with TestClient(app_for(settings), client=OWNER) as client:
+        first, retried = (client.post("/v1/events", content=body, headers=headers) for _ in range(2))
+        assert first.status_code == retried.status_code == 503, first.text
+        ids = first.json()["event_ids"]
+        assert len(set(ids)) == 2 and retried.json()["event_ids"] == ids
+        assert "retry with these event_ids" in first.json()["detail"]
+        # Signed anew (another timestamp): another request, other ids.
+        again = client.post(
+            "/v1/events", content=body, headers=signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body, time.time() - 5)
+        )
+        assert again.status_code == 503 and set(again.json()["event_ids"]).isdisjoint(ids)
+        plain = [
+            client.post("/v1/events", content=body, headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+            for _ in range(2)
+        ]
+        assert [response.status_code for response in plain] == [503, 503], plain[0].text
+        assert plain[0].json()["event_ids"] != plain[1].json()["event_ids"]  # UUIDv7, new each time
 
 
 def test_a_signed_request_the_broker_refused_for_its_size_keeps_its_signature(
