@@ -66,8 +66,9 @@ def refuse_if_ahead(kafka: KafkaSettings, catalog: CatalogSettings, topic: str, 
         f"partition {p} resumes at {offset} but ends at {end}" for p, (offset, end) in sorted(ahead.items())
     )
     raise OffsetsAheadOfTopic(
-        f"the catalog at {catalog.uri} has consumed {topic!r} further than the topic on {kafka.bootstrap_servers} "
-        f"goes ({where}): the broker is new or was reset since the tables were written. Point the flow at the "
-        f"matching broker and catalog, or start over with `{RESET_COMMAND}` (drops the flywheel tables in "
-        f"namespace {catalog.namespace!r} and the recovery state)"
+        f"the catalog at {catalog.shown_uri} has consumed {topic!r} further than the topic on "
+        f"{kafka.bootstrap_servers} goes ({where}): the broker is new or was reset since the tables "
+        "were written. Point the flow at the matching broker and catalog, or start over with "
+        f"`{RESET_COMMAND}` (drops the flywheel tables in namespace {catalog.namespace!r} and the "
+        "recovery state)"
     )

@@ -91,7 +91,7 @@ def stack_up(
     console.print(
         f"broker on [bold]{broker.bootstrap_servers}[/bold]; topics created: {created or 'none (all existed)'}"
     )
-    console.print(f"catalog {settings.catalog.uri}, warehouse {settings.catalog.warehouse}. Ctrl-C stops.")
+    console.print(f"catalog {settings.catalog.shown_uri}, warehouse {settings.catalog.warehouse}. Ctrl-C stops.")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -137,8 +137,9 @@ def stack_reset(
     settings = _settings()
     if not yes:
         console.print(
-            f"this drops every flywheel table in namespace {settings.catalog.namespace!r} of {settings.catalog.uri} "
-            f"and the recovery state in {settings.recovery.directory}; run again with --yes"
+            f"this drops every flywheel table in namespace {settings.catalog.namespace!r} of "
+            f"{settings.catalog.shown_uri} and the recovery state in {settings.recovery.directory}; "
+            "run again with --yes"
         )
         raise typer.Exit(1)
     removed = reset_state(settings.flow_config())

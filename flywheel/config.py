@@ -94,6 +94,11 @@ class CatalogSettings(Section):
     # How long a command waits for the catalog to answer at start before it gives up in one line.
     connect_timeout_s: float = Field(default=10.0, gt=0)
 
+    @property
+    def shown_uri(self) -> str:
+        """The URI with any password replaced by ``***``: what messages, logs and error bodies show."""
+        return _without_password(self.uri)
+
     def catalog_properties(self) -> dict[str, str]:
         """Properties for ``pyiceberg.catalog.load_catalog``; local paths become absolute URIs."""
         props = {"type": self.type, "uri": self.uri, **self.properties}
@@ -273,3 +278,11 @@ def with_secret_files(data: Any, **files: str) -> Any:
         if merged.get(file_field):
             merged[field] = {**(merged.get(field) or {}), **read_secret_file(Path(merged[file_field]))}
     return merged
+
+
+_USERINFO_PASSWORD = re.compile(r"(?P<head>^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@")
+
+
+def _without_password(uri: str) -> str:
+    """``scheme://user:secret@host/...`` as ``scheme://user:***@host/...``; any other URI unchanged."""
+    return _USERINFO_PASSWORD.sub(r"\g<head>:***@", uri, count=1)

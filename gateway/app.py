@@ -53,6 +53,7 @@ from flywheel.gateway.replay import build_replay_cache
 from flywheel.infra.throttle import FailedAuthThrottle
 from flywheel.operators.decode import is_utf8
 from flywheel.schemas.events import InteractionEvent, Signal
+from flywheel.schemas.review import REVIEW_EVENT_ID_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -313,13 +314,22 @@ def _check_query(request: Request) -> None:
 
 
 def _check_review_signals(events: list[InteractionEvent], key_id: str, allowed: tuple[str, ...]) -> None:
-    """Only the review app's keys may send `review` events: they become trusted pairs, exempt from quotas."""
+    """Only the review app's keys may send `review` events (they become trusted pairs, exempt from
+    quotas) or use their event ids (a squatted one would make the flow drop the reviewer's decision)."""
     if key_id in allowed:
         return
     errors = [
         {"loc": ["body", "signal"], "msg": f"API key {key_id!r} may not send review events", "type": "value_error"}
         for event in events
         if event.signal is Signal.REVIEW
+    ] + [
+        {
+            "loc": ["body", "event_id"],
+            "msg": f"event ids starting {REVIEW_EVENT_ID_PREFIX!r} are the review app's",
+            "type": "value_error",
+        }
+        for event in events
+        if event.event_id.startswith(REVIEW_EVENT_ID_PREFIX)
     ]
     if errors:
         raise RequestValidationError(errors)

@@ -128,7 +128,7 @@ class CandidateReader:
                     outage.wait(exc)
                 except CatalogUnavailable:
                     raise CatalogUnavailable(
-                        f"the Iceberg catalog at {self._settings.uri} is unavailable ({one_line(exc)}); "
+                        f"the Iceberg catalog at {self._settings.shown_uri} is unavailable ({one_line(exc)}); "
                         "no training candidates can be read now, retry later"
                     ) from exc
                 continue

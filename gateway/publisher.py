@@ -71,13 +71,24 @@ class EventPublisher:
         except BufferError as exc:
             raise BrokerUnavailable(f"producer queue full: {exc}") from exc
         except KafkaException as exc:
+            self._drop_single_if_fatal(producer, exc.args[0])
             raise _refused(exc.args[0]) from exc
         # librdkafka fails the message itself after message.timeout.ms (= produce timeout);
         # waiting a little longer gets the definitive delivery report, not a guess.
         if not reports.wait(producer, self._gateway.produce_timeout_s + 5.0):
             raise BrokerUnavailable("no delivery report in time; the event may still arrive, retry with its id")
         if reports.errors:
+            self._drop_single_if_fatal(producer, reports.errors[0])
             raise _refused(reports.errors[0])
+
+    def _drop_single_if_fatal(self, producer: Producer, error: KafkaError) -> None:
+        """Forget the shared producer after a fatal error: it refuses everything from then on."""
+        if not error.fatal():
+            return
+        log.warning("gateway single-event producer fatal error; recreating it", extra={"error": error.str()})
+        with self._single_lock:
+            if self._single is producer:  # not one another request already put in its place
+                self._single = None
 
     def _single_producer(self) -> Producer:
         with self._single_lock:

@@ -107,8 +107,9 @@ def check_catalog_reachable(settings: CatalogSettings) -> None:
         return
     reason = _innermost(outcome[0]) if outcome else "no answer"
     raise CatalogUnreachable(
-        f"cannot reach the Iceberg catalog at {settings.uri} ({settings.type}) within {settings.connect_timeout_s:g}s "
-        f"({reason}); check FLYWHEEL_CATALOG__URI (and FLYWHEEL_CATALOG__TYPE, FLYWHEEL_CATALOG__PROPERTIES)"
+        f"cannot reach the Iceberg catalog at {settings.shown_uri} ({settings.type}) within "
+        f"{settings.connect_timeout_s:g}s ({reason}); check FLYWHEEL_CATALOG__URI (and "
+        "FLYWHEEL_CATALOG__TYPE, FLYWHEEL_CATALOG__PROPERTIES)"
     )
 
 

@@ -34,7 +34,7 @@ from flywheel.review.config import ReviewSettings
 from flywheel.review.items import ReviewItem
 from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import Signal
-from flywheel.schemas.review import REVIEW_METADATA_KEY, ReviewAction, ReviewMetadata
+from flywheel.schemas.review import REVIEW_EVENT_ID_PREFIX, REVIEW_METADATA_KEY, ReviewAction, ReviewMetadata
 from flywheel.schemas.webhook import sign
 
 Action = ReviewAction
@@ -52,7 +52,7 @@ class Decision:
 
 def review_event_id(item: ReviewItem) -> str:
     """The event id of an item's review outcome: the same for every post of it."""
-    return f"review-{item.item_id}"
+    return f"{REVIEW_EVENT_ID_PREFIX}{item.item_id}"
 
 
 def review_event(item: ReviewItem, decision: Decision, now: datetime | None = None) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from flywheel.errors import RateLimited, ReviewError
+from flywheel.infra.body_limit import BodyLimit
 from flywheel.review.actions import Action, Decision, ReviewPoster, review_event, review_event_id
 from flywheel.review.config import ReviewConfig
 from flywheel.review.logins import LoginThrottle
@@ -103,6 +104,8 @@ def create_app(
         store.close()
 
     app = FastAPI(title="Data Flywheel review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    # Before any handler parses (and buffers) a form, the login's included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     secret = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
     app.add_middleware(
         SessionMiddleware,

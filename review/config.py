@@ -54,7 +54,12 @@ class ReviewSettings(Section):
     gateway_url: str = "http://127.0.0.1:8000"
     gateway_api_key: SecretStr = SecretStr("")
     gateway_api_key_header: str = "X-API-Key"
-    gateway_timeout_s: float = Field(default=10.0, gt=0)
+    # Above the gateway's worst case (its produce timeout, 10 s, plus 5 s for the delivery report):
+    # a post given up on while the gateway still accepts it would reopen an item already answered.
+    gateway_timeout_s: float = Field(default=20.0, gt=0)
+    # A form body past this is refused (413) before it is parsed: a correction is at most
+    # validation.max_text_bytes (64 KiB), up to 3x that URL-encoded.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The HMAC secret the gateway holds for the review app's key (gateway.hmac_secrets): set it
     # when the gateway requires signatures, and every post is signed (timestamp + signature).
     gateway_hmac_secret: SecretStr = SecretStr("")

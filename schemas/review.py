@@ -18,6 +18,9 @@ DETAIL_HEADER = "flywheel.review.detail"  # the gate's verdict, for held-back ed
 HELD_PREFIX = "held:"  # reason of an edit a gate held back for a human: held:<stage>
 
 REVIEW_METADATA_KEY = "review"
+# Event ids of reviewers' decisions: review-<item id>, the same on every post of one item. Only the
+# review app's keys may send them (a squatted id would make the flow drop the real decision).
+REVIEW_EVENT_ID_PREFIX = "review-"
 
 
 class ReviewAction(StrEnum):

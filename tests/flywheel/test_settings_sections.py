@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
 from flywheel.cli import app
-from flywheel.config import KafkaSettings, Section
+from flywheel.config import CatalogSettings, KafkaSettings, Section
 from flywheel.gateway.config import ReplayCacheSettings
 from flywheel.settings import CONFIG_FILE_ENV, Settings, UnknownVariable, load_settings, settings_error_message
 
@@ -131,3 +131,21 @@ def test_the_cli_reports_an_unknown_root_variable_in_one_line_and_exits_2() -> N
     assert result.exit_code == 2
     assert "loglevel (FLYWHEEL_LOGLEVEL): unknown setting; did you mean log_level?" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        (
+            "postgresql+psycopg2://flywheel:hunter2@db:5432/catalog",
+            "postgresql+psycopg2://flywheel:***@db:5432/catalog",
+        ),
+        ("postgresql://u:p%40ss@h/d", "postgresql://u:***@h/d"),
+        ("https://user@rest.example/iceberg", "https://user@rest.example/iceberg"),
+        ("sqlite:///.flywheel/catalog.db", "sqlite:///.flywheel/catalog.db"),
+        ("http://127.0.0.1:8181", "http://127.0.0.1:8181"),
+    ],
+)
+def test_a_catalog_uri_is_shown_without_its_password(uri: str, shown: str) -> None:
+    # Error bodies (the gateway's 503), logs and CLI lines show this, never the password.
+    assert CatalogSettings(uri=uri).shown_uri == shown

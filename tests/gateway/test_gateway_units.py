@@ -10,13 +10,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import SecretStr
 
-from flywheel.config import read_secret_file
+from flywheel.config import KafkaSettings, read_secret_file
 from flywheel.errors import ReplayedRequest
 from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unauthorized, sign
 from flywheel.gateway.config import FailedAuthSettings, GatewaySettings, RateLimitSettings
 from flywheel.gateway.ids import uuid7
+from flywheel.gateway.normalise import EncodedEvent
+from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher
 from flywheel.gateway.replay import MemoryReplayCache
 from flywheel.infra.throttle import FailedAuthThrottle, TokenBuckets
 
@@ -226,3 +229,31 @@ def test_training_candidates_are_scrubbed_on_the_way_out() -> None:
     ]
     assert "metadata" not in turns
     assert _scrubbed({**row, "metadata": '{"conversation": "not a list"}'})["conversation"] == []
+
+
+class _FatallyBrokenProducer:
+    """Stands in for a librdkafka producer after a fatal error (e.g. an idempotence sequence
+    gap): it refuses every message. A real one cannot be put in that state on demand."""
+
+    def produce(self, *_args: object, **_kwargs: object) -> None:
+        raise KafkaException(KafkaError(KafkaError._FATAL, "out of order sequence", fatal=True))
+
+
+def test_the_single_event_producer_is_recreated_after_a_fatal_error() -> None:
+    publisher = EventPublisher(KafkaSettings(bootstrap_servers="127.0.0.1:9"), "topic", GatewaySettings())
+    broken = _FatallyBrokenProducer()
+    publisher._single = broken  # type: ignore[assignment]
+    item = EncodedEvent(event=None, key=b"k", value=b"{}")  # type: ignore[arg-type]
+    with pytest.raises(BrokerUnavailable, match="out of order sequence"):
+        publisher.publish([item])
+    assert publisher._single is None  # the next request builds a new producer, not the dead one
+    # A non-fatal refusal keeps the producer.
+    publisher._single = _RetriablyRefusingProducer()  # type: ignore[assignment]
+    with pytest.raises(BrokerUnavailable):
+        publisher.publish([item])
+    assert isinstance(publisher._single, _RetriablyRefusingProducer)
+
+
+class _RetriablyRefusingProducer:
+    def produce(self, *_args: object, **_kwargs: object) -> None:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT, "broker down", retriable=True))

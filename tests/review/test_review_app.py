@@ -153,6 +153,15 @@ def test_failed_logins_are_throttled_per_client_address(store: ReviewStore) -> N
     assert 'flywheel_review_logins_refused_total{reason="throttled"}' in metrics
 
 
+def test_a_form_over_the_body_limit_is_refused_before_it_is_parsed(store: ReviewStore) -> None:
+    app = create_app(ReviewConfig(review=review_settings(max_request_bytes=64 * 1024)), store)
+    with TestClient(app) as client:
+        fields = {f"f{n}": "x" * 16 * 1024 for n in range(8)}  # 128 KiB of form, no login needed to send it
+        refused = client.post("/login", data=fields)
+        assert refused.status_code == 413 and "over the limit of 65536" in refused.text
+        login(client)  # a form of ordinary size still goes through
+
+
 def test_failed_logins_are_throttled_per_reviewer_id_across_addresses(store: ReviewStore) -> None:
     settings = review_settings(failed_logins={"enabled": False}, failed_logins_per_reviewer={"burst": 2})
     app = create_app(ReviewConfig(review=settings), store)

@@ -197,6 +197,10 @@ def test_only_the_review_apps_key_may_send_review_events(broker: LocalBroker, tm
         assert refused.status_code == 422 and "may not send review events" in refused.text
         batch = gateway.post("/v1/events", json={"events": [payload]}, headers={"X-API-Key": "c"})
         assert batch.status_code == 422
+        # Nor a reviewer's event id under another signal: the flow would drop the real decision as its duplicate.
+        squatted = {**msgspec.to_builtins(event("x", Signal.THUMBS_UP)), "event_id": "review-0123abcd"}
+        taken = gateway.post("/v1/events", json=squatted, headers={"X-API-Key": "c"})
+        assert taken.status_code == 422 and "are the review app's" in taken.text
         assert gateway.post("/v1/events", json=payload, headers={"X-API-Key": "r"}).status_code == 202
 
 
