@@ -6,6 +6,7 @@ passes every valid event through :func:`clean_event` before any decision.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 import msgspec
@@ -19,6 +20,22 @@ _metadata_encoder = msgspec.json.Encoder()
 
 # Text fields whose size is bounded by ``max_text_bytes``.
 _TEXT_FIELDS = ("prompt", "response", "final_user_edit", "comment")
+# How much larger than the limits an event may grow when PII scrubbing replaces what it found
+# ("a@b.co" -> "<EMAIL_ADDRESS>"): the size limits of texts the flow wrote scrubbed (review items,
+# and the reviewer's decision that sends them back).
+SCRUB_GROWTH = 3
+
+
+@functools.lru_cache(maxsize=8)
+def scrubbed_limits(limits: ValidationSettings) -> ValidationSettings:
+    """``limits`` with room for what PII scrubbing adds to an event that was within them."""
+    return limits.model_copy(
+        update={
+            "max_event_bytes": limits.max_event_bytes * SCRUB_GROWTH,
+            "max_text_bytes": limits.max_text_bytes * SCRUB_GROWTH,
+            "max_metadata_bytes": limits.max_metadata_bytes * SCRUB_GROWTH,
+        }
+    )
 
 
 def decode_event(raw: bytes | None, limits: ValidationSettings, received_ms: int = 0) -> InteractionEvent | Rejection:
@@ -27,16 +44,29 @@ def decode_event(raw: bytes | None, limits: ValidationSettings, received_ms: int
     ``received_ms``: when the message was received (its Kafka timestamp, the gateway's clock), in
     milliseconds since the epoch; an event claiming to have happened more than
     ``limits.max_future_s`` after it is rejected. 0 or less (no timestamp) skips that check.
+    A ``review`` event is held to :func:`scrubbed_limits` of ``limits``.
     """
     if not raw:
         return Rejection(Reason.EMPTY_MESSAGE, "message value is empty or null")
+    if len(raw) > limits.max_event_bytes * SCRUB_GROWTH:  # past even a review event's limit: not parsed
+        return _too_large(len(raw), limits)
+    event = _parsed(raw)
+    if isinstance(event, Rejection):  # over the limit, it is that first (it is only parsed as a review event may be)
+        return _too_large(len(raw), limits) if len(raw) > limits.max_event_bytes else event
+    if event.signal is Signal.REVIEW:
+        # A reviewer's decision sends back texts the flow stored scrubbed (``review/items.py``).
+        limits = scrubbed_limits(limits)
     if len(raw) > limits.max_event_bytes:
-        return Rejection(
-            Reason.EVENT_TOO_LARGE,
-            f"event is {len(raw)} bytes, over the limit of {limits.max_event_bytes}",
-        )
+        return _too_large(len(raw), limits)
+    checked = _check_semantics(event, limits)
+    if received_ms > 0 and isinstance(checked, InteractionEvent):
+        return _check_event_time(checked, received_ms, limits)
+    return checked
+
+
+def _parsed(raw: bytes) -> InteractionEvent | Rejection:
     try:
-        event = _decoder.decode(raw)
+        event: InteractionEvent = _decoder.decode(raw)
     except UnicodeDecodeError as exc:
         return Rejection(Reason.INVALID_UTF8, f"invalid UTF-8: {exc.reason} at byte {exc.start}")
     except msgspec.ValidationError as exc:
@@ -45,10 +75,11 @@ def decode_event(raw: bytes | None, limits: ValidationSettings, received_ms: int
         if not is_utf8(raw):
             return Rejection(Reason.INVALID_UTF8, f"value is not valid UTF-8 ({exc})")
         return Rejection(Reason.MALFORMED_JSON, str(exc))
-    checked = _check_semantics(event, limits)
-    if received_ms > 0 and isinstance(checked, InteractionEvent):
-        return _check_event_time(checked, received_ms, limits)
-    return checked
+    return event
+
+
+def _too_large(size: int, limits: ValidationSettings) -> Rejection:
+    return Rejection(Reason.EVENT_TOO_LARGE, f"event is {size} bytes, over the limit of {limits.max_event_bytes}")
 
 
 def _check_event_time(

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from flywheel.config import ValidationSettings
-from flywheel.operators.decode import decode_event
+from flywheel.operators.decode import decode_event, scrubbed_limits
 from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import InteractionEvent, Rejection, Signal
 from flywheel.schemas.review import DETAIL_HEADER, REASON_HEADER, SOURCE_HEADER
@@ -33,8 +33,8 @@ _REASON_BY_SIGNAL = {
 TURN_KEYS = (CONVERSATION_KEY, "turns", "history", "messages")
 # The flow checked the raw event against the limits, then scrubbed it: a placeholder can be longer
 # than what it replaces ("born 1/2/90" -> "born [DATE_OF_BIRTH]", x1.75; "a@b.co" -> "[EMAIL]").
-# Review messages are read with the limits this many times larger, so no scrubbed item is refused.
-SCRUB_GROWTH = 3
+# Review messages are read with scrubbed_limits (operators/decode.py), as the gateway and the flow
+# read the reviewer's decision that sends them back, so no scrubbed item is refused either way.
 
 
 class UndecodableItem(ValueError):
@@ -94,7 +94,8 @@ def item_from_message(
 ) -> ReviewItem:
     """Decode one review-topic message into an item; raise :class:`UndecodableItem` if it is not an event.
 
-    The size limits are ``validation``'s times ``SCRUB_GROWTH``: the flow wrote the item scrubbed.
+    The size limits are ``validation``'s times ``SCRUB_GROWTH`` (``operators/decode.py``): the flow
+    wrote the item scrubbed.
     """
     decoded = decode_event(value, scrubbed_limits(validation))
     if isinstance(decoded, Rejection):
@@ -102,17 +103,6 @@ def item_from_message(
     pairs = headers.items() if isinstance(headers, Mapping) else headers or []
     found = {name: raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw or "" for name, raw in pairs}
     return _item(decoded, found, queue_position)
-
-
-def scrubbed_limits(validation: ValidationSettings) -> ValidationSettings:
-    """``validation`` with room for what PII scrubbing adds to an event that was within it."""
-    return validation.model_copy(
-        update={
-            "max_event_bytes": validation.max_event_bytes * SCRUB_GROWTH,
-            "max_text_bytes": validation.max_text_bytes * SCRUB_GROWTH,
-            "max_metadata_bytes": validation.max_metadata_bytes * SCRUB_GROWTH,
-        }
-    )
 
 
 def _item(event: InteractionEvent, headers: dict[str, str], queue_position: str) -> ReviewItem:

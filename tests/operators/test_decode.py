@@ -139,3 +139,21 @@ def test_a_message_without_a_timestamp_is_not_judged_on_event_time() -> None:
     assert isinstance(
         decode_event(encode(occurred_at="2036-11-01T10:00:00Z"), LIMITS, received_ms=-1), InteractionEvent
     )
+
+
+def test_a_review_event_may_carry_scrubbed_texts_past_the_limits() -> None:
+    # The review app sends back texts the flow stored scrubbed: placeholders made them longer than
+    # the limits they met when they came in. A review event gets the room scrubbing may add (x3);
+    # any other signal does not, and nothing past x3 is parsed at all.
+    grown = "[EMAIL] " * 80  # 640 bytes: over 256, under 3 * 256
+    review = decode_event(encode(signal="review", prompt=grown, metadata={"review": {"n": "x" * 200}}), LIMITS)
+    assert isinstance(review, InteractionEvent) and review.prompt == grown
+    edit = decode_event(encode(prompt=grown), LIMITS)
+    assert isinstance(edit, Rejection) and edit.reason is Reason.FIELD_TOO_LARGE
+    padded = decode_event(encode(signal="review").replace(b"{", b"{" + b" " * 5000, 1), LIMITS)
+    assert isinstance(padded, InteractionEvent)  # 5 KB: over 4096, within a review event's 3 * 4096
+    assert decode_event(encode().replace(b"{", b"{" + b" " * 5000, 1), LIMITS) == Rejection(
+        Reason.EVENT_TOO_LARGE, f"event is {len(encode()) + 5000} bytes, over the limit of 4096"
+    )
+    huge = decode_event(encode(signal="review", comment="y" * 13000), LIMITS)  # over 3 * 4096: refused unread
+    assert isinstance(huge, Rejection) and huge.reason is Reason.EVENT_TOO_LARGE

@@ -202,6 +202,12 @@ def test_only_the_review_apps_key_may_send_review_events(broker: LocalBroker, tm
         taken = gateway.post("/v1/events", json=squatted, headers={"X-API-Key": "c"})
         assert taken.status_code == 422 and "are the review app's" in taken.text
         assert gateway.post("/v1/events", json=payload, headers={"X-API-Key": "r"}).status_code == 202
+        # A decision on an item whose stored texts scrubbing made longer than the text limit (64 KiB)
+        # is taken: the review app could otherwise never answer it.
+        grown = {**payload, "event_id": "x-grown", "prompt": "[EMAIL] " * 12_000}  # 96 KB
+        assert gateway.post("/v1/events", json=grown, headers={"X-API-Key": "r"}).status_code == 202
+        as_edit = {**grown, "signal": "edit", "event_id": "x-edit", "metadata": {}}
+        assert gateway.post("/v1/events", json=as_edit, headers={"X-API-Key": "c"}).status_code == 422
 
 
 def test_the_review_app_signs_its_posts_for_a_gateway_that_requires_signatures(
