@@ -51,11 +51,11 @@ def held_out_positives(
 
     Without mixing, no positive is ever trained on: all are held out. With mixing, a positive
     goes to its prompt's side of the pairs' split (:meth:`PairSplit.holds_out`), so a held-out
-    prompt is never trained on either way.
+    prompt is never trained on either way, nor a held-out pair's chosen answer under another prompt.
     """
     if not settings.mix_positives:
         return positives, []
-    held = [p for p in positives if split.holds_out(p["prompt"], settings.eval_fraction)]
+    held = [p for p in positives if split.holds_out(p["prompt"], settings.eval_fraction, p["response"])]
     return held, [p for p in positives if p not in held]
 
 

@@ -67,17 +67,29 @@ class PairSplit:
     train: list[dict[str, Any]]
     eval: list[dict[str, Any]]
 
-    def holds_out(self, prompt: str, eval_fraction: float) -> bool:
+    def holds_out(self, prompt: str, eval_fraction: float, answer: str | None = None) -> bool:
         """Whether ``prompt`` (a positive example's, say) belongs to the held-out side.
 
-        A prompt of the pairs stays on its pairs' side; any other is split by its own key.
+        A prompt of the pairs stays on its pairs' side; any other is split by its own key. An
+        ``answer`` that is a held-out pair's chosen answer (32+ characters, as the split links
+        them) is held out whatever its prompt: trained on, a reworded prompt would carry it over.
         """
         key = prompt_key(prompt)
         if key in self._side_keys[0]:
             return True
+        if answer is not None and prompt_key(answer) in self._eval_answer_keys:
+            return True
         if key in self._side_keys[1]:
             return False
         return is_eval(key, eval_fraction)
+
+    @functools.cached_property
+    def _eval_answer_keys(self) -> frozenset[str]:
+        return frozenset(
+            prompt_key(row["chosen"])
+            for row in self.eval
+            if len(normalise_prompt(row["chosen"])) >= MIN_LINKING_ANSWER_CHARS
+        )
 
     @functools.cached_property
     def _side_keys(self) -> tuple[frozenset[str], frozenset[str]]:

@@ -119,6 +119,14 @@ def test_positives_follow_their_prompt_to_its_pairs_side() -> None:
     for row in split.train:
         assert not split.holds_out(row["prompt"], 0.2)
     assert split.holds_out("a prompt no pair has", 0.2) == is_eval(prompt_key("a prompt no pair has"), 0.2)
+    # A held-out pair's chosen answer under a reworded prompt is held out too: mixed into training,
+    # it would teach the very answer the held-out prompt is measured against.
+    reworded = next(
+        f"reworded question {n}" for n in range(1000) if not is_eval(prompt_key(f"reworded question {n}"), 0.2)
+    )
+    assert not split.holds_out(reworded, 0.2)
+    assert split.holds_out(reworded, 0.2, split.eval[0]["chosen"].upper())
+    assert not split.holds_out(reworded, 0.2, split.train[0]["chosen"])
 
 
 def test_tiny_split_keeps_one_eval_prompt() -> None:
