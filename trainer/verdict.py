@@ -9,8 +9,9 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
-def _plus_minus(interval: Interval) -> str:
-    return f"{_pct(interval.value)} +- {_pct((interval.high - interval.low) / 2)}"
+def _with_interval(interval: Interval) -> str:
+    """``89%, 95% CI 81-94%``: the ends as they are (a Wilson interval near 0 or 1 is not symmetric)."""
+    return f"{_pct(interval.value)}, 95% CI {interval.low * 100:.0f}-{_pct(interval.high)}"
 
 
 def _rate(interval: Interval | None) -> str:
@@ -32,7 +33,7 @@ def headline(result: TrainingResult) -> str:
         return f"{decision}: {'; '.join(result.reasons)}"
     return (
         f"answers closer to users' corrections: {comparison.closer}/{comparison.prompts} held-out prompts "
-        f"({_plus_minus(comparison.closer_share)}); "
+        f"({_with_interval(comparison.closer_share)}); "
         f"repetition {_pct(before.repeated_line_rate.value)} -> {_pct(after.repeated_line_rate.value)}; "
         f"{_code_parses(before, after)}length x{comparison.length_ratio:.1f}; {decision}"
     )
@@ -97,7 +98,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"{_pct(after.empty_or_truncated_rate.value)}; "
             f"users' own length ratio x{comparison.users_length_ratio:.2f}",
             code_line(before, after, comparison),
-            f"  DPO reward accuracy {_plus_minus(comparison.dpo_reward_accuracy)}, margin "
+            f"  DPO reward accuracy {_with_interval(comparison.dpo_reward_accuracy)}, margin "
             f"{comparison.dpo_reward_margin.value:+.3f}",
             f"  log-prob preference accuracy: length-normalised {_pct(before.logprob_accuracy_normalised.value)} -> "
             f"{_pct(after.logprob_accuracy_normalised.value)}; summed (length-biased) "

@@ -101,6 +101,9 @@ def test_a_candidate_whose_code_stops_parsing_breaches_the_guard() -> None:
     assert len(guard) == 1 and guard[0].startswith("guard code: Python code that parses 100% -> 50%; on the 40 ")
     result = _result(before, after, comparison, guard)
     assert "; code parses 100% -> 50%; length x" in headline(result) and headline(result).endswith("REJECTED")
+    # The closer share with its interval's own ends: a Wilson interval near 0 or 1 is not symmetric.
+    share = comparison.closer_share
+    assert f"({share.value * 100:.0f}%, 95% CI {share.low * 100:.0f}-{share.high * 100:.0f}%)" in headline(result)
     assert any(line.startswith("  Python code that parses: 100% of 40 answers") for line in detail_lines(result))
     code = json.loads(json.dumps(_card(result)["metrics"]["code"]))
     assert code["status"] == "measured" and code["rule"] == CODE_RULE and code["paired_prompts"] == PROMPTS
