@@ -92,8 +92,9 @@ class Guard:
         try:
             self.limiter.acquire(key_id)
         except RateLimited:
-            if token is not None:  # nothing was produced: the same signed request may be retried
-                await run_in_threadpool(self.authenticator.refund, token)
+            # Nothing was produced: the same signed request may be retried (and is answered 429,
+            # not the replay cache's 503, should the cache be gone right now).
+            await self.refund(request)
             raise
         return body
 
@@ -110,7 +111,7 @@ class Guard:
         try:
             await run_in_threadpool(self.authenticator.refund, token)
         except ReplayCacheUnavailable as exc:
-            log.warning("could not give back a signature after a failed publish", extra={"error": str(exc)})
+            log.warning("could not give back a signature of a refused request", extra={"error": str(exc)})
 
 
 class GuardedRoute(APIRoute):
