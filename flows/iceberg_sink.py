@@ -219,7 +219,8 @@ class TableCommitter:
                     # landed): re-read every table, keep only the rows still needed.
                     rows = self._reread(rows)
                     stale = False
-                rows = left_out_quarantined(rows, self._load_table(self.name), self.name)
+                if rows:  # the rules as the table holds them now (a load): not for a progress-only commit
+                    rows = left_out_quarantined(rows, self._load_table(self.name), self.name)
                 offsets = merge_offsets(self.committed, progress, row_maxima(rows))
                 if not rows and offsets == self.committed:
                     outage.cleared()
