@@ -153,10 +153,16 @@ def clustered_rate(clusters: Sequence[tuple[float, float]], weight_squares: floa
     ``total**2 / weight_squares`` (``weight_squares``: the sum of the squared weights of the
     reactions, when they are weighted): one sampled thumbs-up standing for 100 is one observation,
     not 100, and the design effect cannot say so where it is 1 (a share of 0 or 1, one user).
+    Where it cannot be estimated at all (one user, or every user at 0% or 100%), each user counts
+    as one observation: the worst case, as users whose reactions are all alike would be.
     """
     count, total = sum(y for y, _ in clusters), sum(n for _, n in clusters)
     deff = design_effect(clusters)
     effective = total / deff
+    if clusters and (len(clusters) < 2 or count in (0, total)):
+        # Nothing to estimate the users' likeness from (one user; everyone alike at 0% or 100%):
+        # the worst case, each user one observation, not every reaction an independent one.
+        effective = min(effective, float(len(clusters)))
     if weight_squares is not None and weight_squares > 0:
         effective = min(effective, total * total / weight_squares)
     low, high = wilson(count / total * effective if total else 0.0, effective)

@@ -189,6 +189,25 @@ def test_a_sampled_reaction_is_one_observation_however_much_it_weighs() -> None:
     assert edit.design_effect == pytest.approx(100.0)
 
 
+def test_without_a_design_effect_to_estimate_each_user_is_one_observation() -> None:
+    # 4 users, 10 reactions each, none an edit: nothing says whether the users are alike, so the
+    # interval is that of 4 observations ([0, 49%]), not of 40 independent ones ([0, 8.8%]).
+    quiet = [
+        Reaction(f"q{u}-{i}", "v", "thumbs_up", T0 + timedelta(minutes=i), user_id=f"u{u}")
+        for u in range(4)
+        for i in range(10)
+    ]
+    (figure,) = impact_by_version(quiet)
+    assert (figure.rates["edit"].low, figure.rates["edit"].high) == pytest.approx(wilson(0, 4))
+    # One user, half edits: a figure about one user, not about users.
+    (alone,) = impact_by_version(_reactions("v", 1, 40, 20))
+    assert alone.rates["edit"].value == 0.5
+    assert (alone.rates["edit"].low, alone.rates["edit"].high) == pytest.approx(wilson(0.5, 1))
+    # Reactions of unknown users are their own clusters: 40 of them stay 40 observations.
+    (unknown,) = impact_by_version([Reaction(f"n{i}", "v", "view", T0) for i in range(40)])
+    assert (unknown.rates["edit"].low, unknown.rates["edit"].high) == pytest.approx(wilson(0, 40))
+
+
 def test_a_version_with_two_reactions_is_not_compared_as_a_rollout_arm() -> None:
     # r1: one sampled thumbs-up (weight 100) and one edit, beside base's 40 reactions: weights would
     # clear the 20 a concurrent comparison needs, reactions do not.
