@@ -75,8 +75,11 @@ def model_card(
             "answers_with_code": {"before": before.code_answers, "after": after.code_answers},
             "paired_change": _dump(comparison.code_parse_change),
             "paired_prompts": comparison.code_prompts,
+            # Prompts where users and the base wrote Python code, and of those, where the candidate wrote none.
+            "expected_prompts": comparison.code_expected,
+            "without_code": comparison.code_dropped,
         }
-        if before.code_parse_rate is not None or after.code_parse_rate is not None
+        if before.code_parse_rate is not None or after.code_parse_rate is not None or comparison.code_expected
         else {"status": "no held-out answer had Python code: not measured", "rule": CODE_RULE}
     )
     return {

@@ -34,14 +34,18 @@ class GateSettings(Section):
     The primary figure is generation-based: on each held-out prompt, is the candidate's greedy
     answer closer to the users' corrections than the base model's answer was. A tie, noise or a
     collapse cannot pass: the net share of prompts where it is closer (closer minus farther) must
-    be above ``min_net_closer`` at the lower end of its paired-bootstrap interval, with at least
-    ``min_eval_prompts`` prompts, and no degeneration guard may be breached.
+    be above ``min_net_closer`` at the lower end of its paired-bootstrap interval, and so must the
+    mean similarity gain over ``min_similarity_gain``, with at least ``min_eval_prompts`` prompts
+    that either model answered, and no degeneration guard may be breached.
     """
 
     # Below this many held-out prompts the figures are noise: "rejected: not enough evidence".
     min_eval_prompts: int = Field(default=30, ge=1)
     # Lower bound of the 95% interval of (closer - farther) / prompts must exceed this.
     min_net_closer: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # ... and so must the mean similarity gain over the base (candidate minus base, paired bootstrap):
+    # closer by a hair on most prompts and much farther on the rest is no gain.
+    min_similarity_gain: float = Field(default=0.0, ge=0.0, lt=1.0)
     # Degeneration guards on the candidate's answers, against the base model's answers (absolute shares).
     max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
     max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")

@@ -268,6 +268,12 @@ def compare(
         )
         if before is not None and after is not None
     ]
+    # Where users and the base wrote Python code, an answer without any (untagged, or prose) lost it.
+    expected = [
+        python_code_parses(c.text) is None
+        for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
+        if python_code_parses(b.text) is not None and any(python_code_parses(t) is not None for t in p.corrections)
+    ]
     base_chars = sum(len(a.text) for a in base.answers)
     corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
     samples = [
@@ -292,6 +298,11 @@ def compare(
         **_unseen_forgetting(base, candidate, unseen),
         code_parse_change=statistics.mean(code_changes, resamples, seed) if code_changes else None,
         code_prompts=len(code_changes),
+        code_expected=len(expected),
+        code_dropped=sum(expected),
+        answered_prompts=sum(
+            bool(b.text.strip() or c.text.strip()) for b, c in zip(base.answers, candidate.answers, strict=True)
+        ),
         sign_test_p=statistics.sign_test(closer, farther),
         users_distinct_share=distinct_share([p.corrections[0] for p in prompts]),
         samples=samples,

@@ -118,6 +118,13 @@ class Comparison(BaseModel):
         "parses (paired bootstrap); None: no such prompt",
     )
     code_prompts: int = Field(0, description="prompts where both answers have Python code")
+    code_expected: int = Field(
+        0, description="prompts where the users' corrections and the base's answer have Python code"
+    )
+    code_dropped: int = Field(0, description="of code_expected, prompts where the candidate's answer has none")
+    answered_prompts: int | None = Field(
+        None, description="prompts where the base or the candidate said something (None: older cards)"
+    )
     sign_test_p: float | None = Field(
         None, description="two-sided exact sign test of closer against farther, ties left out (None: older cards)"
     )

@@ -7,6 +7,7 @@ An empty list means promote. Every failing gate is listed, not just the first.
 
 from __future__ import annotations
 
+from flywheel.trainer import statistics
 from flywheel.trainer.config import GateSettings
 from flywheel.trainer.events import Comparison, Interval, ModelFigures
 
@@ -28,6 +29,12 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
     reasons: list[str] = []
     if comparison.prompts < gates.min_eval_prompts:
         reasons.append(f"{EVIDENCE}: {comparison.prompts} held-out prompts < min_eval_prompts {gates.min_eval_prompts}")
+    elif comparison.answered_prompts is not None and comparison.answered_prompts < gates.min_eval_prompts:
+        # Prompts neither model answered are ties that say nothing: they must not pad the count.
+        reasons.append(
+            f"{EVIDENCE}: {comparison.answered_prompts} of {comparison.prompts} held-out prompts answered by the base "
+            f"or the candidate < min_eval_prompts {gates.min_eval_prompts}"
+        )
     if comparison.forgetting_pct is None and gates.require_forgetting_check:
         reasons.append(
             f"{EVIDENCE}: no held-out positive examples, so forgetting was not measured "
@@ -44,6 +51,15 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
         reasons.append(
             f"{NO_GAIN}: closer on {comparison.closer}, farther on {comparison.farther} of {comparison.prompts} "
             f"prompts (the rest ties): sign test p = {comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
+        )
+    similarity = comparison.similarity_gain
+    if similarity.low <= gates.min_similarity_gain:
+        # Closer on most prompts by a hair and far worse on the rest is no gain: the signs alone
+        # cannot tell, the mean similarity can.
+        reasons.append(
+            f"{NO_GAIN}: similarity to users' corrections {before.similarity_to_users.value:.3f} -> "
+            f"{after.similarity_to_users.value:.3f}, gain {similarity.value:+.3f} (95% interval "
+            f"{similarity.low:+.3f}..{similarity.high:+.3f}) does not clear {gates.min_similarity_gain:+.3f}"
         )
     rises: list[tuple[str, str, float, float, float]] = [
         ("repetition", "answers with a line repeated 3+ times", before.repeated_line_rate.value,
@@ -126,5 +142,13 @@ def _code(before: ModelFigures, after: ModelFigures, comparison: Comparison, gat
             f"{GUARD} code: Python code that parses {_pct(was.value)} of {before.code_answers} answers with code -> "
             f"{_pct(now.value)} of {after.code_answers} (95% interval {_pct(now.low)}..{_pct(now.high)}), "
             f"a fall beyond {_pct(gates.max_code_parse_drop)}"
+        )
+    # Answers without the code users and the base wrote: untagged (not judged) or prose instead.
+    expected, dropped = comparison.code_expected, statistics.share(comparison.code_dropped, comparison.code_expected)
+    if expected and dropped.low > gates.max_code_parse_drop:
+        reasons.append(
+            f"{GUARD} code: no Python code on {comparison.code_dropped} of the {expected} prompts where users and "
+            f"the base wrote some ({_pct(dropped.value)}, 95% interval {_pct(dropped.low)}..{_pct(dropped.high)}), "
+            f"beyond {_pct(gates.max_code_parse_drop)}"
         )
     return reasons

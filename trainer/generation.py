@@ -7,7 +7,10 @@ Code that parses: only fenced blocks tagged as Python (```` ```python ````, ``py
 ``py3``) that are closed are judged, each with :func:`ast.parse` after removing a common indent.
 Blocks in other languages and untagged blocks are skipped (an untagged block is as often a shell
 command or program output as Python, and would count against the answer for no fault); a block
-cut off by the token budget has no closing fence and is skipped too (the truncation guard counts it).
+left open, cut off by the token budget or ended inside, is skipped too: the truncation guard
+counts it (:func:`unclosed_fence`). Untagged code is held to the users' own: on prompts where
+the users' corrections and the base's answer have Python code, a candidate answering without any
+is counted (``Comparison.code_dropped``), so dropping the tag cannot hide broken code.
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ class Answer:
 
     @property
     def empty_or_truncated(self) -> bool:
-        """Nothing said, or cut off mid-answer."""
-        return not self.text.strip() or not self.finished
+        """Nothing said, or cut off mid-answer: at the token budget, or inside a code block it opened."""
+        return not self.text.strip() or not self.finished or unclosed_fence(self.text)
 
 
 def greedy_answers(
@@ -118,6 +121,22 @@ def repeated_ngram_share(text: str) -> float:
     words = text.split()
     grams = [tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1)]
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+# A line opening or closing a fenced block (CommonMark: up to 3 spaces, then 3+ backticks or tildes).
+_FENCE_LINE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.MULTILINE)
+
+
+def unclosed_fence(text: str) -> bool:
+    """Whether ``text`` opens a fenced code block it never closes.
+
+    A model that stops (end of sequence) inside its own code block wrote broken code however it
+    ended: counted with the cut-off answers, where the code checks, which read closed blocks only,
+    cannot see it.
+    """
+    if "```" not in text and "~~~" not in text:
+        return False
+    return sum(1 for _ in _FENCE_LINE.finditer(text)) % 2 == 1
 
 
 def python_blocks(text: str) -> list[str]:

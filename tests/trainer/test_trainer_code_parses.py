@@ -51,12 +51,14 @@ def _measured(texts: list[str]) -> Measurement:
     return Measurement(answers=answers, pair_logprobs=[], positives_log_likelihood=-2.0, eval_pairs=0, eval_positives=0)
 
 
-def _evaluate(base: list[str], candidate: list[str]) -> tuple[ModelFigures, ModelFigures, Comparison, list[str]]:
+def _evaluate(
+    base: list[str], candidate: list[str], users: str = GOOD
+) -> tuple[ModelFigures, ModelFigures, Comparison, list[str]]:
     """Figures of both, their comparison, and the code guard's reasons under the default gates."""
     settings = TrainerSettings()
     prompts = [
         HeldOutPrompt(
-            key=f"k{i}", text=f"Log the result {i}", prompt=f"Log the result {i}", corrections=[GOOD], corrected=[PROSE]
+            key=f"k{i}", text=f"Log the result {i}", prompt=f"Log it {i}", corrections=[users], corrected=[PROSE]
         )
         for i in range(len(base))
     ]
@@ -119,9 +121,30 @@ def test_answers_without_code_are_not_measured_and_guard_nothing() -> None:
     assert "  Python code that parses: not measured (no held-out answer had a closed ```python block)" in (
         detail_lines(result)
     )
-    # A candidate that stops writing code is not judged by this guard (nothing to pair): the other figures are.
-    _, dropped, switched, guard = _evaluate([GOOD] * PROMPTS, [PROSE] * PROMPTS)
+    # A candidate that stops writing code has nothing to pair; where users asked for prose, nothing is lost.
+    _, dropped, switched, guard = _evaluate([GOOD] * PROMPTS, [PROSE] * PROMPTS, users=PROSE)
     assert dropped.code_parse_rate is None and switched.code_parse_change is None and guard == []
+    assert (switched.code_expected, switched.code_dropped) == (0, 0)
+
+
+def test_code_users_and_the_base_wrote_cannot_vanish_from_the_candidate() -> None:
+    # Broken code in an untagged block is not judged (it may be shell or output): dropping the tag
+    # must not hide it where users and the base wrote tagged Python.
+    untagged = BROKEN.replace("```python", "```")
+    assert python_code_parses(untagged) is None
+    for answers in ([untagged] * PROMPTS, [PROSE] * PROMPTS):
+        _, after, comparison, guard = _evaluate([GOOD] * PROMPTS, answers)
+        assert after.code_parse_rate is None and comparison.code_parse_change is None
+        assert (comparison.code_expected, comparison.code_dropped) == (PROMPTS, PROMPTS)
+        assert guard == [
+            "guard code: no Python code on 40 of the 40 prompts where users and the base wrote some "
+            "(100%, 95% interval 91%..100%), beyond 5%"
+        ]
+    # A few prose answers among code (2 of 40) are within the allowance: the interval's low end decides.
+    _, _, comparison, guard = _evaluate([GOOD] * PROMPTS, [PROSE] * 2 + [GOOD] * 38)
+    assert comparison.code_dropped == 2 and guard == []
+    code = _card(_result(*_evaluate([GOOD] * PROMPTS, [PROSE] * PROMPTS)[:3], []))["metrics"]["code"]
+    assert (code["expected_prompts"], code["without_code"]) == (PROMPTS, PROMPTS)
 
 
 def test_a_tie_and_noise_do_not_breach_the_guard() -> None:

@@ -98,3 +98,48 @@ def test_a_few_wins_among_many_ties_are_no_gain() -> None:
     reasons = _gates(base, candidate)
 
     assert any(reason.startswith("no gain: closer on 4, farther on 0 of 40 prompts") for reason in reasons), reasons
+
+
+def test_closer_by_a_hair_and_far_worse_elsewhere_is_no_gain() -> None:
+    # 28 prompts: the base's answer with one character fewer (closer by a hair); 12: unrelated words.
+    base = _base()
+    candidate = [
+        Answer(answer.text[:-1] if index < 28 else "zebra quantum mango " * 4, True)
+        for index, answer in enumerate(base)
+    ]
+    settings, prompts = TrainerSettings(), _prompts()
+    comparison = compare(_measured(base), _measured(candidate), prompts, settings)
+    assert (comparison.closer, comparison.farther) == (28, 12) and comparison.net_closer.low > 0  # the signs pass
+    assert comparison.similarity_gain.high < 0
+
+    reasons = _gates(base, candidate)
+
+    assert any(reason.startswith("no gain: similarity to users' corrections") for reason in reasons), reasons
+    assert not any("closer to users' corrections on" in reason for reason in reasons)  # the signs alone passed
+
+
+def test_prompts_neither_model_answered_do_not_count_as_evidence() -> None:
+    # Both say nothing on 30 of 40 prompts; the candidate answers the other 10 as users want.
+    base = [Answer("" if index < 30 else answer.text, True) for index, answer in enumerate(_base())]
+    candidate = [Answer("" if index < 30 else p.corrections[0], True) for index, p in enumerate(_prompts())]
+
+    reasons = _gates(base, candidate)
+
+    assert "not enough evidence: 10 of 40 held-out prompts answered by the base or the candidate < " in "\n".join(
+        reasons
+    ), reasons
+    assert _gates(_base(), [Answer(p.corrections[0], True) for p in _prompts()]) == []
+
+
+def test_code_left_open_when_the_model_stopped_counts_as_cut_off() -> None:
+    # The model ended (end of sequence) inside the code block it opened: broken code the parse
+    # check cannot see (it reads closed blocks only).
+    cut = [Answer(p.corrections[0].removesuffix("\n```")[:-6], finished=True) for p in _prompts()]
+    assert all(answer.empty_or_truncated for answer in cut)
+    assert not Answer(_code(1), finished=True).empty_or_truncated
+    assert not Answer("Use `x`, then ```python\nx = 1\n``` and ~~~\ny\n~~~ done", finished=True).empty_or_truncated
+
+    reasons = _gates(_base(), cut)
+
+    truncation = "guard truncation: empty or cut-off answers 0% -> 100%"
+    assert any(reason.startswith(truncation) for reason in reasons), reasons
