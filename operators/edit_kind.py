@@ -16,7 +16,7 @@ Anything else is substantive however few characters it touches: a code-like toke
 (digits, ``_``, camelCase starting lower-case, attached to ``(``, ``.``, ``-``, ``=`` ...:
 identifiers, API names, numbers with units, flags), any number, a short negation turned into
 another word (``no`` -> ``on``), a short word (``ms`` -> ``s``), a code operator (``==`` ->
-``!=``), or a word inserted or deleted.
+``!=``), a word inserted or deleted, or, inside a fenced code block, a line's indentation or case.
 """
 
 from __future__ import annotations
@@ -222,6 +222,40 @@ def substantive_change(rejected: str, chosen: str) -> str | None:
         reason = _block_is_trivial(old.between(i1, i2), new.between(j1, j2))
         if reason is not None:
             return reason
+    return _code_layout_change(rejected, chosen)
+
+
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+
+
+def _fenced_lines(text: str) -> list[str]:
+    """The non-blank lines inside fenced code blocks, in order (an unclosed block runs to the end)."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            inside = not inside
+        elif inside and line.strip():
+            lines.append(line.rstrip())
+    return lines
+
+
+def _code_layout_change(rejected: str, chosen: str) -> str | None:
+    """A line of a fenced code block re-indented or re-cased: substantive, unlike in prose.
+
+    Indentation is Python's block structure, YAML's nesting and a Makefile's tab, and case is
+    significant in code (``true`` -> ``True``): moving a ``return`` out of a loop changes only
+    whitespace, and is a fix.
+    """
+    if "```" not in rejected and "~~~" not in rejected:
+        return None
+    for old, new in zip(_fenced_lines(rejected), _fenced_lines(chosen), strict=False):
+        if old == new:
+            continue
+        old_words, new_words = old.split(), new.split()
+        if old_words == new_words and old[: len(old) - len(old.lstrip())] != new[: len(new) - len(new.lstrip())]:
+            return f"indentation of code line {old.strip()!r}"
+        if old_words != new_words and [w.casefold() for w in old_words] == [w.casefold() for w in new_words]:
+            return f"case in code line {old.strip()!r} -> {new.strip()!r}"
     return None
 
 

@@ -51,6 +51,9 @@ def test_typo_fix_is_trivial() -> None:
             "Start it with the script, then stop the old one and run the test suite.",
         ),
         ("This cps the service at half a core.", "This caps the service at half a core."),
+        # inside a code block too: spacing within a line, trailing spaces, blank lines, prose around it
+        ("Set it:\n```python\nx=1\n```\nDone", "set it:\n\n```python\nx = 1   \n\n```\ndone."),
+        ("Hello world\n    indented prose", "Hello world\nindented prose"),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
@@ -76,6 +79,13 @@ def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chose
         ("Add the flag and rebuild.", "And the flag and rebuild."),
         ("Set max to 3 workers.", "Set min to 3 workers."),
         ("Do it now.", "Do it not."),
+        # indentation and case are code: a return moved out of its loop, a Makefile's tab, Python's True
+        (
+            "Sum it:\n```python\ndef total(xs):\n    s = 0\n    for x in xs:\n        s += x\n        return s\n```",
+            "Sum it:\n```python\ndef total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n```",
+        ),
+        ("Build with:\n```make\nall:\n    gcc main.c\n```", "Build with:\n```make\nall:\n\tgcc main.c\n```"),
+        ("Return it:\n```python\nreturn true\n```", "Return it:\n```python\nreturn True\n```"),
     ],
 )
 def test_small_meaningful_changes_are_substantive(rejected: str, chosen: str) -> None:
