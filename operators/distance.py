@@ -49,6 +49,8 @@ class EditMeasure(msgspec.Struct, frozen=True):
     shorter_words: int = 0
     longer_words: int = 0
     substantive: str = ""
+    # The edit ends on a lead-in (a colon) where the answer went on: what it announced was cut.
+    lead_in_cut: bool = False
 
 
 def measure_edit(rejected: str, chosen: str) -> EditMeasure:
@@ -70,7 +72,13 @@ def measure_edit(rejected: str, chosen: str) -> EditMeasure:
         shorter_words=shorter,
         longer_words=max(len(old), len(new)),
         substantive=substantive_change(rejected, chosen) or "",
+        lead_in_cut=_ends_on_lead_in(chosen) and len(rejected.strip()) > len(chosen.strip()),
     )
+
+
+def _ends_on_lead_in(text: str) -> bool:
+    """Whether ``text`` ends on a colon: "Here is a query that does that:" with nothing after it."""
+    return text.rstrip().endswith((":", "\uff1a"))
 
 
 def edit_counts(rejected: str, chosen: str) -> tuple[int, int, int]:
@@ -105,6 +113,11 @@ def check_band(measure: EditMeasure, band: DistanceSettings) -> Drop | None:
     if not measure.substantive:
         detail = "only typos, whitespace, punctuation or case changed: trivial edit"
         return Drop(Stage.DISTANCE, "trivial_edit", detail, scores)
+    if measure.lead_in_cut:
+        # Trimming is an edit, but not down to the sentence announcing the answer: it teaches the
+        # model to stop where the answer should start.
+        detail = "the edit ends on a lead-in (':') and removes what it announced: truncated edit"
+        return Drop(Stage.DISTANCE, "truncated_edit", detail, scores)
     if measure.similarity > band.max_similarity:
         detail = f"similarity {measure.similarity:.4f} > max {band.max_similarity}: trivial edit"
         return Drop(Stage.DISTANCE, "trivial_edit", detail, scores)

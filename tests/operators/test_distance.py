@@ -211,3 +211,18 @@ def test_token_flags_read_case_and_digits_as_the_character_loops_do(word: str) -
         if token.word:
             digits = any(c.isdigit() or c == "_" for c in token.text)
             assert not digits or token.attached
+
+
+def test_an_answer_cut_to_its_lead_in_is_a_truncated_edit() -> None:
+    answer = "Sure! Here is a query that does exactly that:\n```sql\nSELECT name FROM users WHERE active;\n```"
+    cut = measure_edit(answer, "Sure! Here is a query that does exactly that:")
+    drop = check_band(cut, DistanceSettings())
+    assert drop is not None and drop.reason == "truncated_edit"
+    # A colon the answer also ends on, or one followed by what it announces, is not a cut.
+    assert (
+        check_band(
+            measure_edit("Steps: open it, then save.", "Steps: open it, then save it twice:"), DistanceSettings()
+        )
+        is None
+    )
+    assert not measure_edit(answer, answer.replace("Sure! ", "")).lead_in_cut
