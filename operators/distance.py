@@ -129,7 +129,9 @@ def check_band(measure: EditMeasure, band: DistanceSettings) -> Drop | None:
             f"(containment {measure.token_containment:.2f}): complete rewrite"
         )
         return Drop(Stage.DISTANCE, "rewrite", detail, scores)
-    if measure.similarity < band.min_similarity:
+    if measure.similarity < band.min_similarity and not contained:
+        # (A text kept whole is an edit at any length ratio: a 2,000-character answer trimmed to
+        # its first sentence shares few characters in place, but every word of the sentence.)
         detail = f"similarity {measure.similarity:.4f} < min {band.min_similarity}: complete rewrite"
         return Drop(Stage.DISTANCE, "rewrite", detail, scores)
     return None

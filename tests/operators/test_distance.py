@@ -226,3 +226,11 @@ def test_an_answer_cut_to_its_lead_in_is_a_truncated_edit() -> None:
         is None
     )
     assert not measure_edit(answer, answer.replace("Sure! ", "")).lead_in_cut
+
+
+def test_a_long_answer_trimmed_to_its_first_sentence_is_an_edit_at_any_length() -> None:
+    first = "Use a context manager so the file is closed even when an exception is raised."
+    answer = first + " " + " ".join(f"Further detail number {i} about files and buffers." for i in range(40))
+    measure = measure_edit(answer, first)
+    assert measure.similarity < DistanceSettings().min_similarity  # few characters in place
+    assert check_band(measure, DistanceSettings()) is None
