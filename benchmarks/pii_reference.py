@@ -4,7 +4,9 @@
 exactly what :func:`reference_scan` gives (masked text and counts, any detector subset), and
 ``benchmarks/pii_stage.py`` measures both on the same events in the same run. The detector
 table, validators and library-backed matchers below are copies of the previous code, so a
-later change to ``operators/pii.py`` is compared with what the product did before it.
+later change to ``operators/pii.py`` is compared with what the product did before it. Detectors
+added since (passwords in URLs and given for a password, IBANs in any case) are here in the
+same plain form with the product's validators: what is compared is how the scan runs them.
 Nothing in the flow imports this module.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flywheel.operators.pii_matchers import phone_spans, secret_spans
+from flywheel.operators.pii_validators import iban_ok, stated_password_ok, url_password_ok
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,6 @@ def luhn_valid(digits: str) -> bool:
                 value -= 9
         total += value
     return total % 10 == 0
-
-
-def iban_valid(candidate: str) -> bool:
-    """True when the text (spaces allowed) is an IBAN with a valid ISO 13616 mod-97 check."""
-    iban = candidate.replace(" ", "").upper()
-    if not 15 <= len(iban) <= 34 or not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]+", iban):
-        return False
-    rearranged = iban[4:] + iban[:4]
-    number = "".join(str(int(char, 36)) for char in rearranged)
-    return int(number) % 97 == 1
 
 
 def shannon_entropy(text: str) -> float:
@@ -224,13 +217,37 @@ DETECTORS: tuple[Scrubber, ...] = (
         # Every provider key is a run of 20+ non-space characters, or a PEM header.
         hint=re.compile(r"[\w\-+/=.:]{20,}|BEGIN"),
     ),
+    # Added after the one-pass scan, with the product's validators: passwords in URLs and given
+    # for a password, and IBANs in any case.
+    Detector(
+        "api_key",
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]"),
+        "[API_KEY]",
+        url_password_ok,
+        group="secret",
+        hint=re.compile("://"),
+    ),
+    Detector(
+        "api_key",
+        re.compile(
+            r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
+            r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
+        ),
+        "[API_KEY]",
+        stated_password_ok,
+        group="secret",
+        words=("passw", "passphrase", "pwd", "secret"),
+    ),
     Detector(
         "iban",
-        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+        re.compile(
+            r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+            r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
+        ),
         "[IBAN]",
-        lambda m: iban_valid(m.group(0)),
+        iban_ok,
         min_digits=4,
-        hint=re.compile(r"[A-Z]{2}\d{2}"),
+        hint=re.compile(r"[A-Za-z]{2}\d{2}"),
     ),
     Detector(
         "payment_card",

@@ -38,7 +38,7 @@ import msgspec
 from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.benchmarks.scenarios import PAD_TO_BYTES, REALISTIC
 from flywheel.operators.config import PolicySettings, SamplingSettings
-from flywheel.operators.normalize import normalize_text
+from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import clear_scan_memo
 from flywheel.operators.policy import PolicyEngine, PolicyVerdict, response_pii
@@ -84,7 +84,7 @@ def reference_calls(engine: PolicyEngine) -> PiiCalls:
 
 
 def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected: str = "") -> PolicyVerdict:
-    """``PolicyEngine.evaluate`` as it was: joined rule regexes, a subset scan per text (and proximity rules)."""
+    """``PolicyEngine.evaluate`` as it was: joined rule regexes, a subset scan per text (proximity rules, views)."""
     texts: dict[str, str] = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
     findings: dict[str, float] = {}
     drops: list[Drop] = []
@@ -98,9 +98,17 @@ def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected:
             findings[f"too_long:{name}"] = float(len(texts[name]))
             drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
     normalized = {name: normalize_text(text) for name, text in texts.items()}
+    # Each text's folded view, where it reads otherwise; every rule reads it too.
+    views = {f: v for f, t in texts.items() if (v := folded_view(t)) is not t and normalize_text(v) != normalized[f]}
+    folded = {name: normalize_text(view) for name, view in views.items()}
+    known_folded = frozenset(sentences(folded_view(rejected)))
     for kind, rules in (("injection", engine.injection_rules), ("blocked", engine.blocked_rules)):
         for rule in rules:
-            hits = [f for f in rule.applies_to if rule.regex.search(normalized[f])]
+            hits = [
+                f
+                for f in rule.applies_to
+                if rule.regex.search(normalized[f]) or (f in folded and rule.regex.search(folded[f]))
+            ]
             if hits:
                 findings[f"{kind}:{rule.name}"] = float(len(hits))
                 drops.append(
@@ -111,10 +119,12 @@ def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected:
         for prule in engine.proximity_rules:
             if prule.kind != kind:
                 continue
+            skip = prule.skip_rejected_sentences
             found: list[str] = [
                 f
                 for f in prule.applies_to
-                if prule.matches(texts[f], known if f == "chosen" and prule.skip_rejected_sentences else frozenset())
+                if prule.matches(texts[f], known if f == "chosen" and skip else frozenset())
+                or (f in views and prule.matches(views[f], known_folded if f == "chosen" and skip else frozenset()))
             ]
             if found:
                 findings[f"{kind}:{prule.name}"] = float(len(found))

@@ -7,8 +7,9 @@ detail, scores): ``None`` means keep going, a ``Drop`` becomes a rejections row 
 
 Chain, cheapest first (``edit`` events; other routes stop after routing):
 
-0. ``decode.decode_event(raw, limits)`` then ``decode.clean_event(event)``: NFC, control and
-   bidi characters removed (returns what it removed, for the flow's metric).
+0. ``decode.decode_event(raw, limits)`` then ``decode.clean_event(event)``: NFC, control, bidi
+   and invisible characters (zero-width, soft hyphen, tags) removed (returns what it removed,
+   for the flow's metric).
 1. ``held_dedup.HeldDedup`` — stateful, one per hash bucket (key the step by
    ``dedup.bucket_of(dedup.dedup_key(event), cfg.dedup.buckets)``): events held per (key,
    event-time slot) until every partition's marker (``mark``) is a hold past the slot; the
@@ -25,9 +26,10 @@ Chain, cheapest first (``edit`` events; other routes stop after routing):
    ``distance.check_band(measure, cfg.distance)`` (``trivial_edit`` / ``rewrite``).
 4. ``policy.PolicyEngine.from_file(cfg.policy.path())`` once; per event
    ``engine.evaluate(prompt, chosen, rejected)`` -> ``PolicyVerdict`` (drop, scrubbed texts,
-   findings); ``engine.version`` on every row; ``engine.scrub(text)`` for audit rows. Every
-   PII scan (``pii.scan``) goes through a memo of recent texts (``pii_gates.ScanMemo``, results
-   never depend on it), so the rows and review message built later reuse the gate's scan.
+   findings; the rules read each text and its ``normalize.folded_view``); ``engine.version`` on
+   every row; ``engine.scrub(text)`` for audit rows. Every PII scan (``pii.scan``) goes through a
+   memo of recent texts (``pii_gates.ScanMemo``, results never depend on it), so the rows and
+   review message built later reuse the gate's scan.
 5. ``toxicity.build_scorer(cfg.toxicity)`` once; ``scorer.score_edits(chosen, rejected)`` on
    whole batches (every sentence the user wrote, max per label), then
    ``ToxicityGate(cfg.toxicity.thresholds).check(scores)`` per item.

@@ -101,9 +101,10 @@ def _check_event_time(
 
 
 def clean_event(event: InteractionEvent) -> tuple[InteractionEvent, dict[str, int]]:
-    """The event with every text field NFC-normalised and stripped of control and bidi characters.
+    """The event with every text field NFC-normalised and stripped of control, bidi and invisible characters.
 
-    Also returns how many characters of each kind (``control``, ``bidi``) were removed.
+    Also returns how many characters of each kind (``control``, ``bidi``, ``invisible``) were
+    removed (:func:`~flywheel.operators.normalize.clean_text`).
     """
     changes: dict[str, str] = {}
     total: dict[str, int] = {}

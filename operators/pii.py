@@ -1,7 +1,8 @@
 """Built-in PII and secret detectors used by the policy engine and by every stored row.
 
-Most detectors are a regex plus an optional validator (Luhn for cards, mod-97 for IBANs,
-Shannon entropy for generic secrets, :mod:`ipaddress` for IPs) that weeds out look-alikes.
+Most detectors are a regex plus an optional validator (``operators/pii_validators.py``: Luhn
+for cards, mod-97 for IBANs, Shannon entropy for generic secrets, :mod:`ipaddress` for IPs, a
+placeholder test for passwords) that weeds out look-alikes.
 Maintained offline libraries sit beside them: ``detect-secrets``' provider plugins (AWS,
 GitHub, GitLab, Slack, Stripe, OpenAI, JWT, private keys, ...) for keys, and Google's
 ``phonenumbers`` matcher for phone numbers in any format it can validate. Detectors run in
@@ -10,8 +11,10 @@ also counted as a phone number.
 
 Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``), IPv4 and
 IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
-identifies nobody), street addresses (house number, name, street type) and dates next to
-"born", "DOB", "date of birth" or "birthday".
+identifies nobody), street addresses (house number, name, street type), dates next to
+"born", "DOB", "date of birth" or "birthday", passwords in a URL (``scheme://user:pw@host``)
+or given for a password (``password: X``, ``the password is X``; not ``<password>`` or
+``****``), and IBANs in lower case.
 
 A scan is one pass per text: a Hyperscan prefilter (``operators/pii_prefilter.py``) says which
 detectors can match an ASCII text, and cheap gates (``operators/pii_gates.py``) decide for the
@@ -22,8 +25,6 @@ gate, the rows and the review message built from one event share it.
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -33,80 +34,15 @@ from typing import Protocol
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, TextScan, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 from flywheel.operators.pii_prefilter import Prefilter
-
-
-def luhn_valid(digits: str) -> bool:
-    """True when the digit string passes the Luhn checksum (payment card numbers)."""
-    if not digits.isdigit():
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def iban_valid(candidate: str) -> bool:
-    """True when the text (spaces allowed) is an IBAN with a valid ISO 13616 mod-97 check."""
-    iban = candidate.replace(" ", "").upper()
-    if not 15 <= len(iban) <= 34 or not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]+", iban):
-        return False
-    rearranged = iban[4:] + iban[:4]
-    number = "".join(str(int(char, 36)) for char in rearranged)
-    return int(number) % 97 == 1
-
-
-def shannon_entropy(text: str) -> float:
-    """Bits per character of the text's character distribution."""
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def _card_ok(match: re.Match[str]) -> bool:
-    digits = re.sub(r"\D", "", match.group(0))
-    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
-
-
-def _phone_ok(match: re.Match[str]) -> bool:
-    text = match.group(0)
-    digits = re.sub(r"\D", "", text)
-    # International numbers (+CC, or 00CC as dialled outside North America) carry up to 15
-    # digits (E.164) after the prefix; national ones 10 or 11.
-    limit = 17 if text.startswith("00") else 15 if text.startswith("+") else 11
-    if not 10 <= len(digits) <= limit:
-        return False
-    # Dotted quads are IP addresses, not phone numbers.
-    return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
-
-
-def _secret_ok(match: re.Match[str]) -> bool:
-    value = match.group("secret")
-    has_letter = any(c.isalpha() for c in value)
-    has_digit = any(c.isdigit() for c in value)
-    return has_letter and has_digit and shannon_entropy(value) >= 3.5
-
-
-def _ip_ok(match: re.Match[str]) -> bool:
-    if re.search(r"(?i)(?:version|release|\bv)\s*$", match.string[max(0, match.start() - 12) : match.start()]):
-        return False  # "version 1.2.3.4" is a version number
-    try:
-        ip = ipaddress.ip_address(match.group(0))
-    except ValueError:
-        return False
-    if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
-        return False
-    # Private networks identify nobody; documentation ranges (also "private" to ipaddress)
-    # are what examples and test data use for somebody's address, so they are masked.
-    private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
-    return not any(
-        ip in ipaddress.ip_network(net) for net in private if ip.version == ipaddress.ip_network(net).version
-    )
+from flywheel.operators.pii_validators import (
+    card_ok,
+    iban_ok,
+    ip_ok,
+    phone_ok,
+    secret_ok,
+    stated_password_ok,
+    url_password_ok,
+)
 
 
 class Scrubber(Protocol):
@@ -221,7 +157,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             r"[\"']?\s*[:=]?\s*[\"']?(?P<secret>[A-Za-z0-9._~+/=\-]{16,})"
         ),
         "[API_KEY]",
-        _secret_ok,
+        secret_ok,
         group="secret",
         words=("bearer", "token", "key", "secret", "passw"),
     ),
@@ -232,19 +168,44 @@ DETECTORS: tuple[Scrubber, ...] = (
         # Every provider key is a run of 20+ non-space characters, or a PEM header.
         hints=(Hint(re.compile(r"[\w\-+/=.:]{20,}"), run=20), Hint(needles=("BEGIN",))),
     ),
+    Detector(  # credentials in a URL: postgres://admin:S3cr3t@db.internal/shop (not user@host)
+        "api_key",
+        re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]"),
+        "[API_KEY]",
+        url_password_ok,
+        group="secret",
+        hints=(Hint(needles=("://",)),),
+    ),
+    Detector(  # a password given: "password: X", "DB_PASSWORD=X", "the admin password is X"
+        "api_key",
+        re.compile(
+            r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
+            r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
+        ),
+        "[API_KEY]",
+        stated_password_ok,
+        group="secret",
+        words=("passw", "passphrase", "pwd", "secret"),
+    ),
     Detector(
         "iban",
-        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
+        # In capitals, or in lower case ("de89 3704 ..."); there a group after the bank code holds a
+        # digit (a word after the IBAN is not read as its last group) and the country's length must
+        # match (iban_ok).
+        re.compile(
+            r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+            r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
+        ),
         "[IBAN]",
-        lambda m: iban_valid(m.group(0)),
+        iban_ok,
         min_digits=4,
-        hints=(Hint(re.compile(r"[A-Z]{2}\d{2}"), shapes=(b"AA99",)),),
+        hints=(Hint(re.compile(r"[A-Za-z]{2}\d{2}")),),
     ),
     Detector(
         "payment_card",
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
         "[CARD]",
-        _card_ok,
+        card_ok,
         min_digits=13,
     ),
     Detector(
@@ -294,7 +255,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::?[0-9A-Fa-f]{1,4}){1,7})(?![\w:])"
         ),
         "[IP]",
-        _ip_ok,
+        ip_ok,
         hints=(
             Hint(re.compile(r"\d\.\d"), needles=(".",), shapes=(b"9.9",)),
             Hint(re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f:]*:"), needles=(":",), needle_count=2),
@@ -330,7 +291,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             r"|(?<![\w+])0\d{2,4}[ .\-]\d{5,8}(?!\w)"
         ),
         "[PHONE]",
-        _phone_ok,
+        phone_ok,
         min_digits=7,
     ),
     Detector(

@@ -1,6 +1,7 @@
 """Deterministic policy engine: a versioned rules file applied to (prompt, chosen, rejected).
 
-The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds::
+The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema in
+``operators/policy_file.py``) holds::
 
     version = "default-v2"              # stamped on every stored row
     pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
@@ -12,16 +13,18 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``) holds:
     [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
                   near, skip_rejected_sentences                      # word families near each other
 
-Terms match whole words and patterns are regexes, both on normalised text (NFC,
-case-folded, whitespace collapsed). A proximity rule (``operators/proximity.py``) fires when
-a word of each of its groups occurs in one sentence within ``window`` tokens; it generalises
-to wordings no pattern names (intent families for injections; a sentiment lexicon next to
-"you"/"this answer" for abuse). Check order, first drop wins: length, injection (patterns,
-then proximity), blocked (patterns, then proximity), PII with action ``reject``, PII in
-``chosen`` (``pii_in_chosen:<detector>`` unless ``pii_in_chosen = "keep"``: the model must
-never learn to print a placeholder). Findings of every check are returned as scores.
-Earlier turns of a conversation are checked as the prompt is (its injection and blocked
-rules, PII ``reject``); rows store them scrubbed.
+Terms match whole words and patterns are regexes, both on normalised text (NFC, case-folded,
+whitespace collapsed). Every rule also reads each text's folded view
+(``normalize.folded_view``: NFKC, invisible characters removed, Cyrillic/Greek look-alikes as
+Latin, "i d i o t" joined) where that reads otherwise, and matches when either does. A
+proximity rule (``operators/proximity.py``) fires when a word of each of its groups occurs in
+one sentence within ``window`` tokens; it generalises to wordings no pattern names (intent
+families for injections; a sentiment lexicon next to "you"/"this answer" for abuse). Check
+order, first drop wins: length, injection (patterns, then proximity), blocked (patterns, then
+proximity), PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
+``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings of
+every check are returned as scores. Earlier turns of a conversation are checked as the prompt
+is (its injection and blocked rules, PII ``reject``); rows store them scrubbed.
 """
 
 from __future__ import annotations
@@ -30,16 +33,17 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from flywheel.errors import PolicyError
-from flywheel.operators.normalize import normalize_text
+from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, scan, scan_all
+from flywheel.operators.policy_file import PolicyFile, TextRuleSpec
 from flywheel.operators.proximity import (
     Group,
     ProximityRule,
@@ -52,74 +56,13 @@ from flywheel.operators.proximity import (
 from flywheel.operators.regex_needles import NeedleIndex, required_needles
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
-FieldName = Literal["prompt", "chosen", "rejected"]
 # Reason of a pair whose metadata.conversation is not a list of {"role", "content"} messages.
 INVALID_CONVERSATION = "invalid_conversation"
 # A back-reference or conditional by number (or name) refers to groups across a joined pattern.
 _NUMBERED_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
 
 
-def _default_fields() -> list[FieldName]:
-    return ["chosen"]
-
-
-class _Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    max_prompt_chars: int = Field(default=32000, ge=1)
-    max_chosen_chars: int = Field(default=32000, ge=1)
-    max_rejected_chars: int = Field(default=32000, ge=1)
-
-
-class _PiiRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    action: Literal["reject", "scrub"]
-
-
-class _TextRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
-    terms: list[str] = Field(default_factory=list)
-    patterns: list[str] = Field(default_factory=list)
-
-
-class _Lexicon(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    package: str = "vaderSentiment"
-    resource: str = "vader_lexicon.txt"
-    max_valence: float = Field(default=-1.5, le=0.0)
-    min_chars: int = Field(default=1, ge=1)
-    exclude: list[str] = Field(default_factory=list)
-    extra: list[str] = Field(default_factory=list)
-
-
-class _ProximityRule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
-    kind: Literal["injection", "blocked"]
-    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
-    window: int = Field(default=6, ge=0, le=64)
-    groups: list[list[str]] = Field(min_length=1)
-    unless: list[str] = Field(default_factory=list)
-    ordered: bool = False
-    near: list[tuple[int, int, int]] = Field(default_factory=list)
-    skip_rejected_sentences: bool = True
-
-
-class _PolicyFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: str = Field(min_length=1)
-    description: str = ""
-    pii_in_chosen: Literal["drop", "keep"] = "drop"
-    limits: _Limits = Field(default_factory=_Limits)
-    pii: dict[str, _PiiRule] = Field(default_factory=dict)
-    injection: list[_TextRule] = Field(default_factory=list)
-    blocked: list[_TextRule] = Field(default_factory=list)
-    lexicon: _Lexicon | None = None
-    proximity: list[_ProximityRule] = Field(default_factory=list)
-
-
-def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
+def _compile_proximity(parsed: PolicyFile, source: str) -> list[ProximityRule]:
     negative = None
     if parsed.lexicon is not None:
         lex = parsed.lexicon
@@ -154,7 +97,7 @@ def _compile_proximity(parsed: _PolicyFile, source: str) -> list[ProximityRule]:
 
 
 class _CompiledRule:
-    def __init__(self, kind: str, index: int, rule: _TextRule, source: str) -> None:
+    def __init__(self, kind: str, index: int, rule: TextRuleSpec, source: str) -> None:
         self.name = rule.name
         self.applies_to = tuple(rule.applies_to)
         where = f"{source}: {kind}[{index}] ({rule.name!r})"
@@ -220,7 +163,7 @@ class PolicyEngine:
 
     def __init__(self, policy: dict[str, Any], source: str = "<policy>") -> None:
         try:
-            parsed = _PolicyFile.model_validate(policy)
+            parsed = PolicyFile.model_validate(policy)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
@@ -244,6 +187,10 @@ class PolicyEngine:
         self._rule_fields = frozenset(
             field for rule in (*self._injection, *self._blocked) for field in _checked_fields(rule.applies_to)
         )
+        # The texts any rule reads (their folded views too).
+        self._read_fields = self._rule_fields | {
+            f for rule in self._proximity for f in _checked_fields(rule.applies_to)
+        }
         # Per kind, in file order: the text rules and the proximity rules (with their numbers in
         # the rule index), each with the fields it reads; worked out once, not per evaluation.
         self._rules_by_kind = tuple(
@@ -325,26 +272,44 @@ class PolicyEngine:
 
         normalized = {name: normalize_text(text) for name, text in texts.items()}
         present = {name: self._needles.found(normalized[name]) for name in self._rule_fields}
+        # Where a text reads otherwise in its folded view (look-alikes, invisible characters,
+        # spaced letters undone), the rules read that too and match when either matches; never
+        # the view alone, as joining letters can break what the text says plainly.
+        views: dict[str, str] = {}
+        folded: dict[str, tuple[str, frozenset[str]]] = {}  # the view normalised, and its needles
+        for name in self._read_fields:
+            view = folded_view(texts[name])
+            if view is not texts[name] and (form := normalize_text(view)) != normalized[name]:
+                views[name] = view
+                folded[name] = (form, self._needles.found(form))
         # Tokenised sentences per (field, without the model's own sentences), made once per evaluation:
         # a proximity rule does not hold the model's sentences against the user's edit.
         words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
         candidates: dict[tuple[str, bool], frozenset[int]] = {}  # rules each tokenised text may set off
         known: frozenset[str] | None = None
+        known_folded: frozenset[str] = frozenset()
         for kind, text_rules, proximity_rules in self._rules_by_kind:
             for rule, fields in text_rules:
-                hits = [f for f in fields if rule.matches(normalized[f], present[f])]
+                hits = [
+                    f
+                    for f in fields
+                    if rule.matches(normalized[f], present[f]) or (f in folded and rule.matches(*folded[f]))
+                ]
                 if hits:
                     findings[f"{kind}:{rule.name}"] = float(len(hits))
                     detail = f"{kind} rule {rule.name!r} matched in {', '.join(hits)}"
                     drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
             for number, prule, fields in proximity_rules:
-                if known is None:
+                if known is None:  # the model's sentences, and as folded for the edit's folded ones
                     known = frozenset(sentences(texts["rejected"]))
+                    known_folded = frozenset(sentences(folded_view(texts["rejected"]))) if views else known
                 hits = []
                 for f in fields:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)
                     if key not in words:
                         words[key] = tokenised(texts[f], known if key[1] else frozenset())
+                        if f in views:
+                            words[key] += tokenised(views[f], known_folded if key[1] else frozenset())
                         candidates[key] = self._proximity_index.candidates(words[key])
                     if number in candidates[key] and prule.matches_sentences(words[key]):
                         hits.append(f)

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from flywheel.operators.config import DEFAULT_POLICY_FILE, PolicySettings
-from flywheel.operators.pii import iban_valid, luhn_valid, scan, shannon_entropy
+from flywheel.operators.pii import scan
+from flywheel.operators.pii_validators import iban_valid, luhn_valid, shannon_entropy
 from flywheel.operators.policy import PolicyEngine, PolicyError
 
 
@@ -16,7 +17,7 @@ def engine() -> PolicyEngine:
 
 def test_default_policy_ships_with_version(engine: PolicyEngine) -> None:
     assert DEFAULT_POLICY_FILE.is_file()
-    assert engine.version == "default-v5"
+    assert engine.version == "default-v6"
     assert engine.pii_in_chosen == "drop"
     assert engine.pii_actions["email"] == "scrub"
     assert engine.pii_actions["payment_card"] == "reject"
@@ -135,6 +136,9 @@ def test_reject_action_drops(engine: PolicyEngine, chosen: str, reason: str) -> 
         "commit 3f9a1c2 fixed it",
         "token: aaaaaaaaaaaaaaaaaaaaaaaa",  # no entropy
         "ssn 000-12-3456",  # invalid area number
+        "postgres://user:password@localhost:5432/app",  # a placeholder password
+        "password: <your password>",
+        "md5 ab12cd34ef56ab78cd90ef12ab34cd56",  # IBAN-shaped in lower case, no IBAN
     ],
 )
 def test_look_alikes_pass(engine: PolicyEngine, text: str) -> None:

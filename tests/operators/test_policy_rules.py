@@ -113,6 +113,11 @@ def test_abuse_aimed_at_the_assistant_is_blocked(engine: PolicyEngine, insult: s
         "You are right to worry about the lock.",
         "Don't get lost in the details.",
         "A cache could do this better than a database.",
+        # default-v6 (its threat, self-harm and masked-profanity rules must leave these)
+        "Use `kill -9 <pid>` only if the process is really stuck.",
+        "You should end the loop when the queue is empty.",
+        "That was a stupid mistake of mine, sorry.",
+        "It's not a stupid question at all.",
     ],
 )
 def test_abuse_look_alikes_pass(engine: PolicyEngine, text: str) -> None:

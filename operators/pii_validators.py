@@ -1,0 +1,163 @@
+"""What a PII pattern's match must also be to count: checksums, entropy, ranges, and real secrets.
+
+Each detector of :mod:`flywheel.operators.pii` pairs a regex with one of these: the regex finds
+what has the shape, the validator weeds out look-alikes (a number failing Luhn, a private IP
+address, a password that is a placeholder such as ``<password>`` or ``****``, or the name of
+the variable holding it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+
+
+def luhn_valid(digits: str) -> bool:
+    """True when the digit string passes the Luhn checksum (payment card numbers)."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def iban_valid(candidate: str) -> bool:
+    """True when the text (spaces allowed, any case) is an IBAN with a valid ISO 13616 mod-97 check."""
+    iban = candidate.replace(" ", "").upper()
+    if not 15 <= len(iban) <= 34 or not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]+", iban):
+        return False
+    rearranged = iban[4:] + iban[:4]
+    number = "".join(str(int(char, 36)) for char in rearranged)
+    return int(number) % 97 == 1
+
+
+# The IBAN length of each country of the IBAN registry (SWIFT, ISO 13616).
+_IBAN_LENGTHS = {
+    code: int(length)
+    for code, length in re.findall(
+        r"([A-Z]{2})(\d\d)",
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BI27 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DJ27 DK18 DO28 "
+        "EE20 EG29 ES24 FI18 FK18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 "
+        "JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 MD24 ME22 MK19 MN20 MR27 MT31 MU30 NI28 NL18 "
+        "NO15 OM23 PK24 PL28 PS29 QA29 RO24 RS22 RU33 SA24 SC31 SD18 SE24 SI19 SK24 SM27 SO23 ST25 SV28 TL23 "
+        "TN24 TR26 UA29 VA22 VG24 XK20 YE30",
+    )
+}
+
+
+def iban_ok(match: re.Match[str]) -> bool:
+    """An IBAN in capitals passes mod-97; one in lower or mixed case must also have its country's length.
+
+    Lower-case hex digests and identifiers of IBAN shape pass mod-97 one time in 97; a known
+    country and its exact length leave a real IBAN typed in lower case and almost nothing else.
+    """
+    candidate = match.group(0)
+    if candidate != candidate.upper():
+        compact = candidate.replace(" ", "").upper()
+        if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
+            return False
+    return iban_valid(candidate)
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of the text's character distribution."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def card_ok(match: re.Match[str]) -> bool:
+    """A card number: 13-19 digits, a card network's first digit, Luhn-valid."""
+    digits = re.sub(r"\D", "", match.group(0))
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+def phone_ok(match: re.Match[str]) -> bool:
+    """A phone number's digit count, and not a dotted quad."""
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    # International numbers (+CC, or 00CC as dialled outside North America) carry up to 15
+    # digits (E.164) after the prefix; national ones 10 or 11.
+    limit = 17 if text.startswith("00") else 15 if text.startswith("+") else 11
+    if not 10 <= len(digits) <= limit:
+        return False
+    # Dotted quads are IP addresses, not phone numbers.
+    return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
+
+
+def secret_ok(match: re.Match[str]) -> bool:
+    """A long key-like value (group ``secret``): letters and digits, high entropy."""
+    value = match.group("secret")
+    has_letter = any(c.isalpha() for c in value)
+    has_digit = any(c.isdigit() for c in value)
+    return has_letter and has_digit and shannon_entropy(value) >= 3.5
+
+
+def ip_ok(match: re.Match[str]) -> bool:
+    """A public IP address (not a version number, nor private, loopback, link-local or multicast)."""
+    if re.search(r"(?i)(?:version|release|\bv)\s*$", match.string[max(0, match.start() - 12) : match.start()]):
+        return False  # "version 1.2.3.4" is a version number
+    try:
+        ip = ipaddress.ip_address(match.group(0))
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_unspecified:
+        return False
+    # Private networks identify nobody; documentation ranges (also "private" to ipaddress)
+    # are what examples and test data use for somebody's address, so they are masked.
+    private = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+    return not any(
+        ip in ipaddress.ip_network(net) for net in private if ip.version == ipaddress.ip_network(net).version
+    )
+
+
+# Words a placeholder or a variable holding the password is made of ("<your_password>", "DB_PASS",
+# "changeme", "xxxx"): a value containing one names a password rather than being one.
+_NAMES_A_SECRET = re.compile(r"(?i)pass|pwd|secret|token|changeme|example|placeholder|redacted|hidden|xxx")
+# Templates, shell and format variables, calls and masks: ${DB_PASS}, %s, <password>, getpass(), ****.
+_NOT_A_VALUE = re.compile(r"[<>{}\[\]()$%]|\*\*|\.\.\.|\u2026")
+# A dotted name in code (settings.db_password, self.pw1): a reference, not a value.
+_DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _names_no_secret(value: str) -> bool:
+    """True when ``value`` is a placeholder, a mask, a template or a name in code, not a secret."""
+    return (
+        len(set(value)) == 1
+        or _NOT_A_VALUE.search(value) is not None
+        or _NAMES_A_SECRET.search(value) is not None
+        or _DOTTED_NAME.fullmatch(value) is not None
+        or value[0] in "/~\\."  # a path (pwd: /home/me)
+    )
+
+
+def url_password_ok(match: re.Match[str]) -> bool:
+    """The password of ``scheme://user:password@host`` (groups ``user``, ``secret``) is a real one.
+
+    Not a placeholder (``user:password@``, ``<password>``, ``${DB_PASS}``) and not the user name
+    again (``postgres:postgres@``, ``guest:guest@``: a default account of an example).
+    """
+    value = match.group("secret")
+    return value != match.group("user") and not _names_no_secret(value)
+
+
+def stated_password_ok(match: re.Match[str]) -> bool:
+    """A value given for a password (group ``secret``) looks like a real secret.
+
+    Six characters or more with a letter and a digit or sign ("hunter2", "Tr0ub4dor&3xQ"), and
+    not a placeholder or a name in code; a plain word ("password is required") is none.
+    """
+    value = match.group("secret")
+    if len(value) < 6 or _names_no_secret(value):
+        return False
+    has_letter = any(c.isalpha() for c in value)
+    return has_letter and any(not c.isalpha() for c in value)

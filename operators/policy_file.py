@@ -1,0 +1,85 @@
+"""The rules file's schema: what :class:`flywheel.operators.policy.PolicyEngine` validates on load.
+
+The format is documented in ``operators/policy.py``; these models only check it (unknown keys
+are errors, so a typo in a rules file fails at start, not silently in production).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FieldName = Literal["prompt", "chosen", "rejected"]
+
+
+def _default_fields() -> list[FieldName]:
+    return ["chosen"]
+
+
+class Limits(BaseModel):
+    """``[limits]``: characters per field; longer texts are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_prompt_chars: int = Field(default=32000, ge=1)
+    max_chosen_chars: int = Field(default=32000, ge=1)
+    max_rejected_chars: int = Field(default=32000, ge=1)
+
+
+class PiiRule(BaseModel):
+    """``[pii] <detector> = { action = ... }``."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["reject", "scrub"]
+
+
+class TextRuleSpec(BaseModel):
+    """One ``[[injection]]`` or ``[[blocked]]`` rule: whole-word terms and regexes."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
+    terms: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
+
+
+class LexiconSpec(BaseModel):
+    """``[lexicon]``: the sentiment lexicon behind the proximity rules' ``@negative`` group."""
+
+    model_config = ConfigDict(extra="forbid")
+    package: str = "vaderSentiment"
+    resource: str = "vader_lexicon.txt"
+    max_valence: float = Field(default=-1.5, le=0.0)
+    min_chars: int = Field(default=1, ge=1)
+    exclude: list[str] = Field(default_factory=list)
+    extra: list[str] = Field(default_factory=list)
+
+
+class ProximityRuleSpec(BaseModel):
+    """One ``[[proximity]]`` rule (``operators/proximity.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
+    kind: Literal["injection", "blocked"]
+    applies_to: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
+    window: int = Field(default=6, ge=0, le=64)
+    groups: list[list[str]] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list)
+    ordered: bool = False
+    near: list[tuple[int, int, int]] = Field(default_factory=list)
+    skip_rejected_sentences: bool = True
+
+
+class PolicyFile(BaseModel):
+    """A whole rules file."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(min_length=1)
+    description: str = ""
+    pii_in_chosen: Literal["drop", "keep"] = "drop"
+    limits: Limits = Field(default_factory=Limits)
+    pii: dict[str, PiiRule] = Field(default_factory=dict)
+    injection: list[TextRuleSpec] = Field(default_factory=list)
+    blocked: list[TextRuleSpec] = Field(default_factory=list)
+    lexicon: LexiconSpec | None = None
+    proximity: list[ProximityRuleSpec] = Field(default_factory=list)
