@@ -178,11 +178,16 @@ def test_band_decision_matches_definition(rejected: str, chosen: str, a: float, 
     band = DistanceSettings(min_similarity=min(a, b), max_similarity=max(a, b))
     measure = measure_edit(rejected, chosen)
     drop = check_band(measure, band)
-    if not measure.substantive or measure.similarity > band.max_similarity:
+    contained = measure.shorter_words >= 8 and measure.token_containment >= band.min_containment
+    if not measure.substantive:
         assert drop is not None and drop.reason == "trivial_edit"
-    elif measure.similarity < band.min_similarity:
+    elif measure.lead_in_cut:
+        assert drop is not None and drop.reason == "truncated_edit"
+    elif measure.similarity > band.max_similarity:
+        assert drop is not None and drop.reason == "trivial_edit"
+    elif measure.similarity < band.min_similarity and not contained:
         assert drop is not None and drop.reason == "rewrite"
-    elif measure.longer_words < 8 or measure.token_similarity >= band.min_token_similarity:
+    elif measure.longer_words < 8 or measure.token_similarity >= band.min_token_similarity or contained:
         assert drop is None
 
 
