@@ -6,7 +6,8 @@ exactly what :func:`reference_scan` gives (masked text and counts, any detector 
 table, validators and library-backed matchers below are copies of the previous code, so a
 later change to ``operators/pii.py`` is compared with what the product did before it. Detectors
 added since (passwords in URLs and given for a password, IBANs in any case) are here in the
-same plain form with the product's validators: what is compared is how the scan runs them.
+same plain form with the product's patterns and validators: what is compared is how the scan
+runs them.
 Nothing in the flow imports this module.
 """
 
@@ -21,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flywheel.operators.pii_matchers import phone_spans, secret_spans
-from flywheel.operators.pii_validators import iban_ok, stated_password_ok, url_password_ok
+from flywheel.operators.pii_validators import (
+    IBAN,
+    STATED_PASSWORD,
+    URL_PASSWORD,
+    iban_ok,
+    stated_password_ok,
+    url_password_ok,
+)
 
 
 @dataclass(frozen=True)
@@ -221,7 +229,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     # for a password, and IBANs in any case.
     Detector(
         "api_key",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]"),
+        URL_PASSWORD,
         "[API_KEY]",
         url_password_ok,
         group="secret",
@@ -229,10 +237,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "api_key",
-        re.compile(
-            r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
-            r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
-        ),
+        STATED_PASSWORD,
         "[API_KEY]",
         stated_password_ok,
         group="secret",
@@ -240,10 +245,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "iban",
-        re.compile(
-            r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
-            r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
-        ),
+        IBAN,
         "[IBAN]",
         iban_ok,
         min_digits=4,

@@ -35,6 +35,9 @@ from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, Te
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
+    IBAN,
+    STATED_PASSWORD,
+    URL_PASSWORD,
     card_ok,
     iban_ok,
     ip_ok,
@@ -170,7 +173,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(  # credentials in a URL: postgres://admin:S3cr3t@db.internal/shop (not user@host)
         "api_key",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]"),
+        URL_PASSWORD,
         "[API_KEY]",
         url_password_ok,
         group="secret",
@@ -178,10 +181,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(  # a password given: "password: X", "DB_PASSWORD=X", "the admin password is X"
         "api_key",
-        re.compile(
-            r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
-            r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
-        ),
+        STATED_PASSWORD,
         "[API_KEY]",
         stated_password_ok,
         group="secret",
@@ -189,13 +189,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "iban",
-        # In capitals, or in lower case ("de89 3704 ..."); there a group after the bank code holds a
-        # digit (a word after the IBAN is not read as its last group) and the country's length must
-        # match (iban_ok).
-        re.compile(
-            r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
-            r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
-        ),
+        IBAN,  # in capitals, or in lower case with the country's length (pii_validators)
         "[IBAN]",
         iban_ok,
         min_digits=4,

@@ -13,6 +13,22 @@ import math
 import re
 from collections import Counter
 
+# The shapes of the detectors added with their validators below, shared by the product's scan
+# and the benchmarks' reference scan: credentials in a URL (postgres://admin:S3cr3t@db/shop, not
+# user@host); a password given ("password: X", "DB_PASSWORD=X", "the admin password is X"); an
+# IBAN in capitals, or in lower case ("de89 3704 ..."), where a group after the bank code holds a
+# digit (a word after the IBAN is not read as its last group) and the country's length must
+# match (iban_ok).
+URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]")
+STATED_PASSWORD = re.compile(
+    r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
+    r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
+)
+IBAN = re.compile(
+    r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
+    r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
+)
+
 
 def luhn_valid(digits: str) -> bool:
     """True when the digit string passes the Luhn checksum (payment card numbers)."""
