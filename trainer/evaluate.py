@@ -259,20 +259,20 @@ def compare(
         settings.beta * ((cc - bc) - (cr - br))
         for (bc, _, br, _), (cc, _, cr, _) in zip(base.pair_logprobs, candidate.pair_logprobs, strict=True)
     ]
+    # Per prompt, whether the base's and the candidate's Python code parses (None: no code).
+    verdicts = [
+        (python_code_parses(b.text), python_code_parses(c.text))
+        for b, c in zip(base.answers, candidate.answers, strict=True)
+    ]
     # Paired on prompts where both wrote Python code: +1 fixed, -1 broken, 0 alike (both parse or neither does).
     code_changes = [
-        float(after) - float(before)
-        for before, after in (
-            (python_code_parses(b.text), python_code_parses(c.text))
-            for b, c in zip(base.answers, candidate.answers, strict=True)
-        )
-        if before is not None and after is not None
+        float(after) - float(before) for before, after in verdicts if before is not None and after is not None
     ]
     # Where users and the base wrote Python code, an answer without any (untagged, or prose) lost it.
     expected = [
-        python_code_parses(c.text) is None
-        for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
-        if python_code_parses(b.text) is not None and any(python_code_parses(t) is not None for t in p.corrections)
+        after is None
+        for (before, after), p in zip(verdicts, prompts, strict=True)
+        if before is not None and any(python_code_parses(t) is not None for t in p.corrections)
     ]
     base_chars = sum(len(a.text) for a in base.answers)
     corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
