@@ -61,6 +61,12 @@ class GateSettings(Section):
     # Python code that parses, paired on prompts where both answers have code: breached when even the
     # upper end of the 95% interval of the change is a drop of more than this (a tie or noise never is).
     max_code_parse_drop: float = Field(default=0.05, ge=0.0, le=1.0, description="significant fall of code parsing")
+    # Own-prompt match (is an answer closer to its own prompt's corrections than to other prompts'),
+    # paired by prompt: breached when even the upper end of the 95% interval of the change is a fall of
+    # more than this. Similarity alone promotes answers of the users' length and style about anything.
+    max_own_prompt_match_drop: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="significant fall of answers' match to their own prompt"
+    )
     # Mean answer length of the candidate over the base's; the bounds widen by the users' own ratio
     # (their corrections' length over the answers they edited): users who shorten ask for shorter answers.
     max_length_ratio: float = Field(default=1.5, gt=1.0)

@@ -9,6 +9,9 @@ held-out positives. :func:`compare` then pairs the two prompt by prompt:
 * degeneration: repeated lines and 4-grams, empty or cut-off answers, length ratio, and Python
   code that parses (each model's share over its answers with code; the change paired on prompts
   where both answered with code);
+* own-prompt match (``topic_match.py``): does each answer share more of its own prompt's
+  corrections' words than of other prompts'? Surface similarity alone rewards an answer of the
+  users' length and style whatever it says;
 * DPO implicit reward accuracy and margin against the base (the reference, as TRL reports them);
 * log-prob preference accuracy, raw (summed: length-biased, favours the shorter answer) and
   length-normalised (mean per token);
@@ -34,6 +37,7 @@ from flywheel.trainer.generation import (
     repeated_ngram_share,
     similarity,
 )
+from flywheel.trainer.topic_match import own_prompt_match
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -200,12 +204,18 @@ def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
     return sum(similarity(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
 
 
+def _wanted(prompts: Sequence[HeldOutPrompt]) -> list[str]:
+    """What users wanted on each prompt: its corrections as one text."""
+    return ["\n".join(p.corrections) for p in prompts]
+
+
 def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings: TrainerSettings) -> ModelFigures:
     """The model's figures with their intervals."""
     resamples, seed = settings.bootstrap_resamples, settings.seed
     answers = measurement.answers
     pairs = measurement.pair_logprobs
     judged = [verdict for verdict in (python_code_parses(a.text) for a in answers) if verdict is not None]
+    matches = [m for m in own_prompt_match([a.text for a in answers], _wanted(prompts)) if m is not None]
     return ModelFigures(
         similarity_to_users=statistics.mean(
             [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
@@ -218,6 +228,7 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
         mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
         code_parse_rate=statistics.shares(judged) if judged else None,
         code_answers=len(judged),
+        own_prompt_match=statistics.mean(matches, resamples, seed) if matches else None,
         logprob_accuracy_length_biased=statistics.shares([c > r for c, _, r, _ in pairs]),
         logprob_accuracy_normalised=statistics.shares([c / max(cn, 1) > r / max(rn, 1) for c, cn, r, rn in pairs]),
         positives_log_likelihood=measurement.positives_log_likelihood,
@@ -274,6 +285,16 @@ def compare(
         for (before, after), p in zip(verdicts, prompts, strict=True)
         if before is not None and any(python_code_parses(t) is not None for t in p.corrections)
     ]
+    wanted = _wanted(prompts)
+    match_changes = [
+        after - before
+        for before, after in zip(
+            own_prompt_match([a.text for a in base.answers], wanted),
+            own_prompt_match([a.text for a in candidate.answers], wanted),
+            strict=True,
+        )
+        if before is not None and after is not None
+    ]
     base_chars = sum(len(a.text) for a in base.answers)
     corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
     samples = [
@@ -300,6 +321,8 @@ def compare(
         code_prompts=len(code_changes),
         code_expected=len(expected),
         code_dropped=sum(expected),
+        own_prompt_match_change=statistics.mean(match_changes, resamples, seed) if match_changes else None,
+        own_prompt_match_prompts=len(match_changes),
         answered_prompts=sum(
             bool(b.text.strip() or c.text.strip()) for b, c in zip(base.answers, candidate.answers, strict=True)
         ),

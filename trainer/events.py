@@ -71,6 +71,12 @@ class ModelFigures(BaseModel):
         "None: no answer had any",
     )
     code_answers: int = Field(0, description="answers with Python code: the parse rate's denominator")
+    own_prompt_match: Interval | None = Field(
+        None,
+        description="mean share of other held-out prompts (whose users wanted a different answer) whose "
+        "corrections an answer is farther from than its own prompt's; ties half: 0.5 is chance, 1 always "
+        "closer to its own (None: no such prompts, or older cards)",
+    )
     # Log-prob preference accuracy on the held-out pairs: chosen scored above rejected.
     logprob_accuracy_length_biased: Interval = Field(description="summed log-probs: favours the shorter answer")
     logprob_accuracy_normalised: Interval = Field(description="mean per-token log-probs")
@@ -122,6 +128,10 @@ class Comparison(BaseModel):
         0, description="prompts where the users' corrections and the base's answer have Python code"
     )
     code_dropped: int = Field(0, description="of code_expected, prompts where the candidate's answer has none")
+    own_prompt_match_change: Interval | None = Field(
+        None, description="own_prompt_match, candidate minus base, paired by prompt (None: not measured)"
+    )
+    own_prompt_match_prompts: int = Field(0, description="prompts own_prompt_match_change is paired on")
     answered_prompts: int | None = Field(
         None, description="prompts where the base or the candidate said something (None: older cards)"
     )

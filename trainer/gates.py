@@ -77,6 +77,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             reasons.append(f"{GUARD} {name}: {what} {_pct(was)} -> {_pct(now)} (rise above {_pct(allowed)})")
     reasons += _collapse(before, after, comparison, gates)
     reasons += _code(before, after, comparison, gates)
+    reasons += _off_topic(before, after, comparison, gates)
     # Users who shorten (lengthen) answers ask for shorter (longer) ones: the bounds widen to follow them.
     floor = gates.min_length_ratio * min(1.0, comparison.users_length_ratio)
     ceiling = gates.max_length_ratio * max(1.0, comparison.users_length_ratio)
@@ -152,3 +153,16 @@ def _code(before: ModelFigures, after: ModelFigures, comparison: Comparison, gat
             f"beyond {_pct(gates.max_code_parse_drop)}"
         )
     return reasons
+
+
+def _off_topic(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """Answers no longer about their own prompt: closer to other prompts' corrections than the base's were."""
+    change = comparison.own_prompt_match_change
+    if change is None or change.high >= -gates.max_own_prompt_match_drop:
+        return []
+    return [
+        f"{GUARD} off-topic: answers closer to their own prompt's corrections than to other prompts' "
+        f"{_rate(before.own_prompt_match)} -> {_rate(after.own_prompt_match)} of the time; on "
+        f"{comparison.own_prompt_match_prompts} prompts {change.value:+.2f} (95% interval {change.low:+.2f}.."
+        f"{change.high:+.2f}), a fall beyond {_pct(gates.max_own_prompt_match_drop)}"
+    ]

@@ -62,6 +62,17 @@ def code_line(before: ModelFigures, after: ModelFigures, comparison: Comparison)
     return line
 
 
+def own_prompt_line(before: ModelFigures, after: ModelFigures, comparison: Comparison) -> str:
+    """How often answers are nearer their own prompt's corrections than other prompts' (0.5 is chance)."""
+    change = comparison.own_prompt_match_change
+    if change is None or before.own_prompt_match is None or after.own_prompt_match is None:
+        return "  own-prompt match: not measured (no held-out prompts whose users wanted different answers)"
+    return (
+        f"  own-prompt match {_pct(before.own_prompt_match.value)} -> {_pct(after.own_prompt_match.value)} "
+        f"(50% is chance; paired change {change.value:+.2f}, 95% {change.low:+.2f}..{change.high:+.2f})"
+    )
+
+
 def forgetting_line(comparison: Comparison, positives: int) -> str:
     """Forgetting on every held-out positive, and on those whose answer the run did not train on or against."""
     if comparison.forgetting_pct is None:
@@ -98,6 +109,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"{_pct(after.empty_or_truncated_rate.value)}; "
             f"users' own length ratio x{comparison.users_length_ratio:.2f}",
             code_line(before, after, comparison),
+            own_prompt_line(before, after, comparison),
             f"  DPO reward accuracy {_with_interval(comparison.dpo_reward_accuracy)}, margin "
             f"{comparison.dpo_reward_margin.value:+.3f}",
             f"  log-prob preference accuracy: length-normalised {_pct(before.logprob_accuracy_normalised.value)} -> "
