@@ -24,9 +24,13 @@ from typing import Protocol
 from flywheel.operators.pii_matchers import phone_spans, secret_spans
 from flywheel.operators.pii_validators import (
     IBAN,
+    PHONE_AFTER_WORD,
+    PHONE_WORDS,
+    PHONE_WORDS_CJK,
     STATED_PASSWORD,
     URL_PASSWORD,
     iban_ok,
+    phone_after_word_ok,
     stated_password_ok,
     url_password_ok,
 )
@@ -326,6 +330,15 @@ DETECTORS: tuple[Scrubber, ...] = (
         group="number",
         min_digits=7,
         words=("call", "phone", "tel", "mobile", "cell", "text", "sms", "whatsapp", "fax", "reach"),
+    ),
+    Detector(  # added after the one-pass scan, with the product's validator
+        "phone",
+        PHONE_AFTER_WORD,
+        "[PHONE]",
+        phone_after_word_ok,
+        group="number",
+        words=PHONE_WORDS + PHONE_WORDS_CJK,
+        min_digits=8,
     ),
     Detector(
         "phone",

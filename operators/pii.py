@@ -36,11 +36,15 @@ from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_sp
 from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
     IBAN,
+    PHONE_AFTER_WORD,
+    PHONE_WORDS,
+    PHONE_WORDS_CJK,
     STATED_PASSWORD,
     URL_PASSWORD,
     card_ok,
     iban_ok,
     ip_ok,
+    phone_after_word_ok,
     phone_ok,
     secret_ok,
     stated_password_ok,
@@ -276,6 +280,15 @@ DETECTORS: tuple[Scrubber, ...] = (
         group="number",
         min_digits=7,
         words=("call", "phone", "tel", "mobile", "cell", "text", "sms", "whatsapp", "fax", "reach"),
+    ),
+    Detector(  # a national number without its prefix (612 345 678) right after a word that says so
+        "phone",
+        PHONE_AFTER_WORD,
+        "[PHONE]",
+        phone_after_word_ok,
+        group="number",
+        min_digits=8,
+        words=PHONE_WORDS + PHONE_WORDS_CJK,
     ),
     Detector(
         "phone",

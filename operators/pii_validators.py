@@ -24,6 +24,18 @@ STATED_PASSWORD = re.compile(
     r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
     r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
 )
+# A national number without its country prefix (612 345 678, 98765 43210, 8 912 345-67-89) right
+# after a word that says it is a phone number, in the languages of the policy's other rules.
+PHONE_WORDS = (
+    "phone", "telephone", "tel", "mobile", "cell", "whatsapp", "sms", "fax", "handy", "mobil", "telefon",
+    "telefono", "teléfono", "téléphone", "portable", "móvil", "movil", "celular", "телефон", "тел",
+    "мобильный",
+)  # fmt: skip
+PHONE_WORDS_CJK = ("電話", "电话", "手机", "携帯")  # no word boundary between CJK characters
+PHONE_AFTER_WORD = re.compile(
+    rf"(?i)(?:\b(?:{'|'.join(PHONE_WORDS)})\b|{'|'.join(PHONE_WORDS_CJK)})"
+    r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}(?!\d))"
+)
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
     r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
@@ -108,6 +120,13 @@ def phone_ok(match: re.Match[str]) -> bool:
         return False
     # Dotted quads are IP addresses, not phone numbers.
     return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
+
+
+def phone_after_word_ok(match: re.Match[str]) -> bool:
+    """A number after a phone word: 8 to 15 digits (E.164), not a date (tel. 2024-01-15)."""
+    number = match.group("number")
+    digits = sum(char.isdigit() for char in number)
+    return 8 <= digits <= 15 and not re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number)
 
 
 def secret_ok(match: re.Match[str]) -> bool:

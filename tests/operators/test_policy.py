@@ -255,3 +255,32 @@ def test_scan_counts_each_detector_once_per_match() -> None:
 def test_insults_without_profanity_are_blocked(engine: PolicyEngine, chosen: str, blocked: bool) -> None:
     drop = engine.evaluate("q", chosen, "").drop
     assert (drop is not None and drop.reason == "blocked:insult") is blocked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [  # national numbers without a country prefix, right after a word that says they are phone numbers
+        ("Mi móvil es 612 345 678, llámame", "Mi móvil es [PHONE], llámame"),
+        ("WhatsApp me on 98765 43210 tonight", "WhatsApp me on [PHONE] tonight"),
+        ("телефон: 8 912 345-67-89", "телефон: [PHONE]"),  # the trunk 8 too, not only the rest
+        ("Téléphone portable : 06 12 34 56 78", "Téléphone portable : [PHONE]"),
+        ("手机 138 0013 8000", "手机 [PHONE]"),
+        ("Tel: (030) 1234 5678", "Tel: [PHONE]"),
+    ],
+)
+def test_a_national_number_after_a_phone_word_is_masked(text: str, masked: str) -> None:
+    assert scan(text) == (masked, {"phone": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tel. 2024-01-15",  # a date
+        "SMS 12 34 costs",  # too few digits
+        "the mobile app has 1.5 million users",
+        "Mi número es 612 345 678",  # número alone also means any number: not a phone word
+        "the cell holds 12 345",
+    ],
+)
+def test_numbers_after_phone_words_that_are_no_phone_numbers_stay(text: str) -> None:
+    assert scan(text) == (text, {})
