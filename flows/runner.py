@@ -18,7 +18,7 @@ from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
-from flywheel.errors import ConfigError, FlywheelError, RecoveryStateExists
+from flywheel.errors import BrokerUnreachable, CatalogUnreachable, ConfigError, FlywheelError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
@@ -42,6 +42,7 @@ from flywheel.infra.catalog import (
 )
 from flywheel.infra.kafka import check_broker_reachable, list_partitions
 from flywheel.infra.kafka_reads import offsets_for_time
+from flywheel.infra.retry import wait_at_start
 from flywheel.schemas.records import OutboundMessage
 from flywheel.schemas.tables import contracts
 
@@ -85,11 +86,25 @@ def preflight(settings: FlowConfig) -> list[int]:
     """Check that the broker, the topic and the catalog answer, before anything is created.
 
     Returns the interactions topic's partitions. Each failure is one line naming the address
-    and the setting to check, after at most the configured ``connect_timeout_s``.
+    and the setting to check, after at most the configured ``connect_timeout_s``; a broker or
+    catalog that does not answer is tried again, with backoff, for up to ``startup_wait_s``.
     """
-    check_broker_reachable(settings.kafka)
-    partitions = list_partitions(settings.kafka, settings.topics.interactions, settings.kafka.connect_timeout_s)
-    check_catalog_reachable(settings.catalog)
+    kafka, catalog = settings.kafka, settings.catalog
+    wait_at_start(
+        lambda: check_broker_reachable(kafka),
+        BrokerUnreachable,
+        "kafka",
+        kafka.startup_wait_s,
+        "FLYWHEEL_KAFKA__STARTUP_WAIT_S",
+    )
+    partitions = list_partitions(kafka, settings.topics.interactions, kafka.connect_timeout_s)
+    wait_at_start(
+        lambda: check_catalog_reachable(catalog),
+        CatalogUnreachable,
+        "catalog",
+        catalog.startup_wait_s,
+        "FLYWHEEL_CATALOG__STARTUP_WAIT_S",
+    )
     return partitions
 
 
@@ -183,6 +198,8 @@ def run_flow(
     ``outbound``: where DLQ and review messages go (default: Kafka, checked delivery).
     """
     request = request or StartRequest()
+    if settings.metrics.enabled:  # first: the wait for the broker and catalog is counted, and probes answer
+        metrics.serve(settings.metrics.host, settings.metrics.port)
     partitions = preflight(settings)
     catalog = open_catalog(settings.catalog)
     tables = ensure_tables(catalog, settings.catalog)
@@ -190,8 +207,6 @@ def run_flow(
     recovery = prepare_recovery(settings, request)
     journal = WinnerFiles.for_recovery(settings.recovery)
     sweep_dedup_journal(settings, journal, len(addresses) if addresses else 1)
-    if settings.metrics.enabled:
-        metrics.serve(settings.metrics.host, settings.metrics.port)
 
     def load_table(name: str) -> Table:
         return catalog.load_table(table_identifier(settings.catalog, name))

@@ -58,6 +58,9 @@ class KafkaSettings(Section):
     consumer_group: str = "flywheel-curation"
     # How long a command waits for the broker to answer at start before it gives up in one line.
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    # How long the flow keeps trying, with backoff, when the broker does not answer at start (a
+    # deployment that comes up before its Kafka); 0 gives up after the first connect_timeout_s.
+    startup_wait_s: float = Field(default=0.0, ge=0)
 
     def client(self, **overrides: Any) -> dict[str, Any]:
         """librdkafka config for a client: bootstrap servers, security passthrough, overrides."""
@@ -93,6 +96,9 @@ class CatalogSettings(Section):
     branch: str = "main"
     # How long a command waits for the catalog to answer at start before it gives up in one line.
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    # How long the flow keeps trying, with backoff, when the catalog does not answer at start; 0
+    # gives up after the first connect_timeout_s.
+    startup_wait_s: float = Field(default=0.0, ge=0)
 
     @property
     def shown_uri(self) -> str:

@@ -55,6 +55,12 @@ CATALOG_RETRIES = Counter(
     "Catalog operations that failed with an outage (busy, unreachable) and were retried, by table and operation.",
     ["table", "operation"],
 )
+STARTUP_RETRIES = Counter(
+    "flywheel_startup_retries_total",
+    "Checks at start of a dependency (kafka, catalog) that did not answer and were tried again "
+    "(kafka.startup_wait_s, catalog.startup_wait_s).",
+    ["dependency"],
+)
 BROKER_OUTAGES = Counter(
     "flywheel_broker_outages_total",
     "Kafka outages seen by a client of this process (each is waited out): kind=down (no broker "

@@ -7,7 +7,8 @@ backoff, says so once per attempt in the log and in ``flywheel_catalog_retries_t
 gives up with one line (:class:`flywheel.errors.CatalogUnavailable`) once the outage has lasted
 longer than allowed. Anything else (a dropped table, a schema that no longer fits, a refused
 permission) is not an outage: retrying cannot fix it, so it fails at once. The broker's client
-retries by itself; :class:`BrokerWatch` only notices, logs and counts when it hangs.
+retries by itself; :class:`BrokerWatch` only notices, logs and counts when it hangs. At start,
+:func:`wait_at_start` keeps checking a dependency that does not answer yet, for as long as allowed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -28,9 +29,11 @@ from pyiceberg.exceptions import (
 )
 
 from flywheel import metrics
-from flywheel.errors import CatalogUnavailable
+from flywheel.errors import CatalogUnavailable, FlywheelError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     CommitStateUnknownException,
@@ -195,3 +198,52 @@ class BrokerWatch:
                 "kafka broker not answering; the consumer keeps waiting",
                 extra={"topic": self._topic, "waiting_s": round(now - self._since, 1), "requests_waiting": waiting},
             )
+
+
+def wait_at_start(
+    check: Callable[[], T],
+    unreachable: type[FlywheelError],
+    dependency: str,
+    wait_s: float,
+    setting: str,
+    *,
+    max_backoff_s: float = 30.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``check()``, tried again with backoff (1 s doubling to ``max_backoff_s``) while it raises ``unreachable``.
+
+    Each failed attempt is logged (with its reason and the next delay) and counted in
+    ``flywheel_startup_retries_total{dependency}``. Once the next try would start after ``wait_s``
+    (0: at the first failure) the last error is raised, saying how long it waited and ``setting``.
+    Any other error is raised at once: a missing topic or a bad setting does not clear by waiting.
+    """
+    started = clock()
+    delay = 1.0
+    attempts = 0
+    while True:
+        try:
+            return check()
+        except unreachable as exc:
+            attempts += 1
+            waited = clock() - started
+            if waited + delay > wait_s:
+                if attempts == 1:
+                    raise
+                raise unreachable(
+                    f"{exc} (tried {attempts} times over {waited:.0f}s at start; {setting} allows {wait_s:g}s)"
+                ) from None
+            metrics.STARTUP_RETRIES.labels(dependency).inc()
+            log.warning(
+                "dependency not answering at start; retrying",
+                extra={
+                    "dependency": dependency,
+                    "attempt": attempts,
+                    "retry_in_s": delay,
+                    "waited_s": round(waited, 1),
+                    "allowed_s": wait_s,
+                    "error": str(exc),
+                },
+            )
+            sleep(delay)
+            delay = min(delay * 2, max_backoff_s)
