@@ -80,9 +80,7 @@ def test_a_catalog_that_comes_up_after_the_flow_is_waited_for(broker: LocalBroke
     assert (late / "catalog.db").is_file()
 
 
-def test_past_its_wait_an_unreachable_catalog_is_one_line_saying_how_long(
-    broker: LocalBroker, tmp_path: Path
-) -> None:
+def test_past_its_wait_an_unreachable_catalog_is_one_line_saying_how_long(broker: LocalBroker, tmp_path: Path) -> None:
     blocked = tmp_path / "catalog-volume"
     blocked.write_text("never mounted")
     settings = _settings(broker, tmp_path, {"uri": f"sqlite:///{blocked / 'catalog.db'}", "startup_wait_s": 2})
