@@ -91,6 +91,7 @@ def _compile_proximity(parsed: PolicyFile, source: str) -> list[ProximityRule]:
                 unless,
                 rule.ordered,
                 tuple(rule.near),
+                rule.negatable,
             )
         )
     return rules

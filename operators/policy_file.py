@@ -68,6 +68,8 @@ class ProximityRuleSpec(BaseModel):
     ordered: bool = False
     near: list[tuple[int, int, int]] = Field(default_factory=list)
     skip_rejected_sentences: bool = True
+    # default-v7: the last group's hits right after "not" / "never" / "n't" are no hits ("you are not an idiot").
+    negatable: bool = False
 
 
 class PolicyFile(BaseModel):

@@ -210,6 +210,29 @@ class Group:
         return hits
 
 
+# "not", "never" and the "n't" of isn't / don't (tokens "isn t"), written with or without the apostrophe.
+_NEGATORS = frozenset({"not", "never", "isnt", "arent", "wasnt", "werent", "aint", "nt"})
+# What may stand between a negation and the word it negates: "not an idiot", "isn't such a dumb question".
+_NEGATED_FILLER = frozenset({"a", "an", "the", "so", "such", "that", "this", "very", "really", "at", "all"})
+
+
+def negated(words: list[str], start: int) -> bool:
+    """Whether the word at ``start`` follows a negation, with at most three filler words between.
+
+    "you are not an idiot", "that isn't a dumb question", "you're not stupid": negated. A verb
+    between keeps the insult ("don't be an idiot"), as do "not just", "not only" (no filler).
+    """
+    index = start - 1
+    while index >= 0 and start - index <= 4:
+        word = words[index]
+        if word in _NEGATORS or (word == "t" and index > 0 and words[index - 1].endswith("n")):
+            return True
+        if word not in _NEGATED_FILLER:
+            return False
+        index -= 1
+    return False
+
+
 @dataclass(frozen=True)
 class ProximityRule:
     """Fires on a sentence holding a word of every group within ``window`` tokens (first to last hit)."""
@@ -223,6 +246,8 @@ class ProximityRule:
     unless: Group | None = None
     ordered: bool = False
     near: tuple[tuple[int, int, int], ...] = ()
+    # The last group's hits right after a negation (:func:`negated`) are no hits.
+    negatable: bool = False
 
     def sentence_matches(self, words: list[str], present: frozenset[str] | None = None) -> bool:
         """True when one hit of every group, no two on the same word, fits in ``window`` tokens.
@@ -230,7 +255,8 @@ class ProximityRule:
         With ``ordered`` the hits must come in the groups' order; each ``(a, b, n)`` of ``near``
         allows at most ``n`` tokens between the hits of groups ``a`` and ``b``. A sentence holding a word or
         phrase of ``unless`` never matches. ``present``: the
-        sentence's words as a set, when the caller has it.
+        sentence's words as a set, when the caller has it. With ``negatable``, a hit of the last
+        group right after a negation does not count.
         """
         if present is None:
             present = frozenset(words)
@@ -239,8 +265,11 @@ class ProximityRule:
         if self.unless is not None and self.unless.spans(words):
             return False
         all_hits = []
-        for group in self.groups:
+        last = len(self.groups) - 1
+        for index, group in enumerate(self.groups):
             hits = group.spans(words)
+            if self.negatable and index == last:
+                hits = [hit for hit in hits if not negated(words, hit[0])]
             if not hits:
                 return False
             all_hits.append(hits)
