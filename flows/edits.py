@@ -18,6 +18,7 @@ from flywheel.operators.judge import Judge, JudgeItem, check_verdict
 from flywheel.operators.outcome import Drop
 from flywheel.operators.policy import PolicyEngine, earlier_turns, response_pii
 from flywheel.operators.quota import QuotaLedger, quota_key
+from flywheel.operators.sampling import SAMPLING_RATE_SCORE
 from flywheel.operators.toxicity import SegmentedScorer, ToxicityGate, prefixed_scores
 
 
@@ -62,7 +63,11 @@ class PolicyGate:
         placeholders, stored raw it would leak. Counted as sampled, then as a policy drop.
         """
         drop = response_pii(sampled.sourced.event.response)
-        return sampled if drop is None else Dropped(sampled.sourced, drop)
+        if drop is None:
+            return sampled
+        # The rate travels with the audit row: the impact figures weigh it as a stored positive.
+        scores = {**drop.scores, SAMPLING_RATE_SCORE: sampled.sampling_rate}
+        return Dropped(sampled.sourced, msgspec.structs.replace(drop, scores=scores))
 
 
 class ToxicityScreen:

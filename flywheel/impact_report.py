@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rich.table import Table as RichTable
 
-from flywheel.serving.impact import Difference, Rate, VersionImpact
+from flywheel.serving.impact import VersionImpact
+from flywheel.serving.impact_statistics import Difference, Rate
 
 
 def impact_table(figures: list[VersionImpact]) -> RichTable:

@@ -141,7 +141,7 @@ def impact(
     settings = _settings()
     try:
         with one_line_errors():
-            figures = read_impact(settings.catalog)
+            figures = read_impact(settings.catalog, settings.serving_config().registry_url)
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
         console.print(f"[red]error:[/red] Iceberg table missing ({exc}); run the flow or `flywheel stack tables` first")
         raise typer.Exit(2) from exc

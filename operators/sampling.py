@@ -18,6 +18,9 @@ from flywheel.operators.routing import Route, route_of
 from flywheel.schemas.events import InteractionEvent
 
 STRATUM_SEPARATOR = "|"
+# The score a dropped sampled positive's rejection row carries: the rate it was drawn at (its weight
+# in the impact figures is its inverse, as a stored positive's).
+SAMPLING_RATE_SCORE = "sampling_rate"
 
 
 class PositiveSample(msgspec.Struct, frozen=True):

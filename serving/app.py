@@ -129,7 +129,9 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         registry,
         settings.rollout.promotion_share,
     )
-    impact = ImpactRefresher(config.catalog, settings.impact_refresh_s, settings.impact_max_versions)
+    impact = ImpactRefresher(
+        config.catalog, settings.impact_refresh_s, settings.impact_max_versions, config.registry_url
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -19,38 +19,66 @@ n / deff, where deff (the design effect, at least 1) is the cluster-robust varia
 estimate with users as clusters divided by the binomial variance. A reaction whose user is
 unknown is its own cluster.
 
-**Comparisons.** Each version is compared with the one before it (in order of first appearance)
-by the difference in edit rate with Newcombe's hybrid score interval on those widened intervals.
-Where the two were served side by side (a rollout: users split into arms by a hash of their id)
-and each has at least ``MIN_CONCURRENT`` reactions in the period both were answering, only that
-period is compared (``design = "concurrent"``): the arms saw the same days and the same traffic.
+Where that variance is estimated from fewer than 30 users, the interval uses Student's t with
+(users - 1) degrees of freedom in place of the normal 1.96: the estimate itself is that uncertain.
+
+**Comparisons.** Each version is compared with the one it replaced or ran beside: from the
+registry alias's history (``serving/served.py``), the version current when it first answered;
+without the history, the version most of the reactions just before its first one came from. The
+difference in edit rate has Newcombe's hybrid score interval on those widened intervals. Where
+the history shows the two answering side by side (a rollout: users split into arms by a hash of
+their id) and each arm has at least ``MIN_CONCURRENT`` reactions of identified users in those
+periods, only those are compared (``design = "concurrent"``): the arms saw the same days and the
+same traffic. Requests without a user id always go to the current version, so their reactions
+are no arm's; a rollout whose share changed is compared period by period and the differences
+combined (weighted by each period's reactions), so a drift in traffic does not fall more on the
+arm that grew. For versions the history never routed (answers logged by another serving stack),
+the span their reactions' times overlap stands in for it, labelled ``overlapping``: weaker, as a
+version replaced outright collects late reactions that overlap its successor's first ones.
 Otherwise the comparison is before/after over every reaction (``design = "sequential"``), which
 also measures whatever else changed between the periods (other users, other questions, a holiday):
-read it as an observation, not an experiment.
+read it as an observation, not an experiment. Reactions to answers whose version the client did not
+say (``unknown``, the gateway's default) are shown, never compared.
+
+The intervals are for one look. Gauges refreshed every few minutes and read until one looks
+significant find differences between identical versions far more often than 5% of the time:
+decide the rollout's length (or its number of reactions) first, and read the interval then.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flywheel.config import CatalogSettings
+from flywheel.operators.outcome import Stage
 from flywheel.operators.review import REVIEWER_SOURCE
+from flywheel.operators.sampling import SAMPLING_RATE_SCORE
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving import metrics
+from flywheel.serving.impact_statistics import (
+    Difference,
+    Rate,
+    clustered_rate,
+    combined,
+    difference,
+)
+from flywheel.serving.served import ServedPeriod, replaced, served_periods
 
 log = logging.getLogger(__name__)
 
-Z95 = 1.959963984540054
 SIGNALS = ("edit", "thumbs_up", "thumbs_down", "regenerate")
 # Reactions each version needs in the period both were served before that period alone is compared.
 MIN_CONCURRENT = 20.0
+# The version the gateway records when a client sends none: shown, never compared.
+UNKNOWN = "unknown"
+# Reactions before a version's first one that say which version it replaced, without the alias history.
+PRECEDING = 50
 
 
 @dataclass(frozen=True)
@@ -71,41 +99,6 @@ class Reaction:
 
 
 @dataclass(frozen=True)
-class Rate:
-    """``count`` of ``total``, with its 95% Wilson interval (widened by ``design_effect``)."""
-
-    count: float
-    total: float
-    low: float
-    high: float
-    users: int = 0  # clusters the reactions came from (0: not known, the interval is the plain Wilson one)
-    # The weighted total over the effective sample size: clustering by user and sampling weights together.
-    design_effect: float = 1.0
-
-    @property
-    def value(self) -> float:
-        """The observed share."""
-        return self.count / self.total if self.total else 0.0
-
-
-@dataclass(frozen=True)
-class Difference:
-    """``value`` = rate of this version minus rate of ``against``, with its 95% interval.
-
-    ``design`` says what was compared: ``concurrent`` (only the period both versions were served,
-    from ``since`` to ``until``) or ``sequential`` (every reaction to each: before/after).
-    """
-
-    against: str
-    value: float
-    low: float
-    high: float
-    design: str = "sequential"
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True)
 class VersionImpact:
     """One model version's figures."""
 
@@ -116,70 +109,16 @@ class VersionImpact:
     edit_rate_change: Difference | None = None
 
 
-def wilson(count: float, total: float, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of ``count`` successes in ``total`` trials (``(0, 1)`` when empty)."""
-    if total <= 0:
-        return 0.0, 1.0
-    share = count / total
-    denominator = 1 + z * z / total
-    centre = (share + z * z / (2 * total)) / denominator
-    spread = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - spread), min(1.0, centre + spread)
+def impact_by_version(
+    reactions: Iterable[Reaction],
+    min_concurrent: float = MIN_CONCURRENT,
+    served: Sequence[ServedPeriod] | None = None,
+) -> list[VersionImpact]:
+    """Figures per model version, in order of first appearance, each compared with the one it replaced.
 
-
-def design_effect(clusters: Sequence[tuple[float, float]]) -> float:
-    """Variance inflation of a share whose trials come in clusters of ``(count, total)``; at least 1.
-
-    The cluster-robust (linearisation) variance of the ratio estimate, k/(k-1) * sum((y_i - p n_i)^2)
-    / N^2, over the binomial variance p(1-p)/N. With fewer than two clusters, or a share of 0 or 1,
-    there is nothing to estimate it from and it is 1.
+    ``served``: when each version answered (``serving/served.py``); without it no comparison is
+    read as concurrent, as reaction times alone cannot show that two versions answered side by side.
     """
-    total = sum(n for _, n in clusters)
-    k = len(clusters)
-    if k < 2 or total <= 0:
-        return 1.0
-    share = sum(y for y, _ in clusters) / total
-    binomial = share * (1 - share) / total
-    if binomial <= 0:
-        return 1.0
-    robust = k / (k - 1) * sum((y - share * n) ** 2 for y, n in clusters) / (total * total)
-    return max(1.0, robust / binomial)
-
-
-def clustered_rate(clusters: Sequence[tuple[float, float]], weight_squares: float | None = None) -> Rate:
-    """A share over clusters of ``(count, total)``, its Wilson interval on the effective sample size.
-
-    The effective size is the weighted total over the design effect, and never more than Kish's
-    ``total**2 / weight_squares`` (``weight_squares``: the sum of the squared weights of the
-    reactions, when they are weighted): one sampled thumbs-up standing for 100 is one observation,
-    not 100, and the design effect cannot say so where it is 1 (a share of 0 or 1, one user).
-    Where it cannot be estimated at all (one user, or every user at 0% or 100%), each user counts
-    as one observation: the worst case, as users whose reactions are all alike would be.
-    """
-    count, total = sum(y for y, _ in clusters), sum(n for _, n in clusters)
-    deff = design_effect(clusters)
-    effective = total / deff
-    if clusters and (len(clusters) < 2 or count in (0, total)):
-        # Nothing to estimate the users' likeness from (one user; everyone alike at 0% or 100%):
-        # the worst case, each user one observation, not every reaction an independent one.
-        effective = min(effective, float(len(clusters)))
-    if weight_squares is not None and weight_squares > 0:
-        effective = min(effective, total * total / weight_squares)
-    low, high = wilson(count / total * effective if total else 0.0, effective)
-    return Rate(count, total, low, high, users=len(clusters), design_effect=total / effective if effective else deff)
-
-
-def difference(newer: Rate, older: Rate, against: str) -> Difference:
-    """Newcombe's hybrid score interval of ``newer - older`` (two independent proportions)."""
-    p1, p2 = newer.value, older.value
-    delta = p1 - p2
-    low = delta - math.sqrt((p1 - newer.low) ** 2 + (older.high - p2) ** 2)
-    high = delta + math.sqrt((newer.high - p1) ** 2 + (p2 - older.low) ** 2)
-    return Difference(against, delta, low, high)
-
-
-def impact_by_version(reactions: Iterable[Reaction], min_concurrent: float = MIN_CONCURRENT) -> list[VersionImpact]:
-    """Figures per model version, in order of first appearance, each compared with the one before."""
     seen: set[str] = set()
     by_version: dict[str, list[Reaction]] = {}
     for reaction in reactions:
@@ -188,18 +127,69 @@ def impact_by_version(reactions: Iterable[Reaction], min_concurrent: float = MIN
         seen.add(reaction.event_id)
         by_version.setdefault(reaction.model_version, []).append(reaction)
     first = {version: min(r.occurred_at for r in mine) for version, mine in by_version.items()}
+    ordered = sorted(by_version, key=lambda v: (first[v], v))
     figures: list[VersionImpact] = []
-    for model_version in sorted(by_version, key=lambda v: (first[v], v)):
+    rates_of: dict[str, dict[str, Rate]] = {}
+    for model_version in ordered:
         mine = by_version[model_version]
-        rates = signal_rates(mine)
+        rates = rates_of[model_version] = signal_rates(mine)
         change = None
-        if figures:
-            older = figures[-1]
-            change = concurrent_change(mine, by_version[older.model_version], older.model_version, min_concurrent)
-            change = change or difference(rates["edit"], older.rates["edit"], older.model_version)
+        against = _against(model_version, by_version, first, served)
+        if against is not None:
+            theirs = by_version[against]
+            if served and any(p.routes(v) for p in served for v in (model_version, against)):
+                windows = [p for p in served if p.side_by_side(model_version, against)]
+                change = concurrent_change(mine, theirs, against, min_concurrent, windows)
+            else:  # versions the history never routed (another serving stack's): reaction times only
+                change = overlapping_change(mine, theirs, against, min_concurrent)
+            change = change or difference(rates["edit"], rates_of[against]["edit"], against)
         total = sum(r.weight for r in mine)
         figures.append(VersionImpact(model_version, total, rates, first[model_version], change))
     return figures
+
+
+def overlapping_change(
+    newer: Sequence[Reaction], older: Sequence[Reaction], against: str, min_concurrent: float = MIN_CONCURRENT
+) -> Difference | None:
+    """The edit rate change over the span both versions' reactions overlap (``design = "overlapping"``).
+
+    For versions no alias history routed: their reactions' times are all there is. Weaker than
+    ``concurrent``: a version replaced outright collects late reactions after the switch, which
+    overlap its successor's first ones.
+    """
+    since = max(min(r.occurred_at for r in newer), min(r.occurred_at for r in older))
+    until = min(max(r.occurred_at for r in newer), max(r.occurred_at for r in older))
+    if since > until:
+        return None
+    span = ServedPeriod(against, None, 0.0, since, until + timedelta(microseconds=1))
+    found = concurrent_change(newer, older, against, min_concurrent, [span])
+    return None if found is None else replace(found, design="overlapping")
+
+
+def _against(
+    version: str,
+    by_version: Mapping[str, Sequence[Reaction]],
+    first: Mapping[str, datetime],
+    served: Sequence[ServedPeriod] | None,
+) -> str | None:
+    """The version ``version`` is compared with (None: none, it came first or it is ``unknown``)."""
+    if version == UNKNOWN:
+        return None
+    earlier = {v for v in by_version if v not in (version, UNKNOWN) and (first[v], v) < (first[version], version)}
+    if served:
+        previous = replaced(served, version)
+        if previous in earlier:
+            return previous
+    # The version most of the reactions just before this one's first came from.
+    before = sorted(
+        (r.occurred_at, r.model_version) for v in earlier for r in by_version[v] if r.occurred_at < first[version]
+    )[-PRECEDING:]
+    if not before:
+        return None
+    counts: dict[str, int] = {}
+    for _, v in before:
+        counts[v] = counts.get(v, 0) + 1
+    return max(counts, key=lambda v: (counts[v], first[v]))
 
 
 def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
@@ -210,25 +200,41 @@ def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
         counts[reaction.signal] = counts.get(reaction.signal, 0.0) + reaction.weight
     users = [(counts, sum(counts.values())) for counts in per_user.values()]
     squares = sum(reaction.weight * reaction.weight for reaction in reactions)
+    identified = sum(1 for cluster in per_user if cluster.startswith("user:"))
     return {
-        signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users], squares) for signal in SIGNALS
+        signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users], squares, identified)
+        for signal in SIGNALS
     }
 
 
 def concurrent_change(
-    newer: Sequence[Reaction], older: Sequence[Reaction], against: str, min_concurrent: float = MIN_CONCURRENT
+    newer: Sequence[Reaction],
+    older: Sequence[Reaction],
+    against: str,
+    min_concurrent: float = MIN_CONCURRENT,
+    windows: Sequence[ServedPeriod] = (),
 ) -> Difference | None:
-    """The edit rate of ``newer`` minus ``older`` over the period both were served, when each has
-    ``min_concurrent`` reactions there (a rollout's arms); None otherwise (compare before/after)."""
-    since = max(min(r.occurred_at for r in newer), min(r.occurred_at for r in older))
-    until = min(max(r.occurred_at for r in newer), max(r.occurred_at for r in older))
-    if since > until:
+    """The edit rate of ``newer`` minus ``older`` over ``windows`` (periods both answered side by side).
+
+    Only identified users' reactions count (requests without a user id always go to the current
+    version: they are no arm's). None unless each side has ``min_concurrent`` reactions there; a
+    rollout whose share changed is compared window by window and the differences combined.
+    """
+    strata: list[tuple[list[Reaction], list[Reaction]]] = []
+    for window in windows:
+        sides = [[r for r in side if r.user_id and window.holds(r.occurred_at)] for side in (newer, older)]
+        if sides[0] and sides[1]:
+            strata.append((sides[0], sides[1]))
+    counts = [sum(len(stratum[index]) for stratum in strata) for index in (0, 1)]
+    if not strata or min(counts) < min_concurrent:  # reactions, not weights: a sampled thumbs-up is one
         return None
-    both = [[r for r in side if since <= r.occurred_at <= until] for side in (newer, older)]
-    if any(len(side) < min_concurrent for side in both):  # reactions, not weights: a sampled thumbs-up is one
-        return None
-    found = difference(signal_rates(both[0])["edit"], signal_rates(both[1])["edit"], against)
-    return replace(found, design="concurrent", since=since, until=until)
+    parts = [
+        (difference(signal_rates(mine)["edit"], signal_rates(theirs)["edit"], against), len(mine), len(theirs))
+        for mine, theirs in strata
+    ]
+    found = parts[0][0] if len(parts) == 1 else combined(parts, against)
+    moments = [r.occurred_at for mine, theirs in strata for r in (*mine, *theirs)]
+    return replace(found, design="concurrent", since=min(moments), until=max(moments))
 
 
 def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[Reaction]:
@@ -240,8 +246,15 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
         if table == DPO_PAIRS:
             signal, weight = "edit", 1.0
         elif table == POSITIVE_EXAMPLES:
-            sampling_rate = float(row["sampling_rate"])
-            signal, weight = str(row["signal"]), (1.0 / sampling_rate if sampling_rate > 0 else 1.0)
+            signal, weight = str(row["signal"]), _inverse(float(row["sampling_rate"]))
+        elif table == REJECTIONS:
+            if row.get("stage") == Stage.DEDUP or row.get("signal") == Signal.VIEW.value:
+                # A repeat of a reaction its first occurrence counts (or, for a view or an unsampled
+                # thumbs-up, deliberately does not store); a view is no reaction at all.
+                continue
+            # A sampled thumbs-up dropped for PII in its answer stands for 1 / its rate, as a stored one.
+            scores = dict(row.get("scores") or ())
+            signal, weight = str(row["signal"]), _inverse(float(scores.get(SAMPLING_RATE_SCORE, 1.0)))
         else:
             signal, weight = str(row["signal"]), 1.0
         user = str(row.get("user_id") or "")
@@ -251,11 +264,15 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
     return reactions
 
 
+def _inverse(sampling_rate: float) -> float:
+    return 1.0 / sampling_rate if sampling_rate > 0 else 1.0
+
+
 _COLUMNS = {
     DPO_PAIRS: ("event_id", "user_id", "model_version", "occurred_at"),
     POSITIVE_EXAMPLES: ("event_id", "user_id", "model_version", "occurred_at", "signal", "rating", "sampling_rate"),
     FEEDBACK_SIGNALS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
-    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
+    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal", "stage", "scores"),
 }
 
 
@@ -274,9 +291,23 @@ def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
     return reactions
 
 
-def read_impact(catalog: CatalogSettings) -> list[VersionImpact]:
-    """Scan the tables and compute impact by version."""
-    return impact_by_version(read_reactions(catalog))
+def read_impact(catalog: CatalogSettings, registry_url: str | None = None) -> list[VersionImpact]:
+    """Scan the tables and compute impact by version; ``registry_url``: whose alias history says when
+    each version answered (without it, or where it cannot be read, no comparison is concurrent)."""
+    return impact_by_version(read_reactions(catalog), served=read_served(registry_url))
+
+
+def read_served(registry_url: str | None) -> list[ServedPeriod] | None:
+    """The served periods of the registry's alias history; None without a registry or when it cannot be read."""
+    if not registry_url:
+        return None
+    from flywheel.serving.registry import AliasError, RegistryView
+
+    try:
+        return served_periods(RegistryView(registry_url).read_alias())
+    except (AliasError, OSError) as exc:
+        log.warning("registry alias unreadable: impact compared before/after only", extra={"error": str(exc)})
+        return None
 
 
 def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
@@ -294,8 +325,11 @@ def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
 class ImpactRefresher:
     """Recomputes the impact gauges every ``interval_s`` in a background thread (0 = never)."""
 
-    def __init__(self, catalog: CatalogSettings, interval_s: float, max_versions: int) -> None:
+    def __init__(
+        self, catalog: CatalogSettings, interval_s: float, max_versions: int, registry_url: str | None = None
+    ) -> None:
         self.catalog = catalog
+        self.registry_url = registry_url
         self.interval_s = interval_s
         self.max_versions = max_versions
         self._stop = threading.Event()
@@ -304,7 +338,7 @@ class ImpactRefresher:
     def refresh(self) -> None:
         """Read the tables once and set the gauges; a failure is logged and retried next period."""
         try:
-            export_gauges(read_impact(self.catalog), self.max_versions)
+            export_gauges(read_impact(self.catalog, self.registry_url), self.max_versions)
         except Exception as exc:  # the catalog may be down or the tables not created yet; serving goes on
             log.warning("impact refresh failed", extra={"error": str(exc)})
 

@@ -1,7 +1,10 @@
-"""Impact by model version against a fixture whose figures are computed by hand."""
+"""Impact by model version against a fixture whose figures are computed by hand, and the comparisons
+the live-traffic audit found over-claiming (a switch read as a rollout, the wrong comparator, a
+rollout whose share grew, anonymous requests in one arm, the ``unknown`` version, few users)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,16 +12,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
-from flywheel.serving.impact import (
-    Rate,
-    Reaction,
-    design_effect,
-    difference,
-    export_gauges,
-    impact_by_version,
-    reactions_from_rows,
-    wilson,
-)
+from flywheel.serving.impact import Reaction, export_gauges, impact_by_version, reactions_from_rows
+from flywheel.serving.impact_statistics import Rate, critical_value, design_effect, difference, wilson
+from flywheel.serving.served import ServedPeriod
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -156,7 +152,11 @@ def test_a_rollout_compares_its_arms_in_the_same_period() -> None:
         Reaction(r.event_id.replace("base", "r1"), "r1", r.signal, r.occurred_at, user_id="r" + r.user_id)
         for r in _reactions("base", 10, 10, 3, minute=1000)
     ]
-    base, r1 = impact_by_version(before + rollout_base + rollout_r1)
+    served = [
+        ServedPeriod("base", None, 0.0, None, T0 + timedelta(minutes=1000)),
+        ServedPeriod("base", "r1", 0.5, T0 + timedelta(minutes=1000), None),
+    ]
+    base, r1 = impact_by_version(before + rollout_base + rollout_r1, served=served)
     change = r1.edit_rate_change
     assert change is not None and change.design == "concurrent"
     assert change.since == T0 + timedelta(minutes=1000) and change.until == T0 + timedelta(minutes=1009)
@@ -236,3 +236,130 @@ def test_gauges_are_capped_to_the_most_recent_versions() -> None:
     assert value("base", "edit") is None  # beyond the cap: no series
     assert value("r1", "edit") == pytest.approx(0.1) and value("r2", "edit") == pytest.approx(1.0)
     assert REGISTRY.get_sample_value("flywheel_impact_interactions", {"model_version": "r1"}) == 10
+
+
+def _at(minute: float) -> datetime:
+    return T0 + timedelta(minutes=minute)
+
+
+def _arm(version: str, users: list[str], start: int, count: int, edit_share: float, seed: int) -> list[Reaction]:
+    """``count`` reactions a minute apart from ``users`` in turn, a seeded ``edit_share`` of them edits."""
+    draw = random.Random(seed)
+    return [
+        Reaction(
+            f"{version}-{seed}-{n}",
+            version,
+            "edit" if draw.random() < edit_share else "thumbs_up",
+            _at(start + n),
+            user_id=users[n % len(users)] if users else "",
+        )
+        for n in range(count)
+    ]
+
+
+USERS = [f"u{n}" for n in range(40)]
+
+
+def test_a_version_replaced_outright_is_not_concurrent_with_its_successor() -> None:
+    # base answers until minute 600, then r1 for everyone; base's edits keep arriving for 30
+    # minutes after the switch (31 of them). Both edit alike: reaction times overlap, service did not.
+    base = _arm("base", USERS, 0, 600, 0.5, 1) + [
+        Reaction(f"late{n}", "base", "edit", _at(600 + n), user_id=USERS[n]) for n in range(31)
+    ]
+    r1 = _arm("r1", USERS, 600, 600, 0.5, 2)
+    served = [ServedPeriod("base", None, 0.0, None, _at(600)), ServedPeriod("r1", None, 0.0, _at(600), None)]
+
+    _, figure = impact_by_version(base + r1, served=served)
+    change = figure.edit_rate_change
+    assert change is not None and change.design == "sequential" and change.against == "base"
+    # Without the history, reaction times are all there is: the overlap is labelled for what it is.
+    _, figure = impact_by_version(base + r1)
+    assert figure.edit_rate_change is not None and figure.edit_rate_change.design == "overlapping"
+
+
+def test_a_version_is_compared_with_the_one_it_replaced_not_the_one_before_it() -> None:
+    # base, then r1 (worse, rolled back), then r2 (as good as base) replaces base.
+    base = _arm("base", USERS, 0, 400, 0.3, 1) + _arm("base", USERS, 800, 400, 0.3, 2)
+    r1 = _arm("r1", USERS, 400, 400, 0.7, 3)
+    r2 = _arm("r2", USERS, 1200, 400, 0.3, 4)
+    served = [
+        ServedPeriod("base", None, 0.0, None, _at(400)),
+        ServedPeriod("r1", None, 0.0, _at(400), _at(800)),
+        ServedPeriod("base", None, 0.0, _at(800), _at(1200)),
+        ServedPeriod("r2", None, 0.0, _at(1200), None),
+    ]
+
+    for history in (served, None):  # without the history: the version most reactions just before came from
+        figures = {figure.model_version: figure for figure in impact_by_version(base + r1 + r2, served=history)}
+        change = figures["r2"].edit_rate_change
+        assert change is not None and change.against == "base" and change.low < 0 < change.high
+
+
+def test_a_rollout_whose_share_grew_is_compared_period_by_period() -> None:
+    # 10% of users on r1 on day one (users edit 60%), 50% on day two (users edit 20%); r1 is as good
+    # as base. Pooled over both days, r1's arm leans to the easier day.
+    day = 1440
+    base = _arm("base", USERS[4:], 0, 1296, 0.6, 1) + _arm("base", USERS[20:], day, 720, 0.2, 2)
+    r1 = _arm("r1", USERS[:4], 0, 144, 0.6, 3) + _arm("r1", USERS[:20], day, 720, 0.2, 4)
+    served = [
+        ServedPeriod("base", "r1", 0.1, None, _at(day)),
+        ServedPeriod("base", "r1", 0.5, _at(day), None),
+    ]
+
+    _, figure = impact_by_version(base + r1, served=served)
+    change = figure.edit_rate_change
+    assert change is not None and change.design == "concurrent"
+    assert change.low < 0 < change.high
+    # Pooled over the two days, r1's arm (mostly day two) looked better by about 0.19.
+    pooled = sum(r.signal == "edit" for r in r1) / len(r1) - sum(r.signal == "edit" for r in base) / len(base)
+    assert pooled < -0.1
+
+
+def test_reactions_without_a_user_are_no_arm_of_a_rollout() -> None:
+    # Requests without a user id always get the current version: their users (who edit more) would
+    # all sit in base's arm.
+    base = _arm("base", USERS[:20], 0, 400, 0.3, 1) + _arm("base", [], 0, 400, 0.7, 2)
+    r1 = _arm("r1", USERS[20:], 0, 400, 0.3, 3)
+    served = [ServedPeriod("base", "r1", 0.5, None, None)]
+
+    base_figure, r1_figure = impact_by_version(base + r1, served=served)
+    change = r1_figure.edit_rate_change
+    assert change is not None and change.design == "concurrent" and change.low < 0 < change.high
+    assert base_figure.rates["edit"].users == 20  # the column counts users, not anonymous reactions
+
+
+def test_answers_of_an_unknown_version_are_shown_never_compared() -> None:
+    unknown = _arm("unknown", USERS, 0, 100, 0.9, 1)
+    base = _arm("base", USERS, 50, 200, 0.5, 2)
+    r1 = _arm("r1", USERS, 250, 200, 0.2, 3)
+
+    figures = {figure.model_version: figure for figure in impact_by_version(unknown + base + r1)}
+    assert figures["unknown"].edit_rate_change is None and figures["base"].edit_rate_change is None
+    change = figures["r1"].edit_rate_change
+    assert change is not None and change.against == "base"
+
+
+def test_few_users_widen_the_interval_by_students_t() -> None:
+    # 5 users of 20 reactions, each editing a different share: the clustered variance is estimated
+    # from 5 users, so t with 4 degrees of freedom (2.78), not 1.96.
+    reactions = [
+        Reaction(f"u{u}-{i}", "v", "edit" if i < 4 * u + 2 else "thumbs_up", _at(i), user_id=f"u{u}")
+        for u in range(5)
+        for i in range(20)
+    ]
+    (figure,) = impact_by_version(reactions)
+    edit = figure.rates["edit"]
+    effective = edit.total / edit.design_effect
+    assert (edit.low, edit.high) == pytest.approx(wilson(edit.value * effective, effective, critical_value(5)))
+    assert critical_value(5) == pytest.approx(2.776, abs=1e-3) and critical_value(40) == pytest.approx(1.96, abs=1e-3)
+
+
+def test_rejection_rows_that_are_no_new_reaction_are_left_out_and_dropped_positives_weigh_their_rate() -> None:
+    rows = [
+        _row("d1", "base", 1, signal="view", stage="dedup", scores=[]),  # a redelivered view
+        _row("d2", "base", 2, signal="thumbs_up", stage="dedup", scores=[]),  # a repeat of an unsampled one
+        _row("p1", "base", 3, signal="thumbs_up", stage="policy", scores=[("pii:email", 1.0), ("sampling_rate", 0.01)]),
+        _row("e1", "base", 4, signal="edit", stage="distance", scores=[]),
+    ]
+    reactions = reactions_from_rows(REJECTIONS, rows)
+    assert [(r.event_id, r.weight) for r in reactions] == [("p1", 100.0), ("e1", 1.0)]
