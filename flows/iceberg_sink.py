@@ -220,7 +220,7 @@ class TableCommitter:
                     rows = self._reread(rows)
                     stale = False
                 if rows:  # the rules as the table holds them now (a load): not for a progress-only commit
-                    rows = left_out_quarantined(rows, self._load_table(self.name), self.name)
+                    rows = left_out_quarantined(rows, self._load_table(self.name), self.name, self._branch)
                 offsets = merge_offsets(self.committed, progress, row_maxima(rows))
                 if not rows and offsets == self.committed:
                     outage.cleared()

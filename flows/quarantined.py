@@ -20,15 +20,16 @@ from flywheel.schemas.records import TableRow
 log = logging.getLogger(__name__)
 
 
-def left_out_quarantined(rows: list[TableRow], now: Table, name: str) -> list[TableRow]:
-    """``rows`` but those a quarantine rule of the table (``now``: as it is now) holds; decided, not written.
+def left_out_quarantined(rows: list[TableRow], now: Table, name: str, branch: str = "main") -> list[TableRow]:
+    """``rows`` but those a quarantine rule of the table (``now``: as it is now) for ``branch`` holds; decided,
+    not written.
 
     ``now`` is a fresh load, not the metadata the committer's append builds on: that must stay the
     one it last saw (a conflict is how it learns of other writers' offsets).
     """
     if not rows:
         return rows
-    rules = quarantine_rules(now.properties)
+    rules = quarantine_rules(now.properties, branch)
     if not rules:
         return rows
     kept = [row for row in rows if not any(rule.holds(row.values) for rule in rules)]
@@ -45,7 +46,9 @@ def enforce_landed_rules(written: list[TableRow], committed: Table, branch: str)
     flow: the rows then stay until the quarantine runs again.
     """
     name = committed.name()[-1]
-    rules = [rule for rule in quarantine_rules(committed.properties) if any(rule.holds(r.values) for r in written)]
+    rules = [
+        rule for rule in quarantine_rules(committed.properties, branch) if any(rule.holds(r.values) for r in written)
+    ]
     if not rules:
         return False
     try:

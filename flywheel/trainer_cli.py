@@ -195,6 +195,12 @@ def export(
         "template).",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    only_held: bool = typer.Option(
+        False,
+        "--only-held",
+        help="Leave out the snapshot's pairs the table no longer holds (quarantined, reverted or deleted since): "
+        "what a training run on it trains on.",
+    ),
 ) -> None:
     """Write dpo_gold_v1.jsonl ({"prompt","chosen","rejected"} per line, with earlier turns) from a snapshot or tag."""
     from flywheel.infra.catalog import open_catalog, table_identifier
@@ -204,11 +210,21 @@ def export(
     settings = _settings()
     with _clear_errors():
         table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
-        report = export_jsonl(table, ref, output, conversational=conversational, show_progress=progress)
+        report = export_jsonl(
+            table, ref, output, conversational=conversational, show_progress=progress, only_held=only_held
+        )
     shape = "conversational" if conversational else "standard"
     console.print(f"wrote {report.rows} pairs ({shape}) from snapshot {report.snapshot_id} to {report.path}")
     if report.without_turns:
         console.print(f"{report.without_turns} pairs had a malformed stored conversation: written without it")
+    if report.removed_since and only_held:
+        console.print(f"left out {report.removed_since} pairs the table no longer holds (removed since the snapshot)")
+    elif report.removed_since:
+        console.print(
+            f"[yellow]warning:[/yellow] {report.removed_since} of these pairs were removed from the table since "
+            "(quarantined, reverted or deleted) and a training run on this snapshot left them out; "
+            "--only-held leaves them out here too"
+        )
 
 
 @app.command("prepare-model")

@@ -55,26 +55,26 @@ class QuarantineRule:
     end: datetime
     user_id: str | None
     reason: str
+    branch: str = "main"  # the branch whose writers leave the window out (rules stored before: main)
 
     @property
     def rule_id(self) -> str:
-        """A stable id: the same window and user quarantined twice is one rule."""
-        window = f"{self.start.isoformat()}|{self.end.isoformat()}|{self.user_id or ''}"
+        """A stable id: the same window, user and branch quarantined twice is one rule, whatever UTC offset."""
+        start, end = (moment.astimezone(UTC).isoformat() for moment in (self.start, self.end))
+        window = f"{start}|{end}|{self.user_id or ''}" + (f"|{self.branch}" if self.branch != "main" else "")
         return hashlib.sha256(window.encode()).hexdigest()[:12]
 
     def encode(self) -> str:
         """The property value."""
-        return json.dumps(
-            {"from": self.start.isoformat(), "to": self.end.isoformat(), "user_id": self.user_id, "reason": self.reason}
-        )
+        data = {"from": self.start.isoformat(), "to": self.end.isoformat(), "user_id": self.user_id}
+        return json.dumps({**data, "reason": self.reason, "branch": self.branch})
 
     @classmethod
     def decode(cls, value: str) -> QuarantineRule:
         """A rule from its property value."""
         data = json.loads(value)
-        return cls(
-            datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]), data["user_id"], data["reason"]
-        )
+        start, end = datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"])
+        return cls(start, end, data["user_id"], data["reason"], data.get("branch", "main"))
 
     def holds(self, values: Mapping[str, Any]) -> bool:
         """Whether a row (its column values) falls in the window, and is the user's when the rule names one."""
@@ -90,10 +90,11 @@ def _decoded(items: tuple[tuple[str, str], ...]) -> tuple[QuarantineRule, ...]:
     return tuple(QuarantineRule.decode(value) for _, value in items)
 
 
-def quarantine_rules(properties: Mapping[str, str]) -> tuple[QuarantineRule, ...]:
-    """The quarantine rules among a table's properties (decoded once per distinct set)."""
+def quarantine_rules(properties: Mapping[str, str], branch: str | None = None) -> tuple[QuarantineRule, ...]:
+    """The quarantine rules among a table's properties (decoded once per distinct set); only ``branch``'s if given."""
     items = tuple(sorted((key, value) for key, value in properties.items() if key.startswith(RULE_PREFIX)))
-    return _decoded(items) if items else ()
+    rules = _decoded(items) if items else ()
+    return rules if branch is None else tuple(rule for rule in rules if rule.branch == branch)
 
 
 def lift_quarantine(table: Table, rule_id: str) -> bool:
@@ -188,7 +189,11 @@ def quarantine(
     # The rule first, then the delete: a row the flow commits after the rule is left out by the
     # sink, or deleted by it right after its commit when the rule landed while it was committing
     # (:func:`enforce_quarantine`); one committed before the rule is in the table the delete reads.
-    rule = QuarantineRule(start, end, user_id, reason)
+    if branch != "main" and branch not in table.metadata.refs:
+        raise DatasetError(
+            f"no branch {branch!r} on {'.'.join(table.name())}; nothing quarantined (check catalog.branch)"
+        )
+    rule = QuarantineRule(start, end, user_id, reason, branch)
     _commit_properties(
         table, lambda transaction: transaction.set_properties({RULE_PREFIX + rule.rule_id: rule.encode()})
     )

@@ -82,18 +82,23 @@ def positives_snapshot_for_run(
     """The positives snapshot a run checks forgetting on: the latest one at or before training starts.
 
     The trigger's own (current at the pairs' commit) can miss positives committed a moment later by
-    the same flow checkpoint, so the run takes the latest one and records it in its status file;
-    a retrained run (after a crash) reuses the recorded one.
+    the same flow checkpoint, so the run takes the latest one, tags it and records it in its status
+    file; a retrained run (after a crash) reuses the recorded one, or the tagged one.
     """
     status = registry.read_status(run_id)
     if status and "positives_snapshot_id" in status:
         recorded: int | None = status["positives_snapshot_id"]
         return recorded
     try:
-        current = catalog.load_table(trigger.positives_table).current_snapshot()
+        table = catalog.load_table(trigger.positives_table)
     except Exception:  # a deployment without positives still trains; the card and the gates say so
         log.warning("positives table unavailable; forgetting has no evidence", exc_info=True)
         return None
+    # A run that died after tagging, before its status said so: the tag names its choice.
+    tagged = table.metadata.refs.get(snapshot_tag(run_id))
+    if tagged is not None:
+        return tagged.snapshot_id
+    current = table.current_snapshot()
     return current.snapshot_id if current else trigger.positives_snapshot_id
 
 

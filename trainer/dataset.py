@@ -139,12 +139,10 @@ def still_held(table: Table, rows: list[dict[str, Any]], snapshot_id: int) -> He
     Training on the snapshot as it was would train on exactly what someone took out: the pairs
     the table no longer holds are left out (compaction rewrites files, not rows).
     """
-    table.refresh()
+    held_ids = _held_ids(table, snapshot_id)
     head = branch_head(table)
-    if head is None or not _removed_since(table, head, snapshot_id):
+    if held_ids is None or head is None:
         return HeldPairs(rows, 0, None)
-    ids = table.scan(snapshot_id=head.snapshot_id, selected_fields=("pair_id",)).to_arrow()["pair_id"]
-    held_ids = set(ids.to_pylist())
     kept = [row for row in rows if row["pair_id"] in held_ids]
     return HeldPairs(kept, len(rows) - len(kept), head.snapshot_id)
 
@@ -325,6 +323,9 @@ class ExportReport:
     rows: int
     snapshot_id: int
     without_turns: int = 0  # rows whose stored conversation was malformed: exported without it
+    # Pairs of the snapshot the table's head no longer holds (quarantined, reverted, deleted since):
+    # written unless ``only_held``, left out if it is. A training run left them out too.
+    removed_since: int = 0
 
 
 def export_example(row: dict[str, Any], conversational: bool) -> tuple[dict[str, Any], bool]:
@@ -340,18 +341,28 @@ def export_example(row: dict[str, Any], conversational: bool) -> tuple[dict[str,
 
 
 def export_jsonl(
-    table: Table, ref: str, destination: str | Path, *, conversational: bool = True, show_progress: bool = False
+    table: Table,
+    ref: str,
+    destination: str | Path,
+    *,
+    conversational: bool = True,
+    show_progress: bool = False,
+    only_held: bool = False,
 ) -> ExportReport:
     """Write one TRL DPO example per line (:func:`export_example`) of snapshot/tag ``ref`` to ``destination``.
 
     ``destination`` is a local path or an fsspec URL; the file is written whole or not at all
-    for local paths (temporary file, then rename).
+    for local paths (temporary file, then rename). Pairs of ``ref`` that the table's head no
+    longer holds are counted (``removed_since``) and, with ``only_held``, left out: what a
+    training run on ``ref`` trains on (:func:`still_held`), not the snapshot as it was.
     """
     import fsspec
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     snapshot = resolve_snapshot(table, ref)
     expected = total_records(snapshot)
+    held_ids = _held_ids(table, snapshot.snapshot_id)
+    removed = 0
     destination = str(destination)
     local = "://" not in destination
     target = f"{destination}.partial" if local else destination
@@ -360,6 +371,8 @@ def export_jsonl(
     written = without_turns = 0
     names = {column.name for column in table.schema().columns}
     selected = EXPORT_COLUMNS + tuple(c for c in OPTIONAL_PAIR_COLUMNS if c in names)
+    if held_ids is not None and "pair_id" not in selected:
+        selected += ("pair_id",)
     reader = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=selected).to_arrow_batch_reader()
     columns = (
         TextColumn("[bold]export"),
@@ -372,6 +385,10 @@ def export_jsonl(
         for batch in reader:
             lines = []
             for row in batch.to_pylist():
+                if held_ids is not None and row["pair_id"] not in held_ids:
+                    removed += 1
+                    if only_held:
+                        continue
                 example, usable = export_example(row, conversational)
                 lines.append(orjson.dumps(example) + b"\n")
                 without_turns += not usable
@@ -383,4 +400,24 @@ def export_jsonl(
     if without_turns:
         log.warning("pairs with a malformed metadata.conversation exported without it", extra={"pairs": without_turns})
     log.info("exported dataset", extra={"rows": written, "snapshot_id": snapshot.snapshot_id})
-    return ExportReport(path=destination, rows=written, snapshot_id=snapshot.snapshot_id, without_turns=without_turns)
+    if removed:
+        log.warning(
+            "pairs of the exported snapshot were removed from the table since",
+            extra={"pairs": removed, "left_out": only_held, "snapshot_id": snapshot.snapshot_id},
+        )
+    return ExportReport(
+        path=destination,
+        rows=written,
+        snapshot_id=snapshot.snapshot_id,
+        without_turns=without_turns,
+        removed_since=removed,
+    )
+
+
+def _held_ids(table: Table, snapshot_id: int) -> set[str] | None:
+    """The pair ids the table's head holds, when something but appends was committed since ``snapshot_id``."""
+    table.refresh()
+    head = branch_head(table)
+    if head is None or not _removed_since(table, head, snapshot_id):
+        return None
+    return set(table.scan(snapshot_id=head.snapshot_id, selected_fields=("pair_id",)).to_arrow()["pair_id"].to_pylist())

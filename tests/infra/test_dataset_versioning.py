@@ -158,3 +158,34 @@ def test_cli_quarantines_and_lifts_on_the_training_tables(settings: Settings, mo
     assert f"dpo_pairs: rule {rule_id} lifted" in " ".join(lifted.output.split())
     table.refresh()
     assert quarantine_rules(table.properties) == ()
+
+
+def test_a_quarantine_names_an_existing_branch_and_holds_only_that_branchs_writers(settings: Settings) -> None:
+    from datetime import timezone
+
+    from flywheel.flows.quarantined import left_out_quarantined
+    from flywheel.infra.dataset import QuarantineRule
+    from flywheel.schemas.records import SourceCoordinates, TableRow
+
+    produce_edits(settings, ["ok-1"], user_id="user-a", hours=1)
+    run_until_drained(settings.flow_config())
+    table = open_catalog(settings.catalog).load_table(table_identifier(settings.catalog, DPO_PAIRS))
+    window = (T0, T0 + timedelta(hours=2))
+    # A misspelt branch was "quarantined 0 rows" and its rule stopped main's sink from taking the window.
+    with pytest.raises(DatasetError, match="no branch 'trail'"):
+        quarantine(table, *window, "attack", branch="trail")
+    assert quarantine_rules(table.properties) == ()
+
+    table.manage_snapshots().create_branch(table.current_snapshot().snapshot_id, "replay-x").commit()  # type: ignore[union-attr]
+    removal = quarantine(table, *window, "attack on the replay", branch="replay-x")
+    assert removal.rows == 1
+    row = TableRow(DPO_PAIRS, SourceCoordinates("t", 0, 9, 0), {"occurred_at": T0 + timedelta(hours=1)})
+    table.refresh()
+    assert left_out_quarantined([row], table, DPO_PAIRS, "main") == [row]  # main's writers take the window
+    assert left_out_quarantined([row], table, DPO_PAIRS, "replay-x") == []
+    assert pairs(settings) == ["ok-1"]  # main untouched
+
+    # The same window given at another UTC offset is the same rule (lifting its id lifts it).
+    plus_two = timezone(timedelta(hours=2))
+    shifted = QuarantineRule(window[0].astimezone(plus_two), window[1].astimezone(plus_two), None, "x", "replay-x")
+    assert shifted.rule_id == QuarantineRule(*window, None, "y", "replay-x").rule_id == removal.rule_id

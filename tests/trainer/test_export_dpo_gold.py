@@ -129,3 +129,37 @@ def test_export_from_tag_carries_turns_loads_with_datasets_and_trains(settings: 
     chat_model = build_tiny_model(tmp_path / "tiny-chat", chat=True)
     assert _train_one_step(output, chat_model, tmp_path / "dpo-chat") > 0
     assert _train_one_step(standard, build_tiny_model(tmp_path / "tiny"), tmp_path / "dpo-plain") > 0
+
+
+def test_export_of_a_tag_says_what_was_removed_since_and_only_held_leaves_it_out(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A run's tag names the trigger's snapshot; a quarantine after it removes one user's pairs from
+    # the table (not from the snapshot), and the run trains without them. Export says so.
+    from datetime import datetime
+
+    from flywheel.infra.dataset import quarantine
+
+    catalog = open_catalog(settings.catalog)
+    pairs = ensure_tables(catalog, settings.catalog)[DPO_PAIRS]
+    append_rows(pairs, pair_rows(24))
+    identifier = table_identifier(settings.catalog, DPO_PAIRS)
+    tagged = catalog.load_table(identifier).current_snapshot()
+    assert tagged is not None
+    catalog.load_table(identifier).manage_snapshots().create_tag(tagged.snapshot_id, "train-r000000000001").commit()
+    users = pair_rows(24)["user_id"].to_pylist()
+    removal = quarantine(catalog.load_table(identifier), datetime(2000, 1, 1), datetime(2100, 1, 1), "poison", users[0])
+    assert removal.rows == users.count(users[0]) > 0
+
+    runner = CliRunner()
+    whole, held = tmp_path / "whole.jsonl", tmp_path / "held.jsonl"
+    result = runner.invoke(app, ["export", "-r", "train-r000000000001", "-o", str(whole)], env=_env(settings))
+    assert result.exit_code == 0, result.output
+    assert len(whole.read_text().splitlines()) == 24  # the snapshot as it was, with a warning
+    assert f"{removal.rows} of these pairs were removed from the table since" in " ".join(result.output.split())
+    result = runner.invoke(
+        app, ["export", "-r", "train-r000000000001", "-o", str(held), "--only-held"], env=_env(settings)
+    )
+    assert result.exit_code == 0, result.output
+    assert len(held.read_text().splitlines()) == 24 - removal.rows
+    assert f"left out {removal.rows} pairs" in " ".join(result.output.split())

@@ -70,3 +70,28 @@ def test_one_trigger_per_crossing_across_restarts(settings: Settings) -> None:
     # Keys spread triggers over partitions, and there is no order across partitions.
     on_topic = _triggers(settings)
     assert sorted(t.trigger_id for t in on_topic) == sorted([first.trigger_id, second[0].trigger_id])
+
+
+def test_a_retried_run_takes_the_positives_its_tag_names(settings: Settings) -> None:
+    # The run tagged the positives snapshot it chose, then died before its status said so; the flow
+    # committed more positives meanwhile. The retry must take the tagged one (a newer one conflicted
+    # with the tag on every retry, forever).
+    from flywheel.trainer.consumer import positives_snapshot_for_run, snapshot_tag
+    from flywheel.trainer.events import run_id_for
+    from flywheel.trainer.registry import Registry
+
+    settings = revised(settings, trainer=TrainerSettings(threshold=10))
+    catalog = open_catalog(settings.catalog)
+    tables = ensure_tables(catalog, settings.catalog)
+    append_rows(tables[POSITIVE_EXAMPLES], positive_rows(4))
+    append_rows(tables[DPO_PAIRS], pair_rows(10))
+    (trigger,) = tracker.check(settings.trainer_config(), catalog).emitted
+    run_id = run_id_for(trigger.trigger_id)
+    positives = catalog.load_table(trigger.positives_table)
+    chosen = positives.current_snapshot()
+    assert chosen is not None
+    positives.manage_snapshots().create_tag(chosen.snapshot_id, snapshot_tag(run_id)).commit()
+    append_rows(catalog.load_table(trigger.positives_table), positive_rows(2, start=4))
+    registry = Registry.from_settings("", settings.state_dir)
+
+    assert positives_snapshot_for_run(catalog, trigger, registry, run_id) == chosen.snapshot_id
