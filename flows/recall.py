@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table
 
 from flywheel.infra.catalog import branch_head, occurred_since, read_rows
@@ -73,10 +74,26 @@ class Recalled:
     kept: dict[str, list[KeptEvent]] = field(default_factory=dict)
 
 
-def recall(tables: Mapping[str, Table], branch: str, curation: CurationSettings) -> Recalled:
-    """Read back what the quota and dedup steps must remember from the tables' ``branch`` heads."""
+def recall(
+    tables: Mapping[str, Table],
+    branch: str,
+    curation: CurationSettings,
+    before: Mapping[tuple[str, int], int] | None = None,
+) -> Recalled:
+    """Read back what the quota and dedup steps must remember from the tables' ``branch`` heads.
+
+    ``before``: only rows from below these source positions (a replay from mid-stream remembers what
+    main decided before its start, as main's flow did when it reached it); the window is then
+    counted back from the newest of those rows, which takes reading them all.
+    """
     started = time.perf_counter()
-    newest = _newest_day(tables.values(), branch)
+    if before is None:
+        newest = _newest_day(tables.values(), branch)
+        candidates: dict[str, list[dict[str, Any]]] | None = None
+    else:
+        candidates = {name: _below(_rows(table, branch, None, name), before) for name, table in tables.items()}
+        days = [row["occurred_at"].date() for rows in candidates.values() for row in rows]
+        newest = max(days) if days else None
     if newest is None:
         return Recalled()
     lateness = timedelta(days=curation.quota.allowed_lateness_days)
@@ -88,7 +105,10 @@ def recall(tables: Mapping[str, Table], branch: str, curation: CurationSettings)
     pairs: dict[str, list[StoredPair]] = {}
     kept: dict[str, list[KeptEvent]] = {}
     for name, table in tables.items():
-        for row in _rows(table, branch, since, name):
+        rows = _rows(table, branch, since, name) if candidates is None else candidates[name]
+        for row in rows:
+            if candidates is not None and _aware(row["occurred_at"]) < since:
+                continue
             position = Position(row["source_topic"], row["source_partition"], row["source_offset"])
             if name == DPO_PAIRS and row.get("source") != "reviewer":
                 pair = StoredPair(row["user_id"], row["segment"], row["occurred_at"], position)
@@ -114,7 +134,18 @@ def recall(tables: Mapping[str, Table], branch: str, curation: CurationSettings)
     return Recalled(pairs, kept)
 
 
-def _rows(table: Table, branch: str, since: datetime, name: str) -> list[dict[str, Any]]:
+def _below(rows: list[dict[str, Any]], before: Mapping[tuple[str, int], int]) -> list[dict[str, Any]]:
+    """The rows from source positions below ``before`` (a partition it does not name: none)."""
+    return [
+        row for row in rows if row["source_offset"] < before.get((row["source_topic"], row["source_partition"]), -1)
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _rows(table: Table, branch: str, since: datetime | None, name: str) -> list[dict[str, Any]]:
     head = branch_head(table, branch)
     if head is None:
         return []
@@ -124,7 +155,8 @@ def _rows(table: Table, branch: str, since: datetime, name: str) -> list[dict[st
         wanted += ["user_id", "segment", "source"]
     if name == REJECTIONS:
         wanted += ["stage", "reason"]
-    return read_rows(table, head, occurred_since(since), tuple(column for column in wanted if column in columns))
+    columns_read = tuple(column for column in wanted if column in columns)
+    return read_rows(table, head, AlwaysTrue() if since is None else occurred_since(since), columns_read)
 
 
 def _newest_day(tables: Iterable[Table], branch: str) -> date | None:

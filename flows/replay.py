@@ -22,6 +22,7 @@ from flywheel.flows.runner import RunSummary, StartRequest, preflight, run_until
 from flywheel.infra.catalog import (
     LINEAGE_COLUMNS,
     branch_head,
+    committed_offsets,
     ensure_tables,
     from_source,
     open_catalog,
@@ -84,8 +85,14 @@ def _compare(report: ReplayReport, settings: FlowConfig, branch: str, start_offs
     topic = settings.topics.interactions
     main = _outcomes(tables, "main", topic, start_offsets)
     replayed = _outcomes(tables, branch, topic, start_offsets)
-    # Only messages the replay read: up to the branch's highest offset per partition.
+    # Only messages the replay read: up to what the branch's offsets ledger records per partition
+    # (a message the replay decided and stored nowhere, a thumbs-up left unsampled, is still read),
+    # or its highest stored row where the ledger says less.
     reach: dict[int, int] = {}
+    for table in tables.values():
+        for (ledger_topic, partition), offset in committed_offsets(table, branch).items():
+            if ledger_topic == topic:
+                reach[partition] = max(reach.get(partition, -1), offset)
     for position in replayed:
         reach[position.partition] = max(reach.get(position.partition, -1), position.offset)
     positions = {p for p in main.keys() | replayed.keys() if p.offset <= reach.get(p.partition, -1)}

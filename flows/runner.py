@@ -27,7 +27,7 @@ from flywheel.flows.group_offsets import GroupOffsets
 from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitter
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
-from flywheel.flows.recall import recall
+from flywheel.flows.recall import Recalled, recall
 from flywheel.flows.tally import RunStats
 from flywheel.flows.winner_files import WinnerFiles, referenced_by_store
 from flywheel.infra.catalog import (
@@ -216,7 +216,7 @@ def run_flow(
     branch = settings.catalog.branch
     group = GroupOffsets(settings.kafka, load_table, contracts(), branch) if branch == "main" else None
     # The quota and dedup promises as the tables hold them: recovery state may be missing or older.
-    recalled = recall(tables, settings.catalog.branch, settings.curation)
+    recalled = recall_for_start(tables, settings, start_offsets)
     flow = build_flow(
         CurationChain.build(settings.curation, settings.validation, settings.topics)
         .recalling(recalled)
@@ -275,6 +275,19 @@ def run_flow(
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
         summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
     return summary
+
+
+def recall_for_start(tables: dict[str, Table], settings: FlowConfig, start_offsets: dict[int, int]) -> Recalled:
+    """What dedup and quota remember at start: the branch's rows, or for a new branch started mid-stream
+    (a replay), main's rows below the start: main's flow remembered them when it got there, and a
+    replay without them would take duplicates and over-quota pairs main rightly refused."""
+    branch = settings.catalog.branch
+    fresh = branch != "main" and all(branch_head(table, branch) is None for table in tables.values())
+    if not fresh or not any(start_offsets.values()):
+        return recall(tables, branch, settings.curation)
+    topic = settings.topics.interactions
+    before = {(topic, partition): offset for partition, offset in start_offsets.items()}
+    return recall(tables, "main", settings.curation, before=before)
 
 
 def flywheel_cause(exc: BaseException) -> FlywheelError | None:
