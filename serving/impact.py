@@ -55,7 +55,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flywheel.config import CatalogSettings
-from flywheel.operators.outcome import Stage
+from flywheel.operators.dedup import DUPLICATE_EVENT_ID
 from flywheel.operators.review import REVIEWER_SOURCE
 from flywheel.operators.sampling import SAMPLING_RATE_SCORE
 from flywheel.schemas.events import Signal
@@ -248,9 +248,10 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
         elif table == POSITIVE_EXAMPLES:
             signal, weight = str(row["signal"]), _inverse(float(row["sampling_rate"]))
         elif table == REJECTIONS:
-            if row.get("stage") == Stage.DEDUP or row.get("signal") == Signal.VIEW.value:
-                # A repeat of a reaction its first occurrence counts (or, for a view or an unsampled
-                # thumbs-up, deliberately does not store); a view is no reaction at all.
+            if row.get("reason") == DUPLICATE_EVENT_ID or row.get("signal") == Signal.VIEW.value:
+                # A redelivery of an event its first occurrence counts (or, for an unsampled thumbs-up,
+                # deliberately does not store); a view is no reaction at all. A duplicate of another
+                # event's content (another user making the same edit) is a reaction of its own.
                 continue
             # A sampled thumbs-up dropped for PII in its answer stands for 1 / its rate, as a stored one.
             scores = dict(row.get("scores") or ())
@@ -272,7 +273,7 @@ _COLUMNS = {
     DPO_PAIRS: ("event_id", "user_id", "model_version", "occurred_at"),
     POSITIVE_EXAMPLES: ("event_id", "user_id", "model_version", "occurred_at", "signal", "rating", "sampling_rate"),
     FEEDBACK_SIGNALS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
-    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal", "stage", "scores"),
+    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal", "reason", "scores"),
 }
 
 

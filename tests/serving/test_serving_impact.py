@@ -356,10 +356,12 @@ def test_few_users_widen_the_interval_by_students_t() -> None:
 
 def test_rejection_rows_that_are_no_new_reaction_are_left_out_and_dropped_positives_weigh_their_rate() -> None:
     rows = [
-        _row("d1", "base", 1, signal="view", stage="dedup", scores=[]),  # a redelivered view
-        _row("d2", "base", 2, signal="thumbs_up", stage="dedup", scores=[]),  # a repeat of an unsampled one
+        _row("d1", "base", 1, signal="view", stage="dedup", reason="duplicate_event_id", scores=[]),  # redelivered
+        _row("d2", "base", 2, signal="thumbs_up", stage="dedup", reason="duplicate_event_id", scores=[]),
+        # another user's identical edit: a reaction of its own
+        _row("c1", "base", 2, signal="edit", stage="dedup", reason="duplicate_content", scores=[]),
         _row("p1", "base", 3, signal="thumbs_up", stage="policy", scores=[("pii:email", 1.0), ("sampling_rate", 0.01)]),
         _row("e1", "base", 4, signal="edit", stage="distance", scores=[]),
     ]
     reactions = reactions_from_rows(REJECTIONS, rows)
-    assert [(r.event_id, r.weight) for r in reactions] == [("p1", 100.0), ("e1", 1.0)]
+    assert [(r.event_id, r.weight) for r in reactions] == [("c1", 1.0), ("p1", 100.0), ("e1", 1.0)]
