@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -186,9 +187,7 @@ def _against(
     )[-PRECEDING:]
     if not before:
         return None
-    counts: dict[str, int] = {}
-    for _, v in before:
-        counts[v] = counts.get(v, 0) + 1
+    counts = Counter(v for _, v in before)
     return max(counts, key=lambda v: (counts[v], first[v]))
 
 
