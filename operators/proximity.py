@@ -210,7 +210,8 @@ class Group:
         return hits
 
 
-# "not", "never" and the "n't" of isn't / don't (tokens "isn t"), written with or without the apostrophe.
+# "not", "never", and the "n't" written without an apostrophe ("isnt"); :func:`tokens` expands
+# "isn't" to "is not", and with another mark in place of the apostrophe ("isn`t") it splits "isn t".
 _NEGATORS = frozenset({"not", "never", "isnt", "arent", "wasnt", "werent", "aint", "nt"})
 # What may stand between a negation and the word it negates: "not an idiot", "isn't such a dumb question".
 _NEGATED_FILLER = frozenset({"a", "an", "the", "so", "such", "that", "this", "very", "really", "at", "all"})
