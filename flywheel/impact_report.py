@@ -2,7 +2,8 @@
 
 Intervals are widened for reactions of one user (``serving/impact.py``); the change says whether
 it compares the period both versions were served (``concurrent``, a rollout's arms) or every
-reaction before and after (``sequential``, an observation, not an experiment).
+reaction before and after (``sequential``, an observation, not an experiment), and shows beside
+its one-look interval the one that holds however often the table is read (``any look``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def impact_table(figures: list[VersionImpact]) -> RichTable:
 
 
 def _change(change: Difference) -> str:
-    return f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}] vs {change.against} ({change.design})"
+    found = f"{change.value:+.1%} [{change.low:+.1%}, {change.high:+.1%}]"
+    if change.anytime_low is not None and change.anytime_high is not None:
+        found += f" any look [{change.anytime_low:+.1%}, {change.anytime_high:+.1%}]"
+    return f"{found} vs {change.against} ({change.design})"
 
 
 def _rate(figure: Rate) -> str:

@@ -254,7 +254,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
                 revolutions.append(
                     _revolution(console, settings, users, number, options, server, gateway, key, turn_once, review)
                 )
-        figures = read_impact(settings.catalog, config.registry_url)
+        figures = read_impact(settings.catalog, config.registry_url, settings.serving.impact_planned_reactions)
     finally:
         broker.stop()
     _print_impact(console, figures)

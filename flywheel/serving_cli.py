@@ -141,7 +141,9 @@ def impact(
     settings = _settings()
     try:
         with one_line_errors():
-            figures = read_impact(settings.catalog, settings.serving_config().registry_url)
+            figures = read_impact(
+                settings.catalog, settings.serving_config().registry_url, settings.serving.impact_planned_reactions
+            )
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
         console.print(f"[red]error:[/red] Iceberg table missing ({exc}); run the flow or `flywheel stack tables` first")
         raise typer.Exit(2) from exc

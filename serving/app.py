@@ -130,7 +130,11 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         settings.rollout.promotion_share,
     )
     impact = ImpactRefresher(
-        config.catalog, settings.impact_refresh_s, settings.impact_max_versions, config.registry_url
+        config.catalog,
+        settings.impact_refresh_s,
+        settings.impact_max_versions,
+        config.registry_url,
+        settings.impact_planned_reactions,
     )
 
     @asynccontextmanager

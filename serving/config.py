@@ -21,6 +21,7 @@ from flywheel.config import (
     TopicSettings,
     with_secret_files,
 )
+from flywheel.serving.impact_statistics import PLANNED_REACTIONS
 
 
 class RolloutSettings(Section):
@@ -108,6 +109,8 @@ class ServingSettings(Section):
     # Impact gauges (edit rate etc. by model_version) on /metrics: refresh period (0 = off) and cap.
     impact_refresh_s: float = Field(default=0.0, ge=0.0)
     impact_max_versions: int = Field(default=8, ge=1)
+    # Reactions per version the change's interval that holds at every look is tuned for (narrowest near it).
+    impact_planned_reactions: int = Field(default=PLANNED_REACTIONS, ge=1)
 
 
 class ServingConfig(Section):

@@ -63,8 +63,10 @@ from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving import metrics
 from flywheel.serving.impact_statistics import (
+    PLANNED_REACTIONS,
     Difference,
     Rate,
+    anytime,
     clustered_rate,
     combined,
     difference,
@@ -114,11 +116,14 @@ def impact_by_version(
     reactions: Iterable[Reaction],
     min_concurrent: float = MIN_CONCURRENT,
     served: Sequence[ServedPeriod] | None = None,
+    planned_reactions: float = PLANNED_REACTIONS,
 ) -> list[VersionImpact]:
     """Figures per model version, in order of first appearance, each compared with the one it replaced.
 
     ``served``: when each version answered (``serving/served.py``); without it no comparison is
     read as concurrent, as reaction times alone cannot show that two versions answered side by side.
+    Each change carries, beside its one-look interval, the one that holds at every look
+    (``impact_statistics.anytime``), tuned for ``planned_reactions`` per version.
     """
     seen: set[str] = set()
     by_version: dict[str, list[Reaction]] = {}
@@ -143,7 +148,7 @@ def impact_by_version(
                 change = concurrent_change(mine, theirs, against, min_concurrent, windows)
             else:  # versions the history never routed (another serving stack's): reaction times only
                 change = overlapping_change(mine, theirs, against, min_concurrent)
-            change = change or difference(rates["edit"], rates_of[against]["edit"], against)
+            change = anytime(change or difference(rates["edit"], rates_of[against]["edit"], against), planned_reactions)
         total = sum(r.weight for r in mine)
         figures.append(VersionImpact(model_version, total, rates, first[model_version], change))
     return figures
@@ -291,10 +296,14 @@ def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
     return reactions
 
 
-def read_impact(catalog: CatalogSettings, registry_url: str | None = None) -> list[VersionImpact]:
+def read_impact(
+    catalog: CatalogSettings, registry_url: str | None = None, planned_reactions: float = PLANNED_REACTIONS
+) -> list[VersionImpact]:
     """Scan the tables and compute impact by version; ``registry_url``: whose alias history says when
     each version answered (without it, or where it cannot be read, no comparison is concurrent)."""
-    return impact_by_version(read_reactions(catalog), served=read_served(registry_url))
+    return impact_by_version(
+        read_reactions(catalog), served=read_served(registry_url), planned_reactions=planned_reactions
+    )
 
 
 def read_served(registry_url: str | None) -> list[ServedPeriod] | None:
@@ -312,7 +321,15 @@ def read_served(registry_url: str | None) -> list[ServedPeriod] | None:
 
 def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
     """Set the impact gauges for the ``max_versions`` most recent versions (older series are dropped)."""
-    for gauge in (metrics.IMPACT_INTERACTIONS, metrics.IMPACT_RATE, metrics.IMPACT_RATE_LOW, metrics.IMPACT_RATE_HIGH):
+    for gauge in (
+        metrics.IMPACT_INTERACTIONS,
+        metrics.IMPACT_RATE,
+        metrics.IMPACT_RATE_LOW,
+        metrics.IMPACT_RATE_HIGH,
+        metrics.IMPACT_EDIT_CHANGE,
+        metrics.IMPACT_EDIT_CHANGE_LOW,
+        metrics.IMPACT_EDIT_CHANGE_HIGH,
+    ):
         gauge.clear()
     for version in figures[-max_versions:]:
         metrics.IMPACT_INTERACTIONS.labels(version.model_version).set(version.interactions)
@@ -320,16 +337,29 @@ def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
             metrics.IMPACT_RATE.labels(version.model_version, signal).set(figure.value)
             metrics.IMPACT_RATE_LOW.labels(version.model_version, signal).set(figure.low)
             metrics.IMPACT_RATE_HIGH.labels(version.model_version, signal).set(figure.high)
+        change = version.edit_rate_change
+        if change is not None and change.anytime_low is not None and change.anytime_high is not None:
+            # A gauge is read at every refresh: only the interval that holds at every look is exported.
+            labels = (version.model_version, change.against, change.design)
+            metrics.IMPACT_EDIT_CHANGE.labels(*labels).set(change.value)
+            metrics.IMPACT_EDIT_CHANGE_LOW.labels(*labels).set(change.anytime_low)
+            metrics.IMPACT_EDIT_CHANGE_HIGH.labels(*labels).set(change.anytime_high)
 
 
 class ImpactRefresher:
     """Recomputes the impact gauges every ``interval_s`` in a background thread (0 = never)."""
 
     def __init__(
-        self, catalog: CatalogSettings, interval_s: float, max_versions: int, registry_url: str | None = None
+        self,
+        catalog: CatalogSettings,
+        interval_s: float,
+        max_versions: int,
+        registry_url: str | None = None,
+        planned_reactions: float = PLANNED_REACTIONS,
     ) -> None:
         self.catalog = catalog
         self.registry_url = registry_url
+        self.planned_reactions = planned_reactions
         self.interval_s = interval_s
         self.max_versions = max_versions
         self._stop = threading.Event()
@@ -338,7 +368,8 @@ class ImpactRefresher:
     def refresh(self) -> None:
         """Read the tables once and set the gauges; a failure is logged and retried next period."""
         try:
-            export_gauges(read_impact(self.catalog, self.registry_url), self.max_versions)
+            figures = read_impact(self.catalog, self.registry_url, self.planned_reactions)
+            export_gauges(figures, self.max_versions)
         except Exception as exc:  # the catalog may be down or the tables not created yet; serving goes on
             log.warning("impact refresh failed", extra={"error": str(exc)})
 

@@ -74,3 +74,20 @@ IMPACT_RATE_HIGH = Gauge(
     "Upper end of the 95% Wilson interval of flywheel_impact_rate.",
     ["model_version", "signal"],
 )
+IMPACT_EDIT_CHANGE = Gauge(
+    "flywheel_impact_edit_rate_change",
+    "A model version's edit rate minus that of the version it is compared with (against; design: "
+    "concurrent, overlapping or sequential).",
+    ["model_version", "against", "design"],
+)
+IMPACT_EDIT_CHANGE_LOW = Gauge(
+    "flywheel_impact_edit_rate_change_lower",
+    "Lower end of the 95% interval of flywheel_impact_edit_rate_change that holds at every refresh "
+    "(a confidence sequence: read it as often as you like).",
+    ["model_version", "against", "design"],
+)
+IMPACT_EDIT_CHANGE_HIGH = Gauge(
+    "flywheel_impact_edit_rate_change_upper",
+    "Upper end of the 95% interval of flywheel_impact_edit_rate_change that holds at every refresh.",
+    ["model_version", "against", "design"],
+)
