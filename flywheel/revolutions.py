@@ -35,7 +35,7 @@ from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_
 from flywheel.sample import coding_events, coding_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
-from flywheel.serving.impact import VersionImpact, impact_by_version, read_impact, read_reactions
+from flywheel.serving.impact import Reaction, VersionImpact, read_impact, read_reactions, signal_rates
 from flywheel.settings import Settings, local_settings
 from flywheel.simulation import CorrectionPolicy, FunctionHabit, SimulatedUsers
 from flywheel.trainer.verdict import detail_lines
@@ -294,8 +294,13 @@ def _revolution(
     # This revolution's figures: its own events as the tables hold them (a version served in two
     # revolutions is measured in each separately; the impact table at the end pools them).
     sent = {event["event_id"] for event in session.events}
-    mine = impact_by_version(r for r in read_reactions(settings.catalog) if r.event_id in sent)
-    edit = mine[0].rates["edit"] if mine else None
+    # Pooled over every version that answered this revolution (one, unless a rollout split it):
+    # each event once, as the impact table counts it.
+    mine: dict[str, Reaction] = {}
+    for reaction in read_reactions(settings.catalog):
+        if reaction.event_id in sent:
+            mine.setdefault(reaction.event_id, reaction)
+    edit = signal_rates(list(mine.values()))["edit"] if mine else None
     decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     evidence: list[str] = []
     training: dict[str, Any] | None = None
@@ -318,7 +323,7 @@ def _revolution(
         revolution=number,
         model_version=version,
         answers=len(session.answers),
-        interactions=mine[0].interactions if mine else 0.0,
+        interactions=sum(reaction.weight for reaction in mine.values()),
         edit_rate=edit.value if edit else 0.0,
         edit_rate_low=edit.low if edit else 0.0,
         edit_rate_high=edit.high if edit else 1.0,
