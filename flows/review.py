@@ -26,7 +26,7 @@ from flywheel.operators.distance import measure_edit
 from flywheel.operators.outcome import Drop
 from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.review import ReviewedAnswers, answer_key, held_for_review, review_verdict
-from flywheel.operators.rows import pair_row, scrub_event
+from flywheel.operators.rows import pair_row, scrub_event, scrub_text
 from flywheel.schemas.events import Signal
 from flywheel.schemas.records import OutboundMessage, TableRow
 from flywheel.schemas.review import DETAIL_HEADER, HELD_PREFIX, REASON_HEADER, SOURCE_HEADER
@@ -92,7 +92,8 @@ class Review:
         headers = [
             (SOURCE_HEADER, f"{source.topic}:{source.partition}:{source.offset}".encode()),
             (REASON_HEADER, f"{HELD_PREFIX}{dropped.drop.stage}".encode()),
-            (DETAIL_HEADER, f"{dropped.drop.reason}: {dropped.drop.detail}".encode()),
+            # Masked as the rejection row's detail is: a judge's reason may quote the phone number.
+            (DETAIL_HEADER, scrub_text(f"{dropped.drop.reason}: {dropped.drop.detail}").encode()),
         ]
         value = _encoder.encode(scrub_event(event))  # reviewers see no raw PII, as for every review item
         return [OutboundMessage(self._review_topic, event.thread_id.encode(), value, headers)]

@@ -188,6 +188,17 @@ def _format_characters() -> re.Pattern[str]:
     return re.compile(f"[{chars}]+")
 
 
+def compatibility_view(text: str) -> str:
+    """The text with compatibility forms (NFKC: full-width digits, no-break and narrow spaces) and
+    format characters (category Cf: zero-width spaces, soft hyphens, ...) undone; ``text`` itself
+    when ASCII or nothing changes. Letters keep their case: a scan may store what it reads here."""
+    if text.isascii():
+        return text
+    view = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    view = _format_characters().sub("", view)
+    return text if view == text else view
+
+
 def folded_view(text: str) -> str:
     """The text as a reader sees it: compatibility forms, invisible characters and look-alikes undone.
 
@@ -206,8 +217,7 @@ def folded_view(text: str) -> str:
             return text
         view = text
     else:
-        view = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
-        view = _format_characters().sub("", view)
+        view = compatibility_view(text)
         if _GREEK_OR_CYRILLIC.search(view) is not None:
             view = view.translate(_LOOK_ALIKES)
     view = _SPACED_LETTERS.sub(lambda match: match.group().replace(match.group(1), ""), view)

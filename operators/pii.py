@@ -31,17 +31,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from flywheel.operators.normalize import compatibility_view
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, TextScan, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
+    BASIC_AUTH,
+    CLI_PASSWORD,
     IBAN,
+    KEYWORD_SECRET,
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
+    PROVIDER_KEY,
     STATED_PASSWORD,
+    UNICODE_EMAIL,
     URL_PASSWORD,
+    basic_auth_ok,
     card_ok,
+    cli_password_ok,
+    email_ok,
     iban_ok,
     ip_ok,
     phone_after_word_ok,
@@ -124,7 +133,7 @@ class Detector:
 
 # What every match of the provider-key alternation starts with (gh[pousr]_ and xox[abprs]- spelled out).
 _KEY_PREFIXES = (
-    *("sk-", "AKIA", "ASIA", "github_pat_", "AIza", "eyJ", "-----BEGIN"),
+    *("sk-", "AKIA", "ASIA", "github_pat_", "hf_", "AIza", "eyJ", "-----BEGIN"),
     *(f"gh{letter}_" for letter in "pousr"),
     *(f"xox{letter}-" for letter in "abprs"),
 )
@@ -143,26 +152,14 @@ _STREET_TYPES = (
 DETECTORS: tuple[Scrubber, ...] = (
     Detector(
         "api_key",
-        re.compile(
-            r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}"
-            r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-            r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
-            r"|\bgithub_pat_[A-Za-z0-9_]{22,}\b"
-            r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"
-            r"|\bAIza[0-9A-Za-z_\-]{35}\b"
-            r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
-            r"|-----BEGIN (?:RSA |EC |DSA |OPENSSH )?PRIVATE KEY-----"
-        ),
+        PROVIDER_KEY,
         "[API_KEY]",
         # Every match starts with one of these literals: plain substring tests, no regex walk.
         hints=(Hint(needles=_KEY_PREFIXES),),
     ),
     Detector(
         "api_key",
-        re.compile(
-            r"(?i)\b(?:bearer|token|api[_-]?key|secret|password|passwd|access[_-]?key)"
-            r"[\"']?\s*[:=]?\s*[\"']?(?P<secret>[A-Za-z0-9._~+/=\-]{16,})"
-        ),
+        KEYWORD_SECRET,
         "[API_KEY]",
         secret_ok,
         group="secret",
@@ -190,6 +187,22 @@ DETECTORS: tuple[Scrubber, ...] = (
         stated_password_ok,
         group="secret",
         words=("passw", "passphrase", "pwd", "secret"),
+    ),
+    Detector(  # Authorization: Basic dXNlcjpwYXNz (base64 of user:password)
+        "api_key",
+        BASIC_AUTH,
+        "[API_KEY]",
+        basic_auth_ok,
+        group="secret",
+        words=("basic",),
+    ),
+    Detector(  # curl -u admin:S3cret, mysql -pS3cret
+        "api_key",
+        CLI_PASSWORD,
+        "[API_KEY]",
+        cli_password_ok,
+        group="secret",
+        words=("curl", "mysql"),
     ),
     Detector(
         "iban",
@@ -227,6 +240,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         lambda m: not m.group(0).startswith("git@"),
         hints=(Hint(needles=("@",)),),
     ),
+    Detector("email", UNICODE_EMAIL, "[EMAIL]", email_ok, hints=(Hint(needles=("@",)),)),
     Detector(  # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
         "email",
         re.compile(
@@ -321,6 +335,8 @@ DETECTORS: tuple[Scrubber, ...] = (
 )
 
 DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS))
+# What the detectors leave in a text: "[EMAIL]", "[PHONE]", ...
+MASKS: tuple[str, ...] = tuple(dict.fromkeys(d.mask for d in DETECTORS if isinstance(d, (Detector, SpanDetector))))
 
 
 def prefilter_expressions(detector: Scrubber) -> list[str]:
@@ -362,7 +378,7 @@ def scan_all(text: str) -> TextScan:
     """The text scanned by every detector, from the memo when it was scanned lately."""
     result = _MEMO.get(text)
     if result is None:
-        scrubbed, counts = _masked(text, None)
+        scrubbed, counts = revealed(text, None, _masked)
         result = TextScan(scrubbed, tuple(counts.items()))
         _MEMO.put(text, result)
     return result
@@ -378,7 +394,28 @@ def scan(text: str, names: frozenset[str] | set[str] | None = None) -> tuple[str
     full = scan_all(text)
     if names is None or all(name in names for name, _ in full.counts):
         return full.scrubbed, Counter(dict(full.counts))
-    return _masked(text, names)
+    return revealed(text, names, _masked)
+
+
+Scanner = Callable[[str, "frozenset[str] | set[str] | None"], tuple[str, Counter[str]]]
+
+
+def revealed(text: str, names: frozenset[str] | set[str] | None, scanner: Scanner) -> tuple[str, Counter[str]]:
+    """``scanner``'s result on ``text``, or on its compatibility view where that finds more.
+
+    Full-width digits, no-break or narrow spaces and zero-width characters hide a card number, an
+    IBAN or an e-mail address from patterns written for ASCII (``4111\u00a01111...``). The view
+    (``normalize.compatibility_view``) undoes them; where it holds PII, and no less than the text,
+    the view's scrubbed form is what is stored (``jane\u200b.doe@example.com`` is one address, not
+    ``jane`` and an address): its compatibility forms are undone too (the text's meaning is the
+    same, its invisible characters are gone).
+    """
+    found = scanner(text, names)
+    view = compatibility_view(text)
+    if view is text:
+        return found
+    shown = scanner(view, names)
+    return shown if shown[1].total() >= max(1, found[1].total()) else found
 
 
 def _masked(text: str, names: frozenset[str] | set[str] | None) -> tuple[str, Counter[str]]:

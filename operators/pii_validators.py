@@ -21,7 +21,8 @@ from collections import Counter
 # match (iban_ok).
 URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]")
 STATED_PASSWORD = re.compile(
-    r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)s?[\"']?"
+    # The name may go on with what kind of secret it is: SECRET_KEY, SecretAccessKey, secret_token.
+    r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)(?:[_-]?(?:access[_-]?)?(?:key|token|value))?s?[\"']?"
     r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
 )
 # A national number without its country prefix (612 345 678, 98765 43210, 8 912 345-67-89) right
@@ -36,6 +37,37 @@ PHONE_AFTER_WORD = re.compile(
     rf"(?i)(?:\b(?:{'|'.join(PHONE_WORDS)})\b|{'|'.join(PHONE_WORDS_CJK)})"
     r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}(?!\d))"
 )
+# Provider keys by their prefix, and a PEM private key's whole block (its base64 body is the key:
+# masking the header alone stored the key); a block cut off before its END line runs to the end.
+PROVIDER_KEY = re.compile(
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b"
+    r"|\bgithub_pat_[A-Za-z0-9_]{22,}\b"
+    r"|\bhf_[A-Za-z0-9]{34,}\b"
+    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"
+    r"|\bAIza[0-9A-Za-z_\-]{35}\b"
+    r"|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+    r"|-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[\s\S]*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
+)
+# A long value named by a secret's name. Either the name stands alone (``token: X``, ``Bearer X``,
+# after ``_`` too: ``MY_API_KEY X``), or it ends a longer name (``SessionToken``,
+# ``AWS_SECRET_ACCESS_KEY``) and then a ``:`` or ``=`` must follow. The value starts with a letter
+# or digit, so ``token_type=...`` is read as the name ``token_type``, not the value ``_type=...``.
+_SECRET_NAMES = r"(?:bearer|token|api[_-]?key|secret|password|passwd|access[_-]?key)"
+KEYWORD_SECRET = re.compile(
+    rf"(?i)(?:(?<![a-z0-9]){_SECRET_NAMES}[\"']?\s*[:=]?\s*|{_SECRET_NAMES}[a-z0-9_]*[\"']?\s*[:=]\s*)"
+    r"[\"']?(?P<secret>[A-Za-z0-9+/~][A-Za-z0-9._~+/=\-]{15,})"
+)
+# HTTP Basic credentials: base64 of "user:password".
+BASIC_AUTH = re.compile(r"(?i)\bbasic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])")
+# A password on a command line: curl -u user:pw, curl --user=user:pw, mysql -pS3cret.
+CLI_PASSWORD = re.compile(
+    r"\b(?:curl\b[^\n]*?\s(?:-u\s*|--user[ =])[\"']?[^\s:\"']+:|mysql\b[^\n]*?\s-p)(?P<secret>[^\s\"']+)"
+)
+# An e-mail address in any script (user@bücher.de, иван@почта.рф); ASCII ones are matched before.
+UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
     r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
@@ -130,11 +162,38 @@ def phone_after_word_ok(match: re.Match[str]) -> bool:
 
 
 def secret_ok(match: re.Match[str]) -> bool:
-    """A long key-like value (group ``secret``): letters and digits, high entropy."""
+    """A long key-like value (group ``secret``): letters and digits, high entropy.
+
+    Not ``name=value`` (``token_type=bearer_v2`` names a setting; base64 padding at the end is fine).
+    """
     value = match.group("secret")
     has_letter = any(c.isalpha() for c in value)
     has_digit = any(c.isdigit() for c in value)
-    return has_letter and has_digit and shannon_entropy(value) >= 3.5
+    return has_letter and has_digit and "=" not in value.rstrip("=") and shannon_entropy(value) >= 3.5
+
+
+def email_ok(match: re.Match[str]) -> bool:
+    """An e-mail address, not a git host's SSH login (git@github.com in clone URLs: nobody's address)."""
+    return not match.group(0).startswith("git@")
+
+
+def basic_auth_ok(match: re.Match[str]) -> bool:
+    """``Basic X`` where X decodes to ``user:password`` (not a word such as "Basic configuration")."""
+    import base64
+    import binascii
+
+    value = match.group("secret")
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user, colon, password = decoded.partition(":")
+    return bool(colon and user and password) and decoded.isprintable()
+
+
+def cli_password_ok(match: re.Match[str]) -> bool:
+    """A password on a command line (group ``secret``) that is not a placeholder."""
+    return not _names_no_secret(match.group("secret"))
 
 
 def ip_ok(match: re.Match[str]) -> bool:
@@ -159,9 +218,12 @@ def ip_ok(match: re.Match[str]) -> bool:
 # "changeme", "xxxx"): a value containing one names a password rather than being one.
 _NAMES_A_SECRET = re.compile(r"(?i)pass|pwd|secret|token|changeme|example|placeholder|redacted|hidden|xxx")
 # Templates, shell and format variables, calls and masks: ${DB_PASS}, %s, <password>, getpass(), ****.
-_NOT_A_VALUE = re.compile(r"[<>{}\[\]()$%]|\*\*|\.\.\.|\u2026")
+_NOT_A_VALUE = re.compile(r"[<>{}\[\]()]|^\$|\$\{|%[sdr(]|\*\*|\.\.\.|\u2026")
 # A dotted name in code (settings.db_password, self.pw1): a reference, not a value.
 _DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+# Also names, not values: a snake_case variable (password=user_input), a setting given a value
+# (password: min_length=12) and a YAML tag (password: !vault db/creds).
+_CODE_NAME = re.compile(r"[a-z]+(?:_[a-z]+)+|[A-Za-z_]\w*=.*|![A-Za-z]+")
 
 
 def _names_no_secret(value: str) -> bool:
@@ -171,6 +233,7 @@ def _names_no_secret(value: str) -> bool:
         or _NOT_A_VALUE.search(value) is not None
         or _NAMES_A_SECRET.search(value) is not None
         or _DOTTED_NAME.fullmatch(value) is not None
+        or _CODE_NAME.fullmatch(value) is not None
         or value[0] in "/~\\."  # a path (pwd: /home/me)
     )
 

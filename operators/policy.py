@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from flywheel.errors import PolicyError
 from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
-from flywheel.operators.pii import DETECTOR_NAMES, scan, scan_all
+from flywheel.operators.pii import DETECTOR_NAMES, MASKS, scan, scan_all
 from flywheel.operators.policy_file import PolicyFile, TextRuleSpec
 from flywheel.operators.proximity import (
     Group,
@@ -334,6 +334,16 @@ class PolicyEngine:
             if self.pii_actions[detector] == "scrub" and "chosen" in found_in and self.pii_in_chosen == "drop":
                 detail = f"{detector} in chosen: a pair trained on a placeholder teaches the model to print it"
                 drops.append(Drop(Stage.POLICY, f"pii_in_chosen:{detector}", detail))
+        if self.pii_in_chosen == "drop":
+            # A placeholder already in the chosen text (a reviewer who corrected the scrubbed answer
+            # they were shown) teaches the model to print it just the same; one the prompt asks
+            # for ("a template with [EMAIL] in it") does not.
+            shown = [mask for mask in MASKS if mask in chosen and mask not in prompt]
+            if shown:
+                findings["pii_in_chosen:placeholder"] = float(len(shown))
+                held = ", ".join(shown)
+                detail = f"chosen holds {held}: a pair trained on a placeholder teaches the model to print it"
+                drops.append(Drop(Stage.POLICY, "pii_in_chosen:placeholder", detail))
 
         drop = None
         if drops:

@@ -102,3 +102,17 @@ def test_edits_the_toxicity_gate_drops_are_held_for_review(chain: CurationChain)
     assert headers[DETAIL_HEADER].startswith(b"toxicity:profanity")
     # What reaches reviewers is scrubbed like every stored text.
     assert b"ada@example.com" not in held.value and b"[EMAIL]" in held.value
+
+
+def test_the_held_message_detail_is_scrubbed_like_the_rejection_row(chain: CurationChain) -> None:
+    from flywheel.flows.decisions import Dropped
+    from flywheel.operators.outcome import Drop, Stage
+    from flywheel.schemas.records import SourceCoordinates, SourcedEvent
+
+    # A judge's reason may quote what it objects to (the judge is off by default; its drops are held).
+    drop = Drop(Stage.JUDGE, "unsafe", "the answer discloses the number +44 20 7946 0958", {})
+    sourced = SourcedEvent(SourceCoordinates("flywheel.interactions.v1", 0, 7, 0), edit("judged"))
+    [held] = chain.review.held_messages(Dropped(sourced, drop))
+    detail = dict(held.headers)[DETAIL_HEADER]
+    assert detail.startswith(b"unsafe: the answer discloses the number ")
+    assert b"7946" not in detail and b"[PHONE]" in detail
