@@ -26,12 +26,14 @@ from flywheel.operators.pii_matchers import phone_spans, secret_spans
 from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
+    DOTTED_CARD,
     IBAN,
     KEYWORD_SECRET,
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
     PROVIDER_KEY,
+    SSN_AFTER_WORD,
     STATED_PASSWORD,
     UNICODE_EMAIL,
     URL_PASSWORD,
@@ -256,6 +258,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         _card_ok,
         min_digits=13,
     ),
+    Detector("payment_card", DOTTED_CARD, "[CARD]", _card_ok, min_digits=13),
     Detector(
         "national_id",
         re.compile(
@@ -265,6 +268,9 @@ DETECTORS: tuple[Scrubber, ...] = (
         "[NATIONAL_ID]",
         min_digits=6,
         hint=re.compile(r"\d{3}-\d{2}-|[A-Z]{2} ?\d{2}"),
+    ),
+    Detector(
+        "national_id", SSN_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=9, words=("ssn", "social security")
     ),
     Detector(
         "email",

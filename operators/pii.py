@@ -38,12 +38,14 @@ from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
+    DOTTED_CARD,
     IBAN,
     KEYWORD_SECRET,
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
     PROVIDER_KEY,
+    SSN_AFTER_WORD,
     STATED_PASSWORD,
     UNICODE_EMAIL,
     URL_PASSWORD,
@@ -219,6 +221,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         card_ok,
         min_digits=13,
     ),
+    Detector("payment_card", DOTTED_CARD, "[CARD]", card_ok, min_digits=13),
     Detector(
         "national_id",
         re.compile(
@@ -231,6 +234,14 @@ DETECTORS: tuple[Scrubber, ...] = (
             Hint(re.compile(r"\d{3}-\d{2}-"), needles=("-",), shapes=(b"999-99-",)),
             Hint(re.compile(r"[A-Z]{2} ?\d{2}"), shapes=(b"AA99", b"AA 99")),
         ),
+    ),
+    Detector(  # SSN 123 45 6789: without its dashes only after a word that says so
+        "national_id",
+        SSN_AFTER_WORD,
+        "[NATIONAL_ID]",
+        group="number",
+        min_digits=9,
+        words=("ssn", "social security"),
     ),
     Detector(
         "email",

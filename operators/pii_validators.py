@@ -68,6 +68,13 @@ CLI_PASSWORD = re.compile(
 )
 # An e-mail address in any script (user@bücher.de, иван@почта.рф); ASCII ones are matched before.
 UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
+# A card number written in dotted groups of four (4111.1111.1111.1111); Luhn decides (card_ok).
+DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")
+# A US social security number without dashes (123 45 6789, 123456789) right after a word that says so.
+SSN_AFTER_WORD = re.compile(
+    r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\b[^\n\d]{0,20}"
+    r"(?P<number>(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d))"
+)
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
     r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"

@@ -32,6 +32,19 @@ def stable_id(namespace: str, event_id: str) -> str:
     return hashlib.blake2b(f"{namespace}:{event_id}".encode(), digest_size=16).hexdigest()
 
 
+def stored_user_id(user_id: str) -> str:
+    """The user id as rows and messages carry it: itself, or a digest where it holds PII.
+
+    The contract says pseudonymous, but a client may send an e-mail address or a phone number as
+    the id. A digest keeps one user one id (quotas, impact by user) without storing the address;
+    an unkeyed digest of a known address can be recomputed, so it hides the id, it does not
+    anonymise it.
+    """
+    if not scan_all(user_id).counts:
+        return user_id
+    return "pii-" + hashlib.blake2b(user_id.encode(), digest_size=12).hexdigest()
+
+
 @overload
 def scrub_text(text: str) -> str: ...
 @overload
@@ -41,13 +54,22 @@ def scrub_text(text: str | None) -> str | None:
     return None if text is None else scan_all(text).scrubbed
 
 
+# Numbers this long can be a phone, card or account number written without quotes.
+_LONG_NUMBER = 10**6
+
+
 def _scrub_value(value: Any) -> Any:
+    """A metadata value with its texts scrubbed: strings, dict keys, and long numbers (as text)."""
     if isinstance(value, str):
         return scan_all(value).scrubbed
     if isinstance(value, list):
         return [_scrub_value(item) for item in value]
     if isinstance(value, dict):
-        return {key: _scrub_value(item) for key, item in value.items()}
+        return {_scrub_value(key) if isinstance(key, str) else key: _scrub_value(item) for key, item in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _LONG_NUMBER:
+        # {"customer_phone": 4155552671}: masked as text where the number is PII, else kept as it is.
+        found = scan_all(str(value))
+        return found.scrubbed if found.counts else value
     return value
 
 
@@ -60,6 +82,7 @@ def scrub_event(event: InteractionEvent) -> InteractionEvent:
         final_user_edit=scrub_text(event.final_user_edit),
         comment=scrub_text(event.comment),
         metadata=_scrub_value(event.metadata),
+        user_id=stored_user_id(event.user_id),
     )
 
 
@@ -68,7 +91,7 @@ def _identity(event: InteractionEvent) -> dict[str, Any]:
         "event_id": event.event_id,
         "thread_id": event.thread_id,
         "request_id": event.request_id,
-        "user_id": event.user_id,
+        "user_id": stored_user_id(event.user_id),
         "segment": event.segment,
         "model_id": event.model_id,
         "model_version": event.model_version,

@@ -105,3 +105,21 @@ def test_a_placeholder_the_prompt_asks_for_is_kept(engine: PolicyEngine) -> None
     chosen = "Hello! We registered [EMAIL] for your account. Welcome aboard, and see you soon."
     rejected = "Hello! We registered your address. Welcome."
     assert engine.evaluate(prompt, chosen, rejected).drop is None
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "kept"),
+    [
+        ("card 4111.1111.1111.1111 ok", "payment_card", "card [CARD] ok"),
+        ("SSN: 123456789", "national_id", "SSN: [NATIONAL_ID]"),
+        ("my social security number is 123 45 6789.", "national_id", "my social security number is [NATIONAL_ID]."),
+    ],
+)
+def test_numbers_in_other_shapes_are_masked(text: str, kind: str, kept: str) -> None:
+    found = scan_all(text)
+    assert found.scrubbed == kept and dict(found.counts) == {kind: 1}
+
+
+@pytest.mark.parametrize("text", ["order 123456789 shipped", "Chrome 120.0.6099.109", "build 2024.1111.1111.1"])
+def test_numbers_without_a_word_or_checksum_are_kept(text: str) -> None:
+    assert scan_all(text).counts == ()

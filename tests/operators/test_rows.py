@@ -58,3 +58,23 @@ def test_positive_with_pii_in_its_response_is_dropped() -> None:
     drop = response_pii("Call +1 415 555 0134 for help.")
     assert drop is not None and drop.reason == "pii_in_response:phone"
     assert response_pii("Restart the service.") is None
+
+
+def test_metadata_keys_and_long_numbers_are_scrubbed_too() -> None:
+    metadata = {"customer_phone": 4155552671, "card": 4111111111111111, "jane.doe@example.com": "vip", "n": 1234567}
+    scrubbed = scrub_event(make_event(Signal.THUMBS_DOWN, metadata=metadata, **PII)).metadata
+    assert scrubbed == {"customer_phone": "[PHONE]", "card": "[CARD]", "[EMAIL]": "vip", "n": 1234567}
+
+
+def test_a_user_id_that_is_an_address_is_stored_as_a_digest() -> None:
+    sourced = SourcedEvent(WHERE, make_event(Signal.THUMBS_DOWN, user_id="jane.doe@example.com", **PII))
+    row = feedback_row(sourced, "review", NOW)
+    stored = row.values["user_id"]
+    assert stored.startswith("pii-") and "jane" not in stored
+    assert scrub_event(sourced.event).user_id == stored  # the same user, the same id, everywhere
+    assert (
+        feedback_row(SourcedEvent(WHERE, make_event(Signal.THUMBS_DOWN, user_id="u-42")), "review", NOW).values[
+            "user_id"
+        ]
+        == "u-42"
+    )
