@@ -231,9 +231,23 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
 
     @app.get("/v1/flywheel/routes", dependencies=authorized)
     async def routes() -> dict[str, Any]:
-        """Which versions answer users now."""
-        current = engine.routes
-        return {"current": current.current, "candidate": current.candidate, "candidate_share": current.candidate_share}
+        """Which versions answer users now (this replica), and the alias's routes if it could not apply them."""
+        current, state = engine.routes, engine.alias_state
+        wanted = state.wanted
+        return {
+            "current": current.current,
+            "candidate": current.candidate,
+            "candidate_share": current.candidate_share,
+            "alias_applied": state.applied,
+            "alias": None
+            if wanted is None
+            else {
+                "current": wanted.current,
+                "candidate": wanted.candidate,
+                "candidate_share": wanted.candidate_share,
+            },
+            "error": state.error,
+        }
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -242,9 +256,16 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        """Readiness: the model is loaded and the worker runs."""
-        ready = engine.ready
-        return JSONResponse({"status": "ready" if ready else "loading"}, status_code=200 if ready else 503)
+        """Readiness: the model is loaded and the worker runs; ``alias_applied`` false says it serves older routes.
+
+        A replica that could not load the alias's adapter stays ready: it answers with the routes in
+        force, and a bad adapter taking every replica out of service would leave users no answer.
+        """
+        ready, state = engine.ready, engine.alias_state
+        body: dict[str, Any] = {"status": "ready" if ready else "loading", "alias_applied": state.applied}
+        if state.error is not None:
+            body["error"] = state.error
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics_endpoint() -> Response:

@@ -11,7 +11,10 @@ Invariants:
 * the worker outlives any one request: a failed batch fails its own requests, a request whose
   caller gave up (its future cancelled while queued) is dropped before generating, and a result
   nobody waits for any more is discarded. Should the worker still end, it fails what is queued and
-  ``submit`` refuses new requests (503), so no request waits for an answer that cannot come.
+  ``submit`` refuses new requests (503), so no request waits for an answer that cannot come;
+* a swap that fails (an adapter this replica cannot load) keeps the routes in force, and
+  :attr:`Engine.alias_state` says so until an alias is applied: the alias in the registry is what
+  was asked for, not proof that this replica serves it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,21 @@ from flywheel.serving.registry import BASE, Alias, RegistryView
 from flywheel.serving.rollout import Routes
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """The routes the registry alias last asked for, and whether this replica serves them."""
+
+    wanted: Routes | None  # None: no alias read yet
+    applied: bool
+    error: str | None = None  # why the wanted routes are not served, on one line
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (PEFT's load errors span many), at most 500 characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 @dataclass
@@ -65,6 +83,7 @@ class Engine:
         self.max_batch_size = max_batch_size
         self.batch_window_s = batch_window_s
         self._routes: Routes | None = None
+        self._alias_state = AliasState(wanted=None, applied=False)
         self._loaded: set[str] = {BASE}
         self._leases: Counter[str] = Counter()
         self._pending: deque[Ticket] = deque()
@@ -109,12 +128,31 @@ class Engine:
         worker = self._worker
         return self._routes is not None and self._running and worker is not None and worker.is_alive()
 
+    @property
+    def alias_state(self) -> AliasState:
+        """What the alias asked for last and whether it is served (``/readyz``, ``/v1/flywheel/routes``)."""
+        return self._alias_state
+
     # --- swapping
 
     def apply(self, alias: Alias) -> bool:
-        """Serve what ``alias`` asks for: load new adapters, then swap the routes at once; False if unchanged."""
+        """Serve what ``alias`` asks for: load new adapters, then swap the routes at once; False if unchanged.
+
+        A failed load propagates and leaves the routes in force; :attr:`alias_state` then says the
+        alias is not applied, and why, until an alias is (this replica's own state: another replica
+        reading the same alias may have loaded it).
+        """
+        wanted = Routes.of(alias)
         with self._swap_lock:
-            return self._apply(Routes.of(alias))
+            try:
+                changed = self._apply(wanted)
+            except Exception as exc:
+                self._alias_state = AliasState(wanted, applied=False, error=one_line(exc))
+                metrics.ALIAS_APPLIED.set(0)
+                raise
+            self._alias_state = AliasState(wanted, applied=True)
+            metrics.ALIAS_APPLIED.set(1)
+            return changed
 
     def _apply(self, routes: Routes) -> bool:
         if routes == self._routes:

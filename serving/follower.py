@@ -2,7 +2,9 @@
 
 * ``AliasWatcher`` reads ``current.json`` every ``watch_interval_s`` and applies a change to the
   engine (load, then swap). ``flywheel model rollback`` and a promotion both reach a running
-  server this way, and so does any other replica reading the same registry.
+  server this way, and so does any other replica reading the same registry. A change a replica
+  cannot load is reported by that replica (its ``alias_state``), never written to the alias: the
+  alias says what was asked for, and another replica may have loaded it.
 * ``PromotionFollower`` consumes the training results topic (consumer group
   ``serving.consumer_group``, so one replica handles each result) and, for a ``promoted`` result,
   moves the alias to its run. Only promotions the trainer's gates made move it; rejected and
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
@@ -29,8 +32,9 @@ from pydantic import BaseModel, ValidationError
 from flywheel.config import KafkaSettings
 from flywheel.errors import FlywheelError
 from flywheel.serving import metrics
-from flywheel.serving.engine import Engine
+from flywheel.serving.engine import Engine, one_line
 from flywheel.serving.registry import NotServable, RegistryView
+from flywheel.serving.rollout import Routes
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,17 @@ class PromotionNotice(BaseModel):
 
 
 class AliasWatcher:
-    """Polls the alias and applies every change to the engine."""
+    """Polls the alias and applies every change to the engine.
+
+    A change this replica cannot apply (an adapter its backend refuses: a PEFT size mismatch, a
+    rank over vLLM's limit, a file that cannot be read) leaves the routes in force. It is logged
+    once, on one line with the reason, per alias change, and tried again after a back-off
+    (``interval_s`` doubling to :data:`RETRY_MAX_S`), since a passing fault (memory, a remote
+    registry) heals and a broken adapter stays broken; the engine's ``alias_state`` (``/readyz``,
+    ``/v1/flywheel/routes``, ``flywheel_serving_alias_applied``) says so meanwhile.
+    """
+
+    RETRY_MAX_S = 300.0
 
     def __init__(self, engine: Engine, registry: RegistryView, interval_s: float) -> None:
         self.engine = engine
@@ -52,14 +66,49 @@ class AliasWatcher:
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._backoff = Backoff(interval_s, max(interval_s, self.RETRY_MAX_S))
+        self._failed: Routes | None = None  # the routes whose swap failed last, until any swap succeeds
+        self._retry_at = 0.0
 
     def check(self) -> bool:
         """Read the alias once and apply it; True if serving changed."""
         try:
-            return self.engine.apply(self.registry.read_alias())
+            alias = self.registry.read_alias()
         except (FlywheelError, OSError) as exc:  # keep serving the old routes; try again next tick
-            log.error("could not apply the registry alias", extra={"error": str(exc)})
+            log.error("could not read the registry alias", extra={"error": str(exc)})
             return False
+        wanted = Routes.of(alias)
+        if wanted == self._failed and time.monotonic() < self._retry_at:
+            return False
+        try:
+            changed = self.engine.apply(alias)
+        except Exception as exc:  # whatever the backend raises for an adapter it refuses
+            self._swap_failed(wanted, exc)
+            return False
+        if self._failed is not None:
+            log.info("the registry alias is applied", extra={"current": wanted.current, "candidate": wanted.candidate})
+            self._failed = None
+            self._backoff.reset()
+        return changed
+
+    def _swap_failed(self, wanted: Routes, exc: Exception) -> None:
+        """Log a failure once per alias change (a retry of the same routes logs at debug) and schedule a retry."""
+        if wanted != self._failed:
+            self._backoff.reset()
+            log.error(
+                "could not apply the registry alias; still serving the previous routes",
+                extra={
+                    "current": wanted.current,
+                    "candidate": wanted.candidate,
+                    "candidate_share": wanted.candidate_share,
+                    "error": one_line(exc),
+                },
+            )
+            log.debug("why the alias could not be applied", exc_info=exc)
+        else:
+            log.debug("the registry alias still cannot be applied", extra={"error": one_line(exc)})
+        self._failed = wanted
+        self._retry_at = time.monotonic() + self._backoff.next()
 
     def start(self) -> None:
         """Poll in a background thread until :meth:`stop`."""
@@ -70,8 +119,8 @@ class AliasWatcher:
         while not self._stop.wait(self.interval_s):
             try:
                 self.check()
-            except Exception:  # e.g. a backend refusing an adapter in a way it does not wrap: next tick
-                log.exception("applying the registry alias failed unexpectedly")
+            except Exception:  # not a refused swap (check handles those): a fault here, so its traceback
+                log.exception("watching the registry alias failed unexpectedly")
 
     def stop(self) -> None:
         """Stop polling."""

@@ -37,8 +37,14 @@ REFUSED = Counter(
 )
 SWAPS = Counter(
     "flywheel_serving_swaps_total",
-    "Routing changes applied (new current version, candidate or share), by outcome (ok, failed).",
+    "Routing changes applied (new current version, candidate or share), by outcome (ok, failed: each "
+    "attempt, retried with a back-off while the alias asks for the same routes).",
     ["outcome"],
+)
+ALIAS_APPLIED = Gauge(
+    "flywheel_serving_alias_applied",
+    "1 when this replica serves the routes the registry alias asks for; 0 when a swap failed (an adapter "
+    "it cannot load) and it still serves the previous routes (see /v1/flywheel/routes for why).",
 )
 ROUTED = Gauge(
     "flywheel_serving_routed_share",

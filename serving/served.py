@@ -6,6 +6,14 @@ which a pair of versions answered side by side: the only periods in which their 
 compared as a rollout's arms (``serving/impact.py``). Reaction times alone cannot tell: edits
 arrive minutes after the answer, so a version replaced outright keeps collecting reactions after
 the switch, which look concurrent with its successor's first ones.
+
+The history records what the alias asked for, not what each replica served: a replica that cannot
+load a version keeps its previous routes and says so itself (``flywheel_serving_alias_applied`` 0,
+``alias_applied`` and ``error`` in ``/v1/flywheel/routes`` and ``/readyz``). No replica writes
+that into the alias (one replica's failure must not erase another's success, and a write would
+race the commands that move the alias), so while one of those signals is 0 the periods here
+overstate what was served: the answers (and their reactions) carry the ``model_version`` that
+actually produced them.
 """
 
 from __future__ import annotations

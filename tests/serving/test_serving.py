@@ -93,7 +93,8 @@ def test_hot_swap_and_rollback_under_concurrent_requests(tiny: dict[str, Path], 
                 thread.join()
 
     assert not failures
-    assert routes == {"current": "rA", "candidate": None, "candidate_share": 0.0}
+    served_routes = {"current": "rA", "candidate": None, "candidate_share": 0.0}
+    assert routes == {**served_routes, "alias_applied": True, "alias": served_routes, "error": None}
     assert [r.status_code for r in answers] == [200] * len(answers)
     base_texts = set()
     for response in answers:
