@@ -5,13 +5,16 @@ OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``, plus ``/
 ``request_id`` and the ``model_version`` that produced it (a training run id, or ``base``) in the
 body and in the ``X-Request-Id`` / ``X-Flywheel-Model-Version`` headers, so feedback sent to the
 gateway links back to the exact version. The user is the body's ``user`` (OpenAI's field) or the
-``X-User-Id`` header; it decides the arm of a rollout. With ``serving.api_keys`` set, ``/v1/*``
+``X-User-Id`` header; it decides the arm of a rollout. A client's ``X-Request-Id`` of 1-128 letters,
+digits, ``.``, ``_``, ``:`` or ``-`` is kept as the ``request_id`` (it must then be unique per
+request); any other gets an id the server makes. With ``serving.api_keys`` set, ``/v1/*``
 needs ``Authorization: Bearer <key>`` (401 otherwise; failures throttled per client address, 429).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +39,10 @@ from flywheel.serving.registry import RegistryView
 
 VERSION_HEADER = "X-Flywheel-Model-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
+# A client's X-Request-Id becomes the answer's lineage id (stored with every reaction to it), so only
+# a short token is kept; anything else (6,000 characters, spaces, control or non-ASCII characters)
+# gets an id of the server's own.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class ChatMessage(BaseModel):
@@ -66,6 +73,11 @@ def generation_params(body: ChatRequest, settings: ServingSettings) -> Generatio
     max_new = min(body.max_completion_tokens or body.max_tokens or settings.max_new_tokens, limit)
     temperature = settings.temperature if body.temperature is None else body.temperature
     return GenerationParams(max_new, temperature)
+
+
+def request_id_for(header: str | None) -> str | None:
+    """The client's ``X-Request-Id`` if it is 1-128 of ``A-Za-z0-9._:-``; None (the server makes one) otherwise."""
+    return header if header is not None and REQUEST_ID_PATTERN.fullmatch(header) else None
 
 
 def backend_for(config: ServingConfig, registry: RegistryView) -> Backend:
@@ -185,7 +197,8 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
     ) -> dict[str, Any]:
         """Answer a chat with the version the user is routed to."""
         conversation = [{"role": m.role, "content": m.content} for m in body.messages]
-        ticket = engine.submit(conversation, generation_params(body, settings), body.user or x_user_id, x_request_id)
+        params, user = generation_params(body, settings), body.user or x_user_id
+        ticket = engine.submit(conversation, params, user, request_id_for(x_request_id))
         answer = await asyncio.wrap_future(ticket.future)
         response.headers[VERSION_HEADER] = ticket.version
         response.headers[REQUEST_ID_HEADER] = ticket.request_id
