@@ -27,6 +27,7 @@ from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
     DOTTED_CARD,
+    FOREIGN_STREET,
     IBAN,
     KEYWORD_SECRET,
     PHONE_AFTER_WORD,
@@ -361,6 +362,17 @@ DETECTORS: tuple[Scrubber, ...] = (
         "[ADDRESS]",
         min_digits=1,
         hint=re.compile(r"\d[A-Z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"),
+    ),
+    Detector(
+        "street_address",
+        FOREIGN_STREET,
+        "[ADDRESS]",
+        min_digits=1,
+        words=(
+            *("straße", "strasse", "weg", "gasse", "platz", "allee", "ring", "damm"),
+            *("calle", "avenida", "piazza", "rua", "carrer", "plaza"),
+            *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
+        ),
     ),
 )
 

@@ -39,6 +39,7 @@ from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
     DOTTED_CARD,
+    FOREIGN_STREET,
     IBAN,
     KEYWORD_SECRET,
     PHONE_AFTER_WORD,
@@ -341,6 +342,17 @@ DETECTORS: tuple[Scrubber, ...] = (
                 re.compile(r"(?:straße|strasse|weg|gasse|platz|allee) \d"),
                 shapes=(b"strasse 9", b"weg 9", b"gasse 9", b"platz 9", b"allee 9"),
             ),
+        ),
+    ),
+    Detector(
+        "street_address",
+        FOREIGN_STREET,
+        "[ADDRESS]",
+        min_digits=1,
+        words=(
+            *("straße", "strasse", "weg", "gasse", "platz", "allee", "ring", "damm"),
+            *("calle", "avenida", "piazza", "rua", "carrer", "plaza"),
+            *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
         ),
     ),
 )

@@ -75,6 +75,16 @@ SSN_AFTER_WORD = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\b[^\n\d]{0,20}"
     r"(?P<number>(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d))"
 )
+# Street addresses as other languages write them: the street's name in words before its type and
+# the number after ("Berliner Straße 12", "Calle Mayor 5", "Piazza Navona 2"), or the number first and
+# the type before the name ("12 rue de Rivoli", "5 avenue des Champs").
+FOREIGN_STREET = re.compile(
+    r"\b[A-ZÄÖÜ][a-zäöüß]+(?:e[rs]?)? (?:Straße|Strasse|Weg|Gasse|Platz|Allee|Ring|Damm) \d{1,4}[a-z]?\b"
+    r"|\b(?:Calle|Avenida|Piazza|Rua|Carrer|Plaza) (?:(?:de|del|la|dos|da)\s)?[A-ZÁÉÍÓÚ][\w'\-]+"
+    r"(?: [A-ZÁÉÍÓÚ][\w'\-]+)?,? \d{1,4}\b"
+    r"|\b\d{1,4}(?: ?bis| ?ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|impasse|allée|quai|cours) "
+    r"(?:(?:de la|de l'|de|du|des|d')\s?)?[A-ZÉÈ][\w'\-]+"
+)
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
     r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"

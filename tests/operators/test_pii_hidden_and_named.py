@@ -123,3 +123,22 @@ def test_numbers_in_other_shapes_are_masked(text: str, kind: str, kept: str) -> 
 @pytest.mark.parametrize("text", ["order 123456789 shipped", "Chrome 120.0.6099.109", "build 2024.1111.1111.1"])
 def test_numbers_without_a_word_or_checksum_are_kept(text: str) -> None:
     assert scan_all(text).counts == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Berliner Straße 12, 10115 Berlin", "[ADDRESS], 10115 Berlin"),
+        ("12 rue de Rivoli, 75001 Paris", "[ADDRESS], 75001 Paris"),
+        ("Calle Mayor 5, Madrid", "[ADDRESS], Madrid"),
+        ("I live at 3 place Bellecour.", "I live at [ADDRESS]."),
+    ],
+)
+def test_street_addresses_as_other_languages_write_them_are_masked(text: str, kept: str) -> None:
+    found = scan_all(text)
+    assert found.scrubbed == kept and dict(found.counts) == {"street_address": 1}
+
+
+@pytest.mark.parametrize("text", ["Via Python 3 you can do it", "call the Weg 12 helper", "the ring 3 buffer"])
+def test_street_words_in_prose_are_not_addresses(text: str) -> None:
+    assert scan_all(text).counts == ()
