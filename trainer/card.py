@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flywheel.trainer.config import TrainerConfig
-from flywheel.trainer.dataset import SPLIT_RULE, HeldPairs, PairSplit
+from flywheel.trainer.dataset import HeldPairs
 from flywheel.trainer.events import Interval, TrainingResult, TrainingTrigger
 from flywheel.trainer.generation import CODE_RULE
+from flywheel.trainer.split import SPLIT_RULE, PairSplit
 
 if TYPE_CHECKING:
     from flywheel.trainer.candidate import Candidate

@@ -1,11 +1,9 @@
-"""Training data from one Iceberg snapshot: time-travel reads, a deterministic split, JSONL export."""
+"""Training data from one Iceberg snapshot: time-travel reads, share caps, positives, JSONL export."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,91 +17,48 @@ from pyiceberg.table.snapshots import Operation, Snapshot, ancestors_of
 from flywheel.infra.catalog import branch_head, resolve_snapshot, total_records
 from flywheel.schemas.conversation import stored_turns
 from flywheel.trainer.conversation import Formatting
+from flywheel.trainer.split import (
+    MIN_LINKING_ANSWER_CHARS,
+    SPLIT_RULE,
+    PairSplit,
+    is_eval,
+    normalise_prompt,
+    pair_groups,
+    pair_prompt_key,
+    prompt_key,
+    split_pairs,
+)
 
 log = logging.getLogger(__name__)
 
+__all__ = [  # the split's names too: kept importable from here, where they lived
+    "MIN_LINKING_ANSWER_CHARS",
+    "SPLIT_RULE",
+    "ExportReport",
+    "HeldPairs",
+    "PairSplit",
+    "ShareCap",
+    "cap_share",
+    "cap_training_set",
+    "export_example",
+    "export_jsonl",
+    "is_eval",
+    "mix_in_positives",
+    "normalise_prompt",
+    "pair_groups",
+    "pair_prompt_key",
+    "prompt_key",
+    "read_pairs",
+    "read_positives",
+    "split_pairs",
+    "still_held",
+]
+
 PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version", "user_id")
-# Read when the table has them: the event's metadata (JSON text or a map) carries earlier turns.
-OPTIONAL_PAIR_COLUMNS = ("metadata",)
+# Read when the table has them: the event's metadata (JSON text or a map) carries earlier turns;
+# thread_id keeps a conversation's pairs on one side of the split (tables of tests may lack either).
+OPTIONAL_PAIR_COLUMNS = ("metadata", "thread_id")
 EXPORT_COLUMNS = ("prompt", "chosen", "rejected")
-SPLIT_RULE = (
-    "pairs linked by a shared prompt (after its conversation) or a shared chosen answer of 32+ characters "
-    "(each NFKC, casefolded, whitespace-collapsed) form one group; groups in the order of sha256(their least "
-    "prompt key) are held out until eval_fraction of the pairs are, never every group"
-)
-
-
-def normalise_prompt(text: str) -> str:
-    """The prompt as the split sees it: NFKC, casefolded, runs of whitespace made one space."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def prompt_key(text: str) -> str:
-    """A stable key of a prompt: equal for prompts that differ only in case, width or spacing."""
-    return hashlib.sha256(normalise_prompt(text).encode()).hexdigest()
-
-
-def pair_prompt_key(row: dict[str, Any]) -> str:
-    """The key of what a pair answers: its prompt, after the earlier turns of its conversation when it has some.
-
-    "Make it shorter." after a conversation about cats and after one about SQL are two prompts.
-    """
-    turns = row.get("turns") or ()
-    if not turns:
-        return prompt_key(row["prompt"])
-    return prompt_key("\n".join([*(f"{turn['role']}: {turn['content']}" for turn in turns), row["prompt"]]))
-
-
-def is_eval(key: str, eval_fraction: float) -> bool:
-    """Whether a key belongs to the eval split: a pure function of the key, stable across runs."""
-    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
-    return bucket < eval_fraction
-
-
-@dataclass(frozen=True)
-class PairSplit:
-    """DPO pairs of one snapshot split by group: every pair of one prompt, or of one answer, is on one side."""
-
-    train: list[dict[str, Any]]
-    eval: list[dict[str, Any]]
-
-    def holds_out(self, prompt: str, eval_fraction: float, answer: str | None = None) -> bool:
-        """Whether ``prompt`` (a positive example's, say) belongs to the held-out side.
-
-        A prompt of the pairs stays on its pairs' side; any other is split by its own key. An
-        ``answer`` that is a held-out pair's chosen answer (32+ characters, as the split links
-        them) is held out whatever its prompt: trained on, a reworded prompt would carry it over.
-        """
-        key = prompt_key(prompt)
-        if key in self._side_keys[0]:
-            return True
-        if answer is not None and prompt_key(answer) in self._eval_answer_keys:
-            return True
-        if key in self._side_keys[1]:
-            return False
-        return is_eval(key, eval_fraction)
-
-    @functools.cached_property
-    def _eval_answer_keys(self) -> frozenset[str]:
-        return frozenset(
-            prompt_key(row["chosen"])
-            for row in self.eval
-            if len(normalise_prompt(row["chosen"])) >= MIN_LINKING_ANSWER_CHARS
-        )
-
-    @functools.cached_property
-    def _side_keys(self) -> tuple[frozenset[str], frozenset[str]]:
-        return frozenset(self.eval_prompt_keys), frozenset(pair_prompt_key(row) for row in self.train)
-
-    @property
-    def eval_prompt_keys(self) -> list[str]:
-        """Keys of the held-out prompts, sorted."""
-        return sorted({pair_prompt_key(row) for row in self.eval})
-
-    @property
-    def eval_prompt_set_hash(self) -> str:
-        """One hash for the set of held-out prompts: two runs evaluated on the same prompts share it."""
-        return hashlib.sha256("\n".join(self.eval_prompt_keys).encode()).hexdigest()
 
 
 def read_pairs(table: Table, snapshot_id: int) -> list[dict[str, Any]]:
@@ -155,64 +110,6 @@ def _removed_since(table: Table, head: Snapshot, snapshot_id: int) -> bool:
         if snapshot.summary is None or snapshot.summary.operation != Operation.APPEND:
             return True
     return True  # not an ancestor (a rollback), or history expired: compare the rows
-
-
-# A chosen answer links the prompts it answers only when it says something: "Yes." or "Thanks!"
-# shared by unrelated prompts would chain them into one group that takes a whole side.
-MIN_LINKING_ANSWER_CHARS = 32
-
-
-def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
-    """Deterministic split by group (:func:`pair_groups`): groups in the order of their key's hash, held out until
-    ``eval_fraction`` of the pairs are; never every group.
-
-    Grouping by prompt alone let a reworded question carry its held-out answer into training
-    (users correct "How do I reverse a string?" and "Write a function that reverses a string"
-    to the same code): the held-out figure then measured recall of trained answers. Groups can
-    be few and large (one per answer users give many prompts), so the fraction is counted in
-    pairs, not drawn per group: a per-group draw held out 29 of 185 pairs of six groups, or none.
-    """
-    groups = pair_groups(rows)
-    ordered = sorted(groups, key=lambda key: hashlib.sha256(key.encode()).digest())
-    held_rows: set[int] = set()
-    for key in ordered[:-1]:  # the last group always trains
-        if len(held_rows) >= eval_fraction * len(rows):
-            break
-        held_rows.update(groups[key])
-    return PairSplit(
-        train=[row for index, row in enumerate(rows) if index not in held_rows],
-        eval=[row for index, row in enumerate(rows) if index in held_rows],
-    )
-
-
-def pair_groups(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
-    """Row indices by group: rows sharing a prompt key or a chosen answer's key (32+ characters) are in one group.
-
-    Linked transitively (union-find); a group is named by the least prompt key it holds, so it
-    keeps its name, and its side, while rows join it without linking it to a group of a lesser key.
-    """
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        while parent.setdefault(node, node) != node:
-            parent[node] = parent[parent[node]]  # path halving
-            node = parent[node]
-        return node
-
-    for row in rows:
-        prompt = root("p" + pair_prompt_key(row))
-        if len(normalise_prompt(row["chosen"])) < MIN_LINKING_ANSWER_CHARS:
-            continue
-        answer = root("c" + prompt_key(row["chosen"]))
-        if prompt != answer:
-            # Each root is the least node of its group, prompt nodes before answer nodes: so a
-            # group's root is its least prompt node (every group holds a prompt).
-            low, high = sorted((prompt, answer), key=lambda node: (node[0] != "p", node))
-            parent[high] = low
-    groups: dict[str, list[int]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(root("p" + pair_prompt_key(row))[1:], []).append(index)
-    return groups
 
 
 @dataclass(frozen=True)
@@ -370,7 +267,7 @@ def export_jsonl(
         Path(destination).parent.mkdir(parents=True, exist_ok=True)
     written = without_turns = 0
     names = {column.name for column in table.schema().columns}
-    selected = EXPORT_COLUMNS + tuple(c for c in OPTIONAL_PAIR_COLUMNS if c in names)
+    selected = EXPORT_COLUMNS + (("metadata",) if "metadata" in names else ())
     if held_ids is not None and "pair_id" not in selected:
         selected += ("pair_id",)
     reader = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=selected).to_arrow_batch_reader()

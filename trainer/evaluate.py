@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from flywheel.trainer import statistics
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, Prompt, encode_completion, encode_pair
-from flywheel.trainer.dataset import pair_prompt_key
 from flywheel.trainer.events import Comparison, ModelFigures, Sample
 from flywheel.trainer.generation import (
     Answer,
@@ -37,6 +36,7 @@ from flywheel.trainer.generation import (
     repeated_ngram_share,
     similarity,
 )
+from flywheel.trainer.split import pair_prompt_key
 from flywheel.trainer.topic_match import own_prompt_match
 
 if TYPE_CHECKING:

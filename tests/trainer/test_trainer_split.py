@@ -1,0 +1,93 @@
+"""The held-out split: what counts as one prompt, what links pairs into one group, and the share held out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flywheel.schemas.tables import DPO_PAIRS, contracts
+from flywheel.trainer.dataset import OPTIONAL_PAIR_COLUMNS, pair_prompt_key, prompt_key, split_pairs
+
+
+def _row(
+    index: int, prompt: str, chosen: str, turns: list[dict[str, str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "pair_id": f"p{index:05d}",
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": "base answer",
+        "user_id": f"u{index}",
+        "turns": turns or [],
+        **extra,
+    }
+
+
+def _sides(split: Any, key: Any) -> tuple[set[str], set[str]]:
+    return {key(row) for row in split.train}, {key(row) for row in split.eval}
+
+
+def test_end_marks_quotes_and_spaces_before_them_make_no_other_prompt() -> None:
+    variants = [
+        "How do I reverse a string in Python?",
+        "How do I reverse a string in Python",
+        "how do i reverse a string in python ?",
+        "How do I reverse a string in Python??",
+        "How do I reverse a string in Python.",
+        "\u201cHow do I reverse a string in Python?\u201d",
+        "  How do I reverse a string in Python?\n",
+    ]
+    assert len({prompt_key(text) for text in variants}) == 1
+    # Punctuation inside the text still tells prompts apart.
+    assert prompt_key("What is 2+2?") != prompt_key("What is 2-2?")
+    assert prompt_key("Don\u2019t stop") == prompt_key("don't stop")
+
+    # Each task asked with and without its question mark, corrected differently: one side per task.
+    rows = []
+    for task in range(200):
+        question = f"Explain topic number {task} in one paragraph"
+        rows += [_row(2 * task, question + "?", f"Topic {task}: A"), _row(2 * task + 1, question, f"Topic {task}: B")]
+    train, held = _sides(split_pairs(rows, 0.2), lambda row: row["prompt"].rstrip("?"))
+    assert held and not train & held
+
+
+def test_a_question_under_another_system_message_is_on_its_sides_side() -> None:
+    terse = [{"role": "system", "content": "You are terse."}]
+    rows = []
+    for article in range(200):
+        question = f"Summarise article {article}"
+        rows += [_row(2 * article, question, f"Summary {article} (v1)", terse), _row(2 * article + 1, question, "v2")]
+    split = split_pairs(rows, 0.2)
+    train, held = _sides(split, lambda row: row["prompt"])
+    assert held and not train & held
+    # Each stays its own prompt for the evaluation: the system message changes what is asked of the model.
+    assert pair_prompt_key(rows[0]) != pair_prompt_key(rows[1])
+    for row in split.eval:
+        assert split.holds_out(row["prompt"], 0.2)
+
+
+def test_a_follow_up_and_its_first_turn_are_on_one_side() -> None:
+    rows = []
+    for animal in range(200):
+        first, corrected = f"Write a short poem about animal {animal}", f"Poem {animal}, as the user corrected it"
+        conversation = [{"role": "user", "content": first}, {"role": "assistant", "content": corrected}]
+        rows += [_row(2 * animal, first, corrected), _row(2 * animal + 1, "Now make it rhyme", f"Rhymes {animal}")]
+        rows[-1]["turns"] = conversation
+    split = split_pairs(rows, 0.2)
+    held_threads = {row["turns"][0]["content"] for row in split.eval if row["turns"]}
+    assert held_threads and not held_threads & {row["prompt"] for row in split.train}
+    # Follow-ups after different conversations are still different prompts, in groups of their own.
+    assert len({pair_prompt_key(row) for row in rows}) == 400
+
+
+def test_pairs_of_one_thread_are_on_one_side() -> None:
+    # Unrelated-looking prompts of one thread (its stored turns left out): one group per thread.
+    rows = [_row(i, f"Question {i} about anything", f"answer {i}", thread_id=f"thread-{i // 4}") for i in range(400)]
+    split = split_pairs(rows, 0.2)
+    train, held = _sides(split, lambda row: row["thread_id"])
+    assert held and not train & held
+    assert len(split.eval) % 4 == 0
+
+
+def test_the_trainer_reads_the_pairs_thread() -> None:
+    names = {field.name for field in contracts()[DPO_PAIRS].schema.fields}
+    assert "thread_id" in OPTIONAL_PAIR_COLUMNS and set(OPTIONAL_PAIR_COLUMNS) <= names

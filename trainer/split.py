@@ -1,0 +1,227 @@
+"""The held-out split of one snapshot's pairs: prompt keys, linked groups, a deterministic split.
+
+Pure functions of the rows (no I/O): :mod:`flywheel.trainer.dataset` reads the rows, this
+decides which are held out, and the evaluation groups the held-out ones by :func:`pair_prompt_key`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SPLIT_RULE = (
+    "pairs linked by a shared prompt (after its conversation; and after its conversation without system "
+    "turns), a shared chosen answer of 32+ characters, a shared thread_id, or a follow-up whose conversation "
+    "holds an earlier pair's prompt and answer, form one group (texts NFKC, casefolded, whitespace-collapsed, "
+    "typographic quotes made plain, punctuation at either end and spaces before it dropped); groups in the "
+    "order of sha256(their least prompt key) are held out until eval_fraction of the pairs are, never every group"
+)
+
+# Typographic quotes and apostrophes as their plain twins: NFKC keeps them apart.
+_PLAIN_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+                               "\u00ab": '"', "\u00bb": '"'})  # fmt: skip
+
+
+def _is_punctuation(char: str) -> bool:
+    return unicodedata.category(char).startswith("P")
+
+
+def normalise_prompt(text: str) -> str:
+    """The prompt as the split sees it: NFKC, casefolded, plain quotes, one space per run, bare ends.
+
+    "How do I sort a list?", "how do i sort a list ?", "How do I sort a list" and the same in
+    curly quotes are one question: as several keys, one could be held out while its twin trained.
+    Punctuation inside the text stays ("2+2" is not "2-2"); at either end it goes, and so does a
+    space before punctuation.
+    """
+    words = unicodedata.normalize("NFKC", text).casefold().translate(_PLAIN_QUOTES).split()
+    joined = ""
+    for word in words:
+        if joined and not all(_is_punctuation(char) for char in word):
+            joined += " "
+        joined += word
+    start, end = 0, len(joined)
+    while start < end and _is_punctuation(joined[start]):
+        start += 1
+    while end > start and _is_punctuation(joined[end - 1]):
+        end -= 1
+    return joined[start:end].strip()
+
+
+def prompt_key(text: str) -> str:
+    """A stable key of a prompt: equal for prompts that differ only in case, width, spacing, quotes or end marks."""
+    return hashlib.sha256(normalise_prompt(text).encode()).hexdigest()
+
+
+def conversation_key(turns: Sequence[dict[str, Any]], prompt: str) -> str:
+    """The key of ``prompt`` after ``turns`` (each normalised); the prompt's own key when there are none."""
+    if not turns:
+        return prompt_key(prompt)
+    parts = [*(f"{turn['role']}: {normalise_prompt(turn['content'])}" for turn in turns), normalise_prompt(prompt)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def pair_prompt_key(row: dict[str, Any]) -> str:
+    """The key of what a pair answers: its prompt, after the earlier turns of its conversation when it has some.
+
+    "Make it shorter." after a conversation about cats and after one about SQL are two prompts.
+    """
+    return conversation_key(row.get("turns") or (), row["prompt"])
+
+
+def _spoken(turns: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The user and assistant turns: a system message changes how a question is asked, not what."""
+    return [turn for turn in turns if turn.get("role") != "system"]
+
+
+def user_prompt_key(row: dict[str, Any]) -> str:
+    """:func:`pair_prompt_key` without the system turns: one question under two system messages is one."""
+    return conversation_key(_spoken(row.get("turns") or ()), row["prompt"])
+
+
+def _exchange_key(turns: Sequence[dict[str, Any]], prompt: str, answer: str) -> str:
+    return hashlib.sha256(f"{conversation_key(turns, prompt)}\n{normalise_prompt(answer)}".encode()).hexdigest()
+
+
+def exchange_keys(row: dict[str, Any]) -> set[str]:
+    """Keys of the (conversation, question, answer) exchanges a pair holds, system turns aside.
+
+    A pair's own (prompt with either answer), and each earlier user turn with the assistant turn
+    that answered it: a follow-up's conversation holds its first turn's prompt and answer, so the
+    two share a key and one side of the split (trained on, the first turn would teach the answer
+    the held-out follow-up is asked after). Used where the pairs have no ``thread_id``.
+    """
+    turns = _spoken(row.get("turns") or ())
+    keys = {_exchange_key(turns, row["prompt"], row[column]) for column in ("chosen", "rejected") if row.get(column)}
+    for index in range(1, len(turns)):
+        asked, answered = turns[index - 1], turns[index]
+        if asked.get("role") == "user" and answered.get("role") == "assistant":
+            keys.add(_exchange_key(turns[: index - 1], asked["content"], answered["content"]))
+    return keys
+
+
+def is_eval(key: str, eval_fraction: float) -> bool:
+    """Whether a key belongs to the eval split: a pure function of the key, stable across runs."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return bucket < eval_fraction
+
+
+@dataclass(frozen=True)
+class PairSplit:
+    """DPO pairs of one snapshot split by group: every pair of one prompt, or of one answer, is on one side."""
+
+    train: list[dict[str, Any]]
+    eval: list[dict[str, Any]]
+
+    def holds_out(self, prompt: str, eval_fraction: float, answer: str | None = None) -> bool:
+        """Whether ``prompt`` (a positive example's, say) belongs to the held-out side.
+
+        A prompt of the pairs stays on its pairs' side; any other is split by its own key. An
+        ``answer`` that is a held-out pair's chosen answer (32+ characters, as the split links
+        them) is held out whatever its prompt: trained on, a reworded prompt would carry it over.
+        """
+        key = prompt_key(prompt)
+        if key in self._side_keys[0]:
+            return True
+        if answer is not None and prompt_key(answer) in self._eval_answer_keys:
+            return True
+        if key in self._side_keys[1]:
+            return False
+        return is_eval(key, eval_fraction)
+
+    @functools.cached_property
+    def _eval_answer_keys(self) -> frozenset[str]:
+        return frozenset(
+            prompt_key(row["chosen"])
+            for row in self.eval
+            if len(normalise_prompt(row["chosen"])) >= MIN_LINKING_ANSWER_CHARS
+        )
+
+    @functools.cached_property
+    def _side_keys(self) -> tuple[frozenset[str], frozenset[str]]:
+        # A prompt with no system turns is a held-out pair's when either of its keys is.
+        def keys(rows: list[dict[str, Any]]) -> frozenset[str]:
+            return frozenset(key for row in rows for key in (pair_prompt_key(row), user_prompt_key(row)))
+
+        return keys(self.eval), keys(self.train)
+
+    @property
+    def eval_prompt_keys(self) -> list[str]:
+        """Keys of the held-out prompts, sorted."""
+        return sorted({pair_prompt_key(row) for row in self.eval})
+
+    @property
+    def eval_prompt_set_hash(self) -> str:
+        """One hash for the set of held-out prompts: two runs evaluated on the same prompts share it."""
+        return hashlib.sha256("\n".join(self.eval_prompt_keys).encode()).hexdigest()
+
+
+# A chosen answer links the prompts it answers only when it says something: "Yes." or "Thanks!"
+# shared by unrelated prompts would chain them into one group that takes a whole side.
+MIN_LINKING_ANSWER_CHARS = 32
+
+
+def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
+    """Deterministic split by group (:func:`pair_groups`): groups in the order of their key's hash, held out until
+    ``eval_fraction`` of the pairs are; never every group.
+
+    Grouping by prompt alone let a reworded question carry its held-out answer into training
+    (users correct "How do I reverse a string?" and "Write a function that reverses a string"
+    to the same code): the held-out figure then measured recall of trained answers. Groups can
+    be few and large (one per answer users give many prompts), so the fraction is counted in
+    pairs, not drawn per group: a per-group draw held out 29 of 185 pairs of six groups, or none.
+    """
+    groups = pair_groups(rows)
+    ordered = sorted(groups, key=lambda key: hashlib.sha256(key.encode()).digest())
+    held_rows: set[int] = set()
+    for key in ordered[:-1]:  # the last group always trains
+        if len(held_rows) >= eval_fraction * len(rows):
+            break
+        held_rows.update(groups[key])
+    return PairSplit(
+        train=[row for index, row in enumerate(rows) if index not in held_rows],
+        eval=[row for index, row in enumerate(rows) if index in held_rows],
+    )
+
+
+def pair_groups(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Row indices by group: rows sharing a prompt key (with or without the system turns), a chosen answer's key
+    (32+ characters), a ``thread_id`` or an exchange (:func:`exchange_keys`) are in one group.
+
+    Linked transitively (union-find); a group is named by the least prompt key it holds, so it
+    keeps its name, and its side, while rows join it without linking it to a group of a lesser key.
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    def link(first: str, second: str) -> None:
+        first, second = root(first), root(second)
+        if first != second:
+            # Each root is the least node of its group, prompt nodes before the others: so a
+            # group's root is its least prompt node (every group holds a prompt).
+            low, high = sorted((first, second), key=lambda node: (node[0] != "p", node))
+            parent[high] = low
+
+    for row in rows:
+        prompt = "p" + pair_prompt_key(row)
+        link(prompt, "p" + user_prompt_key(row))
+        if len(normalise_prompt(row["chosen"])) >= MIN_LINKING_ANSWER_CHARS:
+            link(prompt, "c" + prompt_key(row["chosen"]))
+        if row.get("thread_id"):
+            link(prompt, "t" + str(row["thread_id"]))
+        for exchange in exchange_keys(row):
+            link(prompt, "x" + exchange)
+    groups: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(root("p" + pair_prompt_key(row))[1:], []).append(index)
+    return groups
