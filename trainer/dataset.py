@@ -27,6 +27,7 @@ from flywheel.trainer.split import (
     pair_prompt_key,
     prompt_key,
     split_pairs,
+    user_prompt_key,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ __all__ = [  # the split's names too: kept importable from here, where they live
     "read_positives",
     "split_pairs",
     "still_held",
+    "user_prompt_key",
 ]
 
 PAIR_COLUMNS = ("pair_id", "prompt", "chosen", "rejected", "policy_version", "user_id")
@@ -159,8 +161,12 @@ def cap_share(
 def cap_training_set(
     rows: list[dict[str, Any]], max_prompt_share: float, max_user_share: float
 ) -> tuple[list[dict[str, Any]], ShareCap]:
-    """Apply the per-prompt, then the per-user share cap; report what each removed."""
-    by_prompt = cap_share(rows, lambda row: prompt_key(row["prompt"]), max_prompt_share)
+    """Apply the per-prompt, then the per-user share cap; report what each removed.
+
+    A prompt is what the split calls one (:func:`user_prompt_key`): a follow-up after its own
+    conversation, so 400 conversations ending in "Make it shorter." are not one prompt over the cap.
+    """
+    by_prompt = cap_share(rows, user_prompt_key, max_prompt_share)
     by_user = cap_share(by_prompt, lambda row: str(row.get("user_id") or ""), max_user_share)
 
     def largest(kept: list[dict[str, Any]], group: Callable[[dict[str, Any]], str]) -> float:
@@ -172,7 +178,7 @@ def cap_training_set(
         max_user_share=max_user_share,
         dropped_for_prompt=len(rows) - len(by_prompt),
         dropped_for_user=len(by_prompt) - len(by_user),
-        largest_prompt_share=largest(by_user, lambda row: prompt_key(row["prompt"])),
+        largest_prompt_share=largest(by_user, user_prompt_key),
         largest_user_share=largest(by_user, lambda row: str(row.get("user_id") or "")),
     )
     return by_user, report

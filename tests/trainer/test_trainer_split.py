@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flywheel.schemas.tables import DPO_PAIRS, contracts
-from flywheel.trainer.dataset import OPTIONAL_PAIR_COLUMNS, pair_prompt_key, prompt_key, split_pairs
+from flywheel.trainer.dataset import OPTIONAL_PAIR_COLUMNS, cap_training_set, pair_prompt_key, prompt_key, split_pairs
 
 
 def _row(
@@ -91,3 +91,22 @@ def test_pairs_of_one_thread_are_on_one_side() -> None:
 def test_the_trainer_reads_the_pairs_thread() -> None:
     names = {field.name for field in contracts()[DPO_PAIRS].schema.fields}
     assert "thread_id" in OPTIONAL_PAIR_COLUMNS and set(OPTIONAL_PAIR_COLUMNS) <= names
+
+
+def test_the_prompt_share_cap_counts_a_follow_up_per_conversation() -> None:
+    rows = []
+    for city in range(400):  # 400 different conversations, each ending in the same follow-up
+        turns = [
+            {"role": "user", "content": f"Write a paragraph about city {city}"},
+            {"role": "assistant", "content": f"City {city} is ..."},
+        ]
+        rows.append(_row(city, "Make it shorter.", f"City {city}: short.", turns))
+    rows += [_row(1000 + i, f"Other question {i}", f"c{i}") for i in range(600)]
+
+    kept, cap = cap_training_set(rows, 0.05, 0.1)
+
+    assert cap.dropped_for_prompt == 0 and len(kept) == 1000
+    # One conversation asked 100 times is still one prompt.
+    flood = [{**rows[0], "pair_id": f"f{i}", "user_id": f"v{i}"} for i in range(100)]
+    kept, cap = cap_training_set(rows + flood, 0.05, 0.1)
+    assert cap.dropped_for_prompt > 0 and cap.largest_prompt_share <= 0.05
