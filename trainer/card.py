@@ -14,7 +14,7 @@ from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.dataset import HeldPairs
 from flywheel.trainer.events import Interval, TrainingResult, TrainingTrigger
 from flywheel.trainer.generation import CODE_RULE
-from flywheel.trainer.split import SPLIT_RULE, PairSplit
+from flywheel.trainer.split import DEGENERATE_RULE, SPLIT_RULE, PairSplit
 
 if TYPE_CHECKING:
     from flywheel.trainer.candidate import Candidate
@@ -100,6 +100,8 @@ def model_card(
             "previous_trigger_snapshot_id": trigger.previous_snapshot_id,
             # Pairs of the snapshot a quarantine, revert or delete removed while the trigger waited: not trained on.
             "removed_since_trigger": {"pairs": held.removed, "checked_snapshot_id": held.checked_snapshot_id},
+            # Pairs stating no preference (empty chosen, or chosen == rejected): neither trained on nor held out.
+            "degenerate_pairs": {"pairs": split.degenerate, "rule": DEGENERATE_RULE},
             "positives_table": trigger.positives_table,
             "positives_snapshot_id": positives_snapshot_id,
             "positives_snapshot_id_at_trigger": trigger.positives_snapshot_id,

@@ -129,6 +129,12 @@ def train_for_trigger(
         # Tagged like the pairs: kept by snapshot expiry, so a retried run and the card's
         # forgetting figure can read the very positives again, and `data revert` finds the tag.
         ensure_tag(catalog, trigger.positives_table, tag, positives_snapshot)
+    split = split_pairs(held.rows, config.eval_fraction)
+    if split.degenerate:
+        log.warning(
+            "pairs with an empty chosen answer, or one equal to the rejected one, are left out",
+            extra={"run_id": run_id, "pairs": split.degenerate},
+        )
     registry.write_status(
         run_id,
         {
@@ -139,11 +145,11 @@ def train_for_trigger(
             "snapshot_tag": tag,
             "positives_snapshot_id": positives_snapshot,
             "pairs_removed_since_trigger": held.removed,
+            "pairs_degenerate": split.degenerate,
         },
     )
     log.info("training run started", extra={"run_id": run_id, "snapshot_id": trigger.snapshot_id})
 
-    split = split_pairs(held.rows, config.eval_fraction)
     positives = read_positives(catalog.load_table(trigger.positives_table), positives_snapshot, config.max_positives)
     reference = resolve_base_model(config)
     device = pick_device(config.device)

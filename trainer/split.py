@@ -117,6 +117,8 @@ class PairSplit:
 
     train: list[dict[str, Any]]
     eval: list[dict[str, Any]]
+    # Pairs left out of both sides: no preference to learn or measure (:func:`is_degenerate`).
+    degenerate: int = 0
 
     def holds_out(self, prompt: str, eval_fraction: float, answer: str | None = None) -> bool:
         """Whether ``prompt`` (a positive example's, say) belongs to the held-out side.
@@ -166,9 +168,24 @@ class PairSplit:
 MIN_LINKING_ANSWER_CHARS = 32
 
 
+DEGENERATE_RULE = "chosen empty, or equal to rejected once case and whitespace are set aside"
+
+
+def is_degenerate(row: dict[str, Any]) -> bool:
+    """Whether a pair states no preference: an empty chosen answer, or one equal to the rejected one.
+
+    Equal "once case and whitespace are set aside": DPO would push two spellings of one answer
+    apart, and the evaluation would score a correction the base already wrote.
+    """
+    chosen = " ".join(unicodedata.normalize("NFKC", row["chosen"] or "").casefold().split())
+    rejected = " ".join(unicodedata.normalize("NFKC", row["rejected"] or "").casefold().split())
+    return not chosen or chosen == rejected
+
+
 def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
     """Deterministic split by group (:func:`pair_groups`): groups in the order of their key's hash, held out until
-    ``eval_fraction`` of the pairs are; never every group.
+    ``eval_fraction`` of the pairs are; never every group. Degenerate pairs (:func:`is_degenerate`)
+    are on neither side, counted in ``degenerate``.
 
     Grouping by prompt alone let a reworded question carry its held-out answer into training
     (users correct "How do I reverse a string?" and "Write a function that reverses a string"
@@ -176,6 +193,8 @@ def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
     be few and large (one per answer users give many prompts), so the fraction is counted in
     pairs, not drawn per group: a per-group draw held out 29 of 185 pairs of six groups, or none.
     """
+    kept = [row for row in rows if not is_degenerate(row)]
+    degenerate, rows = len(rows) - len(kept), kept
     groups = pair_groups(rows)
     ordered = sorted(groups, key=lambda key: hashlib.sha256(key.encode()).digest())
     held_rows: set[int] = set()
@@ -186,6 +205,7 @@ def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
     return PairSplit(
         train=[row for index, row in enumerate(rows) if index not in held_rows],
         eval=[row for index, row in enumerate(rows) if index in held_rows],
+        degenerate=degenerate,
     )
 
 

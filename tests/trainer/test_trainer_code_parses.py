@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from flywheel.trainer.candidate import Candidate
-from flywheel.trainer.card import model_card
-from flywheel.trainer.config import TrainerConfig, TrainerSettings
-from flywheel.trainer.conversation import Formatting
-from flywheel.trainer.dataset import HeldPairs, PairSplit, ShareCap
+from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
-from flywheel.trainer.events import Comparison, ModelFigures, TrainingResult, TrainingTrigger
+from flywheel.trainer.events import Comparison, ModelFigures, TrainingResult
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import CODE_RULE, Answer, python_code_parses
 from flywheel.trainer.verdict import detail_lines, headline
+from tests.support.cards import card_for
 
 GOOD = "Log it:\n```python\nimport logging\n\nlogger = logging.getLogger(__name__)\nlogger.info('done')\n```\nDone."
 BROKEN = "Log it:\n```python\ndef report(:\n    logger.info('done')\n```\nDone."
@@ -107,7 +103,7 @@ def test_a_candidate_whose_code_stops_parsing_breaches_the_guard() -> None:
     share = comparison.closer_share
     assert f"({share.value * 100:.0f}%, 95% CI {share.low * 100:.0f}-{share.high * 100:.0f}%)" in headline(result)
     assert any(line.startswith("  Python code that parses: 100% of 40 answers") for line in detail_lines(result))
-    code = json.loads(json.dumps(_card(result)["metrics"]["code"]))
+    code = json.loads(json.dumps(card_for(result)["metrics"]["code"]))
     assert code["status"] == "measured" and code["rule"] == CODE_RULE and code["paired_prompts"] == PROMPTS
     assert (code["before"]["value"], code["after"]["value"], code["paired_change"]["value"]) == (1.0, 0.5, -0.5)
 
@@ -143,7 +139,7 @@ def test_code_users_and_the_base_wrote_cannot_vanish_from_the_candidate() -> Non
     # A few prose answers among code (2 of 40) are within the allowance: the interval's low end decides.
     _, _, comparison, guard = _evaluate([GOOD] * PROMPTS, [PROSE] * 2 + [GOOD] * 38)
     assert comparison.code_dropped == 2 and guard == []
-    code = _card(_result(*_evaluate([GOOD] * PROMPTS, [PROSE] * PROMPTS)[:3], []))["metrics"]["code"]
+    code = card_for(_result(*_evaluate([GOOD] * PROMPTS, [PROSE] * PROMPTS)[:3], []))["metrics"]["code"]
     assert (code["expected_prompts"], code["without_code"]) == (PROMPTS, PROMPTS)
 
 
@@ -161,37 +157,3 @@ def test_a_tie_and_noise_do_not_breach_the_guard() -> None:
     # Three broken and none fixed is a fall, but not one beyond 5 points that the data can tell from chance.
     _, _, small, guard = _evaluate([GOOD] * PROMPTS, [BROKEN] * 3 + [GOOD] * 37)
     assert small.code_parse_change is not None and small.code_parse_change.high >= -0.05 and guard == []
-
-
-def _card(result: TrainingResult) -> dict[str, Any]:
-    assert result.before is not None and result.after is not None and result.comparison is not None
-    candidate = Candidate(
-        model=None,
-        formatting=Formatting(chat=True),
-        train_pairs=result.train_pairs,
-        cap=ShareCap(max_prompt_share=0.05, max_user_share=0.1),
-        eval_prompts=PROMPTS,
-        eval_positives=0,
-        before=result.before,
-        after=result.after,
-        comparison=result.comparison,
-        reasons=result.reasons,
-        timings_s={},
-    )
-    trigger = TrainingTrigger(
-        trigger_id="t",
-        table="flywheel.dpo_pairs",
-        table_uuid="u",
-        snapshot_id=1,
-        snapshot_committed_at=datetime(2026, 12, 1, tzinfo=UTC),
-        previous_snapshot_id=None,
-        positives_table="flywheel.positive_examples",
-        positives_snapshot_id=None,
-        threshold=100,
-        new_pairs=140,
-        total_pairs=140,
-        sequence=1,
-    )
-    split = PairSplit(train=[], eval=[])
-    held = HeldPairs([], 0, None)
-    return model_card(TrainerConfig(), trigger, result, candidate, split, held, None, "tiny", "cpu", ["synthetic-1"])

@@ -6,6 +6,8 @@ from typing import Any
 
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 from flywheel.trainer.dataset import OPTIONAL_PAIR_COLUMNS, cap_training_set, pair_prompt_key, prompt_key, split_pairs
+from flywheel.trainer.split import DEGENERATE_RULE
+from tests.support.cards import card_for, plain_result
 
 
 def _row(
@@ -110,3 +112,22 @@ def test_the_prompt_share_cap_counts_a_follow_up_per_conversation() -> None:
     flood = [{**rows[0], "pair_id": f"f{i}", "user_id": f"v{i}"} for i in range(100)]
     kept, cap = cap_training_set(rows + flood, 0.05, 0.1)
     assert cap.dropped_for_prompt > 0 and cap.largest_prompt_share <= 0.05
+
+
+def test_pairs_stating_no_preference_are_left_out_and_counted() -> None:
+    rows = [_row(i, f"Question {i}", f"a good answer {i}") for i in range(40)]
+    rows += [
+        {**_row(100, "Hi", ""), "rejected": "Hello!"},
+        {**_row(101, "Hey", "  "), "rejected": "Hello!"},
+        {**_row(102, "Yo", "Same text"), "rejected": "Same text"},
+        {**_row(103, "Hey there", "Hello  there."), "rejected": "hello there."},
+    ]
+
+    split = split_pairs(rows, 0.2)
+
+    assert split.degenerate == 4 and len(split.train) + len(split.eval) == 40
+    assert not {row["pair_id"] for row in split.train + split.eval} & {"p00100", "p00101", "p00102", "p00103"}
+    # A case-only edit is no preference; an edited end mark is one.
+    assert split_pairs([{**_row(0, "Hi", "Hello!"), "rejected": "Hello."}], 0.2).degenerate == 0
+    card = card_for(plain_result(["x"] * 3, ["y"] * 3), split)
+    assert card["dataset"]["degenerate_pairs"] == {"pairs": 4, "rule": DEGENERATE_RULE}
