@@ -123,6 +123,8 @@ def model_card(
             "by": "prompt or chosen answer (linked groups)",
             "rule": SPLIT_RULE,
             "eval_fraction": config.eval_fraction,
+            # Whole groups are held out, so the share achieved is near the fraction, not on it.
+            "achieved_eval_fraction": split.eval_share,
             "train_prompts": len({row["prompt"] for row in split.train}),
             "eval_prompts": candidate.eval_prompts,
             "eval_prompt_set_hash": split.eval_prompt_set_hash,

@@ -18,7 +18,8 @@ SPLIT_RULE = (
     "turns), a shared chosen answer of 32+ characters, a shared thread_id, or a follow-up whose conversation "
     "holds an earlier pair's prompt and answer, form one group (texts NFKC, casefolded, whitespace-collapsed, "
     "typographic quotes made plain, punctuation at either end and spaces before it dropped); groups in the "
-    "order of sha256(their least prompt key) are held out until eval_fraction of the pairs are, never every group"
+    "order of sha256(their least prompt key) are held out until eval_fraction of the pairs are, a group that "
+    "would overshoot it by more than it was short skipped; never every group, the smallest when all are too large"
 )
 
 # Typographic quotes and apostrophes as their plain twins: NFKC keeps them apart.
@@ -153,6 +154,12 @@ class PairSplit:
         return keys(self.eval), keys(self.train)
 
     @property
+    def eval_share(self) -> float:
+        """The share of the split's pairs held out: ``eval_fraction`` is a target that whole groups meet roughly."""
+        total = len(self.train) + len(self.eval)
+        return len(self.eval) / total if total else 0.0
+
+    @property
     def eval_prompt_keys(self) -> list[str]:
         """Keys of the held-out prompts, sorted."""
         return sorted({pair_prompt_key(row) for row in self.eval})
@@ -184,8 +191,9 @@ def is_degenerate(row: dict[str, Any]) -> bool:
 
 def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
     """Deterministic split by group (:func:`pair_groups`): groups in the order of their key's hash, held out until
-    ``eval_fraction`` of the pairs are; never every group. Degenerate pairs (:func:`is_degenerate`)
-    are on neither side, counted in ``degenerate``.
+    ``eval_fraction`` of the pairs are, skipping a group that would overshoot it by more than it was short;
+    never every group, and one group (the smallest) when every group is too large. Degenerate pairs
+    (:func:`is_degenerate`) are on neither side, counted in ``degenerate``.
 
     Grouping by prompt alone let a reworded question carry its held-out answer into training
     (users correct "How do I reverse a string?" and "Write a function that reverses a string"
@@ -197,11 +205,23 @@ def split_pairs(rows: list[dict[str, Any]], eval_fraction: float) -> PairSplit:
     degenerate, rows = len(rows) - len(kept), kept
     groups = pair_groups(rows)
     ordered = sorted(groups, key=lambda key: hashlib.sha256(key.encode()).digest())
+    target = eval_fraction * len(rows)
     held_rows: set[int] = set()
-    for key in ordered[:-1]:  # the last group always trains
-        if len(held_rows) >= eval_fraction * len(rows):
+    for key in ordered:
+        shortfall = target - len(held_rows)
+        if shortfall <= 0:
             break
+        size = len(groups[key])
+        # A group that would overshoot the target by more than it is short is left to train, and
+        # the next is tried: a boilerplate answer chaining 70 of 100 pairs held out 86 of them.
+        # Nor may every pair be held out.
+        if size - shortfall > shortfall or len(held_rows) + size >= len(rows):
+            continue
         held_rows.update(groups[key])
+    if not held_rows and len(groups) > 1:
+        # Every group is larger than twice the target: the smallest (the first in hash order of
+        # those) is held out, so that a run has something to be judged on.
+        held_rows.update(groups[min(ordered, key=lambda key: len(groups[key]))])
     return PairSplit(
         train=[row for index, row in enumerate(rows) if index not in held_rows],
         eval=[row for index, row in enumerate(rows) if index in held_rows],

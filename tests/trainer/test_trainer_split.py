@@ -131,3 +131,29 @@ def test_pairs_stating_no_preference_are_left_out_and_counted() -> None:
     assert split_pairs([{**_row(0, "Hi", "Hello!"), "rejected": "Hello."}], 0.2).degenerate == 0
     card = card_for(plain_result(["x"] * 3, ["y"] * 3), split)
     assert card["dataset"]["degenerate_pairs"] == {"pairs": 4, "rule": DEGENERATE_RULE}
+
+
+def test_the_held_out_share_stays_near_the_fraction_when_groups_are_large() -> None:
+    # 70 prompts chained into one group by one shared 42-character answer, and 30 singletons.
+    for seed in range(50):
+        rows = [
+            _row(i, f"Question {seed}-{i} about chemistry", "I'm sorry, I can't help with that request.")
+            for i in range(70)
+        ]
+        rows += [_row(i, f"Other question {seed}-{i}", f"ans {i}") for i in range(70, 100)]
+        split = split_pairs(rows, 0.2)
+        assert 0.1 <= split.eval_share <= 0.3, (seed, split.eval_share)
+    # Two prompts of 10 and 90 pairs: the small one is held out, whichever comes first.
+    rows = [_row(i, "What is 2+2?", f"four {i}") for i in range(10)] + [
+        _row(10 + i, "What is 3+3?", f"six {i}") for i in range(90)
+    ]
+    assert len(split_pairs(rows, 0.2).eval) == 10
+    # Every group larger than twice the target: the smallest is held out, never every group.
+    rows = [_row(i, "What is 2+2?", f"four {i}") for i in range(30)] + [
+        _row(30 + i, "What is 3+3?", f"six {i}") for i in range(40)
+    ]
+    split = split_pairs(rows, 0.1)
+    assert len(split.eval) == 30 and split.eval_share == 30 / 70
+    assert split_pairs(rows[:30], 0.2).eval == []  # one prompt cannot be split
+    card = card_for(plain_result(["x"] * 3, ["y"] * 3), split)
+    assert card["split"]["achieved_eval_fraction"] == 30 / 70
