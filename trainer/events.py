@@ -57,7 +57,9 @@ class ModelFigures(BaseModel):
 
     # Generation-based: greedy answers compared with the users' corrections.
     similarity_to_users: Interval = Field(description="mean normalised Levenshtein similarity to y_user")
-    repeated_line_rate: Interval = Field(description="share of answers with a non-empty line repeated 3+ times")
+    repeated_line_rate: Interval = Field(
+        description="share of answers with a line (not of punctuation alone) repeated 3+ times"
+    )
     repeated_ngram_rate: Interval = Field(description="mean share of word 4-grams repeating an earlier one")
     empty_or_truncated_rate: Interval = Field(description="share of answers empty or cut at the token budget")
     empty_rate: Interval | None = Field(None, description="share of answers with no text (None: older cards)")

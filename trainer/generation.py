@@ -111,8 +111,13 @@ def similarity(answer: str, target: str) -> float:
 
 
 def has_repeated_line(text: str) -> bool:
-    """Whether a non-empty line occurs three or more times (a loop, not a list)."""
-    lines = Counter(line.strip() for line in text.splitlines() if line.strip())
+    """Whether a line with a letter or digit occurs three or more times (a loop, not a list).
+
+    Lines of punctuation alone are structure, not a loop: closing braces of JavaScript on their
+    own lines, code fences, ``---`` rules. Counted, they rejected a candidate that wrote exactly
+    the users' own code or markdown.
+    """
+    lines = Counter(line.strip() for line in text.splitlines() if any(char.isalnum() for char in line))
     return any(count >= LINE_REPEATS for count in lines.values())
 
 
