@@ -52,6 +52,9 @@ class GateSettings(Section):
     max_empty_or_truncated_rise: float = Field(default=0.05, ge=0.0, description="empty or cut-off answers")
     # Empty answers on their own: a candidate may not trade the base's cut-off answers for silence.
     max_empty_rise: float = Field(default=0.05, ge=0.0, description="answers with no text at all")
+    # Refusals ("I'm sorry, but I can't help with that."): the share of answers opening with one may
+    # rise at most this far above the higher of the base's share and the users' corrections' own.
+    max_refusal_rise: float = Field(default=0.05, ge=0.0, le=1.0, description="answers opening with a refusal")
     # Collapse to a few answers whatever is asked: distinct answers over prompts may fall at most this
     # far below the lower of the base's share and the users' own (alike questions may want one answer).
     max_distinct_drop: float = Field(default=0.2, ge=0.0, le=1.0, description="fall of the distinct-answer share")

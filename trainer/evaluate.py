@@ -32,6 +32,7 @@ from flywheel.trainer.generation import (
     Answer,
     greedy_answers,
     has_repeated_line,
+    is_refusal,
     python_code_parses,
     repeated_ngram_share,
     similarity,
@@ -224,6 +225,7 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
         repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
         empty_or_truncated_rate=statistics.shares([a.empty_or_truncated for a in answers]),
         empty_rate=statistics.shares([not a.text.strip() for a in answers]),
+        refusal_rate=statistics.shares([is_refusal(a.text) for a in answers]),
         distinct_answer_share=distinct_share([a.text for a in answers]),
         mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
         code_parse_rate=statistics.shares(judged) if judged else None,
@@ -328,6 +330,11 @@ def compare(
         ),
         sign_test_p=statistics.sign_test(closer, farther),
         users_distinct_share=distinct_share([p.corrections[0] for p in prompts]),
+        users_refusal_share=(
+            sum(is_refusal(t) for p in prompts for t in p.corrections) / sum(len(p.corrections) for p in prompts)
+            if prompts
+            else None
+        ),
         samples=samples,
     )
 

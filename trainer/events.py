@@ -63,6 +63,9 @@ class ModelFigures(BaseModel):
     repeated_ngram_rate: Interval = Field(description="mean share of word 4-grams repeating an earlier one")
     empty_or_truncated_rate: Interval = Field(description="share of answers empty or cut at the token budget")
     empty_rate: Interval | None = Field(None, description="share of answers with no text (None: older cards)")
+    refusal_rate: Interval | None = Field(
+        None, description="share of answers opening with a refusal (I'm sorry, but I can't...); None: older cards"
+    )
     distinct_answer_share: float | None = Field(
         None, description="distinct answers (whitespace and case aside) over answers (None: older cards)"
     )
@@ -139,6 +142,9 @@ class Comparison(BaseModel):
     )
     sign_test_p: float | None = Field(
         None, description="two-sided exact sign test of closer against farther, ties left out (None: older cards)"
+    )
+    users_refusal_share: float | None = Field(
+        None, description="share of the users' corrections opening with a refusal (None: older cards)"
     )
     users_distinct_share: float | None = Field(
         None, description="distinct first corrections over held-out prompts: how alike users want the answers"

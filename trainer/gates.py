@@ -75,6 +75,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
     for name, what, was, now, allowed in rises:
         if now - was > allowed:
             reasons.append(f"{GUARD} {name}: {what} {_pct(was)} -> {_pct(now)} (rise above {_pct(allowed)})")
+    reasons += _refusal(before, after, comparison, gates)
     reasons += _collapse(before, after, comparison, gates)
     reasons += _code(before, after, comparison, gates)
     reasons += _off_topic(before, after, comparison, gates)
@@ -109,6 +110,25 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"< required {gates.min_reward_margin_gain:+.4f}"
         )
     return reasons
+
+
+def _refusal(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """More answers open with a refusal than the base's and the users' own, by more than allowed.
+
+    A refusal is far from the users' correction on its prompt, but a candidate perfect elsewhere
+    still clears the primary figure with 8 refusals in 40 answers: only this guard sees them.
+    """
+    was, now = before.refusal_rate, after.refusal_rate
+    if was is None or now is None:
+        return []
+    users = comparison.users_refusal_share if comparison.users_refusal_share is not None else 0.0
+    allowed = max(was.value, users)
+    if now.value - allowed <= gates.max_refusal_rise:
+        return []
+    return [
+        f"{GUARD} refusal: answers opening with a refusal {_pct(was.value)} -> {_pct(now.value)} (users' own "
+        f"corrections {_pct(users)}), a rise above {_pct(allowed)} of more than {_pct(gates.max_refusal_rise)}"
+    ]
 
 
 def _collapse(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -119,6 +120,23 @@ def has_repeated_line(text: str) -> bool:
     """
     lines = Counter(line.strip() for line in text.splitlines() if any(char.isalnum() for char in line))
     return any(count >= LINE_REPEATS for count in lines.values())
+
+
+# A refusal or non-answer, as answers open with one (English): an optional apology, then "I can't
+# help / assist / ...", or "As an AI". Matched on the start only: "... but I can't say more" ending
+# an answer is an answer.
+_REFUSAL = re.compile(
+    r"^(?:(?:i'm|i am) sorry|sorry|i apologi[sz]e|unfortunately)?[\s,.!]*(?:but\s+)?"
+    r"i\s*(?:can't|cannot|can not|won't be able to|will not be able to|am unable to|'m unable to|am not able to|"
+    r"'m not able to)\s+(?:help|assist|provide|answer|do|comply|fulfil|fulfill|support|create|write|share|give|"
+    r"discuss)\b|^as an ai\b"
+)
+
+
+def is_refusal(text: str) -> bool:
+    """Whether an answer opens with a common English refusal ("I'm sorry, but I can't help with that.")."""
+    opening = " ".join(unicodedata.normalize("NFKC", text[:200]).casefold().replace("\u2019", "'").split())
+    return bool(_REFUSAL.match(opening.lstrip("\"'*_> ")))
 
 
 def repeated_ngram_share(text: str) -> float:

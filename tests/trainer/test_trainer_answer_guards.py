@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flywheel.trainer.generation import has_repeated_line
+from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
+from flywheel.trainer.gates import apply_gates
+from flywheel.trainer.generation import Answer, has_repeated_line, is_refusal
 from tests.support.cards import plain_result
 
 
@@ -29,3 +32,45 @@ def test_a_candidate_writing_the_users_code_or_markdown_passes_the_repetition_gu
         wanted = [write(case) for case in range(40)]
         result = plain_result([f"A plain answer {case}." for case in range(40)], wanted)
         assert result.after is not None and result.after.repeated_line_rate.value == 0.0
+
+
+def test_refusals_are_told_by_their_opening() -> None:
+    for text in (
+        "I'm sorry, but I can't help with that.",
+        "I\u2019m sorry, but I can\u2019t help with that.",
+        "Sorry, I cannot assist with this request.",
+        "I am unable to provide that.",
+        "As an AI, I have no opinions.",
+        '"I can\'t do that."',
+    ):
+        assert is_refusal(text), text
+    for text in (
+        "I can't stress this enough: use a venv.",
+        "Here it is. Sorry, I can't say more.",
+        "Sorry for the wait!",
+    ):
+        assert not is_refusal(text), text
+
+
+def _gate(base: list[str], candidate: list[str], users: list[str]) -> list[str]:
+    settings = TrainerSettings()
+    prompts = [
+        HeldOutPrompt(key=f"k{i}", text=f"Q{i}", prompt=f"Q{i}", corrections=[u], corrected=[b])
+        for i, (b, u) in enumerate(zip(base, users, strict=True))
+    ]
+    measured = [Measurement([Answer(t, True) for t in texts], [], -2.0, 0, 0) for texts in (base, candidate)]
+    before, after = figures(measured[0], prompts, settings), figures(measured[1], prompts, settings)
+    reasons = apply_gates(before, after, compare(*measured, prompts, settings), settings.gates)
+    return [reason for reason in reasons if reason.startswith("guard refusal")]
+
+
+def test_a_candidate_refusing_more_than_the_base_and_the_users_is_rejected() -> None:
+    refusal = "I'm sorry, but I can't help with that."
+    base = [f"A plain answer {case}." for case in range(40)]
+    wanted = [f"The answer users wanted for case {case}, complete." for case in range(40)]
+    assert _gate(base, wanted, wanted) == []
+    breached = _gate(base, [refusal] * 8 + wanted[8:], wanted)
+    assert breached and "0% -> 20%" in breached[0]
+    assert _gate(base, [refusal] * 2 + wanted[2:], wanted) == []  # 5 points: within the allowed rise
+    # Users who refuse on 8 prompts themselves (a harmful request, say) ask for those refusals.
+    assert _gate(base, [refusal] * 8 + wanted[8:], [refusal] * 8 + wanted[8:]) == []
