@@ -18,6 +18,7 @@ from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, mix_
 from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure, unseen_positives
 from flywheel.trainer.events import Comparison, ModelFigures
 from flywheel.trainer.gates import apply_gates
+from flywheel.trainer.split import user_prompt_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class Candidate:
     comparison: Comparison
     reasons: list[str]
     timings_s: dict[str, float]
+    # Distinct prompts (as the split counts them) of the pairs trained on: after caps, with positives.
+    train_prompts: int = 0
 
     @property
     def promoted(self) -> bool:
@@ -137,4 +140,5 @@ def train_candidate(
         comparison=comparison,
         reasons=reasons,
         timings_s=timings,
+        train_prompts=len({user_prompt_key(row) for row in train_rows}),
     )

@@ -125,7 +125,9 @@ def model_card(
             "eval_fraction": config.eval_fraction,
             # Whole groups are held out, so the share achieved is near the fraction, not on it.
             "achieved_eval_fraction": split.eval_share,
-            "train_prompts": len({row["prompt"] for row in split.train}),
+            # What was trained on (after max_train_pairs and the share caps), not the train side's raw prompts.
+            "train_prompts": candidate.train_prompts,
+            "train_side_pairs": len(split.train),
             "eval_prompts": candidate.eval_prompts,
             "eval_prompt_set_hash": split.eval_prompt_set_hash,
         },

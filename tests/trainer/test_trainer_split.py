@@ -157,3 +157,13 @@ def test_the_held_out_share_stays_near_the_fraction_when_groups_are_large() -> N
     assert split_pairs(rows[:30], 0.2).eval == []  # one prompt cannot be split
     card = card_for(plain_result(["x"] * 3, ["y"] * 3), split)
     assert card["split"]["achieved_eval_fraction"] == 30 / 70
+
+
+def test_the_card_counts_the_prompts_trained_on_not_the_train_sides_strings() -> None:
+    rows = [_row(i, f"Question {i}?", f"a{i}") for i in range(100)]
+    rows += [{**row, "pair_id": row["pair_id"] + "x", "prompt": row["prompt"].upper()} for row in rows]
+    split = split_pairs(rows, 0.2)
+    card = card_for(plain_result(["x"] * 3, ["y"] * 3, train_pairs=10), split, train_pairs=10, train_prompts=10)
+    assert card["split"]["train_prompts"] == 10 and card["dataset"]["train_pairs"] == 10
+    assert card["split"]["train_side_pairs"] == len(split.train) == 160
+    assert card["split"]["achieved_eval_fraction"] == 0.2
