@@ -176,7 +176,15 @@ class ClaimError(ReviewError):
 
 
 class ReviewDeliveryError(ReviewError):
-    """The gateway did not accept a review event; nothing was recorded, the reviewer can retry."""
+    """The gateway did not accept a review event; the item is not marked answered, the reviewer can retry.
+
+    ``maybe_delivered`` is True when the event may still reach the topic (no answer, or a 5xx such
+    as the gateway's "no delivery report in time"): then only that same event may be sent again.
+    """
+
+    def __init__(self, message: str, maybe_delivered: bool) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
 
 
 # --- serving

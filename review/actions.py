@@ -79,6 +79,16 @@ def review_event(item: ReviewItem, decision: Decision, now: datetime | None = No
     }
 
 
+def review_event_text(event: dict[str, Any]) -> str:
+    """The JSON text posted (and kept by the store at hold time) for ``event``."""
+    return json.dumps(event)
+
+
+def same_decision(sent: dict[str, Any], event: dict[str, Any]) -> bool:
+    """True when ``event`` says what ``sent`` said: equal but for the time it was made at."""
+    return {**sent, "occurred_at": None} == {**event, "occurred_at": None}
+
+
 def _conversation(item: ReviewItem) -> dict[str, Any]:
     turns = item.metadata.get(CONVERSATION_KEY)
     return {} if turns is None else {CONVERSATION_KEY: turns}
@@ -101,6 +111,46 @@ def _final_answer(item: ReviewItem, decision: Decision) -> str | None:
     return None
 
 
+def event_to_send(item: ReviewItem, kept: str | None, decision: Decision | None) -> str:
+    """The event text to post for ``decision`` on ``item`` (None: send the ``kept`` event again).
+
+    The same decision as a kept event (an earlier post the gateway did not confirm) posts that
+    kept text, byte for byte; a different one is built anew and refused by the store's hold.
+    """
+    if decision is None:
+        if kept is None:
+            raise ReviewError(f"item {item.item_id} has no earlier answer to send again")
+        return kept
+    event = review_event(item, decision, datetime.now(UTC))
+    if kept is not None and same_decision(json.loads(kept), event):
+        return kept
+    return review_event_text(event)
+
+
+def undelivered(exc: ReviewDeliveryError) -> str:
+    """What the reviewer is told about a post the gateway did not accept."""
+    if not exc.maybe_delivered:
+        return f"{exc}. Nothing was sent; change the answer or send it again."
+    return (
+        f"{exc}. The answer may still have been published, so this item keeps it: "
+        "send it again unchanged (no other answer can be sent for this item)."
+    )
+
+
+def sent_decision(kept: str | None) -> dict[str, Any] | None:
+    """The decision in a ``kept`` event, from a post that may have reached the topic (the item page shows it)."""
+    if kept is None:
+        return None
+    event = json.loads(kept)
+    review = event["metadata"][REVIEW_METADATA_KEY]
+    return {
+        "action": review["action"],
+        "reviewer": review["reviewer_id"],
+        "answer": event["final_user_edit"],
+        "note": event["comment"],
+    }
+
+
 class ReviewPoster:
     """Posts review events to the gateway (``POST /v1/events``) with the review app's API key."""
 
@@ -109,29 +159,39 @@ class ReviewPoster:
         self._transport = transport  # None: the network; tests may serve the gateway app in-process
         self._client: httpx.AsyncClient | None = None
 
-    async def post(self, event: dict[str, Any]) -> None:
-        """Post one event; return once the gateway answered 202, else raise :class:`ReviewDeliveryError`."""
+    async def post(self, body: str) -> None:
+        """Post one event (its JSON text); return once the gateway answered 202, else raise ReviewDeliveryError.
+
+        The text is posted as given, so a resend after an unconfirmed post is byte for byte the
+        event that may already be on the topic.
+        """
         if self._client is None:
             settings = self._settings
             self._client = httpx.AsyncClient(
                 base_url=settings.gateway_url, timeout=settings.gateway_timeout_s, transport=self._transport
             )
         settings = self._settings
-        body = json.dumps(event).encode("utf-8")
+        encoded = body.encode("utf-8")
         headers = {settings.gateway_api_key_header: settings.gateway_api_key.get_secret_value()}
         headers["Content-Type"] = "application/json"
         secret = settings.gateway_hmac_secret.get_secret_value()
         if secret:  # signed over the very bytes sent, as the gateway checks them
             stamp = str(int(time.time()))
             headers[settings.gateway_timestamp_header] = stamp
-            headers[settings.gateway_signature_header] = sign(secret, stamp, body)
+            headers[settings.gateway_signature_header] = sign(secret, stamp, encoded)
         try:
-            response = await self._client.post("/v1/events", content=body, headers=headers)
+            response = await self._client.post("/v1/events", content=encoded, headers=headers)
         except httpx.HTTPError as exc:
-            raise ReviewDeliveryError(f"the gateway at {self._settings.gateway_url} did not answer: {exc}") from exc
+            # The request may have reached the gateway and the event the topic before the answer was lost.
+            message = f"the gateway at {self._settings.gateway_url} did not answer: {exc}"
+            raise ReviewDeliveryError(message, maybe_delivered=True) from exc
         if response.status_code != 202:
             detail = response.text[:300]
-            raise ReviewDeliveryError(f"the gateway refused the review event ({response.status_code}): {detail}")
+            # A 4xx is refused before anything is published; a 5xx (a delivery report that timed
+            # out, a crash mid-request) may still let the event arrive.
+            maybe_delivered = response.status_code >= 500
+            message = f"the gateway refused the review event ({response.status_code}): {detail}"
+            raise ReviewDeliveryError(message, maybe_delivered=maybe_delivered)
 
     async def close(self) -> None:
         """Close the HTTP client."""

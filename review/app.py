@@ -14,11 +14,12 @@ that allows no script at all, so a hostile prompt is shown as text and cannot ru
 # No `from __future__ import annotations`: route signatures refer to values of create_app's scope.
 
 import hmac
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,16 +33,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
-from flywheel.errors import RateLimited, ReviewError
+from flywheel.errors import RateLimited, ReviewDeliveryError, ReviewError
 from flywheel.infra.body_limit import BodyLimit
-from flywheel.review.actions import Action, Decision, ReviewPoster, review_event, review_event_id
+from flywheel.review.actions import (
+    Action,
+    Decision,
+    ReviewPoster,
+    event_to_send,
+    review_event_id,
+    sent_decision,
+    undelivered,
+)
 from flywheel.review.config import ReviewConfig
 from flywheel.review.logins import LoginThrottle
 from flywheel.review.metrics import ACTIONS, LOGINS_REFUSED, refresh_queue_gauges
 from flywheel.review.passwords import dummy_hash, parse_password_hash
 from flywheel.review.store import DONE, OPEN, QueueFilter, ReviewStore
+from flywheel.schemas.review import REVIEW_METADATA_KEY
 
 CSRF_FIELD = "csrf_token"
+RESEND = "resend"  # the action that posts again the event kept after an unconfirmed post
 SESSION_FIELD = "session_id"  # the store's session (ReviewStore.open_session), in the signed cookie
 _MAX_ID_CHARS = 200
 # Age filter choices: name -> (older_than_s, newer_than_s), by event time.
@@ -259,6 +270,7 @@ def create_app(
             done=stored.status == DONE,
             now=now,
             review_event_id=review_event_id(stored.item),
+            sent=sent_decision(stored.sent_event),
         )
 
     @app.post("/items/{item_id}/claim")
@@ -294,28 +306,40 @@ def create_app(
         stored = await run_in_threadpool(store.get, item_id)
         if stored is None:
             return page(request, "error.html", 404, error=f"No review item {item_id}.")
+        decision: Decision | None = None  # None: send again the event kept (RESEND)
+        if action != RESEND:
+            try:
+                decision = Decision(Action(action), reviewer, answer=answer, note=note.strip() or None)
+            except ValueError:
+                return page(request, "error.html", 422, error=f"Unknown action {action!r}.")
         try:
-            decision = Decision(Action(action), reviewer, answer=answer, note=note.strip() or None)
-        except ValueError:
-            return page(request, "error.html", 422, error=f"Unknown action {action!r}.")
-        try:
-            event = review_event(stored.item, decision, datetime.now(UTC))
+            body = event_to_send(stored.item, stored.sent_event, decision)
             # The item moves to "answering" first (one winner), its claim renewed for a whole TTL:
             # nobody else can take it, and a second answer sent at the same time is refused here,
-            # before anything is posted. It is marked answered once the gateway accepted the event.
-            await run_in_threadpool(store.hold, item_id, reviewer)
+            # before anything is posted, as is a different answer after an unconfirmed post. It is
+            # marked answered once the gateway accepted the event.
+            await run_in_threadpool(store.hold, item_id, reviewer, body)
             try:
-                await poster.post(event)
-            except Exception:
-                await run_in_threadpool(store.unhold, item_id, reviewer)  # open again: the reviewer may retry
+                await poster.post(body)
+            except ReviewDeliveryError as exc:
+                # Open again: the reviewer may retry, only with this very event if it may have arrived.
+                await run_in_threadpool(store.unhold, item_id, reviewer, exc.maybe_delivered)
                 raise
-            await run_in_threadpool(store.resolve, item_id, reviewer, action, decision.note, event["event_id"])
+            except BaseException:
+                await run_in_threadpool(store.unhold, item_id, reviewer, True)  # unknown: it may have arrived
+                raise
+            event = json.loads(body)
+            sent_action = event["metadata"][REVIEW_METADATA_KEY]["action"]
+            await run_in_threadpool(store.resolve, item_id, reviewer, sent_action, event["comment"], event["event_id"])
+        except ReviewDeliveryError as exc:
+            request.session["flash"] = undelivered(exc)
+            return RedirectResponse(f"/items/{item_id}", status_code=303)
         except ReviewError as exc:
             request.session["flash"] = str(exc)
             return RedirectResponse(f"/items/{item_id}", status_code=303)
-        ACTIONS.labels(action).inc()
+        ACTIONS.labels(sent_action).inc()
         await run_in_threadpool(refresh_queue_gauges, store)
-        request.session["flash"] = f"Sent: {action} ({event['event_id']})."
+        request.session["flash"] = f"Sent: {sent_action} ({event['event_id']})."
         return RedirectResponse("/", status_code=303)
 
     @app.get("/review.css")

@@ -17,6 +17,10 @@ Invariants:
   renews the claim for the whole claim TTL, so it cannot expire mid-answer; a post that fails
   gives it back (:meth:`ReviewStore.unhold`: open, still claimed) and a hold left by a crash
   ends like a claim, when that TTL has passed (then anyone may claim the item again);
+* an item has one review event: the hold keeps the event's text (``sent_event``), and once a
+  post may have reached the topic (no answer, a 5xx, a crash) only that same text may be held
+  and posted again, so the decision the store records is the one the flow keeps (its dedup
+  keeps the first event of an id); only a post the gateway refused (4xx) forgets it;
 * a login is a row of ``review_sessions`` (the hash of a random id kept in the signed
   cookie): logging out deletes it, so a copied cookie stops working at logout, not only when
   it expires;
@@ -31,7 +35,6 @@ import hashlib
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,11 +45,7 @@ from sqlalchemy.engine import Engine
 
 from flywheel.errors import ClaimError
 from flywheel.review.items import ReviewItem
-
-OPEN = "open"
-ANSWERING = "answering"  # an answer is being posted (see ReviewStore.hold)
-DONE = "done"
-PENDING = (OPEN, ANSWERING)  # not answered yet: in the queue
+from flywheel.review.stored import ANSWERING, DONE, OPEN, PENDING, Facets, QueueFilter, StoredItem
 
 _metadata = sa.MetaData()
 ITEMS = sa.Table(
@@ -68,6 +67,7 @@ ITEMS = sa.Table(
     sa.Column("action", sa.String(32)),
     sa.Column("note", sa.Text),
     sa.Column("review_event_id", sa.String(512)),
+    sa.Column("sent_event", sa.Text),  # the review event held for posting (see ReviewStore.hold)
 )
 SESSIONS = sa.Table(
     "review_sessions",
@@ -76,60 +76,6 @@ SESSIONS = sa.Table(
     sa.Column("reviewer", sa.String(200), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
 )
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    """What the queue page asks for; empty strings mean "any"."""
-
-    reason: str = ""
-    segment: str = ""
-    model_version: str = ""
-    older_than_s: float | None = None  # event age, from occurred_at
-    newer_than_s: float | None = None
-    status: str = OPEN  # open | mine | done
-    reviewer: str = ""  # for status=mine
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """An item with its queue state."""
-
-    item: ReviewItem
-    status: str
-    enqueued_at: float
-    claimed_by: str | None
-    claim_expires_at: float | None
-    resolved_by: str | None
-    action: str | None
-    note: str | None
-
-    def claimed_by_other(self, reviewer: str, now: float) -> bool:
-        """True when someone else holds an unexpired claim."""
-        return self.claim_active(now) and self.claimed_by != reviewer
-
-    def claim_active(self, now: float) -> bool:
-        """True when a claim is held and not expired."""
-        return self.claimed_by is not None and (self.claim_expires_at or 0.0) > now
-
-    def answering(self, now: float) -> bool:
-        """True while an answer is being posted (a hold that has not expired)."""
-        return self.status == ANSWERING and self.claim_active(now)
-
-    def claimable_by(self, reviewer: str, now: float) -> bool:
-        """True when ``reviewer`` may claim the item now (what :meth:`ReviewStore.claim` allows)."""
-        if self.status == ANSWERING:
-            return not self.claim_active(now)  # a hold left by a crash, expired
-        return self.status == OPEN and (not self.claim_active(now) or self.claimed_by == reviewer)
-
-
-@dataclass(frozen=True)
-class Facets:
-    """Values the filters offer, from the open items."""
-
-    reasons: list[str]
-    segments: list[str]
-    model_versions: list[str]
 
 
 class ReviewStore:
@@ -151,6 +97,7 @@ class ReviewStore:
                 with engine.begin() as conn:
                     conn.exec_driver_sql("PRAGMA journal_mode=WAL")
             _metadata.create_all(engine)
+            _add_missing_columns(engine)
             self._engine = engine
         return self._engine
 
@@ -231,13 +178,15 @@ class ReviewStore:
             raise ClaimError(self._why_not(item_id, reviewer, now))
         return expires
 
-    def hold(self, item_id: str, reviewer: str, now: float | None = None) -> None:
-        """Before posting an answer: move the item to ``answering``, its claim renewed for a whole TTL.
+    def hold(self, item_id: str, reviewer: str, event: str, now: float | None = None) -> None:
+        """Before posting ``event`` (its JSON text): move the item to ``answering``, keeping the event.
 
-        One conditional UPDATE (open, claimed by ``reviewer``, unexpired), so of two answers sent
-        at once only one gets here; the other, like an answer without a claim, raises
-        :class:`ClaimError` before anything is posted. Follow with :meth:`resolve` once the
-        answer is posted, or :meth:`unhold` if it could not be.
+        One conditional UPDATE (open, claimed by ``reviewer``, unexpired, and no other event kept
+        from a post that may have reached the topic), its claim renewed for a whole TTL, so of two
+        answers sent at once only one gets here; the other, like an answer without a claim or a
+        different answer after an unconfirmed post, raises :class:`ClaimError` before anything is
+        posted. Follow with :meth:`resolve` once the answer is posted, or :meth:`unhold` if it
+        could not be.
         """
         now = time.time() if now is None else now
         with self.engine.begin() as conn:
@@ -248,19 +197,25 @@ class ReviewStore:
                     ITEMS.c.status == OPEN,
                     ITEMS.c.claimed_by == reviewer,
                     ITEMS.c.claim_expires_at > now,
+                    sa.or_(ITEMS.c.sent_event.is_(None), ITEMS.c.sent_event == event),
                 )
-                .values(status=ANSWERING, claim_expires_at=now + self._claim_ttl_s)
+                .values(status=ANSWERING, claim_expires_at=now + self._claim_ttl_s, sent_event=event)
             ).rowcount
         if held != 1:
             raise ClaimError(self._why_not(item_id, reviewer, now, answering=True))
 
-    def unhold(self, item_id: str, reviewer: str) -> None:
-        """An answer that could not be posted: the item is open again, still claimed by ``reviewer``."""
+    def unhold(self, item_id: str, reviewer: str, maybe_delivered: bool) -> None:
+        """An answer that could not be posted: the item is open again, still claimed by ``reviewer``.
+
+        ``maybe_delivered``: the post may have reached the topic all the same, so the event is
+        kept and only it may be posted again; otherwise (refused) it is forgotten.
+        """
+        values: dict[str, Any] = {"status": OPEN} if maybe_delivered else {"status": OPEN, "sent_event": None}
         with self.engine.begin() as conn:
             conn.execute(
                 ITEMS.update()
                 .where(ITEMS.c.item_id == item_id, ITEMS.c.status == ANSWERING, ITEMS.c.claimed_by == reviewer)
-                .values(status=OPEN)
+                .values(**values)
             )
 
     def release(self, item_id: str, reviewer: str) -> None:
@@ -350,6 +305,11 @@ class ReviewStore:
             return f"an answer to item {item_id} from {stored.claimed_by} is already being sent"
         if stored.claimed_by_other(reviewer, now):
             return f"item {item_id} is claimed by {stored.claimed_by}"
+        if answering and stored.sent_event is not None and stored.claim_active(now):
+            return (
+                f"an earlier answer to item {item_id} may already have been published (the gateway did not "
+                "confirm it), so the item keeps that answer: send it again unchanged; this one was not sent"
+            )
         if answering:
             return f"claim the item before answering it (your claim on {item_id} expired or was never taken)"
         return f"item {item_id} cannot be claimed"
@@ -412,4 +372,14 @@ def _stored(row: Any) -> StoredItem:
         resolved_by=row["resolved_by"],
         action=row["action"],
         note=row["note"],
+        sent_event=row["sent_event"],
     )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since a store was created (``create_all`` makes only missing tables)."""
+    present = {column["name"] for column in sa.inspect(engine).get_columns(ITEMS.name)}
+    with engine.begin() as conn:
+        for column in ITEMS.columns:
+            if column.name not in present:  # nullable, so existing rows need no value
+                conn.exec_driver_sql(f"ALTER TABLE {ITEMS.name} ADD COLUMN {column.name} {column.type}")

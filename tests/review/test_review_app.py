@@ -242,11 +242,13 @@ class Gateway:
         self.statuses = list(statuses)
         self.received = 0
         self.accepted: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []  # every body received, as sent
         self.gate: asyncio.Event | None = None
 
     def app(self) -> Starlette:
         async def events(request: Request) -> JSONResponse:
             event = await request.json()
+            self.bodies.append(await request.body())
             self.received += 1
             if self.gate is not None:
                 await self.gate.wait()
@@ -292,24 +294,57 @@ def test_two_answers_sent_at_once_post_one_event(store: ReviewStore) -> None:
     assert stored is not None and stored.status == "done" and stored.action == "correct"
 
 
-def test_an_answer_the_gateway_refused_can_be_sent_again(store: ReviewStore) -> None:
+def test_an_answer_the_gateway_refused_can_be_changed_or_sent_again(store: ReviewStore) -> None:
     item = review_item(1)
     store.add([item])
-    gateway = Gateway(503)
+    gateway = Gateway(422)  # refused before anything was published
     app = create_app(ReviewConfig(review=review_settings()), store, transport=httpx.ASGITransport(gateway.app()))
     with TestClient(app) as client:
         login(client)
         page = client.post(f"/items/{item.item_id}/claim", data={"csrf_token": csrf(client.get("/").text)})
         form = {"csrf_token": csrf(page.text), "action": "dismiss", "note": "spam"}
         refused = client.post(f"/items/{item.item_id}/answer", data=form)
-        assert "the gateway refused the review event (503)" in refused.text
+        assert "the gateway refused the review event (422)" in refused.text and "Nothing was sent" in refused.text
         assert "claimed by you" in refused.text and 'id="dismiss-form"' in refused.text  # answerable again
         stored = store.get(item.item_id)
         assert stored is not None and stored.status == "open" and stored.claimed_by == "alice"
-        assert "Sent: dismiss" in client.post(f"/items/{item.item_id}/answer", data=form).text
+        assert stored.sent_event is None
+        correct = {"csrf_token": form["csrf_token"], "action": "correct", "answer": "A better answer."}
+        assert "Sent: correct" in client.post(f"/items/{item.item_id}/answer", data=correct).text
     assert gateway.received == 2 and len(gateway.accepted) == 1
     stored = store.get(item.item_id)
-    assert stored is not None and stored.status == "done"
+    assert stored is not None and stored.status == "done" and stored.action == "correct"
+
+
+def test_after_an_unconfirmed_post_only_the_same_answer_can_be_sent(store: ReviewStore) -> None:
+    # A 503 from the gateway ("no delivery report in time; the event may still arrive"): the first
+    # event may be on the topic, and the flow's dedup keeps the first event of an id.
+    item = review_item(1)
+    store.add([item])
+    gateway = Gateway(503, 503)
+    app = create_app(ReviewConfig(review=review_settings()), store, transport=httpx.ASGITransport(gateway.app()))
+    url = f"/items/{item.item_id}/answer"
+    with TestClient(app) as client:
+        login(client)
+        page = client.post(f"/items/{item.item_id}/claim", data={"csrf_token": csrf(client.get("/").text)})
+        token = csrf(page.text)
+        correct = {"csrf_token": token, "action": "correct", "answer": "A better answer."}
+        unconfirmed = client.post(url, data=correct)
+        assert "the gateway refused the review event (503)" in unconfirmed.text
+        assert "may still have been published" in unconfirmed.text
+        # The page offers only that answer again.
+        assert 'id="resend-form"' in unconfirmed.text and 'id="dismiss-form"' not in unconfirmed.text
+        assert "A better answer." in unconfirmed.text
+        dismissed = client.post(url, data={"csrf_token": token, "action": "dismiss", "note": "spam"})
+        assert "may already have been published" in dismissed.text and "this one was not sent" in dismissed.text
+        assert gateway.received == 1  # refused before anything was posted
+        # The same decision from its form posts the kept event; so does the resend button.
+        assert "may still have been published" in client.post(url, data=correct).text
+        assert "Sent: correct" in client.post(url, data={"csrf_token": token, "action": "resend"}).text
+    assert gateway.received == 3 and len(gateway.bodies) == 3 and len(set(gateway.bodies)) == 1  # byte for byte
+    assert [event["metadata"]["review"]["action"] for event in gateway.accepted] == ["correct"]
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == "done" and stored.action == "correct"
 
 
 SECRET = "a-session-secret-shared-by-the-apps-below"

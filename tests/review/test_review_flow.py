@@ -19,7 +19,7 @@ from flywheel.errors import ReviewDeliveryError
 from flywheel.flows.runner import run_until_drained
 from flywheel.gateway.app import create_app as create_gateway
 from flywheel.infra.broker import LocalBroker, ensure_topics
-from flywheel.review.actions import Action, Decision, ReviewPoster, review_event
+from flywheel.review.actions import Action, Decision, ReviewPoster, review_event, review_event_text
 from flywheel.review.queue import QueueConsumer
 from flywheel.review.store import QueueFilter, ReviewStore
 from flywheel.schemas.events import Signal
@@ -230,9 +230,9 @@ def test_the_review_app_signs_its_posts_for_a_gateway_that_requires_signatures(
         signed_poster = ReviewPoster(settings.review_config().review, httpx.ASGITransport(app=gateway))
         unsigned_poster = ReviewPoster(unsigned, httpx.ASGITransport(app=gateway))
         try:
-            await signed_poster.post(review_event(item, decision))  # 202, or it raises
+            await signed_poster.post(review_event_text(review_event(item, decision)))  # 202, or it raises
             with pytest.raises(ReviewDeliveryError, match=r"\(401\).*are required"):
-                await unsigned_poster.post(review_event(item, decision))
+                await unsigned_poster.post(review_event_text(review_event(item, decision)))
         finally:
             await signed_poster.close()
             await unsigned_poster.close()

@@ -14,12 +14,13 @@ from flywheel.operators.rows import scrub_event
 from flywheel.review.actions import Action, Decision, review_event
 from flywheel.review.items import UndecodableItem, item_from_message
 from flywheel.review.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE, refresh_queue_gauges
-from flywheel.review.store import ANSWERING, DONE, OPEN, SESSIONS, QueueFilter, ReviewStore
+from flywheel.review.store import ANSWERING, DONE, ITEMS, OPEN, SESSIONS, QueueFilter, ReviewStore
 from flywheel.schemas.events import Rejection, Signal, encode_event
 from flywheel.schemas.review import REASON_HEADER
 from tests.support.review import review_item, thumbs_down
 
 TTL = 60.0
+EVENT = '{"event_id": "review-x"}'  # the text of the event an answer posts (kept by the hold)
 
 
 @pytest.fixture
@@ -42,12 +43,12 @@ def test_two_reviewers_never_hold_the_same_item(store: ReviewStore) -> None:
     with pytest.raises(ClaimError, match="claimed by alice"):
         store.claim(item.item_id, "bob", now=10.0 + TTL - 1)
     with pytest.raises(ClaimError, match="claimed by alice"):
-        store.hold(item.item_id, "bob", now=11.0)
+        store.hold(item.item_id, "bob", EVENT, now=11.0)
     # the claim expires: bob may take it, and alice can no longer answer
     store.claim(item.item_id, "bob", now=10.0 + TTL + 1)
     with pytest.raises(ClaimError):
-        store.hold(item.item_id, "alice", now=10.0 + TTL + 2)
-    store.hold(item.item_id, "bob", now=10.0 + TTL + 2)
+        store.hold(item.item_id, "alice", EVENT, now=10.0 + TTL + 2)
+    store.hold(item.item_id, "bob", EVENT, now=10.0 + TTL + 2)
     store.resolve(item.item_id, "bob", "correct", None, "review-x", now=10.0 + TTL + 3)
     with pytest.raises(ClaimError, match="already answered by bob"):
         store.claim(item.item_id, "alice", now=10.0 + TTL + 4)
@@ -73,10 +74,10 @@ def test_an_item_is_answered_once_even_by_answers_sent_at_the_same_time(store: R
     with pytest.raises(ClaimError, match="claim the item before answering"):
         store.resolve(item.item_id, "alice", "dismiss", "x", "review-x", now=0.5)  # not held: nothing recorded
     store.claim(item.item_id, "alice", now=1.0)
-    store.hold(item.item_id, "alice", now=2.0)  # the first answer is being posted
+    store.hold(item.item_id, "alice", EVENT, now=2.0)  # the first answer is being posted
     # A second answer (another tab, a double submit) is refused before anything is posted.
     with pytest.raises(ClaimError, match=r"another answer of yours to .* is already being sent; this one was not sent"):
-        store.hold(item.item_id, "alice", now=2.1)
+        store.hold(item.item_id, "alice", EVENT, now=2.1)
     with pytest.raises(ClaimError, match="being sent"):
         store.claim(item.item_id, "alice", now=2.1)  # renewing the claim would reopen it: refused too
     with pytest.raises(ClaimError, match=r"an answer to .* from alice is already being sent"):
@@ -90,15 +91,15 @@ def test_an_item_is_answered_once_even_by_answers_sent_at_the_same_time(store: R
         item.item_id
     ]
     assert store.count(QueueFilter(), now=2.2) == 1 and store.depth_by_reason() == {"thumbs_down": 1}
-    # The post failed: open again, still alice's, so she can answer again.
-    store.unhold(item.item_id, "alice")
+    # The gateway refused the post: open again, still alice's, so she can answer again.
+    store.unhold(item.item_id, "alice", maybe_delivered=False)
     stored = store.get(item.item_id)
     assert stored is not None and stored.status == OPEN and stored.claimed_by == "alice"
-    store.hold(item.item_id, "alice", now=3.0)
+    store.hold(item.item_id, "alice", EVENT, now=3.0)
     store.resolve(item.item_id, "alice", "correct", None, "review-x", now=3.5)
     with pytest.raises(ClaimError, match="already answered by alice"):
-        store.hold(item.item_id, "alice", now=4.0)
-    store.unhold(item.item_id, "alice")  # too late to give back: nothing happens
+        store.hold(item.item_id, "alice", EVENT, now=4.0)
+    store.unhold(item.item_id, "alice", maybe_delivered=False)  # too late to give back: nothing happens
     stored = store.get(item.item_id)
     assert stored is not None and stored.status == DONE and stored.action == "correct"
 
@@ -107,7 +108,7 @@ def test_a_hold_left_by_a_crash_ends_like_a_claim(store: ReviewStore) -> None:
     item = review_item(1)
     store.add([item], now=0.0)
     store.claim(item.item_id, "alice", now=1.0)
-    store.hold(item.item_id, "alice", now=10.0)  # ... and the app died before resolving or unholding
+    store.hold(item.item_id, "alice", EVENT, now=10.0)  # ... and the app died before resolving or unholding
     with pytest.raises(ClaimError, match="being sent"):
         store.claim(item.item_id, "bob", now=10.0 + TTL - 1)
     stored = store.get(item.item_id)
@@ -117,10 +118,54 @@ def test_a_hold_left_by_a_crash_ends_like_a_claim(store: ReviewStore) -> None:
     assert stored is not None and stored.status == OPEN and stored.claimed_by == "bob"
     with pytest.raises(ClaimError, match="claimed by bob"):
         store.resolve(item.item_id, "alice", "dismiss", "late", "review-x", now=10.0 + TTL + 2)
-    store.hold(item.item_id, "bob", now=10.0 + TTL + 2)
+    store.hold(item.item_id, "bob", EVENT, now=10.0 + TTL + 2)
     store.resolve(item.item_id, "bob", "dismiss", "noise", "review-x", now=10.0 + TTL + 3)
     stored = store.get(item.item_id)
     assert stored is not None and stored.resolved_by == "bob"
+
+
+def test_after_a_post_that_may_have_arrived_only_that_event_can_be_sent(store: ReviewStore) -> None:
+    item = review_item(1)
+    dismissed, corrected = '{"action": "dismiss"}', '{"action": "correct"}'
+    store.add([item], now=0.0)
+    store.claim(item.item_id, "alice", now=1.0)
+    store.hold(item.item_id, "alice", dismissed, now=2.0)
+    store.unhold(item.item_id, "alice", maybe_delivered=True)  # e.g. the gateway's 503 "no delivery report"
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == OPEN and stored.sent_event == dismissed
+    # The flow keeps the first event of an id: a different answer would be recorded here and dropped there.
+    with pytest.raises(ClaimError, match=r"may already have been published .* send it again unchanged"):
+        store.hold(item.item_id, "alice", corrected, now=3.0)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.status == OPEN and stored.sent_event == dismissed
+    store.hold(item.item_id, "alice", dismissed, now=3.0)  # the same event again: allowed
+    # A crash before the answer came: whoever takes the item over is held to that event too.
+    store.claim(item.item_id, "bob", now=3.0 + TTL + 1)
+    with pytest.raises(ClaimError, match="may already have been published"):
+        store.hold(item.item_id, "bob", corrected, now=3.0 + TTL + 2)
+    # A refusal (4xx) means nothing was published: the event is forgotten, another answer may go.
+    store.hold(item.item_id, "bob", dismissed, now=3.0 + TTL + 2)
+    store.unhold(item.item_id, "bob", maybe_delivered=False)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.sent_event is None
+    store.hold(item.item_id, "bob", corrected, now=3.0 + TTL + 3)
+
+
+def test_a_store_made_before_sent_event_existed_gets_the_column(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    ITEMS.create(engine)
+    with engine.begin() as conn:  # the table as an earlier version made it
+        conn.exec_driver_sql("ALTER TABLE review_items DROP COLUMN sent_event")
+    engine.dispose()
+    store = ReviewStore(url, claim_ttl_s=TTL)
+    item = review_item(1)
+    store.add([item], now=0.0)
+    store.claim(item.item_id, "alice", now=1.0)
+    store.hold(item.item_id, "alice", EVENT, now=2.0)
+    stored = store.get(item.item_id)
+    assert stored is not None and stored.sent_event == EVENT
+    store.close()
 
 
 def test_a_session_lasts_until_logout_or_expiry(store: ReviewStore) -> None:
@@ -165,7 +210,7 @@ def test_gauges_follow_the_store(store: ReviewStore) -> None:
     assert QUEUE_OLDEST_AGE._value.get() == 600.0
     item = review_item(1)
     store.claim(item.item_id, "a", now=1601.0)
-    store.hold(item.item_id, "a", now=1601.5)
+    store.hold(item.item_id, "a", EVENT, now=1601.5)
     refresh_queue_gauges(store, now=1601.5)
     assert QUEUE_DEPTH.labels("thumbs_down")._value.get() == 1  # being answered: not answered yet
     store.resolve(item.item_id, "a", "dismiss", "noise", "review-1", now=1602.0)
