@@ -96,10 +96,12 @@ def _conversation(item: ReviewItem) -> dict[str, Any]:
 
 def _final_answer(item: ReviewItem, decision: Decision) -> str | None:
     if decision.action is Action.CORRECT:
-        answer = (decision.answer or "").strip()
-        if not answer:
+        # Published as typed (a code answer's first-line indentation is part of it); browsers send a
+        # textarea's line breaks as CRLF, so they become "\n". Stripped only to judge it.
+        answer = (decision.answer or "").replace("\r\n", "\n")
+        if not answer.strip():
             raise ReviewError("write the corrected answer before submitting it")
-        if answer == item.response.strip():
+        if answer.strip() == item.response.strip():
             raise ReviewError("the corrected answer is the model's answer unchanged; dismiss the item instead")
         return answer
     if decision.action in (Action.APPROVE, Action.REJECT):

@@ -138,7 +138,7 @@ def test_reviewer_actions_become_trusted_pairs_and_audit_rows(
     run_until_drained(review_settings.flow_config())
     intake(review_settings, store)
 
-    assert "Sent: correct" in answer(reviewer, store, "down", action="correct", answer=f"  {BETTER} ")
+    assert "Sent: correct" in answer(reviewer, store, "down", action="correct", answer=BETTER)
     assert "Sent: correct" in answer(reviewer, store, "down-2", action="correct", answer=BETTER + " Test it first.")
     assert "Sent: dismiss" in answer(reviewer, store, "escalate", action="dismiss", note="duplicate ticket")
     assert "Sent: approve" in answer(reviewer, store, "toxic", action="approve")

@@ -265,7 +265,7 @@ def test_the_conversation_is_shown_and_travels_with_the_review_event() -> None:
 
 def test_review_events_carry_the_reviewer_and_the_right_answer() -> None:
     item = review_item(1)
-    event = review_event(item, Decision(Action.CORRECT, "alice", answer="  Rotate with a grace period.  "))
+    event = review_event(item, Decision(Action.CORRECT, "alice", answer="Rotate with a grace period."))
     assert event["signal"] == "review" and event["event_id"] == f"review-{item.item_id}"
     assert event["final_user_edit"] == "Rotate with a grace period."
     assert event["response"] == item.response and event["prompt"] == item.prompt
@@ -283,5 +283,17 @@ def test_review_events_carry_the_reviewer_and_the_right_answer() -> None:
         review_event(item, Decision(Action.DISMISS, "bob"))
     with pytest.raises(ReviewError, match="unchanged"):
         review_event(item, Decision(Action.CORRECT, "bob", answer=item.response))
+    with pytest.raises(ReviewError, match="unchanged"):
+        review_event(item, Decision(Action.CORRECT, "bob", answer=f"  {item.response}\r\n"))
+    with pytest.raises(ReviewError, match="write the corrected answer"):
+        review_event(item, Decision(Action.CORRECT, "bob", answer=" \r\n "))
+
+
+def test_a_correction_is_published_as_typed() -> None:
+    item = review_item(1, prompt="Complete the method body", response="    return None\n")
+    # As a browser sends a textarea: CRLF line breaks; the first line's indentation is code.
+    typed = "    if x is None:\r\n        raise ValueError('x')\r\n    return x * 2\r\n"
+    event = review_event(item, Decision(Action.CORRECT, "alice", answer=typed))
+    assert event["final_user_edit"] == "    if x is None:\n        raise ValueError('x')\n    return x * 2\n"
     with pytest.raises(ReviewError, match="no user edit"):
         review_event(item, Decision(Action.APPROVE, "bob"))
