@@ -152,7 +152,9 @@ def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
             valid.append(decoded)
         else:
             broken.append((thread_id, value))
-    with running_gateway(settings, {"demo": key}, log_file=options.directory / "gateway.log") as base_url:
+    # The sample stream is dated from 2026-11-01, a backfill posted once: no age limit on it.
+    log_file = options.directory / "gateway.log"
+    with running_gateway(settings, {"demo": key}, log_file=log_file, max_past_s=0) as base_url:
         headers = {"X-API-Key": key}
         with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
             accepted = 0

@@ -178,7 +178,8 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     async def produce(route: str, events: list[InteractionEvent], batch: bool, request: Request) -> Accepted:
         _check_review_signals(events, request.state.key_id, gateway.review_key_ids)
         try:
-            encoded = validate(events, settings.validation, batch, int(datetime.now(UTC).timestamp() * 1000))
+            received_ms = int(datetime.now(UTC).timestamp() * 1000)
+            encoded = validate(events, settings.validation, batch, received_ms, gateway.max_past_s)
         except InvalidEvent as exc:
             raise RequestValidationError(exc.errors) from exc
         ids = [item.event.event_id for item in encoded]

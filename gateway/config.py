@@ -22,6 +22,10 @@ from flywheel.config import (
     ValidationSettings,
     with_secret_files,
 )
+from flywheel.operators.config import DedupSettings
+
+# The flow remembers an event_id for its dedup window of event time (curation.dedup.window_s).
+DEDUP_WINDOW_S = float(DedupSettings.model_fields["window_s"].default)
 
 
 class RateLimitSettings(Section):
@@ -75,6 +79,14 @@ class GatewaySettings(Section):
     failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     batch_max_events: int = Field(default=500, ge=1)
+    # An event older than this (occurred_at before the gateway's clock) is refused with 422: the
+    # flow's dedup remembers an event_id for its window only, so a retry of an older event (after
+    # an ambiguous 503) would be kept twice. Keep it at most curation.dedup.window_s; 0: no limit.
+    max_past_s: float = Field(
+        default=DEDUP_WINDOW_S,
+        ge=0,
+        description="how long before the gateway received it an event may have occurred (the dedup window)",
+    )
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     # Upper bound on the wait for the broker: transaction start, delivery and commit.
     produce_timeout_s: float = Field(default=10.0, gt=0)

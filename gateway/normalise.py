@@ -89,12 +89,18 @@ def from_telemetry(
 
 
 def validate(
-    events: list[InteractionEvent], limits: ValidationSettings, batch: bool, received_ms: int = 0
+    events: list[InteractionEvent],
+    limits: ValidationSettings,
+    batch: bool,
+    received_ms: int = 0,
+    max_past_s: float = 0.0,
 ) -> list[EncodedEvent]:
     """Encode each event and run the flow's decoder on it; raise :class:`InvalidEvent` on any rejection.
 
     ``received_ms``: the gateway's clock, as the flow will see it in the message's timestamp
     (an ``occurred_at`` too far after it is refused here rather than sent to the DLQ later).
+    ``max_past_s`` (``gateway.max_past_s``, 0: no limit): an ``occurred_at`` longer before it
+    is refused too, as the flow could not deduplicate a retry of that event.
     """
     encoded: list[EncodedEvent] = []
     errors: list[dict[str, Any]] = []
@@ -109,10 +115,30 @@ def validate(
         if isinstance(decoded, Rejection):
             errors.append({"loc": [*prefix, *_field_of(decoded)], "msg": decoded.detail, "type": decoded.reason})
             continue
+        too_old = _too_old(decoded, received_ms, max_past_s)
+        if too_old is not None:
+            errors.append({"loc": [*prefix, "occurred_at"], "msg": too_old, "type": "occurred_too_long_ago"})
+            continue
         encoded.append(EncodedEvent(decoded, decoded.thread_id.encode("utf-8"), value))
     if errors:
         raise InvalidEvent(errors)
     return encoded
+
+
+def _too_old(event: InteractionEvent, received_ms: int, max_past_s: float) -> str | None:
+    """Why ``event`` occurred too long before ``received_ms`` for the flow's dedup, or None."""
+    if max_past_s <= 0 or received_ms <= 0:
+        return None
+    behind_s = received_ms / 1000 - event.occurred_at.timestamp()
+    if behind_s <= max_past_s:
+        return None
+    return (
+        f"`occurred_at` {event.occurred_at.isoformat()} is {behind_s:.0f} s before the gateway received it; at most "
+        f"{max_past_s:g} s is allowed (gateway.max_past_s), as the flow deduplicates event_ids only within its dedup "
+        "window (curation.dedup.window_s), so a retry of an older event would be kept twice. Backfill older "
+        "events by publishing to the interactions topic directly, or raise gateway.max_past_s together with "
+        "curation.dedup.window_s"
+    )
 
 
 def _unencodable(event: InteractionEvent) -> list[dict[str, Any]]:
