@@ -131,13 +131,19 @@ class GuardedRoute(APIRoute):
         return guarded
 
 
+# Every 503 (broker, catalog or shared replay cache unavailable) says when to try again, like the
+# model server's busy 503: long enough for a broker's leader election, short enough to catch up.
+RETRY_AFTER_UNAVAILABLE_S = 5
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     described = {
         401: "Missing or wrong API key or signature; nothing produced.",
         413: "Body larger than the configured limit; nothing produced.",
         422: "Field-level validation errors; nothing produced.",
         429: "Rate limit of this API key, or failed authentications from this address, exceeded; see Retry-After.",
-        503: "Broker (or shared replay cache) unavailable or did not commit; nothing visible to consumers.",
+        503: "Broker (or shared replay cache) unavailable or did not commit; nothing visible to consumers; "
+        "see Retry-After.",
     }
     return {
         code: {"model": ValidationErrorBody if code == 422 else ErrorBody, "description": described[code]}
@@ -360,12 +366,15 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def too_large(_: Request, exc: Exception) -> Response:
         return JSONResponse(body(str(exc)), status_code=413)
 
+    unavailable = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)}
+
     async def replay_cache_down(_: Request, exc: Exception) -> Response:
-        return JSONResponse(body(str(exc)), status_code=503)
+        return JSONResponse(body(str(exc)), status_code=503, headers=unavailable)
 
     async def failure(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, _Failure)
-        return JSONResponse(body(exc.detail, exc.event_ids), status_code=exc.status)
+        headers = unavailable if exc.status == 503 else None
+        return JSONResponse(body(exc.detail, exc.event_ids), status_code=exc.status, headers=headers)
 
     async def invalid(_: Request, exc: Exception) -> Response:
         # FastAPI's own handler, with what strict JSON cannot carry spelled out: a request may hold a NaN,

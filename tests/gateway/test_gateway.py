@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from flywheel.gateway.app import create_app
+from flywheel.gateway.app import RETRY_AFTER_UNAVAILABLE_S, create_app
 from flywheel.infra.broker import LocalBroker, ensure_topics, free_port
 from flywheel.settings import Settings
 from tests.conftest import make_settings
@@ -285,11 +285,12 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
     with TestClient(create_app(settings.gateway_config())) as client:
         response = client.post("/v1/events", json={"events": [event(event_id="keep-me"), event()]}, headers=AUTH)
         assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"] == str(RETRY_AFTER_UNAVAILABLE_S)
         assert response.json()["event_ids"][0] == "keep-me" and len(response.json()["event_ids"]) == 2
         single = client.post(
             "/v1/telemetry", json={"prompt": "p", "original_llm_output": "a", "final_user_edit": "b"}, headers=AUTH
         )
-        assert single.status_code == 503, single.text
+        assert single.status_code == 503 and "Retry-After" in single.headers, single.text
         assert len(single.json()["event_ids"]) == 1
         assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
