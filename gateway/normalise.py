@@ -100,7 +100,8 @@ def validate(
     ``received_ms``: the gateway's clock, as the flow will see it in the message's timestamp
     (an ``occurred_at`` too far after it is refused here rather than sent to the DLQ later).
     ``max_past_s`` (``gateway.max_past_s``, 0: no limit): an ``occurred_at`` longer before it
-    is refused too, as the flow could not deduplicate a retry of that event.
+    is refused too, as the flow could not deduplicate a retry of that event. A batch naming one
+    ``event_id`` twice is refused: the flow would keep one of them and drop the other unseen.
     """
     encoded: list[EncodedEvent] = []
     errors: list[dict[str, Any]] = []
@@ -120,9 +121,28 @@ def validate(
             errors.append({"loc": [*prefix, "occurred_at"], "msg": too_old, "type": "occurred_too_long_ago"})
             continue
         encoded.append(EncodedEvent(decoded, decoded.thread_id.encode("utf-8"), value))
+    if batch:
+        errors.extend(_repeated_ids(events))
     if errors:
         raise InvalidEvent(errors)
     return encoded
+
+
+def _repeated_ids(events: list[InteractionEvent]) -> list[dict[str, Any]]:
+    """One error per ``event_id`` that more than one event of a batch carries, with their indices."""
+    indices: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        indices.setdefault(event.event_id, []).append(index)
+    return [
+        {
+            "loc": ["body", "events", at[1], "event_id"],
+            "msg": f"event_id {event_id!r} is given to the events at indices {', '.join(map(str, at))}; an "
+            "event_id names one event (the flow keeps one of them): give each event its own, or send it once",
+            "type": "duplicate_event_id",
+        }
+        for event_id, at in indices.items()
+        if len(at) > 1
+    ]
 
 
 def _too_old(event: InteractionEvent, received_ms: int, max_past_s: float) -> str | None:

@@ -46,3 +46,16 @@ def test_no_age_limit_when_max_past_s_is_0(broker: LocalBroker, tmp_path: Path) 
     with TestClient(create_app(settings.gateway_config())) as client:
         backfill = event(event_id="backfill-1", occurred_at="2020-01-01T00:00:00+00:00")
         assert client.post("/v1/events", json=backfill, headers=AUTH).status_code == 202
+
+
+def test_a_batch_naming_one_event_id_twice_is_refused(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = gateway_settings(broker, tmp_path)
+    batch = [event(event_id="x1"), event(event_id="x2"), event(event_id="x1", signal="thumbs_up", final_user_edit=None)]
+    with TestClient(create_app(settings.gateway_config())) as client:
+        refused = client.post("/v1/events", json={"events": batch}, headers=AUTH)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["detail"]
+        assert error["loc"] == ["body", "events", 2, "event_id"] and error["type"] == "duplicate_event_id"
+        assert "'x1'" in error["msg"] and "indices 0, 2" in error["msg"]
+        assert client.post("/v1/events", json={"events": batch[:2]}, headers=AUTH).status_code == 202
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["x1", "x2"]
