@@ -5,7 +5,8 @@ failed-authentication throttle of the client address (429) → API key (401) →
 (413) → HMAC signature over the raw body (401) → signature not seen before (401; 503 when
 a shared replay cache is down) → per-key rate limit (429). Authentication comes before the
 key's rate limit, so forged requests cannot spend the owner's tokens; each 401 spends one
-of the address's failures instead. Then the body is parsed (422), normalised, validated by
+of the address's failures instead. Then a body that is not uncompressed JSON by its headers
+is refused (415), the body is parsed (422), normalised, validated by
 the flow's decoder (422) and produced in one Kafka transaction (503 when the broker does
 not commit it). A signed request refused by the rate limit, or that the broker did not commit
 (503, or 413 for its size), gives its signature back: the client may retry the same bytes.
@@ -35,6 +36,7 @@ from flywheel.gateway.auth import Authenticator, RateLimited, RateLimiter, Unaut
 from flywheel.gateway.candidates import CandidateQuery, CandidateReader, InvalidCursor
 from flywheel.gateway.config import GatewayConfig
 from flywheel.gateway.ids import ids_for_request
+from flywheel.gateway.media import unsupported_body
 from flywheel.gateway.metrics import AUTH_REFUSED, EVENTS_PRODUCED, MetricsMiddleware
 from flywheel.gateway.models import (
     Accepted,
@@ -123,6 +125,9 @@ class GuardedRoute(APIRoute):
         async def guarded(request: Request) -> Response:
             guard: Guard = request.app.state.guard
             body = await guard.admit(request)
+            unsupported = unsupported_body(request.headers) if body else None
+            if unsupported is not None:
+                raise _Failure(415, unsupported, None)
             if body and not is_utf8(body):  # FastAPI would answer 400; it is a body error
                 error = {"loc": ["body"], "msg": "body is not UTF-8 encoded JSON", "type": "json_invalid"}
                 raise RequestValidationError([error])
@@ -140,6 +145,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     described = {
         401: "Missing or wrong API key or signature; nothing produced.",
         413: "Body larger than the configured limit; nothing produced.",
+        415: "Body not sent as uncompressed JSON (Content-Type, Content-Encoding); nothing produced.",
         422: "Field-level validation errors; nothing produced.",
         429: "Rate limit of this API key, or failed authentications from this address, exceeded; see Retry-After.",
         503: "Broker (or shared replay cache) unavailable or did not commit; nothing visible to consumers; "
@@ -178,7 +184,7 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
     _add_exception_handlers(app)
     api_key = Security(APIKeyHeader(name=gateway.api_key_header, auto_error=False))
-    write_responses = {**_errors(401, 413, 422, 429, 503)}
+    write_responses = {**_errors(401, 413, 415, 422, 429, 503)}
     v1 = APIRouter(route_class=GuardedRoute, dependencies=[api_key])
 
     async def produce(route: str, events: list[InteractionEvent], batch: bool, request: Request) -> Accepted:

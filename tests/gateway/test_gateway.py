@@ -331,6 +331,6 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
 def test_openapi_declares_every_status_the_write_routes_return(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     for path in ("/v1/events", "/v1/feedback", "/v1/telemetry"):
-        assert set(spec["paths"][path]["post"]["responses"]) == {"202", "401", "413", "422", "429", "503"}
+        assert set(spec["paths"][path]["post"]["responses"]) == {"202", "401", "413", "415", "422", "429", "503"}
         assert spec["paths"][path]["post"]["security"]
     assert "503" in spec["paths"]["/readyz"]["get"]["responses"]

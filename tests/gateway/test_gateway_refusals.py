@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -59,3 +61,24 @@ def test_a_batch_naming_one_event_id_twice_is_refused(broker: LocalBroker, tmp_p
         assert "'x1'" in error["msg"] and "indices 0, 2" in error["msg"]
         assert client.post("/v1/events", json={"events": batch[:2]}, headers=AUTH).status_code == 202
     assert [value["event_id"] for _, value in read_topic(settings)] == ["x1", "x2"]
+
+
+def test_a_body_not_sent_as_uncompressed_json_is_415_naming_the_header(broker: LocalBroker, tmp_path: Path) -> None:
+    settings = gateway_settings(broker, tmp_path)
+    body = json.dumps(event(event_id="typed-1")).encode()
+    with TestClient(create_app(settings.gateway_config())) as client:
+        as_text = client.post("/v1/events", content=body, headers={**AUTH, "Content-Type": "text/plain"})
+        assert as_text.status_code == 415, as_text.text
+        assert as_text.json()["detail"] == "Content-Type must be application/json, not 'text/plain'"
+        zipped = {**AUTH, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        compressed = client.post("/v1/events", content=gzip.compress(body), headers=zipped)
+        assert compressed.status_code == 415, compressed.text
+        assert compressed.json()["detail"] == "Content-Encoding 'gzip' is not supported; send uncompressed JSON"
+        untyped = client.post("/v1/events", content=body, headers=AUTH)
+        assert untyped.status_code == 415 and "Content-Type must be application/json" in untyped.text
+        # JSON with a charset, or a +json type, stays accepted.
+        for index, content_type in enumerate(("application/json; charset=utf-8", "application/vnd.x+json")):
+            sent = json.dumps(event(event_id=f"json-{index}")).encode()
+            headers = {**AUTH, "Content-Type": content_type}
+            assert client.post("/v1/events", content=sent, headers=headers).status_code == 202, content_type
+    assert [value["event_id"] for _, value in read_topic(settings)] == ["json-0", "json-1"]
