@@ -49,7 +49,17 @@ from flywheel.gateway.models import (
     TelemetryIn,
     ValidationErrorBody,
 )
-from flywheel.gateway.normalise import InvalidEvent, from_event, from_feedback, from_telemetry, validate
+from flywheel.gateway.normalise import (
+    FEEDBACK_NAMES,
+    TELEMETRY_NAMES,
+    FieldNames,
+    InvalidEvent,
+    from_event,
+    from_feedback,
+    from_telemetry,
+    in_client_names,
+    validate,
+)
 from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
 from flywheel.gateway.replay import build_replay_cache
 from flywheel.infra.throttle import FailedAuthThrottle
@@ -187,13 +197,16 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     write_responses = {**_errors(401, 413, 415, 422, 429, 503)}
     v1 = APIRouter(route_class=GuardedRoute, dependencies=[api_key])
 
-    async def produce(route: str, events: list[InteractionEvent], batch: bool, request: Request) -> Accepted:
-        _check_review_signals(events, request.state.key_id, gateway.review_key_ids)
+    async def produce(
+        route: str, events: list[InteractionEvent], batch: bool, request: Request, sent_as: FieldNames = None
+    ) -> Accepted:
+        """Validate and publish ``events``; ``sent_as``: the route's names for canonical fields, for its 422s."""
         try:
+            _check_review_signals(events, request.state.key_id, gateway.review_key_ids)
             received_ms = int(datetime.now(UTC).timestamp() * 1000)
             encoded = validate(events, settings.validation, batch, received_ms, gateway.max_past_s)
         except InvalidEvent as exc:
-            raise RequestValidationError(exc.errors) from exc
+            raise RequestValidationError(in_client_names(exc.errors, sent_as)) from exc
         ids = [item.event.event_id for item in encoded]
         try:
             await run_in_threadpool(publisher.publish, encoded)
@@ -242,7 +255,7 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     )
     async def post_feedback(body: FeedbackIn, request: Request) -> Accepted:
         event = from_feedback(body, datetime.now(UTC), _ids(request))
-        return await produce("/v1/feedback", [event], batch=False, request=request)
+        return await produce("/v1/feedback", [event], batch=False, request=request, sent_as=FEEDBACK_NAMES)
 
     @v1.post(
         "/v1/telemetry",
@@ -253,7 +266,7 @@ def create_app(settings: GatewayConfig) -> FastAPI:
     )
     async def post_telemetry(body: TelemetryIn, request: Request) -> Accepted:
         event = from_telemetry(body, datetime.now(UTC), _ids(request))
-        return await produce("/v1/telemetry", [event], batch=False, request=request)
+        return await produce("/v1/telemetry", [event], batch=False, request=request, sent_as=TELEMETRY_NAMES)
 
     @v1.get(
         "/v1/flywheel/training-candidates",
@@ -346,7 +359,7 @@ def _check_review_signals(events: list[InteractionEvent], key_id: str, allowed: 
         if event.event_id.startswith(REVIEW_EVENT_ID_PREFIX)
     ]
     if errors:
-        raise RequestValidationError(errors)
+        raise InvalidEvent(errors)
 
 
 class _Failure(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,18 @@ from flywheel.operators.decode import decode_event
 from flywheel.schemas.events import InteractionEvent, Reason, Rejection, Signal, encode_event
 
 _FIELD_IN_DETAIL = re.compile(r"`([a-z_]+)`|\$\.([a-z_]+)")
+_QUOTED_NAME = re.compile(r"`([a-z_]+)`")
+
+# Canonical field -> the name a seed shape sends it as (from_feedback, from_telemetry), so their
+# 422s name what the client sent. None: the canonical names (POST /v1/events).
+FieldNames = Mapping[str, str] | None
+FEEDBACK_NAMES: Mapping[str, str] = {
+    "signal": "signal_type",
+    "prompt": "user_query",
+    "response": "ai_response",
+    "final_user_edit": "user_correction",
+}
+TELEMETRY_NAMES: Mapping[str, str] = {"response": "original_llm_output"}
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,22 @@ def _repeated_ids(events: list[InteractionEvent]) -> list[dict[str, Any]]:
         for event_id, at in indices.items()
         if len(at) > 1
     ]
+
+
+def in_client_names(errors: list[dict[str, Any]], names: FieldNames) -> list[dict[str, Any]]:
+    """``errors`` about canonical fields, with each field (in ``loc`` and quoted in ``msg``) renamed by ``names``."""
+    if not names:
+        return errors
+
+    def rename(name: Any) -> Any:
+        return names.get(name, name) if isinstance(name, str) else name
+
+    renamed = []
+    for error in errors:
+        loc = [*error["loc"][:1], *map(rename, error["loc"][1:2]), *error["loc"][2:]]
+        msg = _QUOTED_NAME.sub(lambda match: f"`{rename(match.group(1))}`", str(error["msg"]))
+        renamed.append({**error, "loc": loc, "msg": msg})
+    return renamed
 
 
 def _too_old(event: InteractionEvent, received_ms: int, max_past_s: float) -> str | None:

@@ -250,12 +250,15 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
         ),
         (("[" * 900 + '"\\ud800"' + "]" * 900).encode(), ["body", "event"]),
     ]
-    seed_shapes = [  # the same checks (errors found after normalising name the canonical field)
-        ("/v1/feedback", raw(FEEDBACK | {"user_query": "\ud800"}), ["body", "prompt"]),
+    seed_shapes = [  # the same checks, naming the field as the client sent it (not its canonical name)
+        ("/v1/feedback", raw(FEEDBACK | {"user_query": "\ud800"}), ["body", "user_query"]),
+        ("/v1/feedback", raw(FEEDBACK | {"ai_response": "x" * 70_000}), ["body", "ai_response"]),
+        ("/v1/feedback", raw(FEEDBACK | {"signal_type": "edit"}), ["body", "user_correction"]),
         ("/v1/feedback", raw(FEEDBACK | {"metadata": {"n": float("inf")}}), ["body", "metadata", "n"]),
         ("/v1/feedback", raw(FEEDBACK | {"rating": float("nan")}), ["body", "rating"]),
         ("/v1/feedback", raw(FEEDBACK | {"occurred_at": "0001-01-01T00:00:00+14:00"}), ["body", "occurred_at"]),
         ("/v1/telemetry", raw(TELEMETRY | {"final_user_edit": "\udbff"}), ["body", "final_user_edit"]),
+        ("/v1/telemetry", raw(TELEMETRY | {"original_llm_output": "x" * 70_000}), ["body", "original_llm_output"]),
         ("/v1/telemetry", raw(TELEMETRY | {"occurred_at": "9999-12-31T23:59:59-14:00"}), ["body", "occurred_at"]),
     ]
     with TestClient(create_app(settings.gateway_config())) as client:
@@ -264,6 +267,9 @@ def test_validation_errors_are_field_level_422_and_nothing_is_produced(broker: L
             response = client.post(path, content=content, headers={**AUTH, "Content-Type": "application/json"})
             assert response.status_code == 422, (path, body, response.text)
             assert loc in [error["loc"] for error in strict_json(response)["detail"]], (loc, response.text)
+            renamed = {"/v1/feedback": ("prompt", "response", "final_user_edit"), "/v1/telemetry": ("response",)}
+            for canonical in renamed.get(path, ()):  # the messages, too, name only what the client sent
+                assert f"`{canonical}`" not in response.text, response.text
         malformed = client.post(
             "/v1/events", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
         )
