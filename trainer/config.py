@@ -44,8 +44,10 @@ class GateSettings(Section):
     # Lower bound of the 95% interval of (closer - farther) / prompts must exceed this.
     min_net_closer: float = Field(default=0.0, ge=0.0, lt=1.0)
     # ... and so must the mean similarity gain over the base (candidate minus base, paired bootstrap):
-    # closer by a hair on most prompts and much farther on the rest is no gain.
-    min_similarity_gain: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # closer by a hair on most prompts and much farther on the rest is no gain. Above 0: a candidate
+    # that differs from the base by a character on a quarter of the prompts is closer on all of
+    # them (a sign test passes), but no better; 0.01 is a character in a hundred, on average.
+    min_similarity_gain: float = Field(default=0.01, ge=0.0, lt=1.0)
     # Degeneration guards on the candidate's answers, against the base model's answers (absolute shares).
     max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
     max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")

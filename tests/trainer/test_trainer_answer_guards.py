@@ -74,3 +74,27 @@ def test_a_candidate_refusing_more_than_the_base_and_the_users_is_rejected() -> 
     assert _gate(base, [refusal] * 2 + wanted[2:], wanted) == []  # 5 points: within the allowed rise
     # Users who refuse on 8 prompts themselves (a harmful request, say) ask for those refusals.
     assert _gate(base, [refusal] * 8 + wanted[8:], [refusal] * 8 + wanted[8:]) == []
+
+
+def _reasons(base: list[str], candidate: list[str], users: list[str]) -> list[str]:
+    settings = TrainerSettings()
+    prompts = [
+        HeldOutPrompt(key=f"k{i}", text=f"Q{i}", prompt=f"Q{i}", corrections=[u], corrected=[b])
+        for i, (b, u) in enumerate(zip(base, users, strict=True))
+    ]
+    measured = [Measurement([Answer(t, True) for t in texts], [], -2.0, 0, 0) for texts in (base, candidate)]
+    before, after = figures(measured[0], prompts, settings), figures(measured[1], prompts, settings)
+    return apply_gates(before, after, compare(*measured, prompts, settings), settings.gates)
+
+
+def test_a_candidate_one_character_from_the_base_is_no_gain() -> None:
+    # Users drop the trailing sentence; the candidate drops one character of it on 10 of 40 prompts:
+    # closer on those 10, farther on none (the sign test passes), better by nothing a user would see.
+    base = [f"Answer number {case} explains the fix in a sentence or two. Hope this helps!" for case in range(40)]
+    users = [text.removesuffix(" Hope this helps!") for text in base]
+    candidate = [text[:-1] if case < 10 else text for case, text in enumerate(base)]
+    reasons = _reasons(base, candidate, users)
+    assert len(reasons) == 1 and reasons[0].startswith("no gain: similarity")
+    assert reasons[0].endswith("does not clear +0.010")
+    # The users' own answers are a gain that clears it.
+    assert not [reason for reason in _reasons(base, users, users) if reason.startswith("no gain")]
