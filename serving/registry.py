@@ -16,7 +16,6 @@ is joined into a path: ``../x`` or ``a/b`` is refused, never read, copied or rem
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import uuid
@@ -29,13 +28,9 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from flywheel.errors import AliasError, RegistryError
+from flywheel.schemas.registry import ALIAS_FILE, BASE, RUN_ID_PATTERN
 
-BASE = "base"
-ALIAS_FILE = "current.json"
 Action = Literal["promote", "rollback", "set", "rollout", "rollout_off"]
-# The trainer names runs ``r<12 hex>`` (``trainer/events.py`` ``run_id_for``); hand-made runs may use
-# letters, digits, ``.``, ``_`` and ``-``. One path component: no ``/``, no ``..``, no leading dot.
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # The card status the trainer's gates give a run they let through (the other one is ``rejected``).
 SERVABLE_STATUS = "promoted"
 

@@ -1,4 +1,4 @@
-"""Train a candidate adapter and judge it against the base model: no broker, no catalog.
+"""Train a candidate adapter and judge it against the base model (and the served run): no broker, no catalog.
 
 The consumer feeds it one snapshot's pairs; tests and benchmarks feed it rows directly.
 """
@@ -15,12 +15,23 @@ from typing import Any
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting
 from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, mix_in_positives
-from flywheel.trainer.evaluate import compare, figures, held_out_prompts, measure, unseen_positives
+from flywheel.trainer.evaluate import (
+    HeldOutPrompt,
+    Measurement,
+    compare,
+    figures,
+    held_out_prompts,
+    measure,
+    unseen_positives,
+)
 from flywheel.trainer.events import Comparison, ModelFigures
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.split import user_prompt_key
 
 log = logging.getLogger(__name__)
+
+# The name the served run's adapter is loaded under, beside the candidate's ("default").
+SERVED_ADAPTER = "served"
 
 
 @dataclass
@@ -83,6 +94,25 @@ def merge_for_evaluation(adapted: Any) -> bool:
     return True
 
 
+def measure_served(
+    adapted: Any,
+    adapter: Path,
+    tokenizer: Any,
+    formatting: Formatting,
+    prompts: list[HeldOutPrompt],
+    pairs: list[dict[str, Any]],
+    settings: TrainerSettings,
+) -> Measurement:
+    """The served run's answers: its adapter loaded beside the candidate's, measured, then unloaded."""
+    adapted.load_adapter(str(adapter), adapter_name=SERVED_ADAPTER)
+    adapted.set_adapter(SERVED_ADAPTER)
+    try:
+        return measure(adapted, tokenizer, formatting, prompts, pairs, [], settings)
+    finally:
+        adapted.set_adapter("default")
+        adapted.delete_adapter(SERVED_ADAPTER)
+
+
 def train_candidate(
     reference: str,
     device: str,
@@ -90,8 +120,13 @@ def train_candidate(
     positives: list[dict[str, str]],
     settings: TrainerSettings,
     show_progress: bool = False,
+    served: tuple[str, Path] | None = None,
 ) -> Candidate:
-    """Measure the base, train DPO + LoRA on the capped train side, measure the candidate, apply the gates."""
+    """Measure the base, train DPO + LoRA on the capped train side, measure the candidate, apply the gates.
+
+    ``served``: the run users are served now and its local adapter folder (None: the base). Its
+    answers to the same prompts are measured too, and a candidate worse than it is rejected.
+    """
     from flywheel.trainer.models import load_model, load_tokenizer
     from flywheel.trainer.train import train_dpo
 
@@ -120,9 +155,25 @@ def train_candidate(
         if merged:
             adapted.unmerge_adapter()
     timings["evaluate_candidate"] = time.monotonic() - clock
+    current = None
+    if served is not None:
+        clock = time.monotonic()
+        current = measure_served(adapted, served[1], tokenizer, formatting, prompts, split.eval, settings)
+        timings["evaluate_served"] = time.monotonic() - clock
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
     comparison = compare(base, after, prompts, settings, unseen_positives(eval_positives, train_rows))
+    if served is not None and current is not None:
+        against = compare(current, after, prompts, settings)
+        comparison = comparison.model_copy(
+            update={
+                "served_version": served[0],
+                "served_closer": against.closer,
+                "served_farther": against.farther,
+                "served_net_closer": against.net_closer,
+                "served_similarity_gain": against.similarity_gain,
+            }
+        )
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
     log.info(
         "candidate judged",

@@ -139,6 +139,9 @@ class TrainerSettings(Section):
     # Greedy answers on held-out prompts: longer answers judge better and cost more.
     eval_max_new_tokens: int = Field(default=128, ge=1)
     eval_samples: int = Field(default=3, ge=0, description="before/after answers kept in the model card")
+    # Also answer the held-out prompts with the run users are served now (a promoted adapter, not the
+    # base) and reject a candidate significantly worse than it: one more generation pass per run.
+    compare_with_served: bool = True
     bootstrap_resamples: int = Field(default=2000, ge=100)
 
     gates: GateSettings = Field(default_factory=GateSettings)

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
@@ -153,7 +155,10 @@ def train_for_trigger(
     positives = read_positives(catalog.load_table(trigger.positives_table), positives_snapshot, config.max_positives)
     reference = resolve_base_model(config)
     device = pick_device(config.device)
-    candidate = train_candidate(reference, device, split, positives, config, show_progress)
+    with tempfile.TemporaryDirectory(prefix="flywheel-served-") as served_dir:
+        served_run = registry.served_run() if config.compare_with_served else None
+        served = None if served_run is None else (served_run, registry.fetch_adapter(served_run, Path(served_dir)))
+        candidate = train_candidate(reference, device, split, positives, config, show_progress, served)
     status: Literal["promoted", "rejected"] = "promoted" if candidate.promoted else "rejected"
     adapter_uri = registry.write_adapter(run_id, candidate.model)
     result = TrainingResult(

@@ -137,6 +137,15 @@ class Comparison(BaseModel):
         None, description="own_prompt_match, candidate minus base, paired by prompt (None: not measured)"
     )
     own_prompt_match_prompts: int = Field(0, description="prompts own_prompt_match_change is paired on")
+    served_version: str | None = Field(
+        None, description="the run users were served when this one was judged (None: the base, so no second comparison)"
+    )
+    served_closer: int = Field(0, description="prompts where the candidate's answer is closer than the served run's")
+    served_farther: int = Field(0, description="prompts where it is farther than the served run's")
+    served_net_closer: Interval | None = Field(None, description="net closer, candidate against the served run")
+    served_similarity_gain: Interval | None = Field(
+        None, description="mean similarity to y_user, candidate minus the served run (paired bootstrap)"
+    )
     answered_prompts: int | None = Field(
         None, description="prompts where the base or the candidate said something (None: older cards)"
     )

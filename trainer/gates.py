@@ -13,6 +13,7 @@ from flywheel.trainer.events import Comparison, Interval, ModelFigures
 
 EVIDENCE = "not enough evidence"
 NO_GAIN = "no gain"
+WORSE_THAN_SERVED = "worse than served"
 GUARD = "guard"
 
 
@@ -52,6 +53,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{NO_GAIN}: closer on {comparison.closer}, farther on {comparison.farther} of {comparison.prompts} "
             f"prompts (the rest ties): sign test p = {comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
         )
+    reasons.extend(worse_than_served(comparison))
     similarity = comparison.similarity_gain
     if similarity.low <= gates.min_similarity_gain:
         # Closer on most prompts by a hair and far worse on the rest is no gain: the signs alone
@@ -185,4 +187,22 @@ def _off_topic(before: ModelFigures, after: ModelFigures, comparison: Comparison
         f"{_rate(before.own_prompt_match)} -> {_rate(after.own_prompt_match)} of the time; on "
         f"{comparison.own_prompt_match_prompts} prompts {change.value:+.2f} (95% interval {change.low:+.2f}.."
         f"{change.high:+.2f}), a fall beyond {_pct(gates.max_own_prompt_match_drop)}"
+    ]
+
+
+def worse_than_served(comparison: Comparison) -> list[str]:
+    """The reason to reject a candidate users would find worse than the run they are served now.
+
+    The gates compare with the base; a later run trained from the base can beat the base and still
+    lose to the run it would replace. Breached when the candidate is significantly farther from
+    the users' corrections than the served run: the upper end of the 95% interval of the net
+    closer share, or of the mean similarity gain, below 0 (a tie or noise never is).
+    """
+    net, gain = comparison.served_net_closer, comparison.served_similarity_gain
+    if comparison.served_version is None or net is None or gain is None or (net.high >= 0 and gain.high >= 0):
+        return []
+    return [
+        f"{WORSE_THAN_SERVED}: against {comparison.served_version}, the run users are served now, closer on "
+        f"{comparison.served_closer} prompts and farther on {comparison.served_farther}; net {net.value:+.2f} (95% "
+        f"{net.low:+.2f}..{net.high:+.2f}), similarity gain {gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
     ]

@@ -10,6 +10,7 @@ file died midway and is retrained.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import uuid
 from pathlib import Path
@@ -21,6 +22,9 @@ from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel, Field
 
 from flywheel.errors import RegistryError
+from flywheel.schemas.registry import ALIAS_FILE, BASE, RUN_ID_PATTERN
+
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -116,6 +120,37 @@ class Registry:
                     with file.open("rb") as source, fsspec.open(destination, "wb") as sink:
                         sink.write(source.read())
         return self.run_uri(run_id, "adapter")
+
+    def served_run(self) -> str | None:
+        """The run the model server's alias makes current, if it is a run with an adapter here.
+
+        None for the base, with no alias yet, or where the alias names no run this registry holds
+        (logged): the candidate is then measured against the base alone.
+        """
+        try:
+            raw = self.fs.cat_file(f"{self.base}/{ALIAS_FILE}")
+        except FileNotFoundError:
+            return None
+        try:
+            current = json.loads(raw).get("current")
+        except (ValueError, AttributeError) as exc:
+            raise RegistryError(f"{self.root}/{ALIAS_FILE} is not a valid alias: {exc}") from exc
+        if not isinstance(current, str) or current == BASE:
+            return None
+        if not RUN_ID_PATTERN.fullmatch(current) or ".." in current:
+            raise RegistryError(f"{self.root}/{ALIAS_FILE} names {current!r}, which is no run id")
+        if not self.fs.exists(self._path(current, "adapter", "adapter_config.json")):
+            log.warning(
+                "the served run has no adapter in the registry: measured against the base only",
+                extra={"run_id": current},
+            )
+            return None
+        return current
+
+    def fetch_adapter(self, run_id: str, target: Path) -> Path:
+        """Copy a run's adapter folder to the local ``target`` (PEFT loads local folders); returns it."""
+        self.fs.get(self._path(run_id, "adapter") + "/", str(target), recursive=True)
+        return target
 
 
 class RunSummary(BaseModel):

@@ -73,6 +73,18 @@ def own_prompt_line(before: ModelFigures, after: ModelFigures, comparison: Compa
     )
 
 
+def served_line(comparison: Comparison) -> str:
+    """The candidate against the run users are served now (the other figures compare with the base)."""
+    net, gain = comparison.served_net_closer, comparison.served_similarity_gain
+    if comparison.served_version is None or net is None or gain is None:
+        return "  against the served run: none (users are served the base, which the figures above compare with)"
+    return (
+        f"  against the served run {comparison.served_version}: closer / farther {comparison.served_closer} / "
+        f"{comparison.served_farther}; net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f}); similarity gain "
+        f"{gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
+    )
+
+
 def forgetting_line(comparison: Comparison, positives: int) -> str:
     """Forgetting on every held-out positive, and on those whose answer the run did not train on or against."""
     if comparison.forgetting_pct is None:
@@ -110,6 +122,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"users' own length ratio x{comparison.users_length_ratio:.2f}",
             code_line(before, after, comparison),
             own_prompt_line(before, after, comparison),
+            served_line(comparison),
             f"  DPO reward accuracy {_with_interval(comparison.dpo_reward_accuracy)}, margin "
             f"{comparison.dpo_reward_margin.value:+.3f}",
             f"  log-prob preference accuracy: length-normalised {_pct(before.logprob_accuracy_normalised.value)} -> "
