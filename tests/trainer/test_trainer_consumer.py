@@ -24,6 +24,7 @@ from flywheel.config import revised
 from flywheel.infra.catalog import ensure_tables, open_catalog
 from flywheel.infra.dataset import quarantine
 from flywheel.infra.kafka import CheckedProducer
+from flywheel.schemas.registry import ALIAS_FILE
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES
 from flywheel.settings import Settings
 from flywheel.trainer import tracker
@@ -150,12 +151,30 @@ def test_failing_gate_rejects_with_reasons(settings: Settings, tiny_model: Path)
         ),
     )
     trigger = _cross_threshold(settings)
+    _serve_an_adapter(settings, tiny_model, "r-served")  # users get a promoted run, not the base
     report = TrainerConsumer(settings.trainer_config()).run(until_idle=True)
     (result,) = report.results
     assert result.trigger_id == trigger.trigger_id and result.status == "rejected"
     assert any(reason.startswith("gate preference_accuracy") for reason in result.reasons)
     card = Registry.from_settings("", settings.state_dir).read_card(result.run_id)
     assert card is not None and card["status"] == "rejected" and card["reasons"] == result.reasons
+    # The candidate was also measured against the served run's adapter, on the same prompts.
+    assert result.comparison is not None and result.comparison.served_version == "r-served"
+    assert result.comparison.served_net_closer is not None and result.comparison.served_similarity_gain is not None
+    assert card["metrics"]["comparison"]["served_version"] == "r-served" and "evaluate_served" in card["timings_s"]
+    (settings.state_dir / "registry" / ALIAS_FILE).unlink()
+
+
+def _serve_an_adapter(settings: Settings, tiny_model: Path, run_id: str) -> None:
+    """A LoRA adapter of the tiny model in the registry, and the server's alias making it current."""
+    from peft import LoraConfig, get_peft_model
+
+    from flywheel.trainer.models import load_model
+
+    root = settings.state_dir / "registry"
+    adapted = get_peft_model(load_model(str(tiny_model), "cpu"), LoraConfig(r=4, lora_alpha=8, init_lora_weights=False))
+    adapted.save_pretrained(str(root / "runs" / run_id / "adapter"))
+    (root / ALIAS_FILE).write_text(json.dumps({"current": run_id}))
 
 
 def test_pairs_quarantined_after_the_trigger_are_not_trained_on(settings: Settings, tiny_model: Path) -> None:
