@@ -248,8 +248,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         "email",
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
         "[EMAIL]",
-        # git@github.com (ssh -T, clone URLs) is a git host's SSH login, nobody's address.
-        lambda m: not m.group(0).startswith("git@"),
+        email_ok,  # git@github.com (ssh -T, clone URLs) is a git host's SSH login, nobody's address
         hints=(Hint(needles=("@",)),),
     ),
     Detector("email", UNICODE_EMAIL, "[EMAIL]", email_ok, hints=(Hint(needles=("@",)),)),
