@@ -75,6 +75,15 @@ def wait_for(predicate: Callable[[], T], timeout_s: float = 60.0, interval_s: fl
 
 
 @pytest.fixture(autouse=True)
+def _no_flow_left_running() -> Iterator[None]:
+    """A test that fails midway (a timeout, an assertion) leaves none of its flow processes behind."""
+    from tests.support.flow_helpers import kill_started_flows
+
+    yield
+    kill_started_flows()
+
+
+@pytest.fixture(autouse=True)
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's FLYWHEEL_* environment."""
     for name in list(os.environ):

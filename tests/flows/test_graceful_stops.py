@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from flywheel.settings import Settings
-from tests.support.flow_helpers import start_flow_process, write_config
+from tests.support.flow_helpers import STARTED, start_flow_process, write_config
 from tests.support.interrupted_runs import (
     assert_drained,
     assert_matches_uninterrupted_run,
@@ -65,9 +65,11 @@ def start_failing_flow(config: Path, fail_at: int, log: Path) -> subprocess.Pope
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYWHEEL_")}
     env.update({"FLYWHEEL_CONFIG_FILE": str(config), "PYTHONPATH": str(REPO)})
     with open(log, "ab") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-c", _FAILING_FLOW, str(fail_at)], stdout=output, stderr=subprocess.STDOUT, env=env
         )
+    STARTED.append(process)  # killed at teardown if the test fails before stopping it
+    return process
 
 
 def test_sigint_sigterm_and_step_exceptions_with_two_workers_lose_and_duplicate_nothing(

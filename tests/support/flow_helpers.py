@@ -63,6 +63,11 @@ def write_config(settings: Settings, path: Path) -> Path:
     return path
 
 
+# Flow processes the running test started: killed at its teardown (``tests/conftest.py``), so a
+# test that fails midway leaves no flow spinning on the cores the next tests need.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def start_flow_process(
     config: Path, *args: str, log_path: Path, env_extra: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
@@ -71,10 +76,24 @@ def start_flow_process(
     env["FLYWHEEL_CONFIG_FILE"] = str(config)
     env.update(env_extra or {})
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "flywheel", "flow", "run", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
             cwd=cwd,
         )
+    STARTED.append(process)
+    return process
+
+
+def kill_started_flows() -> list[int]:
+    """Kill the flow processes still running that this test started; return their pids."""
+    killed = []
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+            killed.append(process.pid)
+    return killed
