@@ -8,6 +8,7 @@ names and its own SQLite catalog + warehouse under ``tmp_path``, so tests never 
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -72,6 +73,17 @@ def wait_for(predicate: Callable[[], T], timeout_s: float = 60.0, interval_s: fl
         time.sleep(interval_s)
         last = predicate()
     return last
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flows_can_be_interrupted() -> None:
+    """Flow processes the tests start stop on SIGINT even where this run was started with it ignored.
+
+    A shell's background job (``make test &`` in a script) ignores SIGINT, children inherit an
+    ignored signal, and Python then installs no KeyboardInterrupt handler: the graceful-stop tests'
+    SIGINT did nothing and they timed out. A handler here is reset to the default in each child.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
