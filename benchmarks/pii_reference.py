@@ -28,6 +28,7 @@ from flywheel.operators.pii_validators import (
     CLI_PASSWORD,
     DOTTED_CARD,
     FOREIGN_STREET,
+    FOREIGN_STREET_WORDS,
     IBAN,
     KEYWORD_SECRET,
     PHONE_AFTER_WORD,
@@ -368,11 +369,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         FOREIGN_STREET,
         "[ADDRESS]",
         min_digits=1,
-        words=(
-            *("straße", "strasse", "weg", "gasse", "platz", "allee", "ring", "damm"),
-            *("calle", "avenida", "piazza", "rua", "carrer", "plaza"),
-            *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
-        ),
+        words=FOREIGN_STREET_WORDS,
     ),
 )
 

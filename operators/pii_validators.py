@@ -85,6 +85,12 @@ FOREIGN_STREET = re.compile(
     r"|\b\d{1,4}(?: ?bis| ?ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|impasse|allée|quai|cours) "
     r"(?:(?:de la|de l'|de|du|des|d')\s?)?[A-ZÉÈ][\w'\-]+"
 )
+# Words one of which every FOREIGN_STREET match holds (lower case): the cheap gate before its pattern.
+FOREIGN_STREET_WORDS = (
+    *("straße", "strasse", "weg", "gasse", "platz", "allee", "ring", "damm"),
+    *("calle", "avenida", "piazza", "rua", "carrer", "plaza"),
+    *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
+)
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
     r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"

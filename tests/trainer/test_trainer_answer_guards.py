@@ -53,15 +53,7 @@ def test_refusals_are_told_by_their_opening() -> None:
 
 
 def _gate(base: list[str], candidate: list[str], users: list[str]) -> list[str]:
-    settings = TrainerSettings()
-    prompts = [
-        HeldOutPrompt(key=f"k{i}", text=f"Q{i}", prompt=f"Q{i}", corrections=[u], corrected=[b])
-        for i, (b, u) in enumerate(zip(base, users, strict=True))
-    ]
-    measured = [Measurement([Answer(t, True) for t in texts], [], -2.0, 0, 0) for texts in (base, candidate)]
-    before, after = figures(measured[0], prompts, settings), figures(measured[1], prompts, settings)
-    reasons = apply_gates(before, after, compare(*measured, prompts, settings), settings.gates)
-    return [reason for reason in reasons if reason.startswith("guard refusal")]
+    return [reason for reason in _reasons(base, candidate, users) if reason.startswith("guard refusal")]
 
 
 def test_a_candidate_refusing_more_than_the_base_and_the_users_is_rejected() -> None:
