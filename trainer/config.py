@@ -35,7 +35,8 @@ class GateSettings(Section):
     answer closer to the users' corrections than the base model's answer was. A tie, noise or a
     collapse cannot pass: the net share of prompts where it is closer (closer minus farther) must
     be above ``min_net_closer`` at the lower end of its paired-bootstrap interval, and so must the
-    mean similarity gain over ``min_similarity_gain``, with at least ``min_eval_prompts`` prompts
+    mean similarity gain over ``min_similarity_gain`` and the mean gain in content words shared with
+    the corrections over ``min_content_gain``, with at least ``min_eval_prompts`` prompts
     that either model answered, and no degeneration guard may be breached.
     """
 
@@ -48,6 +49,10 @@ class GateSettings(Section):
     # that differs from the base by a character on a quarter of the prompts is closer on all of
     # them (a sign test passes), but no better; 0.01 is a character in a hundred, on average.
     min_similarity_gain: float = Field(default=0.01, ge=0.0, lt=1.0)
+    # ... and so must the mean gain in content words shared with the corrections (F1, stop words
+    # aside): characters of any English align with some of a correction's, so the base's answer
+    # plus filler, padding or a foreign sentence is "closer" by similarity while saying nothing new.
+    min_content_gain: float = Field(default=0.0, ge=0.0, lt=1.0)
     # Degeneration guards on the candidate's answers, against the base model's answers (absolute shares).
     max_repeated_line_rise: float = Field(default=0.05, ge=0.0, description="answers with a line repeated 3+ times")
     max_repeated_ngram_rise: float = Field(default=0.05, ge=0.0, description="share of repeated word 4-grams")

@@ -6,6 +6,8 @@ held-out positives. :func:`compare` then pairs the two prompt by prompt:
 
 * generation (the primary figure): is the candidate's answer closer to the users' corrections
   than the base's answer was; closer / farther / tie per prompt, net share with a paired bootstrap;
+  and does it share more of their content words (F1, stop words aside): character similarity
+  alone rewards any text of the users' length, filler and padding included;
 * degeneration: repeated lines and 4-grams, empty or cut-off answers, length ratio, and Python
   code that parses (each model's share over its answers with code; the change paired on prompts
   where both answered with code);
@@ -30,6 +32,7 @@ from flywheel.trainer.conversation import Formatting, Prompt, encode_completion,
 from flywheel.trainer.events import Comparison, ModelFigures, Sample
 from flywheel.trainer.generation import (
     Answer,
+    content_overlap,
     greedy_answers,
     has_repeated_line,
     is_refusal,
@@ -205,6 +208,10 @@ def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
     return sum(similarity(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
 
 
+def _mean_content(answer: Answer, prompt: HeldOutPrompt) -> float:
+    return sum(content_overlap(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
+
+
 def _wanted(prompts: Sequence[HeldOutPrompt]) -> list[str]:
     """What users wanted on each prompt: its corrections as one text."""
     return ["\n".join(p.corrections) for p in prompts]
@@ -220,6 +227,9 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
     return ModelFigures(
         similarity_to_users=statistics.mean(
             [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
+        ),
+        content_overlap=statistics.mean(
+            [_mean_content(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
         ),
         repeated_line_rate=statistics.shares([has_repeated_line(a.text) for a in answers]),
         repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
@@ -263,6 +273,10 @@ def compare(
     resamples, seed = settings.bootstrap_resamples, settings.seed
     gains = [
         _mean_similarity(c, p) - _mean_similarity(b, p)
+        for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
+    ]
+    content_gains = [
+        _mean_content(c, p) - _mean_content(b, p)
         for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
     ]
     closer = sum(g > 0 for g in gains)
@@ -311,6 +325,7 @@ def compare(
         closer_share=statistics.share(closer, len(prompts)),
         net_closer=statistics.mean(signs, resamples, seed),
         similarity_gain=statistics.mean(gains, resamples, seed),
+        content_gain=statistics.mean(content_gains, resamples, seed),
         length_ratio=sum(len(a.text) for a in candidate.answers) / base_chars if base_chars else 1.0,
         users_length_ratio=(
             sum(len(text) for p in prompts for text in p.corrections) / corrected_chars if corrected_chars else 1.0

@@ -57,6 +57,9 @@ class ModelFigures(BaseModel):
 
     # Generation-based: greedy answers compared with the users' corrections.
     similarity_to_users: Interval = Field(description="mean normalised Levenshtein similarity to y_user")
+    content_overlap: Interval | None = Field(
+        None, description="mean F1 of the content words answers share with y_user (None: older cards)"
+    )
     repeated_line_rate: Interval = Field(
         description="share of answers with a line (not of punctuation alone) repeated 3+ times"
     )
@@ -110,6 +113,9 @@ class Comparison(BaseModel):
     closer_share: Interval
     net_closer: Interval = Field(description="(closer - farther) / prompts, paired bootstrap: the primary figure")
     similarity_gain: Interval = Field(description="mean similarity to y_user, candidate minus base")
+    content_gain: Interval | None = Field(
+        None, description="mean content-word F1 with y_user, candidate minus base, paired (None: older cards)"
+    )
     length_ratio: float = Field(description="candidate's mean answer length over the base's")
     users_length_ratio: float = Field(description="users' corrections' mean length over the answers they edited")
     dpo_reward_accuracy: Interval = Field(description="share of pairs with implicit reward chosen > rejected")

@@ -63,6 +63,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{after.similarity_to_users.value:.3f}, gain {similarity.value:+.3f} (95% interval "
             f"{similarity.low:+.3f}..{similarity.high:+.3f}) does not clear {gates.min_similarity_gain:+.3f}"
         )
+    reasons.extend(_content(before, after, comparison, gates))
     rises: list[tuple[str, str, float, float, float]] = [
         ("repetition", "answers with a line repeated 3+ times", before.repeated_line_rate.value,
          after.repeated_line_rate.value, gates.max_repeated_line_rise),
@@ -112,6 +113,23 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"< required {gates.min_reward_margin_gain:+.4f}"
         )
     return reasons
+
+
+def _content(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """No gain in the content words answers share with the users' corrections.
+
+    Character similarity credits whatever lengthens a short answer towards a longer correction:
+    generic filler, a sentence in another language, padding. Words carry what users changed.
+    """
+    gain = comparison.content_gain
+    if gain is None or gain.low > gates.min_content_gain:
+        return []
+    was = "-" if before.content_overlap is None else f"{before.content_overlap.value:.3f}"
+    now = "-" if after.content_overlap is None else f"{after.content_overlap.value:.3f}"
+    return [
+        f"{NO_GAIN}: content words shared with users' corrections (F1) {was} -> {now}, gain {gain.value:+.3f} "
+        f"(95% interval {gain.low:+.3f}..{gain.high:+.3f}) does not clear {gates.min_content_gain:+.3f}"
+    ]
 
 
 def _refusal(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:

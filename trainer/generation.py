@@ -16,6 +16,7 @@ is counted (``Comparison.code_dropped``), so dropping the tag cannot hide broken
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import textwrap
 import unicodedata
@@ -109,6 +110,40 @@ def greedy_answers(
 def similarity(answer: str, target: str) -> float:
     """Normalised Levenshtein similarity in [0, 1] (1 = identical)."""
     return float(Levenshtein.normalized_similarity(answer, target))
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def content_words(text: str) -> Counter[str]:
+    """The text's words, case-folded, with English stop words left out, and how often each occurs."""
+    stop = _stop_words()
+    return Counter(word for word in _WORD.findall(text.casefold()) if word not in stop)
+
+
+def content_overlap(answer: str, target: str) -> float:
+    """F1 of the content words ``answer`` shares with ``target`` (counted with repeats), in [0, 1].
+
+    What character similarity cannot see: any English appended to a short answer aligns with
+    some of a longer target's letters and spaces, so filler, padding or a sentence in another
+    language reads as "closer". Here every word the target lacks costs precision and every word
+    of the target's the answer lacks costs recall. Two texts without content words are equal (1).
+    """
+    said, wanted = content_words(answer), content_words(target)
+    if not said or not wanted:
+        return float(not said and not wanted)
+    shared = sum((said & wanted).values())
+    if not shared:
+        return 0.0
+    precision, recall = shared / sum(said.values()), shared / sum(wanted.values())
+    return 2 * precision * recall / (precision + recall)
 
 
 def has_repeated_line(text: str) -> bool:

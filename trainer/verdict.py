@@ -62,6 +62,17 @@ def code_line(before: ModelFigures, after: ModelFigures, comparison: Comparison)
     return line
 
 
+def content_line(before: ModelFigures, after: ModelFigures, comparison: Comparison) -> str:
+    """Content words shared with the users' corrections (F1), before and after, and the paired gain."""
+    gain = comparison.content_gain
+    if gain is None or before.content_overlap is None or after.content_overlap is None:
+        return "  content words shared with users' corrections: not measured (older card)"
+    return (
+        f"  content words shared with users' corrections (F1) {before.content_overlap.value:.3f} -> "
+        f"{after.content_overlap.value:.3f} (gain {gain.value:+.3f}, 95% {gain.low:+.3f}..{gain.high:+.3f})"
+    )
+
+
 def own_prompt_line(before: ModelFigures, after: ModelFigures, comparison: Comparison) -> str:
     """How often answers are nearer their own prompt's corrections than other prompts' (0.5 is chance)."""
     change = comparison.own_prompt_match_change
@@ -116,6 +127,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
             f"net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f})",
             f"  similarity to users' corrections {before.similarity_to_users.value:.3f} -> "
             f"{after.similarity_to_users.value:.3f} (gain {gain.value:+.3f}, 95% {gain.low:+.3f}..{gain.high:+.3f})",
+            content_line(before, after, comparison),
             f"  repeated 4-grams {_pct(before.repeated_ngram_rate.value)} -> {_pct(after.repeated_ngram_rate.value)}; "
             f"empty or cut off {_pct(before.empty_or_truncated_rate.value)} -> "
             f"{_pct(after.empty_or_truncated_rate.value)}; "
