@@ -31,6 +31,8 @@ from flywheel.operators.pii_validators import (
     FOREIGN_STREET_WORDS,
     IBAN,
     KEYWORD_SECRET,
+    PASSPORT_AFTER_WORD,
+    PASSPORT_WORDS,
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
@@ -109,6 +111,8 @@ def _phone_ok(match: re.Match[str]) -> bool:
     # International numbers (+CC, or 00CC as dialled outside North America) carry up to 15
     # digits (E.164) after the prefix; national ones 10 or 11.
     limit = 17 if text.startswith("00") else 15 if text.startswith("+") else 11
+    if re.fullmatch(r"0\d{2,4}[ .\-]\d{5,8}", text):
+        limit = 12  # a trunk 0 and its own area/mobile block (0151 23456789): the product's rule since round 4
     if not 10 <= len(digits) <= limit:
         return False
     # Dotted quads are IP addresses, not phone numbers.
@@ -271,9 +275,8 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=6,
         hint=re.compile(r"\d{3}-\d{2}-|[A-Z]{2} ?\d{2}"),
     ),
-    Detector(
-        "national_id", SSN_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=9, words=("ssn", "social security")
-    ),
+    Detector("national_id", SSN_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=9, words=("ssn", "social")),
+    Detector("national_id", PASSPORT_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=6, words=PASSPORT_WORDS),
     Detector(
         "email",
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),

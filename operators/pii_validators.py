@@ -72,8 +72,17 @@ UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\
 DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")
 # A US social security number without dashes (123 45 6789, 123456789) right after a word that says so.
 SSN_AFTER_WORD = re.compile(
-    r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\b[^\n\d]{0,20}"
+    # "social" alone when the number is what it is ("my social is 219 09 9999", "social: ..."),
+    # not "social media" or "social network".
+    r"(?i)\b(?:ssn|social security(?: number| no\.?)?|social(?= (?:is|was|number|no\.?|#)\b|:))\b[^\n\d]{0,20}"
     r"(?P<number>(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d))"
+)
+# A passport number (one or two letters and 6-9 digits, or 8-9 digits: X12345678, AB1234567,
+# 912345678) right after a word that says so, in the languages of the policy's other rules.
+PASSPORT_WORDS = ("passport", "reisepass", "pasaporte", "passeport", "passaporto", "パスポート", "护照")
+PASSPORT_AFTER_WORD = re.compile(
+    r"(?i)(?:\b(?:passport|reisepass|pasaporte|passeport|passaporto)\w*|パスポート|护照)[^\n\d]{0,25}?"
+    r"(?<![A-Za-z0-9])(?P<number>[A-Z]{1,2}\d{6,9}|\d{8,9})(?![A-Za-z0-9])"
 )
 # Street addresses as other languages write them: the street's name in words before its type and
 # the number after ("Berliner Straße 12", "Calle Mayor 5", "Piazza Navona 2"), or the number first and
@@ -171,6 +180,10 @@ def phone_ok(match: re.Match[str]) -> bool:
     # International numbers (+CC, or 00CC as dialled outside North America) carry up to 15
     # digits (E.164) after the prefix; national ones 10 or 11.
     limit = 17 if text.startswith("00") else 15 if text.startswith("+") else 11
+    # A national number with its trunk 0 and the area or mobile code in a block of its own
+    # carries up to 12 digits (German mobiles: 0151 23456789).
+    if re.fullmatch(r"0\d{2,4}[ .\-]\d{5,8}", text):
+        limit = 12
     if not 10 <= len(digits) <= limit:
         return False
     # Dotted quads are IP addresses, not phone numbers.
@@ -254,11 +267,24 @@ def _names_no_secret(value: str) -> bool:
     return (
         len(set(value)) == 1
         or _NOT_A_VALUE.search(value) is not None
-        or _NAMES_A_SECRET.search(value) is not None
+        or _only_names_a_secret(value)
         or _DOTTED_NAME.fullmatch(value) is not None
         or _CODE_NAME.fullmatch(value) is not None
         or value[0] in "/~\\."  # a path (pwd: /home/me)
     )
+
+
+def _only_names_a_secret(value: str) -> bool:
+    """A value made of a placeholder word and little else ("DB_PASS", "my_secret_1", "changeme123").
+
+    A real password can hold such a word too ("Hunter2Secret!"): what is left without the words
+    and separators, six characters or more with upper- and lower-case letters and a digit, is one.
+    """
+    if _NAMES_A_SECRET.search(value) is None:
+        return False
+    rest = re.sub(r"[_\-.]", "", _NAMES_A_SECRET.sub("", value))
+    mixed = any(c.isupper() for c in rest) and any(c.islower() for c in rest) and any(c.isdigit() for c in rest)
+    return not (len(rest) >= 6 and mixed)
 
 
 def url_password_ok(match: re.Match[str]) -> bool:
