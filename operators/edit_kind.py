@@ -27,7 +27,13 @@ from typing import NamedTuple
 from rapidfuzz.distance import OSA, Levenshtein
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_PROSE_PUNCT = frozenset(".,;:!?'\"()-\u2018\u2019\u201c\u201d\u2013\u2014\u2026")
+_PROSE_PUNCT = frozenset(
+    ".,;:!?'\"()-\u2018\u2019\u201c\u201d\u2013\u2014\u2026"
+    # Spanish and French marks, and CJK and full-width prose punctuation (U+3002 -> U+FF0E, U+3001 -> U+FF0C):
+    # one for another is as trivial as "." for "!".
+    "\u00a1\u00bf\u00ab\u00bb\u3001\u3002\u300c\u300d\u300e\u300f\u30fb"
+    "\uff01\uff08\uff09\uff0c\uff0e\uff1a\uff1b\uff1f"
+)
 _ARTICLES = frozenset({"a", "an", "the"})
 _UNITS = frozenset(
     [

@@ -54,6 +54,11 @@ def test_typo_fix_is_trivial() -> None:
         # inside a code block too: spacing within a line, trailing spaces, blank lines, prose around it
         ("Set it:\n```python\nx=1\n```\nDone", "set it:\n\n```python\nx = 1   \n\n```\ndone."),
         ("Hello world\n    indented prose", "Hello world\nindented prose"),
+        # full-width and CJK punctuation, Spanish and French marks (probe round 4: U+3002 -> U+FF0E was accepted)
+        ("受け取ってください。次の会社に入るまで。", "受け取ってください\uff0e次の会社に入るまで。"),
+        ("まず、会社から受け取ります。", "まず\uff0c会社から受け取ります\uff01"),
+        ("Hola, ¿cómo estás? Bien.", "Hola, cómo estás? Bien."),
+        ("Il a dit « bonjour ».", 'Il a dit "bonjour".'),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
