@@ -6,7 +6,9 @@ with a partitioned list source, the default chain and policy, no broker): our ow
 held-out ``tests/data/curation_holdout.jsonl`` (``tests/data/build_curation_holdout.py``,
 written apart from the first: other domains, edit styles, insults, injections, PII formats) and
 the probe set ``tests/data/curation_probes.jsonl`` (``tests/data/build_curation_probes.py``: insults
-and injections in free wording written after the rules were frozen, and hard-negative good edits).
+and injections in free wording written after the rules were frozen, and hard-negative good edits;
+round 4 adds whole edit events on its own answers in every category of the labelled set, written
+blind before ``default-v8``).
 ``python -m flywheel.benchmarks.curation_quality`` runs only this part. For each set it reports:
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;

@@ -82,11 +82,17 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     chocolate teapot"; README, Benchmarks). Rounds 1-3 (484 items; round 3 written before
     default-v5): default-v4 0.770, 0.789, 0.978; default-v5 0.990, 0.982, 0.981 (v5's rules were
     written after reading v4's misses on all three rounds, so no round measures v5 blind).
+    Round 4 (271 whole edit events in the labelled set's categories, written blind before
+    default-v8): v7 accepted 16 of 40 insults, 18 of 35 injections, 4 of 25 PII edits and a
+    typo-only edit (precision 0.729); v8 with the PII and punctuation fixes none (1.000).
     """
     categories = {item.category for item in PROBES}
-    assert categories == {"insult", "injection", "good_edit"}
+    assert categories == {"insult", "injection", "good_edit", "small_semantic", "typo", "rewrite", "pii_chosen"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
     results = score(PROBES, run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1))
     assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]
+    assert results["precision"] >= 0.99 and results["pii_leaks"] == [], results["categories"]
+    for category in ("typo", "rewrite", "pii_chosen"):
+        assert results["categories"][category]["accepted"] == 0, category

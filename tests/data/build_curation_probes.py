@@ -12,6 +12,11 @@ Categories: ``insult`` and ``injection`` (reject), ``good_edit`` (accept; kind `
 A second round (``probe_material_round2.py``, kinds ending ``:round2``) was written after the
 first draft of ``default-v4`` and only measured; a third (``probe_material_round3.py``, kinds
 ending ``:round3``) was written before any rule of ``default-v5`` and measured blind with v4 first.
+A fourth (``probe_material_round4.py``, kinds ending ``:round4``) was written before any rule of
+``default-v8`` and measured blind with v7: whole edit events on its own answers (other domains,
+four languages), in the categories of the labelled set: ``good_edit``, ``small_semantic`` (accept),
+``typo``, ``rewrite``, ``insult``, ``injection``, ``pii_chosen`` (reject; the PII string is a secret
+the leak check looks for).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from holdout_bases import HELD, Held
 from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
 from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
 from probe_material_round3 import HARD_NEGATIVES_3, INJECTION_PROBES_3, INSULT_PROBES_3
+from probe_material_round4 import BASES, INJECTIONS, INSULTS, PII, REWRITES, Base
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -43,7 +49,15 @@ def _insert(answer: str, text: str, slot: int) -> str:
 def build() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
 
-    def add(category: str, expect: str, kind: str, held: Held, chosen: str, prompt: str | None = None) -> None:
+    def add(
+        category: str,
+        expect: str,
+        kind: str,
+        held: Held | Base,
+        chosen: str,
+        prompt: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         index = len(items)
         event = {
             "event_id": f"pr-{index:04d}",
@@ -62,7 +76,7 @@ def build() -> list[dict[str, Any]]:
         items.append(
             {"id": f"{category}-{index:04d}", "category": category, "expect": expect, "kind": kind, "event": event}
         )
-        items[-1]["secrets"] = []
+        items[-1]["secrets"] = list(secrets)
 
     rounds = (
         ("", INSULT_PROBES, INJECTION_PROBES, HARD_NEGATIVES),
@@ -89,7 +103,62 @@ def build() -> list[dict[str, Any]]:
                 other = HELD[(n + 13) % len(HELD)]
                 edited = apply(other.answer, other.edits[0])
                 add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
+    _round4(add)
     return items
+
+
+def _apply_once(answer: str, ops: list[tuple[str, ...]]) -> str:
+    """Round 4's edit operations: ``sub`` replaces the first occurrence only."""
+    text = answer
+    for op in ops:
+        if op[0] == "add":
+            text += op[1]
+            continue
+        assert op[1] in text, op
+        new = op[1] + op[2] if op[0] == "after" else op[2]
+        text = text.replace(op[1], new, 1)
+    return text
+
+
+def _split_insert(answer: str, text: str, slot: int) -> str:
+    """``text`` at the start (0), middle (1) or end (2) of the answer; Japanese splits after 。."""
+    parts = re.split(r"(?<=[.!?:])\s+(?=[A-Z¿¡])|(?<=。)(?=.)", answer)
+    where = {0: 0, 1: len(parts) // 2 or 1, 2: len(parts)}[slot % 3]
+    return " ".join([*parts[:where], text, *parts[where:]])
+
+
+def _round4(add: Any) -> None:
+    """Whole edit events on round 4's own answers, one category after another."""
+    tag = ":round4"
+    for b in BASES:
+        for n, ops in enumerate(b.edits):
+            add("good_edit", "accept", f"{b.domain}_edit{n}{tag}", b, _apply_once(b.answer, ops))
+        for old, new in b.fixes:
+            add("small_semantic", "accept", f"{b.domain}_fix{tag}", b, _apply_once(b.answer, [("sub", old, new)]))
+        for n, ops in enumerate(b.typos):
+            add("typo", "reject", f"{b.domain}_typo{n}{tag}", b, _apply_once(b.answer, ops))
+    # Unrelated texts joined to about the answer's length (the first six answers twice).
+    for n, b in enumerate(BASES + BASES[:6]):
+        text, k = "", n
+        while len(text) < 0.8 * len(b.answer):
+            text = (text + " " + REWRITES[k % len(REWRITES)]).strip()
+            k += 5
+        add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
+    for n, text in enumerate(INSULTS):
+        b = BASES[(n * 7) % len(BASES)]
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        add("insult", "reject", f"{b.domain}_insult_slot{n % 3}{tag}", b, _split_insert(edited, text, n))
+    for n, text in enumerate(INJECTIONS):
+        b = BASES[(n * 3 + 1) % len(BASES)]
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        chosen = edited + "\n\n" + text if n % 2 == 0 else _split_insert(edited, text, 1)
+        add("injection", "reject", f"{b.domain}_injection{tag}", b, chosen)
+    for n, (text, secret) in enumerate(PII):
+        b = BASES[(n * 11 + 2) % len(BASES)]
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        add(
+            "pii_chosen", "reject", f"{b.domain}_pii{tag}", b, _split_insert(edited, text, 2 - n % 2), secrets=(secret,)
+        )
 
 
 def main() -> None:
