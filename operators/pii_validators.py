@@ -16,9 +16,9 @@ from collections import Counter
 # The shapes of the detectors added with their validators below, shared by the product's scan
 # and the benchmarks' reference scan: credentials in a URL (postgres://admin:S3cr3t@db/shop, not
 # user@host); a password given ("password: X", "DB_PASSWORD=X", "the admin password is X"); an
-# IBAN in capitals, or in lower case ("de89 3704 ..."), where a group after the bank code holds a
-# digit (a word after the IBAN is not read as its last group) and the country's length must
-# match (iban_ok).
+# IBAN in capitals, or in lower or mixed case ("de89 3704 ...", "De89 ..."), where a group after the
+# bank code holds a digit (a word after the IBAN is not read as its last group) and the country's
+# length must match (iban_ok); its groups apart by spaces or dashes (DE89-3704-...).
 URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/@]*):(?P<secret>[^\s/]+)@[\w\[]")
 STATED_PASSWORD = re.compile(
     # The name may go on with what kind of secret it is: SECRET_KEY, SecretAccessKey, secret_token.
@@ -101,8 +101,9 @@ FOREIGN_STREET_WORDS = (
     *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
 )
 IBAN = re.compile(
-    r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?"
-    r"|[a-z]{2}\d{2} ?[a-z0-9]{4}(?: ?(?=[a-z]*\d)[a-z0-9]{4}){1,6}(?: ?(?=[a-z]*\d)[a-z0-9]{1,4})?)\b"
+    r"\b(?:[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?"
+    r"|[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}(?:[ \-]?(?=[A-Za-z]*\d)[A-Za-z0-9]{4}){1,6}"
+    r"(?:[ \-]?(?=[A-Za-z]*\d)[A-Za-z0-9]{1,4})?)\b"
 )
 
 
@@ -122,8 +123,8 @@ def luhn_valid(digits: str) -> bool:
 
 
 def iban_valid(candidate: str) -> bool:
-    """True when the text (spaces allowed, any case) is an IBAN with a valid ISO 13616 mod-97 check."""
-    iban = candidate.replace(" ", "").upper()
+    """True when the text (spaces or dashes allowed, any case) is an IBAN with a valid ISO 13616 mod-97 check."""
+    iban = candidate.replace(" ", "").replace("-", "").upper()
     if not 15 <= len(iban) <= 34 or not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]+", iban):
         return False
     rearranged = iban[4:] + iban[:4]
@@ -146,14 +147,15 @@ _IBAN_LENGTHS = {
 
 
 def iban_ok(match: re.Match[str]) -> bool:
-    """An IBAN in capitals passes mod-97; one in lower or mixed case must also have its country's length.
+    """An IBAN in capitals passes mod-97; one in lower or mixed case, or in dashed groups, must also
+    have its country's length.
 
-    Lower-case hex digests and identifiers of IBAN shape pass mod-97 one time in 97; a known
-    country and its exact length leave a real IBAN typed in lower case and almost nothing else.
+    Hex digests, UUIDs, licence keys and identifiers of IBAN shape pass mod-97 one time in 97; a
+    known country and its exact length leave a real IBAN typed so and almost nothing else.
     """
     candidate = match.group(0)
-    if candidate != candidate.upper():
-        compact = candidate.replace(" ", "").upper()
+    if candidate != candidate.upper() or "-" in candidate:
+        compact = candidate.replace(" ", "").replace("-", "").upper()
         if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
             return False
     return iban_valid(candidate)
