@@ -26,6 +26,7 @@ from flywheel.operators.pii_matchers import phone_spans, secret_spans
 from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
+    DATE_OF_BIRTH,
     DOTTED_CARD,
     FOREIGN_STREET,
     FOREIGN_STREET_WORDS,
@@ -193,12 +194,6 @@ class Detector:
 
 
 _DIGIT = re.compile(r"\d")
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_DATE = (
-    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
-    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
-)
 _STREET_TYPES = (
     r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
     r"|parkway|pkwy|highway|hwy|crescent|close"
@@ -317,9 +312,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "date_of_birth",
-        re.compile(
-            rf"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b[^\n.]{{0,20}}?(?P<date>{_DATE})"
-        ),
+        DATE_OF_BIRTH,
         "[DATE_OF_BIRTH]",
         group="date",
         min_digits=4,

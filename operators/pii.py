@@ -38,6 +38,7 @@ from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
     BASIC_AUTH,
     CLI_PASSWORD,
+    DATE_OF_BIRTH,
     DOTTED_CARD,
     FOREIGN_STREET,
     FOREIGN_STREET_WORDS,
@@ -142,12 +143,6 @@ _KEY_PREFIXES = (
     *("sk-", "AKIA", "ASIA", "github_pat_", "hf_", "AIza", "eyJ", "-----BEGIN"),
     *(f"gh{letter}_" for letter in "pousr"),
     *(f"xox{letter}-" for letter in "abprs"),
-)
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_DATE = (
-    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
-    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
 )
 _STREET_TYPES = (
     r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
@@ -297,9 +292,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "date_of_birth",
-        re.compile(
-            rf"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b[^\n.]{{0,20}}?(?P<date>{_DATE})"
-        ),
+        DATE_OF_BIRTH,
         "[DATE_OF_BIRTH]",
         group="date",
         min_digits=4,

@@ -100,6 +100,20 @@ FOREIGN_STREET_WORDS = (
     *("calle", "avenida", "piazza", "rua", "carrer", "plaza"),
     *("rue", "avenue", "boulevard", "bd", "place", "chemin", "impasse", "allée", "quai", "cours"),
 )
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = (
+    r"(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)?\d{2}|(?:19|20)\d{2}[./-]\d{1,2}[./-]\d{1,2}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
+    rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
+)
+# A date next to "born", "DOB", "date of birth" or "birthday": within 20 characters, or after an
+# aside (a comma or bracket right after the word, up to 60 characters without digits or a sentence's
+# end) that ends by introducing it ("born, as my passport says, on 3 March 1985", "DOB
+# (day/month/year) for the form: 03/03/1985"); not "a born leader, hired on 2020-01-15".
+DATE_OF_BIRTH = re.compile(
+    r"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b"
+    rf"(?:[^\n.]{{0,20}}?|\s?[,(][^\n\d.;!?]{{0,60}}?(?:\bon|\bis|\bwas|[:=])\s*)(?P<date>{_DATE})"
+)
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?"
     r"|[A-Za-z]{2}\d{2}[ \-]?[A-Za-z0-9]{4}(?:[ \-]?(?=[A-Za-z]*\d)[A-Za-z0-9]{4}){1,6}"

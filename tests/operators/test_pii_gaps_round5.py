@@ -45,3 +45,31 @@ def test_look_alikes_of_a_dashed_or_mixed_case_iban_are_left(text: str) -> None:
 def test_iban_validation_reads_dashes() -> None:
     assert iban_valid("DE89-3704-0044-0532-0130-00")
     assert not iban_valid("DE89-3704-0044-0532-0130-01")
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("born, as my passport says, on 3 March 1985", "born, as my passport says, on [DATE_OF_BIRTH]"),
+        ("DOB (day/month/year) for the form: 03/03/1985", "DOB (day/month/year) for the form: [DATE_OF_BIRTH]"),
+        ("born (in Leeds, as it happens) on 3 March 1985.", "born (in Leeds, as it happens) on [DATE_OF_BIRTH]."),
+        ("Date of birth, written as dd/mm/yyyy: 03/03/1985", "Date of birth, written as dd/mm/yyyy: [DATE_OF_BIRTH]"),
+    ],
+)
+def test_a_date_of_birth_after_an_aside_is_masked(text: str, scrubbed: str) -> None:
+    assert scan(text) == (scrubbed, {"date_of_birth": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The idea was born in 2019 and released: 2021-03-04",  # digits in the gap: another clause
+        "the project was born out of a hackathon; released on 2021-03-04",
+        "a born leader, hired later, promoted on 2020-01-15",  # no aside right after the word
+        "The DOB column, a string, was added on 2024-01-15",  # "was added": no date after "was"
+        "Python was born at CWI. Version 1.0 came out on 26.01.1994",
+        '@born(since="x")\ndef f():\n    released = "2021-03-04"',
+    ],
+)
+def test_dates_far_from_a_birth_word_in_prose_and_code_are_left(text: str) -> None:
+    _clean(text)
