@@ -25,8 +25,8 @@ STATED_PASSWORD = re.compile(
     r"(?i)(?<![a-z0-9])(?:password|passwd|passphrase|pwd|secret)(?:[_-]?(?:access[_-]?)?(?:key|token|value))?s?[\"']?"
     r"(?:\s*[:=]\s*|\s+(?:is|was)\s*:?\s+)[\"'`]?(?P<secret>[^\s\"'`]*[^\s\"'`.,;:!?)])"
 )
-# A national number without its country prefix (612 345 678, 98765 43210, 8 912 345-67-89) right
-# after a word that says it is a phone number, in the languages of the policy's other rules.
+# A national number without its country prefix (612 345 678, 98765 43210, 8 912 345-67-89, 030 901820)
+# right after a word that says it is a phone number, in the languages of the policy's other rules.
 PHONE_WORDS = (
     "phone", "telephone", "tel", "mobile", "cell", "whatsapp", "sms", "fax", "handy", "mobil", "telefon",
     "telefono", "teléfono", "téléphone", "portable", "móvil", "movil", "celular", "телефон", "тел",
@@ -35,7 +35,9 @@ PHONE_WORDS = (
 PHONE_WORDS_CJK = ("電話", "电话", "手机", "携帯")  # no word boundary between CJK characters
 PHONE_AFTER_WORD = re.compile(
     rf"(?i)(?:\b(?:{'|'.join(PHONE_WORDS)})\b|{'|'.join(PHONE_WORDS_CJK)})"
-    r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}(?!\d))"
+    r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}"
+    # or a trunk 0 and area code before the subscriber number in one block (030 901820, 030/901820)
+    r"|0\d{1,4}[ /]\d{5,8})(?!\d))"
 )
 # Provider keys by their prefix, and a PEM private key's whole block (its base64 body is the key:
 # masking the header alone stored the key); a block cut off before its END line runs to the end.
@@ -206,11 +208,31 @@ def phone_ok(match: re.Match[str]) -> bool:
     return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
 
 
+# Where a number written as trunk 0, area code and one subscriber block (Telefon: 030 901820) may be.
+_TRUNK_REGIONS = ("DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "PL", "GB", "RU", "BR", "MX")
+
+
 def phone_after_word_ok(match: re.Match[str]) -> bool:
-    """A number after a phone word: 8 to 15 digits (E.164), not a date (tel. 2024-01-15)."""
+    """A number after a phone word: 8 to 15 digits (E.164), not a date (tel. 2024-01-15).
+
+    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``) must
+    also be a valid number of a country whose phone word matched, as ``phonenumbers`` reads it.
+    """
     number = match.group("number")
     digits = sum(char.isdigit() for char in number)
-    return 8 <= digits <= 15 and not re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number)
+    if not 8 <= digits <= 15 or re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number):
+        return False
+    if re.fullmatch(r"0\d{1,4}[ /]\d{6,8}", number) is None and "/" not in number:
+        return True
+    import phonenumbers
+
+    for region in _TRUNK_REGIONS:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
 
 
 def secret_ok(match: re.Match[str]) -> bool:

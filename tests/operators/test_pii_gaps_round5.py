@@ -73,3 +73,31 @@ def test_a_date_of_birth_after_an_aside_is_masked(text: str, scrubbed: str) -> N
 )
 def test_dates_far_from_a_birth_word_in_prose_and_code_are_left(text: str) -> None:
     _clean(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Telefon: 030 901820", "Telefon: [PHONE]"),
+        ("Tel.: 030/901820, Fax 030/901821", "Tel.: [PHONE], Fax [PHONE]"),
+        ("Telefon 089 123456 (Büro)", "Telefon [PHONE] (Büro)"),
+        ("Tél : 01 23 45 67 89", "Tél : [PHONE]"),  # masked before this audit too
+        ("Teléfono 612 345 678", "Teléfono [PHONE]"),
+    ],
+)
+def test_a_national_number_after_a_phone_word_in_another_language_is_masked(text: str, scrubbed: str) -> None:
+    found = scan(text)
+    assert found[0] == scrubbed and set(found[1]) == {"phone"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tel: 0 12345678 is no number of any plan",  # no area code phonenumbers accepts
+        "phone 01/15/2024 and tel 2024/01/15",  # dates
+        "Telefon-Modul v2 030 901820",  # no phone word right before: "Modul v2" holds a digit
+        "order 030 901820 shipped",  # no phone word
+    ],
+)
+def test_numbers_not_given_as_a_phone_number_are_left(text: str) -> None:
+    _clean(text)
