@@ -79,12 +79,17 @@ SSN_AFTER_WORD = re.compile(
     r"(?i)\b(?:ssn|social security(?: number| no\.?)?|social(?= (?:is|was|number|no\.?|#)\b|:))\b[^\n\d]{0,20}"
     r"(?P<number>(?<!\d)(?!000|666|9\d\d)\d{3}[ .]?(?!00)\d{2}[ .]?(?!0000)\d{4}(?!\d))"
 )
-# A passport number (one or two letters and 6-9 digits, or 8-9 digits: X12345678, AB1234567,
-# 912345678) right after a word that says so, in the languages of the policy's other rules.
-PASSPORT_WORDS = ("passport", "reisepass", "pasaporte", "passeport", "passaporto", "パスポート", "护照")
-PASSPORT_AFTER_WORD = re.compile(
-    r"(?i)(?:\b(?:passport|reisepass|pasaporte|passeport|passaporto)\w*|パスポート|护照)[^\n\d]{0,25}?"
-    r"(?<![A-Za-z0-9])(?P<number>[A-Z]{1,2}\d{6,9}|\d{8,9})(?![A-Za-z0-9])"
+# A passport number (6 to 9 capitals and digits, 5 digits at least: X1234567, C01X00T47, 123456789)
+# after a word for a passport ("passport no. X1234567", "Reisepass-Nr. C01X00T47", "パスポート番号は
+# TK1234567"), in the languages of the policy's other rules. Letters and digits around the number end
+# it, not word characters: Japanese and Chinese run their words into it.
+PASSPORT_WORDS = (
+    *("passport", "reisepass", "reisepassnummer", "passnummer"),
+    *("passeport", "pasaporte", "passaporto", "paspoort", "パスポート", "护照"),
+)
+PASSPORT = re.compile(
+    r"(?:(?i:\b(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
+    r"[^\n\d]{0,25}?(?<![A-Za-z0-9\-])(?P<number>[A-Z0-9]{6,9})(?![A-Za-z0-9\-])"
 )
 # Street addresses as other languages write them: the street's name in words before its type and
 # the number after ("Berliner Straße 12", "Calle Mayor 5", "Piazza Navona 2"), or the number first and
@@ -233,6 +238,14 @@ def phone_after_word_ok(match: re.Match[str]) -> bool:
         except phonenumbers.NumberParseException:
             continue
     return False
+
+
+def passport_ok(match: re.Match[str]) -> bool:
+    """A passport number (group ``number``): 5 digits at least (not ``OAUTH2``), not a date (20310501)."""
+    number = match.group("number")
+    if re.fullmatch(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", number):
+        return False
+    return sum(char.isdigit() for char in number) >= 5
 
 
 def secret_ok(match: re.Match[str]) -> bool:

@@ -101,3 +101,38 @@ def test_a_national_number_after_a_phone_word_in_another_language_is_masked(text
 )
 def test_numbers_not_given_as_a_phone_number_are_left(text: str) -> None:
     _clean(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        # Masked before this audit (pii_validators.SSN_AFTER_WORD): kept so.
+        ("SSN 123456789", "SSN [NATIONAL_ID]"),
+        ("social security number: 123456789", "social security number: [NATIONAL_ID]"),
+        # Passport numbers after a word for a passport.
+        ("passport no. X1234567", "passport no. [NATIONAL_ID]"),
+        ("Reisepass-Nr. C01X00T47", "Reisepass-Nr. [NATIONAL_ID]"),
+        ("my passport number is X1234567.", "my passport number is [NATIONAL_ID]."),
+        ("Passport No: 123456789", "Passport No: [NATIONAL_ID]"),
+        ("Reisepassnummer C01X00T47", "Reisepassnummer [NATIONAL_ID]"),
+        ("numéro de passeport : 12AB34567", "numéro de passeport : [NATIONAL_ID]"),
+    ],
+)
+def test_an_ssn_or_passport_number_after_its_word_is_masked(text: str, scrubbed: str) -> None:
+    assert scan(text) == (scrubbed, {"national_id": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 123456789 shipped at 1733390000",  # bare digits: order ids, timestamps
+        "ssn_check(123456789) returns False",  # "ssn_check" is no word for an SSN
+        "passport OAUTH2 strategy",  # fewer than 5 digits
+        'const passport = require("passport");\npassport.use(new JwtStrategy(opts, verify));',
+        "passport-jwt 4.0.1 and passport 0.6.0",
+        "Passport photo 35x45 mm, valid until 20310501",  # a date
+        "passport app ID ab12345cd7 released",  # lower case, too long
+    ],
+)
+def test_numbers_near_an_ssn_or_passport_word_that_are_none_are_left(text: str) -> None:
+    _clean(text)
