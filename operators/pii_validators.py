@@ -70,6 +70,27 @@ CLI_PASSWORD = re.compile(
 )
 # An e-mail address in any script (user@bücher.de, иван@почта.рф); ASCII ones are matched before.
 UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
+# E-mail addresses written around the "@" of a filter or a form: "john.smith at gmail.com" (a webmail
+# host only: "os.path at docs.python.org" is a reference; the local part must hold one of . _ + or
+# a digit, email_at_word_ok), "john%40gmail.com" (URL-encoded; a common top-level domain, percent_email_ok)
+# and a quoted local part ('"john smith"@example.com'; not a shell variable "$USER"@host).
+WEBMAIL_WORDS = ("mail", "yahoo", "outlook", "icloud", "aol", "gmx", "proton", "yandex", "zoho", "web")
+EMAIL_AT_WORD = re.compile(
+    r"(?i)(?<![\w.%+\-@])(?P<local>[a-z0-9](?:[a-z0-9._+\-]*[a-z0-9])?)[ \t]+at[ \t]+"
+    r"(?:g|google|y|hot|proton|fast)?(?:mail|yahoo|outlook|icloud|aol|gmx|proton|yandex|zoho|web)"
+    r"(?:\.[a-z]{2,3}){1,2}\b"
+)
+PERCENT_EMAIL = re.compile(
+    r"(?i)(?<![\w.%+\-])(?:[a-z0-9._+\-]|%2b)+%40[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?P<tld>[a-z]{2,24})\b"
+)
+QUOTED_EMAIL = re.compile(r'"[^"\\\n@${}]{1,64}"@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b')
+_MAIL_TLDS = frozenset(
+    re.findall(
+        r"[a-z]+",
+        "com net org edu gov mil int io co me dev ai app info biz us uk de fr nl be ch at es it pt se no dk fi "
+        "pl cz ru ua jp cn kr in au nz ca br mx ar eu ie il tr gr hu ro za sg hk tw",
+    )
+)
 # A card number written in dotted groups of four (4111.1111.1111.1111); Luhn decides (card_ok).
 DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")
 # A US social security number without dashes (123 45 6789, 123456789) right after a word that says so.
@@ -262,6 +283,20 @@ def secret_ok(match: re.Match[str]) -> bool:
 def email_ok(match: re.Match[str]) -> bool:
     """An e-mail address, not a git host's SSH login (git@github.com in clone URLs: nobody's address)."""
     return not match.group(0).startswith("git@")
+
+
+def email_at_word_ok(match: re.Match[str]) -> bool:
+    """The local part before "at <webmail host>" holds a letter and one of . _ + or a digit.
+
+    Not a word of prose ("log in at gmail.com") nor a number ("met at 5 at gmail.com HQ").
+    """
+    local = match.group("local")
+    return any(char.isalpha() for char in local) and any(char in "._+" or char.isdigit() for char in local)
+
+
+def percent_email_ok(match: re.Match[str]) -> bool:
+    """A URL-encoded address (``john%40gmail.com``) ends in a common top-level domain (not ``pkg%40latest.tgz``)."""
+    return match.group("tld").lower() in _MAIL_TLDS
 
 
 def basic_auth_ok(match: re.Match[str]) -> bool:

@@ -136,3 +136,39 @@ def test_an_ssn_or_passport_number_after_its_word_is_masked(text: str, scrubbed:
 )
 def test_numbers_near_an_ssn_or_passport_word_that_are_none_are_left(text: str) -> None:
     _clean(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("write to john.smith at gmail.com", "write to [EMAIL]"),
+        ("jane_doe at yahoo.co.uk, j.smith2 at web.de", "[EMAIL], [EMAIL]"),
+        ("john.smith [at] gmail [dot] com", "[EMAIL]"),  # masked before this audit too
+        ("mailto:john%40gmail.com", "mailto:[EMAIL]"),
+        ("GET /signup?email=jane.doe%40example.org&x=1", "GET /signup?email=[EMAIL]&x=1"),
+        ('"john smith"@example.com', "[EMAIL]"),
+        ('From: "Jane Q. Doe"@corp.io wrote', "From: [EMAIL] wrote"),
+    ],
+)
+def test_an_obfuscated_or_quoted_email_address_is_masked(text: str, scrubbed: str) -> None:
+    assert scan(text) == (scrubbed, {"email": scrubbed.count("[EMAIL]")})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "log in at gmail.com and check the spam folder",  # "at" in prose
+        "sign-in at outlook.com, then I work at mail.ru",
+        "we met at 5 at gmail.com HQ",
+        "see os.path at docs.python.org",  # not a webmail host
+        "look at example.com for details",
+        "https://www.npmjs.com/package/%40types%2Fnode and https://unpkg.com/%40babel/core",  # %40 in docs' URLs
+        "pip download pkg%40latest.tgz; see https://a.b/repo%40v1.2.3",
+        'ssh "$USER"@host.example.com',  # a shell variable, a login
+        '"user"@localhost',
+        'x = "a"\n@app.route("/")\ndef index():\n    return "ok"\n',  # Python decorators
+        "@dataclass(frozen=True)\nclass A:\n    name: str = '@'\n",
+    ],
+)
+def test_at_in_prose_decorators_and_percent_40_in_urls_are_left(text: str) -> None:
+    _clean(text)
