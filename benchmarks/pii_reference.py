@@ -24,6 +24,7 @@ from typing import Protocol
 from flywheel.operators.pii import revealed
 from flywheel.operators.pii_matchers import phone_spans, secret_spans
 from flywheel.operators.pii_validators import (
+    ADDRESS_WORDS,
     BASIC_AUTH,
     CLI_PASSWORD,
     DATE_OF_BIRTH,
@@ -33,6 +34,7 @@ from flywheel.operators.pii_validators import (
     FOREIGN_STREET_WORDS,
     IBAN,
     KEYWORD_SECRET,
+    LOWER_STREET,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -43,6 +45,7 @@ from flywheel.operators.pii_validators import (
     QUOTED_EMAIL,
     SSN_AFTER_WORD,
     STATED_PASSWORD,
+    STREET,
     UNICODE_EMAIL,
     URL_PASSWORD,
     WEBMAIL_WORDS,
@@ -201,10 +204,6 @@ class Detector:
 
 
 _DIGIT = re.compile(r"\d")
-_STREET_TYPES = (
-    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
-    r"|parkway|pkwy|highway|hwy|crescent|close"
-)
 
 
 DETECTORS: tuple[Scrubber, ...] = (
@@ -362,10 +361,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "street_address",
-        re.compile(
-            rf"\b\d{{1,5}}[A-Z]? (?:[A-Z][a-z]+ ){{1,3}}(?i:{_STREET_TYPES})\b\.?"
-            r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
-        ),
+        STREET,
         "[ADDRESS]",
         min_digits=1,
         hint=re.compile(r"\d[A-Z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"),
@@ -377,6 +373,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=1,
         words=FOREIGN_STREET_WORDS,
     ),
+    Detector("street_address", LOWER_STREET, "[ADDRESS]", group="address", min_digits=1, words=ADDRESS_WORDS),
 )
 
 DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS))

@@ -36,6 +36,7 @@ from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, Te
 from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
 from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
+    ADDRESS_WORDS,
     BASIC_AUTH,
     CLI_PASSWORD,
     DATE_OF_BIRTH,
@@ -45,6 +46,7 @@ from flywheel.operators.pii_validators import (
     FOREIGN_STREET_WORDS,
     IBAN,
     KEYWORD_SECRET,
+    LOWER_STREET,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -55,6 +57,7 @@ from flywheel.operators.pii_validators import (
     QUOTED_EMAIL,
     SSN_AFTER_WORD,
     STATED_PASSWORD,
+    STREET,
     UNICODE_EMAIL,
     URL_PASSWORD,
     WEBMAIL_WORDS,
@@ -150,10 +153,6 @@ _KEY_PREFIXES = (
     *("sk-", "AKIA", "ASIA", "github_pat_", "hf_", "AIza", "eyJ", "-----BEGIN"),
     *(f"gh{letter}_" for letter in "pousr"),
     *(f"xox{letter}-" for letter in "abprs"),
-)
-_STREET_TYPES = (
-    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
-    r"|parkway|pkwy|highway|hwy|crescent|close"
 )
 
 
@@ -335,10 +334,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector(
         "street_address",
-        re.compile(
-            rf"\b\d{{1,5}}[A-Z]? (?:[A-Z][a-z]+ ){{1,3}}(?i:{_STREET_TYPES})\b\.?"
-            r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
-        ),
+        STREET,
         "[ADDRESS]",
         min_digits=1,
         hints=(
@@ -357,6 +353,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=1,
         words=FOREIGN_STREET_WORDS,
     ),
+    Detector("street_address", LOWER_STREET, "[ADDRESS]", group="address", min_digits=1, words=ADDRESS_WORDS),
 )
 
 DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS))

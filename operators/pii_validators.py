@@ -112,6 +112,38 @@ PASSPORT = re.compile(
     r"(?:(?i:\b(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
     r"[^\n\d]{0,25}?(?<![A-Za-z0-9\-])(?P<number>[A-Z0-9]{6,9})(?![A-Za-z0-9\-])"
 )
+_STREET_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
+    r"|parkway|pkwy|highway|hwy|crescent|close"
+)
+# A street address: house number, capitalised name, street type ("221B Baker Street"); or a German
+# street with its number ("Hauptstraße 5").
+STREET = re.compile(
+    rf"\b\d{{1,5}}[A-Z]? (?:[A-Z][a-z]+ ){{1,3}}(?i:{_STREET_TYPES})\b\.?"
+    r"|\b[A-Z][a-zäöüß]+(?:straße|strasse|weg|gasse|platz|allee) \d{1,4}[a-z]?\b"
+)
+# The same in lower case ("i live at 42 baker street", "ship to 1600 pennsylvania avenue nw") only
+# after a word that says an address follows, then at/to/is/on/in or a colon, and with no word of
+# prose or of a device among the name's ("send 3 files to the drive", "moved to 2 usb drive
+# images", "stay on 3 lane road").
+ADDRESS_WORDS = (
+    *("liv", "resid", "address", "ship", "deliver", "send", "sent", "mail", "post", "locat", "mov"),
+    *("stay", "house", "home", "apartment", "flat", "office", "meet"),
+)
+_NOT_A_STREET_NAME = (
+    r"the|a|an|of|on|in|at|to|and|or|for|from|by|with|into|onto|down|up|along|across|over|under|near|around"
+    r"|past|through|off|out|per|via|my|your|our|their|his|her|its|this|that|these|those|more|less|than|is|are"
+    r"|was|were|be|hard|usb|flash|external|google|network|shared|disk|ssd|thumb|cd|dvd|backup|bed|bedroom|car"
+    r"|way|lanes?|bits?|bytes?|[kmgt]b|days?|weeks?|months?|years?|hours?|minutes?|times?|miles?|km|blocks?"
+    r"|houses?|doors?|nights?|people"
+)
+LOWER_STREET = re.compile(
+    r"(?i)\b(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?|ship(?:ped|ping)?"
+    r"|deliver(?:ed|y|ing)?|send|sent|mail(?:ed)?|post(?:ed)?|located|mov(?:e|ed|ing)|stay(?:s|ed|ing)?"
+    r"|house|home|apartment|flat|office|meet)\b[^\n\d]{0,20}?(?:\b(?:at|to|is|on|in)\b|:)\s*"
+    rf"(?P<address>(?<![\w.\-])\d{{1,5}}[a-z]? (?:(?!(?:{_NOT_A_STREET_NAME})\b)[a-z]+ ){{1,3}}"
+    rf"(?:{_STREET_TYPES})\b\.?(?: (?:n|s|e|w|ne|nw|se|sw)\b\.?)?)"
+)
 # Street addresses as other languages write them: the street's name in words before its type and
 # the number after ("Berliner Straße 12", "Calle Mayor 5", "Piazza Navona 2"), or the number first and
 # the type before the name ("12 rue de Rivoli", "5 avenue des Champs").

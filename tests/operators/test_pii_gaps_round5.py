@@ -172,3 +172,36 @@ def test_an_obfuscated_or_quoted_email_address_is_masked(text: str, scrubbed: st
 )
 def test_at_in_prose_decorators_and_percent_40_in_urls_are_left(text: str) -> None:
     _clean(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("i live at 42 baker street", "i live at [ADDRESS]"),
+        ("ship to 1600 pennsylvania avenue nw", "ship to [ADDRESS]"),
+        ("my address is 42 baker street, london", "my address is [ADDRESS], london"),
+        ("we moved to 7 old kent road last year", "we moved to [ADDRESS] last year"),
+        ("my house is at 4 privet drive.", "my house is at [ADDRESS]"),
+        ("office: 221b baker street", "office: [ADDRESS]"),
+    ],
+)
+def test_a_street_address_in_lower_case_after_an_address_word_is_masked(text: str, scrubbed: str) -> None:
+    assert scan(text) == (scrubbed, {"street_address": 1})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the street was busy and i live near it",  # "street" in prose, no number
+        "i live on a 2 way street; move 5 miles down the road",
+        "send 3 files to the drive, then send it to 2 backup drive images",
+        "we stayed 2 nights on the square, located 3 blocks from the main street",
+        "home 4 bed terrace for sale; stay on 3 lane road",
+        "send 2 backup drive images",  # no at/to/is/on/in or colon before the number
+        "def send(x):\n    return x + 2  # fast lane\n",
+        "mov eax, 1 ; address: 4 byte aligned way",
+        "send version 1.2.3 release notes, post 10 new way",
+    ],
+)
+def test_street_words_and_numbers_in_prose_and_code_are_left(text: str) -> None:
+    _clean(text)
