@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flywheel.operators.pii import revealed
-from flywheel.operators.pii_matchers import phone_spans, secret_spans
+from flywheel.operators.pii_matchers import phone_after_word_ok, phone_spans, secret_spans
 from flywheel.operators.pii_validators import (
     ADDRESS_WORDS,
     BASIC_AUTH,
@@ -56,7 +56,6 @@ from flywheel.operators.pii_validators import (
     iban_ok,
     passport_ok,
     percent_email_ok,
-    phone_after_word_ok,
     secret_ok,
     stated_password_ok,
     url_password_ok,
@@ -366,13 +365,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=1,
         hint=re.compile(r"\d[A-Z]? [A-Z]|(?:straße|strasse|weg|gasse|platz|allee) \d"),
     ),
-    Detector(
-        "street_address",
-        FOREIGN_STREET,
-        "[ADDRESS]",
-        min_digits=1,
-        words=FOREIGN_STREET_WORDS,
-    ),
+    Detector("street_address", FOREIGN_STREET, "[ADDRESS]", min_digits=1, words=FOREIGN_STREET_WORDS),
     Detector("street_address", LOWER_STREET, "[ADDRESS]", group="address", min_digits=1, words=ADDRESS_WORDS),
 )
 

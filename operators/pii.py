@@ -9,12 +9,13 @@ GitHub, GitLab, Slack, Stripe, OpenAI, JWT, private keys, ...) for keys, and Goo
 a fixed order and each masks its matches before the next runs, so a card number is never
 also counted as a phone number.
 
-Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``), IPv4 and
+Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``,
+``john.smith at gmail.com``, ``john%40gmail.com``, ``"john smith"@example.com``), IPv4 and
 IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
-identifies nobody), street addresses (house number, name, street type), dates next to
-"born", "DOB", "date of birth" or "birthday", passwords in a URL (``scheme://user:pw@host``)
-or given for a password (``password: X``, ``the password is X``; not ``<password>`` or
-``****``), and IBANs in lower case.
+identifies nobody), street addresses (house number, name, street type; in lower case after a word
+for an address), dates next to "born", "DOB", "date of birth" or "birthday", passport numbers after
+their word, passwords in a URL (``scheme://user:pw@host``) or given for a password (``password: X``,
+``the password is X``; not ``<password>`` or ``****``), and IBANs in any case or dashed groups.
 
 A scan is one pass per text: a Hyperscan prefilter (``operators/pii_prefilter.py``) says which
 detectors can match an ASCII text, and cheap gates (``operators/pii_gates.py``) decide for the
@@ -33,7 +34,7 @@ from typing import Protocol
 
 from flywheel.operators.normalize import compatibility_view
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, ScanMemo, TextScan, gates_pass, needle_groups
-from flywheel.operators.pii_matchers import SpanDetector, phone_spans, secret_spans
+from flywheel.operators.pii_matchers import SpanDetector, phone_after_word_ok, phone_spans, secret_spans
 from flywheel.operators.pii_prefilter import Prefilter
 from flywheel.operators.pii_validators import (
     ADDRESS_WORDS,
@@ -70,7 +71,6 @@ from flywheel.operators.pii_validators import (
     ip_ok,
     passport_ok,
     percent_email_ok,
-    phone_after_word_ok,
     phone_ok,
     secret_ok,
     stated_password_ok,
@@ -195,25 +195,13 @@ DETECTORS: tuple[Scrubber, ...] = (
         group="secret",
         words=("passw", "passphrase", "pwd", "secret"),
     ),
-    Detector(  # Authorization: Basic dXNlcjpwYXNz (base64 of user:password)
-        "api_key",
-        BASIC_AUTH,
-        "[API_KEY]",
-        basic_auth_ok,
-        group="secret",
-        words=("basic",),
-    ),
-    Detector(  # curl -u admin:S3cret, mysql -pS3cret
-        "api_key",
-        CLI_PASSWORD,
-        "[API_KEY]",
-        cli_password_ok,
-        group="secret",
-        words=("curl", "mysql"),
-    ),
+    # Authorization: Basic dXNlcjpwYXNz (base64 of user:password)
+    Detector("api_key", BASIC_AUTH, "[API_KEY]", basic_auth_ok, group="secret", words=("basic",)),
+    # curl -u admin:S3cret, mysql -pS3cret
+    Detector("api_key", CLI_PASSWORD, "[API_KEY]", cli_password_ok, group="secret", words=("curl", "mysql")),
     Detector(
         "iban",
-        IBAN,  # in capitals, or in lower case with the country's length (pii_validators)
+        IBAN,  # in capitals; in other cases or dashed groups with the country's length (pii_validators)
         "[IBAN]",
         iban_ok,
         min_digits=4,
@@ -346,13 +334,7 @@ DETECTORS: tuple[Scrubber, ...] = (
             ),
         ),
     ),
-    Detector(
-        "street_address",
-        FOREIGN_STREET,
-        "[ADDRESS]",
-        min_digits=1,
-        words=FOREIGN_STREET_WORDS,
-    ),
+    Detector("street_address", FOREIGN_STREET, "[ADDRESS]", min_digits=1, words=FOREIGN_STREET_WORDS),
     Detector("street_address", LOWER_STREET, "[ADDRESS]", group="address", min_digits=1, words=ADDRESS_WORDS),
 )
 

@@ -1,7 +1,8 @@
 """PII matchers backed by maintained libraries that run offline.
 
 * detect-secrets' provider plugins (regex based; none of them is asked to verify online);
-* Google's ``phonenumbers`` matcher (numbering-plan metadata shipped in the wheel).
+* Google's ``phonenumbers`` matcher (numbering-plan metadata shipped in the wheel), and its
+  validity test for a number after a phone word (:func:`phone_after_word_ok`).
 
 :mod:`flywheel.operators.pii` runs them in its fixed detector order.
 """
@@ -9,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -109,3 +111,29 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     # VALID: the number must exist in the numbering plan of its region (US unless it has +CC).
     for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
         yield match.start, match.end
+
+
+# Where a number written as trunk 0, area code and one subscriber block (Telefon: 030 901820) may be.
+_TRUNK_REGIONS = ("DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "PL", "GB", "RU", "BR", "MX")
+
+
+def phone_after_word_ok(match: re.Match[str]) -> bool:
+    """A number after a phone word (group ``number``): 8 to 15 digits (E.164), not a date (tel. 2024-01-15).
+
+    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``), or
+    with a slash, must also be valid, as ``phonenumbers`` reads it, in a country of the phone
+    words' languages.
+    """
+    number = match.group("number")
+    digits = sum(char.isdigit() for char in number)
+    if not 8 <= digits <= 15 or re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number):
+        return False
+    if re.fullmatch(r"0\d{1,4}[ /]\d{6,8}", number) is None and "/" not in number:
+        return True
+    for region in _TRUNK_REGIONS:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False

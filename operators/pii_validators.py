@@ -266,33 +266,6 @@ def phone_ok(match: re.Match[str]) -> bool:
     return not re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text)
 
 
-# Where a number written as trunk 0, area code and one subscriber block (Telefon: 030 901820) may be.
-_TRUNK_REGIONS = ("DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "PL", "GB", "RU", "BR", "MX")
-
-
-def phone_after_word_ok(match: re.Match[str]) -> bool:
-    """A number after a phone word: 8 to 15 digits (E.164), not a date (tel. 2024-01-15).
-
-    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``) must
-    also be a valid number of a country whose phone word matched, as ``phonenumbers`` reads it.
-    """
-    number = match.group("number")
-    digits = sum(char.isdigit() for char in number)
-    if not 8 <= digits <= 15 or re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number):
-        return False
-    if re.fullmatch(r"0\d{1,4}[ /]\d{6,8}", number) is None and "/" not in number:
-        return True
-    import phonenumbers
-
-    for region in _TRUNK_REGIONS:
-        try:
-            if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
-                return True
-        except phonenumbers.NumberParseException:
-            continue
-    return False
-
-
 def passport_ok(match: re.Match[str]) -> bool:
     """A passport number (group ``number``): 5 digits at least (not ``OAUTH2``), not a date (20310501)."""
     number = match.group("number")
