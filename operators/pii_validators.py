@@ -76,7 +76,8 @@ UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\
 # and a quoted local part ('"john smith"@example.com'; not a shell variable "$USER"@host).
 WEBMAIL_WORDS = ("mail", "yahoo", "outlook", "icloud", "aol", "gmx", "proton", "yandex", "zoho", "web")
 EMAIL_AT_WORD = re.compile(
-    r"(?i)(?<![\w.%+\-@])(?P<local>[a-z0-9](?:[a-z0-9._+\-]*[a-z0-9])?)[ \t]+at[ \t]+"
+    # The lookahead rules a word out before the local part backtracks through it.
+    r"(?i)(?<![\w.%+\-@])(?=[a-z0-9._+\-]+[ \t]+at[ \t])(?P<local>[a-z0-9](?:[a-z0-9._+\-]*[a-z0-9])?)[ \t]+at[ \t]+"
     r"(?:g|google|y|hot|proton|fast)?(?:mail|yahoo|outlook|icloud|aol|gmx|proton|yandex|zoho|web)"
     r"(?:\.[a-z]{2,3}){1,2}\b"
 )
@@ -109,7 +110,8 @@ PASSPORT_WORDS = (
     *("passeport", "pasaporte", "passaporto", "paspoort", "パスポート", "护照"),
 )
 PASSPORT = re.compile(
-    r"(?:(?i:\b(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
+    # (?=[pr]): the Latin words' first letter, tested before the alternation (faster where it fails)
+    r"(?:(?i:\b(?=[pr])(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
     r"[^\n\d]{0,25}?(?<![A-Za-z0-9\-])(?P<number>[A-Z0-9]{6,9})(?![A-Za-z0-9\-])"
 )
 _STREET_TYPES = (
@@ -138,9 +140,10 @@ _NOT_A_STREET_NAME = (
     r"|houses?|doors?|nights?|people"
 )
 LOWER_STREET = re.compile(
-    r"(?i)\b(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?|ship(?:ped|ping)?"
+    # The lookaheads (the words' first letters; a digit soon after) only fail faster (2x on prose).
+    r"(?i)\b(?=[adfhlmoprs])(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?|ship(?:ped|ping)?"
     r"|deliver(?:ed|y|ing)?|send|sent|mail(?:ed)?|post(?:ed)?|located|mov(?:e|ed|ing)|stay(?:s|ed|ing)?"
-    r"|house|home|apartment|flat|office|meet)\b[^\n\d]{0,20}?(?:\b(?:at|to|is|on|in)\b|:)\s*"
+    r"|house|home|apartment|flat|office|meet)\b(?=[^\n\d]{0,22}\s*\d)[^\n\d]{0,20}?(?:\b(?:at|to|is|on|in)\b|:)\s*"
     rf"(?P<address>(?<![\w.\-])\d{{1,5}}[a-z]? (?:(?!(?:{_NOT_A_STREET_NAME})\b)[a-z]+ ){{1,3}}"
     rf"(?:{_STREET_TYPES})\b\.?(?: (?:n|s|e|w|ne|nw|se|sw)\b\.?)?)"
 )
