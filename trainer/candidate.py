@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flywheel.trainer.config import TrainerSettings
-from flywheel.trainer.conversation import Formatting
+from flywheel.trainer.conversation import Formatting, encode_pair
 from flywheel.trainer.dataset import PairSplit, ShareCap, cap_training_set, mix_in_positives
 from flywheel.trainer.evaluate import (
     HeldOutPrompt,
@@ -51,6 +51,8 @@ class Candidate:
     timings_s: dict[str, float]
     # Distinct prompts (as the split counts them) of the pairs trained on: after caps, with positives.
     train_prompts: int = 0
+    # Train pairs whose chosen and rejected tokens were the same once cut to max_length: not trained on.
+    truncated_alike: int = 0
 
     @property
     def promoted(self) -> bool:
@@ -71,6 +73,23 @@ def held_out_positives(
         return positives, []
     held = [p for p in positives if split.holds_out(p["prompt"], settings.eval_fraction, p["response"])]
     return held, [p for p in positives if p not in held]
+
+
+def differ_within_length(
+    rows: list[dict[str, Any]], tokenizer: Any, formatting: Formatting, max_length: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(the rows whose chosen and rejected still differ once cut to ``max_length`` tokens, how many did not).
+
+    TRL keeps each sequence's first ``max_length`` tokens: where a long prompt or a long shared
+    start leaves the users' change past the cut, both sides are the same tokens and DPO gets no
+    preference from the pair. Counted as trained on, such pairs would overstate the evidence.
+    """
+    kept = []
+    for row in rows:
+        chosen, rejected = encode_pair(tokenizer, formatting.example(row), max_length)
+        if chosen[0] != rejected[0]:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
 
 
 def merge_for_evaluation(adapted: Any) -> bool:
@@ -136,6 +155,9 @@ def train_candidate(
     eval_positives, mixable = held_out_positives(positives, split, settings)
     train_rows = split.train[: settings.max_train_pairs] if settings.max_train_pairs else split.train
     train_rows, cap = cap_training_set(train_rows, settings.max_prompt_share, settings.max_user_share)
+    train_rows, truncated_alike = differ_within_length(train_rows, tokenizer, formatting, settings.max_length)
+    if truncated_alike:
+        log.warning("train pairs alike once cut", extra={"pairs": truncated_alike, "max_length": settings.max_length})
     if mixable:
         train_rows = mix_in_positives(train_rows, mixable)
     prompts = held_out_prompts(split.eval, formatting)
@@ -192,4 +214,5 @@ def train_candidate(
         reasons=reasons,
         timings_s=timings,
         train_prompts=len({user_prompt_key(row) for row in train_rows}),
+        truncated_alike=truncated_alike,
     )

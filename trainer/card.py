@@ -102,6 +102,8 @@ def model_card(
             "removed_since_trigger": {"pairs": held.removed, "checked_snapshot_id": held.checked_snapshot_id},
             # Pairs stating no preference (empty chosen, or chosen == rejected): neither trained on nor held out.
             "degenerate_pairs": {"pairs": split.degenerate, "rule": DEGENERATE_RULE},
+            # Train pairs whose two sides were the same tokens once cut to max_length: not trained on.
+            "truncated_alike_pairs": {"pairs": candidate.truncated_alike, "max_length": config.max_length},
             "positives_table": trigger.positives_table,
             "positives_snapshot_id": positives_snapshot_id,
             "positives_snapshot_id_at_trigger": trigger.positives_snapshot_id,
