@@ -194,6 +194,7 @@ def train_candidate(
                 "served_farther": against.farther,
                 "served_net_closer": against.net_closer,
                 "served_similarity_gain": against.similarity_gain,
+                "served_content_gain": against.content_gain,
             }
         )
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)

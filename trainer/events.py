@@ -152,6 +152,9 @@ class Comparison(BaseModel):
     served_similarity_gain: Interval | None = Field(
         None, description="mean similarity to y_user, candidate minus the served run (paired bootstrap)"
     )
+    served_content_gain: Interval | None = Field(
+        None, description="mean content-word F1 with y_user, candidate minus the served run (paired bootstrap)"
+    )
     answered_prompts: int | None = Field(
         None, description="prompts where the base or the candidate said something (None: older cards)"
     )

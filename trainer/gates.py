@@ -214,13 +214,20 @@ def worse_than_served(comparison: Comparison) -> list[str]:
     The gates compare with the base; a later run trained from the base can beat the base and still
     lose to the run it would replace. Breached when the candidate is significantly farther from
     the users' corrections than the served run: the upper end of the 95% interval of the net
-    closer share, or of the mean similarity gain, below 0 (a tie or noise never is).
+    closer share, of the mean similarity gain or of the content-word gain below 0 (a tie or
+    noise never is).
     """
     net, gain = comparison.served_net_closer, comparison.served_similarity_gain
-    if comparison.served_version is None or net is None or gain is None or (net.high >= 0 and gain.high >= 0):
+    content = comparison.served_content_gain
+    if comparison.served_version is None or net is None or gain is None:
         return []
+    if net.high >= 0 and gain.high >= 0 and (content is None or content.high >= 0):
+        return []
+    words = "" if content is None else f", content-word gain {content.value:+.3f} (95% {content.low:+.3f}.."
+    words += "" if content is None else f"{content.high:+.3f})"
     return [
         f"{WORSE_THAN_SERVED}: against {comparison.served_version}, the run users are served now, closer on "
         f"{comparison.served_closer} prompts and farther on {comparison.served_farther}; net {net.value:+.2f} (95% "
         f"{net.low:+.2f}..{net.high:+.2f}), similarity gain {gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
+        + words
     ]

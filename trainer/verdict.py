@@ -92,8 +92,12 @@ def served_line(comparison: Comparison) -> str:
     return (
         f"  against the served run {comparison.served_version}: closer / farther {comparison.served_closer} / "
         f"{comparison.served_farther}; net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f}); similarity gain "
-        f"{gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
+        f"{gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})" + _served_content(comparison.served_content_gain)
     )
+
+
+def _served_content(gain: Interval | None) -> str:
+    return "" if gain is None else f"; content-word gain {gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
 
 
 def forgetting_line(comparison: Comparison, positives: int) -> str:

@@ -42,6 +42,7 @@ def _comparison(served: list[str], candidate: list[str], users: list[str], versi
             "served_farther": against.farther,
             "served_net_closer": against.net_closer,
             "served_similarity_gain": against.similarity_gain,
+            "served_content_gain": against.content_gain,
         }
     )
 
@@ -61,6 +62,16 @@ def test_a_candidate_as_good_as_the_served_run_or_better_passes() -> None:
     assert worse_than_served(_comparison(USERS, USERS, USERS)) == []  # a tie is no regression
     assert worse_than_served(_comparison(BASE, USERS, USERS)) == []  # better than what users get
     assert worse_than_served(_comparison(USERS, BASE, USERS, version=None)) == []  # users get the base
+
+
+def test_the_served_comparison_reads_content_words_too() -> None:
+    # The served run writes the users' answer; the candidate pads it with filler that holds none of
+    # their words: fewer of the users' words per word said, a significant loss the reason names.
+    padded = [f"{text} Many further aspects could be mentioned here as well." for text in USERS]
+    comparison = _comparison(USERS, padded, USERS)
+    assert comparison.served_content_gain is not None and comparison.served_content_gain.high < 0
+    [reason] = worse_than_served(comparison)
+    assert "content-word gain -" in reason
 
 
 def _registry(tmp_path: Path, alias: dict[str, Any] | None, adapter_of: str | None = None) -> Registry:
