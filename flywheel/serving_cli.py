@@ -111,12 +111,23 @@ def rollout(
     force: Annotated[
         bool, typer.Option("--force", help="Serve the run even if its model card says the gates rejected it.")
     ] = False,
+    decide: Annotated[
+        bool,
+        typer.Option(
+            "--decide",
+            help="Judge the running rollout from live traffic now: complete or stop it when the edit rates "
+            "differ at every look's 95% interval, else leave it.",
+        ),
+    ] = False,
 ) -> None:
     """Split users between current and a candidate by a stable hash of user_id."""
     from flywheel.serving.registry import RegistryView
 
+    if decide:
+        _decide()
+        return
     if not off and candidate is None:
-        raise typer.BadParameter("give --candidate RUN|previous, or --off")
+        raise typer.BadParameter("give --candidate RUN|previous, --off or --decide")
     from flywheel.console import one_line_errors
 
     with one_line_errors():
@@ -125,6 +136,20 @@ def rollout(
                 None if off else candidate, share, force=force
             )
         )
+
+
+def _decide() -> None:
+    from flywheel.console import one_line_errors
+    from flywheel.serving.impact import read_impact
+    from flywheel.serving.registry import RegistryView
+    from flywheel.serving.rollout_judge import RolloutJudge
+
+    settings = _settings()
+    with one_line_errors():
+        registry_url = settings.serving_config().registry_url
+        figures = read_impact(settings.catalog, registry_url, settings.serving.impact_planned_reactions)
+        decision = RolloutJudge(RegistryView(registry_url)).review(figures)
+    console.print(f"{decision.action}: {decision.reason}")
 
 
 def impact(

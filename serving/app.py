@@ -36,6 +36,7 @@ from flywheel.serving.engine import Engine
 from flywheel.serving.follower import AliasWatcher, PromotionFollower
 from flywheel.serving.impact import ImpactRefresher
 from flywheel.serving.registry import RegistryView
+from flywheel.serving.rollout_judge import RolloutJudge
 
 VERSION_HEADER = "X-Flywheel-Model-Version"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -147,6 +148,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         settings.impact_max_versions,
         config.registry_url,
         settings.impact_planned_reactions,
+        RolloutJudge(registry).review if settings.rollout.decide else None,
     )
 
     @asynccontextmanager

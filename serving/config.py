@@ -30,6 +30,10 @@ class RolloutSettings(Section):
     # 0 switches everyone to a promoted run at once; e.g. 0.1 makes it the candidate for 10% of
     # users (by a stable hash of user_id) while the current version keeps the other 90%.
     promotion_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Let the server end a rollout from live traffic (``serving/rollout_judge.py``): after each impact
+    # refresh, complete it when the candidate's edit rate is lower at every look's 95% interval, stop
+    # it when higher. Off: a rollout runs until an operator ends it.
+    decide: bool = False
 
 
 class VllmSettings(Section):

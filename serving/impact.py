@@ -50,7 +50,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -356,8 +356,10 @@ class ImpactRefresher:
         max_versions: int,
         registry_url: str | None = None,
         planned_reactions: float = PLANNED_REACTIONS,
+        judge: Callable[[Sequence[VersionImpact]], object] | None = None,
     ) -> None:
         self.catalog = catalog
+        self.judge = judge
         self.registry_url = registry_url
         self.planned_reactions = planned_reactions
         self.interval_s = interval_s
@@ -372,6 +374,12 @@ class ImpactRefresher:
             export_gauges(figures, self.max_versions)
         except Exception as exc:  # the catalog may be down or the tables not created yet; serving goes on
             log.warning("impact refresh failed", extra={"error": str(exc)})
+            return
+        if self.judge is not None:
+            try:
+                self.judge(figures)
+            except Exception as exc:  # the registry may be unreachable; judged again next refresh
+                log.warning("rollout judge failed", extra={"error": str(exc)})
 
     def start(self) -> None:
         """Start refreshing (no-op when the interval is 0)."""

@@ -97,3 +97,9 @@ IMPACT_EDIT_CHANGE_HIGH = Gauge(
     "Upper end of the 95% interval of flywheel_impact_edit_rate_change that holds at every refresh.",
     ["model_version", "against", "design"],
 )
+ROLLOUT_DECISIONS = Counter(
+    "flywheel_serving_rollout_decisions_total",
+    "Rollouts the judge decided from live traffic (serving.rollout.decide), by action: complete (the candidate "
+    "became current), stop (everyone back on the current version).",
+    ["action"],
+)

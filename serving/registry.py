@@ -267,19 +267,19 @@ class RegistryView:
         self.write_alias(moved)
         return moved
 
-    def rollout(self, candidate: str | None, share: float, force: bool = False) -> Alias:
+    def rollout(self, candidate: str | None, share: float, force: bool = False, note: str = "") -> Alias:
         """Route ``share`` of users to ``candidate`` (``previous`` = the version current before); None stops it.
 
         ``force`` routes users to a run whose card is not ``promoted``.
         """
         alias = self.read_alias()
         if candidate is None or share == 0:
-            moved = alias.moved("rollout_off", current=alias.current)
+            moved = alias.moved("rollout_off", current=alias.current, note=note)
         else:
             target = alias.previous() if candidate == "previous" else candidate
             if target is None:
                 raise AliasError("there is no previous version to compare with")
             self.check_servable(target, force)
-            moved = alias.moved("rollout", current=alias.current, candidate=target, share=share)
+            moved = alias.moved("rollout", current=alias.current, candidate=target, share=share, note=note)
         self.write_alias(moved)
         return moved

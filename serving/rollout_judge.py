@@ -1,0 +1,95 @@
+"""Deciding a rollout from live traffic: complete it when users edit the candidate's answers less, stop it when more.
+
+A rollout (``flywheel model rollout``, or every promotion with ``rollout.promotion_share``) splits
+users between the current version and a candidate by a hash of ``user_id``; the impact table
+compares the two arms over the periods both answered (``concurrent``). The judge reads that
+comparison at every impact refresh, so it reads it many times: only the interval that holds at
+every look (``impact_statistics.anytime``) may decide, never the one-look interval, which crosses
+0 by chance at some look far more often than 5% of the time. Its rule:
+
+* the candidate's edit rate is below the current version's at the upper end of that interval:
+  **complete** (the candidate becomes current for everyone);
+* above it at the lower end: **stop** (everyone gets the current version again);
+* otherwise, or without a concurrent comparison with the current version: **wait**.
+
+The alias is re-read before acting: if anyone changed it meanwhile (an operator, another
+replica's judge) the decision is dropped, and the next refresh judges the alias as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from flywheel.serving import metrics
+from flywheel.serving.impact import VersionImpact
+from flywheel.serving.registry import Alias, RegistryView
+
+log = logging.getLogger(__name__)
+
+Action = Literal["complete", "stop", "wait"]
+
+
+@dataclass(frozen=True)
+class RolloutDecision:
+    """What the judge decided for the rollout of ``candidate`` against ``current``, and why."""
+
+    action: Action
+    reason: str
+    current: str
+    candidate: str | None
+
+
+def decide(alias: Alias, figures: Sequence[VersionImpact]) -> RolloutDecision:
+    """The decision for the alias's rollout, from the impact figures (pure: reads nothing, writes nothing)."""
+    candidate, current = alias.candidate, alias.current
+    if candidate is None or alias.candidate_share <= 0:
+        return RolloutDecision("wait", "no rollout: everyone gets the current version", current, None)
+    change = next((v.edit_rate_change for v in figures if v.model_version == candidate), None)
+    if change is None or change.against != current or change.design != "concurrent":
+        return RolloutDecision(
+            "wait",
+            f"no concurrent comparison of {candidate} with {current} yet (too few reactions of identified "
+            "users in each arm)",
+            current,
+            candidate,
+        )
+    if change.anytime_low is None or change.anytime_high is None:
+        return RolloutDecision("wait", "no interval that holds at every look", current, candidate)
+    figure = (
+        f"edit rate {change.value * 100:+.1f} points against {current} (any look [{change.anytime_low * 100:+.1f}, "
+        f"{change.anytime_high * 100:+.1f}])"
+    )
+    if change.anytime_high < 0:
+        return RolloutDecision("complete", f"users edit {candidate}'s answers less: {figure}", current, candidate)
+    if change.anytime_low > 0:
+        return RolloutDecision("stop", f"users edit {candidate}'s answers more: {figure}", current, candidate)
+    return RolloutDecision("wait", f"no difference yet: {figure}", current, candidate)
+
+
+class RolloutJudge:
+    """Applies :func:`decide` to the registry's alias after each impact refresh."""
+
+    def __init__(self, registry: RegistryView) -> None:
+        self.registry = registry
+
+    def review(self, figures: Sequence[VersionImpact]) -> RolloutDecision:
+        """Decide the current rollout and apply the decision; returns it (``wait`` when it was not applied)."""
+        alias = self.registry.read_alias()
+        decision = decide(alias, figures)
+        if decision.action == "wait":
+            return decision
+        now = self.registry.read_alias()
+        if (now.current, now.candidate, now.candidate_share) != (alias.current, alias.candidate, alias.candidate_share):
+            return RolloutDecision("wait", "the alias changed while judging: judged again next time", now.current, None)
+        note = f"rollout judged: {decision.reason}"
+        if decision.action == "complete":
+            assert decision.candidate is not None  # a complete decision names its candidate
+            self.registry.set_current(decision.candidate, note=note)
+        else:
+            self.registry.rollout(None, 0.0, note=note)
+        metrics.ROLLOUT_DECISIONS.labels(action=decision.action).inc()
+        log.info("rollout decided", extra={"action": decision.action, "reason": decision.reason})
+        return decision
