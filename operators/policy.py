@@ -92,6 +92,7 @@ def _compile_proximity(parsed: PolicyFile, source: str) -> list[ProximityRule]:
                 rule.ordered,
                 tuple(rule.near),
                 rule.negatable,
+                frozenset(normalize_text(word) for word in rule.not_before),
             )
         )
     return rules

@@ -70,6 +70,9 @@ class ProximityRuleSpec(BaseModel):
     skip_rejected_sentences: bool = True
     # default-v7: the last group's hits right after "not" / "never" / "n't" are no hits ("you are not an idiot").
     negatable: bool = False
+    # default-v9: the last group's hits right before one of these words describe a thing, not a
+    # person ("so you avoid stupid mistakes"): no hits.
+    not_before: list[str] = Field(default_factory=list)
 
 
 class PolicyFile(BaseModel):

@@ -249,6 +249,9 @@ class ProximityRule:
     near: tuple[tuple[int, int, int], ...] = ()
     # The last group's hits right after a negation (:func:`negated`) are no hits.
     negatable: bool = False
+    # The last group's hits right before one of these words are no hits: the word describes a
+    # thing ("avoid stupid mistakes"), not the reader.
+    not_before: frozenset[str] = frozenset()
 
     def sentence_matches(self, words: list[str], present: frozenset[str] | None = None) -> bool:
         """True when one hit of every group, no two on the same word, fits in ``window`` tokens.
@@ -257,7 +260,8 @@ class ProximityRule:
         allows at most ``n`` tokens between the hits of groups ``a`` and ``b``. A sentence holding a word or
         phrase of ``unless`` never matches. ``present``: the
         sentence's words as a set, when the caller has it. With ``negatable``, a hit of the last
-        group right after a negation does not count.
+        group right after a negation does not count; nor, with ``not_before``, one right before
+        one of those words.
         """
         if present is None:
             present = frozenset(words)
@@ -271,6 +275,9 @@ class ProximityRule:
             hits = group.spans(words)
             if self.negatable and index == last:
                 hits = [hit for hit in hits if not negated(words, hit[0])]
+            if self.not_before and index == last:
+                after = self.not_before
+                hits = [hit for hit in hits if hit[1] + 1 >= len(words) or words[hit[1] + 1] not in after]
             if not hits:
                 return False
             all_hits.append(hits)
