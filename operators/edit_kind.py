@@ -10,7 +10,9 @@ trivial only when every difference is one of:
   letters or fewer only when the letters are the same (``teh`` -> ``the``), one letter is
   added at the end (``th`` -> ``the``) or, for three letters, inside after the first
   (``wth`` -> ``with``), never a replaced letter (``add`` -> ``and``) or a unit (``ms`` -> ``s``);
-* words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added.
+* words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added;
+* diacritics added or removed on the same letters (``la`` -> ``lá``, ``sie`` -> ``się``, ``cafe`` ->
+  ``café``): a spelling fix at any length (probe round 5 accepted Portuguese and Polish ones).
 
 Anything else is substantive however few characters it touches: a code-like token
 (digits, ``_``, camelCase starting lower-case, attached to ``(``, ``.``, ``-``, ``=`` ...:
@@ -22,6 +24,7 @@ another word (``no`` -> ``on``), a short word (``ms`` -> ``s``), a code operator
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 
 from rapidfuzz.distance import OSA, Levenshtein
@@ -152,10 +155,17 @@ def _tokens(text: str) -> list[_Token]:
     return [_token_at(text, *match.span()) for match in _TOKEN.finditer(text)]
 
 
+def _without_marks(word: str) -> str:
+    """The word's letters without their combining marks (NFD, accents and ogoneks dropped)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
 def _is_typo(a: _Token, b: _Token) -> bool:
     x, y = a.folded, b.folded
     if a.code or b.code or not x.isalpha() or not y.isalpha():
         return False
+    if not (x.isascii() and y.isascii()) and _without_marks(x) == _without_marks(y):
+        return True  # only diacritics differ: "la" -> "lá", "sie" -> "się"
     if (x in _NEGATIONS) != (y in _NEGATIONS) and min(len(x), len(y)) <= 4:
         return False  # one letter turns "no" into "on", "not" into "now"
     if min(len(x), len(y)) <= 3:

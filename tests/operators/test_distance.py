@@ -59,6 +59,10 @@ def test_typo_fix_is_trivial() -> None:
         ("まず、会社から受け取ります。", "まず\uff0c会社から受け取ります\uff01"),
         ("Hola, ¿cómo estás? Bien.", "Hola, cómo estás? Bien."),
         ("Il a dit « bonjour ».", 'Il a dit "bonjour".'),
+        # diacritics only, at any word length (probe round 5: Portuguese and Polish accepted as pairs)
+        ("Vamos lá, passo a passo.", "Vamos la, passo a passo."),
+        ("Co tu się dzieje?", "Co tu sie dzieje?"),
+        ("Un cafe creme, s'il vous plait.", "Un café crème, s'il vous plaît."),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
@@ -84,6 +88,8 @@ def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chose
         ("Add the flag and rebuild.", "And the flag and rebuild."),
         ("Set max to 3 workers.", "Set min to 3 workers."),
         ("Do it now.", "Do it not."),
+        # a letter changed, not only its accent: "à" (to) -> "a" is a mark, "à" -> "o" is not
+        ("Vou à praia.", "Vou o praia."),
         # indentation and case are code: a return moved out of its loop, a Makefile's tab, Python's True
         (
             "Sum it:\n```python\ndef total(xs):\n    s = 0\n    for x in xs:\n        s += x\n        return s\n```",
