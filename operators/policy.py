@@ -5,6 +5,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
 
     version = "default-v2"              # stamped on every stored row
     pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
+    quoted_mentions = true | false      # rules skip a quotation introduced as an example (v9)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
@@ -40,6 +41,7 @@ import yaml
 from pydantic import ValidationError
 
 from flywheel.errors import PolicyError
+from flywheel.operators.mentions import blank_mentions
 from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import DETECTOR_NAMES, MASKS, scan, scan_all
@@ -179,6 +181,7 @@ class PolicyEngine:
         self.limits = parsed.limits
         self.pii_actions = {name: rule.action for name, rule in parsed.pii.items()}
         self.pii_in_chosen = parsed.pii_in_chosen
+        self.quoted_mentions = parsed.quoted_mentions
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
@@ -272,7 +275,10 @@ class PolicyEngine:
                 findings[f"too_long:{name}"] = float(len(texts[name]))
                 drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
 
-        normalized = {name: normalize_text(text) for name, text in texts.items()}
+        # What the injection and blocked rules read: with ``quoted_mentions``, a quotation introduced
+        # as an example ("banned phrases such as '...'") blanked (operators/mentions.py); PII reads all.
+        read = {name: blank_mentions(text) for name, text in texts.items()} if self.quoted_mentions else texts
+        normalized = {name: normalize_text(text) for name, text in read.items()}
         present = {name: self._needles.found(normalized[name]) for name in self._rule_fields}
         # Where a text reads otherwise in its folded view (look-alikes, invisible characters,
         # spaced letters undone), the rules read that too and match when either matches; never
@@ -280,8 +286,8 @@ class PolicyEngine:
         views: dict[str, str] = {}
         folded: dict[str, tuple[str, frozenset[str]]] = {}  # the view normalised, and its needles
         for name in self._read_fields:
-            view = folded_view(texts[name])
-            if view is not texts[name] and (form := normalize_text(view)) != normalized[name]:
+            view = folded_view(read[name])
+            if view is not read[name] and (form := normalize_text(view)) != normalized[name]:
                 views[name] = view
                 folded[name] = (form, self._needles.found(form))
         # Tokenised sentences per (field, without the model's own sentences), made once per evaluation:
@@ -303,13 +309,13 @@ class PolicyEngine:
                     drops.append(Drop(Stage.POLICY, f"{kind}:{rule.name}", detail))
             for number, prule, fields in proximity_rules:
                 if known is None:  # the model's sentences, and as folded for the edit's folded ones
-                    known = frozenset(sentences(texts["rejected"]))
-                    known_folded = frozenset(sentences(folded_view(texts["rejected"]))) if views else known
+                    known = frozenset(sentences(read["rejected"]))
+                    known_folded = frozenset(sentences(folded_view(read["rejected"]))) if views else known
                 hits = []
                 for f in fields:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)
                     if key not in words:
-                        words[key] = tokenised(texts[f], known if key[1] else frozenset())
+                        words[key] = tokenised(read[f], known if key[1] else frozenset())
                         if f in views:
                             words[key] += tokenised(views[f], known_folded if key[1] else frozenset())
                         candidates[key] = self._proximity_index.candidates(words[key])

@@ -82,6 +82,9 @@ class PolicyFile(BaseModel):
     version: str = Field(min_length=1)
     description: str = ""
     pii_in_chosen: Literal["drop", "keep"] = "drop"
+    # default-v9: the injection and blocked rules skip a quotation introduced as an example
+    # (operators/mentions.py: "banned phrases such as 'you're an idiot'").
+    quoted_mentions: bool = False
     limits: Limits = Field(default_factory=Limits)
     pii: dict[str, PiiRule] = Field(default_factory=dict)
     injection: list[TextRuleSpec] = Field(default_factory=list)
