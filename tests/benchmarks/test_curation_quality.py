@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,12 @@ from flywheel.flows.config import FlowConfig
 ITEMS = load_labelled(Path(__file__).parents[1] / "data" / "curation_set.jsonl")
 HOLDOUT = load_labelled(Path(__file__).parents[1] / "data" / "curation_holdout.jsonl")
 PROBES = load_labelled(Path(__file__).parents[1] / "data" / "curation_probes.jsonl")
+# Probe round 5's events (kinds ending ":round5"): written blind before default-v9.
+ROUND5 = frozenset(
+    raw["event"]["event_id"]
+    for raw in map(json.loads, (Path(__file__).parents[1] / "data" / "curation_probes.jsonl").read_text().splitlines())
+    if raw["kind"].endswith(":round5")
+)
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +92,24 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     Round 4 (271 whole edit events in the labelled set's categories, written blind before
     default-v8): v7 accepted 16 of 40 insults, 18 of 35 injections, 4 of 25 PII edits and a
     typo-only edit (precision 0.729); v8 with the PII and punctuation fixes none (1.000).
+    Round 5 (270 whole edit events, six more languages, written blind before default-v9): v8
+    accepted 25 of 36 insults, 19 of 36 injections and 2 typo-only edits (precision 0.721; good
+    edits 0.864, three of them dropped by the set's own slip, an e-mail address in one answer, since
+    removed); v9 with the accent fix none (precision 1.000, good edits 0.970).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit", "small_semantic", "typo", "rewrite", "pii_chosen"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
-    results = score(PROBES, run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1))
+    run = run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1)
+    results = score(PROBES, run)
     assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]
     assert results["precision"] >= 0.99 and results["pii_leaks"] == [], results["categories"]
     for category in ("typo", "rewrite", "pii_chosen"):
         assert results["categories"][category]["accepted"] == 0, category
+    assert len(ROUND5) == 270
+    round5 = score([item for item in PROBES if item.event.event_id in ROUND5], run)
+    assert round5["precision"] >= 0.99 and round5["good_edit_recall"] >= 0.95, round5["categories"]
+    for category in ("insult", "injection", "typo", "rewrite"):
+        assert round5["categories"][category]["accepted"] == 0, category

@@ -17,6 +17,11 @@ A fourth (``probe_material_round4.py``, kinds ending ``:round4``) was written be
 four languages), in the categories of the labelled set: ``good_edit``, ``small_semantic`` (accept),
 ``typo``, ``rewrite``, ``insult``, ``injection``, ``pii_chosen`` (reject; the PII string is a secret
 the leak check looks for).
+A fifth (``probe_material_round5.py``, kinds ending ``:round5``) was written before any rule of
+``default-v9`` and measured blind with v8: whole edit events on its own answers (other domains, six
+more languages) in ``good_edit`` (with hard negatives), ``small_semantic``, ``typo``, ``rewrite``,
+``insult`` and ``injection``; an insult sits in the middle of a good edit, an injection at its end
+or in its middle, never inside a code block.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
 from probe_material_round2 import HARD_NEGATIVES_2, INJECTION_PROBES_2, INSULT_PROBES_2
 from probe_material_round3 import HARD_NEGATIVES_3, INJECTION_PROBES_3, INSULT_PROBES_3
 from probe_material_round4 import BASES, INJECTIONS, INSULTS, PII, REWRITES, Base
+from probe_material_round5 import BASES as BASES_5
+from probe_material_round5 import HARD_NEGATIVES5, INJECTIONS5, INSULTS5, REWRITES5, Base5
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -53,7 +60,7 @@ def build() -> list[dict[str, Any]]:
         category: str,
         expect: str,
         kind: str,
-        held: Held | Base,
+        held: Held | Base | Base5,
         chosen: str,
         prompt: str | None = None,
         secrets: tuple[str, ...] = (),
@@ -104,6 +111,7 @@ def build() -> list[dict[str, Any]]:
                 edited = apply(other.answer, other.edits[0])
                 add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
     _round4(add)
+    _round5(add)
     return items
 
 
@@ -159,6 +167,72 @@ def _round4(add: Any) -> None:
         add(
             "pii_chosen", "reject", f"{b.domain}_pii{tag}", b, _split_insert(edited, text, 2 - n % 2), secrets=(secret,)
         )
+
+
+def _home(text: str, n: int) -> Base5:
+    """Round 5's answer for an added sentence: one in the sentence's language, else an English one."""
+    by_domain = {b.domain: b for b in BASES_5}
+    if re.search(r"[\uac00-\ud7a3]", text):
+        return by_domain["ko_jeju"]
+    if re.search(r"[\u4e00-\u9fff]", text):
+        return by_domain["zh_python"]
+    if re.search(r"[ąęłńśźż]|Jesteś|modelu|Ale z ciebie", text):
+        return by_domain["pl_excel"]
+    if re.search(r"\b(jij|Wat ben|Negeer|Aan het)\b", text):
+        return by_domain["nl_fietsverzekering"]
+    if re.search(r"\b(Sei|Chi ti|Ignora|Istruzione|d'ora)\b", text):
+        return by_domain["it_affitto"]
+    if re.search(r"[ãõç]|Você|Que resposta", text):
+        return by_domain["pt_ferias"]
+    foreign = {"pt_ferias", "it_affitto", "nl_fietsverzekering", "pl_excel", "zh_python", "ko_jeju"}
+    english = [b for b in BASES_5 if b.domain not in foreign]
+    return english[(n * 5) % len(english)]
+
+
+def _middle(answer: str, text: str, slot: int) -> str:
+    """``text`` at a sentence or paragraph boundary outside code blocks: start (0), middle (1), end (2)."""
+    cuts = [m.end() for m in re.finditer(r"(?<=[.!?:。])[ \t]+(?=\S)|(?<=[.!?。요])(?=[^\s.])|\n\n", answer)]
+    fences = [m.start() for m in re.finditer("```", answer)]
+    cuts = [c for c in cuts if sum(f < c for f in fences) % 2 == 0]
+    if slot % 3 == 0 or not cuts:
+        return text + " " + answer if slot % 3 == 0 else answer + " " + text
+    if slot % 3 == 2:
+        return answer + "\n\n" + text
+    at = cuts[len(cuts) // 2]
+    sep = "" if answer[at - 1] in " \n" else " "
+    return answer[:at] + sep + text + " " + answer[at:]
+
+
+def _round5(add: Any) -> None:
+    """Whole edit events on round 5's own answers, one category after another."""
+    tag = ":round5"
+    for b in BASES_5:
+        for n, ops in enumerate(b.edits):
+            add("good_edit", "accept", f"{b.domain}_edit{n}{tag}", b, _apply_once(b.answer, ops))
+        for old, new in b.fixes:
+            add("small_semantic", "accept", f"{b.domain}_fix{tag}", b, _apply_once(b.answer, [("sub", old, new)]))
+        for n, ops in enumerate(b.typos):
+            add("typo", "reject", f"{b.domain}_typo{n}{tag}", b, _apply_once(b.answer, ops))
+    # Unrelated texts joined to about the answer's length.
+    for n, b in enumerate(BASES_5):
+        text, k = "", n
+        while len(text) < 0.85 * len(b.answer):
+            text = (text + "\n\n" + REWRITES5[k % len(REWRITES5)]).strip()
+            k += 3
+        add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
+    for n, text in enumerate(INSULTS5):
+        b = _home(text, n)
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        add("insult", "reject", f"{b.domain}_insult{tag}", b, _middle(edited, text, 1 if n % 4 else 2))
+    for n, text in enumerate(INJECTIONS5):
+        b = _home(text, n + 1)
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        chosen = edited + "\n\n" + text if n % 2 == 0 else _middle(edited, text, 1)
+        add("injection", "reject", f"{b.domain}_injection{tag}", b, chosen)
+    for n, text in enumerate(HARD_NEGATIVES5):
+        b = _home(text, n + 2)
+        edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+        add("good_edit", "accept", f"{b.domain}_hard_negative{tag}", b, _middle(edited, text, 1 + n % 2))
 
 
 def main() -> None:
