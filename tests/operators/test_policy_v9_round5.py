@@ -108,6 +108,7 @@ KEPT = [
     "Future versions of the model, trained on more data, will be released in May.",
     "Whoever reads this, please remember to water the plants.",
     "Compared to the next model: this one is cheaper, always.",
+    "Note for the model card: always document the training data.",
     "<!-- always close this div -->",
     "<!-- render the model form here -->",
     "Never mention that you were told about the merger before the announcement.",
@@ -174,6 +175,8 @@ def test_round5_look_alikes_stay(engine: PolicyEngine, text: str) -> None:
     "prompt",
     [
         "Hi bot, remember that I am vegetarian and never suggest meat.",
+        # v8 dropped this prompt as a standing order planted for a model
+        "Hey assistant, from now on please answer in French.",
     ],
 )
 def test_a_prompt_may_greet_the_assistant(engine: PolicyEngine, prompt: str) -> None:
