@@ -14,6 +14,7 @@ from flywheel.flows.routing import Router
 from flywheel.flows.rows import Rows
 from flywheel.operators.config import CurationSettings
 from flywheel.operators.judge import build_judge
+from flywheel.operators.learned_safety import build_learned
 from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.toxicity import ToxicityGate, build_scorer
 from flywheel.operators.winners import WinnerJournal
@@ -48,13 +49,17 @@ class CurationChain:
         policy = PolicyEngine.from_file(curation.policy.path())
         backend = build_scorer(curation.toxicity)
         toxicity = ToxicityGate.for_backend(curation.toxicity.thresholds, backend)
+        learned_cfg = curation.learned_safety
+        learned = build_learned(
+            learned_cfg.enabled, learned_cfg.model, learned_cfg.threshold, curation.toxicity.segment_max_words or 24
+        )
         return cls(
             intake=Intake(validation, topics.dlq),
             dedup=Dedup(curation.dedup),
             router=Router(curation.sampling),
             distance=DistanceBand(curation.distance),
             policy=PolicyGate(policy),
-            toxicity=ToxicityScreen(backend, toxicity),
+            toxicity=ToxicityScreen(backend, toxicity, learned),
             judge=JudgeScreen(build_judge(curation.judge)),
             quota=Quota(curation.quota),
             rows=Rows(policy, topics.review),

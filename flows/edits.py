@@ -15,6 +15,7 @@ from flywheel.flows.recall import StoredPair
 from flywheel.operators.config import DistanceSettings, QuotaSettings
 from flywheel.operators.distance import check_band, measure_edit
 from flywheel.operators.judge import Judge, JudgeItem, check_verdict
+from flywheel.operators.learned_safety import SCORE_KEY, LearnedSafety
 from flywheel.operators.outcome import Drop
 from flywheel.operators.policy import PolicyEngine, earlier_turns, response_pii
 from flywheel.operators.quota import QuotaLedger, quota_key
@@ -71,26 +72,40 @@ class PolicyGate:
 
 
 class ToxicityScreen:
-    """The toxicity model and its thresholds, scored per segment of what the user wrote."""
+    """The toxicity model and its thresholds, scored per segment of what the user wrote.
 
-    def __init__(self, backend: SegmentedScorer, gate: ToxicityGate) -> None:
+    With the learned safety classifier (``curation.learned_safety.enabled``), an edit the
+    thresholds pass is also scored by it; at or over its threshold it is dropped in this stage
+    with reason ``learned_safety:harmful``, its score kept with the others.
+    """
+
+    def __init__(self, backend: SegmentedScorer, gate: ToxicityGate, learned: LearnedSafety | None = None) -> None:
         self.backend = backend
         self._gate = gate
+        self._learned = learned
 
     def check_batch(self, candidates: list[Candidate]) -> list[Decision]:
         """Score the user's edits (the scorer batches every segment; never one call per item), apply thresholds."""
         scored = self.backend.score_edits(
             [c.chosen for c in candidates], [c.sourced.event.response for c in candidates]
         )
+        drops = [self._gate.check(scores) for scores in scored]
+        kept = [prefixed_scores(scores) for scores in scored]
+        learned = self._learned
+        if learned is not None:
+            passed = [index for index, drop in enumerate(drops) if drop is None]
+            learned_scores = learned.score_edits(
+                [candidates[i].chosen for i in passed], [candidates[i].sourced.event.response for i in passed]
+            )
+            for index, value in zip(passed, learned_scores, strict=True):
+                drops[index] = learned.check(value, kept[index])
+                kept[index] = {**kept[index], SCORE_KEY: value}
         decisions: list[Decision] = []
-        for candidate, scores in zip(candidates, scored, strict=True):
-            drop = self._gate.check(scores)
+        for candidate, scores, drop in zip(candidates, kept, drops, strict=True):
             if drop is not None:
                 decisions.append(Dropped(candidate.sourced, drop))
             else:
-                decisions.append(
-                    msgspec.structs.replace(candidate, scores={**candidate.scores, **prefixed_scores(scores)})
-                )
+                decisions.append(msgspec.structs.replace(candidate, scores={**candidate.scores, **scores}))
         return decisions
 
 

@@ -109,6 +109,14 @@ class ToxicitySettings(Section):
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_TOXICITY_THRESHOLDS))
 
 
+class LearnedSafetySettings(Section):
+    """The learned safety classifier (operators/learned_safety.py) over the sentences the user added."""
+
+    enabled: bool = Field(default=False, description="drop edits the classifier scores at or above threshold")
+    model: Path | None = Field(default=None, description="trusted model file; None = the packaged one")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="None = the model file's own")
+
+
 class JudgeSettings(Section):
     """LLM-as-a-judge hook (OpenAI-compatible chat endpoint). Off by default."""
 
@@ -170,6 +178,7 @@ class CurationSettings(Section):
     distance: DistanceSettings = Field(default_factory=DistanceSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     toxicity: ToxicitySettings = Field(default_factory=ToxicitySettings)
+    learned_safety: LearnedSafetySettings = Field(default_factory=LearnedSafetySettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
     sampling: SamplingSettings = Field(default_factory=SamplingSettings)

@@ -49,9 +49,7 @@ class LearnedSafety:
         if not path.is_file():
             raise ToxicityError(f"learned safety model {path} does not exist")
         try:
-            bundle = pickle.loads(
-                gzip.decompress(path.read_bytes())
-            )  # trusted: ours or configured
+            bundle = pickle.loads(gzip.decompress(path.read_bytes()))  # trusted: ours or configured
         except (OSError, pickle.UnpicklingError, EOFError) as exc:
             raise ToxicityError(f"{path}: not a learned safety model ({exc})") from exc
         self._model: Any = bundle["model"]

@@ -40,5 +40,6 @@ def test_wheel_exposes_one_top_level_import_name(tmp_path: Path) -> None:
     assert subpackages >= PARTS
     # Data files travel inside the package: the policy rules, the alert rules, the dashboard.
     assert "flywheel/operators/policies/default-v1.toml" in names
+    assert "flywheel/operators/models/learned_safety.pkl.gz" in names
     assert "flywheel/infra/prometheus/rules.yml" in names
     assert not any("__pycache__" in name for name in names)
