@@ -222,7 +222,12 @@ def run_flow(
         .recalling(recalled)
         .journaling(journal),
         InteractionSource(
-            settings.kafka, settings.topics.interactions, start_offsets, settings.source, stop_at_end=stop_at_end
+            settings.kafka,
+            settings.topics.interactions,
+            start_offsets,
+            settings.source,
+            stop_at_end=stop_at_end,
+            sole_worker=settings.workers_per_process == 1 and len(addresses or []) <= 1,
         ),
         IcebergSink(
             load_table,

@@ -89,6 +89,18 @@ SOURCE_POSITION = Gauge(
     "Next offset the flow will read, per source partition.",
     ["topic", "partition"],
 )
+SOURCE_POLLS = Counter(
+    "flywheel_source_polls_total",
+    "Kafka consume() calls of the source partition (an idle one: about one per poll_timeout_s, "
+    "fewer while the broker is down).",
+    ["topic", "partition"],
+)
+SOURCE_POLL_BACKOFF = Gauge(
+    "flywheel_source_poll_backoff_seconds",
+    "While the broker is down: seconds between the source partition's polls, doubling to a cap "
+    "(0 while the broker answers).",
+    ["topic", "partition"],
+)
 SIMILARITY = Histogram(
     "flywheel_edit_similarity_ratio",
     "Normalized Levenshtein similarity of model answer vs user edit.",

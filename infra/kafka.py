@@ -63,7 +63,8 @@ class _DebugLog:
 _DEBUG_LOG = _DebugLog()
 
 
-def _on_error(error: KafkaError) -> None:
+def on_client_error(error: KafkaError) -> None:
+    """Every client's ``error_cb``: log and count (a client with its own callback passes errors on here)."""
     if error.fatal():
         log.error("fatal kafka client error", extra={"error": error.str()})
     elif error.code() == KafkaError._ALL_BROKERS_DOWN:
@@ -76,7 +77,7 @@ def _on_error(error: KafkaError) -> None:
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     """librdkafka config for any client: settings, security passthrough, quiet logs, overrides."""
-    return {"logger": _DEBUG_LOG, "error_cb": _on_error, **kafka.client(**overrides)}
+    return {"logger": _DEBUG_LOG, "error_cb": on_client_error, **kafka.client(**overrides)}
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:

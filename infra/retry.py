@@ -175,10 +175,13 @@ class BrokerWatch:
         self._responses = -1
         self._since = clock()
         self.stalled = False
+        # Whether the last report had a connection up to a broker (None before the first report).
+        self.connected: bool | None = None
 
     def observe(self, stats: Mapping[str, Any]) -> None:
         """Take one statistics report (``stats_cb``, parsed)."""
         brokers = [b for b in stats.get("brokers", {}).values() if b.get("nodeid", -1) >= 0]
+        self.connected = any(b.get("state") == "UP" for b in brokers)
         responses = sum(int(b.get("rx", 0)) for b in brokers)
         waiting = sum(int(b.get("waitresp_cnt", 0)) for b in brokers)
         now = self._clock()

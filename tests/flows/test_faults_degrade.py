@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from flywheel.config import revised
+from flywheel.flows.kafka_source import MAX_POLL_BACKOFF_S
 from flywheel.infra.broker import LocalBroker, ensure_topics, free_port, start_broker
 from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.sample import sample_events
@@ -55,6 +56,14 @@ def scrape(port: int, name: str) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def samples(port: int, name: str) -> dict[str, float]:
+    """A metric's samples on the flow's /metrics: labels -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    lines = [line.rsplit(" ", 1) for line in text.splitlines() if line.startswith(name + "{")]
+    return {labels: float(value) for labels, value in lines}
 
 
 def hold_fault(process: subprocess.Popen[bytes], started: float, log: Path) -> None:
@@ -136,6 +145,42 @@ def test_a_broker_frozen_for_30s_is_waited_out_and_nothing_is_lost(own_broker: L
     said = log.read_text()
     assert "kafka broker not answering" in said or "waiting for the broker to acknowledge messages" in said
     finish_and_compare(settings, process, 2 * WAVE, tmp_path)
+
+
+def test_an_idle_flow_polls_less_often_while_the_broker_is_down(own_broker: LocalBroker, tmp_path: Path) -> None:
+    """Two workers (where an idle flow used to spin a core): each partition backs off to the cap.
+
+    Bounded from below only: polls that come at least MAX_POLL_BACKOFF_S apart take at least
+    that long, however slow the machine. Without the backoff, three polls took 3 x 0.2 s.
+    """
+    port = free_port()
+    settings = fast(make_settings(own_broker.bootstrap_servers, tmp_path / "flow"), port)
+    settings = revised(settings, source={"poll_timeout_s": 0.2}, workers_per_process=2)
+    ensure_topics(settings.kafka, settings.topics)
+    config = write_config(settings, tmp_path / "flow.yaml")
+    log = tmp_path / "flow.log"
+    produce_raw(settings, wave(settings, seed=7)[:60])
+    process = start_flow_process(config, log_path=log)
+    wait_for(lambda: accounted_for(settings) == 60, timeout_s=120, what="the wave committed")
+
+    own_broker.stop()
+    backoff = "flywheel_source_poll_backoff_seconds"
+    wait_for(
+        lambda: (got := samples(port, backoff)) and all(v >= MAX_POLL_BACKOFF_S for v in got.values()),
+        timeout_s=60,
+        what="every partition backed off to the cap",
+    )
+    assert len(samples(port, backoff)) == settings.topics.partitions
+    before = samples(port, "flywheel_source_polls_total")
+    started = time.monotonic()
+    wait_for(
+        lambda: all(v >= before[k] + 3 for k, v in samples(port, "flywheel_source_polls_total").items()),
+        timeout_s=60,
+        what="three more polls of each partition",
+    )
+    assert time.monotonic() - started >= 2 * MAX_POLL_BACKOFF_S * 0.9
+    assert process.poll() is None, log.read_text()[-3000:]
+    assert "kafka broker down; source polls back off" in log.read_text()
 
 
 def test_a_fault_retrying_cannot_fix_stops_the_flow_with_one_line(settings: Settings, tmp_path: Path) -> None:
