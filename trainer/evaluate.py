@@ -22,7 +22,7 @@ held-out positives. :func:`compare` then pairs the two prompt by prompt:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -205,11 +205,16 @@ def _plain(text: str) -> str:
 
 
 def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
-    return sum(similarity(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
+    return _mean_over_corrections(similarity, answer, prompt)
 
 
 def _mean_content(answer: Answer, prompt: HeldOutPrompt) -> float:
-    return sum(content_overlap(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
+    return _mean_over_corrections(content_overlap, answer, prompt)
+
+
+def _mean_over_corrections(measure: Callable[[str, str], float], answer: Answer, prompt: HeldOutPrompt) -> float:
+    """``measure`` of the answer against each of the prompt's corrections, averaged."""
+    return sum(measure(answer.text, target) for target in prompt.corrections) / len(prompt.corrections)
 
 
 def _wanted(prompts: Sequence[HeldOutPrompt]) -> list[str]:

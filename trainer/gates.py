@@ -223,8 +223,11 @@ def worse_than_served(comparison: Comparison) -> list[str]:
         return []
     if net.high >= 0 and gain.high >= 0 and (content is None or content.high >= 0):
         return []
-    words = "" if content is None else f", content-word gain {content.value:+.3f} (95% {content.low:+.3f}.."
-    words += "" if content is None else f"{content.high:+.3f})"
+    words = (
+        ""
+        if content is None
+        else f", content-word gain {content.value:+.3f} (95% {content.low:+.3f}..{content.high:+.3f})"
+    )
     return [
         f"{WORSE_THAN_SERVED}: against {comparison.served_version}, the run users are served now, closer on "
         f"{comparison.served_closer} prompts and farther on {comparison.served_farther}; net {net.value:+.2f} (95% "

@@ -135,16 +135,21 @@ def _split_insert(answer: str, text: str, slot: int) -> str:
     return " ".join([*parts[:where], text, *parts[where:]])
 
 
-def _round4(add: Any) -> None:
-    """Whole edit events on round 4's own answers, one category after another."""
-    tag = ":round4"
-    for b in BASES:
+def _own_edits(add: Any, bases: Any, tag: str) -> None:
+    """Each answer's good edits, one-token fixes and typo-only edits (rounds 4 and 5 alike)."""
+    for b in bases:
         for n, ops in enumerate(b.edits):
             add("good_edit", "accept", f"{b.domain}_edit{n}{tag}", b, _apply_once(b.answer, ops))
         for old, new in b.fixes:
             add("small_semantic", "accept", f"{b.domain}_fix{tag}", b, _apply_once(b.answer, [("sub", old, new)]))
         for n, ops in enumerate(b.typos):
             add("typo", "reject", f"{b.domain}_typo{n}{tag}", b, _apply_once(b.answer, ops))
+
+
+def _round4(add: Any) -> None:
+    """Whole edit events on round 4's own answers, one category after another."""
+    tag = ":round4"
+    _own_edits(add, BASES, tag)
     # Unrelated texts joined to about the answer's length (the first six answers twice).
     for n, b in enumerate(BASES + BASES[:6]):
         text, k = "", n
@@ -206,13 +211,7 @@ def _middle(answer: str, text: str, slot: int) -> str:
 def _round5(add: Any) -> None:
     """Whole edit events on round 5's own answers, one category after another."""
     tag = ":round5"
-    for b in BASES_5:
-        for n, ops in enumerate(b.edits):
-            add("good_edit", "accept", f"{b.domain}_edit{n}{tag}", b, _apply_once(b.answer, ops))
-        for old, new in b.fixes:
-            add("small_semantic", "accept", f"{b.domain}_fix{tag}", b, _apply_once(b.answer, [("sub", old, new)]))
-        for n, ops in enumerate(b.typos):
-            add("typo", "reject", f"{b.domain}_typo{n}{tag}", b, _apply_once(b.answer, ops))
+    _own_edits(add, BASES_5, tag)
     # Unrelated texts joined to about the answer's length.
     for n, b in enumerate(BASES_5):
         text, k = "", n

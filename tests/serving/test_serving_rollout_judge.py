@@ -92,18 +92,26 @@ def _reactions(tables: dict[str, Any], version: str, edit_share: float, start: d
     )
 
 
-@pytest.mark.parametrize(("candidate_edits", "expected"), [(0.15, "complete"), (0.75, "stop"), (0.45, "wait")])
-def test_the_judge_completes_or_stops_a_rollout_from_the_tables(
-    tmp_path: Path, candidate_edits: float, expected: str
-) -> None:
+def _rollout(tmp_path: Path, candidate_edits: float) -> tuple[RegistryView, CatalogSettings]:
+    """r1 rolled out to half the users, and 400 reactions to each arm in the rollout's period.
+
+    Users edit the current version's answers 45% of the time, r1's ``candidate_edits``.
+    """
     registry = _registry(tmp_path / "models")
     registry.rollout("r1", 0.5)
     started = registry.read_alias().history[-1].at
     catalog = CatalogSettings(uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=str(tmp_path / "warehouse"))
     tables = ensure_tables(open_catalog(catalog), catalog)
-    # Both arms answer in the rollout's period; users edit the current version's answers 45% of the time.
     _reactions(tables, "base", 0.45, started + timedelta(seconds=1), seed=1)
     _reactions(tables, "r1", candidate_edits, started + timedelta(seconds=1), seed=2)
+    return registry, catalog
+
+
+@pytest.mark.parametrize(("candidate_edits", "expected"), [(0.15, "complete"), (0.75, "stop"), (0.45, "wait")])
+def test_the_judge_completes_or_stops_a_rollout_from_the_tables(
+    tmp_path: Path, candidate_edits: float, expected: str
+) -> None:
+    registry, catalog = _rollout(tmp_path, candidate_edits)
     env = {
         "FLYWHEEL_CATALOG__URI": catalog.uri,
         "FLYWHEEL_CATALOG__WAREHOUSE": catalog.warehouse,
@@ -126,13 +134,7 @@ def test_the_judge_completes_or_stops_a_rollout_from_the_tables(
 
 
 def test_the_servers_impact_refresh_judges_the_rollout_when_asked(tmp_path: Path) -> None:
-    registry = _registry(tmp_path / "models")
-    registry.rollout("r1", 0.5)
-    started = registry.read_alias().history[-1].at
-    catalog = CatalogSettings(uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=str(tmp_path / "warehouse"))
-    tables = ensure_tables(open_catalog(catalog), catalog)
-    _reactions(tables, "base", 0.45, started + timedelta(seconds=1), seed=1)
-    _reactions(tables, "r1", 0.15, started + timedelta(seconds=1), seed=2)
+    registry, catalog = _rollout(tmp_path, candidate_edits=0.15)
 
     # Off (serving.rollout.decide false, the default): the refresh only measures.
     ImpactRefresher(catalog, 0, 8, str(tmp_path / "models")).refresh()
