@@ -58,9 +58,9 @@ from flywheel.benchmarks.curation_quality import (
     run_labelled,
 )
 from flywheel.flows.config import FlowConfig
-from flywheel.operators.learned_safety import DEFAULT_MODEL, LearnedSafety, added_segments, save_model
+from flywheel.operators.learned_safety import DEFAULT_MODEL, LearnedSafety, save_model
 from flywheel.operators.normalize import normalize_text
-from flywheel.operators.toxicity import segments
+from flywheel.operators.toxicity import added_segments, segments
 
 HARMFUL = ("insult", "injection")
 WITH_PROMPT = "--with-prompt" in sys.argv  # also score the prompt's segments (default: the edit's additions)

@@ -3,7 +3,7 @@
 The policy rules are written after each probe round and miss the next round's wordings; this
 classifier (word 1-2 grams and character 2-5 grams, ``benchmarks/learned_safety_eval.py``) was
 measured leave-one-round-out against the rules of the time (README, "Learned safety"). It reads
-only what the user added: the segments of the edit (``toxicity.segments``) absent from the
+only what the user added: the segments of the edit (``toxicity.added_segments``) absent from the
 model's answer. An edit whose highest segment score reaches the threshold is dropped in the
 safety stage with reason ``learned_safety:harmful``. Off by default (``curation.learned_safety``).
 
@@ -20,19 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from flywheel.errors import ToxicityError
-from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
-from flywheel.operators.toxicity import segments
+from flywheel.operators.toxicity import added_segments
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "learned_safety.pkl.gz"
 REASON = "learned_safety:harmful"
 SCORE_KEY = "learned_safety:harmful"
-
-
-def added_segments(chosen: str, rejected: str, max_words: int = 24) -> list[str]:
-    """The segments of ``chosen`` that ``rejected`` does not hold: what the user wrote."""
-    known = {normalize_text(piece) for piece in segments(rejected, max_words)}
-    return [piece for piece in segments(chosen, max_words) if normalize_text(piece) not in known]
 
 
 def save_model(path: Path, model: Any, threshold: float, about: dict[str, Any]) -> None:

@@ -234,8 +234,7 @@ class SegmentedScorer:
         """
         if self.max_words == 0:
             return _with_spelt_out([chosen])
-        known = {normalize_text(piece) for piece in segments(rejected, self.max_words)}
-        new = [piece for piece in segments(chosen, self.max_words) if normalize_text(piece) not in known]
+        new = added_segments(chosen, rejected, self.max_words)
         return _with_spelt_out([chosen] + [piece for piece in new if piece != chosen])
 
     def score_edits(self, chosen: list[str], rejected: list[str]) -> list[dict[str, float]]:
@@ -259,6 +258,12 @@ class SegmentedScorer:
     def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
         """Per text, the highest score of each label over the text and all its segments."""
         return self.score_edits(texts, [""] * len(texts))
+
+
+def added_segments(chosen: str, rejected: str, max_words: int = 24) -> list[str]:
+    """The segments of ``chosen`` that ``rejected`` does not hold: what the user wrote."""
+    known = {normalize_text(piece) for piece in segments(rejected, max_words)}
+    return [piece for piece in segments(chosen, max_words) if normalize_text(piece) not in known]
 
 
 def _with_spelt_out(pieces: list[str]) -> list[str]:

@@ -8,8 +8,9 @@ import pytest
 
 from flywheel.errors import ToxicityError
 from flywheel.operators.config import CurationSettings
-from flywheel.operators.learned_safety import REASON, SCORE_KEY, LearnedSafety, added_segments
+from flywheel.operators.learned_safety import REASON, SCORE_KEY, LearnedSafety
 from flywheel.operators.outcome import Stage
+from flywheel.operators.toxicity import added_segments
 
 # Written for this test, in none of the labelled sets the model was trained on.
 HARMFUL = [
