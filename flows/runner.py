@@ -6,6 +6,8 @@ import contextlib
 import gc
 import logging
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from bytewax.outputs import Sink
 from bytewax.recovery import RecoveryConfig, init_db_dir
-from bytewax.run import cli_main
+from bytewax.testing import cluster_main  # public there; bytewax.run.cli_main calls it too
 from pyiceberg.table import Table
 
 from flywheel import metrics
@@ -76,6 +78,8 @@ class RunSummary:
     commits: list[CommitReport] = field(default_factory=list)
     table_offsets: dict[str, Offsets] = field(default_factory=dict)
     table_snapshots: dict[str, int | None] = field(default_factory=dict)
+    # The signal that stopped the run (SIGINT, SIGTERM); None when it ran to its end.
+    stopped_by: str | None = None
 
     def rows_written(self, table: str | None = None) -> int:
         """Rows committed by this run, for one table or all."""
@@ -242,16 +246,28 @@ def run_flow(
         stats,
     )
     log.info("flow starting", extra={"start_offsets": start_offsets, "stop_at_end": stop_at_end})
+    stopped_by: str | None = None
     try:
-        with quiet_garbage_collector():
-            cli_main(
+        with quiet_garbage_collector(), stop_signals() as received:
+            # Bytewax's cluster entry point even for one worker: its workers run on their own
+            # threads and the main thread only watches for signals, so a stop never lands inside
+            # a step (with one worker on the main thread, Ctrl-C inside ``consume`` was an error
+            # in the source step: a Rust panic and exit 1).
+            cluster_main(
                 flow,
-                workers_per_process=settings.workers_per_process,
-                process_id=process_id,
-                addresses=addresses,
+                addresses,
+                process_id or 0,
                 epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
                 recovery_config=recovery,
+                worker_count_per_proc=settings.workers_per_process,
             )
+    except KeyboardInterrupt:
+        stopped_by = received[0] if received else "SIGINT"
+        log.warning(
+            "flow stopped by a signal: workers left at their next step, the sinks committed what "
+            "closed epochs delivered, and a restart resumes from the last snapshot",
+            extra={"signal": stopped_by},
+        )
     except Exception as exc:
         # Bytewax wraps an error raised in a step in its own runtime errors; one that the flow
         # raised on purpose (a catalog outage past its limit, ...) is reported as its one line.
@@ -273,6 +289,7 @@ def run_flow(
         progress=list(stats.progress),
         start_offsets=start_offsets,
         commits=[report for committer in committers for report in committer.reports],
+        stopped_by=stopped_by,
     )
     for name in tables:
         table = load_table(name)
@@ -280,6 +297,39 @@ def run_flow(
         summary.table_snapshots[name] = snapshot.snapshot_id if snapshot else None
         summary.table_offsets[name] = committed_offsets(table, settings.catalog.branch)
     return summary
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[list[str]]:
+    """SIGTERM stops the flow as SIGINT does; yields the names of the signals received.
+
+    Kubernetes stops a pod with SIGTERM, which by default ends Python at once, without the
+    sinks' last commit. Here it raises :class:`KeyboardInterrupt` in the main thread, where
+    Bytewax's cluster entry point watches for it and stops the workers. Only the main thread can
+    install handlers: elsewhere (a flow run inside a test's thread) nothing changes.
+    """
+    received: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # A signal the caller ignores (a shell's background job ignores SIGINT) stays ignored.
+    previous = {
+        signum: handler
+        for signum in (signal.SIGINT, signal.SIGTERM)
+        if (handler := signal.getsignal(signum)) is not signal.SIG_IGN
+    }
+    for signum in previous:
+        signal.signal(signum, stop)
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def recall_for_start(tables: dict[str, Table], settings: FlowConfig, start_offsets: dict[int, int]) -> Recalled:

@@ -34,6 +34,11 @@ def print_summary(console: Console, summary: RunSummary) -> None:
             str(summary.table_snapshots[name]),
         )
     console.print(table)
+    if summary.stopped_by:
+        console.print(
+            f"[yellow]stopped by {summary.stopped_by}[/yellow]: rows of epochs that had closed are committed; "
+            "a restart resumes from the last recovery snapshot (nothing lost, nothing twice)"
+        )
     console.print("offsets stored in each table's current snapshot summary (last offset per partition):")
     for name in sorted(summary.table_offsets):
         console.print(f"  {name}: {encode_offsets(summary.table_offsets[name])}", soft_wrap=True)
