@@ -148,7 +148,7 @@ def _decide() -> None:
     with one_line_errors():
         registry_url = settings.serving_config().registry_url
         figures = read_impact(settings.catalog, registry_url, settings.serving.impact_planned_reactions)
-        decision = RolloutJudge(RegistryView(registry_url)).review(figures)
+        decision = RolloutJudge(RegistryView(registry_url), settings.serving.rollout).review(figures)
     console.print(f"{decision.action}: {decision.reason}")
 
 

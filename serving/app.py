@@ -148,7 +148,7 @@ def create_app(config: ServingConfig, backend: Backend | None = None) -> FastAPI
         settings.impact_max_versions,
         config.registry_url,
         settings.impact_planned_reactions,
-        RolloutJudge(registry).review if settings.rollout.decide else None,
+        RolloutJudge(registry, settings.rollout).review if settings.rollout.decide else None,
     )
 
     @asynccontextmanager

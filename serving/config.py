@@ -34,6 +34,17 @@ class RolloutSettings(Section):
     # refresh, complete it when the candidate's edit rate is lower at every look's 95% interval, stop
     # it when higher. Off: a rollout runs until an operator ends it.
     decide: bool = False
+    # Two equally good versions never move the interval off 0, so the rule above alone never ends
+    # their rollout. Past either limit, with no difference found, the judge ends it and keeps the
+    # current version (the conservative choice: a candidate not shown better is not promoted).
+    # Reactions per arm in the concurrent comparison (both arms past it): 5,000 is 5x the
+    # interval's planned reactions (impact_planned_reactions), where at a 45% edit rate it is about
+    # +-3 points wide (before widening for users' clustering), so what is left unfound is a change
+    # too small to wait longer for. None: no limit.
+    max_reactions: int | None = Field(default=5000, ge=1)
+    # Days since the rollout began (its first alias change naming the candidate): ends a rollout
+    # too little traffic reaches, with or without a comparison yet. None: no limit.
+    max_age_days: float | None = Field(default=28.0, gt=0)
 
 
 class VllmSettings(Section):

@@ -238,7 +238,14 @@ def concurrent_change(
     ]
     found = parts[0][0] if len(parts) == 1 else combined(parts, against)
     moments = [r.occurred_at for mine, theirs in strata for r in (*mine, *theirs)]
-    return replace(found, design="concurrent", since=min(moments), until=max(moments))
+    return replace(
+        found,
+        design="concurrent",
+        since=min(moments),
+        until=max(moments),
+        reactions=counts[0],
+        against_reactions=counts[1],
+    )
 
 
 def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[Reaction]:

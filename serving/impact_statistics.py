@@ -63,6 +63,10 @@ class Difference:
     # The 95% interval that holds whenever it is read (``anytime``); None where not computed.
     anytime_low: float | None = None
     anytime_high: float | None = None
+    # Reactions compared on each side (this version's, ``against``'s); 0 where not counted. A
+    # concurrent comparison counts them, so a rollout's judge can end one that found nothing.
+    reactions: int = 0
+    against_reactions: int = 0
 
 
 def wilson(count: float, total: float, z: float = Z95) -> tuple[float, float]:

@@ -100,6 +100,7 @@ IMPACT_EDIT_CHANGE_HIGH = Gauge(
 ROLLOUT_DECISIONS = Counter(
     "flywheel_serving_rollout_decisions_total",
     "Rollouts the judge decided from live traffic (serving.rollout.decide), by action: complete (the candidate "
-    "became current), stop (everyone back on the current version).",
+    "became current), stop (everyone back on the current version), no_difference (none found within "
+    "serving.rollout.max_reactions or max_age_days: everyone back on the current version).",
     ["action"],
 )

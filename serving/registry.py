@@ -94,6 +94,17 @@ class Alias(BaseModel):
             currents.pop()
         return currents[-1] if currents else None
 
+    def candidate_since(self) -> datetime | None:
+        """When the running rollout of ``candidate`` began (a share changed since does not restart it)."""
+        if self.candidate is None:
+            return None
+        since = None
+        for change in reversed(self.history):
+            if change.candidate != self.candidate or change.candidate_share <= 0:
+                break
+            since = change.at
+        return since
+
     def applied(self, trigger_id: str) -> bool:
         """Whether a promotion of this trigger was already applied (results can be redelivered)."""
         return any(change.trigger_id == trigger_id for change in self.history)

@@ -10,7 +10,11 @@ every look (``impact_statistics.anytime``) may decide, never the one-look interv
 * the candidate's edit rate is below the current version's at the upper end of that interval:
   **complete** (the candidate becomes current for everyone);
 * above it at the lower end: **stop** (everyone gets the current version again);
-* otherwise, or without a concurrent comparison with the current version: **wait**.
+* otherwise, or without a concurrent comparison with the current version: **wait**;
+* but not forever: past ``rollout.max_reactions`` reactions in each arm, or ``rollout.max_age_days``
+  since the rollout began, a wait becomes **no_difference**: the rollout ends and the current
+  version stays (a candidate not shown better is not promoted). Evidence read at the same look
+  still wins: a limit never overrides a complete or a stop.
 
 The alias is re-read before acting: if anyone changed it meanwhile (an operator, another
 replica's judge) the decision is dropped, and the next refresh judges the alias as it is.
@@ -21,15 +25,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from flywheel.serving import metrics
+from flywheel.serving.config import RolloutSettings
 from flywheel.serving.impact import VersionImpact
 from flywheel.serving.registry import Alias, RegistryView
 
 log = logging.getLogger(__name__)
 
-Action = Literal["complete", "stop", "wait"]
+Action = Literal["complete", "stop", "no_difference", "wait"]
 
 
 @dataclass(frozen=True)
@@ -42,22 +48,31 @@ class RolloutDecision:
     candidate: str | None
 
 
-def decide(alias: Alias, figures: Sequence[VersionImpact]) -> RolloutDecision:
-    """The decision for the alias's rollout, from the impact figures (pure: reads nothing, writes nothing)."""
+def decide(
+    alias: Alias,
+    figures: Sequence[VersionImpact],
+    limits: RolloutSettings | None = None,
+    now: datetime | None = None,
+) -> RolloutDecision:
+    """The decision for the alias's rollout, from the impact figures (pure: reads nothing, writes nothing).
+
+    ``limits``: the rollout's maximum reactions per arm and age (None: none); ``now`` is what the
+    age is read against (None: the age limit is not checked).
+    """
     candidate, current = alias.candidate, alias.current
     if candidate is None or alias.candidate_share <= 0:
         return RolloutDecision("wait", "no rollout: everyone gets the current version", current, None)
+    waited = _waited(alias, now, limits)
     change = next((v.edit_rate_change for v in figures if v.model_version == candidate), None)
     if change is None or change.against != current or change.design != "concurrent":
-        return RolloutDecision(
-            "wait",
+        return _wait_or_end(
             f"no concurrent comparison of {candidate} with {current} yet (too few reactions of identified "
             "users in each arm)",
-            current,
-            candidate,
+            waited,
+            alias,
         )
     if change.anytime_low is None or change.anytime_high is None:
-        return RolloutDecision("wait", "no interval that holds at every look", current, candidate)
+        return _wait_or_end("no interval that holds at every look", waited, alias)
     figure = (
         f"edit rate {change.value * 100:+.1f} points against {current} (any look [{change.anytime_low * 100:+.1f}, "
         f"{change.anytime_high * 100:+.1f}])"
@@ -66,19 +81,47 @@ def decide(alias: Alias, figures: Sequence[VersionImpact]) -> RolloutDecision:
         return RolloutDecision("complete", f"users edit {candidate}'s answers less: {figure}", current, candidate)
     if change.anytime_low > 0:
         return RolloutDecision("stop", f"users edit {candidate}'s answers more: {figure}", current, candidate)
-    return RolloutDecision("wait", f"no difference yet: {figure}", current, candidate)
+    arms = f"{change.reactions:,} reactions to {candidate}, {change.against_reactions:,} to {current}"
+    most = limits.max_reactions if limits is not None else None
+    if most is not None and min(change.reactions, change.against_reactions) >= most:
+        return _no_difference(f"after {arms} (limit {most:,} per arm): {figure}", alias)
+    return _wait_or_end(f"no difference yet: {figure}; {arms}", waited, alias)
+
+
+def _waited(alias: Alias, now: datetime | None, limits: RolloutSettings | None) -> str | None:
+    """How long the rollout ran, in words, when that is past ``limits.max_age_days``; None otherwise."""
+    since = alias.candidate_since()
+    if now is None or limits is None or limits.max_age_days is None or since is None:
+        return None
+    age = now - since
+    if age < timedelta(days=limits.max_age_days):
+        return None
+    return f"after {age / timedelta(days=1):.1f} days (limit {limits.max_age_days:g})"
+
+
+def _wait_or_end(reason: str, waited: str | None, alias: Alias) -> RolloutDecision:
+    """Wait for ``reason``, unless the rollout has run past its age limit (``waited``)."""
+    if waited is None:
+        return RolloutDecision("wait", reason, alias.current, alias.candidate)
+    return _no_difference(f"{waited}: {reason}", alias)
+
+
+def _no_difference(evidence: str, alias: Alias) -> RolloutDecision:
+    reason = f"no difference found {evidence}; keeping {alias.current}"
+    return RolloutDecision("no_difference", reason, alias.current, alias.candidate)
 
 
 class RolloutJudge:
     """Applies :func:`decide` to the registry's alias after each impact refresh."""
 
-    def __init__(self, registry: RegistryView) -> None:
+    def __init__(self, registry: RegistryView, limits: RolloutSettings | None = None) -> None:
         self.registry = registry
+        self.limits = limits if limits is not None else RolloutSettings()
 
     def review(self, figures: Sequence[VersionImpact]) -> RolloutDecision:
         """Decide the current rollout and apply the decision; returns it (``wait`` when it was not applied)."""
         alias = self.registry.read_alias()
-        decision = decide(alias, figures)
+        decision = decide(alias, figures, self.limits, datetime.now(UTC))
         if decision.action == "wait":
             return decision
         now = self.registry.read_alias()
@@ -88,7 +131,7 @@ class RolloutJudge:
         if decision.action == "complete":
             assert decision.candidate is not None  # a complete decision names its candidate
             self.registry.set_current(decision.candidate, note=note)
-        else:
+        else:  # stop, or no difference found: everyone back on the current version
             self.registry.rollout(None, 0.0, note=note)
         metrics.ROLLOUT_DECISIONS.labels(action=decision.action).inc()
         log.info("rollout decided", extra={"action": decision.action, "reason": decision.reason})

@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from flywheel.cli import app
@@ -23,9 +24,10 @@ from flywheel.errors import AliasError
 from flywheel.infra.catalog import ensure_tables, open_catalog
 from flywheel.schemas.registry import ALIAS_FILE
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES, contracts
+from flywheel.serving.config import RolloutSettings
 from flywheel.serving.impact import ImpactRefresher, VersionImpact
 from flywheel.serving.impact_statistics import Difference
-from flywheel.serving.registry import Alias, RegistryView
+from flywheel.serving.registry import Alias, AliasChange, RegistryView
 from flywheel.serving.rollout_judge import RolloutJudge, decide
 from tests.support.synthetic import append_rows, pair_rows, positive_rows
 
@@ -36,8 +38,10 @@ def _figures(change: Difference | None, version: str = "r1") -> list[VersionImpa
     return [VersionImpact(version, 100.0, {}, T0, change)]
 
 
-def _change(low: float, high: float, design: str = "concurrent", against: str = "base") -> Difference:
-    return Difference(against, (low + high) / 2, low / 2, high / 2, design, T0, None, low, high)
+def _change(
+    low: float, high: float, design: str = "concurrent", against: str = "base", reactions: int = 100
+) -> Difference:
+    return Difference(against, (low + high) / 2, low / 2, high / 2, design, T0, None, low, high, reactions, reactions)
 
 
 ROLLOUT = Alias(current="base", candidate="r1", candidate_share=0.5)
@@ -58,6 +62,45 @@ ROLLOUT = Alias(current="base", candidate="r1", candidate_share=0.5)
 def test_only_the_any_look_interval_of_the_arms_decides(alias: Alias, change: Difference | None, action: str) -> None:
     decision = decide(alias, _figures(change))
     assert decision.action == action, decision.reason
+
+
+LIMITS = RolloutSettings(max_reactions=1000, max_age_days=14)
+# A rollout begun at T0, its share raised a week later: its age counts from T0.
+BEGUN = Alias(
+    current="base",
+    candidate="r1",
+    candidate_share=0.5,
+    history=[
+        AliasChange(action="rollout", current="base", candidate="r1", candidate_share=0.1, at=T0),
+        AliasChange(action="rollout", current="base", candidate="r1", candidate_share=0.5, at=T0 + timedelta(days=7)),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "days", "action"),
+    [
+        (_change(-0.03, 0.03, reactions=999), 13.9, "wait"),  # under both limits
+        (_change(-0.03, 0.03, reactions=1000), 1, "no_difference"),  # both arms reached max_reactions
+        (_change(-0.05, -0.01, reactions=5000), 30, "complete"),  # evidence read at the same look wins
+        (_change(0.01, 0.05, reactions=5000), 30, "stop"),
+        (_change(-0.03, 0.03, reactions=10), 14, "no_difference"),  # max_age_days since the first rollout change
+        (None, 14, "no_difference"),  # no comparison at all after max_age_days: too little traffic
+        (None, 13.9, "wait"),
+    ],
+)
+def test_a_rollout_that_finds_no_difference_ends_keeping_the_current_version(
+    change: Difference | None, days: float, action: str
+) -> None:
+    decision = decide(BEGUN, _figures(change), LIMITS, T0 + timedelta(days=days))
+    assert decision.action == action, decision.reason
+    if action == "no_difference":
+        assert decision.reason.startswith("no difference found after ") and decision.reason.endswith("keeping base")
+    # Without limits (or without a clock for the age), the same figures only wait.
+    unlimited = RolloutSettings(max_reactions=None, max_age_days=None)
+    assert decide(BEGUN, _figures(change), unlimited, T0 + timedelta(days=days)).action == action.replace(
+        "no_difference", "wait"
+    )
 
 
 def _registry(root: Path) -> RegistryView:
@@ -107,17 +150,21 @@ def _rollout(tmp_path: Path, candidate_edits: float) -> tuple[RegistryView, Cata
     return registry, catalog
 
 
-@pytest.mark.parametrize(("candidate_edits", "expected"), [(0.15, "complete"), (0.75, "stop"), (0.45, "wait")])
-def test_the_judge_completes_or_stops_a_rollout_from_the_tables(
-    tmp_path: Path, candidate_edits: float, expected: str
-) -> None:
-    registry, catalog = _rollout(tmp_path, candidate_edits)
-    env = {
+def _env(tmp_path: Path, catalog: CatalogSettings) -> dict[str, str]:
+    return {
         "FLYWHEEL_CATALOG__URI": catalog.uri,
         "FLYWHEEL_CATALOG__WAREHOUSE": catalog.warehouse,
         "FLYWHEEL_TRAINER__REGISTRY_URL": str(tmp_path / "models"),
         "FLYWHEEL_STATE_DIR": str(tmp_path),
     }
+
+
+@pytest.mark.parametrize(("candidate_edits", "expected"), [(0.15, "complete"), (0.75, "stop"), (0.45, "wait")])
+def test_the_judge_completes_or_stops_a_rollout_from_the_tables(
+    tmp_path: Path, candidate_edits: float, expected: str
+) -> None:
+    registry, catalog = _rollout(tmp_path, candidate_edits)
+    env = _env(tmp_path, catalog)
 
     result = CliRunner().invoke(app, ["model", "rollout", "--decide"], env=env)
 
@@ -151,3 +198,21 @@ def test_the_servers_impact_refresh_judges_the_rollout_when_asked(tmp_path: Path
     ImpactRefresher(catalog, 0, 8, str(tmp_path / "models"), judge=RolloutJudge(registry).review).refresh()
     alias = registry.read_alias()
     assert (alias.current, alias.candidate) == ("r1", None)
+
+
+def test_an_equal_rollout_past_max_reactions_ends_keeping_the_current_version(tmp_path: Path) -> None:
+    registry, catalog = _rollout(tmp_path, candidate_edits=0.45)  # the arms edit alike
+    env = {**_env(tmp_path, catalog), "FLYWHEEL_SERVING__ROLLOUT__MAX_REACTIONS": "400"}
+    before = REGISTRY.get_sample_value("flywheel_serving_rollout_decisions_total", {"action": "no_difference"}) or 0
+
+    result = CliRunner().invoke(app, ["model", "rollout", "--decide"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "no_difference: no difference found after 400 reactions to r1, 400 to base" in result.output
+    alias = registry.read_alias()
+    assert (alias.current, alias.candidate, alias.history[-1].action) == ("base", None, "rollout_off")
+    note = alias.history[-1].note
+    assert note.startswith("rollout judged: no difference found after 400 reactions") and "any look" in note
+    assert note.endswith("keeping base")
+    after = REGISTRY.get_sample_value("flywheel_serving_rollout_decisions_total", {"action": "no_difference"})
+    assert after == before + 1
