@@ -86,10 +86,10 @@ def stack_up(
     settings = _settings()
     broker = start_broker(port=port or None)
     settings = revised(settings, kafka={"bootstrap_servers": broker.bootstrap_servers})
-    created = ensure_topics(settings.kafka, settings.topics)
+    setup = ensure_topics(settings.kafka, settings.topics)
     ensure_tables(open_catalog(settings.catalog), settings.catalog)
     console.print(
-        f"broker on [bold]{broker.bootstrap_servers}[/bold]; topics created: {created or 'none (all existed)'}"
+        f"broker on [bold]{broker.bootstrap_servers}[/bold]; topics created: {setup.created or 'none (all existed)'}"
     )
     console.print(f"catalog {settings.catalog.shown_uri}, warehouse {settings.catalog.warehouse}. Ctrl-C stops.")
     stop = threading.Event()
@@ -112,8 +112,10 @@ def stack_topics() -> None:
     from flywheel.infra.broker import ensure_topics
 
     settings = _settings()
-    created = ensure_topics(settings.kafka, settings.topics)
-    console.print(f"topics ready; created now: {created or 'none'}")
+    setup = ensure_topics(settings.kafka, settings.topics)
+    console.print(f"topics ready; created now: {setup.created or 'none'}")
+    for mismatch in setup.retention_differs:
+        console.print(f"[yellow]warning:[/yellow] {mismatch}", highlight=False, soft_wrap=True)
 
 
 @stack_app.command("tables")

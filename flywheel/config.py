@@ -67,6 +67,29 @@ class KafkaSettings(Section):
         return {"bootstrap.servers": self.bootstrap_servers, **self.client_config, **overrides}
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
+class TopicRetention(Section):
+    """``retention.ms`` of each topic, set when the flywheel creates it; None leaves the broker's default.
+
+    An existing topic is never altered: one whose retention differs is reported (``ensure_topics``).
+    -1 keeps messages forever.
+    """
+
+    # Raw events, PII included; how far back a replay from offsets can reach. The broker's default
+    # (Kafka: 7 days) unless an operator sizes it for replays.
+    interactions: int | None = Field(default=None, ge=-1)
+    # Raw bytes, untouched: the PII the flow would have scrubbed, in events it could not read.
+    # Long enough to notice the DLQ alert and replay or inspect the messages over a holiday;
+    # short enough that undecodable personal data does not outlive the scrubbed tables.
+    dlq: int | None = Field(default=7 * DAY_MS, ge=-1)
+    # Scrubbed events the review queue reads into its own store as they arrive.
+    review: int | None = Field(default=None, ge=-1)
+    training_triggers: int | None = Field(default=None, ge=-1)
+    training_results: int | None = Field(default=None, ge=-1)
+
+
 class TopicSettings(Section):
     """Topic names and how they are created."""
 
@@ -77,10 +100,22 @@ class TopicSettings(Section):
     training_results: str = "flywheel.training.results.v1"
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    retention_ms: TopicRetention = Field(default_factory=TopicRetention)
 
     def all(self) -> list[str]:
         """Every topic the flywheel reads or writes."""
         return [self.interactions, self.dlq, self.review, self.training_triggers, self.training_results]
+
+    def retention_of(self) -> dict[str, int | None]:
+        """Each topic's wanted ``retention.ms`` by topic name (None: the broker's default)."""
+        wanted = self.retention_ms
+        return {
+            self.interactions: wanted.interactions,
+            self.dlq: wanted.dlq,
+            self.review: wanted.review,
+            self.training_triggers: wanted.training_triggers,
+            self.training_results: wanted.training_results,
+        }
 
 
 class CatalogSettings(Section):

@@ -2,6 +2,11 @@
 
 Used by ``flywheel stack up``, ``make run`` and the test fixtures alike. Production points
 ``FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS`` at a real cluster and only :func:`ensure_topics` runs.
+
+Topics are created with their ``retention.ms`` from ``topics.retention_ms`` (the DLQ's 7 days by
+default). A topic that exists is never altered, since its retention may be an operator's
+choice on that cluster: where it differs from the settings it is reported (a warning, and a line
+from ``flywheel stack topics``), and changing it is left to whoever owns the cluster.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from flywheel.config import KafkaSettings, TopicSettings
 from flywheel.errors import BrokerError
@@ -119,13 +124,46 @@ def wait_until_ready(
     raise BrokerError(f"broker at {bootstrap_servers} did not answer within {timeout_s}s: {last_error}")
 
 
-def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> list[str]:
-    """Create the flywheel's topics if missing (idempotent); returns the names created now."""
+RETENTION = "retention.ms"
+
+
+@dataclass(frozen=True)
+class RetentionMismatch:
+    """An existing topic whose ``retention.ms`` is not the one in the settings (left as it is)."""
+
+    topic: str
+    actual: str | None  # None: the topic sets none, so the broker's default applies
+    wanted: int
+
+    def __str__(self) -> str:
+        actual = "the broker's default" if self.actual is None else self.actual
+        return (
+            f"topic {self.topic}: {RETENTION} is {actual} on the broker, {self.wanted} in the settings "
+            "(topics.retention_ms); left as it is"
+        )
+
+
+@dataclass(frozen=True)
+class TopicSetup:
+    """What :func:`ensure_topics` did: the topics it created, and the existing ones whose retention differs."""
+
+    created: list[str]
+    retention_differs: list[RetentionMismatch]
+
+
+def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float = 30.0) -> TopicSetup:
+    """Create the flywheel's missing topics with their retention (idempotent); report differing ones."""
     check_broker_reachable(kafka)
     admin = admin_client(kafka)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
+    retention = topics.retention_of()
     wanted = [
-        NewTopic(name, num_partitions=topics.partitions, replication_factor=topics.replication_factor)
+        NewTopic(
+            name,
+            num_partitions=topics.partitions,
+            replication_factor=topics.replication_factor,
+            config={} if retention[name] is None else {RETENTION: str(retention[name])},
+        )
         for name in topics.all()
         if name not in existing
     ]
@@ -139,7 +177,29 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float 
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                     raise
     _wait_for_topics(admin, topics.all(), timeout_s)
-    return created
+    checked = {name: ms for name, ms in retention.items() if name in existing and ms is not None}
+    differs = _retention_differs(admin, checked, timeout_s)
+    for mismatch in differs:
+        log.warning(
+            "topic retention differs from the settings; left as it is",
+            extra={"topic": mismatch.topic, "retention_ms": mismatch.actual, "wanted_retention_ms": mismatch.wanted},
+        )
+    return TopicSetup(created, differs)
+
+
+def _retention_differs(admin: AdminClient, wanted: dict[str, int], timeout_s: float) -> list[RetentionMismatch]:
+    """The topics of ``wanted`` whose ``retention.ms`` on the broker is another (or unset)."""
+    if not wanted:
+        return []
+    found = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in wanted])
+    differs = []
+    for resource, future in found.items():
+        entry = future.result(timeout=timeout_s).get(RETENTION)
+        # A broker reports its default for a topic that sets none (Kafka); Tansu reports nothing.
+        actual = None if entry is None else entry.value
+        if actual != str(wanted[resource.name]):
+            differs.append(RetentionMismatch(resource.name, actual, wanted[resource.name]))
+    return sorted(differs, key=lambda mismatch: mismatch.topic)
 
 
 def _wait_for_topics(admin: AdminClient, names: list[str], timeout_s: float) -> None:
