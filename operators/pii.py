@@ -343,6 +343,11 @@ DETECTOR_NAMES: tuple[str, ...] = tuple(dict.fromkeys(d.name for d in DETECTORS)
 MASKS: tuple[str, ...] = tuple(dict.fromkeys(d.mask for d in DETECTORS if isinstance(d, (Detector, SpanDetector))))
 
 
+def placeholders(text: str, allowed: str = "") -> list[str]:
+    """The masks ``text`` holds that ``allowed`` does not (a prompt asking for "[EMAIL]" allows it)."""
+    return [mask for mask in MASKS if mask in text and mask not in allowed]
+
+
 def prefilter_expressions(detector: Scrubber) -> list[str]:
     """Regex sources one of which every match of ``detector`` matches (empty: none known).
 

@@ -44,7 +44,7 @@ from flywheel.errors import PolicyError
 from flywheel.operators.mentions import blank_mentions
 from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
-from flywheel.operators.pii import DETECTOR_NAMES, MASKS, scan, scan_all
+from flywheel.operators.pii import DETECTOR_NAMES, placeholders, scan, scan_all
 from flywheel.operators.policy_file import PolicyFile, TextRuleSpec
 from flywheel.operators.proximity import (
     Group,
@@ -345,7 +345,7 @@ class PolicyEngine:
             # A placeholder already in the chosen text (a reviewer who corrected the scrubbed answer
             # they were shown) teaches the model to print it just the same; one the prompt asks
             # for ("a template with [EMAIL] in it") does not.
-            shown = [mask for mask in MASKS if mask in chosen and mask not in prompt]
+            shown = placeholders(chosen, prompt)
             if shown:
                 findings["pii_in_chosen:placeholder"] = float(len(shown))
                 held = ", ".join(shown)

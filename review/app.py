@@ -49,6 +49,7 @@ from flywheel.review.logins import LoginThrottle
 from flywheel.review.metrics import ACTIONS, LOGINS_REFUSED, refresh_queue_gauges
 from flywheel.review.passwords import dummy_hash, parse_password_hash
 from flywheel.review.store import DONE, OPEN, QueueFilter, ReviewStore
+from flywheel.review.stored import StoredItem
 from flywheel.schemas.review import REVIEW_METADATA_KEY
 
 CSRF_FIELD = "csrf_token"
@@ -251,16 +252,17 @@ def create_app(
             now=time.time(),
         )
 
-    @app.get("/items/{item_id}", response_class=HTMLResponse)
-    async def item_page(request: Request, item_id: str) -> Response:
-        reviewer = await logged_in(request)
-        stored = await run_in_threadpool(store.get, item_id)
-        if stored is None:
-            return page(request, "error.html", 404, error=f"No review item {item_id}.")
+    def item_view(
+        request: Request, stored: StoredItem, reviewer: str, draft: str | None = None, **context: Any
+    ) -> Response:
+        """The item page; ``draft``: the answer in the editor (the item's own text when None)."""
         now = time.time()
+        draft = stored.item.draft if draft is None else draft
         return page(
             request,
             "item.html",
+            draft=draft,
+            masked=stored.item.masked_in(draft),
             stored=stored,
             item=stored.item,
             mine=stored.status == OPEN and stored.claim_active(now) and stored.claimed_by == reviewer,
@@ -271,7 +273,16 @@ def create_app(
             now=now,
             review_event_id=review_event_id(stored.item),
             sent=sent_decision(stored.sent_event),
+            **context,
         )
+
+    @app.get("/items/{item_id}", response_class=HTMLResponse)
+    async def item_page(request: Request, item_id: str) -> Response:
+        reviewer = await logged_in(request)
+        stored = await run_in_threadpool(store.get, item_id)
+        if stored is None:
+            return page(request, "error.html", 404, error=f"No review item {item_id}.")
+        return item_view(request, stored, reviewer)
 
     @app.post("/items/{item_id}/claim")
     async def claim(request: Request, item_id: str, csrf_token: Annotated[str, Form()] = "") -> Response:
@@ -300,6 +311,7 @@ def create_app(
         csrf_token: Annotated[str, Form()] = "",
         answer: Annotated[str, Form()] = "",
         note: Annotated[str, Form()] = "",
+        keep_placeholders: Annotated[bool, Form()] = False,
     ) -> Response:
         reviewer = await logged_in(request)
         _check_csrf(request, csrf_token)
@@ -314,6 +326,11 @@ def create_app(
                 return page(request, "error.html", 422, error=f"Unknown action {action!r}.")
         try:
             body = event_to_send(stored.item, stored.sent_event, decision)
+            kept = stored.item.masked_in(answer) if decision and decision.action == Action.CORRECT else []
+            if kept and not keep_placeholders:
+                # Refused before anything is held or posted, the typed answer kept in the editor.
+                error = f"Not sent: the answer still holds {', '.join(kept)}. Rewrite it, or confirm below."
+                return item_view(request, stored, reviewer, answer, status_code=422, error=error)
             # The item moves to "answering" first (one winner), its claim renewed for a whole TTL:
             # nobody else can take it, and a second answer sent at the same time is refused here,
             # before anything is posted, as is a different answer after an unconfirmed post. It is

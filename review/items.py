@@ -18,6 +18,7 @@ import orjson
 
 from flywheel.config import ValidationSettings
 from flywheel.operators.decode import decode_event, scrubbed_limits
+from flywheel.operators.pii import placeholders
 from flywheel.schemas.conversation import CONVERSATION_KEY
 from flywheel.schemas.events import InteractionEvent, Rejection, Signal
 from flywheel.schemas.review import DETAIL_HEADER, REASON_HEADER, SOURCE_HEADER
@@ -74,6 +75,20 @@ class ReviewItem:
             if isinstance(value, list) and all(isinstance(turn, dict) for turn in value):
                 return [{"role": str(t.get("role", "?")), "content": str(t.get("content", ""))} for t in value]
         return []
+
+    @property
+    def draft(self) -> str:
+        """What the reviewer's answer starts from: the user's edit, else the model's answer."""
+        return self.user_edit or self.response
+
+    def masked_in(self, answer: str) -> list[str]:
+        """The placeholders of scrubbed PII (``[EMAIL]``, ...) in ``answer`` that the prompt does not hold.
+
+        The item was scrubbed before it was queued, so its texts can hold them. The flow's policy
+        drops a pair whose chosen keeps one (``pii_in_chosen:placeholder``, ``operators/policy.py``:
+        the same rule), or, where the policy keeps them, trains the model to print them.
+        """
+        return placeholders(answer, self.prompt)
 
     @property
     def other_metadata(self) -> dict[str, Any]:

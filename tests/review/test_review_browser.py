@@ -1,6 +1,7 @@
 """The review app in a real browser (headless Chromium via Selenium): log in, filter, claim,
 correct, and the correction lands in ``dpo_pairs`` with reviewer lineage through the real flow;
-a hostile prompt is shown as text and runs no script.
+a hostile prompt is shown as text and runs no script; a scrubbed answer is marked, and its
+placeholders are sent only when confirmed (then the flow drops the correction, as warned).
 
 Set ``REVIEW_SCREENSHOT=docs/review-queue.png`` to save the queue page (the README's picture).
 """
@@ -17,7 +18,7 @@ import pytest
 from flywheel.flows.runner import run_until_drained
 from flywheel.review.store import QueueFilter, ReviewStore
 from flywheel.schemas.events import Signal
-from flywheel.schemas.tables import DPO_PAIRS
+from flywheel.schemas.tables import DPO_PAIRS, REJECTIONS
 from flywheel.settings import Settings
 from tests.conftest import wait_for
 from tests.support.browser import chromium, missing_browser, serving
@@ -177,3 +178,41 @@ def test_a_hostile_prompt_is_shown_as_text_and_runs_no_script(
     assert browser.find_element(By.ID, "item-comment").text == HOSTILE
     assert browser.find_elements(By.CSS_SELECTOR, "main script, main img") == []
     assert browser.execute_script("return typeof window.__xss") == "undefined"
+
+
+def test_placeholders_kept_from_a_scrubbed_answer_are_sent_only_when_confirmed(
+    review_settings: Settings, store: ReviewStore, review_url: str, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    produce(review_settings, [event("pii", Signal.THUMBS_DOWN, response=ANSWER + " Stuck? Mail jane.doe@corp.io.")])
+    run_until_drained(review_settings.flow_config())
+    intake(review_settings, store)
+    browser.get(review_url + "/login")
+    log_in(browser, review_url, password_of("alice"))
+    click_and_load(browser, rows(browser)["pii"].find_element(By.CSS_SELECTOR, "button.claim"))
+    scrubbed = ANSWER + " Stuck? Mail [EMAIL]."  # what the flow queued: the address masked
+    assert browser.find_element(By.ID, "item-response").text == scrubbed
+    assert browser.find_element(By.ID, "answer").get_attribute("value") == scrubbed
+    warning = browser.find_element(By.ID, "masked-warning")
+    assert "This text contains masked values: [EMAIL]." in warning.text and warning.is_displayed()
+
+    # Corrected but the placeholder kept: refused, nothing posted, the typed text still in the editor.
+    answer = browser.find_element(By.ID, "answer")
+    answer.clear()
+    answer.send_keys(BETTER + " Stuck? Mail [EMAIL].")
+    click_and_load(browser, browser.find_element(By.ID, "submit-correction"))
+    assert "Not sent: the answer still holds [EMAIL]." in browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "answer").get_attribute("value") == BETTER + " Stuck? Mail [EMAIL]."
+    assert browser.find_element(By.ID, "item-status").text == "claimed by you"
+    # Confirmed: sent as written, and the flow drops it as the warning says (default policy).
+    browser.find_element(By.ID, "keep-placeholders").click()
+    click_and_load(browser, browser.find_element(By.ID, "submit-correction"))
+    assert "Sent: correct" in browser.find_element(By.ID, "flash").text
+    run_until_drained(review_settings.flow_config())
+    rejected = wait_for(
+        lambda: [r for r in read_table(review_settings, REJECTIONS).to_pylist() if r["event_id"].startswith("review-")],
+        what="the reviewer's dropped correction",
+    )
+    assert [r["reason"] for r in rejected] == ["pii_in_chosen:placeholder"]
+    assert [p for p in read_table(review_settings, DPO_PAIRS).to_pylist() if p["source"] == "reviewer"] == []
