@@ -1,6 +1,6 @@
 """Who is calling: API keys, optional HMAC-SHA256 webhook signatures, rate limits.
 
-Pure Python (no FastAPI), so the rules are unit-testable; :mod:`gateway.app` maps the
+Pure Python (no FastAPI), so the rules are unit-testable; :mod:`gateway.failures` maps the
 exceptions onto 401, 429 and 503. A signature is accepted once (:mod:`gateway.replay`);
 its timestamp must be plain unix seconds (no ``nan``, ``inf`` or exponent, which
 ``float()`` would accept and which never expire). Token buckets limit requests per key
