@@ -10,15 +10,18 @@ client may retry the same bytes.
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from flywheel.gateway.config import GatewayConfig
 from flywheel.gateway.failures import Failure, documented_errors
 from flywheel.gateway.guard import Guard, guarded_router
-from flywheel.gateway.ids import ids_for_request
+from flywheel.gateway.ids import IDEMPOTENCY_KEY_MAX, RequestIds, idempotency_key_error
 from flywheel.gateway.metrics import EVENTS_PRODUCED
 from flywheel.gateway.models import Accepted, EventBatch, EventsBody, FeedbackIn, TelemetryIn
 from flywheel.gateway.normalise import (
@@ -35,6 +38,17 @@ from flywheel.gateway.normalise import (
 from flywheel.gateway.publisher import BrokerUnavailable, EventPublisher, MessageTooLarge
 from flywheel.schemas.events import InteractionEvent, Signal
 from flywheel.schemas.review import REVIEW_EVENT_ID_PREFIX
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=IDEMPOTENCY_KEY_MAX,
+        description="Makes a retry safe: the events without an event_id get ids derived from this key, their "
+        "position in the body and their fields (occurred_at aside), so a retried request lands once after the "
+        "flow's dedup. Use a new key for each new request.",
+    ),
+]
 
 
 def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Guard) -> APIRouter:
@@ -62,7 +76,8 @@ def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Gua
         except BrokerUnavailable as exc:
             await guard.refund(request)
             # Not always "nothing written": a delivery that timed out may still land. Either way the
-            # same event_ids make a retry safe (a signed resend derives the same ones: gateway/ids.py).
+            # same event_ids make a retry safe (a resend with the same Idempotency-Key or signature, or of
+            # events stamped with the client's occurred_at, derives the same ones: gateway/ids.py).
             raise Failure(503, f"broker unavailable: {exc}; retry with these event_ids", ids) from exc
         EVENTS_PRODUCED.labels(route).inc(len(ids))
         return Accepted(event_ids=ids)
@@ -74,7 +89,7 @@ def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Gua
         responses=write_responses,
         summary="Ingest one canonical event, or a batch {events: [...]} all-or-nothing",
     )
-    async def post_events(body: EventsBody, request: Request) -> Accepted:
+    async def post_events(body: EventsBody, request: Request, idempotency_key: IdempotencyKey = None) -> Accepted:
         received_at = datetime.now(UTC)
         if isinstance(body, EventBatch):
             if len(body.events) > gateway.batch_max_events:
@@ -87,10 +102,13 @@ def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Gua
                         }
                     ]
                 )
-            new_id = _ids(request)
-            events = [from_event(item, received_at, new_id) for item in body.events]
+            ids = _ids(request, idempotency_key)
+            events = [
+                from_event(item, received_at, _new_id(ids, index, item)) for index, item in enumerate(body.events)
+            ]
             return await produce("/v1/events", events, batch=True, request=request)
-        return await produce("/v1/events", [from_event(body, received_at, _ids(request))], batch=False, request=request)
+        event = from_event(body, received_at, _new_id(_ids(request, idempotency_key), 0, body))
+        return await produce("/v1/events", [event], batch=False, request=request)
 
     @router.post(
         "/v1/feedback",
@@ -99,8 +117,8 @@ def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Gua
         responses=write_responses,
         summary="Ingest the seed's FeedbackSignal",
     )
-    async def post_feedback(body: FeedbackIn, request: Request) -> Accepted:
-        event = from_feedback(body, datetime.now(UTC), _ids(request))
+    async def post_feedback(body: FeedbackIn, request: Request, idempotency_key: IdempotencyKey = None) -> Accepted:
+        event = from_feedback(body, datetime.now(UTC), _new_id(_ids(request, idempotency_key), 0, body))
         return await produce("/v1/feedback", [event], batch=False, request=request, sent_as=FEEDBACK_NAMES)
 
     @router.post(
@@ -110,16 +128,27 @@ def ingest_router(settings: GatewayConfig, publisher: EventPublisher, guard: Gua
         responses=write_responses,
         summary="Ingest the seed's {prompt, original_llm_output, final_user_edit} edit telemetry",
     )
-    async def post_telemetry(body: TelemetryIn, request: Request) -> Accepted:
-        event = from_telemetry(body, datetime.now(UTC), _ids(request))
+    async def post_telemetry(body: TelemetryIn, request: Request, idempotency_key: IdempotencyKey = None) -> Accepted:
+        event = from_telemetry(body, datetime.now(UTC), _new_id(_ids(request, idempotency_key), 0, body))
         return await produce("/v1/telemetry", [event], batch=False, request=request, sent_as=TELEMETRY_NAMES)
 
     return router
 
 
-def _ids(request: Request) -> Callable[[], str]:
-    """Ids for the request's events that lack one: derived from its signature when it is signed."""
-    return ids_for_request(getattr(request.state, "replay_token", None))
+def _ids(request: Request, idempotency_key: str | None) -> RequestIds:
+    """Ids for the request's events that lack one (``gateway/ids.py``); 422 for a malformed key."""
+    if idempotency_key is not None:
+        error = idempotency_key_error(idempotency_key)
+        if error is not None:
+            loc = ["header", "Idempotency-Key"]
+            raise RequestValidationError([{"loc": loc, "msg": error, "type": "value_error"}])
+    return RequestIds(request.state.key_id, idempotency_key, getattr(request.state, "replay_token", None))
+
+
+def _new_id(ids: RequestIds, position: int, sent: BaseModel) -> Callable[[], str]:
+    """The id maker of the event at ``position``, called only when the client gave it no event_id."""
+    fields = {name: getattr(sent, name) for name in type(sent).model_fields if name != "event_id"}
+    return partial(ids.new_id, position, fields)
 
 
 def _check_review_signals(events: list[InteractionEvent], key_id: str, allowed: tuple[str, ...]) -> None:

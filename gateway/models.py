@@ -53,6 +53,12 @@ METADATA_DESCRIPTION = (
 )
 
 
+EVENT_ID_DESCRIPTION = (
+    "Idempotency key. When absent: derived from the Idempotency-Key header, else from the event's fields when "
+    "the client gives occurred_at, else from the request's signature, else a new UUIDv7."
+)
+
+
 class _Input(BaseModel):
     """Unknown fields ignored like the flow's decoder; numbers are strict (no "5" for 5)."""
 
@@ -62,7 +68,7 @@ class _Input(BaseModel):
 class EventIn(_Input):
     """The canonical interaction event; ``event_id`` and ``occurred_at`` are filled when absent."""
 
-    event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
+    event_id: NonEmpty | None = Field(default=None, description=EVENT_ID_DESCRIPTION)
     signal: Signal
     occurred_at: DateTime | None = Field(default=None, description="Event time; receipt time when absent.")
     thread_id: NonEmpty
@@ -101,7 +107,7 @@ EventsBody = Annotated[
 class _Lineage(_Input):
     """Optional canonical fields the seed shapes lack; defaults are documented per field."""
 
-    event_id: NonEmpty | None = Field(default=None, description="Idempotency key; a UUIDv7 when absent.")
+    event_id: NonEmpty | None = Field(default=None, description=EVENT_ID_DESCRIPTION)
     occurred_at: DateTime | None = Field(default=None, description="Event time; receipt time when absent.")
     user_id: NonEmpty | None = Field(
         default=None, description="Pseudonymous user id; else metadata.user_id; else `anonymous`."

@@ -177,9 +177,11 @@ def test_a_resent_signed_request_without_event_ids_gets_the_same_ids(tmp_path: P
     # The broker's answer is unclear (a delivery may still land): the retry must not mint new ids,
     # or the flow's dedup could not tell the two copies apart. A signed resend derives the same
     # ones from the signature; an unsigned request's 503 names its ids for the client to send back.
+    # No occurred_at and no Idempotency-Key: those would derive the ids first (test_gateway_idempotency.py).
     gateway = {"api_keys": {"webhook": WEBHOOK_KEY, "plain": KEY}, "hmac_secrets": {"webhook": WEBHOOK_SECRET}}
     settings = make_settings(f"127.0.0.1:{free_port()}", tmp_path, gateway={**gateway, "produce_timeout_s": 1.0})
-    body = json.dumps({"events": [{k: v for k, v in event().items() if k != "event_id"}] * 2}).encode()
+    unstamped = {k: v for k, v in event().items() if k not in ("event_id", "occurred_at")}
+    body = json.dumps({"events": [unstamped] * 2}).encode()
     headers = signed_headers(WEBHOOK_KEY, WEBHOOK_SECRET, body)
     with TestClient(app_for(settings), client=OWNER) as client:
         first, retried = (client.post("/v1/events", content=body, headers=headers) for _ in range(2))

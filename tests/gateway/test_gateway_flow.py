@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from flywheel.flows.runner import run_until_drained
 from flywheel.gateway.app import create_app
 from flywheel.infra.broker import LocalBroker, ensure_topics
-from flywheel.schemas.tables import DPO_PAIRS
+from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS
 from flywheel.settings import Settings
 from tests.conftest import make_settings
 from tests.support.flow_helpers import read_table
@@ -102,6 +102,27 @@ def test_client_retry_with_the_same_event_id_yields_one_pair(client: TestClient,
     run_until_drained(flow_settings.flow_config())
     pairs = read_table(flow_settings, DPO_PAIRS).to_pylist()
     assert [pair["event_id"] for pair in pairs] == ["gw-edit-7"]
+
+
+def test_a_retried_feedback_with_an_idempotency_key_lands_once(client: TestClient, flow_settings: Settings) -> None:
+    thumbs_down = {
+        "request_id": "req-retried",
+        "signal_type": "thumbs_down",
+        "user_query": "How do I revoke a leaked token?",
+        "ai_response": "Click revoke.",
+        "user_id": "user-r",
+    }
+    keyed = {**AUTH, "Idempotency-Key": "thumbs-req-retried"}
+    first = client.post("/v1/feedback", json=thumbs_down, headers=keyed)
+    retry = client.post("/v1/feedback", json=thumbs_down, headers=keyed)  # the client timed out and sent it again
+    unkeyed = [post(client, "/v1/feedback", {**thumbs_down, "request_id": "req-twice"}) for _ in range(2)]
+    assert first.status_code == retry.status_code == 202
+    assert first.json()["event_ids"] == retry.json()["event_ids"]
+    run_until_drained(flow_settings.flow_config())
+    rows = read_table(flow_settings, FEEDBACK_SIGNALS).to_pylist()
+    by_request = sorted(row["request_id"] for row in rows)
+    # Without a key two identical posts are two clicks: the contrast shows the key is what joins them.
+    assert by_request == ["req-retried", "req-twice", "req-twice"], unkeyed
 
 
 def test_training_candidates_are_filtered_and_paginated(client: TestClient, flow_settings: Settings) -> None:
