@@ -31,12 +31,18 @@ def impact_table(figures: list[VersionImpact]) -> RichTable:
         change = version.edit_rate_change
         table.add_row(
             version.model_version,
-            f"{version.interactions:.0f}",
+            _interactions(version),
             str(rates["edit"].users),
             *(_rate(rates[signal]) for signal in ("edit", "thumbs_up", "thumbs_down", "regenerate")),
             _change(change) if change else "-",
         )
     return table
+
+
+def _interactions(version: VersionImpact) -> str:
+    # Reactions whose event said no version, put on this one by their answer's request_id: said, not hidden.
+    total = f"{version.interactions:.0f}"
+    return f"{total} ({version.attributed:.0f} by request_id)" if version.attributed else total
 
 
 def _change(change: Difference) -> str:

@@ -37,8 +37,9 @@ the span their reactions' times overlap stands in for it, labelled ``overlapping
 version replaced outright collects late reactions that overlap its successor's first ones.
 Otherwise the comparison is before/after over every reaction (``design = "sequential"``), which
 also measures whatever else changed between the periods (other users, other questions, a holiday):
-read it as an observation, not an experiment. Reactions to answers whose version the client did not
-say (``unknown``, the gateway's default) are shown, never compared.
+read it as an observation, not an experiment. A reaction whose version the client did not say
+(``unknown``, the gateway's default) is put on the version another reaction to the same answer
+(``request_id``) names (``serving/attribution.py``); the rest are shown, never compared.
 
 The intervals are for one look. Gauges refreshed every few minutes and read until one looks
 significant find differences between identical versions far more often than 5% of the time:
@@ -62,6 +63,7 @@ from flywheel.operators.sampling import SAMPLING_RATE_SCORE
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving import metrics
+from flywheel.serving.attribution import UNKNOWN, attribute_by_request
 from flywheel.serving.impact_statistics import (
     PLANNED_REACTIONS,
     Difference,
@@ -78,8 +80,6 @@ log = logging.getLogger(__name__)
 SIGNALS = ("edit", "thumbs_up", "thumbs_down", "regenerate")
 # Reactions each version needs in the period both were served before that period alone is compared.
 MIN_CONCURRENT = 20.0
-# The version the gateway records when a client sends none: shown, never compared.
-UNKNOWN = "unknown"
 # Reactions before a version's first one that say which version it replaced, without the alias history.
 PRECEDING = 50
 
@@ -94,6 +94,8 @@ class Reaction:
     occurred_at: datetime
     weight: float = 1.0
     user_id: str = ""  # "" = unknown: the reaction is its own cluster
+    request_id: str = ""  # the answer reacted to ("" = not said)
+    attributed: bool = False  # the version is read from another reaction to the answer (attribution.py)
 
     @property
     def cluster(self) -> str:
@@ -110,6 +112,7 @@ class VersionImpact:
     rates: Mapping[str, Rate]
     first_seen: datetime
     edit_rate_change: Difference | None = None
+    attributed: float = 0.0  # interactions whose event said no version, put on this one by request_id
 
 
 def impact_by_version(
@@ -149,8 +152,8 @@ def impact_by_version(
             else:  # versions the history never routed (another serving stack's): reaction times only
                 change = overlapping_change(mine, theirs, against, min_concurrent)
             change = anytime(change or difference(rates["edit"], rates_of[against]["edit"], against), planned_reactions)
-        total = sum(r.weight for r in mine)
-        figures.append(VersionImpact(model_version, total, rates, first[model_version], change))
+        total, attributed = sum(r.weight for r in mine), sum(r.weight for r in mine if r.attributed)
+        figures.append(VersionImpact(model_version, total, rates, first[model_version], change, attributed))
     return figures
 
 
@@ -269,10 +272,9 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
             signal, weight = str(row["signal"]), _inverse(float(scores.get(SAMPLING_RATE_SCORE, 1.0)))
         else:
             signal, weight = str(row["signal"]), 1.0
-        user = str(row.get("user_id") or "")
-        reactions.append(
-            Reaction(str(row["event_id"]), str(row["model_version"]), signal, row["occurred_at"], weight, user)
-        )
+        user, request = str(row.get("user_id") or ""), str(row.get("request_id") or "")
+        version = str(row["model_version"])
+        reactions.append(Reaction(str(row["event_id"]), version, signal, row["occurred_at"], weight, user, request))
     return reactions
 
 
@@ -280,16 +282,17 @@ def _inverse(sampling_rate: float) -> float:
     return 1.0 / sampling_rate if sampling_rate > 0 else 1.0
 
 
+_IDENTITY = ("event_id", "user_id", "request_id", "model_version", "occurred_at")
 _COLUMNS = {
-    DPO_PAIRS: ("event_id", "user_id", "model_version", "occurred_at"),
-    POSITIVE_EXAMPLES: ("event_id", "user_id", "model_version", "occurred_at", "signal", "rating", "sampling_rate"),
-    FEEDBACK_SIGNALS: ("event_id", "user_id", "model_version", "occurred_at", "signal"),
-    REJECTIONS: ("event_id", "user_id", "model_version", "occurred_at", "signal", "reason", "scores"),
+    DPO_PAIRS: _IDENTITY,
+    POSITIVE_EXAMPLES: (*_IDENTITY, "signal", "rating", "sampling_rate"),
+    FEEDBACK_SIGNALS: (*_IDENTITY, "signal"),
+    REJECTIONS: (*_IDENTITY, "signal", "reason", "scores"),
 }
 
 
 def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
-    """Every stored reaction in the four tables of the configured catalog (main branch)."""
+    """Every stored reaction in the four tables of the configured catalog (main branch), attributed by request."""
     from flywheel.infra.catalog import open_catalog, table_identifier
 
     opened = open_catalog(catalog)
@@ -300,7 +303,7 @@ def read_reactions(catalog: CatalogSettings) -> list[Reaction]:
             columns = (*columns, "source")
         rows = table.scan(selected_fields=columns).to_arrow().to_pylist()
         reactions.extend(reactions_from_rows(name, rows))
-    return reactions
+    return attribute_by_request(reactions)
 
 
 def read_impact(
@@ -338,6 +341,9 @@ def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
         metrics.IMPACT_EDIT_CHANGE_HIGH,
     ):
         gauge.clear()
+    # Over every version, not the most recent: reactions no version can be found for never drop out of sight.
+    metrics.IMPACT_UNATTRIBUTED.set(sum(v.interactions for v in figures if v.model_version == UNKNOWN))
+    metrics.IMPACT_ATTRIBUTED.set(sum(v.attributed for v in figures))
     for version in figures[-max_versions:]:
         metrics.IMPACT_INTERACTIONS.labels(version.model_version).set(version.interactions)
         for signal, figure in version.rates.items():

@@ -65,6 +65,16 @@ IMPACT_INTERACTIONS = Gauge(
     "Interactions counted for a model version (stored reactions, positives weighted by 1/sampling rate).",
     ["model_version"],
 )
+IMPACT_UNATTRIBUTED = Gauge(
+    "flywheel_impact_unattributed_interactions",
+    "Interactions whose model version neither their event nor another reaction to the same answer says "
+    "(model_version unknown): counted in no version's figures.",
+)
+IMPACT_ATTRIBUTED = Gauge(
+    "flywheel_impact_attributed_interactions",
+    "Interactions whose event said no model version, put on the version another reaction to the same "
+    "answer (request_id) names.",
+)
 IMPACT_RATE = Gauge(
     "flywheel_impact_rate",
     "Share of a model version's interactions with a signal (edit, thumbs_up, thumbs_down, regenerate).",
