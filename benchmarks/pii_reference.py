@@ -35,6 +35,7 @@ from flywheel.operators.pii_validators import (
     IBAN,
     KEYWORD_SECRET,
     LOWER_STREET,
+    NAMED_EMAIL_AT_WORD,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -54,6 +55,7 @@ from flywheel.operators.pii_validators import (
     email_at_word_ok,
     email_ok,
     iban_ok,
+    named_email_at_word_ok,
     passport_ok,
     percent_email_ok,
     secret_ok,
@@ -306,6 +308,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         words=("at)", "at]", "at}", "at>"),
     ),
     Detector("email", EMAIL_AT_WORD, "[EMAIL]", email_at_word_ok, words=WEBMAIL_WORDS),
+    Detector("email", NAMED_EMAIL_AT_WORD, "[EMAIL]", named_email_at_word_ok, words=(" at ",)),
     Detector("email", PERCENT_EMAIL, "[EMAIL]", percent_email_ok, words=("%40",)),
     Detector("email", QUOTED_EMAIL, "[EMAIL]", words=('"@',)),
     Detector(

@@ -10,10 +10,11 @@ a fixed order and each masks its matches before the next runs, so a card number 
 also counted as a phone number.
 
 Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``,
-``john.smith at gmail.com``, ``john%40gmail.com``, ``"john smith"@example.com``), IPv4 and
-IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
-identifies nobody), street addresses (house number, name, street type; in lower case after a word
-for an address), dates next to "born", "DOB", "date of birth" or "birthday", passport numbers after
+``jsmith at gmail.com``, ``john.smith at acme.com``, ``john%40gmail.com``,
+``"john smith"@example.com``), IPv4 and IPv6 addresses except private, loopback, link-local and
+shared ranges (an RFC 1918 address identifies nobody), street addresses (house number, name, street
+type; in lower case after a word for an address), dates next to "DOB", "date of birth", "birthday"
+or "born" the verb (not "a born leader"), passport numbers after
 their word, passwords in a URL (``scheme://user:pw@host``) or given for a password (``password: X``,
 ``the password is X``; not ``<password>`` or ``****``), and IBANs in any case or dashed groups.
 
@@ -48,6 +49,7 @@ from flywheel.operators.pii_validators import (
     IBAN,
     KEYWORD_SECRET,
     LOWER_STREET,
+    NAMED_EMAIL_AT_WORD,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -69,6 +71,7 @@ from flywheel.operators.pii_validators import (
     email_ok,
     iban_ok,
     ip_ok,
+    named_email_at_word_ok,
     passport_ok,
     percent_email_ok,
     phone_ok,
@@ -265,6 +268,7 @@ DETECTORS: tuple[Scrubber, ...] = (
         words=("at)", "at]", "at}", "at>"),
     ),
     Detector("email", EMAIL_AT_WORD, "[EMAIL]", email_at_word_ok, words=WEBMAIL_WORDS),
+    Detector("email", NAMED_EMAIL_AT_WORD, "[EMAIL]", named_email_at_word_ok, words=(" at ",)),
     Detector("email", PERCENT_EMAIL, "[EMAIL]", percent_email_ok, words=("%40",)),
     Detector("email", QUOTED_EMAIL, "[EMAIL]", words=('"@',)),
     Detector(

@@ -8,6 +8,7 @@ the variable holding it).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -70,16 +71,24 @@ CLI_PASSWORD = re.compile(
 )
 # An e-mail address in any script (user@bücher.de, иван@почта.рф); ASCII ones are matched before.
 UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
-# E-mail addresses written around the "@" of a filter or a form: "john.smith at gmail.com" (a webmail
-# host only: "os.path at docs.python.org" is a reference; the local part must hold one of . _ + or
-# a digit, email_at_word_ok), "john%40gmail.com" (URL-encoded; a common top-level domain, percent_email_ok)
+# E-mail addresses written around the "@" of a filter or a form: "jsmith at gmail.com" (a webmail
+# host: "os.path at docs.python.org" is a reference; the local part no word of prose such as "log in
+# at gmail.com", email_at_word_ok), "john%40gmail.com" (URL-encoded; a common top-level domain, percent_email_ok)
 # and a quoted local part ('"john smith"@example.com'; not a shell variable "$USER"@host).
 WEBMAIL_WORDS = ("mail", "yahoo", "outlook", "icloud", "aol", "gmx", "proton", "yandex", "zoho", "web")
 EMAIL_AT_WORD = re.compile(
     # The lookahead rules a word out before the local part backtracks through it.
     r"(?i)(?<![\w.%+\-@])(?=[a-z0-9._+\-]+[ \t]+at[ \t])(?P<local>[a-z0-9](?:[a-z0-9._+\-]*[a-z0-9])?)[ \t]+at[ \t]+"
     r"(?:g|google|y|hot|proton|fast)?(?:mail|yahoo|outlook|icloud|aol|gmx|proton|yandex|zoho|web)"
-    r"(?:\.[a-z]{2,3}){1,2}\b"
+    # The host ends there: not a page of the site ("outlook.com/mail") nor its possessive ("gmail.com's").
+    r"(?:\.[a-z]{2,3}){1,2}\b(?![\w\-@/]|\.[a-z0-9]|['’]s\b)"  # noqa: RUF001 - the typed apostrophe too
+)
+# "john.smith at acme.com": any domain, so only a local part that reads as a person's name (two or
+# three dotted runs of letters, named_email_at_word_ok) before a domain of one or two labels.
+NAMED_EMAIL_AT_WORD = re.compile(
+    r"(?i)(?<![\w.%+\-@])(?=[a-z]+\.[a-z.]+ at )(?P<local>[a-z]+(?:\.[a-z]+){1,2}) at "
+    r"(?P<domain>[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z]{2,3})?\.(?P<tld>[a-z]{2,6}))"
+    r"(?![\w\-@/]|\.[a-z0-9]|['’]s\b)"  # noqa: RUF001 - the typed apostrophe too
 )
 PERCENT_EMAIL = re.compile(
     r"(?i)(?<![\w.%+\-])(?:[a-z0-9._+\-]|%2b)+%40[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?P<tld>[a-z]{2,24})\b"
@@ -139,11 +148,16 @@ _NOT_A_STREET_NAME = (
     r"|way|lanes?|bits?|bytes?|[kmgt]b|days?|weeks?|months?|years?|hours?|minutes?|times?|miles?|km|blocks?"
     r"|houses?|doors?|nights?|people"
 )
+# Or right after "address" the noun, with a word that makes it one before it ("my address 42 baker
+# street", "shipping address, 7 elm road"; not the verb: "we need to address 3 key drive failures").
 LOWER_STREET = re.compile(
     # The lookaheads (the words' first letters; a digit soon after) only fail faster (2x on prose).
-    r"(?i)\b(?=[adfhlmoprs])(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?|ship(?:ped|ping)?"
-    r"|deliver(?:ed|y|ing)?|send|sent|mail(?:ed)?|post(?:ed)?|located|mov(?:e|ed|ing)|stay(?:s|ed|ing)?"
-    r"|house|home|apartment|flat|office|meet)\b(?=[^\n\d]{0,22}\s*\d)[^\n\d]{0,20}?(?:\b(?:at|to|is|on|in)\b|:)\s*"
+    r"(?i)(?:\b(?=[adfhlmoprs])(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?"
+    r"|ship(?:ped|ping)?|deliver(?:ed|y|ing)?|send|sent|mail(?:ed)?|post(?:ed)?|located|mov(?:e|ed|ing)"
+    r"|stay(?:s|ed|ing)?|house|home|apartment|flat|office|meet)\b(?=[^\n\d]{0,22}\s*\d)[^\n\d]{0,20}?"
+    r"(?:\b(?:at|to|is|on|in)\b|:)\s*"
+    r"|\b(?=[bcdhmnopsty])(?:my|your|his|her|our|their|the|new|old|home|shipping|billing|delivery|postal"
+    r"|mailing|business|current|permanent)[ \t]+address[ \t]*[,\-–]?[ \t]*)"  # noqa: RUF001 - an en dash too
     rf"(?P<address>(?<![\w.\-])\d{{1,5}}[a-z]? (?:(?!(?:{_NOT_A_STREET_NAME})\b)[a-z]+ ){{1,3}}"
     rf"(?:{_STREET_TYPES})\b\.?(?: (?:n|s|e|w|ne|nw|se|sw)\b\.?)?)"
 )
@@ -169,13 +183,26 @@ _DATE = (
     rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
     rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
 )
-# A date next to "born", "DOB", "date of birth" or "birthday": within 20 characters, or after an
-# aside (a comma or bracket right after the word, up to 60 characters without digits or a sentence's
-# end) that ends by introducing it ("born, as my passport says, on 3 March 1985", "DOB
-# (day/month/year) for the form: 03/03/1985"); not "a born leader, hired on 2020-01-15".
+# A date next to "DOB", "date of birth" or "birthday" (within 20 characters), or after "born" as a
+# verb: right after it ("born 4 March 1990", "born: 1990-03-04"), or after on/in/at and up to four
+# words of a place, not a clause ("born in Leeds on 3 March 1985", "born on the 4th of March 1990";
+# not "born in Ohio and hired on ..."). "born" as an adjective names no birth ("a born leader, hired
+# on 2020-01-15", "first-born", "newborn", "born-again", "born and raised in ..."). Either word may
+# be followed by an aside (a comma or bracket right after it, up to 60 characters without digits or
+# a sentence's end) that ends by introducing the date ("born, as my passport says, on 3 March 1985",
+# "DOB (day/month/year) for the form: 03/03/1985").
+_BIRTH_WORDS = r"d\.?o\.?b\.?|date of birth|birth ?date|birthday"
+# A word of the place ("Leeds", "St", "Mary's"); one after a comma is capitalised ("Paris, France";
+# not "Ohio, hired on ..."); none is a word that starts a clause.
+_PLACE_WORD = r"[^\s\d,;.:!?]+"
+_NOT_A_PLACE = r"and|but|then|or|so|while|when|where|who|which|after|before|until|since"
 DATE_OF_BIRTH = re.compile(
-    r"(?i)\b(?:born|d\.?o\.?b\.?|date of birth|birth ?date|birthday)\b"
-    rf"(?:[^\n.]{{0,20}}?|\s?[,(][^\n\d.;!?]{{0,60}}?(?:\bon|\bis|\bwas|[:=])\s*)(?P<date>{_DATE})"
+    rf"(?i)(?:\b(?:{_BIRTH_WORDS})\b[^\n.]{{0,20}}?"
+    r"|(?<![\w-])born\b(?:\s*[:=]?\s*"
+    rf"|\s+(?:on|in|at)\b(?:\s+(?!(?:{_NOT_A_PLACE})\b){_PLACE_WORD}|,\s*(?-i:[A-Z]){_PLACE_WORD}){{0,4}}?"
+    r"\s*[,:]?\s*(?:on\s+)?(?:the\s+)?)"
+    rf"|(?:\b(?:{_BIRTH_WORDS})|(?<![\w-])born)\b\s?[,(][^\n\d.;!?]{{0,60}}?(?:\bon|\bis|\bwas|[:=])\s*)"
+    rf"(?P<date>{_DATE})"
 )
 IBAN = re.compile(
     r"\b(?:[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?"
@@ -293,13 +320,83 @@ def email_ok(match: re.Match[str]) -> bool:
     return not match.group(0).startswith("git@")
 
 
-def email_at_word_ok(match: re.Match[str]) -> bool:
-    """The local part before "at <webmail host>" holds a letter and one of . _ + or a digit.
+# Words of prose that come before "at <a site>": what one does or has there ("log in at gmail.com",
+# "my account at yahoo.com", "hosted at gmx.net"), not whose mailbox it is.
+_PROSE_BEFORE_AT = frozenset(
+    re.findall(
+        r"[a-z]+",
+        "look looks looked looking log logs logged logging login logins sign signs signed signing signin signup "
+        "work works worked working job jobs account accounts inbox inboxes mailbox mailboxes address addresses "
+        "email emails mail mails spam folder folders settings setting page pages docs help support team teams "
+        "folks people staff colleagues friends stuff intern interns engineer engineers employee employees "
+        "developer developers manager hosted hosting registered available located based stored kept listed "
+        "arrive arrived arriving stay stayed staying check checked checking click clicked go went going try "
+        "tried point pointed aim aimed live lived found here there now today again too also only just",
+    )
+)
 
-    Not a word of prose ("log in at gmail.com") nor a number ("met at 5 at gmail.com HQ").
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    """English function words (scikit-learn's list: me, him, it, in, up, ...); loaded on first use."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def email_at_word_ok(match: re.Match[str]) -> bool:
+    """The local part before "at <webmail host>" is a mailbox's, not a word of prose.
+
+    One holding one of . _ + or a digit besides a letter is (``j.smith2``); one of letters (and hyphens)
+    alone (``jsmith``, ``john``) unless it is a function word or a prose word said before "at <a site>"
+    ("log in at gmail.com", "look at gmail.com", "my account at yahoo.com"), whole or as a part of
+    a hyphenated one ("sign-in at outlook.com"). A number is none
+    ("met at 5 at gmail.com HQ").
     """
     local = match.group("local")
-    return any(char.isalpha() for char in local) and any(char in "._+" or char.isdigit() for char in local)
+    if not any(char.isalpha() for char in local):
+        return False
+    if any(char in "._+" or char.isdigit() for char in local):
+        return True
+    # Each part of a hyphenated one too ("sign-in at outlook.com", "check-in at ...").
+    words = local.lower().split("-")
+    return not any(word in _PROSE_BEFORE_AT or word in _function_words() for word in words)
+
+
+# Last parts of a dotted name that make it a file (README.md, setup.py, config.yaml) or a library.
+_FILE_EXTENSIONS = frozenset(
+    re.findall(
+        r"[a-z]+",
+        "py pyc pyi ipynb js jsx mjs cjs ts tsx md rst txt json yaml yml toml cfg ini conf env lock log csv tsv "
+        "xml html htm css scss sh bash zsh ps rb rs go java kt scala c h cc cpp hpp cs php pl swift sql db "
+        "pdf doc docx xls xlsx ppt pptx png jpg jpeg gif svg ico zip tar gz tgz bz xz whl exe dll so dylib bin "
+        "app apk dmg iso img net io ai dev",
+    )
+)
+# Names code is written with: modules, objects and aliases before a dot (os.path, np.array, self.model).
+_CODE_NAMES = frozenset(
+    re.findall(
+        r"[a-z]+",
+        "os sys re np pd plt tf nn torch math json self this cls super app api lib std util utils config "
+        "settings console window document module exports process path obj ctx req res args kwargs df",
+    )
+)
+_CODE_HOSTS = frozenset(("github.com", "gitlab.com", "bitbucket.org", "pypi.org", "npmjs.com", "crates.io"))
+
+
+def named_email_at_word_ok(match: re.Match[str]) -> bool:
+    """A dotted name (groups ``local``, ``domain``, ``tld``) at a mail domain: "john.smith at acme.com".
+
+    The domain ends in a common top-level domain and is no code host (``setup.py at pypi.org``); the
+    name's last part is two letters or more (not "e.g." nor "i.e.") and no file extension
+    (``README.md``, ``Node.js``), and no part is a name of code (``np.array``, ``self.model``).
+    """
+    if match.group("tld").lower() not in _MAIL_TLDS or match.group("domain").lower() in _CODE_HOSTS:
+        return False
+    parts = match.group("local").lower().split(".")
+    if len(parts[-1]) < 2 or parts[-1] in _FILE_EXTENSIONS:
+        return False
+    return not any(part in _CODE_NAMES for part in parts)
 
 
 def percent_email_ok(match: re.Match[str]) -> bool:
