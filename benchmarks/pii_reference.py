@@ -4,7 +4,8 @@
 exactly what :func:`reference_scan` gives (masked text and counts, any detector subset), and
 ``benchmarks/pii_stage.py`` measures both on the same events in the same run. The detector
 table, validators and library-backed matchers below are copies of the previous code, so a
-later change to ``operators/pii.py`` is compared with what the product did before it. Detectors
+later change to ``operators/pii.py`` or ``operators/pii_detectors.py`` is compared with what the
+product did before it. Detectors
 added since (passwords in URLs and given for a password, IBANs in any case) are here in the
 same plain form with the product's patterns and validators: what is compared is how the scan
 runs them.
@@ -23,17 +24,27 @@ from typing import Protocol
 
 from flywheel.operators.pii import revealed
 from flywheel.operators.pii_matchers import phone_after_word_ok, phone_spans, secret_spans
-from flywheel.operators.pii_validators import (
-    ADDRESS_WORDS,
+from flywheel.operators.pii_secrets import (
     BASIC_AUTH,
     CLI_PASSWORD,
+    KEYWORD_SECRET,
+    PROVIDER_KEY,
+    STATED_PASSWORD,
+    URL_PASSWORD,
+    basic_auth_ok,
+    cli_password_ok,
+    secret_ok,
+    stated_password_ok,
+    url_password_ok,
+)
+from flywheel.operators.pii_validators import (
+    ADDRESS_WORDS,
     DATE_OF_BIRTH,
     DOTTED_CARD,
     EMAIL_AT_WORD,
     FOREIGN_STREET,
     FOREIGN_STREET_WORDS,
     IBAN,
-    KEYWORD_SECRET,
     LOWER_STREET,
     NAMED_EMAIL_AT_WORD,
     PASSPORT,
@@ -42,25 +53,17 @@ from flywheel.operators.pii_validators import (
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
-    PROVIDER_KEY,
     QUOTED_EMAIL,
     SSN_AFTER_WORD,
-    STATED_PASSWORD,
     STREET,
     UNICODE_EMAIL,
-    URL_PASSWORD,
     WEBMAIL_WORDS,
-    basic_auth_ok,
-    cli_password_ok,
     email_at_word_ok,
     email_ok,
     iban_ok,
     named_email_at_word_ok,
     passport_ok,
     percent_email_ok,
-    secret_ok,
-    stated_password_ok,
-    url_password_ok,
 )
 
 

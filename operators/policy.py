@@ -7,7 +7,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
     quoted_mentions = true | false      # rules skip a quotation introduced as an example (v9)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
-    [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii
+    [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii_detectors
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
     [[blocked]]   name, applies_to, terms, patterns          # blocked content
     [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
@@ -44,7 +44,8 @@ from flywheel.errors import PolicyError
 from flywheel.operators.mentions import blank_mentions
 from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
-from flywheel.operators.pii import DETECTOR_NAMES, placeholders, scan, scan_all
+from flywheel.operators.pii import placeholders, scan, scan_all
+from flywheel.operators.pii_detectors import DETECTOR_NAMES
 from flywheel.operators.policy_file import PolicyFile, TextRuleSpec
 from flywheel.operators.proximity import (
     Group,

@@ -27,7 +27,8 @@ from flywheel.benchmarks.pii_stage import current_calls, event_work, reference_c
 from flywheel.benchmarks.scenarios import PAD_TO_BYTES, REALISTIC
 from flywheel.operators import multi_pattern, pii, pii_prefilter
 from flywheel.operators.config import PolicySettings, SamplingSettings
-from flywheel.operators.pii import DETECTOR_NAMES, DETECTORS, clear_scan_memo, scan
+from flywheel.operators.pii import clear_scan_memo, scan
+from flywheel.operators.pii_detectors import DETECTOR_NAMES, DETECTORS
 from flywheel.operators.pii_gates import Clues, ScanMemo, TextScan
 from flywheel.operators.policy import PolicyEngine
 from flywheel.operators.regex_needles import NeedleIndex, required_needles

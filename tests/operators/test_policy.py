@@ -6,7 +6,8 @@ import pytest
 
 from flywheel.operators.config import DEFAULT_POLICY_FILE, PolicySettings
 from flywheel.operators.pii import scan
-from flywheel.operators.pii_validators import iban_valid, luhn_valid, shannon_entropy
+from flywheel.operators.pii_secrets import shannon_entropy
+from flywheel.operators.pii_validators import iban_valid, luhn_valid
 from flywheel.operators.policy import PolicyEngine, PolicyError
 
 
