@@ -150,9 +150,10 @@ _DATE = (
 # a sentence's end) that ends by introducing the date ("born, as my passport says, on 3 March 1985",
 # "DOB (day/month/year) for the form: 03/03/1985").
 _BIRTH_WORDS = r"d\.?o\.?b\.?|date of birth|birth ?date|birthday"
-# A word of the place ("Leeds", "St", "Mary's"); one after a comma is capitalised ("Paris, France";
-# not "Ohio, hired on ..."); none is a word that starts a clause.
-_PLACE_WORD = r"[^\s\d,;.:!?]+"
+# A word of the place ("Leeds", "St.", "Mary's"); one after a comma is capitalised ("Paris, France";
+# not "Ohio, hired on ..."); none is a word that starts a clause. A dot ends a sentence, but after
+# the abbreviation of a place's name.
+_PLACE_WORD = r"(?:(?:st|ste|mt|ft)\.|[^\s\d,;.:!?]+)"
 _NOT_A_PLACE = r"and|but|then|or|so|while|when|where|who|which|after|before|until|since"
 DATE_OF_BIRTH = re.compile(
     rf"(?i)(?:\b(?:{_BIRTH_WORDS})\b[^\n.]{{0,20}}?"

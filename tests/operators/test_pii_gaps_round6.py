@@ -133,6 +133,7 @@ def test_address_the_verb_or_without_a_street_is_left(text: str) -> None:
         ("born in the city of York, 12/05/1979", "born in the city of York, [DATE_OF_BIRTH]"),
         ("date of birth 1990-03-04", "date of birth [DATE_OF_BIRTH]"),
         ("He was born in Paris, France on 4 March 1990", "He was born in Paris, France on [DATE_OF_BIRTH]"),
+        ("born in St. Louis on 4 March 1990", "born in St. Louis on [DATE_OF_BIRTH]"),
     ],
 )
 def test_a_date_of_birth_is_still_masked(text: str, scrubbed: str) -> None:
@@ -150,6 +151,7 @@ def test_a_date_of_birth_is_still_masked(text: str, scrubbed: str) -> None:
         "born and raised in Texas; joined 2018-02-03",
         "born in Ohio and hired on 2020-01-15",
         "born in Ohio, hired on 2020-01-15",
+        "born in Leeds. Hired on 2020-01-15",
         "born in 1990, hired on 2020-01-15",
         "a born-again fan since 2001-04-05",
         "stillborn project, cancelled 2021-05-06",
