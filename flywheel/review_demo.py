@@ -32,6 +32,7 @@ from flywheel.review.store import QueueFilter, ReviewStore
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.settings import Settings
 from flywheel.trainer.dataset import is_eval, prompt_key
+from flywheel.trainer.registry import Registry
 
 REVIEWER = "demo-reviewer"
 REVIEW_KEY_ID = "review"  # in gateway.review_key_ids by default: the only key ids that may send review events
@@ -138,7 +139,10 @@ def check_trained(settings: Settings, reviewed: ReviewedPair, run_id: str, snaps
     if not rows:
         return False
     reviewed.trained_by, reviewed.snapshot_id, reviewed.snapshot_tag = run_id, snapshot.snapshot_id, snapshot_tag
-    held_out = is_eval(prompt_key(rows[0]["prompt"]), settings.trainer.eval_fraction)
+    # The side the run put it on (its split record); a run before split records: the prompt's own draw.
+    key = prompt_key(rows[0]["prompt"])
+    record = Registry.from_settings(settings.trainer.registry_url, settings.state_dir).read_split(run_id)
+    held_out = key in record.eval_keys if record is not None else is_eval(key, settings.trainer.eval_fraction)
     reviewed.split = "eval" if held_out else "train"
     return True
 

@@ -157,6 +157,7 @@ def show(
 ) -> None:
     """Print one run: the decision in words, every figure with its interval, samples, reasons, adapter."""
     from flywheel.errors import RegistryError
+    from flywheel.trainer.card import split_line
     from flywheel.trainer.events import TrainingResult
     from flywheel.trainer.verdict import detail_lines
 
@@ -175,6 +176,8 @@ def show(
         return
     try:
         lines = detail_lines(TrainingResult.model_validate(card["result"]))
+        where = split_line(card)
+        lines[2:2] = [where] if where else []
     except ValueError:  # a card written before card_version 2: its own status and reasons
         lines = [f"run {run_id}: {str(card.get('status')).upper()} (card version {card.get('card_version')})"]
         lines += [f"  reason: {reason}" for reason in card.get("reasons", [])]

@@ -26,7 +26,7 @@ from flywheel.trainer.evaluate import (
 )
 from flywheel.trainer.events import Comparison, ModelFigures
 from flywheel.trainer.gates import apply_gates
-from flywheel.trainer.split import user_prompt_key
+from flywheel.trainer.split import pair_prompt_key, user_prompt_key
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,44 @@ def measure_served(
         adapted.delete_adapter(SERVED_ADAPTER)
 
 
+def against_served(
+    comparison: Comparison,
+    version: str,
+    served: Measurement,
+    candidate: Measurement,
+    prompts: list[HeldOutPrompt],
+    pairs: list[dict[str, Any]],
+    trained: frozenset[str] | None,
+    settings: TrainerSettings,
+) -> Comparison:
+    """``comparison`` with the candidate judged against the served run on the held-out prompts it did not train on.
+
+    ``trained``: the held-out prompts whose group holds a prompt on the served run's train side
+    (:attr:`PairSplit.trained_by`). The served run may have learnt their corrections, so they are
+    left out of this comparison (and counted); the comparison with the base keeps them, as neither
+    the base nor the candidate trained on them. None: the served run has no split record (a run
+    before them), so no prompt can be left out and the card and the evidence say so.
+    """
+    keep = [trained is None or prompt.key not in trained for prompt in prompts]
+    keep_pairs = [trained is None or pair_prompt_key(row) not in trained for row in pairs]
+    kept = [prompt for prompt, flag in zip(prompts, keep, strict=True) if flag]
+    update: dict[str, Any] = {
+        "served_version": version,
+        "served_prompts": len(kept),
+        "served_excluded_prompts": None if trained is None else len(prompts) - len(kept),
+    }
+    if kept:
+        against = compare(served.only(keep, keep_pairs), candidate.only(keep, keep_pairs), kept, settings)
+        update |= {
+            "served_closer": against.closer,
+            "served_farther": against.farther,
+            "served_net_closer": against.net_closer,
+            "served_similarity_gain": against.similarity_gain,
+            "served_content_gain": against.content_gain,
+        }
+    return comparison.model_copy(update=update)
+
+
 def train_candidate(
     reference: str,
     device: str,
@@ -144,7 +182,8 @@ def train_candidate(
     """Measure the base, train DPO + LoRA on the capped train side, measure the candidate, apply the gates.
 
     ``served``: the run users are served now and its local adapter folder (None: the base). Its
-    answers to the same prompts are measured too, and a candidate worse than it is rejected.
+    answers to the same prompts are measured too, and a candidate worse than it is rejected; held-out
+    prompts whose group it trained on are left out of that comparison (:func:`against_served`).
     """
     from flywheel.trainer.models import load_model, load_tokenizer
     from flywheel.trainer.train import train_dpo
@@ -186,17 +225,12 @@ def train_candidate(
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
     comparison = compare(base, after, prompts, settings, unseen_positives(eval_positives, train_rows))
     if served is not None and current is not None:
-        against = compare(current, after, prompts, settings)
-        comparison = comparison.model_copy(
-            update={
-                "served_version": served[0],
-                "served_closer": against.closer,
-                "served_farther": against.farther,
-                "served_net_closer": against.net_closer,
-                "served_similarity_gain": against.similarity_gain,
-                "served_content_gain": against.content_gain,
-            }
-        )
+        trained = split.trained_by.get(served[0])
+        if trained is None:
+            log.warning(
+                "the served run has no split record: compared on every held-out prompt", extra={"run_id": served[0]}
+            )
+        comparison = against_served(comparison, served[0], current, after, prompts, split.eval, trained, settings)
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
     log.info(
         "candidate judged",

@@ -1,6 +1,7 @@
 """The model card: everything needed to reproduce and judge one run, written last (the completion marker).
 
-``card_version`` 2: config, data snapshot and tag, the split rule and the held-out prompt-set hash,
+``card_version`` 2: config, data snapshot and tag, the split rule, the held-out prompt-set hash and
+how many held-out prompts earlier runs held out (the keys themselves are in the run's ``split.json``),
 every figure with its 95% interval, before/after samples, the decision with its reasons, and the
 ``result`` event embedded verbatim. Figures added since (Python code that parses) are optional
 fields: a card without them was written before they were measured.
@@ -132,6 +133,23 @@ def model_card(
             "train_side_pairs": len(split.train),
             "eval_prompts": candidate.eval_prompts,
             "eval_prompt_set_hash": split.eval_prompt_set_hash,
+            # The earlier runs whose recorded sides this split kept (the alias's runs, the latest run),
+            # and those named without a record (runs before split records): their sides were not kept.
+            "previous": {
+                "runs": [record.run_id for record in split.previous.records],
+                "unrecorded_runs": list(split.previous.unrecorded),
+            },
+            # Held-out prompts by where they were before: held out by an earlier run, new to every
+            # earlier split, or trained on by one (a group that now links it to a held-out prompt).
+            "carried_eval_prompts": split.carried_eval_prompts,
+            "new_eval_prompts": split.new_eval_prompts,
+            "eval_prompts_trained_before": split.eval_prompts_trained_before,
+            # Groups no earlier split holds a prompt of: split afresh, near eval_fraction of their pairs.
+            "new_groups": {
+                "pairs": split.new_group_pairs,
+                "eval_pairs": split.new_group_eval_pairs,
+                "eval_share": split.new_group_eval_pairs / split.new_group_pairs if split.new_group_pairs else 0.0,
+            },
         },
         "policy_versions": policy_versions,
         "hyperparameters": config.model_dump(include=HYPERPARAMETERS),
@@ -148,6 +166,23 @@ def model_card(
         "trigger": trigger.model_dump(mode="json"),
         "result": result.model_dump(mode="json"),
     }
+
+
+def split_line(card: dict[str, Any]) -> str | None:
+    """Where the held-out prompts were before this run, in words (None: a card written before it was recorded)."""
+    split = card.get("split") or {}
+    if "carried_eval_prompts" not in split:
+        return None
+    previous = split.get("previous") or {}
+    runs = previous.get("runs") or []
+    line = (
+        f"  held-out prompts: {split['carried_eval_prompts']} held out before"
+        + (f" (kept from {', '.join(runs)})" if runs else " (no earlier split recorded)")
+        + f", {split['new_eval_prompts']} new, {split['eval_prompts_trained_before']} trained on before"
+    )
+    if previous.get("unrecorded_runs"):
+        line += f"; not kept (no split record): {', '.join(previous['unrecorded_runs'])}"
+    return line
 
 
 def _dump(interval: Interval | None) -> dict[str, float] | None:

@@ -131,7 +131,27 @@ def train_for_trigger(
         # Tagged like the pairs: kept by snapshot expiry, so a retried run and the card's
         # forgetting figure can read the very positives again, and `data revert` finds the tag.
         ensure_tag(catalog, trigger.positives_table, tag, positives_snapshot)
-    split = split_pairs(held.rows, config.eval_fraction)
+    # The served run is read once, and its split is among those kept: the comparison with it then
+    # knows which held-out prompts it trained on, even should the alias move meanwhile.
+    served_run = registry.served_run() if config.compare_with_served else None
+    previous = registry.previous_splits(exclude=run_id, also=(served_run,) if served_run else ())
+    split = split_pairs(held.rows, config.eval_fraction, previous)
+    log.info(
+        "held-out prompts kept from earlier runs",
+        extra={
+            "run_id": run_id,
+            "previous_runs": [record.run_id for record in previous.records],
+            "unrecorded_runs": list(previous.unrecorded),
+            "carried": split.carried_eval_prompts,
+            "new": split.new_eval_prompts,
+            "trained_before": split.eval_prompts_trained_before,
+        },
+    )
+    if split.eval and not split.train:
+        # Only groups earlier runs held out are left (the others removed since): training on them
+        # would spend the held-out set. The run fails and says why; it is never retried.
+        reason = f"every pair of snapshot {trigger.snapshot_id} is in a group an earlier run held out"
+        return _failed(trigger, reason, started)
     if split.degenerate:
         log.warning(
             "pairs with an empty chosen answer, or one equal to the rejected one, are left out",
@@ -156,7 +176,6 @@ def train_for_trigger(
     reference = resolve_base_model(config)
     device = pick_device(config.device)
     with tempfile.TemporaryDirectory(prefix="flywheel-served-") as served_dir:
-        served_run = registry.served_run() if config.compare_with_served else None
         served = None if served_run is None else (served_run, registry.fetch_adapter(served_run, Path(served_dir)))
         candidate = train_candidate(reference, device, split, positives, config, show_progress, served)
     status: Literal["promoted", "rejected"] = "promoted" if candidate.promoted else "rejected"
@@ -185,6 +204,7 @@ def train_for_trigger(
     card = model_card(
         settings, trigger, result, candidate, split, held, positives_snapshot, reference, device, policies
     )
+    registry.write_split(run_id, split.record(run_id))
     registry.write_card(run_id, card)
     registry.write_status(run_id, {**registry.read_status(run_id), "state": status, "finished_at": _now()})
     metrics.RUN_DURATION.observe(result.duration_s)

@@ -86,6 +86,16 @@ class Measurement:
     eval_positives: int
     positive_logprobs: tuple[tuple[float, int], ...] = ()  # per positive: log-prob sum, tokens
 
+    def only(self, prompts: Sequence[bool], pairs: Sequence[bool]) -> Measurement:
+        """This measurement on the prompts and pairs flagged True, without the positives."""
+        return Measurement(
+            answers=[answer for answer, keep in zip(self.answers, prompts, strict=True) if keep],
+            pair_logprobs=[scored for scored, keep in zip(self.pair_logprobs, pairs, strict=True) if keep],
+            positives_log_likelihood=None,
+            eval_pairs=sum(bool(keep) for keep in pairs),
+            eval_positives=0,
+        )
+
 
 def _accepts_logits_to_keep(model: Any) -> bool:
     """Whether the causal LM (under a PEFT wrapper, if any) can skip the output head on leading positions."""

@@ -155,6 +155,14 @@ class Comparison(BaseModel):
     served_content_gain: Interval | None = Field(
         None, description="mean content-word F1 with y_user, candidate minus the served run (paired bootstrap)"
     )
+    served_prompts: int | None = Field(
+        None, description="held-out prompts the served comparison is on (None: no served run, or older cards)"
+    )
+    served_excluded_prompts: int | None = Field(
+        None,
+        description="held-out prompts left out of the served comparison: their group holds a prompt on the served "
+        "run's train side (None: its split is not recorded, so none could be left out; or no served run, older cards)",
+    )
     answered_prompts: int | None = Field(
         None, description="prompts where the base or the candidate said something (None: older cards)"
     )

@@ -3,8 +3,10 @@
 Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training starts, updated with
 the decision at the end), ``adapter/`` (PEFT ``save_pretrained`` output: ``adapter_config.json`` +
 ``adapter_model.safetensors``, loadable with ``peft.PeftModel.from_pretrained(base, uri)``) and
-``model_card.json``, written last: a run whose card exists is complete; one with only a status
-file died midway and is retrained.
+``split.json`` (the run's held-out and train sides as prompt keys, :class:`SplitRecord`: later runs
+keep them) and ``model_card.json``, written last: a run whose card exists is complete; one with only
+a status file died midway and is retrained. ``<root>/latest_split.json`` names the last run that
+wrote a split.
 """
 
 from __future__ import annotations
@@ -23,8 +25,18 @@ from pydantic import BaseModel, Field
 
 from flywheel.errors import RegistryError
 from flywheel.schemas.registry import ALIAS_FILE, BASE, RUN_ID_PATTERN
+from flywheel.trainer.split import SPLIT_RULE, PreviousSplits, SplitRecord
 
 log = logging.getLogger(__name__)
+
+SPLIT_FILE = "split.json"
+LATEST_SPLIT_FILE = "latest_split.json"
+SPLIT_RECORD_VERSION = 1
+
+
+def _is_run_id(value: object) -> bool:
+    """Whether ``value`` may be joined into a path as a run id (one component: no ``/``, no ``..``)."""
+    return isinstance(value, str) and RUN_ID_PATTERN.fullmatch(value) is not None and ".." not in value
 
 
 class Registry:
@@ -121,24 +133,36 @@ class Registry:
                         sink.write(source.read())
         return self.run_uri(run_id, "adapter")
 
+    def _alias_runs(self) -> tuple[str | None, str | None]:
+        """(current, rollout candidate): the runs the server's alias names (None: the base, or no alias yet)."""
+        try:
+            raw = self.fs.cat_file(f"{self.base}/{ALIAS_FILE}")
+        except FileNotFoundError:
+            return None, None
+        try:
+            alias = json.loads(raw)
+            versions = alias.get("current"), alias.get("candidate")
+        except (ValueError, AttributeError) as exc:
+            raise RegistryError(f"{self.root}/{ALIAS_FILE} is not a valid alias: {exc}") from exc
+        runs: list[str | None] = []
+        for version in versions:
+            if not isinstance(version, str) or version == BASE:
+                runs.append(None)
+            elif not _is_run_id(version):
+                raise RegistryError(f"{self.root}/{ALIAS_FILE} names {version!r}, which is no run id")
+            else:
+                runs.append(version)
+        return runs[0], runs[1]
+
     def served_run(self) -> str | None:
         """The run the model server's alias makes current, if it is a run with an adapter here.
 
         None for the base, with no alias yet, or where the alias names no run this registry holds
         (logged): the candidate is then measured against the base alone.
         """
-        try:
-            raw = self.fs.cat_file(f"{self.base}/{ALIAS_FILE}")
-        except FileNotFoundError:
+        current, _candidate = self._alias_runs()
+        if current is None:
             return None
-        try:
-            current = json.loads(raw).get("current")
-        except (ValueError, AttributeError) as exc:
-            raise RegistryError(f"{self.root}/{ALIAS_FILE} is not a valid alias: {exc}") from exc
-        if not isinstance(current, str) or current == BASE:
-            return None
-        if not RUN_ID_PATTERN.fullmatch(current) or ".." in current:
-            raise RegistryError(f"{self.root}/{ALIAS_FILE} names {current!r}, which is no run id")
         if not self.fs.exists(self._path(current, "adapter", "adapter_config.json")):
             log.warning(
                 "the served run has no adapter in the registry: measured against the base only",
@@ -146,6 +170,73 @@ class Registry:
             )
             return None
         return current
+
+    def write_split(self, run_id: str, record: SplitRecord) -> str:
+        """Write the run's split record, then name it the latest; returns its URI."""
+        self._write_json(
+            self._path(run_id, SPLIT_FILE),
+            {
+                "record_version": SPLIT_RECORD_VERSION,
+                "run_id": run_id,
+                "rule": SPLIT_RULE,
+                # Held out by this run, or by an earlier run whose prompt this snapshot lacked.
+                "eval": sorted(record.eval_keys),
+                # This run's train side; then earlier runs' train sides of prompts it lacked.
+                "train": sorted(record.trained_keys),
+                "inherited_train": sorted(record.train_keys - record.trained_keys),
+            },
+        )
+        self._write_json(f"{self.base}/{LATEST_SPLIT_FILE}", {"run_id": run_id})
+        return self.run_uri(run_id, SPLIT_FILE)
+
+    def read_split(self, run_id: str) -> SplitRecord | None:
+        """The run's split record; None without one (a run before them); :class:`RegistryError` when damaged."""
+        path = self._path(run_id, SPLIT_FILE)
+        if not self.fs.exists(path):
+            return None
+        try:
+            stored = json.loads(self.fs.cat_file(path))
+            trained = frozenset(stored["train"])
+            return SplitRecord(
+                run_id=run_id,
+                eval_keys=frozenset(stored["eval"]),
+                train_keys=trained | frozenset(stored["inherited_train"]),
+                trained_keys=trained,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryError(f"{self.root} holds a damaged split record for {run_id}: {exc}") from exc
+
+    def previous_splits(self, exclude: str, also: tuple[str, ...] = ()) -> PreviousSplits:
+        """The recorded splits a new run (``exclude``: its own id) keeps, and the runs named without one.
+
+        The runs the server's alias names (current, then a rollout's candidate), ``also``, and the
+        last run that wrote a split; each record holds the sides of the records it kept in turn.
+        A run named whose record is missing (written before split records) or damaged (logged) is
+        listed as unrecorded: its sides are not kept, and the card says so.
+        """
+        try:
+            latest = json.loads(self.fs.cat_file(f"{self.base}/{LATEST_SPLIT_FILE}")).get("run_id")
+        except FileNotFoundError:
+            latest = None
+        except (ValueError, AttributeError):
+            log.warning("the latest split pointer is damaged: not read", extra={"registry": self.root})
+            latest = None
+        if latest is not None and not _is_run_id(latest):
+            log.warning("the latest split pointer names no run id: not read", extra={"run_id": str(latest)})
+            latest = None
+        named = [*self._alias_runs(), *also, latest]
+        records, unrecorded = [], []
+        for run_id in dict.fromkeys(run for run in named if run is not None and run != exclude):
+            try:
+                record = self.read_split(run_id)
+            except RegistryError as exc:
+                log.warning("a split record is damaged: its sides are not kept", extra={"error": str(exc)})
+                record = None
+            if record is None:
+                unrecorded.append(run_id)
+            else:
+                records.append(record)
+        return PreviousSplits(records=tuple(records), unrecorded=tuple(unrecorded))
 
     def fetch_adapter(self, run_id: str, target: Path) -> Path:
         """Copy a run's adapter folder to the local ``target`` (PEFT loads local folders); returns it."""

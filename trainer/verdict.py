@@ -87,12 +87,36 @@ def own_prompt_line(before: ModelFigures, after: ModelFigures, comparison: Compa
 def served_line(comparison: Comparison) -> str:
     """The candidate against the run users are served now (the other figures compare with the base)."""
     net, gain = comparison.served_net_closer, comparison.served_similarity_gain
-    if comparison.served_version is None or net is None or gain is None:
+    if comparison.served_version is None:
         return "  against the served run: none (users are served the base, which the figures above compare with)"
+    if net is None or gain is None:
+        return (
+            f"  against the served run {comparison.served_version}: not compared (it trained on a prompt of every "
+            "held-out group)"
+        )
     return (
-        f"  against the served run {comparison.served_version}: closer / farther {comparison.served_closer} / "
-        f"{comparison.served_farther}; net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f}); similarity gain "
+        f"  against the served run {comparison.served_version}{_served_prompts(comparison)}: closer / farther "
+        f"{comparison.served_closer} / {comparison.served_farther}; net {net.value:+.2f} (95% {net.low:+.2f}.."
+        f"{net.high:+.2f}); similarity gain "
         f"{gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})" + _served_content(comparison.served_content_gain)
+    )
+
+
+def _served_prompts(comparison: Comparison) -> str:
+    """On how many held-out prompts, and why some are left out (nothing for older cards)."""
+    if comparison.served_prompts is None:
+        return ""
+    if comparison.served_excluded_prompts is None:
+        return (
+            f" on all {comparison.served_prompts} held-out prompts (its split is not recorded: some may be prompts "
+            "it trained on, which favours it)"
+        )
+    total = comparison.served_prompts + comparison.served_excluded_prompts
+    if not comparison.served_excluded_prompts:
+        return f" on all {total} held-out prompts (it trained on none of their groups)"
+    return (
+        f" on {comparison.served_prompts} of {total} held-out prompts ({comparison.served_excluded_prompts} left out: "
+        "the served run trained on their group)"
     )
 
 

@@ -177,6 +177,48 @@ def _serve_an_adapter(settings: Settings, tiny_model: Path, run_id: str) -> None
     (root / ALIAS_FILE).write_text(json.dumps({"current": run_id}))
 
 
+def test_a_later_run_keeps_the_sides_of_the_served_run(settings: Settings, tiny_model: Path) -> None:
+    import pyarrow as pa
+    from typer.testing import CliRunner
+
+    from flywheel.schemas.tables import contracts
+    from flywheel.trainer_cli import app
+
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, max_steps=2))
+    _cross_threshold(settings)
+    (first,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+    registry = Registry.from_settings("", settings.state_dir)
+    earlier, first_card = registry.read_split(first.run_id), registry.read_card(first.run_id)
+    assert earlier is not None and earlier.eval_keys and first_card is not None
+    (settings.state_dir / "registry" / ALIAS_FILE).write_text(json.dumps({"current": first.run_id}))  # users get it
+    # 48 more pairs, each answered its own way: 48 new groups beside the first snapshot's six.
+    more = [{**row, "chosen": f"{row['chosen']} ({row['event_id']})"} for row in pair_rows(48, start=48).to_pylist()]
+    catalog = open_catalog(settings.catalog)
+    append_rows(
+        ensure_tables(catalog, settings.catalog)[DPO_PAIRS],
+        pa.Table.from_pylist(more, contracts()[DPO_PAIRS].arrow_schema),
+    )
+    assert len(tracker.check(settings.trainer_config(), catalog).emitted) == 1
+
+    (second,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+
+    later, card = registry.read_split(second.run_id), registry.read_card(second.run_id)
+    assert later is not None and card is not None
+    assert earlier.eval_keys <= later.eval_keys and earlier.trained_keys <= later.trained_keys
+    split = card["split"]
+    assert split["previous"] == {"runs": [first.run_id], "unrecorded_runs": []}
+    assert split["carried_eval_prompts"] == first_card["split"]["eval_prompts"]
+    assert split["new_groups"] == {"pairs": 48, "eval_pairs": 12, "eval_share": 0.25}
+    assert split["new_eval_prompts"] == 12 and split["eval_prompts_trained_before"] == 0
+    # Compared with the served run on every held-out prompt: it trained on none of their groups.
+    assert second.comparison is not None and second.comparison.served_version == first.run_id
+    assert second.comparison.served_prompts == second.eval_prompts and second.comparison.served_excluded_prompts == 0
+    shown = CliRunner().invoke(app, ["show", second.run_id], env={"FLYWHEEL_STATE_DIR": str(settings.state_dir)})
+    assert f"held out before (kept from {first.run_id}), 12 new" in shown.output
+    assert f"against the served run {first.run_id} on all {second.eval_prompts} held-out prompts" in shown.output
+    (settings.state_dir / "registry" / ALIAS_FILE).unlink()
+
+
 def test_pairs_quarantined_after_the_trigger_are_not_trained_on(settings: Settings, tiny_model: Path) -> None:
     settings = revised(settings, trainer=_trainer_settings(tiny_model, max_steps=2))
     trigger = _cross_threshold(settings)
