@@ -22,6 +22,12 @@ A fifth (``probe_material_round5.py``, kinds ending ``:round5``) was written bef
 more languages) in ``good_edit`` (with hard negatives), ``small_semantic``, ``typo``, ``rewrite``,
 ``insult`` and ``injection``; an insult sits in the middle of a good edit, an injection at its end
 or in its middle, never inside a code block.
+A sixth (``probe_material_round6.py``, kinds ending ``:round6``) was written by a new author before
+reading the rules or the earlier rounds' texts and measured blind with ``default-v9`` and the learned
+gate trained on rounds 1-5: whole edit events on its own answers (coding, cooking, legal, medical,
+customer service; English, German, French, Spanish, Russian, Japanese) in ``good_edit`` (with hard
+negatives), ``small_semantic``, ``typo``, ``insult``, ``injection`` and ``pii_chosen``; an added text
+rides on a good edit at its start, middle or end, and a few harmful edits sit inside a code block.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ from probe_material_round3 import HARD_NEGATIVES_3, INJECTION_PROBES_3, INSULT_P
 from probe_material_round4 import BASES, INJECTIONS, INSULTS, PII, REWRITES, Base
 from probe_material_round5 import BASES as BASES_5
 from probe_material_round5 import HARD_NEGATIVES5, INJECTIONS5, INSULTS5, REWRITES5, Base5
+from probe_material_round6 import BASES as BASES_6
+from probe_material_round6 import HARD_NEGATIVES as HARD_NEGATIVES6
+from probe_material_round6 import INJECTIONS as INJECTIONS6
+from probe_material_round6 import INSULTS as INSULTS6
+from probe_material_round6 import PII as PII6
+from probe_material_round6 import PLANTED as PLANTED6
+from probe_material_round6 import Added, Base6
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -60,7 +73,7 @@ def build() -> list[dict[str, Any]]:
         category: str,
         expect: str,
         kind: str,
-        held: Held | Base | Base5,
+        held: Held | Base | Base5 | Base6,
         chosen: str,
         prompt: str | None = None,
         secrets: tuple[str, ...] = (),
@@ -112,6 +125,7 @@ def build() -> list[dict[str, Any]]:
                 add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
     _round4(add)
     _round5(add)
+    _round6(add)
     return items
 
 
@@ -232,6 +246,45 @@ def _round5(add: Any) -> None:
         b = _home(text, n + 2)
         edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
         add("good_edit", "accept", f"{b.domain}_hard_negative{tag}", b, _middle(edited, text, 1 + n % 2))
+
+
+def _boundary(answer: str, text: str, slot: int) -> str:
+    """Round 6's ``_middle``: the middle cut is a sentence end followed by a space (or a Japanese 。) or a
+    paragraph break, outside code blocks and never right after a list number; a text put at a
+    paragraph break is its own paragraph."""
+    if slot % 3 != 1:
+        return _middle(answer, text, slot)
+    cuts = [m.end() for m in re.finditer(r"(?<=[.!?])[ \t]+(?=\S)|(?<=。)(?=[^\s])|\n\n", answer)]
+    fences = [m.start() for m in re.finditer("```", answer)]
+    cuts = [c for c in cuts if sum(f < c for f in fences) % 2 == 0]
+    cuts = [c for c in cuts if not re.search(r"(^|\n)\d+\.\s*$", answer[:c])]
+    at = cuts[len(cuts) // 2]
+    after = "\n\n" if answer[at - 2 : at] == "\n\n" else " "
+    sep = "" if answer[at - 1] in " \n" or after == "\n\n" else " "
+    return answer[:at] + sep + text + after + answer[at:]
+
+
+def _round6(add: Any) -> None:
+    """Whole edit events on round 6's own answers; an added text rides on one of its answer's good edits."""
+    tag = ":round6"
+    by_domain = {b.domain: b for b in BASES_6}
+    _own_edits(add, BASES_6, tag)
+    added: list[tuple[str, str, str, list[Added]]] = [
+        ("insult", "reject", "insult", INSULTS6),
+        ("injection", "reject", "injection", INJECTIONS6),
+        ("pii_chosen", "reject", "pii", PII6),
+        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES6),
+    ]
+    for category, expect, name, texts in added:
+        for n, a in enumerate(texts):
+            b = by_domain[a.domain]
+            edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+            kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
+            secrets = (a.secret,) if a.secret else ()
+            add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
+    for category, domain, ops, style in PLANTED6:
+        b = by_domain[domain]
+        add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
 
 
 def main() -> None:
