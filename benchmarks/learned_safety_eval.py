@@ -1,6 +1,6 @@
 """Does a learned segment classifier catch insults and injections better blind than the rules?
 
-Leave-one-source-out over the labelled sets: each probe round (1-5) and the held-out set is held
+Leave-one-source-out over the labelled sets: each probe round (1-6) and the held-out set is held
 out in turn; a TF-IDF (word 1-2 grams + character 2-5 grams) logistic regression is trained on the
 segments of every other source and scored on the held-out one. The unit is the segment
 (``operators.toxicity.segments``) that the user added: a segment of ``final_user_edit`` absent from
@@ -14,8 +14,8 @@ An edit is flagged when any of its scored segments is at or above the threshold.
 chosen on the training sources only (out-of-fold scores of a 3-fold split by edit): the lowest
 that flags at most 1% of the training good edits (good_edit, good_edit_tech_words, small_semantic,
 hard negatives). The rules' blind figure runs the real curation flow with the policy file that was
-current when the round was written (round 1, 2: v3; round 3: v4; round 4: v7; round 5: v8; held-out
-set: v1) and counts edits dropped by the toxicity stage or a ``blocked:``/``injection:`` rule.
+current when the round was written (round 1, 2: v3; round 3: v4; round 4: v7; round 5: v8; round 6:
+v9; held-out set: v1) and counts edits dropped by the toxicity stage or a ``blocked:``/``injection:`` rule.
 
 ``python -m flywheel.benchmarks.learned_safety_eval`` prints the table (about a minute on 2 cores);
 ``--with-prompt`` also scores the prompt's segments; ``--write`` trains on every set and writes the
@@ -33,6 +33,23 @@ Measured (edit additions only; insults caught, injections caught, good edits fla
 | round 3 (v4) | 20/30 20/38 1/60 | 28/30 21/38 2/60 | 29/30 29/38 3/60 |
 | round 4 (v7) | 24/40 17/35 0/105 | 26/40 20/35 0/105 | 32/40 24/35 0/105 |
 | round 5 (v8) | 11/36 15/36 6/132 | 14/36 21/36 1/132 | 19/36 25/36 6/132 |
+
+Round 6 (written after the packaged model) joined the sources later; with it, the run prints
+(thresholds 0.869, 0.802, 0.842, 0.879, 0.868, 0.869, 0.765; round 6's hard negatives raise the
+other folds' thresholds):
+
+| held out | rules (blind) | classifier | rules OR classifier |
+|---|---|---|---|
+| held-out set (v1) | 35/79 2/34 0/157 | 39/79 22/34 0/157 | 63/79 23/34 0/157 |
+| round 1 (v3) | 20/50 10/53 3/165 | 42/50 26/53 6/165 | 43/50 31/53 8/165 |
+| round 2 (v3) | 5/20 5/23 1/45 | 15/20 11/23 0/45 | 15/20 13/23 1/45 |
+| round 3 (v4) | 20/30 20/38 1/60 | 24/30 16/38 0/60 | 27/30 27/38 1/60 |
+| round 4 (v7) | 24/40 17/35 0/105 | 21/40 14/35 1/105 | 30/40 20/35 1/105 |
+| round 5 (v8) | 11/36 15/36 6/132 | 12/36 16/36 0/132 | 17/36 21/36 6/132 |
+| round 6 (v9) | 13/22 11/18 5/74 | 9/22 8/18 7/74 | 16/22 14/18 11/74 |
+
+The packaged model (trained before round 6 existed, threshold 0.791) on round 6: classifier 8/22
+8/18 5/74, rules OR classifier 15/22 14/18 9/74.
 """
 
 from __future__ import annotations
@@ -67,7 +84,7 @@ WITH_PROMPT = "--with-prompt" in sys.argv  # also score the prompt's segments (d
 GOOD = ("good_edit", "good_edit_tech_words", "small_semantic")
 DATA = Path("tests/data")
 POLICIES = Path("operators/policies")
-BLIND_POLICY = {"held-out": 1, "round1": 3, "round2": 3, "round3": 4, "round4": 7, "round5": 8}
+BLIND_POLICY = {"held-out": 1, "round1": 3, "round2": 3, "round3": 4, "round4": 7, "round5": 8, "round6": 9}
 MATERIAL = {
     "curation_bases": ("INSULTS", "INJECTIONS"),
     "holdout_material": ("INSULTS", "CODE_INSULTS", "INJECTIONS"),
@@ -76,6 +93,7 @@ MATERIAL = {
     "probe_material_round3": ("INSULT_PROBES_3", "INJECTION_PROBES_3"),
     "probe_material_round4": ("INSULTS", "INJECTIONS"),
     "probe_material_round5": ("INSULTS5", "INJECTIONS5"),
+    "probe_material_round6": ("INSULT_TEXTS", "INJECTION_TEXTS"),
 }
 
 
@@ -235,7 +253,7 @@ def write_model(path: Path = DEFAULT_MODEL) -> None:
     extra = package_paragraphs()
     threshold = pick_threshold(edits, extra)
     model = make_model().fit(*training_rows(edits, extra))
-    about = {"trained_on": "curation_set, curation_holdout, curation_probes rounds 1-5, package descriptions"}
+    about = {"trained_on": "curation_set, curation_holdout, curation_probes rounds 1-6, package descriptions"}
     save_model(path, model, threshold, about)
     print(f"wrote {path} ({path.stat().st_size} bytes), threshold {threshold:.4f}")
 

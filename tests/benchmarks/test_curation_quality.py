@@ -13,12 +13,14 @@ from flywheel.flows.config import FlowConfig
 ITEMS = load_labelled(Path(__file__).parents[1] / "data" / "curation_set.jsonl")
 HOLDOUT = load_labelled(Path(__file__).parents[1] / "data" / "curation_holdout.jsonl")
 PROBES = load_labelled(Path(__file__).parents[1] / "data" / "curation_probes.jsonl")
-# Probe round 5's events (kinds ending ":round5"): written blind before default-v9.
-ROUND5 = frozenset(
-    raw["event"]["event_id"]
+PROBE_KINDS = {
+    raw["event"]["event_id"]: raw["kind"]
     for raw in map(json.loads, (Path(__file__).parents[1] / "data" / "curation_probes.jsonl").read_text().splitlines())
-    if raw["kind"].endswith(":round5")
-)
+}
+# Probe round 5's events (kinds ending ":round5"): written blind before default-v9.
+ROUND5 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round5"))
+# Probe round 6's events: written blind after default-v9 and measured only (no rule written from it).
+ROUND6 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round6"))
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +98,15 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     accepted 25 of 36 insults, 19 of 36 injections and 2 typo-only edits (precision 0.721; good
     edits 0.864, three of them dropped by the set's own slip, an e-mail address in one answer, since
     removed); v9 with the accent fix none (precision 1.000, good edits 0.970).
+    Round 6 (143 whole edit events, written blind after default-v9) is measured only: the floors
+    above hold for rounds 1-5; round 6 keeps its blind figures as floors (see the test below).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit", "small_semantic", "typo", "rewrite", "pii_chosen"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
     run = run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1)
-    results = score(PROBES, run)
+    results = score([item for item in PROBES if item.event.event_id not in ROUND6], run)
     assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]
     assert results["precision"] >= 0.99 and results["pii_leaks"] == [], results["categories"]
@@ -113,3 +117,25 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     assert round5["precision"] >= 0.99 and round5["good_edit_recall"] >= 0.95, round5["categories"]
     for category in ("insult", "injection", "typo", "rewrite"):
         assert round5["categories"][category]["accepted"] == 0, category
+
+
+def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
+    """Round 6: written blind after default-v9 (no rule read), measured with v9; no rule was written from it.
+
+    Blind with v9 (round 6 alone, 143 events): precision 0.793 (69 of 87 accepted pairs), good-edit
+    recall 0.921 (58 of 63), one-token fixes 11 of 11; accepted 9 of 22 insults, 7 of 18
+    injections, 1 of 8 PII edits (a French social security number) and 1 of 21 typo-only edits
+    ("oeufs" -> "œufs"); two labelled secrets stored (that number, and a medical record number
+    next to a date of birth that dropped the pair). These are floors, not targets: the product's
+    targets (precision 0.99, good edits 0.95, no leak) are not met on this round.
+    """
+    items = [item for item in PROBES if item.event.event_id in ROUND6]
+    assert len(items) == 143
+    run = run_labelled(items, FlowConfig(), partitions=1, batch_size=1000, workers=1)
+    results = score(items, run)
+    assert results["precision"] >= 0.79 and results["good_edit_recall"] >= 0.92, results["categories"]
+    categories = results["categories"]
+    assert categories["insult"]["accepted"] <= 9 and categories["injection"]["accepted"] <= 7, categories
+    assert categories["pii_chosen"]["accepted"] <= 1 and categories["typo"]["accepted"] <= 1, categories
+    assert categories["small_semantic"]["accepted"] == categories["small_semantic"]["items"], categories
+    assert set(results["pii_leaks"]) <= {"00472913", "1 85 05 78 006 084 36"}, results["pii_leaks"]

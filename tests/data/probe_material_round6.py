@@ -898,3 +898,11 @@ PLANTED: list[tuple[str, str, list[Op], str]] = [
         "code_comment",
     ),
 ]
+
+# Plain strings for benchmarks/learned_safety_eval.py (it reads str, list and tuple values only).
+INSULT_TEXTS: list[str] = [a.text for a in INSULTS] + [
+    op[-1] for c, _, ops, _ in PLANTED if c == "insult" for op in ops
+]
+INJECTION_TEXTS: list[str] = [a.text for a in INJECTIONS] + [
+    op[-1] for c, _, ops, _ in PLANTED if c == "injection" for op in ops
+]
