@@ -34,7 +34,7 @@ from flywheel.serving.backend import Backend, GenerationParams, TransformersBack
 from flywheel.serving.config import ServingConfig, ServingSettings
 from flywheel.serving.engine import Engine
 from flywheel.serving.follower import AliasWatcher, PromotionFollower
-from flywheel.serving.impact import ImpactRefresher
+from flywheel.serving.impact_gauges import ImpactRefresher
 from flywheel.serving.registry import RegistryView
 from flywheel.serving.rollout_judge import RolloutJudge
 

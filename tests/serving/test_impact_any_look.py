@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from flywheel.serving.impact import Reaction, export_gauges, impact_by_version
+from flywheel.serving.impact import Reaction, impact_by_version
+from flywheel.serving.impact_gauges import export_gauges
 from flywheel.serving.impact_statistics import (
     PLANNED_REACTIONS,
     Difference,

@@ -15,7 +15,8 @@ from flywheel.gateway.app import create_app
 from flywheel.impact_report import impact_table
 from flywheel.infra.broker import LocalBroker, ensure_topics
 from flywheel.serving.attribution import UNKNOWN, attribute_by_request
-from flywheel.serving.impact import Reaction, export_gauges, impact_by_version, read_impact
+from flywheel.serving.impact import Reaction, impact_by_version, read_impact
+from flywheel.serving.impact_gauges import export_gauges
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

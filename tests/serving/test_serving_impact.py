@@ -12,7 +12,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
-from flywheel.serving.impact import Reaction, export_gauges, impact_by_version, reactions_from_rows
+from flywheel.serving.impact import Reaction, impact_by_version, reactions_from_rows
+from flywheel.serving.impact_gauges import export_gauges
 from flywheel.serving.impact_statistics import Rate, critical_value, design_effect, difference, wilson
 from flywheel.serving.served import ServedPeriod
 

@@ -25,7 +25,8 @@ from flywheel.infra.catalog import ensure_tables, open_catalog
 from flywheel.schemas.registry import ALIAS_FILE
 from flywheel.schemas.tables import DPO_PAIRS, POSITIVE_EXAMPLES, contracts
 from flywheel.serving.config import RolloutSettings
-from flywheel.serving.impact import ImpactRefresher, VersionImpact
+from flywheel.serving.impact import VersionImpact
+from flywheel.serving.impact_gauges import ImpactRefresher
 from flywheel.serving.impact_statistics import Difference
 from flywheel.serving.registry import Alias, AliasChange, RegistryView
 from flywheel.serving.rollout_judge import RolloutJudge, decide
