@@ -12,7 +12,9 @@ trivial only when every difference is one of:
   (``wth`` -> ``with``), never a replaced letter (``add`` -> ``and``) or a unit (``ms`` -> ``s``);
 * words split or joined (``a lot`` / ``alot``), a repeated word removed, an article added;
 * diacritics added or removed on the same letters (``la`` -> ``lá``, ``sie`` -> ``się``, ``cafe`` ->
-  ``café``): a spelling fix at any length (probe round 5 accepted Portuguese and Polish ones).
+  ``café``): a spelling fix at any length (probe round 5 accepted Portuguese and Polish ones); so
+  is a ligature for its letters (``oeufs`` -> ``œufs``, ``ae`` / ``æ``, ``ss`` / ``ß``, ``fi`` /
+  ``ﬁ``; probe round 6 accepted the first) and a stroke letter for its plain one (``ł``, ``ø``).
 
 Anything else is substantive however few characters it touches: a code-like token
 (digits, ``_``, camelCase starting lower-case, attached to ``(``, ``.``, ``-``, ``=`` ...:
@@ -155,9 +157,16 @@ def _tokens(text: str) -> list[_Token]:
     return [_token_at(text, *match.span()) for match in _TOKEN.finditer(text)]
 
 
+# Letters Unicode neither decomposes nor case-folds into plain ones: ligatures, spelt out (oe for
+# œ), and letters whose mark is a stroke (ł, ø), spelt without it. The other ligatures decompose
+# (NFKD: ﬁ -> fi, ĳ -> ij, ǆ -> dž) and ß case-folds to ss.
+_SPELT_OUT = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ŧ": "t"})
+
+
 def _without_marks(word: str) -> str:
-    """The word's letters without their combining marks (NFD, accents and ogoneks dropped)."""
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+    """The word's plain letters: case-folded, accents and ogoneks dropped, ligatures spelt out (NFKD)."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_SPELT_OUT)
 
 
 def _is_typo(a: _Token, b: _Token) -> bool:
@@ -165,7 +174,7 @@ def _is_typo(a: _Token, b: _Token) -> bool:
     if a.code or b.code or not x.isalpha() or not y.isalpha():
         return False
     if not (x.isascii() and y.isascii()) and _without_marks(x) == _without_marks(y):
-        return True  # only diacritics differ: "la" -> "lá", "sie" -> "się"
+        return True  # only diacritics or ligatures differ: "la" -> "lá", "sie" -> "się", "oeufs" -> "œufs"
     if (x in _NEGATIONS) != (y in _NEGATIONS) and min(len(x), len(y)) <= 4:
         return False  # one letter turns "no" into "on", "not" into "now"
     if min(len(x), len(y)) <= 3:

@@ -63,6 +63,17 @@ def test_typo_fix_is_trivial() -> None:
         ("Vamos lá, passo a passo.", "Vamos la, passo a passo."),
         ("Co tu się dzieje?", "Co tu sie dzieje?"),
         ("Un cafe creme, s'il vous plait.", "Un café crème, s'il vous plaît."),
+        # a ligature for its letters, either way (probe round 6 accepted "oeufs" -> "œufs" as a pair)
+        ("Battez 4 oeufs avec le sucre.", "Battez 4 œufs avec le sucre."),
+        ("Une œuvre qui touche le cœur.", "Une oeuvre qui touche le coeur."),
+        ("OEUFS FRAIS DU JOUR", "ŒUFS FRAIS DU JOUR"),
+        ("An encyclopaedia of archaeology.", "An encyclopædia of archæology."),
+        ("Die Strasse ist gross.", "Die Straße ist groß."),
+        ("Open the ﬁle and ﬁx the ﬂag.", "Open the file and fix the flag."),
+        ("Het ĳs is dun.", "Het ijs is dun."),
+        # a stroke letter for its plain one, like an accent
+        ("Spotkanie w Łodzi, sklep przy ulicy.", "Spotkanie w Lodzi, sklep przy ulicy."),
+        ("Vi spiser smørrebrød i Kobenhavn.", "Vi spiser smorrebrod i København."),
     ],
 )
 def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chosen: str) -> None:
@@ -90,6 +101,11 @@ def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chose
         ("Do it now.", "Do it not."),
         # a letter changed, not only its accent: "à" (to) -> "a" is a mark, "à" -> "o" is not
         ("Vou à praia.", "Vou o praia."),
+        # a ligature next to another change: the number, another word, or inside an identifier
+        ("Battez 4 oeufs avec le sucre.", "Battez 6 œufs avec le sucre."),
+        ("Il voit des œufs.", "Il voit des ours."),
+        ("Set `encyclopaedia_id` first.", "Set `encyclopædia_id` first."),
+        ("Die Straße ist groß.", "Die Straße ist bloß."),
         # indentation and case are code: a return moved out of its loop, a Makefile's tab, Python's True
         (
             "Sum it:\n```python\ndef total(xs):\n    s = 0\n    for x in xs:\n        s += x\n        return s\n```",
