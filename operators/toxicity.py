@@ -18,8 +18,9 @@ into sentences (long ones into overlapping word windows), every segment of the w
 goes to the backend in batches, and a text's score per label is the maximum over its
 segments and the whole text. Scoring the whole text once lets benign words dilute an insult
 (a phrase scoring 1.0 alone scores 0.44 appended to a 35-word answer); the maximum over
-segments does not. The flow calls ``score_batch`` on whole batches only; one call per item
-is ~50x slower per item on CPU for the transformer backend.
+segments does not. Code blocks and spans are not read as prose, their comments and strings of
+words are (``operators/prose.py``). The flow calls ``score_batch`` on whole batches only; one
+call per item is ~50x slower per item on CPU for the transformer backend.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from flywheel.errors import ToxicityError
 from flywheel.operators.config import ToxicitySettings
 from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
+from flywheel.operators.prose import prose_view
 
 # Detoxify's own renaming of the Jigsaw class names (detoxify.detoxify.load_checkpoint).
 _DETOXIFY_RENAMES = {
@@ -207,7 +209,9 @@ class SegmentedScorer:
 
     A segment (sentence or window) that the model's answer already holds is not scored on its
     own: the user did not add it, and technical sentences such as "use kill -9" are the
-    profanity model's commonest false alarms. The whole edit is always scored too.
+    profanity model's commonest false alarms. The whole edit is always scored too. Code is not
+    prose (``kill -9 1234`` in a code block scores ~0.95): both texts are read through
+    :func:`~flywheel.operators.prose.prose_view`, which keeps code comments and strings of words.
     """
 
     def __init__(self, backend: ToxicityBackend, batch_size: int = 64, max_words: int = 24) -> None:
@@ -228,13 +232,16 @@ class SegmentedScorer:
         return self.backend.labels
 
     def pieces(self, chosen: str, rejected: str = "") -> list[str]:
-        """What is scored for one edit: the edit, then its segments absent from ``rejected``.
+        """What is scored for one edit: the edit's prose, then its prose segments absent from ``rejected``.
 
-        A piece with words spelt in look-alike digits or signs (``sh1tty``) is scored spelt out too.
+        Code is read as code (:func:`~flywheel.operators.prose.prose_view`: blanked but for its
+        comments and strings of words). A piece with words spelt in look-alike digits or signs
+        (``sh1tty``) is scored spelt out too.
         """
+        chosen = prose_view(chosen)
         if self.max_words == 0:
             return _with_spelt_out([chosen])
-        new = added_segments(chosen, rejected, self.max_words)
+        new = added_segments(chosen, prose_view(rejected), self.max_words)
         return _with_spelt_out([chosen] + [piece for piece in new if piece != chosen])
 
     def score_edits(self, chosen: list[str], rejected: list[str]) -> list[dict[str, float]]:

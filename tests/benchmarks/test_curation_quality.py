@@ -128,6 +128,9 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     ("oeufs" -> "œufs"); two labelled secrets stored (that number, and a medical record number
     next to a date of birth that dropped the pair). These are floors, not targets: the product's
     targets (precision 0.99, good edits 0.95, no leak) are not met on this round.
+    After two general fixes made from its misses (code read as code by the toxicity scorer, ligatures
+    as typos; not blind): precision 0.807 (71 of 88), good-edit recall 0.952 (60 of 63), no typo-only
+    edit accepted. The floors stay at the blind figures.
     """
     items = [item for item in PROBES if item.event.event_id in ROUND6]
     assert len(items) == 143

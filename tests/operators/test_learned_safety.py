@@ -57,6 +57,16 @@ def test_only_the_added_sentences_are_scored(learned: LearnedSafety) -> None:
     assert scores[2] == 0.0
 
 
+def test_it_reads_the_added_segments_as_written_code_included(learned: LearnedSafety) -> None:
+    # The toxicity scorer reads code as code (operators/prose.py); this model was trained on the
+    # added segments as written, code lines among the benign ones, so it keeps reading them so
+    # (README, "Round 6"): an order hidden in a code comment is scored either way.
+    hidden = "```sql\n-- " + HARMFUL[3] + "\nCOPY orders FROM 'orders.csv';\n```"
+    segments = ["```sql", "-- " + HARMFUL[3], "COPY orders FROM 'orders.csv';", "```"]
+    assert added_segments(ANSWER + "\n\n" + hidden, ANSWER) == segments
+    assert learned.score_edits([ANSWER + "\n\n" + hidden], [ANSWER])[0] >= learned.threshold
+
+
 def test_a_score_at_the_threshold_drops_in_the_safety_stage(learned: LearnedSafety) -> None:
     assert learned.check(learned.threshold - 1e-6, {}) is None
     drop = learned.check(learned.threshold, {"toxicity:profanity": 0.1})

@@ -246,3 +246,69 @@ def test_profanity_scores_the_same_at_any_batch_size_so_its_default_batch_is_lar
     assert scorer.score_batch(texts) == one_at_a_time
     assert batch_size_of(ToxicitySettings(batch_size=8)) == 8
     assert batch_size_of(ToxicitySettings(backend="detoxify")) == 64  # a transformer's memory grows with the batch
+
+
+PORT_ANSWER = (
+    "Something else is listening on port 8080. Find its process id with lsof, stop that process, then start "
+    "your server again."
+)
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        "```bash\nkill <PID>\n```\n\nThis sends SIGTERM, which lets the program close its files cleanly.",
+        "Stop it:\n\n```bash\nkill -9 1234\n```",
+        "Falls er hängt, warte kurz. Sonst hilft `kill -9 1234`.",
+        "Si le processus ne répond plus :\n\n~~~sh\nkill -s KILL 4242\n~~~",
+        "Из Go:\n\n```go\nsyscall.Kill(pid, syscall.SIGKILL)\n```",
+        "Or by job number:\n\n    kill -9 %1\n",
+    ],
+)
+def test_code_the_user_added_is_not_scored_as_prose(added: str) -> None:
+    scorer = build_scorer(ToxicitySettings())
+    gate = ToxicityGate(ToxicitySettings().thresholds)
+    code = re.search(r"kill[^\n`]*|syscall\.Kill[^\n]*", added, re.IGNORECASE)
+    assert code is not None and ProfanityBackend().score_batch([code.group(0)])[0]["profanity"] >= 0.8
+    scores = scorer.score_edits([PORT_ANSWER + "\n\n" + added], [PORT_ANSWER])[0]
+    assert gate.check(scores) is None, scorer.pieces(PORT_ANSWER + "\n\n" + added, PORT_ANSWER)
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        "```bash\n# you useless idiot, learn to read\nkill <PID>\n```",
+        "```bash\nkill -9 1234  # du Idiot, lern lesen\n```",
+        "```js\nprocess.kill(pid); // whoever wrote this is a moron\n```",
+        "```sql\n-- tu es un idiot fini\nDROP TABLE legacy_orders;\n```",
+        "```c\n/* what a bloody idiot\n   wrote this */\nkill(pid, SIGTERM);\n```",
+        "```html\n<!-- you stupid idiot -->\n<p>Port freed.</p>\n```",
+        '```python\nprint("go kill yourself, idiot")\nos.kill(pid, signal.SIGTERM)\n```',
+        "```\nYou stupid idiot, it was the other process.\n```",
+    ],
+)
+def test_an_insult_in_a_code_comment_or_string_is_still_scored(added: str) -> None:
+    scorer = build_scorer(ToxicitySettings())
+    gate = ToxicityGate(ToxicitySettings().thresholds)
+    assert gate.check(scorer.score_edits([PORT_ANSWER + "\n\n" + added], [PORT_ANSWER])[0]) is not None
+
+
+@pytest.mark.parametrize(
+    "added", ["Go kill yourself, idiot.", "Kill yourself.", "I will kill you if this breaks again."]
+)
+def test_kill_in_prose_is_judged_as_before(added: str) -> None:
+    # No code: the same pieces as before the scorer read code as code (the edit, the sentence added).
+    scorer = build_scorer(ToxicitySettings())
+    edit = PORT_ANSWER + " " + added
+    assert scorer.pieces(edit, PORT_ANSWER) == [edit, added]
+    expected = max(score["profanity"] for score in ProfanityBackend().score_batch([edit, added]))
+    assert scorer.score_edits([edit], [PORT_ANSWER])[0]["profanity"] == expected
+
+
+@pytest.mark.parametrize(
+    "added", ["`kill` yourself, idiot.", "Run `kill -9 1234`, you moron.", "Lance `kill -9 1234`, tu es un idiot fini."]
+)
+def test_an_insult_next_to_an_inline_code_span_is_still_scored(added: str) -> None:
+    scorer = build_scorer(ToxicitySettings())
+    gate = ToxicityGate(ToxicitySettings().thresholds)
+    assert gate.check(scorer.score_edits([PORT_ANSWER + " " + added], [PORT_ANSWER])[0]) is not None
