@@ -47,6 +47,9 @@ from flywheel.operators.pii_validators import (
     IBAN,
     LOWER_STREET,
     NAMED_EMAIL_AT_WORD,
+    NIR,
+    NIR_AFTER_WORD,
+    NIR_WORDS,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -62,6 +65,7 @@ from flywheel.operators.pii_validators import (
     email_ok,
     iban_ok,
     named_email_at_word_ok,
+    nir_ok,
     passport_ok,
     percent_email_ok,
 )
@@ -262,6 +266,8 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=4,
         hint=re.compile(r"[A-Za-z]{2}\d{2}"),
     ),
+    Detector("national_id", NIR, "[NATIONAL_ID]", nir_ok, min_digits=14),
+    Detector("national_id", NIR_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=14, words=NIR_WORDS),
     Detector(
         "payment_card",
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),

@@ -52,6 +52,9 @@ from flywheel.operators.pii_validators import (
     IBAN,
     LOWER_STREET,
     NAMED_EMAIL_AT_WORD,
+    NIR,
+    NIR_AFTER_WORD,
+    NIR_WORDS,
     PASSPORT,
     PASSPORT_WORDS,
     PERCENT_EMAIL,
@@ -69,6 +72,7 @@ from flywheel.operators.pii_validators import (
     iban_ok,
     ip_ok,
     named_email_at_word_ok,
+    nir_ok,
     passport_ok,
     percent_email_ok,
     phone_ok,
@@ -204,6 +208,10 @@ DETECTORS: tuple[Scrubber, ...] = (
         min_digits=4,
         hints=(Hint(re.compile(r"[A-Za-z]{2}\d{2}")),),
     ),
+    # A French NIR (1 85 05 78 006 084 91) with its key checked, before the cards: 15 digits, one in ten
+    # passes Luhn. After "sécurité sociale", "NIR" ... any key.
+    Detector("national_id", NIR, "[NATIONAL_ID]", nir_ok, min_digits=14),
+    Detector("national_id", NIR_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=14, words=NIR_WORDS),
     Detector(
         "payment_card",
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),

@@ -81,6 +81,20 @@ PASSPORT = re.compile(
     r"(?:(?i:\b(?=[pr])(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
     r"[^\n\d]{0,25}?(?<![A-Za-z0-9\-])(?P<number>[A-Z0-9]{6,9})(?![A-Za-z0-9\-])"
 )
+# A French social security number (NIR): sex, year, month (01-12, or 20 and 30-99 when unknown),
+# department (2A/2B in Corsica), commune, order, then the key, written solid or in groups ("1 85 05
+# 78 006 084 36"). NIR alone it must carry its key (nir_ok); after a word that names it ("numéro de
+# sécurité sociale", "n° de sécu", "NIR") a mistyped key still hides a person's number.
+_NIR = (
+    r"(?P<nir>[1-478][ .\-]?\d{2}[ .\-]?(?:0[1-9]|1[0-2]|20|[3-9]\d)[ .\-]?(?:\d{2}|2[ABab])[ .\-]?\d{3}[ .\-]?\d{3})"
+    r"[ .\-]?(?P<key>\d{2})"
+)
+NIR = re.compile(rf"(?<![\w+.\-]){_NIR}(?![\w+]|[.\-]\d)")
+NIR_WORDS = ("sécu", "secu", "nir", "insee", "vitale")
+NIR_AFTER_WORD = re.compile(
+    r"(?i)\b(?:s[ée]curit[ée] sociale|s[ée]cu|nir|insee|carte vitale)\b[^\n\d]{0,30}"
+    rf"(?P<number>(?<![\w+.\-]){_NIR}(?![\w+]|[.\-]\d))"
+)
 _STREET_TYPES = (
     r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|terrace|way|square|sq"
     r"|parkway|pkwy|highway|hwy|crescent|close"
@@ -363,3 +377,10 @@ def ip_ok(match: re.Match[str]) -> bool:
     return not any(
         ip in ipaddress.ip_network(net) for net in private if ip.version == ipaddress.ip_network(net).version
     )
+
+
+def nir_ok(match: re.Match[str]) -> bool:
+    """True when the NIR's key is 97 minus its first 13 digits mod 97 (Corsica's 2A, 2B count as 19, 18)."""
+    body = re.sub(r"[ .\-]", "", match.group("nir")).upper()
+    body = body[:5] + body[5:7].replace("2A", "19").replace("2B", "18") + body[7:]
+    return int(match.group("key")) == 97 - int(body) % 97
