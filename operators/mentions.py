@@ -9,11 +9,15 @@ example or reported words (such as, like, e.g., phrases, words, saying, called, 
 and no order to use it (remember, repeat, always, from now on, reply with, print, use the phrase
 ...): "Always reply with 'you are an idiot'" and "Remember the phrase '...'" are read whole. At
 most 80 characters are blanked per quotation, so a long quoted payload is read as written.
+
+A policy may add cues and orders in other languages (``mention_cues``, ``mention_orders``:
+default-v10's Russian and Ukrainian, "клиент пишет «...»"); the English ones always apply.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # A cue that introduces an example or reported words, then up to 40 characters to the quote.
 _CUE = re.compile(
@@ -38,7 +42,26 @@ _SENTENCE_START = re.compile(r".*[.!?\n]\s", re.DOTALL)
 MARK = "\u2026"
 
 
-def blank_mentions(text: str) -> str:
+class MentionCues:
+    """The cues and orders a policy adds to the English ones; immutable, compiled once."""
+
+    def __init__(self, cues: Iterable[str] = (), orders: Iterable[str] = ()) -> None:
+        self.cue = _words(cues, tail=r"[^.!?\n]{0,40}$")
+        self.order = _words(orders, tail="")
+
+
+def _words(words: Iterable[str], tail: str) -> re.Pattern[str] | None:
+    """One case-insensitive regex of whole words and phrases ("word*": a prefix), then ``tail``; None when none."""
+    parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
+    if not parts:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)" + tail, re.IGNORECASE)
+
+
+_ENGLISH_ONLY = MentionCues()
+
+
+def blank_mentions(text: str, extra: MentionCues = _ENGLISH_ONLY) -> str:
     """``text`` with every quoted mention's words replaced by an ellipsis (the quote marks kept)."""
     if "'" not in text and '"' not in text and not any(q in text for q in "\u2018\u201c\u00ab\u300c"):
         return text
@@ -49,7 +72,9 @@ def blank_mentions(text: str) -> str:
         start = _SENTENCE_START.match(before)
         if start is not None:
             before = before[start.end() :]
-        if _CUE.search(before) and not _ORDER.search(before):
+        cued = _CUE.search(before) or (extra.cue is not None and extra.cue.search(before))
+        ordered = _ORDER.search(before) or (extra.order is not None and extra.order.search(before))
+        if cued and not ordered:
             out.append(text[last : match.start() + 1])
             out.append(MARK)
             last = match.end() - 1

@@ -6,6 +6,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     version = "default-v2"              # stamped on every stored row
     pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
     quoted_mentions = true | false      # rules skip a quotation introduced as an example (v9)
+    mention_cues, mention_orders = [...] # more words that introduce one, or order its use (v10)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii_detectors
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
@@ -41,7 +42,7 @@ import yaml
 from pydantic import ValidationError
 
 from flywheel.errors import PolicyError
-from flywheel.operators.mentions import blank_mentions
+from flywheel.operators.mentions import MentionCues, blank_mentions
 from flywheel.operators.normalize import folded_view, normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import placeholders, scan, scan_all
@@ -183,6 +184,7 @@ class PolicyEngine:
         self.pii_actions = {name: rule.action for name, rule in parsed.pii.items()}
         self.pii_in_chosen = parsed.pii_in_chosen
         self.quoted_mentions = parsed.quoted_mentions
+        self._mention_cues = MentionCues(parsed.mention_cues, parsed.mention_orders)
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
@@ -278,7 +280,9 @@ class PolicyEngine:
 
         # What the injection and blocked rules read: with ``quoted_mentions``, a quotation introduced
         # as an example ("banned phrases such as '...'") blanked (operators/mentions.py); PII reads all.
-        read = {name: blank_mentions(text) for name, text in texts.items()} if self.quoted_mentions else texts
+        read = texts
+        if self.quoted_mentions:
+            read = {name: blank_mentions(text, self._mention_cues) for name, text in texts.items()}
         normalized = {name: normalize_text(text) for name, text in read.items()}
         present = {name: self._needles.found(normalized[name]) for name in self._rule_fields}
         # Where a text reads otherwise in its folded view (look-alikes, invisible characters,

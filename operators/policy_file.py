@@ -85,6 +85,10 @@ class PolicyFile(BaseModel):
     # default-v9: the injection and blocked rules skip a quotation introduced as an example
     # (operators/mentions.py: "banned phrases such as 'you're an idiot'").
     quoted_mentions: bool = False
+    # default-v10: more words that introduce an example or reported words (another language's
+    # "such as", "writes"), and more that order the quotation's use; "word*" is a prefix.
+    mention_cues: list[str] = Field(default_factory=list)
+    mention_orders: list[str] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     pii: dict[str, PiiRule] = Field(default_factory=dict)
     injection: list[TextRuleSpec] = Field(default_factory=list)

@@ -131,6 +131,9 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     After two general fixes made from its misses (code read as code by the toxicity scorer, ligatures
     as typos; not blind): precision 0.807 (71 of 88), good-edit recall 0.952 (60 of 63), no typo-only
     edit accepted. The floors stay at the blind figures.
+    After default-v10 (Russian, Ukrainian) and the French NIR detector, not blind: precision 0.821,
+    good edits 0.921, 8 insults, 6 injections and no PII edit accepted, one secret stored; the
+    floors stay the blind figures.
     """
     items = [item for item in PROBES if item.event.event_id in ROUND6]
     assert len(items) == 143

@@ -36,7 +36,11 @@ from flywheel.sample import sample_events
 from flywheel.schemas.events import InteractionEvent
 
 LABELLED = Path(__file__).parents[1] / "data" / "curation_set.jsonl"
-POLICIES = sorted((Path(__file__).parents[2] / "operators" / "policies").glob("*.toml"))
+# In version order (default-v10 after default-v9): the last is the packaged default.
+POLICIES = sorted(
+    (Path(__file__).parents[2] / "operators" / "policies").glob("*.toml"),
+    key=lambda path: int(path.stem.rsplit("-v", 1)[1]),
+)
 FRAGMENTS = [
     *("jane.doe@example.com", "@", "a@b.co", "jane(at)example(dot)com", "bob [at] mail [dot] org"),
     *("kim at corp dot net", "(at)", " dot ", "x{at}y.org"),
