@@ -133,7 +133,7 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     edit accepted. The floors stay at the blind figures.
     After default-v10 (Russian, Ukrainian) and the French NIR detector, not blind: precision 0.821,
     good edits 0.921, 8 insults, 6 injections and no PII edit accepted, one secret stored; the
-    floors stay the blind figures.
+    floors stay the blind figures. Both together (merged): precision 0.835, good edits 0.952.
     """
     items = [item for item in PROBES if item.event.event_id in ROUND6]
     assert len(items) == 143
