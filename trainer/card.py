@@ -16,6 +16,7 @@ from flywheel.trainer.dataset import HeldPairs
 from flywheel.trainer.events import Interval, TrainingResult, TrainingTrigger
 from flywheel.trainer.generation import CODE_RULE
 from flywheel.trainer.split import DEGENERATE_RULE, SPLIT_RULE, PairSplit
+from flywheel.trainer.split_rebuild import Rebuilds
 
 if TYPE_CHECKING:
     from flywheel.trainer.candidate import Candidate
@@ -51,8 +52,10 @@ def model_card(
     reference: str,
     device: str,
     policy_versions: list[str],
+    rebuilds: Rebuilds | None = None,
 ) -> dict[str, Any]:
-    """The card of one finished run."""
+    """The card of one finished run (``rebuilds``: the earlier runs' split records it rebuilt, or could not)."""
+    rebuilds = rebuilds or Rebuilds()
     config = settings.trainer
     comparison = candidate.comparison
     forgetting = (
@@ -138,6 +141,10 @@ def model_card(
             "previous": {
                 "runs": [record.run_id for record in split.previous.records],
                 "unrecorded_runs": list(split.previous.unrecorded),
+                # Runs before split records whose split this run rebuilt from their tagged snapshot
+                # (kept since, in their split.json), and why the others could not be (not kept).
+                "rebuilt_runs": list(rebuilds.rebuilt),
+                "not_rebuilt": dict(rebuilds.not_rebuilt),
             },
             # Held-out prompts by where they were before: held out by an earlier run, new to every
             # earlier split, or trained on by one (a group that now links it to a held-out prompt).
@@ -180,8 +187,12 @@ def split_line(card: dict[str, Any]) -> str | None:
         + (f" (kept from {', '.join(runs)})" if runs else " (no earlier split recorded)")
         + f", {split['new_eval_prompts']} new, {split['eval_prompts_trained_before']} trained on before"
     )
+    if previous.get("rebuilt_runs"):
+        line += f"; split record rebuilt from the tagged snapshot: {', '.join(previous['rebuilt_runs'])}"
     if previous.get("unrecorded_runs"):
-        line += f"; not kept (no split record): {', '.join(previous['unrecorded_runs'])}"
+        reasons = previous.get("not_rebuilt") or {}
+        named = (f"{run} ({reasons[run]})" if run in reasons else run for run in previous["unrecorded_runs"])
+        line += f"; not kept (no split record): {', '.join(named)}"
     return line
 
 

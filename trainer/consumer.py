@@ -49,6 +49,7 @@ from flywheel.trainer.dataset import read_pairs, read_positives, split_pairs, st
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
 from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
+from flywheel.trainer.split_rebuild import rebuild_missing_splits
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,10 @@ def train_for_trigger(
     # The served run is read once, and its split is among those kept: the comparison with it then
     # knows which held-out prompts it trained on, even should the alias move meanwhile.
     served_run = registry.served_run() if config.compare_with_served else None
-    previous = registry.previous_splits(exclude=run_id, also=(served_run,) if served_run else ())
+    also = (served_run,) if served_run else ()
+    # Runs trained before split records get one rebuilt from their tagged snapshot, so they are kept too.
+    rebuilds = rebuild_missing_splits(catalog, registry, registry.kept_runs(exclude=run_id, also=also))
+    previous = registry.previous_splits(exclude=run_id, also=also)
     split = split_pairs(held.rows, config.eval_fraction, previous)
     log.info(
         "held-out prompts kept from earlier runs",
@@ -142,6 +146,7 @@ def train_for_trigger(
             "run_id": run_id,
             "previous_runs": [record.run_id for record in previous.records],
             "unrecorded_runs": list(previous.unrecorded),
+            "rebuilt_runs": list(rebuilds.rebuilt),
             "carried": split.carried_eval_prompts,
             "new": split.new_eval_prompts,
             "trained_before": split.eval_prompts_trained_before,
@@ -202,7 +207,7 @@ def train_for_trigger(
     )
     policies = sorted({row["policy_version"] for row in split.train + split.eval})
     card = model_card(
-        settings, trigger, result, candidate, split, held, positives_snapshot, reference, device, policies
+        settings, trigger, result, candidate, split, held, positives_snapshot, reference, device, policies, rebuilds
     )
     registry.write_split(run_id, split.record(run_id))
     registry.write_card(run_id, card)

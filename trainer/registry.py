@@ -4,9 +4,9 @@ Layout per run: ``<root>/runs/<run_id>/status.json`` (written when training star
 the decision at the end), ``adapter/`` (PEFT ``save_pretrained`` output: ``adapter_config.json`` +
 ``adapter_model.safetensors``, loadable with ``peft.PeftModel.from_pretrained(base, uri)``) and
 ``split.json`` (the run's held-out and train sides as prompt keys, :class:`SplitRecord`: later runs
-keep them) and ``model_card.json``, written last: a run whose card exists is complete; one with only
-a status file died midway and is retrained. ``<root>/latest_split.json`` names the last run that
-wrote a split.
+keep them; rebuilt for runs before them, marked ``rebuilt_from``) and ``model_card.json``, written
+last: a run whose card exists is complete; one with only a status file died midway and is retrained.
+``<root>/latest_split.json`` names the last run that wrote a split.
 """
 
 from __future__ import annotations
@@ -171,22 +171,28 @@ class Registry:
             return None
         return current
 
-    def write_split(self, run_id: str, record: SplitRecord) -> str:
-        """Write the run's split record, then name it the latest; returns its URI."""
-        self._write_json(
-            self._path(run_id, SPLIT_FILE),
-            {
-                "record_version": SPLIT_RECORD_VERSION,
-                "run_id": run_id,
-                "rule": SPLIT_RULE,
-                # Held out by this run, or by an earlier run whose prompt this snapshot lacked.
-                "eval": sorted(record.eval_keys),
-                # This run's train side; then earlier runs' train sides of prompts it lacked.
-                "train": sorted(record.trained_keys),
-                "inherited_train": sorted(record.train_keys - record.trained_keys),
-            },
-        )
-        self._write_json(f"{self.base}/{LATEST_SPLIT_FILE}", {"run_id": run_id})
+    def write_split(self, run_id: str, record: SplitRecord, rebuilt_from: dict[str, Any] | None = None) -> str:
+        """Write the run's split record, then name it the latest; returns its URI.
+
+        ``rebuilt_from``: the record of a run trained before split records, rebuilt afterwards
+        (:mod:`flywheel.trainer.split_rebuild`; the rule it was split by and the data it was rebuilt
+        from). Such a record is written as is, marked, and never named the latest: that run is not.
+        """
+        payload: dict[str, Any] = {
+            "record_version": SPLIT_RECORD_VERSION,
+            "run_id": run_id,
+            "rule": SPLIT_RULE if rebuilt_from is None else rebuilt_from["rule"],
+            # Held out by this run, or by an earlier run whose prompt this snapshot lacked.
+            "eval": sorted(record.eval_keys),
+            # This run's train side; then earlier runs' train sides of prompts it lacked.
+            "train": sorted(record.trained_keys),
+            "inherited_train": sorted(record.train_keys - record.trained_keys),
+        }
+        if rebuilt_from is not None:
+            payload["rebuilt_from"] = rebuilt_from
+        self._write_json(self._path(run_id, SPLIT_FILE), payload)
+        if rebuilt_from is None:
+            self._write_json(f"{self.base}/{LATEST_SPLIT_FILE}", {"run_id": run_id})
         return self.run_uri(run_id, SPLIT_FILE)
 
     def read_split(self, run_id: str) -> SplitRecord | None:
@@ -209,11 +215,25 @@ class Registry:
     def previous_splits(self, exclude: str, also: tuple[str, ...] = ()) -> PreviousSplits:
         """The recorded splits a new run (``exclude``: its own id) keeps, and the runs named without one.
 
-        The runs the server's alias names (current, then a rollout's candidate), ``also``, and the
-        last run that wrote a split; each record holds the sides of the records it kept in turn.
-        A run named whose record is missing (written before split records) or damaged (logged) is
-        listed as unrecorded: its sides are not kept, and the card says so.
+        The runs :meth:`kept_runs` names; each record holds the sides of the records it kept in turn.
+        A run named whose record is missing (written before split records, and not rebuilt) or
+        damaged (logged) is listed as unrecorded: its sides are not kept, and the card says so.
         """
+        records, unrecorded = [], []
+        for run_id in self.kept_runs(exclude, also):
+            try:
+                record = self.read_split(run_id)
+            except RegistryError as exc:
+                log.warning("a split record is damaged: its sides are not kept", extra={"error": str(exc)})
+                record = None
+            if record is None:
+                unrecorded.append(run_id)
+            else:
+                records.append(record)
+        return PreviousSplits(records=tuple(records), unrecorded=tuple(unrecorded))
+
+    def kept_runs(self, exclude: str, also: tuple[str, ...] = ()) -> list[str]:
+        """The runs whose sides a new run (``exclude``) keeps: the alias's current and candidate, ``also``, latest."""
         try:
             latest = json.loads(self.fs.cat_file(f"{self.base}/{LATEST_SPLIT_FILE}")).get("run_id")
         except FileNotFoundError:
@@ -225,18 +245,7 @@ class Registry:
             log.warning("the latest split pointer names no run id: not read", extra={"run_id": str(latest)})
             latest = None
         named = [*self._alias_runs(), *also, latest]
-        records, unrecorded = [], []
-        for run_id in dict.fromkeys(run for run in named if run is not None and run != exclude):
-            try:
-                record = self.read_split(run_id)
-            except RegistryError as exc:
-                log.warning("a split record is damaged: its sides are not kept", extra={"error": str(exc)})
-                record = None
-            if record is None:
-                unrecorded.append(run_id)
-            else:
-                records.append(record)
-        return PreviousSplits(records=tuple(records), unrecorded=tuple(unrecorded))
+        return list(dict.fromkeys(run for run in named if run is not None and run != exclude))
 
     def fetch_adapter(self, run_id: str, target: Path) -> Path:
         """Copy a run's adapter folder to the local ``target`` (PEFT loads local folders); returns it."""

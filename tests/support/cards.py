@@ -13,9 +13,12 @@ from flywheel.trainer.dataset import HeldPairs, PairSplit, ShareCap
 from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
 from flywheel.trainer.events import TrainingResult, TrainingTrigger
 from flywheel.trainer.generation import Answer
+from flywheel.trainer.split_rebuild import Rebuilds
 
 
-def card_for(result: TrainingResult, split: PairSplit | None = None, **candidate: Any) -> dict[str, Any]:
+def card_for(
+    result: TrainingResult, split: PairSplit | None = None, rebuilds: Rebuilds | None = None, **candidate: Any
+) -> dict[str, Any]:
     """The card of ``result``: its figures, ``split`` (empty by default), ``candidate`` fields over the defaults."""
     assert result.before is not None and result.after is not None and result.comparison is not None
     fields: dict[str, Any] = {
@@ -48,7 +51,17 @@ def card_for(result: TrainingResult, split: PairSplit | None = None, **candidate
     split = split or PairSplit(train=[], eval=[])
     held = HeldPairs(split.train + split.eval, 0, None)
     return model_card(
-        TrainerConfig(), trigger, result, Candidate(**{**fields, **candidate}), split, held, None, "tiny", "cpu", ["v1"]
+        TrainerConfig(),
+        trigger,
+        result,
+        Candidate(**{**fields, **candidate}),
+        split,
+        held,
+        None,
+        "tiny",
+        "cpu",
+        ["v1"],
+        rebuilds,
     )
 
 

@@ -206,7 +206,7 @@ def test_a_later_run_keeps_the_sides_of_the_served_run(settings: Settings, tiny_
     assert later is not None and card is not None
     assert earlier.eval_keys <= later.eval_keys and earlier.trained_keys <= later.trained_keys
     split = card["split"]
-    assert split["previous"] == {"runs": [first.run_id], "unrecorded_runs": []}
+    assert split["previous"] == {"runs": [first.run_id], "unrecorded_runs": [], "rebuilt_runs": [], "not_rebuilt": {}}
     assert split["carried_eval_prompts"] == first_card["split"]["eval_prompts"]
     assert split["new_groups"] == {"pairs": 48, "eval_pairs": 12, "eval_share": 0.25}
     assert split["new_eval_prompts"] == 12 and split["eval_prompts_trained_before"] == 0
@@ -217,6 +217,65 @@ def test_a_later_run_keeps_the_sides_of_the_served_run(settings: Settings, tiny_
     assert f"held out before (kept from {first.run_id}), 12 new" in shown.output
     assert f"against the served run {first.run_id} on all {second.eval_prompts} held-out prompts" in shown.output
     (settings.state_dir / "registry" / ALIAS_FILE).unlink()
+
+
+def test_a_served_run_before_split_records_is_rebuilt_kept_and_left_out_where_it_trained(
+    settings: Settings, tiny_model: Path
+) -> None:
+    import pyarrow as pa
+
+    from flywheel.schemas.tables import contracts
+    from flywheel.trainer.registry import LATEST_SPLIT_FILE
+    from flywheel.trainer.split import pair_prompt_key
+    from flywheel.trainer.split_rebuild import PRE_STICKY_SPLIT_RULE
+
+    settings = revised(settings, trainer=_trainer_settings(tiny_model, max_steps=2))
+    _cross_threshold(settings)
+    (first,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+    registry = Registry.from_settings("", settings.state_dir)
+    original, card = registry.read_split(first.run_id), registry.read_card(first.run_id)
+    assert original is not None and card is not None
+    # As a run before split records left the registry: no split.json, no latest pointer, its card's rule.
+    root = settings.state_dir / "registry"
+    (root / "runs" / first.run_id / "split.json").unlink()
+    (root / LATEST_SPLIT_FILE).unlink()
+    sticky = ("previous", "carried_eval_prompts", "new_eval_prompts", "eval_prompts_trained_before", "new_groups")
+    old_split = {key: value for key, value in card["split"].items() if key not in sticky}
+    registry.write_card(first.run_id, {**card, "split": {**old_split, "rule": PRE_STICKY_SPLIT_RULE}})
+    (root / ALIAS_FILE).write_text(json.dumps({"current": first.run_id}))  # users are served it
+    # 48 pairs of new groups, and one giving a prompt it trained on a held-out pair's answer: one group now.
+    catalog = open_catalog(settings.catalog)
+    table = ensure_tables(catalog, settings.catalog)[DPO_PAIRS]
+    rows = read_pairs(table, first.snapshot_id)
+    held_row = next(row for row in rows if pair_prompt_key(row) in original.eval_keys)
+    trained_row = next(row for row in rows if pair_prompt_key(row) in original.trained_keys)
+    new = [{**row, "chosen": f"{row['chosen']} ({row['event_id']})"} for row in pair_rows(48, start=48).to_pylist()]
+    linking = {**pair_rows(1, start=96).to_pylist()[0], "prompt": trained_row["prompt"], "chosen": held_row["chosen"]}
+    append_rows(table, pa.Table.from_pylist([*new, linking], contracts()[DPO_PAIRS].arrow_schema))
+    assert len(tracker.check(settings.trainer_config(), catalog).emitted) == 1
+
+    (second,) = TrainerConsumer(settings.trainer_config()).run(until_idle=True).results
+
+    # Rebuilt to exactly its sides, marked, once; the next run kept them and is the latest.
+    assert registry.read_split(first.run_id) == original
+    rebuilt = json.loads((root / "runs" / first.run_id / "split.json").read_text())["rebuilt_from"]
+    assert rebuilt["snapshot_id"] == first.snapshot_id and rebuilt["rule"] == PRE_STICKY_SPLIT_RULE
+    assert json.loads((root / LATEST_SPLIT_FILE).read_text()) == {"run_id": second.run_id}
+    later, second_card = registry.read_split(second.run_id), registry.read_card(second.run_id)
+    assert later is not None and second_card is not None and original.eval_keys <= later.eval_keys
+    assert second_card["split"]["previous"] == {
+        "runs": [first.run_id],
+        "unrecorded_runs": [],
+        "rebuilt_runs": [first.run_id],
+        "not_rebuilt": {},
+    }
+    # The comparison with the served run leaves out the held-out group holding a prompt it trained on.
+    comparison = second.comparison
+    assert comparison is not None and comparison.served_version == first.run_id
+    assert comparison.served_excluded_prompts is not None and comparison.served_excluded_prompts > 0
+    assert comparison.served_prompts is not None
+    assert comparison.served_prompts + comparison.served_excluded_prompts == second.eval_prompts
+    (root / ALIAS_FILE).unlink()
 
 
 def test_pairs_quarantined_after_the_trigger_are_not_trained_on(settings: Settings, tiny_model: Path) -> None:

@@ -78,7 +78,7 @@ def test_a_superset_snapshot_keeps_every_prompt_on_its_side() -> None:
     assert later.carried_eval_prompts == len(held) and later.new_eval_prompts == len(held_after - held)
     assert later.eval_prompts_trained_before == 0
     card = card_for(plain_result(["x"] * 3, ["y"] * 3), later)
-    assert card["split"]["previous"] == {"runs": ["r1"], "unrecorded_runs": []}
+    assert card["split"]["previous"] == {"runs": ["r1"], "unrecorded_runs": [], "rebuilt_runs": [], "not_rebuilt": {}}
     assert card["split"]["carried_eval_prompts"] == len(held)
     assert card["split"]["new_eval_prompts"] == len(held_after - held) > 0
     assert card["split"]["new_groups"]["pairs"] == len(new_rows)
