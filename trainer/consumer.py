@@ -45,11 +45,11 @@ from flywheel.infra.kafka import CheckedProducer, consumer_config
 from flywheel.trainer import metrics
 from flywheel.trainer.card import model_card
 from flywheel.trainer.config import TrainerConfig
-from flywheel.trainer.dataset import read_pairs, read_positives, split_pairs, still_held
+from flywheel.trainer.dataset import read_pairs, read_positives, still_held
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
 from flywheel.trainer.io import trigger_ids_on
 from flywheel.trainer.registry import Registry
-from flywheel.trainer.split_rebuild import rebuild_missing_splits
+from flywheel.trainer.split_rebuild import sticky_split
 
 log = logging.getLogger(__name__)
 
@@ -136,22 +136,7 @@ def train_for_trigger(
     # knows which held-out prompts it trained on, even should the alias move meanwhile.
     served_run = registry.served_run() if config.compare_with_served else None
     also = (served_run,) if served_run else ()
-    # Runs trained before split records get one rebuilt from their tagged snapshot, so they are kept too.
-    rebuilds = rebuild_missing_splits(catalog, registry, registry.kept_runs(exclude=run_id, also=also))
-    previous = registry.previous_splits(exclude=run_id, also=also)
-    split = split_pairs(held.rows, config.eval_fraction, previous)
-    log.info(
-        "held-out prompts kept from earlier runs",
-        extra={
-            "run_id": run_id,
-            "previous_runs": [record.run_id for record in previous.records],
-            "unrecorded_runs": list(previous.unrecorded),
-            "rebuilt_runs": list(rebuilds.rebuilt),
-            "carried": split.carried_eval_prompts,
-            "new": split.new_eval_prompts,
-            "trained_before": split.eval_prompts_trained_before,
-        },
-    )
+    split, rebuilds = sticky_split(catalog, registry, held.rows, config.eval_fraction, run_id, also)
     if split.eval and not split.train:
         # Only groups earlier runs held out are left (the others removed since): training on them
         # would spend the held-out set. The run fails and says why; it is never retried.

@@ -1,4 +1,4 @@
-"""Split records for runs trained before them, rebuilt from the tagged pairs snapshot their card names.
+"""A run's sticky split, and split records rebuilt for runs trained before them from their tagged snapshot.
 
 A run trained before the split became sticky has no ``split.json``, so a later run could not keep its
 sides, and the comparison with it (users' served model, after an upgrade) ran on every held-out
@@ -145,3 +145,34 @@ def rebuild_missing_splits(catalog: Catalog, registry: Registry, runs: list[str]
         )
         rebuilt.append(run_id)
     return Rebuilds(rebuilt=tuple(rebuilt), not_rebuilt=not_rebuilt)
+
+
+def sticky_split(
+    catalog: Catalog,
+    registry: Registry,
+    rows: list[dict[str, Any]],
+    eval_fraction: float,
+    run_id: str,
+    also: tuple[str, ...] = (),
+) -> tuple[PairSplit, Rebuilds]:
+    """Split a run's pairs keeping the sides of the earlier runs the registry names (and ``also``).
+
+    Runs trained before split records get one rebuilt from their tagged snapshot first, so they
+    are kept too.
+    """
+    rebuilds = rebuild_missing_splits(catalog, registry, registry.kept_runs(exclude=run_id, also=also))
+    previous = registry.previous_splits(exclude=run_id, also=also)
+    split = split_pairs(rows, eval_fraction, previous)
+    log.info(
+        "held-out prompts kept from earlier runs",
+        extra={
+            "run_id": run_id,
+            "previous_runs": [record.run_id for record in previous.records],
+            "unrecorded_runs": list(previous.unrecorded),
+            "rebuilt_runs": list(rebuilds.rebuilt),
+            "carried": split.carried_eval_prompts,
+            "new": split.new_eval_prompts,
+            "trained_before": split.eval_prompts_trained_before,
+        },
+    )
+    return split, rebuilds
