@@ -11,7 +11,11 @@ and no order to use it (remember, repeat, always, from now on, reply with, print
 most 80 characters are blanked per quotation, so a long quoted payload is read as written.
 
 A policy may add cues and orders in other languages (``mention_cues``, ``mention_orders``:
-default-v10's Russian and Ukrainian, "клиент пишет «...»"); the English ones always apply.
+default-v10's Russian, Ukrainian, German, French, Spanish and Japanese, "клиент пишет «...»",
+"le client écrit « ... »"), and cues that follow the quotation (``mention_cues_after``: German
+"ein Ticket kann „...“ enthalten", Japanese "「...」という文"); the English ones always apply. It may
+add quote marks too (``mention_quotes``, pairs of an opening and a closing mark: German „...“ and
+»...«, Japanese 『...』), so that v9, which has none, reads the same quotations as before.
 """
 
 from __future__ import annotations
@@ -43,19 +47,37 @@ MARK = "\u2026"
 
 
 class MentionCues:
-    """The cues and orders a policy adds to the English ones; immutable, compiled once."""
+    """The cues, orders and quote marks a policy adds to the English ones; immutable, compiled once."""
 
-    def __init__(self, cues: Iterable[str] = (), orders: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        cues: Iterable[str] = (),
+        orders: Iterable[str] = (),
+        quotes: Iterable[str] = (),
+        after: Iterable[str] = (),
+    ) -> None:
         self.cue = _words(cues, tail=r"[^.!?\n]{0,40}$")
         self.order = _words(orders, tail="")
+        # Where the verb of saying follows the quotation (German "„...“ enthalten", Japanese "「...」と書いて"):
+        # right after its closing mark, at most three spaces or commas between.
+        self.after = _words(after, tail="", head=r"[\s,]{0,3}")
+        marks = tuple(quotes)
+        if any(len(pair) != 2 for pair in marks):
+            raise ValueError(f"mention_quotes: each entry is an opening and a closing mark, got {list(marks)}")
+        pairs = [(pair[0], pair[1]) for pair in marks]
+        self.own_openers = "".join(opener for opener, _ in pairs)
+        self.openers = "'\"\u2018\u201c\u00ab\u300c" + self.own_openers
+        # A policy's own pairs first: German „...“ closes with the mark that opens an English quotation.
+        own = [f"{re.escape(o)}[^\\n{re.escape(o + c)}]{{1,80}}{re.escape(c)}" for o, c in pairs]
+        self.quote = re.compile("|".join([*own, _QUOTE.pattern])) if own else _QUOTE
 
 
-def _words(words: Iterable[str], tail: str) -> re.Pattern[str] | None:
-    """One case-insensitive regex of whole words and phrases ("word*": a prefix), then ``tail``; None when none."""
+def _words(words: Iterable[str], tail: str, head: str = "") -> re.Pattern[str] | None:
+    """One case-insensitive regex of ``head``, whole words and phrases ("word*": a prefix), ``tail``; None when none."""
     parts = [re.escape(word[:-1]) + r"\w*" if word.endswith("*") else re.escape(word) for word in words]
     if not parts:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)" + tail, re.IGNORECASE)
+    return re.compile(head + r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)" + tail, re.IGNORECASE)
 
 
 _ENGLISH_ONLY = MentionCues()
@@ -63,16 +85,22 @@ _ENGLISH_ONLY = MentionCues()
 
 def blank_mentions(text: str, extra: MentionCues = _ENGLISH_ONLY) -> str:
     """``text`` with every quoted mention's words replaced by an ellipsis (the quote marks kept)."""
-    if "'" not in text and '"' not in text and not any(q in text for q in "\u2018\u201c\u00ab\u300c"):
+    if not any(mark in text for mark in extra.openers):
         return text
     out: list[str] = []
     last = 0
-    for match in _QUOTE.finditer(text):
+    # The English marks alone where the text holds none of the policy's own (most texts: a faster regex).
+    quote = extra.quote if any(mark in text for mark in extra.own_openers) else _QUOTE
+    for match in quote.finditer(text):
         before = text[max(0, match.start() - 60) : match.start()]
         start = _SENTENCE_START.match(before)
         if start is not None:
             before = before[start.end() :]
-        cued = _CUE.search(before) or (extra.cue is not None and extra.cue.search(before))
+        cued = (
+            _CUE.search(before)
+            or (extra.cue is not None and extra.cue.search(before))
+            or (extra.after is not None and extra.after.match(text, match.end(), match.end() + 40))
+        )
         ordered = _ORDER.search(before) or (extra.order is not None and extra.order.search(before))
         if cued and not ordered:
             out.append(text[last : match.start() + 1])

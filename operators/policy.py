@@ -7,6 +7,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     pii_in_chosen = "drop" | "keep"     # a pair whose chosen needed scrubbing (default drop)
     quoted_mentions = true | false      # rules skip a quotation introduced as an example (v9)
     mention_cues, mention_orders = [...] # more words that introduce one, or order its use (v10)
+    mention_quotes = ["„“", ...]       # more quote marks, an opening and a closing one (v10)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii_detectors
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
@@ -184,7 +185,9 @@ class PolicyEngine:
         self.pii_actions = {name: rule.action for name, rule in parsed.pii.items()}
         self.pii_in_chosen = parsed.pii_in_chosen
         self.quoted_mentions = parsed.quoted_mentions
-        self._mention_cues = MentionCues(parsed.mention_cues, parsed.mention_orders)
+        self._mention_cues = MentionCues(
+            parsed.mention_cues, parsed.mention_orders, parsed.mention_quotes, parsed.mention_cues_after
+        )
         self._pii_names = frozenset(self.pii_actions)
         self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
         self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]

@@ -89,6 +89,10 @@ class PolicyFile(BaseModel):
     # "such as", "writes"), and more that order the quotation's use; "word*" is a prefix.
     mention_cues: list[str] = Field(default_factory=list)
     mention_orders: list[str] = Field(default_factory=list)
+    # default-v10: more quote marks, each an opening and a closing one (German „...“, Japanese 『...』).
+    mention_quotes: list[str] = Field(default_factory=list)
+    # default-v10: cues right after the quotation, where the verb of saying follows it ("„...“ enthalten").
+    mention_cues_after: list[str] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     pii: dict[str, PiiRule] = Field(default_factory=dict)
     injection: list[TextRuleSpec] = Field(default_factory=list)

@@ -134,6 +134,8 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     After default-v10 (Russian, Ukrainian) and the French NIR detector, not blind: precision 0.821,
     good edits 0.921, 8 insults, 6 injections and no PII edit accepted, one secret stored; the
     floors stay the blind figures. Both together (merged): precision 0.835, good edits 0.952.
+    With v10's quoted examples in German, French, Spanish, Japanese and its orders to annotators:
+    precision 0.845, good edits 0.952, 5 injections accepted (not blind).
     """
     items = [item for item in PROBES if item.event.event_id in ROUND6]
     assert len(items) == 143
