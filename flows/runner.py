@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bytewax.outputs import Sink
 from bytewax.recovery import RecoveryConfig, init_db_dir
-from bytewax.testing import cluster_main  # public there; bytewax.run.cli_main calls it too
+from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
@@ -249,17 +249,19 @@ def run_flow(
     stopped_by: str | None = None
     try:
         with quiet_garbage_collector(), stop_signals() as received:
-            # Bytewax's cluster entry point even for one worker: its workers run on their own
-            # threads and the main thread only watches for signals, so a stop never lands inside
-            # a step (with one worker on the main thread, Ctrl-C inside ``consume`` was an error
-            # in the source step: a Rust panic and exit 1).
-            cluster_main(
+            # Bytewax's cluster path even for one worker (``addresses`` [] rather than None: only
+            # one worker with None runs on the main thread): its workers run on their own threads
+            # and the main thread only watches for signals, so a stop never lands inside a step
+            # (on the main thread, Ctrl-C inside ``consume`` was an error in the source step: a
+            # Rust panic and exit 1). cli_main, not cluster_main: it also starts Bytewax's
+            # dataflow API when BYTEWAX_DATAFLOW_API_ENABLED is set.
+            cli_main(
                 flow,
-                addresses,
-                process_id or 0,
+                workers_per_process=settings.workers_per_process,
+                process_id=process_id,
+                addresses=addresses or [],
                 epoch_interval=timedelta(seconds=settings.recovery.snapshot_interval_s),
                 recovery_config=recovery,
-                worker_count_per_proc=settings.workers_per_process,
             )
     except KeyboardInterrupt:
         stopped_by = received[0] if received else "SIGINT"
