@@ -27,7 +27,8 @@ class Invalid:
     rejection: Rejection
 
 
-class Candidate(msgspec.Struct, frozen=True):
+# gc=False: frozen, per event, no cycle through them; untracked by the cyclic collector (schemas/events.py).
+class Candidate(msgspec.Struct, gc=False, frozen=True):
     """An event still on its way to a table, with the evidence gathered so far (edits: a DPO pair)."""
 
     sourced: SourcedEvent
@@ -36,7 +37,7 @@ class Candidate(msgspec.Struct, frozen=True):
     scores: dict[str, float] = msgspec.field(default_factory=dict)
 
 
-class Dropped(msgspec.Struct, frozen=True):
+class Dropped(msgspec.Struct, gc=False, frozen=True):
     """An event a curation gate dropped, on its way to the rejections table."""
 
     sourced: SourcedEvent
@@ -47,7 +48,7 @@ Decision = Candidate | Dropped
 Decoded = SourcedEvent | Invalid
 
 
-class Sampled(msgspec.Struct, frozen=True):
+class Sampled(msgspec.Struct, gc=False, frozen=True):
     """A positive candidate the stratified hash sample drew, with what reweighting needs."""
 
     sourced: SourcedEvent
@@ -55,7 +56,7 @@ class Sampled(msgspec.Struct, frozen=True):
     sampling_rate: float
 
 
-class NotSampled(msgspec.Struct, frozen=True):
+class NotSampled(msgspec.Struct, gc=False, frozen=True):
     """A positive candidate the sample did not draw: counted, not stored."""
 
     sourced: SourcedEvent

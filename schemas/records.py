@@ -19,7 +19,9 @@ class Position(NamedTuple):
     offset: int
 
 
-class SourceCoordinates(msgspec.Struct, frozen=True, array_like=True):
+# gc=False on the records that travel with every event: no cycle can form through them (frozen,
+# built from decoded messages), and the cyclic collector then never walks them (schemas/events.py).
+class SourceCoordinates(msgspec.Struct, gc=False, frozen=True, array_like=True):
     """Where a message came from; every stored row carries these."""
 
     topic: str
@@ -33,7 +35,7 @@ class SourceCoordinates(msgspec.Struct, frozen=True, array_like=True):
         return Position(self.topic, self.partition, self.offset)
 
 
-class SourceMessage(msgspec.Struct, frozen=True, array_like=True):
+class SourceMessage(msgspec.Struct, gc=False, frozen=True, array_like=True):
     """One raw Kafka message, before decoding."""
 
     coordinates: SourceCoordinates
@@ -41,7 +43,7 @@ class SourceMessage(msgspec.Struct, frozen=True, array_like=True):
     value: bytes | None
 
 
-class SourceProgress(msgspec.Struct, frozen=True, array_like=True):
+class SourceProgress(msgspec.Struct, gc=False, frozen=True, array_like=True):
     """The source has emitted every message of ``topic``/``partition`` up to ``offset`` inclusive.
 
     Emitted once per non-empty source batch and broadcast to every table's committer, so a
@@ -53,7 +55,7 @@ class SourceProgress(msgspec.Struct, frozen=True, array_like=True):
     offset: int
 
 
-class SourcedEvent(msgspec.Struct, frozen=True, array_like=True, eq=False):
+class SourcedEvent(msgspec.Struct, gc=False, frozen=True, array_like=True, eq=False):
     """A decoded, valid interaction event with its source coordinates.
 
     ``raw``: the message value the event was decoded from, set by the intake only where decoding
@@ -85,7 +87,7 @@ def _sourced_from_raw(topic: str, partition: int, offset: int, timestamp_ms: int
     return SourcedEvent(SourceCoordinates(topic, partition, offset, timestamp_ms), event_from_json(raw), raw)
 
 
-class TableRow(msgspec.Struct, frozen=True, array_like=True):
+class TableRow(msgspec.Struct, gc=False, frozen=True, array_like=True):
     """A row for one Iceberg table; ``values`` follows the table contract's columns."""
 
     table: str
