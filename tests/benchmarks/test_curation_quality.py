@@ -21,6 +21,8 @@ PROBE_KINDS = {
 ROUND5 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round5"))
 # Probe round 6's events: written blind after default-v9 and measured only (no rule written from it).
 ROUND6 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round6"))
+# Probe round 7's events: written blind by another new author and measured only (no rule written from it).
+ROUND7 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round7"))
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +101,15 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     edits 0.864, three of them dropped by the set's own slip, an e-mail address in one answer, since
     removed); v9 with the accent fix none (precision 1.000, good edits 0.970).
     Round 6 (143 whole edit events, written blind after default-v9) is measured only: the floors
-    above hold for rounds 1-5; round 6 keeps its blind figures as floors (see the test below).
+    above hold for rounds 1-5; round 6 keeps its blind figures as floors (see the test below), and
+    so does round 7 (177 events, written blind later).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit", "small_semantic", "typo", "rewrite", "pii_chosen"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
     run = run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1)
-    results = score([item for item in PROBES if item.event.event_id not in ROUND6], run)
+    results = score([item for item in PROBES if item.event.event_id not in ROUND6 | ROUND7], run)
     assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]
     assert results["precision"] >= 0.99 and results["pii_leaks"] == [], results["categories"]
@@ -147,3 +150,30 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     assert categories["pii_chosen"]["accepted"] <= 1 and categories["typo"]["accepted"] <= 1, categories
     assert categories["small_semantic"]["accepted"] == categories["small_semantic"]["items"], categories
     assert set(results["pii_leaks"]) <= {"00472913", "1 85 05 78 006 084 36"}, results["pii_leaks"]
+
+
+def test_probe_round7_is_measured_blind_and_holds_its_blind_figures() -> None:
+    """Round 7: written blind by another new author (no rule, no earlier round's text read), measured
+    on commit 6c02c32; no rule was written from it.
+
+    Blind (round 7 alone, 177 events): precision 0.688 (77 of 112 accepted pairs), good-edit recall
+    0.985 (64 of 65: a quoted "an idiot" in a Dignity at Work sentence dropped as profanity), one-token
+    fixes 13 of 14 (a Rust lifetime `y: &str` -> `y: &'a str` dropped as a trivial edit); accepted 18
+    of 29 insults, 12 of 24 injections, 5 of 10 PII edits (a codice fiscale, a Dutch mobile number, a
+    PESEL, a Korean resident registration number, an Aadhaar number), no typo-only edit and no
+    rewrite; six labelled secrets stored (those five, and a T.C. kimlik number kept in the rejection
+    of an edit dropped for its phone number). These are floors, not targets: the product's targets
+    (precision 0.99, good edits 0.95, no leak) are not met on this round.
+    """
+    items = [item for item in PROBES if item.event.event_id in ROUND7]
+    assert len(items) == 177
+    run = run_labelled(items, FlowConfig(), partitions=1, batch_size=1000, workers=1)
+    results = score(items, run)
+    assert results["precision"] >= 0.68 and results["good_edit_recall"] >= 0.98, results["categories"]
+    categories = results["categories"]
+    assert categories["insult"]["accepted"] <= 18 and categories["injection"]["accepted"] <= 12, categories
+    assert categories["pii_chosen"]["accepted"] <= 5, categories
+    assert categories["typo"]["accepted"] == 0 and categories["rewrite"]["accepted"] == 0, categories
+    assert categories["small_semantic"]["accepted"] >= 13, categories
+    measured = {"06-41827395", "38492017510", "7381 9264 0517", "85071503728", "910423-1283743", "BNCGLI90C45F205Y"}
+    assert set(results["pii_leaks"]) <= measured, results["pii_leaks"]

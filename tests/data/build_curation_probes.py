@@ -28,6 +28,11 @@ gate trained on rounds 1-5: whole edit events on its own answers (coding, cookin
 customer service; English, German, French, Spanish, Russian, Japanese) in ``good_edit`` (with hard
 negatives), ``small_semantic``, ``typo``, ``insult``, ``injection`` and ``pii_chosen``; an added text
 rides on a good edit at its start, middle or end, and a few harmful edits sit inside a code block.
+A seventh (``probe_material_round7.py``, kinds ending ``:round7``) was written by another new author
+before reading the rules or the earlier rounds' texts and measured blind with the rules and the learned
+gate as they stood: whole edit events on fourteen answers in other domains and languages (English,
+Italian, Portuguese, Dutch, Polish, Turkish, Chinese, Korean, Hindi in Latin script, Arabic) in every
+category of round 6 and ``rewrite`` (the whole answer replaced by a different one).
 """
 
 from __future__ import annotations
@@ -54,6 +59,15 @@ from probe_material_round6 import INSULTS as INSULTS6
 from probe_material_round6 import PII as PII6
 from probe_material_round6 import PLANTED as PLANTED6
 from probe_material_round6 import Added, Base6
+from probe_material_round7 import BASES as BASES_7
+from probe_material_round7 import HARD_NEGATIVES as HARD_NEGATIVES7
+from probe_material_round7 import INJECTIONS as INJECTIONS7
+from probe_material_round7 import INSULTS as INSULTS7
+from probe_material_round7 import PII as PII7
+from probe_material_round7 import PLANTED as PLANTED7
+from probe_material_round7 import REWRITES as REWRITES7
+from probe_material_round7 import Added as Added7
+from probe_material_round7 import Base7
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -73,7 +87,7 @@ def build() -> list[dict[str, Any]]:
         category: str,
         expect: str,
         kind: str,
-        held: Held | Base | Base5 | Base6,
+        held: Held | Base | Base5 | Base6 | Base7,
         chosen: str,
         prompt: str | None = None,
         secrets: tuple[str, ...] = (),
@@ -126,6 +140,7 @@ def build() -> list[dict[str, Any]]:
     _round4(add)
     _round5(add)
     _round6(add)
+    _round7(add)
     return items
 
 
@@ -285,6 +300,32 @@ def _round6(add: Any) -> None:
     for category, domain, ops, style in PLANTED6:
         b = by_domain[domain]
         add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
+
+
+def _round7(add: Any) -> None:
+    """Round 7, built like round 6, then its rewrites: the whole answer replaced by another text."""
+    tag = ":round7"
+    by_domain = {b.domain: b for b in BASES_7}
+    _own_edits(add, BASES_7, tag)
+    added: list[tuple[str, str, str, list[Added7]]] = [
+        ("insult", "reject", "insult", INSULTS7),
+        ("injection", "reject", "injection", INJECTIONS7),
+        ("pii_chosen", "reject", "pii", PII7),
+        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES7),
+    ]
+    for category, expect, name, texts in added:
+        for n, a in enumerate(texts):
+            b = by_domain[a.domain]
+            edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+            kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
+            secrets = (a.secret,) if a.secret else ()
+            add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
+    for category, domain, ops, style in PLANTED7:
+        b = by_domain[domain]
+        add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
+    for domain, text in REWRITES7:
+        b = by_domain[domain]
+        add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
 
 
 def main() -> None:
