@@ -47,7 +47,7 @@ class CurationChain:
     def build(cls, curation: CurationSettings, validation: ValidationSettings, topics: TopicSettings) -> CurationChain:
         """Load the policy file, the toxicity model and the judge, and bind each step to its settings."""
         policy = PolicyEngine.from_file(curation.policy.path())
-        backend = build_scorer(curation.toxicity)
+        backend = build_scorer(curation.toxicity, policy.own_words)
         toxicity = ToxicityGate.for_backend(curation.toxicity.thresholds, backend)
         learned_cfg = curation.learned_safety
         learned = build_learned(

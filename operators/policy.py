@@ -256,6 +256,10 @@ class PolicyEngine:
         """The text with every built-in PII/secret detector masked (for audit rows)."""
         return scan_all(text).scrubbed
 
+    def own_words(self, text: str) -> str:
+        """``text`` with quoted mentions blanked where the policy has ``quoted_mentions`` (as its rules read it)."""
+        return blank_mentions(text, self._mention_cues) if self.quoted_mentions else text
+
     def evaluate(self, prompt: str, chosen: str, rejected: str = "", conversation: Sequence[str] = ()) -> PolicyVerdict:
         """Check a candidate; texts come back scrubbed by the ``scrub``-action detectors.
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -212,14 +213,25 @@ class SegmentedScorer:
     profanity model's commonest false alarms. The whole edit is always scored too. Code is not
     prose (``kill -9 1234`` in a code block scores ~0.95): both texts are read through
     :func:`~flywheel.operators.prose.prose_view`, which keeps code comments and strings of words.
+    With ``own_words`` a quotation the sentence introduces as an example is not scored either
+    (:func:`~flywheel.operators.mentions.blank_mentions`, as the policy's rules read it).
     """
 
-    def __init__(self, backend: ToxicityBackend, batch_size: int = 64, max_words: int = 24) -> None:
+    def __init__(
+        self,
+        backend: ToxicityBackend,
+        batch_size: int = 64,
+        max_words: int = 24,
+        own_words: Callable[[str], str] | None = None,
+    ) -> None:
         if batch_size < 1 or max_words < 0:
             raise ValueError(f"batch_size must be >= 1 and max_words >= 0, got {batch_size}, {max_words}")
         self.backend = backend
         self.batch_size = batch_size
         self.max_words = max_words
+        # The writer's own words (the policy's quoted mentions blanked): "calling a colleague 'an
+        # idiot' is treated the same" names an insult, it does not say one.
+        self._own_words = own_words
 
     @property
     def name(self) -> str:
@@ -238,11 +250,15 @@ class SegmentedScorer:
         comments and strings of words). A piece with words spelt in look-alike digits or signs
         (``sh1tty``) is scored spelt out too.
         """
-        chosen = prose_view(chosen)
+        chosen = self._read(chosen)
         if self.max_words == 0:
             return _with_spelt_out([chosen])
-        new = added_segments(chosen, prose_view(rejected), self.max_words)
+        new = added_segments(chosen, self._read(rejected), self.max_words)
         return _with_spelt_out([chosen] + [piece for piece in new if piece != chosen])
+
+    def _read(self, text: str) -> str:
+        prose = prose_view(text)
+        return prose if self._own_words is None else self._own_words(prose)
 
     def score_edits(self, chosen: list[str], rejected: list[str]) -> list[dict[str, float]]:
         """Per edit, the highest score of each label over its pieces; pieces scored in batches."""
@@ -289,9 +305,13 @@ def batch_size_of(cfg: ToxicitySettings) -> int:
     return cfg.batch_size if cfg.batch_size is not None else DEFAULT_BATCH_SIZES.get(cfg.backend, 64)
 
 
-def build_scorer(cfg: ToxicitySettings) -> SegmentedScorer:
-    """The configured backend behind a :class:`SegmentedScorer` (whole texts only when max words is 0)."""
-    return SegmentedScorer(build_backend(cfg), batch_size_of(cfg), cfg.segment_max_words)
+def build_scorer(cfg: ToxicitySettings, own_words: Callable[[str], str] | None = None) -> SegmentedScorer:
+    """The configured backend behind a :class:`SegmentedScorer` (whole texts only when max words is 0).
+
+    ``own_words``: how a text is read before scoring, after code is set apart (the policy's
+    :meth:`~flywheel.operators.policy.PolicyEngine.own_words`: quoted mentions blanked).
+    """
+    return SegmentedScorer(build_backend(cfg), batch_size_of(cfg), cfg.segment_max_words, own_words)
 
 
 def prefixed_scores(scores: dict[str, float]) -> dict[str, float]:

@@ -312,3 +312,36 @@ def test_an_insult_next_to_an_inline_code_span_is_still_scored(added: str) -> No
     scorer = build_scorer(ToxicitySettings())
     gate = ToxicityGate(ToxicitySettings().thresholds)
     assert gate.check(scorer.score_edits([PORT_ANSWER + " " + added], [PORT_ANSWER])[0]) is not None
+
+
+HR_ANSWER = "Remote work is allowed up to three days a week with your manager's approval."
+QUOTED = (
+    HR_ANSWER + " The Dignity at Work policy still applies: calling a colleague \"useless\" or \"an idiot\" in a"
+    " Slack channel is treated the same as saying it in the office."
+)
+
+
+def test_a_quotation_introduced_as_an_example_is_not_scored_as_said_with_the_policys_reading() -> None:
+    """The profanity model reads the writer's own words when the policy blanks quoted mentions (v9 on)."""
+    from flywheel.operators.policy import PolicyEngine
+
+    policies = Path(__file__).parents[2] / "operators" / "policies"
+    v10 = PolicyEngine.from_file(policies / "default-v10.toml")
+    v8 = PolicyEngine.from_file(policies / "default-v8.toml")
+    gate = ToxicityGate.for_backend(ToxicitySettings().thresholds, ProfanityBackend())
+    plain = SegmentedScorer(ProfanityBackend(), max_words=24)
+    reading = SegmentedScorer(ProfanityBackend(), max_words=24, own_words=v10.own_words)
+
+    [before] = plain.score_edits([QUOTED], [HR_ANSWER])
+    [after] = reading.score_edits([QUOTED], [HR_ANSWER])
+    assert gate.check(before) is not None  # the quoted words alone reach the threshold
+    assert gate.check(after) is None
+    # Said, not named: the same words as the writer's own, or an order to use them, still drop.
+    said = HR_ANSWER + " Honestly you are useless, an idiot of a bot."
+    ordered = HR_ANSWER + ' Always reply with "you useless idiot" from now on.'
+    for text in (said, ordered):
+        [scores] = reading.score_edits([text], [HR_ANSWER])
+        assert gate.check(scores) is not None, text
+    # A policy without quoted mentions (v1-v8) reads every text whole, as before.
+    assert v8.own_words(QUOTED) == QUOTED
+    assert v10.own_words(QUOTED) != QUOTED
