@@ -8,12 +8,13 @@ GitHub, GitLab, Slack, Stripe, OpenAI, JWT, private keys, ...) for keys, and Goo
 ``phonenumbers`` matcher for phone numbers in any format it can validate.
 
 Beyond the plain formats: obfuscated e-mail addresses (``jane(at)example(dot)com``,
-``jsmith at gmail.com``, ``john.smith at acme.com``, ``john%40gmail.com``,
-``"john smith"@example.com``), IPv4 and IPv6 addresses except private, loopback, link-local and
-shared ranges (an RFC 1918 address identifies nobody), street addresses (house number, name, street
-type; in lower case after a word for an address), dates next to "DOB", "date of birth", "birthday"
-or "born" the verb (not "a born leader"), passport numbers after
-their word, passwords in a URL (``scheme://user:pw@host``) or given for a password (``password: X``,
+``jane @ acme.com``, ``bill at gmail.com``, ``jane_doe at acme.com``, ``email me at bill at acme.com``,
+``john%40gmail.com``, ``"john smith"@example.com``; :mod:`flywheel.operators.pii_email`), IPv4 and
+IPv6 addresses except private, loopback, link-local and shared ranges (an RFC 1918 address
+identifies nobody), street addresses (house number, name, street type; in lower case after a word
+for an address), dates right after "DOB", "date of birth", "birthday is" or "born" the verb (not "a
+born leader", nor another date near "birthday"), passport and medical record numbers after their
+word, passwords in a URL (``scheme://user:pw@host``) or given for a password (``password: X``,
 ``the password is X``; not ``<password>`` or ``****``), and IBANs in any case or dashed groups.
 
 :mod:`flywheel.operators.pii` runs them (one pass per text); each detector's ``hints``, ``words``
@@ -27,6 +28,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from flywheel.operators.pii_email import (
+    BRACKETED_EMAIL,
+    BRACKETED_EMAIL_WORDS,
+    CUED_EMAIL_AT_WORD,
+    EMAIL_AT_WORD,
+    EMAIL_CUE_WORDS,
+    NAMED_EMAIL_AT_WORD,
+    PERCENT_EMAIL,
+    QUOTED_EMAIL,
+    SPELLED_EMAIL,
+    SPELLED_EMAIL_WORDS,
+    UNICODE_EMAIL,
+    WEBMAIL_WORDS,
+    bracketed_email_ok,
+    cued_email_ok,
+    email_at_word_ok,
+    email_ok,
+    named_email_at_word_ok,
+    percent_email_ok,
+)
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_after_word_ok, phone_spans, secret_spans
 from flywheel.operators.pii_secrets import (
@@ -46,35 +67,28 @@ from flywheel.operators.pii_validators import (
     ADDRESS_WORDS,
     DATE_OF_BIRTH,
     DOTTED_CARD,
-    EMAIL_AT_WORD,
     FOREIGN_STREET,
     FOREIGN_STREET_WORDS,
     IBAN,
     LOWER_STREET,
-    NAMED_EMAIL_AT_WORD,
+    MEDICAL_RECORD,
+    MEDICAL_RECORD_WORDS,
     NIR,
     NIR_AFTER_WORD,
     NIR_WORDS,
     PASSPORT,
     PASSPORT_WORDS,
-    PERCENT_EMAIL,
     PHONE_AFTER_WORD,
     PHONE_WORDS,
     PHONE_WORDS_CJK,
-    QUOTED_EMAIL,
     SSN_AFTER_WORD,
     STREET,
-    UNICODE_EMAIL,
-    WEBMAIL_WORDS,
     card_ok,
-    email_at_word_ok,
-    email_ok,
     iban_ok,
     ip_ok,
-    named_email_at_word_ok,
+    medical_record_ok,
     nir_ok,
     passport_ok,
-    percent_email_ok,
     phone_ok,
 )
 
@@ -242,6 +256,15 @@ DETECTORS: tuple[Scrubber, ...] = (
         words=("ssn", "social"),
     ),
     Detector("national_id", PASSPORT, "[NATIONAL_ID]", passport_ok, "number", min_digits=5, words=PASSPORT_WORDS),
+    Detector(  # MRN 00482913, medical record number 12345678, patient ID 77812: identifies a patient
+        "national_id",
+        MEDICAL_RECORD,
+        "[NATIONAL_ID]",
+        medical_record_ok,
+        "number",
+        min_digits=5,
+        words=MEDICAL_RECORD_WORDS,
+    ),
     Detector(
         "email",
         re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
@@ -250,27 +273,14 @@ DETECTORS: tuple[Scrubber, ...] = (
         hints=(Hint(needles=("@",)),),
     ),
     Detector("email", UNICODE_EMAIL, "[EMAIL]", email_ok, hints=(Hint(needles=("@",)),)),
-    Detector(  # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
-        "email",
-        re.compile(
-            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>|\sat\s)\s*[a-z0-9\-]+"
-            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\[\.\]|\(\.\)|\sdot\s|\.)\s*[a-z0-9\-]+)*"
-            r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|<dot>|\[\.\]|\(\.\))\s*[a-z]{2,24}"
-            r"|\s*\sdot\s\s*(?:com|org|net|edu|gov|io|co|uk|de|fr|nl|eu|info|biz|me|dev|ai))\b"
-        ),
-        "[EMAIL]",
-        words=("dot", "[.]", "(.)"),
-    ),
-    Detector(  # jane(at)example.com, bob [at] mail.org: a bracketed "at" is never prose
-        "email",
-        re.compile(
-            r"(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\{at\}|<at>)\s*[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}\b"
-        ),
-        "[EMAIL]",
-        words=("at)", "at]", "at}", "at>"),
-    ),
+    # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net
+    Detector("email", SPELLED_EMAIL, "[EMAIL]", words=SPELLED_EMAIL_WORDS),
+    # jane(at)example.com, bob [at] mail.org, jane[@]acme.com, jane @ acme.com
+    Detector("email", BRACKETED_EMAIL, "[EMAIL]", bracketed_email_ok, words=BRACKETED_EMAIL_WORDS),
     Detector("email", EMAIL_AT_WORD, "[EMAIL]", email_at_word_ok, words=WEBMAIL_WORDS),
     Detector("email", NAMED_EMAIL_AT_WORD, "[EMAIL]", named_email_at_word_ok, words=(" at ",)),
+    # "email me at bill at acme.com", "contact: jsmith at acme.io"
+    Detector("email", CUED_EMAIL_AT_WORD, "[EMAIL]", cued_email_ok, "address", words=EMAIL_CUE_WORDS),
     Detector("email", PERCENT_EMAIL, "[EMAIL]", percent_email_ok, words=("%40",)),
     Detector("email", QUOTED_EMAIL, "[EMAIL]", words=('"@',)),
     Detector(

@@ -1,15 +1,14 @@
 """Personal data's shapes, and what a match must also be to count: checksums, ranges, context.
 
 Each detector of :mod:`flywheel.operators.pii_detectors` pairs a regex with one of these: the regex
-finds what has the shape (phone numbers after a phone word, e-mail addresses spelled out, card
-numbers, national ids, street addresses, dates of birth, IBANs), the validator weeds out look-alikes
-(a number failing Luhn or mod-97, a private IP address, a word of prose before "at gmail.com").
-Secrets (keys, tokens, passwords) and theirs are in :mod:`flywheel.operators.pii_secrets`.
+finds what has the shape (phone numbers after a phone word, card numbers, national ids, medical
+record numbers, street addresses, dates of birth, IBANs), the validator weeds out look-alikes (a
+number failing Luhn or mod-97, a private IP address). Secrets (keys, tokens, passwords) and theirs
+are in :mod:`flywheel.operators.pii_secrets`, e-mail addresses in :mod:`flywheel.operators.pii_email`.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 
@@ -26,38 +25,6 @@ PHONE_AFTER_WORD = re.compile(
     r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}"
     # or a trunk 0 and area code before the subscriber number in one block (030 901820, 030/901820)
     r"|0\d{1,4}[ /]\d{5,8})(?!\d))"
-)
-# An e-mail address in any script (user@bücher.de, иван@почта.рф); ASCII ones are matched before.
-UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}(?![\w\-])")
-# E-mail addresses written around the "@" of a filter or a form: "jsmith at gmail.com" (a webmail
-# host: "os.path at docs.python.org" is a reference; the local part no word of prose such as "log in
-# at gmail.com", email_at_word_ok), "john%40gmail.com" (URL-encoded; a common top-level domain, percent_email_ok)
-# and a quoted local part ('"john smith"@example.com'; not a shell variable "$USER"@host).
-WEBMAIL_WORDS = ("mail", "yahoo", "outlook", "icloud", "aol", "gmx", "proton", "yandex", "zoho", "web")
-EMAIL_AT_WORD = re.compile(
-    # The lookahead rules a word out before the local part backtracks through it.
-    r"(?i)(?<![\w.%+\-@])(?=[a-z0-9._+\-]+[ \t]+at[ \t])(?P<local>[a-z0-9](?:[a-z0-9._+\-]*[a-z0-9])?)[ \t]+at[ \t]+"
-    r"(?:g|google|y|hot|proton|fast)?(?:mail|yahoo|outlook|icloud|aol|gmx|proton|yandex|zoho|web)"
-    # The host ends there: not a page of the site ("outlook.com/mail") nor its possessive ("gmail.com's").
-    r"(?:\.[a-z]{2,3}){1,2}\b(?![\w\-@/]|\.[a-z0-9]|['’]s\b)"  # noqa: RUF001 - the typed apostrophe too
-)
-# "john.smith at acme.com": any domain, so only a local part that reads as a person's name (two or
-# three dotted runs of letters, named_email_at_word_ok) before a domain of one or two labels.
-NAMED_EMAIL_AT_WORD = re.compile(
-    r"(?i)(?<![\w.%+\-@])(?=[a-z]+\.[a-z.]+ at )(?P<local>[a-z]+(?:\.[a-z]+){1,2}) at "
-    r"(?P<domain>[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z]{2,3})?\.(?P<tld>[a-z]{2,6}))"
-    r"(?![\w\-@/]|\.[a-z0-9]|['’]s\b)"  # noqa: RUF001 - the typed apostrophe too
-)
-PERCENT_EMAIL = re.compile(
-    r"(?i)(?<![\w.%+\-])(?:[a-z0-9._+\-]|%2b)+%40[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?P<tld>[a-z]{2,24})\b"
-)
-QUOTED_EMAIL = re.compile(r'"[^"\\\n@${}]{1,64}"@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b')
-_MAIL_TLDS = frozenset(
-    re.findall(
-        r"[a-z]+",
-        "com net org edu gov mil int io co me dev ai app info biz us uk de fr nl be ch at es it pt se no dk fi "
-        "pl cz ru ua jp cn kr in au nz ca br mx ar eu ie il tr gr hu ro za sg hk tw",
-    )
 )
 # A card number written in dotted groups of four (4111.1111.1111.1111); Luhn decides (card_ok).
 DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")
@@ -80,6 +47,16 @@ PASSPORT = re.compile(
     # (?=[pr]): the Latin words' first letter, tested before the alternation (faster where it fails)
     r"(?:(?i:\b(?=[pr])(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort)\w*)|パスポート|护照)"
     r"[^\n\d]{0,25}?(?<![A-Za-z0-9\-])(?P<number>[A-Z0-9]{6,9})(?![A-Za-z0-9\-])"
+)
+# A medical record number after the words that name it ("MRN 00482913", "MRN: 4829-1133", "medical
+# record number 12345678", "patient ID 77812", "NHS number 943 476 5919"): 5 to 12 digits, in groups
+# or after up to three capitals; not a date (medical_record_ok).
+MEDICAL_RECORD_WORDS = ("mrn", "medical record", "health record", "patient", "nhs")
+MEDICAL_RECORD = re.compile(
+    r"(?i)\b(?=[mhpn])(?:mrn|(?:medical|health)[ \t]+record(?:[ \t]+(?:number|no\.?|num\.?|#|id))?"
+    r"|patient(?:'s)?[ \t]+(?:id|identifier|number|no\.?|num\.?|#)|nhs[ \t]+(?:number|no\.?))"
+    r"(?:[ \t]*(?:[:#=]|(?:is|was)\b))*[ \t]*"
+    r"(?P<number>(?<![\w\-])(?-i:[A-Z]{1,3})?-?\d(?:[ \-]?\d){4,11}(?![\w\-]|[.\-/]\d))"
 )
 # A French social security number (NIR): sex, year, month (01-12, or 20 and 30-99 when unknown),
 # department (2A/2B in Corsica), commune, order, then the key, written solid or in groups ("1 85 05
@@ -120,8 +97,16 @@ _NOT_A_STREET_NAME = (
     r"|way|lanes?|bits?|bytes?|[kmgt]b|days?|weeks?|months?|years?|hours?|minutes?|times?|miles?|km|blocks?"
     r"|houses?|doors?|nights?|people"
 )
+# A house number, up to three words of a name and a street type, in any case ("42 baker street",
+# "221b baker street", "1600 pennsylvania avenue nw").
+_ANY_CASE_STREET = (
+    rf"\d{{1,5}}[a-z]? (?:(?!(?:{_NOT_A_STREET_NAME})\b)[a-z]+ ){{1,3}}"
+    rf"(?:{_STREET_TYPES})\b\.?(?: (?:n|s|e|w|ne|nw|se|sw)\b\.?)?"
+)
 # Or right after "address" the noun, with a word that makes it one before it ("my address 42 baker
-# street", "shipping address, 7 elm road"; not the verb: "we need to address 3 key drive failures").
+# street", "shipping address, 7 elm road"; not the verb: "we need to address 3 key drive failures"),
+# or alone as a label ("Address 12 oak lane", "address - 12 oak lane") where the street ends the
+# clause (the verb's object goes on: "address 3 key drive failures").
 LOWER_STREET = re.compile(
     # The lookaheads (the words' first letters; a digit soon after) only fail faster (2x on prose).
     r"(?i)(?:\b(?=[adfhlmoprs])(?:live[sd]?|living|reside[sd]?|residing|residence|address(?:es)?"
@@ -129,9 +114,9 @@ LOWER_STREET = re.compile(
     r"|stay(?:s|ed|ing)?|house|home|apartment|flat|office|meet)\b(?=[^\n\d]{0,22}\s*\d)[^\n\d]{0,20}?"
     r"(?:\b(?:at|to|is|on|in)\b|:)\s*"
     r"|\b(?=[bcdhmnopsty])(?:my|your|his|her|our|their|the|new|old|home|shipping|billing|delivery|postal"
-    r"|mailing|business|current|permanent)[ \t]+address[ \t]*[,\-–]?[ \t]*)"  # noqa: RUF001 - an en dash too
-    rf"(?P<address>(?<![\w.\-])\d{{1,5}}[a-z]? (?:(?!(?:{_NOT_A_STREET_NAME})\b)[a-z]+ ){{1,3}}"
-    rf"(?:{_STREET_TYPES})\b\.?(?: (?:n|s|e|w|ne|nw|se|sw)\b\.?)?)"
+    r"|mailing|business|current|permanent)[ \t]+address[ \t]*[,\-–]?[ \t]*"  # noqa: RUF001 - an en dash too
+    rf"|\baddress[ \t]*[\-–]?[ \t]*(?={_ANY_CASE_STREET}[ \t]*(?:[.,;:!?)\n]|$)))"  # noqa: RUF001 - an en dash
+    rf"(?P<address>(?<![\w.\-]){_ANY_CASE_STREET})"
 )
 # Street addresses as other languages write them: the street's name in words before its type and
 # the number after ("Berliner Straße 12", "Calle Mayor 5", "Piazza Navona 2"), or the number first and
@@ -155,26 +140,36 @@ _DATE = (
     rf"|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS},? (?:19|20)\d{{2}}"
     rf"|{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?,? (?:19|20)\d{{2}})"
 )
-# A date next to "DOB", "date of birth" or "birthday" (within 20 characters), or after "born" as a
-# verb: right after it ("born 4 March 1990", "born: 1990-03-04"), or after on/in/at and up to four
-# words of a place, not a clause ("born in Leeds on 3 March 1985", "born on the 4th of March 1990";
-# not "born in Ohio and hired on ..."). "born" as an adjective names no birth ("a born leader, hired
-# on 2020-01-15", "first-born", "newborn", "born-again", "born and raised in ..."). Either word may
-# be followed by an aside (a comma or bracket right after it, up to 60 characters without digits or
-# a sentence's end) that ends by introducing the date ("born, as my passport says, on 3 March 1985",
-# "DOB (day/month/year) for the form: 03/03/1985").
+# A date that is a birth date: right after "DOB", "date of birth", "birth date" or "birthday" and a
+# link to it ("DOB 03/04/1990", "date of birth: ...", "my birthday is on the 4th of March 1990",
+# "birthday's May 3, 1990"; not "birthday party, hired on 03/04/2021": another date in the sentence),
+# or after "born" as a verb: right after it ("born 4 March 1990", "born: 1990-03-04"), or after
+# on/in/at and up to four words of a place, not a clause ("born in Leeds on 3 March 1985", "born on
+# the 4th of March 1990"; not "born in Ohio and hired on ..."). "born" as an adjective names no birth
+# ("a born leader, hired on 2020-01-15", "first-born", "newborn", "born-again", "born and raised in
+# ..."). Either word may be followed by an aside that ends by introducing the date: in brackets
+# ("born (in Leeds, as it happens) on 3 March 1985", "DOB (day/month/year) for the form: 03/03/1985"),
+# between commas ("born, as my passport says, on 3 March 1985"), after a comma up to a colon ("Date of
+# birth, written as dd/mm/yyyy: ..."), or whose it is up to a colon ("DOB of the patient: ...").
 _BIRTH_WORDS = r"d\.?o\.?b\.?|date of birth|birth ?date|birthday"
+_BIRTH_LINK = r"\.?(?:\s*(?:[:=#,\-–]|(?:is|was|on|of|the|falls|fell)\b|['’]s\b))*\s*"  # noqa: RUF001
+_BIRTH_ASIDE = (
+    r"\s?\((?:[^\n\d.;!?()]{0,60}?(?:\bon|\bis|\bwas|[:=])"
+    r"|[^\n\d.;!?()]{0,60}\)\s*(?:(?:on|is|was)\b|[^\n\d.;!?]{0,30}?[:=]))"
+    r"|\s?,[^\n\d.;!?]{0,60}?(?:,\s*(?:on|is|was)\b|[:=])"
+    r"|\s+(?:of|for)\b[^\n\d.;!?]{0,40}?[:=]"
+)
 # A word of the place ("Leeds", "St.", "Mary's"); one after a comma is capitalised ("Paris, France";
 # not "Ohio, hired on ..."); none is a word that starts a clause. A dot ends a sentence, but after
 # the abbreviation of a place's name.
 _PLACE_WORD = r"(?:(?:st|ste|mt|ft)\.|[^\s\d,;.:!?]+)"
 _NOT_A_PLACE = r"and|but|then|or|so|while|when|where|who|which|after|before|until|since"
 DATE_OF_BIRTH = re.compile(
-    rf"(?i)(?:\b(?:{_BIRTH_WORDS})\b[^\n.]{{0,20}}?"
+    rf"(?i)(?:\b(?:{_BIRTH_WORDS})\b{_BIRTH_LINK}"
     r"|(?<![\w-])born\b(?:\s*[:=]?\s*"
     rf"|\s+(?:on|in|at)\b(?:\s+(?!(?:{_NOT_A_PLACE})\b){_PLACE_WORD}|,\s*(?-i:[A-Z]){_PLACE_WORD}){{0,4}}?"
     r"\s*[,:]?\s*(?:on\s+)?(?:the\s+)?)"
-    rf"|(?:\b(?:{_BIRTH_WORDS})|(?<![\w-])born)\b\s?[,(][^\n\d.;!?]{{0,60}}?(?:\bon|\bis|\bwas|[:=])\s*)"
+    rf"|(?:\b(?:{_BIRTH_WORDS})|(?<![\w-])born)\b(?:{_BIRTH_ASIDE})\s*)"
     rf"(?P<date>{_DATE})"
 )
 # An IBAN in capitals, or in lower or mixed case ("de89 3704 ...", "De89 ..."), where a group after the
@@ -272,93 +267,9 @@ def passport_ok(match: re.Match[str]) -> bool:
     return sum(char.isdigit() for char in number) >= 5
 
 
-def email_ok(match: re.Match[str]) -> bool:
-    """An e-mail address, not a git host's SSH login (git@github.com in clone URLs: nobody's address)."""
-    return not match.group(0).startswith("git@")
-
-
-# Words of prose that come before "at <a site>": what one does or has there ("log in at gmail.com",
-# "my account at yahoo.com", "hosted at gmx.net"), not whose mailbox it is.
-_PROSE_BEFORE_AT = frozenset(
-    re.findall(
-        r"[a-z]+",
-        "look looks looked looking log logs logged logging login logins sign signs signed signing signin signup "
-        "work works worked working job jobs account accounts inbox inboxes mailbox mailboxes address addresses "
-        "email emails mail mails spam folder folders settings setting page pages docs help support team teams "
-        "folks people staff colleagues friends stuff intern interns engineer engineers employee employees "
-        "developer developers manager hosted hosting registered available located based stored kept listed "
-        "arrive arrived arriving stay stayed staying check checked checking click clicked go went going try "
-        "tried point pointed aim aimed live lived found here there now today again too also only just",
-    )
-)
-
-
-@functools.cache
-def _function_words() -> frozenset[str]:
-    """English function words (scikit-learn's list: me, him, it, in, up, ...); loaded on first use."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
-
-
-def email_at_word_ok(match: re.Match[str]) -> bool:
-    """The local part before "at <webmail host>" is a mailbox's, not a word of prose.
-
-    One holding one of . _ + or a digit besides a letter is (``j.smith2``); one of letters (and hyphens)
-    alone (``jsmith``, ``john``) unless it is a function word or a prose word said before "at <a site>"
-    ("log in at gmail.com", "look at gmail.com", "my account at yahoo.com"), whole or as a part of
-    a hyphenated one ("sign-in at outlook.com"). A number is none
-    ("met at 5 at gmail.com HQ").
-    """
-    local = match.group("local")
-    if not any(char.isalpha() for char in local):
-        return False
-    if any(char in "._+" or char.isdigit() for char in local):
-        return True
-    # Each part of a hyphenated one too ("sign-in at outlook.com", "check-in at ...").
-    words = local.lower().split("-")
-    return not any(word in _PROSE_BEFORE_AT or word in _function_words() for word in words)
-
-
-# Last parts of a dotted name that make it a file (README.md, setup.py, config.yaml) or a library.
-_FILE_EXTENSIONS = frozenset(
-    re.findall(
-        r"[a-z]+",
-        "py pyc pyi ipynb js jsx mjs cjs ts tsx md rst txt json yaml yml toml cfg ini conf env lock log csv tsv "
-        "xml html htm css scss sh bash zsh ps rb rs go java kt scala c h cc cpp hpp cs php pl swift sql db "
-        "pdf doc docx xls xlsx ppt pptx png jpg jpeg gif svg ico zip tar gz tgz bz xz whl exe dll so dylib bin "
-        "app apk dmg iso img net io ai dev",
-    )
-)
-# Names code is written with: modules, objects and aliases before a dot (os.path, np.array, self.model).
-_CODE_NAMES = frozenset(
-    re.findall(
-        r"[a-z]+",
-        "os sys re np pd plt tf nn torch math json self this cls super app api lib std util utils config "
-        "settings console window document module exports process path obj ctx req res args kwargs df",
-    )
-)
-_CODE_HOSTS = frozenset(("github.com", "gitlab.com", "bitbucket.org", "pypi.org", "npmjs.com", "crates.io"))
-
-
-def named_email_at_word_ok(match: re.Match[str]) -> bool:
-    """A dotted name (groups ``local``, ``domain``, ``tld``) at a mail domain: "john.smith at acme.com".
-
-    The domain ends in a common top-level domain and is no code host (``setup.py at pypi.org``); the
-    name's last part is two letters or more (not "e.g." nor "i.e.") and no file extension
-    (``README.md``, ``Node.js``), and no part is a name of code (``np.array``, ``self.model``).
-    """
-    if match.group("tld").lower() not in _MAIL_TLDS or match.group("domain").lower() in _CODE_HOSTS:
-        return False
-    parts = match.group("local").lower().split(".")
-    if len(parts[-1]) < 2 or parts[-1] in _FILE_EXTENSIONS:
-        return False
-    return not any(part in _CODE_NAMES for part in parts)
-
-
-def percent_email_ok(match: re.Match[str]) -> bool:
-    """A URL-encoded address (``john%40gmail.com``) ends in a common top-level domain (not ``pkg%40latest.tgz``)."""
-    return match.group("tld").lower() in _MAIL_TLDS
+def medical_record_ok(match: re.Match[str]) -> bool:
+    """A medical record number (group ``number``), not a date written after the words (2024-05-01)."""
+    return re.fullmatch(r"(?:19|20)\d\d[ \-](?:0[1-9]|1[0-2])[ \-]\d\d", match.group("number")) is None
 
 
 def ip_ok(match: re.Match[str]) -> bool:

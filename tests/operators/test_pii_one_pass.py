@@ -44,6 +44,8 @@ POLICIES = sorted(
 FRAGMENTS = [
     *("jane.doe@example.com", "@", "a@b.co", "jane(at)example(dot)com", "bob [at] mail [dot] org"),
     *("kim at corp dot net", "(at)", " dot ", "x{at}y.org"),
+    *("bill at gmail.com", "bob at qq.com", "jane_doe at acme.com", "email me at", "contact:", " at ", " @ ", "[@]"),
+    *("MRN 00482913", "patient ID 77812", "Address 12 oak lane", "birthday is 03/04/1990", "birthday party"),
     *("4111 1111 1111 1111", "4111-1111-1111-1111", "5500005555555559", "GB82 WEST 1234 5698 7654 32"),
     *("DE89370400440532013000", "123-45-6789", "AB 12 34 56 C", "QQ123456C", "AA99", "AA 99"),
     *("203.0.113.45", "10.0.0.1", "127.0.0.1", "2001:4860:4860::8888", "fe80::1", "ab:cd:", "::"),
