@@ -20,7 +20,8 @@ UNICODE_EMAIL = re.compile(r"(?<![\w.%+\-])[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\
 _AT_SIGNS = r"\(at\)|\[at\]|\{at\}|<at>"
 _DOT_SIGNS = r"\(dot\)|\[dot\]|\{dot\}|<dot>|\[\.\]|\(\.\)"
 # A local part, its dots spelled out too ("jane dot doe", "jane(dot)doe"): the whole name is masked.
-_SPELLED_LOCAL = rf"\b[a-z0-9._%+\-]+(?:\s*(?:{_DOT_SIGNS}|\sdot\s)\s*[a-z0-9._%+\-]+)*"
+# Three such dots at most: unbounded, a long "a dot b dot ..." made every start read to its end.
+_SPELLED_LOCAL = rf"\b[a-z0-9._%+\-]+(?:\s*(?:{_DOT_SIGNS}|\sdot\s)\s*[a-z0-9._%+\-]+){{0,3}}"
 # jane(at)example(dot)com, bob [at] mail [dot] org, kim at corp dot net: a spelled-out dot before the
 # top-level domain (after a bare " at ", " dot " and a common one).
 SPELLED_EMAIL = re.compile(
