@@ -20,7 +20,8 @@ Anything else is substantive however few characters it touches: a code-like toke
 (digits, ``_``, camelCase starting lower-case, attached to ``(``, ``.``, ``-``, ``=`` ...:
 identifiers, API names, numbers with units, flags), any number, a short negation turned into
 another word (``no`` -> ``on``), a short word (``ms`` -> ``s``), a code operator (``==`` ->
-``!=``), a word inserted or deleted, or, inside a fenced code block, a line's indentation or case.
+``!=``), a word inserted or deleted, or, inside a fenced code block, a line's indentation or case,
+or a word inserted or deleted there even where prose would call it an article (``&'a str``).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def _fenced_lines(text: str) -> list[str]:
 
 
 def _code_layout_change(rejected: str, chosen: str) -> str | None:
-    """A line of a fenced code block re-indented or re-cased: substantive, unlike in prose.
+    """A line of a fenced code block re-indented, re-cased or with a word more or less: substantive, unlike in prose.
 
     Indentation is Python's block structure, YAML's nesting and a Makefile's tab, and case is
     significant in code (``true`` -> ``True``): moving a ``return`` out of a loop changes only
@@ -281,7 +282,15 @@ def _code_layout_change(rejected: str, chosen: str) -> str | None:
             return f"indentation of code line {old.strip()!r}"
         if old_words != new_words and [w.casefold() for w in old_words] == [w.casefold() for w in new_words]:
             return f"case in code line {old.strip()!r} -> {new.strip()!r}"
+        # A word inserted or deleted in code is never an article or a split word: ``&str`` ->
+        # ``&'a str`` adds a lifetime (probe round 7 read it as an article added).
+        old_tokens, new_tokens = _CODE_WORD.findall(old), _CODE_WORD.findall(new)
+        if len(old_tokens) != len(new_tokens):
+            return f"word inserted or deleted in code line {old.strip()!r} -> {new.strip()!r}"
     return None
+
+
+_CODE_WORD = re.compile(r"\w+")
 
 
 def _repeats(tokens: _Tokens, start: int, end: int) -> bool:

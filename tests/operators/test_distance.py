@@ -113,6 +113,12 @@ def test_only_typos_whitespace_punctuation_case_are_trivial(rejected: str, chose
         ),
         ("Build with:\n```make\nall:\n    gcc main.c\n```", "Build with:\n```make\nall:\n\tgcc main.c\n```"),
         ("Return it:\n```python\nreturn true\n```", "Return it:\n```python\nreturn True\n```"),
+        # a word added in code is not an article: a Rust lifetime, a C type
+        (
+            "Annotate:\n```rust\nfn longest<'a>(x: &'a str, y: &str) -> &'a str {\n```",
+            "Annotate:\n```rust\nfn longest<'a>(x: &'a str, y: &'a str) -> &'a str {\n```",
+        ),
+        ("Declare:\n```c\nint f(struct node *n);\n```", "Declare:\n```c\nint f(struct a node *n);\n```"),
     ],
 )
 def test_small_meaningful_changes_are_substantive(rejected: str, chosen: str) -> None:
