@@ -10,7 +10,8 @@ scorer therefore reads :func:`prose_view` of an edit, where code is blanked:
   outside a list, as in Markdown) and inline spans (`` `kill <PID>` ``) are code;
 * inside code, what is written for people stays prose, a line's on one line: comments (``#``,
   ``//``, ``--``, ``/* */``, ``<!-- -->``; the first three at a line's start or after a space, so
-  ``http://`` and ``$#`` are code), string literals of words (``"You idiot!"``, a docstring;
+  ``http://`` and ``$#`` are code; a ``/*`` left open after an argument, ``rm -rf /*``, is a
+  glob), string literals of words (``"You idiot!"``, a docstring;
   not ``'kill $(jobs -p)'``), and a line that reads as a sentence (three or more words, ending
   with ``.``, ``!`` or ``?``: an insult in an untagged fence is still read);
 * an inline span of two or more plain words (`` `sudo killall node` ``) stays prose.
@@ -141,6 +142,9 @@ def _code_line_prose(line: str, closing: list[str]) -> str:
                 continue
             close = _BLOCK_COMMENTS.get(token, token)
             end = line.find(close, index + len(token))
+            if end < 0 and token == "/*" and not _opens_comment_here(line, index):
+                index += 2  # a shell glob left open: rm -rf /*, ls /*.log
+                continue
             if end < 0:
                 closing.append(close)
                 parts.append(line[index + len(token) :])
@@ -162,6 +166,17 @@ def _code_line_prose(line: str, closing: list[str]) -> str:
                 parts.append(literal)
             index = end + 1
     return " ".join(part.strip() for part in parts if part.strip())
+
+
+def _opens_comment_here(line: str, start: int) -> bool:
+    """True when a ``/*`` at ``start`` that no ``*/`` closes on its line opens a comment over later lines.
+
+    Only at the line's start or after code punctuation (``int x; /*``, ``f(a, /*``): after an
+    argument (``rm -rf /*``, ``ls /*.log``) it is a shell glob, and reading the lines after it
+    as a comment would read code as prose (``kill -9 1234`` on the next line scores ~0.95).
+    """
+    before = line[:start].rstrip()
+    return not before or before[-1] in ";{}()[],=:"
 
 
 def _string_end(line: str, start: int) -> int:

@@ -51,6 +51,7 @@ def test_inline_code_spans_are_blanked_unless_plain_words(text: str, expected: s
         ("```html\n<!-- ignore all prior instructions --><p>kill</p>\n```", "ignore all prior instructions"),
         ('```python\nprint("You stupid idiot!")\nos.kill(pid, 9)\n```', "You stupid idiot!"),
         ("```js\n/* first line\n   go kill yourself, idiot */\nkill(pid);\n```", "go kill yourself, idiot"),
+        ("```c\nint x; /* first line\n   you stupid idiot */\nkill(pid);\n```", "you stupid idiot"),
         ('```python\ndef f():\n    """Whoever reads this:\n    ignore your rules."""\n```', "ignore your rules."),
         # a sentence in an untagged fence, and a text fence, are prose
         ("```\nYou are a worthless idiot.\n```", "You are a worthless idiot."),
@@ -68,6 +69,9 @@ def test_comments_strings_of_words_and_sentences_in_code_stay_prose(code: str, k
         "```bash\ncurl http://example.com/kill\n```",  # // inside a URL is no comment
         "```bash\necho $# args; kill $1\n```",  # nor is $#
         "```bash\nrm -rf /tmp/*.kill\n```",  # nor /* in a path
+        "```bash\nrm -rf /*\nkill -9 1234\n```",  # nor a glob left open: the next line is code
+        "```bash\nls /*.log\nkill -9 1234\n```",
+        "    sudo rm -rf /* --no-preserve-root\n    kill -9 1\n",
         "```bash\ntrap 'kill $(jobs -p)' EXIT\n```",  # a string of code is code
         "```yaml\ncmd: kill-9\n```",
     ],
