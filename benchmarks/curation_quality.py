@@ -10,7 +10,8 @@ and injections in free wording written after the rules were frozen, and hard-neg
 round 4 adds whole edit events on its own answers in every category of the labelled set, written
 blind before ``default-v8``; round 5 the same in six more languages, written blind before
 ``default-v9``; round 6 by a new author after ``default-v9``, measured blind; ``default-v10``'s
-Russian rules came after it, so its figures since are not blind).
+Russian rules and ``default-v11``'s classes came after reading its misses, so its figures since are
+not blind).
 ``python -m flywheel.benchmarks.curation_quality`` runs only this part. For each set it reports:
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;

@@ -38,7 +38,7 @@ import msgspec
 from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.benchmarks.scenarios import PAD_TO_BYTES, REALISTIC
 from flywheel.operators.config import PolicySettings, SamplingSettings
-from flywheel.operators.normalize import folded_view, normalize_text
+from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import clear_scan_memo
 from flywheel.operators.policy import PolicyEngine, PolicyVerdict, response_pii
@@ -98,10 +98,12 @@ def reference_evaluate(engine: PolicyEngine, prompt: str, chosen: str, rejected:
             findings[f"too_long:{name}"] = float(len(texts[name]))
             drops.append(Drop(Stage.POLICY, f"too_long:{name}", f"{name} has {len(texts[name])} chars > {limit}"))
     normalized = {name: normalize_text(text) for name, text in texts.items()}
-    # Each text's folded view, where it reads otherwise; every rule reads it too.
-    views = {f: v for f, t in texts.items() if (v := folded_view(t)) is not t and normalize_text(v) != normalized[f]}
+    # Each text's folded view (the engine's, with its version's folds) where it reads otherwise; every rule reads it.
+    views = {
+        f: v for f, t in texts.items() if (v := engine.folded_view(t)) is not t and normalize_text(v) != normalized[f]
+    }
     folded = {name: normalize_text(view) for name, view in views.items()}
-    known_folded = frozenset(sentences(folded_view(rejected)))
+    known_folded = frozenset(sentences(engine.folded_view(rejected)))
     for kind, rules in (("injection", engine.injection_rules), ("blocked", engine.blocked_rules)):
         for rule in rules:
             hits = [

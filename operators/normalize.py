@@ -136,7 +136,7 @@ def clean_text(text: str) -> tuple[str, dict[str, int]]:
 # in disguise ("Ign<Cyrillic o>re", "<Cyrillic i>d<Cyrillic i>ot"); a subset of Unicode's
 # confusables (UTS #39), upper and lower case. A library of the full table (confusable-homoglyphs:
 # 900 KB of data, a detector rather than a mapping) would map far more than these scripts need.
-_LOOK_ALIKES = str.maketrans(
+LOOK_ALIKES = str.maketrans(
     {
         look_alike: latin
         for look_alikes, latins in (
@@ -199,7 +199,7 @@ def compatibility_view(text: str) -> str:
     return text if view == text else view
 
 
-def folded_view(text: str) -> str:
+def folded_view(text: str, look_alikes: bool = True) -> str:
     """The text as a reader sees it: compatibility forms, invisible characters and look-alikes undone.
 
     NFKC (full-width and other compatibility letters become plain ones), format characters
@@ -207,7 +207,8 @@ def folded_view(text: str) -> str:
     look-alikes mapped to the Latin letter they imitate, and runs of three or more single letters
     joined ("i d i o t" -> "idiot"). The policy's rules read it besides the text, never instead:
     it can break what it joins ("you are a i d i o t" -> "you are aidiot"). ``text`` itself when
-    nothing changes; an ASCII text costs one C-level look for a spaced-letter run.
+    nothing changes; an ASCII text costs one C-level look for a spaced-letter run. Without
+    ``look_alikes``, letters keep their script (``operators/disguises.py`` decides it word by word).
     """
     if text.isascii():
         if len(text) < 5:  # a run has 5 characters at least
@@ -218,7 +219,7 @@ def folded_view(text: str) -> str:
         view = text
     else:
         view = compatibility_view(text)
-        if _GREEK_OR_CYRILLIC.search(view) is not None:
-            view = view.translate(_LOOK_ALIKES)
+        if look_alikes and _GREEK_OR_CYRILLIC.search(view) is not None:
+            view = view.translate(LOOK_ALIKES)
     view = _SPACED_LETTERS.sub(lambda match: match.group().replace(match.group(1), ""), view)
     return text if view == text else view

@@ -8,6 +8,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     quoted_mentions = true | false      # rules skip a quotation introduced as an example (v9)
     mention_cues, mention_orders = [...] # more words that introduce one, or order its use (v10)
     mention_quotes = ["„“", ...]       # more quote marks, an opening and a closing one (v10)
+    folds = ["cyrillic_words", ...]    # disguises the folded view undoes besides (v11; operators/disguises.py)
     [limits]  max_prompt_chars / max_chosen_chars / max_rejected_chars
     [pii]     <detector> = { action = "reject" | "scrub" }   # detectors: see operators.pii_detectors
     [[injection]] name, applies_to, terms, patterns          # prompt-injection markers
@@ -19,7 +20,8 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
 Terms match whole words and patterns are regexes, both on normalised text (NFC, case-folded,
 whitespace collapsed). Every rule also reads each text's folded view
 (``normalize.folded_view``: NFKC, invisible characters removed, Cyrillic/Greek look-alikes as
-Latin, "i d i o t" joined) where that reads otherwise, and matches when either does. A
+Latin, "i d i o t" joined; with ``folds``, more: ``operators/disguises.py``) where that reads
+otherwise, and matches when either does. A
 proximity rule (``operators/proximity.py``) fires when a word of each of its groups occurs in
 one sentence within ``window`` tokens; it generalises to wordings no pattern names (intent
 families for injections; a sentiment lexicon next to "you"/"this answer" for abuse). Check
@@ -32,9 +34,8 @@ is (its injection and blocked rules, PII ``reject``); rows store them scrubbed.
 
 from __future__ import annotations
 
-import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,13 @@ import yaml
 from pydantic import ValidationError
 
 from flywheel.errors import PolicyError
+from flywheel.operators.disguises import view_with_folds
 from flywheel.operators.mentions import MentionCues, blank_mentions
-from flywheel.operators.normalize import folded_view, normalize_text
+from flywheel.operators.normalize import normalize_text
 from flywheel.operators.outcome import Drop, Stage
 from flywheel.operators.pii import placeholders, scan, scan_all
 from flywheel.operators.pii_detectors import DETECTOR_NAMES
-from flywheel.operators.policy_file import PolicyFile, TextRuleSpec
+from flywheel.operators.policy_file import PolicyFile
 from flywheel.operators.proximity import (
     Group,
     ProximityRule,
@@ -58,13 +60,12 @@ from flywheel.operators.proximity import (
     sentences,
     tokenised,
 )
-from flywheel.operators.regex_needles import NeedleIndex, required_needles
+from flywheel.operators.regex_needles import NeedleIndex
+from flywheel.operators.text_rules import CompiledTextRule
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
 # Reason of a pair whose metadata.conversation is not a list of {"role", "content"} messages.
 INVALID_CONVERSATION = "invalid_conversation"
-# A back-reference or conditional by number (or name) refers to groups across a joined pattern.
-_NUMBERED_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
 
 
 def _compile_proximity(parsed: PolicyFile, source: str) -> list[ProximityRule]:
@@ -103,58 +104,6 @@ def _compile_proximity(parsed: PolicyFile, source: str) -> list[ProximityRule]:
     return rules
 
 
-class _CompiledRule:
-    def __init__(self, kind: str, index: int, rule: TextRuleSpec, source: str) -> None:
-        self.name = rule.name
-        self.applies_to = tuple(rule.applies_to)
-        where = f"{source}: {kind}[{index}] ({rule.name!r})"
-        if not rule.terms and not rule.patterns:
-            raise PolicyError(f"{where}: a rule needs at least one of `terms` or `patterns`")
-        regexes: list[str] = []
-        terms = [normalize_text(term) for term in rule.terms]
-        if any(not term for term in terms):
-            raise PolicyError(f"{where}: `terms` holds an empty term")
-        # (needles, regex): the regex can match only where one of the needles is (none: anywhere).
-        checks: list[tuple[frozenset[str], re.Pattern[str]]] = []
-        if terms:
-            regexes.append(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)")
-            checks.append((frozenset(terms), re.compile(regexes[-1])))
-        for pattern in rule.patterns:
-            try:
-                checks.append((frozenset(required_needles(pattern)), re.compile(pattern)))
-            except re.error as exc:
-                raise PolicyError(f"{where}: pattern {pattern!r} is not a valid regex: {exc}") from exc
-            regexes.append(f"(?:{pattern})")
-        # The rule matches where any alternative does. Searched one by one, each alternative keeps
-        # the regex engine's literal-prefix speed-ups; a numbered back-reference or conditional
-        # would change meaning outside the joined pattern, so such a rule stays joined.
-        self.regex = re.compile("|".join(regexes))
-        if any(_NUMBERED_REFERENCE.search(pattern) for pattern in rule.patterns):
-            checks = [(frozenset(), self.regex)]
-        self._checks = tuple(checks)
-        self.needles: frozenset[str] = frozenset().union(*(needles for needles, _ in checks))
-        # Most texts hold no needle of any alternative: one look for all of them rules the rule out
-        # (not when an alternative has no needle and must always be searched).
-        self._needed = all(needles for needles, _ in checks)
-
-    def matches(self, text: str, present: frozenset[str] | None = None) -> bool:
-        """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match.
-
-        ``present``: the needles of this rule that ``text`` holds (:class:`NeedleIndex` over every
-        rule, once per text); None looks them up here.
-        """
-        if present is None:
-            present = frozenset(needle for needle in self.needles if needle in text)
-        if self._needed and self.needles.isdisjoint(present):
-            return False
-        for needles, regex in self._checks:
-            if needles and needles.isdisjoint(present):
-                continue
-            if regex.search(text) is not None:
-                return True
-        return False
-
-
 class PolicyVerdict(msgspec.Struct, frozen=True):
     """Outcome of a policy check: drop (or None) and the texts to store (scrubbed)."""
 
@@ -189,8 +138,10 @@ class PolicyEngine:
             parsed.mention_cues, parsed.mention_orders, parsed.mention_quotes, parsed.mention_cues_after
         )
         self._pii_names = frozenset(self.pii_actions)
-        self._injection = [_CompiledRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
-        self._blocked = [_CompiledRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
+        # The folded view every rule reads besides the text (the version's `folds` added).
+        self.folded_view: Callable[[str], str] = view_with_folds(parsed.folds)
+        self._injection = [CompiledTextRule("injection", i, r, source) for i, r in enumerate(parsed.injection)]
+        self._blocked = [CompiledTextRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
         self._proximity = _compile_proximity(parsed, source)
         self._proximity_index = RuleIndex(self._proximity)
         # Every needle of every injection and blocked rule, found in one pass per text.
@@ -223,12 +174,12 @@ class PolicyEngine:
         return tuple(self._proximity)
 
     @property
-    def injection_rules(self) -> tuple[_CompiledRule, ...]:
+    def injection_rules(self) -> tuple[CompiledTextRule, ...]:
         """The prompt-injection rules, in file order."""
         return tuple(self._injection)
 
     @property
-    def blocked_rules(self) -> tuple[_CompiledRule, ...]:
+    def blocked_rules(self) -> tuple[CompiledTextRule, ...]:
         """The blocked-content rules, in file order."""
         return tuple(self._blocked)
 
@@ -298,7 +249,7 @@ class PolicyEngine:
         views: dict[str, str] = {}
         folded: dict[str, tuple[str, frozenset[str]]] = {}  # the view normalised, and its needles
         for name in self._read_fields:
-            view = folded_view(read[name])
+            view = self.folded_view(read[name])
             if view is not read[name] and (form := normalize_text(view)) != normalized[name]:
                 views[name] = view
                 folded[name] = (form, self._needles.found(form))
@@ -322,7 +273,7 @@ class PolicyEngine:
             for number, prule, fields in proximity_rules:
                 if known is None:  # the model's sentences, and as folded for the edit's folded ones
                     known = frozenset(sentences(read["rejected"]))
-                    known_folded = frozenset(sentences(folded_view(read["rejected"]))) if views else known
+                    known_folded = frozenset(sentences(self.folded_view(read["rejected"]))) if views else known
                 hits = []
                 for f in fields:
                     key = (f, f == "chosen" and prule.skip_rejected_sentences)

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flywheel.operators.disguises import Fold
+
 FieldName = Literal["prompt", "chosen", "rejected"]
 
 
@@ -93,6 +95,9 @@ class PolicyFile(BaseModel):
     mention_quotes: list[str] = Field(default_factory=list)
     # default-v10: cues right after the quotation, where the verb of saying follows it ("„...“ enthalten").
     mention_cues_after: list[str] = Field(default_factory=list)
+    # default-v11: disguises the rules' folded view undoes besides folded_view's (operators/disguises.py:
+    # Latin look-alikes inside Cyrillic words, digits for letters); none before v11.
+    folds: list[Fold] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     pii: dict[str, PiiRule] = Field(default_factory=dict)
     injection: list[TextRuleSpec] = Field(default_factory=list)

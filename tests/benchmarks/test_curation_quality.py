@@ -139,6 +139,9 @@ def test_probe_round6_is_measured_blind_and_holds_its_blind_figures() -> None:
     floors stay the blind figures. Both together (merged): precision 0.835, good edits 0.952.
     With v10's quoted examples in German, French, Spanish, Japanese and its orders to annotators:
     precision 0.845, good edits 0.952, 5 injections accepted (not blind).
+    After default-v11 (not blind: its rules name classes of wording, written after reading the 8
+    insults and 5 injections v10 accepted): precision 1.000 (71 of 71), good edits 0.952, no insult
+    and no injection accepted. The floors stay the blind figures.
     """
     items = [item for item in PROBES if item.event.event_id in ROUND6]
     assert len(items) == 143

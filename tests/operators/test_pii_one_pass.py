@@ -36,7 +36,7 @@ from flywheel.sample import sample_events
 from flywheel.schemas.events import InteractionEvent
 
 LABELLED = Path(__file__).parents[1] / "data" / "curation_set.jsonl"
-# In version order (default-v10 after default-v9): the last is the packaged default.
+# In version order (default-v10 after default-v9, v11 after v10): the last is the packaged default.
 POLICIES = sorted(
     (Path(__file__).parents[2] / "operators" / "policies").glob("*.toml"),
     key=lambda path: int(path.stem.rsplit("-v", 1)[1]),
