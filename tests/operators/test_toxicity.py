@@ -316,7 +316,7 @@ def test_an_insult_next_to_an_inline_code_span_is_still_scored(added: str) -> No
 
 HR_ANSWER = "Remote work is allowed up to three days a week with your manager's approval."
 QUOTED = (
-    HR_ANSWER + " The Dignity at Work policy still applies: calling a colleague \"useless\" or \"an idiot\" in a"
+    HR_ANSWER + ' The Dignity at Work policy still applies: calling a colleague "useless" or "an idiot" in a'
     " Slack channel is treated the same as saying it in the office."
 )
 
