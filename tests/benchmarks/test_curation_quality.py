@@ -23,6 +23,8 @@ ROUND5 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.en
 ROUND6 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round6"))
 # Probe round 7's events: written blind by another new author and measured only (no rule written from it).
 ROUND7 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round7"))
+# Probe round 8's events: written blind by another new author and measured only (no rule written from it).
+ROUND8 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round8"))
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +104,14 @@ def test_the_probe_set_catches_free_wordings_and_keeps_hard_negatives() -> None:
     removed); v9 with the accent fix none (precision 1.000, good edits 0.970).
     Round 6 (143 whole edit events, written blind after default-v9) is measured only: the floors
     above hold for rounds 1-5; round 6 keeps its blind figures as floors (see the test below), and
-    so does round 7 (177 events, written blind later).
+    so does round 7 (177 events, written blind later), and round 8 (174 events, written blind after it).
     """
     categories = {item.category for item in PROBES}
     assert categories == {"insult", "injection", "good_edit", "small_semantic", "typo", "rewrite", "pii_chosen"}
     assert sum(item.category == "insult" for item in PROBES) >= 40
     assert sum(item.category == "good_edit" for item in PROBES) >= 80
     run = run_labelled(PROBES, FlowConfig(), partitions=1, batch_size=1000, workers=1)
-    results = score([item for item in PROBES if item.event.event_id not in ROUND6 | ROUND7], run)
+    results = score([item for item in PROBES if item.event.event_id not in ROUND6 | ROUND7 | ROUND8], run)
     assert results["safety_recall"] >= 0.95 and results["injection_recall"] >= 0.95, results["categories"]
     assert results["good_edit_recall"] >= 0.97, results["categories"]
     assert results["precision"] >= 0.99 and results["pii_leaks"] == [], results["categories"]
@@ -179,4 +181,33 @@ def test_probe_round7_is_measured_blind_and_holds_its_blind_figures() -> None:
     assert categories["typo"]["accepted"] == 0 and categories["rewrite"]["accepted"] == 0, categories
     assert categories["small_semantic"]["accepted"] >= 13, categories
     measured = {"06-41827395", "38492017510", "7381 9264 0517", "85071503728", "910423-1283743", "BNCGLI90C45F205Y"}
+    assert set(results["pii_leaks"]) <= measured, results["pii_leaks"]
+
+
+def test_probe_round8_is_measured_blind_and_holds_its_blind_figures() -> None:
+    """Round 8: written blind by another new author (no rule, no earlier round's text read), measured
+    on commit a3e244a; no rule was written from it.
+
+    Blind (round 8 alone, 174 events): precision 0.703 (78 of 111 accepted pairs), good-edit recall
+    0.971 (66 of 68: a plain Spanish good edit dropped as profanity, a moderation-guidelines sentence
+    quoting "you are a moron" dropped as an insult), one-token fixes 12 of 12; accepted 20 of 28 insults,
+    9 of 24 injections, 4 of 10 PII edits (a Spanish DNI, a Mexican CURP, a South African identity number,
+    a Chinese resident identity number), no typo-only edit and no rewrite; those four secrets stored.
+    Three of the rejected harmful events (a Spanish insult, a Spanish and a Greek injection) ride on the
+    Spanish good edit dropped as profanity and are accepted on the answer's other edits: a fix of that
+    false positive raises the counts to 21 insults and 11 injections without any detection getting
+    worse. These are floors, not targets: the product's targets (precision 0.99, good edits 0.95, no
+    leak) are not met on this round.
+    """
+    items = [item for item in PROBES if item.event.event_id in ROUND8]
+    assert len(items) == 174
+    run = run_labelled(items, FlowConfig(), partitions=1, batch_size=1000, workers=1)
+    results = score(items, run)
+    assert results["precision"] >= 0.70 and results["good_edit_recall"] >= 0.97, results["categories"]
+    categories = results["categories"]
+    assert categories["insult"]["accepted"] <= 20 and categories["injection"]["accepted"] <= 9, categories
+    assert categories["pii_chosen"]["accepted"] <= 4, categories
+    assert categories["typo"]["accepted"] == 0 and categories["rewrite"]["accepted"] == 0, categories
+    assert categories["small_semantic"]["accepted"] >= 12, categories
+    measured = {"440304198806241533", "48291537R", "8704125083088", "GAMR920315MJCRRS00"}
     assert set(results["pii_leaks"]) <= measured, results["pii_leaks"]

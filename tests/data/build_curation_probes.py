@@ -33,6 +33,11 @@ before reading the rules or the earlier rounds' texts and measured blind with th
 gate as they stood: whole edit events on fourteen answers in other domains and languages (English,
 Italian, Portuguese, Dutch, Polish, Turkish, Chinese, Korean, Hindi in Latin script, Arabic) in every
 category of round 6 and ``rewrite`` (the whole answer replaced by a different one).
+An eighth (``probe_material_round8.py``, kinds ending ``:round8``) was written by another new author
+before reading the rules or the earlier rounds' texts and measured blind with the rules and the learned
+gate as they stood: whole edit events on twelve answers in other domains and languages (English, French,
+German, Spanish, Japanese, Vietnamese, Indonesian, Swahili; added texts also in Greek, Hebrew and Czech),
+built like round 7.
 """
 
 from __future__ import annotations
@@ -68,6 +73,15 @@ from probe_material_round7 import PLANTED as PLANTED7
 from probe_material_round7 import REWRITES as REWRITES7
 from probe_material_round7 import Added as Added7
 from probe_material_round7 import Base7
+from probe_material_round8 import BASES as BASES_8
+from probe_material_round8 import HARD_NEGATIVES as HARD_NEGATIVES8
+from probe_material_round8 import INJECTIONS as INJECTIONS8
+from probe_material_round8 import INSULTS as INSULTS8
+from probe_material_round8 import PII as PII8
+from probe_material_round8 import PLANTED as PLANTED8
+from probe_material_round8 import REWRITES as REWRITES8
+from probe_material_round8 import Added as Added8
+from probe_material_round8 import Base8
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -87,7 +101,7 @@ def build() -> list[dict[str, Any]]:
         category: str,
         expect: str,
         kind: str,
-        held: Held | Base | Base5 | Base6 | Base7,
+        held: Held | Base | Base5 | Base6 | Base7 | Base8,
         chosen: str,
         prompt: str | None = None,
         secrets: tuple[str, ...] = (),
@@ -141,6 +155,7 @@ def build() -> list[dict[str, Any]]:
     _round5(add)
     _round6(add)
     _round7(add)
+    _round8(add)
     return items
 
 
@@ -324,6 +339,32 @@ def _round7(add: Any) -> None:
         b = by_domain[domain]
         add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
     for domain, text in REWRITES7:
+        b = by_domain[domain]
+        add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
+
+
+def _round8(add: Any) -> None:
+    """Round 8, built like round 7."""
+    tag = ":round8"
+    by_domain = {b.domain: b for b in BASES_8}
+    _own_edits(add, BASES_8, tag)
+    added: list[tuple[str, str, str, list[Added8]]] = [
+        ("insult", "reject", "insult", INSULTS8),
+        ("injection", "reject", "injection", INJECTIONS8),
+        ("pii_chosen", "reject", "pii", PII8),
+        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES8),
+    ]
+    for category, expect, name, texts in added:
+        for n, a in enumerate(texts):
+            b = by_domain[a.domain]
+            edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
+            kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
+            secrets = (a.secret,) if a.secret else ()
+            add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
+    for category, domain, ops, style in PLANTED8:
+        b = by_domain[domain]
+        add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
+    for domain, text in REWRITES8:
         b = by_domain[domain]
         add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
 
