@@ -40,6 +40,7 @@ from flywheel.operators.pii_email import (
     percent_email_ok,
 )
 from flywheel.operators.pii_matchers import phone_after_word_ok, phone_spans, secret_spans
+from flywheel.operators.pii_national_ids import NATIONAL_IDS
 from flywheel.operators.pii_secrets import (
     BASIC_AUTH,
     CLI_PASSWORD,
@@ -136,6 +137,7 @@ DETECTORS: tuple[Scrubber, ...] = (
     ),
     Detector("national_id", NIR, "[NATIONAL_ID]", nir_ok, min_digits=14),
     Detector("national_id", NIR_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=14, words=NIR_WORDS),
+    *(Detector("national_id", p, "[NATIONAL_ID]", ok, g, min_digits=4, words=w) for p, ok, g, w in NATIONAL_IDS),
     Detector(
         "payment_card",
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),

@@ -50,6 +50,7 @@ from flywheel.operators.pii_email import (
 )
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, gates_pass, needle_groups
 from flywheel.operators.pii_matchers import SpanDetector, phone_after_word_ok, phone_spans, secret_spans
+from flywheel.operators.pii_national_ids import ID_AFTER_WORDS, ID_SHAPE, id_shape_ok
 from flywheel.operators.pii_secrets import (
     BASIC_AUTH,
     CLI_PASSWORD,
@@ -226,6 +227,10 @@ DETECTORS: tuple[Scrubber, ...] = (
     # passes Luhn. After "sécurité sociale", "NIR" ... any key.
     Detector("national_id", NIR, "[NATIONAL_ID]", nir_ok, min_digits=14),
     Detector("national_id", NIR_AFTER_WORD, "[NATIONAL_ID]", group="number", min_digits=14, words=NIR_WORDS),
+    # Other countries' ids and tax numbers checked by python-stdnum (pii_national_ids), before the cards: a CPF, CNPJ,
+    # RRN or Chinese id may pass Luhn too. A distinctive shape alone; any written shape after a word naming it.
+    Detector("national_id", ID_SHAPE, "[NATIONAL_ID]", id_shape_ok, min_digits=4),
+    *ID_AFTER_WORDS,
     Detector(
         "payment_card",
         re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"),
