@@ -11,7 +11,7 @@ round 4 adds whole edit events on its own answers in every category of the label
 blind before ``default-v8``; round 5 the same in six more languages, written blind before
 ``default-v9``; round 6 by a new author after ``default-v9``, measured blind; ``default-v10``'s
 Russian rules and ``default-v11``'s classes came after reading its misses, so its figures since are
-not blind).
+not blind; round 7 likewise, blind up to ``default-v11``, not since ``default-v12``).
 ``python -m flywheel.benchmarks.curation_quality`` runs only this part. For each set it reports:
 
 * per category: items, expected pairs, accepted pairs, precision and recall of acceptance;

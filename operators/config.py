@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from flywheel.config import Section
 
 # The rules file shipped inside the package; used when ``policy.file`` is not set.
-DEFAULT_POLICY_FILE = Path(__file__).parent / "policies" / "default-v11.toml"
+DEFAULT_POLICY_FILE = Path(__file__).parent / "policies" / "default-v12.toml"
 
 # Per-label toxicity thresholds: a score >= threshold drops the pair. Labels a backend
 # does not produce are ignored; labels without a threshold are recorded but never drop.
@@ -85,7 +85,7 @@ class DistanceSettings(Section):
 class PolicySettings(Section):
     """Which versioned rules file the policy engine loads."""
 
-    file: Path | None = Field(default=None, description="rules file; None = the packaged default-v11")
+    file: Path | None = Field(default=None, description="rules file; None = the packaged default-v12")
 
     def path(self) -> Path:
         """The rules file to load: the configured one or the packaged default."""

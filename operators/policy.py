@@ -146,6 +146,14 @@ class PolicyEngine:
         self._proximity_index = RuleIndex(self._proximity)
         # Every needle of every injection and blocked rule, found in one pass per text.
         self._needles = NeedleIndex(needle for rule in (*self._injection, *self._blocked) for needle in rule.needles)
+        # The text rules each needle can set off, and those searched whatever the needles: a text's
+        # needles name the few rules worth a look, so the others are passed over without a call.
+        rules_of: dict[str, set[CompiledTextRule]] = {}
+        for rule in (*self._injection, *self._blocked):
+            for needle in rule.needles:
+                rules_of.setdefault(needle, set()).add(rule)
+        self._rules_of_needle = {needle: frozenset(rules) for needle, rules in rules_of.items()}
+        self._always_searched = frozenset(r for r in (*self._injection, *self._blocked) if r.always_searched)
         self._rule_fields = frozenset(
             field for rule in (*self._injection, *self._blocked) for field in _checked_fields(rule.applies_to)
         )
@@ -257,10 +265,16 @@ class PolicyEngine:
         # a proximity rule does not hold the model's sentences against the user's edit.
         words: dict[tuple[str, bool], list[tuple[list[str], frozenset[str]]]] = {}
         candidates: dict[tuple[str, bool], frozenset[int]] = {}  # rules each tokenised text may set off
+        live = self._always_searched.union(
+            *(self._rules_of_needle[n] for found in present.values() for n in found),
+            *(self._rules_of_needle[n] for _form, found in folded.values() for n in found),
+        )
         known: frozenset[str] | None = None
         known_folded: frozenset[str] = frozenset()
         for kind, text_rules, proximity_rules in self._rules_by_kind:
             for rule, fields in text_rules:
+                if rule not in live:  # no needle of it in any text it could read: matches() would say no
+                    continue
                 hits = [
                     f
                     for f in fields

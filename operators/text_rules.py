@@ -52,6 +52,8 @@ class CompiledTextRule:
         # Most texts hold no needle of any alternative: one look for all of them rules the rule out
         # (not when an alternative has no needle and must always be searched).
         self._needed = all(needles for needles, _ in checks)
+        # True when some alternative has no needle: the rule must be searched in every text.
+        self.always_searched = not self._needed
 
     def matches(self, text: str, present: frozenset[str] | None = None) -> bool:
         """True when the rule matches the (normalised) text: exactly when ``regex`` finds a match.

@@ -169,6 +169,10 @@ def test_probe_round7_is_measured_blind_and_holds_its_blind_figures() -> None:
     rewrite; six labelled secrets stored (those five, and a T.C. kimlik number kept in the rejection
     of an edit dropped for its phone number). These are floors, not targets: the product's targets
     (precision 0.99, good edits 0.95, no leak) are not met on this round.
+    After default-v12 (not blind: its rules name classes of wording, written after reading the 16
+    insults and 12 injections v11 accepted): precision 0.940 (79 of 84), good edits 65 of 65,
+    one-token fixes 14 of 14, no insult and no injection accepted, PII as before. The floors stay
+    the blind figures.
     """
     items = [item for item in PROBES if item.event.event_id in ROUND7]
     assert len(items) == 177

@@ -191,7 +191,7 @@ def test_rejection_rows_are_scrubbed_audit_rows_with_lineage(labelled: tuple[Flo
 
     card = result.values(REJECTIONS, "card")
     assert CARD not in card["chosen"] and "[CARD]" in card["chosen"]
-    assert card["policy_version"] == "default-v11" and card["detail"]
+    assert card["policy_version"] == "default-v12" and card["detail"]
     toxic = result.values(REJECTIONS, "toxic")
     assert dict(toxic["scores"])["toxicity:profanity"] >= 0.5
     card_row = next(row for row in result.rows[REJECTIONS] if row.values["event_id"] == "card")

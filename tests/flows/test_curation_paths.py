@@ -156,7 +156,7 @@ def test_every_path_of_the_labelled_stream(settings: Settings) -> None:
     card_row = next(r for r in rows[REJECTIONS] if r["event_id"] == "card")
     assert CARD not in (card_row["chosen"] or "") and "[CARD]" in card_row["chosen"]
     for table in (DPO_PAIRS, POSITIVE_EXAMPLES, REJECTIONS):
-        assert {r["policy_version"] for r in rows[table]} == {"default-v11"}
+        assert {r["policy_version"] for r in rows[table]} == {"default-v12"}
     # Review queue: thumbs_down, escalation, the low rating, and the edit the toxicity gate held back.
     review = read_topic(settings, settings.topics.review)
     assert sorted(json.loads(m.value())["event_id"] for m in review) == ["down", "escalate", "rating-2", "toxic"]

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def stricter_policy(path: Path) -> Path:
     """The default policy plus a blocked term that the good edits contain ("revoke")."""
-    text = DEFAULT_POLICY_FILE.read_text().replace('version = "default-v11"', 'version = "strict-v2"')
+    text = DEFAULT_POLICY_FILE.read_text().replace('version = "default-v12"', 'version = "strict-v2"')
     text += '\n[[blocked]]\nname = "no_revoke"\napplies_to = ["chosen"]\nterms = ["revoke"]\n'
     path.write_text(text)
     return path

@@ -18,7 +18,7 @@ def engine() -> PolicyEngine:
 
 def test_default_policy_ships_with_version(engine: PolicyEngine) -> None:
     assert DEFAULT_POLICY_FILE.is_file()
-    assert engine.version == "default-v11"
+    assert engine.version == "default-v12"
     assert engine.pii_in_chosen == "drop"
     assert engine.pii_actions["email"] == "scrub"
     assert engine.pii_actions["payment_card"] == "reject"

@@ -214,7 +214,9 @@ def test_v4_look_alikes_pass(engine: PolicyEngine, text: str) -> None:
 )
 def test_v5_abuse_by_comparison_address_and_sarcasm(engine: PolicyEngine, insult: str, rule: str) -> None:
     drop = engine.evaluate("How?", ANSWER + " " + insult, ANSWER).drop
-    assert drop is not None and drop.reason == f"blocked:{rule}", insult
+    # The v5 rule fires; a later version's pattern rule, checked before proximity rules, may name the
+    # drop (default-v12's abuse_object_likeness for "the IQ of a houseplant").
+    assert drop is not None and f"blocked:{rule}" in drop.scores, insult
 
 
 @pytest.mark.parametrize(
