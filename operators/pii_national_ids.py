@@ -47,6 +47,7 @@ from stdnum.pl import pesel
 from stdnum.pt import nif
 from stdnum.se import personnummer
 from stdnum.tr import tckimlik
+from stdnum.za import idnr as za_idnr
 
 from flywheel.operators.pii_gates import Clues, Hint
 from flywheel.operators.regex_needles import NeedleIndex
@@ -154,6 +155,14 @@ KINDS: tuple[IdKind, ...] = (
         ("rut", "rol unico tributario", "rol único tributario"),
     ),
     IdKind("ar.cuit", cuit.is_valid, (r"\d{2}-?\d{8}-?\d",), ("cuit", "cuil")),
+    # 13 digits: a birth date, then Luhn. "ID number" names it here only: a ticket's 11-digit "ID
+    # number" must not be read as a PESEL, and a date plus Luhn passes about 1 in 30 such runs.
+    IdKind(
+        "za.idnr",
+        za_idnr.is_valid,
+        (r"\d{13}", r"\d{6} \d{4} \d{3}"),
+        ("south african id", "sa id", "id number", "id no", "identity number", "identiteitsnommer"),
+    ),
 )
 _BY_NAME = {kind.name: kind for kind in KINDS}
 

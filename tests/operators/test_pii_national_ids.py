@@ -34,6 +34,7 @@ from stdnum.pl import pesel
 from stdnum.pt import nif
 from stdnum.se import personnummer
 from stdnum.tr import tckimlik
+from stdnum.za import idnr as za_idnr
 
 from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.operators.config import PolicySettings
@@ -87,6 +88,8 @@ NN = _complete(nn.is_valid, "850730033", width=2)  # stdnum's example, 850730033
 RUT = _complete(rut.is_valid, "12345678", DIGITS + "K")
 RUT7 = _complete(rut.is_valid, "7654321", DIGITS + "K")
 CUIT = _complete(cuit.is_valid, "2012345678")
+ZA = _complete(za_idnr.is_valid, "750330504408")  # stdnum's example, 7503305044089
+ZA2 = _complete(za_idnr.is_valid, "920215012308")
 CPR = "211062-5629"  # stdnum's example; a Danish CPR has had no check digit since 2007
 
 
@@ -165,6 +168,9 @@ AFTER_WORD = [
     f"RUT {RUT[:-1]}-{RUT[-1]}",
     f"CUIT {CUIT}",
     f"National ID {PESEL}",
+    f"South African ID {ZA}",
+    f"My ID number is {ZA2[:6]} {ZA2[6:10]} {ZA2[10:]}.",
+    f"Identity number: {ZA2}",
     "PAN: AAACB1234F (the company's)",
 ]
 
@@ -220,6 +226,7 @@ WRONG_CHECK = [
     f"numéro national {_dotted(_wrong(NN), 2, 2, 2, 3, 2, seps='..-.')}",
     f"RUT {_dotted(_wrong(RUT), 2, 3, 3, 1, seps='..-')}",
     f"CUIT {_dotted(_wrong(CUIT), 2, 8, 1, seps='--')}",
+    f"SA ID {_wrong(ZA)}",
 ]
 
 
@@ -239,6 +246,8 @@ LOOK_ALIKES = [
     f"FedEx tracking {AADHAAR}",  # a valid Aadhaar, solid
     f"build {IDNR} passed",  # a valid German tax id
     f"blob size {NIF} bytes",  # a valid Portuguese NIF
+    f"trace {ZA} in the log",  # a valid South African id, no word naming it
+    f"ticket ID number {PESEL}",  # "ID number" names only the South African id (13 digits)
     # ids of things, timestamps and codes
     "Order #123-4567890-1234567 shipped",
     "Tracking number 1Z999AA10123456784",
