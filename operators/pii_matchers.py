@@ -120,7 +120,8 @@ _TRUNK_REGIONS = ("DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "PL", "G
 def phone_after_word_ok(match: re.Match[str]) -> bool:
     """A number after a phone word (group ``number``): 8 to 15 digits (E.164), not a date (tel. 2024-01-15).
 
-    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``), or
+    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``,
+    ``06-41827395``), or
     with a slash, must also be valid, as ``phonenumbers`` reads it, in a country of the phone
     words' languages.
     """
@@ -128,7 +129,7 @@ def phone_after_word_ok(match: re.Match[str]) -> bool:
     digits = sum(char.isdigit() for char in number)
     if not 8 <= digits <= 15 or re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number):
         return False
-    if re.fullmatch(r"0\d{1,4}[ /]\d{6,8}", number) is None and "/" not in number:
+    if re.fullmatch(r"0\d{1,4}[ /\-]\d{6,8}", number) is None and "/" not in number:
         return True
     for region in _TRUNK_REGIONS:
         try:

@@ -18,13 +18,18 @@ PHONE_WORDS = (
     "phone", "telephone", "tel", "mobile", "cell", "whatsapp", "sms", "fax", "handy", "mobil", "telefon",
     "telefono", "teléfono", "téléphone", "portable", "móvil", "movil", "celular", "телефон", "тел",
     "мобильный",
+    # Verbs of calling, where they rarely name anything else ("bellen naar 06-41827395"); not English
+    # "call" or "ring", which name functions and buffers beside numbers ("call stack 1024 2048 4096").
+    "bel", "bellen", "mobiel", "anrufen", "appeler", "appelez", "llamar", "llámame", "ligar", "ligue",
+    "chiamare", "chiamami", "cellulare", "zadzwoń", "komórka", "позвоните", "звоните",
 )  # fmt: skip
 PHONE_WORDS_CJK = ("電話", "电话", "手机", "携帯")  # no word boundary between CJK characters
 PHONE_AFTER_WORD = re.compile(
     rf"(?i)(?:\b(?:{'|'.join(PHONE_WORDS)})\b|{'|'.join(PHONE_WORDS_CJK)})"
     r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}"
-    # or a trunk 0 and area code before the subscriber number in one block (030 901820, 030/901820)
-    r"|0\d{1,4}[ /]\d{5,8})(?!\d))"
+    # or a trunk 0 and area code before the subscriber number in one block (030 901820, 030/901820,
+    # a Dutch mobile 06-41827395)
+    r"|0\d{1,4}[ /\-]\d{5,8})(?!\d))"
 )
 # A card number written in dotted groups of four (4111.1111.1111.1111); Luhn decides (card_ok).
 DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")

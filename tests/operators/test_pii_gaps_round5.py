@@ -83,6 +83,12 @@ def test_dates_far_from_a_birth_word_in_prose_and_code_are_left(text: str) -> No
         ("Telefon 089 123456 (Büro)", "Telefon [PHONE] (Büro)"),
         ("Tél : 01 23 45 67 89", "Tél : [PHONE]"),  # masked before this audit too
         ("Teléfono 612 345 678", "Teléfono [PHONE]"),
+        # a verb of calling, and a trunk 0 with a dash (round 7 stored a Dutch mobile so)
+        ("of bellen naar 06-41827395.", "of bellen naar [PHONE]."),
+        ("Bel me op 06 41827395", "Bel me op [PHONE]"),
+        ("Bitte anrufen: 030-901820", "Bitte anrufen: [PHONE]"),
+        ("Llámame al 612 345 678", "Llámame al [PHONE]"),
+        ("Tel. 089-123456", "Tel. [PHONE]"),
     ],
 )
 def test_a_national_number_after_a_phone_word_in_another_language_is_masked(text: str, scrubbed: str) -> None:
@@ -97,6 +103,10 @@ def test_a_national_number_after_a_phone_word_in_another_language_is_masked(text
         "phone 01/15/2024 and tel 2024/01/15",  # dates
         "Telefon-Modul v2 030 901820",  # no phone word right before: "Modul v2" holds a digit
         "order 030 901820 shipped",  # no phone word
+        "order 06-41827395 shipped",  # no phone word, dashed
+        "bel 0-1234567 is no number",  # no plan has it
+        "call stack 1024 2048 4096",  # English "call" and "ring" name other things: not phone words
+        "ring buffer 4096 8192 16384",
     ],
 )
 def test_numbers_not_given_as_a_phone_number_are_left(text: str) -> None:
