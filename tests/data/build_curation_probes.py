@@ -46,9 +46,13 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+import probe_material_round6
+import probe_material_round7
+import probe_material_round8
 from build_curation_holdout import apply, write_items
 from holdout_bases import HELD, Held
 from probe_material import HARD_NEGATIVES, INJECTION_PROBES, INSULT_PROBES
@@ -57,31 +61,7 @@ from probe_material_round3 import HARD_NEGATIVES_3, INJECTION_PROBES_3, INSULT_P
 from probe_material_round4 import BASES, INJECTIONS, INSULTS, PII, REWRITES, Base
 from probe_material_round5 import BASES as BASES_5
 from probe_material_round5 import HARD_NEGATIVES5, INJECTIONS5, INSULTS5, REWRITES5, Base5
-from probe_material_round6 import BASES as BASES_6
-from probe_material_round6 import HARD_NEGATIVES as HARD_NEGATIVES6
-from probe_material_round6 import INJECTIONS as INJECTIONS6
-from probe_material_round6 import INSULTS as INSULTS6
-from probe_material_round6 import PII as PII6
-from probe_material_round6 import PLANTED as PLANTED6
-from probe_material_round6 import Added, Base6
-from probe_material_round7 import BASES as BASES_7
-from probe_material_round7 import HARD_NEGATIVES as HARD_NEGATIVES7
-from probe_material_round7 import INJECTIONS as INJECTIONS7
-from probe_material_round7 import INSULTS as INSULTS7
-from probe_material_round7 import PII as PII7
-from probe_material_round7 import PLANTED as PLANTED7
-from probe_material_round7 import REWRITES as REWRITES7
-from probe_material_round7 import Added as Added7
-from probe_material_round7 import Base7
-from probe_material_round8 import BASES as BASES_8
-from probe_material_round8 import HARD_NEGATIVES as HARD_NEGATIVES8
-from probe_material_round8 import INJECTIONS as INJECTIONS8
-from probe_material_round8 import INSULTS as INSULTS8
-from probe_material_round8 import PII as PII8
-from probe_material_round8 import PLANTED as PLANTED8
-from probe_material_round8 import REWRITES as REWRITES8
-from probe_material_round8 import Added as Added8
-from probe_material_round8 import Base8
+from probe_material_round6 import Base6
 
 OUT = Path(__file__).parent / "curation_probes.jsonl"
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -101,7 +81,7 @@ def build() -> list[dict[str, Any]]:
         category: str,
         expect: str,
         kind: str,
-        held: Held | Base | Base5 | Base6 | Base7 | Base8,
+        held: Held | Base | Base5 | Base6,  # rounds 7 and 8 write theirs as round 6's
         chosen: str,
         prompt: str | None = None,
         secrets: tuple[str, ...] = (),
@@ -153,9 +133,9 @@ def build() -> list[dict[str, Any]]:
                 add("good_edit", "accept", f"hard_negative_prompt{tag}", other, edited, other.prompt + " " + text)
     _round4(add)
     _round5(add)
-    _round6(add)
-    _round7(add)
-    _round8(add)
+    _blind_round(add, probe_material_round6, ":round6", rewrites=False)
+    _blind_round(add, probe_material_round7, ":round7")
+    _blind_round(add, probe_material_round8, ":round8")
     return items
 
 
@@ -294,16 +274,17 @@ def _boundary(answer: str, text: str, slot: int) -> str:
     return answer[:at] + sep + text + after + answer[at:]
 
 
-def _round6(add: Any) -> None:
-    """Whole edit events on round 6's own answers; an added text rides on one of its answer's good edits."""
-    tag = ":round6"
-    by_domain = {b.domain: b for b in BASES_6}
-    _own_edits(add, BASES_6, tag)
-    added: list[tuple[str, str, str, list[Added]]] = [
-        ("insult", "reject", "insult", INSULTS6),
-        ("injection", "reject", "injection", INJECTIONS6),
-        ("pii_chosen", "reject", "pii", PII6),
-        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES6),
+def _blind_round(add: Any, material: ModuleType, tag: str, rewrites: bool = True) -> None:
+    """Whole edit events of a blind round (6 on) on its own answers: an added text rides on one of its
+    answer's good edits; planted harmful edits; then, from round 7 on, rewrites (the whole answer
+    replaced by another text)."""
+    by_domain = {b.domain: b for b in material.BASES}
+    _own_edits(add, material.BASES, tag)
+    added = [
+        ("insult", "reject", "insult", material.INSULTS),
+        ("injection", "reject", "injection", material.INJECTIONS),
+        ("pii_chosen", "reject", "pii", material.PII),
+        ("good_edit", "accept", "hard_negative", material.HARD_NEGATIVES),
     ]
     for category, expect, name, texts in added:
         for n, a in enumerate(texts):
@@ -312,59 +293,10 @@ def _round6(add: Any) -> None:
             kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
             secrets = (a.secret,) if a.secret else ()
             add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
-    for category, domain, ops, style in PLANTED6:
+    for category, domain, ops, style in material.PLANTED:
         b = by_domain[domain]
         add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
-
-
-def _round7(add: Any) -> None:
-    """Round 7, built like round 6, then its rewrites: the whole answer replaced by another text."""
-    tag = ":round7"
-    by_domain = {b.domain: b for b in BASES_7}
-    _own_edits(add, BASES_7, tag)
-    added: list[tuple[str, str, str, list[Added7]]] = [
-        ("insult", "reject", "insult", INSULTS7),
-        ("injection", "reject", "injection", INJECTIONS7),
-        ("pii_chosen", "reject", "pii", PII7),
-        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES7),
-    ]
-    for category, expect, name, texts in added:
-        for n, a in enumerate(texts):
-            b = by_domain[a.domain]
-            edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
-            kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
-            secrets = (a.secret,) if a.secret else ()
-            add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
-    for category, domain, ops, style in PLANTED7:
-        b = by_domain[domain]
-        add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
-    for domain, text in REWRITES7:
-        b = by_domain[domain]
-        add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
-
-
-def _round8(add: Any) -> None:
-    """Round 8, built like round 7."""
-    tag = ":round8"
-    by_domain = {b.domain: b for b in BASES_8}
-    _own_edits(add, BASES_8, tag)
-    added: list[tuple[str, str, str, list[Added8]]] = [
-        ("insult", "reject", "insult", INSULTS8),
-        ("injection", "reject", "injection", INJECTIONS8),
-        ("pii_chosen", "reject", "pii", PII8),
-        ("good_edit", "accept", "hard_negative", HARD_NEGATIVES8),
-    ]
-    for category, expect, name, texts in added:
-        for n, a in enumerate(texts):
-            b = by_domain[a.domain]
-            edited = _apply_once(b.answer, b.edits[n % len(b.edits)])
-            kind = f"{b.domain}_{name}{'_' + a.style if a.style else ''}{tag}"
-            secrets = (a.secret,) if a.secret else ()
-            add(category, expect, kind, b, _boundary(edited, a.text, a.where), secrets=secrets)
-    for category, domain, ops, style in PLANTED8:
-        b = by_domain[domain]
-        add(category, "reject", f"{b.domain}_{category}_{style}{tag}", b, _apply_once(b.answer, ops))
-    for domain, text in REWRITES8:
+    for domain, text in material.REWRITES if rewrites else ():
         b = by_domain[domain]
         add("rewrite", "reject", f"{b.domain}_rewrite{tag}", b, text)
 

@@ -51,32 +51,10 @@ number, a PESEL, a Korean resident registration number and an Aadhaar number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+# Round 6's line format: an answer with its edits (Base6), a text added to a good edit (Added).
+from probe_material_round6 import Added, Base6, Op
 
-Op = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Base7:
-    """An answer and the edits a user made to it (``sub`` replaces the first occurrence)."""
-
-    domain: str
-    prompt: str
-    answer: str
-    edits: list[list[Op]] = field(default_factory=list)
-    fixes: list[tuple[str, str]] = field(default_factory=list)
-    typos: list[list[Op]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Added:
-    """A text added to one of ``domain``'s good edits at ``where`` (0 start, 1 middle, 2 end)."""
-
-    domain: str
-    text: str
-    where: int = 1
-    style: str = ""
-    secret: str = ""
+Base7 = Base6
 
 
 BASES: list[Base7] = [

@@ -6,19 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.benchmarks.pii_reference import reference_scan
-from flywheel.operators.pii import scan
-
-
-def _masked(text: str, scrubbed: str, kind: str) -> None:
-    found = scan(text)
-    assert found == (scrubbed, {kind: scrubbed.count("[")}), text
-    assert reference_scan(text) == found, text
-
-
-def _clean(text: str) -> None:
-    assert scan(text) == (text, {}), text
-    assert reference_scan(text) == (text, {}), text
+from tests.support.pii_scans import assert_clean, assert_masked
 
 
 @pytest.mark.parametrize(
@@ -35,7 +23,7 @@ def _clean(text: str) -> None:
     ],
 )
 def test_any_local_part_spelled_out_before_a_webmail_host_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "email")
+    assert_masked(text, scrubbed, "email")
 
 
 @pytest.mark.parametrize(
@@ -55,7 +43,7 @@ def test_any_local_part_spelled_out_before_a_webmail_host_is_masked(text: str, s
     ],
 )
 def test_prose_words_before_at_and_a_webmail_host_are_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +57,7 @@ def test_prose_words_before_at_and_a_webmail_host_are_left(text: str) -> None:
     ],
 )
 def test_a_dotted_name_spelled_out_before_a_domain_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "email")
+    assert_masked(text, scrubbed, "email")
 
 
 @pytest.mark.parametrize(
@@ -88,7 +76,7 @@ def test_a_dotted_name_spelled_out_before_a_domain_is_masked(text: str, scrubbed
     ],
 )
 def test_dotted_code_names_and_abbreviations_before_at_are_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +91,7 @@ def test_dotted_code_names_and_abbreviations_before_at_are_left(text: str) -> No
     ],
 )
 def test_a_lower_case_street_address_right_after_address_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "street_address")
+    assert_masked(text, scrubbed, "street_address")
 
 
 @pytest.mark.parametrize(
@@ -117,7 +105,7 @@ def test_a_lower_case_street_address_right_after_address_is_masked(text: str, sc
     ],
 )
 def test_address_the_verb_or_without_a_street_is_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +125,7 @@ def test_address_the_verb_or_without_a_street_is_left(text: str) -> None:
     ],
 )
 def test_a_date_of_birth_is_still_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "date_of_birth")
+    assert_masked(text, scrubbed, "date_of_birth")
 
 
 @pytest.mark.parametrize(
@@ -158,4 +146,4 @@ def test_a_date_of_birth_is_still_masked(text: str, scrubbed: str) -> None:
     ],
 )
 def test_born_as_an_adjective_does_not_make_the_next_date_a_birth_date(text: str) -> None:
-    _clean(text)
+    assert_clean(text)

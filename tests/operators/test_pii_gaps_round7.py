@@ -7,19 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.benchmarks.pii_reference import reference_scan
 from flywheel.operators.pii import scan
-
-
-def _masked(text: str, scrubbed: str, kind: str) -> None:
-    found = scan(text)
-    assert found == (scrubbed, {kind: scrubbed.count("[")}), text
-    assert reference_scan(text) == found, text
-
-
-def _clean(text: str) -> None:
-    assert scan(text) == (text, {}), text
-    assert reference_scan(text) == (text, {}), text
+from tests.support.pii_scans import assert_clean, assert_masked
 
 
 @pytest.mark.parametrize(
@@ -51,7 +40,7 @@ def _clean(text: str) -> None:
     ],
 )
 def test_an_address_with_its_at_spelled_out_or_spaced_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "email")
+    assert_masked(text, scrubbed, "email")
 
 
 @pytest.mark.parametrize(
@@ -88,7 +77,7 @@ def test_an_address_with_its_at_spelled_out_or_spaced_is_masked(text: str, scrub
     ],
 )
 def test_prose_and_code_with_at_before_a_site_are_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +95,7 @@ def test_prose_and_code_with_at_before_a_site_are_left(text: str) -> None:
     ],
 )
 def test_a_street_address_after_a_word_for_one_is_masked_in_any_case(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "street_address")
+    assert_masked(text, scrubbed, "street_address")
 
 
 @pytest.mark.parametrize(
@@ -119,7 +108,7 @@ def test_a_street_address_after_a_word_for_one_is_masked_in_any_case(text: str, 
     ],
 )
 def test_address_the_verb_before_a_street_shape_is_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +125,7 @@ def test_address_the_verb_before_a_street_shape_is_left(text: str) -> None:
     ],
 )
 def test_a_medical_record_number_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "national_id")
+    assert_masked(text, scrubbed, "national_id")
 
 
 @pytest.mark.parametrize(
@@ -151,7 +140,7 @@ def test_a_medical_record_number_is_masked(text: str, scrubbed: str) -> None:
     ],
 )
 def test_numbers_near_medical_record_words_that_are_none_are_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)
 
 
 def test_a_date_after_a_medical_record_word_is_no_record_number() -> None:
@@ -173,7 +162,7 @@ def test_a_date_after_a_medical_record_word_is_no_record_number() -> None:
     ],
 )
 def test_a_date_right_after_a_birth_word_and_its_link_is_masked(text: str, scrubbed: str) -> None:
-    _masked(text, scrubbed, "date_of_birth")
+    assert_masked(text, scrubbed, "date_of_birth")
 
 
 @pytest.mark.parametrize(
@@ -189,4 +178,4 @@ def test_a_date_right_after_a_birth_word_and_its_link_is_masked(text: str, scrub
     ],
 )
 def test_another_date_in_a_sentence_about_a_birthday_is_left(text: str) -> None:
-    _clean(text)
+    assert_clean(text)

@@ -21,8 +21,8 @@ from flywheel.operators.config import DEFAULT_POLICY_FILE
 from flywheel.operators.disguises import cyrillic_words, digits_as_letters, view_with_folds
 from flywheel.operators.normalize import folded_view
 from flywheel.operators.policy import PolicyEngine
+from tests.support.policy_edits import drop_reason
 
-ANSWER = "Restart the worker after you change the setting, then check the log for errors."
 V10 = Path(DEFAULT_POLICY_FILE).with_name("default-v10.toml")
 
 
@@ -34,11 +34,6 @@ def engine() -> PolicyEngine:
 @pytest.fixture(scope="module")
 def v10() -> PolicyEngine:
     return PolicyEngine.from_file(V10)
-
-
-def _reason(engine: PolicyEngine, edit: str, prompt: str = "How do I apply the new setting?") -> str | None:
-    drop = engine.evaluate(prompt, edit, ANSWER).drop
-    return None if drop is None else drop.reason
 
 
 def _edit(sentence: str) -> str:
@@ -173,26 +168,26 @@ KEPT = [
 
 @pytest.mark.parametrize("sentence", INJECTIONS)
 def test_v11_drops_orders_to_the_model_that_v10_kept(engine: PolicyEngine, sentence: str) -> None:
-    reason = _reason(engine, _edit(sentence))
+    reason = drop_reason(engine, _edit(sentence))
     assert reason is not None and reason.startswith("injection:"), reason
 
 
 @pytest.mark.parametrize("sentence", INSULTS)
 def test_v11_drops_abuse_that_v10_kept(engine: PolicyEngine, sentence: str) -> None:
-    reason = _reason(engine, _edit(sentence))
+    reason = drop_reason(engine, _edit(sentence))
     assert reason is not None and reason.startswith("blocked:"), reason
 
 
 @pytest.mark.parametrize("sentence", KEPT)
 def test_v11_keeps_technical_prose_and_quoted_complaints(engine: PolicyEngine, sentence: str) -> None:
-    assert _reason(engine, _edit(sentence)) is None
+    assert drop_reason(engine, _edit(sentence)) is None
 
 
 def test_v10_kept_most_of_them(v10: PolicyEngine) -> None:
     """The classes were gaps: v10 kept nearly all of these texts (and keeps every hard negative)."""
-    kept = [s for s in INJECTIONS + INSULTS if _reason(v10, _edit(s)) is None]
+    kept = [s for s in INJECTIONS + INSULTS if drop_reason(v10, _edit(s)) is None]
     assert len(kept) >= len(INJECTIONS + INSULTS) - 3
-    assert [s for s in KEPT if _reason(v10, _edit(s)) is not None] == []
+    assert [s for s in KEPT if drop_reason(v10, _edit(s)) is not None] == []
 
 
 def test_the_folds_undo_their_disguises_and_leave_plain_text_alone() -> None:
@@ -212,4 +207,4 @@ def test_the_folds_undo_their_disguises_and_leave_plain_text_alone() -> None:
 def test_older_versions_read_without_the_folds(v10: PolicyEngine) -> None:
     """v10 and older replay as they were: no fold of v11 in their folded view."""
     assert v10.folded_view is folded_view
-    assert _reason(v10, _edit("ты тупoй")) is None
+    assert drop_reason(v10, _edit("ты тупoй")) is None

@@ -19,8 +19,8 @@ import pytest
 
 from flywheel.operators.config import DEFAULT_POLICY_FILE
 from flywheel.operators.policy import PolicyEngine
+from tests.support.policy_edits import ANSWER, drop_reason
 
-ANSWER = "Restart the worker after you change the setting, then check the log for errors."
 V11 = Path(DEFAULT_POLICY_FILE).with_name("default-v11.toml")
 
 
@@ -32,11 +32,6 @@ def engine() -> PolicyEngine:
 @pytest.fixture(scope="module")
 def v11() -> PolicyEngine:
     return PolicyEngine.from_file(V11)
-
-
-def _reason(engine: PolicyEngine, edit: str, prompt: str = "How do I apply the new setting?") -> str | None:
-    drop = engine.evaluate(prompt, edit, ANSWER).drop
-    return None if drop is None else drop.reason
 
 
 def _edit(sentence: str) -> str:
@@ -191,26 +186,26 @@ KEPT = [
 
 @pytest.mark.parametrize("sentence", INSULTS)
 def test_v12_drops_abuse_that_v11_kept(engine: PolicyEngine, sentence: str) -> None:
-    reason = _reason(engine, _edit(sentence))
+    reason = drop_reason(engine, _edit(sentence))
     assert reason is not None and reason.startswith("blocked:"), reason
 
 
 @pytest.mark.parametrize("sentence", INJECTIONS)
 def test_v12_drops_orders_that_v11_kept(engine: PolicyEngine, sentence: str) -> None:
-    reason = _reason(engine, _edit(sentence))
+    reason = drop_reason(engine, _edit(sentence))
     assert reason is not None and reason.startswith("injection:"), reason
 
 
 @pytest.mark.parametrize("sentence", KEPT)
 def test_v12_keeps_technical_everyday_and_quoted_prose(engine: PolicyEngine, sentence: str) -> None:
-    assert _reason(engine, _edit(sentence)) is None
+    assert drop_reason(engine, _edit(sentence)) is None
 
 
 def test_v11_kept_most_of_them(v11: PolicyEngine) -> None:
     """The classes were gaps: v11 kept most of these texts (and keeps every hard negative)."""
-    kept = [s for s in INJECTIONS + INSULTS if _reason(v11, _edit(s)) is None]
+    kept = [s for s in INJECTIONS + INSULTS if drop_reason(v11, _edit(s)) is None]
     assert len(kept) >= len(INJECTIONS + INSULTS) * 3 // 4
-    assert [s for s in KEPT if _reason(v11, _edit(s)) is not None] == []
+    assert [s for s in KEPT if drop_reason(v11, _edit(s)) is not None] == []
 
 
 def test_the_default_is_v12() -> None:
