@@ -246,9 +246,7 @@ class PolicyEngine:
 
         # What the injection and blocked rules read: with ``quoted_mentions``, a quotation introduced
         # as an example ("banned phrases such as '...'") blanked (operators/mentions.py); PII reads all.
-        read = texts
-        if self.quoted_mentions:
-            read = {name: blank_mentions(text, self._mention_cues) for name, text in texts.items()}
+        read = {name: self.own_words(text) for name, text in texts.items()}
         normalized = {name: normalize_text(text) for name, text in read.items()}
         present = {name: self._needles.found(normalized[name]) for name in self._rule_fields}
         # Where a text reads otherwise in its folded view (look-alikes, invisible characters,
