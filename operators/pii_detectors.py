@@ -49,7 +49,13 @@ from flywheel.operators.pii_email import (
     percent_email_ok,
 )
 from flywheel.operators.pii_gates import Clues, Hint, NeedleGroups, gates_pass, needle_groups
-from flywheel.operators.pii_matchers import SpanDetector, phone_after_word_ok, phone_spans, secret_spans
+from flywheel.operators.pii_matchers import (
+    SpanDetector,
+    masked_matches,
+    phone_after_word_ok,
+    phone_spans,
+    secret_spans,
+)
 from flywheel.operators.pii_national_ids import ID_AFTER_WORDS, ID_SHAPE, id_shape_ok
 from flywheel.operators.pii_secrets import (
     BASIC_AUTH,
@@ -146,22 +152,7 @@ class Detector:
 
     def scrub(self, text: str) -> tuple[str, int]:
         """The text with valid matches masked, and how many there were (the same object when none)."""
-        count = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal count
-            if not self.validate(match):
-                return match.group(0)
-            count += 1
-            if self.group is None:
-                return self.mask
-            start, end = match.span(self.group)
-            whole_start = match.start()
-            whole = match.group(0)
-            return whole[: start - whole_start] + self.mask + whole[end - whole_start :]
-
-        masked = self.pattern.sub(replace, text)
-        return (masked, count) if count else (text, 0)
+        return masked_matches(self.pattern, self.validate, self.group, self.mask, text)
 
 
 # What every match of the provider-key alternation starts with (gh[pousr]_ and xox[abprs]- spelled out).

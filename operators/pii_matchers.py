@@ -106,6 +106,31 @@ def secret_spans(text: str) -> Iterator[tuple[int, int]]:
                     yield found.span()
 
 
+def masked_matches(
+    pattern: re.Pattern[str], validate: Callable[[re.Match[str]], bool], group: str | None, mask: str, text: str
+) -> tuple[str, int]:
+    """``text`` with each match ``validate`` accepts masked (only its ``group`` when named), and how many.
+
+    The same object comes back when nothing was masked.
+    """
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        if not validate(match):
+            return match.group(0)
+        count += 1
+        if group is None:
+            return mask
+        start, end = match.span(group)
+        whole_start = match.start()
+        whole = match.group(0)
+        return whole[: start - whole_start] + mask + whole[end - whole_start :]
+
+    masked = pattern.sub(replace, text)
+    return (masked, count) if count else (text, 0)
+
+
 def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     """Spans of phone numbers Google's phonenumbers matcher validates."""
     # VALID: the number must exist in the numbering plan of its region (US unless it has +CC).

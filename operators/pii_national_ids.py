@@ -50,6 +50,7 @@ from stdnum.tr import tckimlik
 from stdnum.za import idnr as za_idnr
 
 from flywheel.operators.pii_gates import Clues, Hint
+from flywheel.operators.pii_matchers import masked_matches
 from flywheel.operators.regex_needles import NeedleIndex
 
 
@@ -300,7 +301,7 @@ class WordDetector:
                 folded = folded.replace(twin, letter)
         lower = folded.lower()
         if len(lower) != len(text):  # a character lower-cased into two: positions no longer line up
-            return self._sub(text)
+            return masked_matches(self.pattern, self.validate, self.group, self.mask, text)
         starts: set[int] = set()
         for word in self.index.found(lower):
             at = lower.find(word)
@@ -325,20 +326,6 @@ class WordDetector:
             last = end
         pieces.append(text[last:])
         return "".join(pieces), len(spans)
-
-    def _sub(self, text: str) -> tuple[str, int]:
-        count = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal count
-            if not self.validate(match):
-                return match.group(0)
-            count += 1
-            start, end = match.span(self.group)
-            return match.group(0)[: start - match.start()] + self.mask + match.group(0)[end - match.start() :]
-
-        masked = self.pattern.sub(replace, text)
-        return (masked, count) if count else (text, 0)
 
 
 # After the shape detector (operators/pii_detectors.py): the words' detectors.
