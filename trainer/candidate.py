@@ -178,12 +178,15 @@ def train_candidate(
     settings: TrainerSettings,
     show_progress: bool = False,
     served: tuple[str, Path] | None = None,
+    served_missing: str | None = None,
 ) -> Candidate:
     """Measure the base, train DPO + LoRA on the capped train side, measure the candidate, apply the gates.
 
     ``served``: the run users are served now and its local adapter folder (None: the base). Its
     answers to the same prompts are measured too, and a candidate worse than it is rejected; held-out
     prompts whose group it trained on are left out of that comparison (:func:`against_served`).
+    ``served_missing``: the run users are served when its adapter is not in the registry; the
+    candidate cannot be compared with it, and the gates reject it for want of evidence.
     """
     from flywheel.trainer.models import load_model, load_tokenizer
     from flywheel.trainer.train import train_dpo
@@ -231,6 +234,9 @@ def train_candidate(
                 "the served run has no split record: compared on every held-out prompt", extra={"run_id": served[0]}
             )
         comparison = against_served(comparison, served[0], current, after, prompts, split.eval, trained, settings)
+    elif served_missing is not None:
+        missing = "its adapter is not in the registry"
+        comparison = comparison.model_copy(update={"served_version": served_missing, "served_missing": missing})
     reasons = apply_gates(before_figures, after_figures, comparison, settings.gates)
     log.info(
         "candidate judged",

@@ -88,6 +88,14 @@ class GateSettings(Section):
     min_unseen_positives: int = Field(default=16, ge=1)
     # No held-out positives means the forgetting check has no evidence: reject, unless switched off here.
     require_forgetting_check: bool = True
+    # Against the run users are served now (``compare_with_served``), the candidate must be shown no
+    # worse by more than these margins: the lower end of the 95% interval of the net closer share, of
+    # the mean similarity gain and of the content-word gain above minus the margin. "Not significantly
+    # worse" alone would pass any comparison too small to see a loss (net -0.20, 95% -0.48..+0.05).
+    # 0.10: one prompt in ten more farther than closer; 0.01: a character in a hundred, as above.
+    max_served_net_loss: float = Field(default=0.10, ge=0.0, lt=1.0)
+    max_served_similarity_loss: float = Field(default=0.01, ge=0.0, lt=1.0)
+    max_served_content_loss: float = Field(default=0.01, ge=0.0, lt=1.0)
     # Optional secondary gates (off by default; these figures are reported either way):
     # gain of the length-normalised log-prob preference accuracy, in absolute accuracy;
     min_preference_accuracy_gain: float | None = None
@@ -145,7 +153,8 @@ class TrainerSettings(Section):
     eval_max_new_tokens: int = Field(default=128, ge=1)
     eval_samples: int = Field(default=3, ge=0, description="before/after answers kept in the model card")
     # Also answer the held-out prompts with the run users are served now (a promoted adapter, not the
-    # base) and reject a candidate significantly worse than it: one more generation pass per run.
+    # base) and reject a candidate not shown to be as good (gates.max_served_*_loss): one more generation
+    # pass per run. Off: the candidate is judged against the base alone, whatever users are served.
     compare_with_served: bool = True
     bootstrap_resamples: int = Field(default=2000, ge=100)
 

@@ -48,7 +48,7 @@ from flywheel.trainer.config import TrainerConfig
 from flywheel.trainer.dataset import read_pairs, read_positives, still_held
 from flywheel.trainer.events import TrainingResult, TrainingTrigger, run_id_for
 from flywheel.trainer.io import trigger_ids_on
-from flywheel.trainer.registry import Registry
+from flywheel.trainer.registry import Registry, ServedRun
 from flywheel.trainer.split_rebuild import sticky_split
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def train_for_trigger(
         ensure_tag(catalog, trigger.positives_table, tag, positives_snapshot)
     # The served run is read once, and its split is among those kept: the comparison with it then
     # knows which held-out prompts it trained on, even should the alias move meanwhile.
-    served_run = registry.served_run() if config.compare_with_served else None
+    alias = registry.served_run() if config.compare_with_served else ServedRun()
+    served_run = alias.run
     also = (served_run,) if served_run else ()
     split, rebuilds = sticky_split(catalog, registry, held.rows, config.eval_fraction, run_id, also)
     if split.eval and not split.train:
@@ -167,7 +168,7 @@ def train_for_trigger(
     device = pick_device(config.device)
     with tempfile.TemporaryDirectory(prefix="flywheel-served-") as served_dir:
         served = None if served_run is None else (served_run, registry.fetch_adapter(served_run, Path(served_dir)))
-        candidate = train_candidate(reference, device, split, positives, config, show_progress, served)
+        candidate = train_candidate(reference, device, split, positives, config, show_progress, served, alias.missing)
     status: Literal["promoted", "rejected"] = "promoted" if candidate.promoted else "rejected"
     adapter_uri = registry.write_adapter(run_id, candidate.model)
     result = TrainingResult(

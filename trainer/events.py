@@ -158,6 +158,11 @@ class Comparison(BaseModel):
     served_prompts: int | None = Field(
         None, description="held-out prompts the served comparison is on (None: no served run, or older cards)"
     )
+    served_missing: str | None = Field(
+        None,
+        description="why the run users are served could not be answered with (its adapter is not in the registry); "
+        "None: it was, or users get the base",
+    )
     served_excluded_prompts: int | None = Field(
         None,
         description="held-out prompts left out of the served comparison: their group holds a prompt on the served "

@@ -53,7 +53,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{NO_GAIN}: closer on {comparison.closer}, farther on {comparison.farther} of {comparison.prompts} "
             f"prompts (the rest ties): sign test p = {comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
         )
-    reasons.extend(worse_than_served(comparison))
+    reasons.extend(worse_than_served(comparison, gates))
     similarity = comparison.similarity_gain
     if similarity.low <= gates.min_similarity_gain:
         # Closer on most prompts by a hair and far worse on the rest is no gain: the signs alone
@@ -208,29 +208,48 @@ def _off_topic(before: ModelFigures, after: ModelFigures, comparison: Comparison
     ]
 
 
-def worse_than_served(comparison: Comparison) -> list[str]:
-    """The reason to reject a candidate users would find worse than the run they are served now.
+def worse_than_served(comparison: Comparison, gates: GateSettings) -> list[str]:
+    """Reasons to reject a candidate not shown to be as good as the run users are served now.
 
     The gates compare with the base; a later run trained from the base can beat the base and still
-    lose to the run it would replace. Breached when the candidate is significantly farther from
-    the users' corrections than the served run: the upper end of the 95% interval of the net
-    closer share, of the mean similarity gain or of the content-word gain below 0 (a tie or
-    noise never is).
+    lose to the run it would replace. A non-inferiority test: the lower end of the 95% interval of
+    the net closer share, of the mean similarity gain and of the content-word gain, candidate minus
+    the served run, must lie above minus its margin (``gates.max_served_*_loss``). A comparison too
+    small to see a loss cannot pass it by saying nothing: on fewer than ``min_eval_prompts`` prompts,
+    or none at all (the served run's adapter missing, every held-out prompt one it trained on), the
+    reason is ``not enough evidence``.
     """
+    version = comparison.served_version
+    if version is None:
+        return []
+    if comparison.served_missing is not None:
+        return [
+            f"{EVIDENCE}: users are served {version}, which could not be compared with ({comparison.served_missing}); "
+            "trainer.compare_with_served=false judges against the base alone"
+        ]
     net, gain = comparison.served_net_closer, comparison.served_similarity_gain
     content = comparison.served_content_gain
-    if comparison.served_version is None or net is None or gain is None:
+    compared = comparison.served_prompts if comparison.served_prompts is not None else comparison.prompts
+    if net is None or gain is None or compared < gates.min_eval_prompts:
+        left_out = comparison.served_excluded_prompts
+        why = "" if not left_out else f" ({left_out} left out: their group holds a prompt {version} trained on)"
+        return [
+            f"{EVIDENCE}: compared with {version}, the run users are served now, on {compared} held-out prompts"
+            f"{why} < min_eval_prompts {gates.min_eval_prompts}"
+        ]
+    short = [
+        f"{what} {value.value:+.{digits}f} (95% {value.low:+.{digits}f}..{value.high:+.{digits}f}) below -{margin:g}"
+        for what, value, margin, digits in (
+            ("net closer", net, gates.max_served_net_loss, 2),
+            ("similarity gain", gain, gates.max_served_similarity_loss, 3),
+            ("content-word gain", content, gates.max_served_content_loss, 3),
+        )
+        if value is not None and value.low <= -margin
+    ]
+    if not short:
         return []
-    if net.high >= 0 and gain.high >= 0 and (content is None or content.high >= 0):
-        return []
-    words = (
-        ""
-        if content is None
-        else f", content-word gain {content.value:+.3f} (95% {content.low:+.3f}..{content.high:+.3f})"
-    )
     return [
-        f"{WORSE_THAN_SERVED}: against {comparison.served_version}, the run users are served now, closer on "
-        f"{comparison.served_closer} prompts and farther on {comparison.served_farther}; net {net.value:+.2f} (95% "
-        f"{net.low:+.2f}..{net.high:+.2f}), similarity gain {gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
-        + words
+        f"{WORSE_THAN_SERVED}: not shown as good as {version}, the run users are served now: closer on "
+        f"{comparison.served_closer} prompts and farther on {comparison.served_farther} of {compared}; "
+        + "; ".join(short)
     ]

@@ -16,7 +16,7 @@ import logging
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -28,6 +28,14 @@ from flywheel.schemas.registry import ALIAS_FILE, BASE, RUN_ID_PATTERN
 from flywheel.trainer.split import SPLIT_RULE, PreviousSplits, SplitRecord
 
 log = logging.getLogger(__name__)
+
+
+class ServedRun(NamedTuple):
+    """What the server's alias makes current: a ``run`` with an adapter here, or one ``missing`` from here."""
+
+    run: str | None = None
+    missing: str | None = None
+
 
 SPLIT_FILE = "split.json"
 LATEST_SPLIT_FILE = "latest_split.json"
@@ -154,22 +162,22 @@ class Registry:
                 runs.append(version)
         return runs[0], runs[1]
 
-    def served_run(self) -> str | None:
-        """The run the model server's alias makes current, if it is a run with an adapter here.
+    def served_run(self) -> ServedRun:
+        """The run the model server's alias makes current: usable when its adapter is here.
 
-        None for the base, with no alias yet, or where the alias names no run this registry holds
-        (logged): the candidate is then measured against the base alone.
+        Neither (the base, or no alias yet): the candidate is measured against the base alone. A run
+        the alias names whose adapter this registry lacks is ``missing`` (logged): the candidate
+        cannot be shown as good as what users are served, which the gates say (``not enough evidence``).
         """
         current, _candidate = self._alias_runs()
         if current is None:
-            return None
+            return ServedRun()
         if not self.fs.exists(self._path(current, "adapter", "adapter_config.json")):
             log.warning(
-                "the served run has no adapter in the registry: measured against the base only",
-                extra={"run_id": current},
+                "the served run has no adapter in the registry: it cannot be compared", extra={"run_id": current}
             )
-            return None
-        return current
+            return ServedRun(missing=current)
+        return ServedRun(run=current)
 
     def write_split(self, run_id: str, record: SplitRecord, rebuilt_from: dict[str, Any] | None = None) -> str:
         """Write the run's split record, then name it the latest; returns its URI.

@@ -89,6 +89,8 @@ def served_line(comparison: Comparison) -> str:
     net, gain = comparison.served_net_closer, comparison.served_similarity_gain
     if comparison.served_version is None:
         return "  against the served run: none (users are served the base, which the figures above compare with)"
+    if comparison.served_missing is not None:
+        return f"  against the served run {comparison.served_version}: not compared ({comparison.served_missing})"
     if net is None or gain is None:
         return (
             f"  against the served run {comparison.served_version}: not compared (it trained on a prompt of every "
