@@ -30,6 +30,7 @@ Why this is exactly-once:
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ from flywheel.infra.catalog import (
     merge_offsets,
 )
 from flywheel.infra.retry import Outage, is_commit_conflict, is_transient, one_line
-from flywheel.schemas.records import SinkItem, SourceProgress, TableRow, sink_entries
+from flywheel.schemas.records import Position, SinkItem, SourceProgress, TableRow, sink_entries
 from flywheel.schemas.tables import TableContract
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,10 @@ class TableCommitter:
         self._last_commit = clock()
         self.reports: list[CommitReport] = []
         self.failed = False
+        # The head moved under this committer (its own delete) and re-reading it failed: re-read first next time.
+        self._stale = False
+        # Rows appended by a commit whose later steps have not all run: still in the buffer until they have.
+        self._landed: set[Position] = set()
 
     @classmethod
     def open(
@@ -183,6 +188,12 @@ class TableCommitter:
         """
         covered = merge_offsets(self.committed, self.state.progress)
         ready, waiting = split_covered(self.state.rows, covered)
+        if self._landed:
+            # An append landed and a later step of that commit raised, so the buffer still holds
+            # its rows: appending them again (on close, after the epoch failed) would store them twice.
+            again = sum(1 for row in ready if row.coordinates.position in self._landed)
+            ready = [row for row in ready if row.coordinates.position not in self._landed]
+            log.warning("rows already committed left out", extra={"table": self.name, "rows": again})
         if not ready and not self._has_progress():
             return
         # The waiting rows' encodings, in buffer order: a prefix of them, as ``_packed`` is of the buffer.
@@ -198,6 +209,7 @@ class TableCommitter:
             self._commit_chunk(chunk, progress)
         self.state = CommitterState(rows=[self.state.rows[index] for index in waiting])
         self._packed = packed
+        self._landed.clear()
         self.seal()
         self._last_commit = self._clock()
 
@@ -211,14 +223,14 @@ class TableCommitter:
     def _commit_chunk(self, rows: list[TableRow], progress: Offsets) -> None:
         started = time.perf_counter()
         outage = Outage(self.name, "commit", self._settings.catalog_outage_s)
-        conflicts, stale = 0, False
+        conflicts, stale = 0, self._stale
         while True:
             try:
                 if stale:
                     # After a conflict, or a failure whose outcome is unknown (the append may have
                     # landed): re-read every table, keep only the rows still needed.
                     rows = self._reread(rows)
-                    stale = False
+                    stale = self._stale = False
                 if rows:  # the rules as the table holds them now (a load): not for a progress-only commit
                     rows = left_out_quarantined(rows, self._load_table(self.name), self.name, self._branch)
                 offsets = merge_offsets(self.committed, progress, row_maxima(rows))
@@ -226,6 +238,7 @@ class TableCommitter:
                     outage.cleared()
                     return
                 snapshot_id = self._append(rows, offsets)
+                self._landed.update(row.coordinates.position for row in rows)
             except Exception as exc:
                 if not is_commit_conflict(exc):
                     self._retry_or_fail(exc, outage)
@@ -242,24 +255,38 @@ class TableCommitter:
                     raise CommitFailed(
                         f"commit to {self.name} failed after {conflicts} attempts (concurrent writers?)"
                     ) from exc
+                # Jittered backoff (50 ms doubling, full jitter): writers that collided do not collide again in step.
+                time.sleep(random.uniform(0.0, 0.05 * 2 ** (conflicts - 1)))
                 stale = True
                 continue
             outage.cleared()
             self.committed = offsets
-            if enforce_landed_rules(rows, self._table, self._branch):
-                self._reread([])  # the sink's own delete moved the head: learn it as after a conflict
             metrics.COMMITS.labels(self.name, "ok").inc()
             metrics.ROWS_WRITTEN.labels(self.name).inc(len(rows))
             metrics.COMMIT_ROWS.labels(self.name).observe(len(rows))
             metrics.COMMIT_DURATION.labels(self.name).observe(time.perf_counter() - started)
             self.reports.append(CommitReport(self.name, snapshot_id, len(rows), offsets))
-            if self._on_commit is not None:  # after the Iceberg commit: lag tooling only
-                self._on_commit(self.name, offsets)
             log.info(
                 "iceberg commit",
                 extra={"table": self.name, "rows": len(rows), "snapshot_id": snapshot_id},
             )
+            self._after_commit(rows, offsets)
             return
+
+    def _after_commit(self, rows: list[TableRow], offsets: Offsets) -> None:
+        """What follows a commit that landed: nothing here may fail the commit, or it would be repeated."""
+        try:
+            if enforce_landed_rules(rows, self._table, self._branch):
+                self._reread([])  # the sink's own delete moved the head: learn it as after a conflict
+        except Exception as exc:  # the head is unknown: the next commit re-reads it first, as after a conflict
+            self._stale = True
+            log.warning("re-reading the table after a quarantine delete failed", extra={"table": self.name,
+                        "error": one_line(exc)})  # fmt: skip
+        if self._on_commit is not None:  # lag tooling only: its faults are logged, never the sink's
+            try:
+                self._on_commit(self.name, offsets)
+            except Exception:
+                log.exception("reporting committed offsets to the consumer group failed", extra={"table": self.name})
 
     def _retry_or_fail(self, exc: Exception, outage: Outage) -> None:
         """Wait out a catalog outage (backoff); fail the committer on anything else, or a too-long outage."""

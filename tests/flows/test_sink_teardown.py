@@ -7,15 +7,17 @@ end, ``close`` at teardown) against a real SQLite catalog; no broker.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from bytewax.outputs import StatefulSinkPartition
+from pyiceberg.exceptions import ForbiddenError
 
 from flywheel.config import revised
-from flywheel.flows.iceberg_sink import IcebergSink
+from flywheel.flows.iceberg_sink import IcebergSink, TableCommitter
 from flywheel.flows.sink_state import CommitterState, PackedState, SinkState
-from flywheel.infra.catalog import committed_offsets, ensure_tables, open_catalog, table_identifier
+from flywheel.infra.catalog import Offsets, committed_offsets, ensure_tables, open_catalog, table_identifier
 from flywheel.schemas.records import SinkItem, SourceCoordinates, SourceProgress, TableRow, TableRows
 from flywheel.schemas.tables import DPO_PAIRS, contracts
 from flywheel.settings import Settings
@@ -48,7 +50,9 @@ def written(settings: Settings) -> tuple[list[int], dict[tuple[str, int], int]]:
     return offsets, committed_offsets(table)
 
 
-def partition(settings: Settings, state: SinkState | None = None) -> StatefulSinkPartition[SinkItem, SinkState]:
+def partition(
+    settings: Settings, state: SinkState | None = None, on_commit: Callable[[str, Offsets], None] | None = None
+) -> StatefulSinkPartition[SinkItem, SinkState]:
     catalog = open_catalog(settings.catalog)
     ensure_tables(catalog, settings.catalog)
     sink = IcebergSink(
@@ -56,6 +60,7 @@ def partition(settings: Settings, state: SinkState | None = None) -> StatefulSin
         contracts(),
         "main",
         settings.flow_config().sink,
+        on_commit=on_commit,
     )
     return sink.build_part("write_iceberg", DPO_PAIRS, state)
 
@@ -179,3 +184,40 @@ def test_rows_batched_per_table_are_written_like_single_rows(tmp_path: Path) -> 
     part.snapshot()
     part.close()
     assert written(settings) == (list(range(10)), {(TOPIC, 0): 12})
+
+
+def test_a_failing_lag_report_after_a_commit_neither_fails_the_sink_nor_repeats_the_rows(tmp_path: Path) -> None:
+    # The consumer-group report runs after the Iceberg commit landed; a catalog that refuses it
+    # (403 reading another table's offsets) is lag tooling's fault, logged, not the sink's.
+    settings = revised(make_settings("127.0.0.1:9", tmp_path), sink={"commit_interval_s": 1e-9})
+    reported: list[str] = []
+
+    def refuse(table: str, offsets: Offsets) -> None:
+        reported.append(table)
+        raise ForbiddenError("403 from the REST catalog")
+
+    part = partition(settings, on_commit=refuse)
+    part.write_batch([*rows(5), SourceProgress(TOPIC, 0, 4)])
+    part.snapshot()  # epoch end: the commit lands, the report raises
+    part.close()
+    assert reported == [DPO_PAIRS]
+    assert written(settings) == ([0, 1, 2, 3, 4], {(TOPIC, 0): 4})
+
+
+def test_rows_a_landed_commit_left_buffered_are_not_appended_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever raises after an append landed (here: the step after it), the epoch fails and
+    # Bytewax closes the sink, which commits what closed epochs delivered: not those rows again.
+    settings = revised(make_settings("127.0.0.1:9", tmp_path), sink={"commit_interval_s": 1e-9})
+    part = partition(settings)
+
+    def broken(self: object, landed: list[TableRow], offsets: Offsets) -> None:
+        raise RuntimeError("after the commit")
+
+    monkeypatch.setattr(TableCommitter, "_after_commit", broken)
+    part.write_batch([*rows(5), SourceProgress(TOPIC, 0, 4)])
+    with pytest.raises(RuntimeError, match="after the commit"):
+        part.snapshot()
+    part.close()
+    assert written(settings) == ([0, 1, 2, 3, 4], {(TOPIC, 0): 4})
