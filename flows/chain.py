@@ -54,7 +54,7 @@ class CurationChain:
             learned_cfg.enabled, learned_cfg.model, learned_cfg.threshold, curation.toxicity.segment_max_words or 24
         )
         return cls(
-            intake=Intake(validation, topics.dlq),
+            intake=Intake(validation, topics.dlq, topics.dlq_max_message_bytes),
             dedup=Dedup(curation.dedup),
             router=Router(curation.sampling),
             distance=DistanceBand(curation.distance),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flywheel import metrics
 from flywheel.config import ValidationSettings
 from flywheel.flows.decisions import Decoded, Invalid
-from flywheel.operators.dead_letter import dead_letter
+from flywheel.operators.dead_letter import DLQ_MAX_MESSAGE_BYTES, dead_letter
 from flywheel.operators.decode import clean_event, decode_event, is_clean_json
 from flywheel.schemas.events import Rejection
 from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage, SourceProgress
@@ -14,9 +14,10 @@ from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessag
 class Intake:
     """Decoding bound to the validation limits and the DLQ topic."""
 
-    def __init__(self, limits: ValidationSettings, dlq_topic: str) -> None:
+    def __init__(self, limits: ValidationSettings, dlq_topic: str, dlq_max_bytes: int = DLQ_MAX_MESSAGE_BYTES) -> None:
         self._limits = limits
         self._dlq_topic = dlq_topic
+        self._dlq_max_bytes = dlq_max_bytes
 
     def decode(self, message: SourceMessage) -> Decoded:
         """Decode and validate one message; failures become :class:`Invalid` with a reason."""
@@ -38,4 +39,7 @@ class Intake:
 
     def to_dead_letter(self, invalid: Invalid) -> OutboundMessage:
         """Build the DLQ message (raw bytes, reason, source coordinates) of an invalid message."""
-        return dead_letter(invalid.message, invalid.rejection, self._dlq_topic)
+        letter = dead_letter(invalid.message, invalid.rejection, self._dlq_topic, self._dlq_max_bytes)
+        if letter.value is not invalid.message.value:  # cut to fit the DLQ: whole only in the source topic
+            metrics.DLQ_TRUNCATED.labels(invalid.rejection.reason).inc()
+        return letter

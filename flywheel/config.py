@@ -101,6 +101,12 @@ class TopicSettings(Section):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     retention_ms: TopicRetention = Field(default_factory=TopicRetention)
+    # A DLQ message (raw value, key, headers) larger than this has its value cut to fit, with its
+    # size and sha256 in headers: the source topic holds it whole at the offset the headers name.
+    # Below librdkafka's message.max.bytes (1,000,000) and Kafka's default topic limit (1,048,588):
+    # a source message near those limits would otherwise be refused on the DLQ, failing the epoch
+    # at every restart. Lower it to a DLQ topic's smaller max.message.bytes.
+    dlq_max_message_bytes: int = Field(default=900_000, ge=16 * 1024)
 
     def all(self) -> list[str]:
         """Every topic the flywheel reads or writes."""

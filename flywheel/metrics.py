@@ -25,6 +25,11 @@ DLQ_MESSAGES = Counter(
     "Messages sent to the dead-letter topic, by reason.",
     ["reason"],
 )
+DLQ_TRUNCATED = Counter(
+    "flywheel_dlq_values_truncated_total",
+    "DLQ messages whose value was cut to topics.dlq_max_message_bytes (whole in the source topic), by reason.",
+    ["reason"],
+)
 DECISIONS = Counter(
     "flywheel_curation_decisions_total",
     "Curation decisions by stage and outcome reason (reason=accepted for rows kept).",

@@ -2,10 +2,14 @@
 
 Headers follow the Kafka Connect DLQ convention so standard tooling can read them; the key
 is the source coordinates, so a consumer can drop the duplicates an at-least-once replay
-may produce.
+may produce. A message that would not fit the DLQ (``topics.dlq_max_message_bytes``) keeps the
+start of its value, and says so: ``flywheel.source.value.bytes`` and ``...sha256`` describe the
+whole value, which the source topic holds at the coordinates the headers name.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from flywheel.schemas.events import Rejection
 from flywheel.schemas.records import OutboundMessage, SourceMessage
@@ -17,10 +21,17 @@ PARTITION_HEADER = "flywheel.source.partition"
 OFFSET_HEADER = "flywheel.source.offset"
 TIMESTAMP_HEADER = "flywheel.source.timestamp"
 KEY_HEADER = "flywheel.source.key"
+VALUE_BYTES_HEADER = "flywheel.source.value.bytes"
+VALUE_SHA256_HEADER = "flywheel.source.value.sha256"
+TRUNCATED_HEADER = "flywheel.error.truncated"
+# topics.dlq_max_message_bytes's default (flywheel.config), under librdkafka's message.max.bytes.
+DLQ_MAX_MESSAGE_BYTES = 900_000
 
 
-def dead_letter(message: SourceMessage, rejection: Rejection, dlq_topic: str) -> OutboundMessage:
-    """The DLQ message for an undecodable or invalid source message."""
+def dead_letter(
+    message: SourceMessage, rejection: Rejection, dlq_topic: str, max_bytes: int = DLQ_MAX_MESSAGE_BYTES
+) -> OutboundMessage:
+    """The DLQ message for an undecodable or invalid source message, cut to ``max_bytes`` if it must be."""
     source = message.coordinates
     headers = [
         (REASON_HEADER, rejection.reason.encode()),
@@ -33,4 +44,17 @@ def dead_letter(message: SourceMessage, rejection: Rejection, dlq_topic: str) ->
     if message.key is not None:
         headers.append((KEY_HEADER, message.key))
     key = f"{source.topic}:{source.partition}:{source.offset}".encode()
-    return OutboundMessage(dlq_topic, key, message.value, headers)
+    value = message.value
+    if value is not None and _size(key, value, headers) > max_bytes:
+        headers += [
+            (TRUNCATED_HEADER, b"true"),
+            (VALUE_BYTES_HEADER, str(len(value)).encode()),
+            (VALUE_SHA256_HEADER, hashlib.sha256(value).hexdigest().encode()),
+        ]
+        value = value[: max(0, max_bytes - _size(key, b"", headers))]
+    return OutboundMessage(dlq_topic, key, value, headers)
+
+
+def _size(key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> int:
+    """Bytes the message takes, with room for the record's framing (about 100 bytes, and 16 a header)."""
+    return len(key) + len(value) + sum(len(name) + len(data) + 16 for name, data in headers) + 128
