@@ -30,6 +30,7 @@ from flywheel.flows.iceberg_sink import CommitReport, IcebergSink, TableCommitte
 from flywheel.flows.kafka_sink import CheckedKafkaSink
 from flywheel.flows.kafka_source import InteractionSource
 from flywheel.flows.recall import Recalled, recall
+from flywheel.flows.recovery_layout import check_layout
 from flywheel.flows.tally import RunStats
 from flywheel.flows.winner_files import WinnerFiles, referenced_by_store
 from flywheel.infra.catalog import (
@@ -156,6 +157,7 @@ def prepare_recovery(settings: FlowConfig, request: StartRequest) -> RecoveryCon
     if not has_state:
         directory.mkdir(parents=True, exist_ok=True)
         init_db_dir(directory, settings.recovery.partitions)
+    check_layout(directory, settings)
     return RecoveryConfig(directory, backup_interval=timedelta(seconds=settings.recovery.backup_interval_s))
 
 

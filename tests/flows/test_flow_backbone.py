@@ -137,6 +137,25 @@ def test_restart_with_no_new_input_commits_nothing(settings: Settings) -> None:
     assert len(read_table(settings, DPO_PAIRS)) == 6
 
 
+def test_a_changed_bucket_count_is_refused_on_the_recovery_state_it_does_not_fit(settings: Settings) -> None:
+    # Keyed state is laid out by dedup.buckets: resumed with another count, the progress barrier
+    # passes offsets a new bucket still holds events below (lost after a crash), or waits for
+    # buckets that no longer exist (progress stops). The store records its count.
+    produce_raw(settings, [as_message(edit_event(i)) for i in range(4)])
+    run_until_drained(settings.flow_config())
+    produce_raw(settings, [as_message(edit_event(i)) for i in range(4, 6)])
+    more = revised(settings, curation={"dedup": {"buckets": settings.curation.dedup.buckets * 2}})
+
+    with pytest.raises(RecoveryStateExists, match=r"dedup.buckets=\d+ \(the settings say \d+\).*--reset-recovery"):
+        run_until_drained(more.flow_config())
+    resumed = run_until_drained(more.flow_config(), StartRequest(reset_recovery=True))
+
+    assert resumed.events_read == 2
+    assert len(read_table(settings, DPO_PAIRS)) == 6
+    again = run_until_drained(more.flow_config())  # the new store recorded the new count
+    assert again.commits == []
+
+
 def test_cold_start_resumes_from_offsets_stored_in_iceberg(settings: Settings) -> None:
     produce_raw(settings, [as_message(edit_event(i)) for i in range(4)])
     run_until_drained(settings.flow_config())
