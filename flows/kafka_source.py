@@ -42,6 +42,10 @@ SourceItem = SourceMessage | SourceProgress
 # While the broker is down, an idle partition polls at most this far apart (a message that
 # arrives once it is back waits at most this long).
 MAX_POLL_BACKOFF_S = 2.0
+# A partition whose high watermark stays below the flow's next offset this long went back (a
+# recreated topic on a broker that answers an out-of-range fetch with nothing). Not at once: a
+# newly elected leader's high watermark can trail the old one's for a moment.
+WENT_BACK_AFTER_S = 30.0
 
 
 class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
@@ -73,6 +77,8 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         self._wake_at: datetime | None = None
         self._broker_down = False  # "no broker reachable" since the last sign of a connection
         self.polls = 0  # consume() calls: the tests' measure of how busy an idle partition is
+        # Since when (and at what) the partition's high watermark has been below the next offset.
+        self._below_since: tuple[float, int] | None = None
         if consumer is None:
             config = consumer_config(
                 kafka,
@@ -91,6 +97,8 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
             timeout_s = self._settings.poll_timeout_s
         else:
             timeout_s = self._wait_s if self._sole_worker else 0.0
+        if self._below_since is not None and time.monotonic() - self._below_since[0] >= WENT_BACK_AFTER_S:
+            raise went_back(self._topic, self._partition, self._next_offset, f"ends at offset {self._below_since[1]}")
         self.polls += 1
         metrics.SOURCE_POLLS.labels(**self._labels).inc()
         messages = self._consumer.consume(self._settings.batch_size, timeout_s)
@@ -138,6 +146,7 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
 
     def _decode(self, messages: list[Any]) -> list[SourceItem]:
         batch: list[SourceItem] = []
+        expected = self._next_offset  # offsets only grow: one below this means the topic went back
         for message in messages:
             error = message.error()
             if error is not None:
@@ -157,8 +166,11 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
             _, timestamp_ms = message.timestamp()
             offset = message.offset()
             assert offset is not None  # set on every message without an error
+            if offset < expected:
+                raise went_back(self._topic, self._partition, expected, f"delivered offset {offset}")
             coordinates = SourceCoordinates(self._topic, self._partition, offset, timestamp_ms)
             batch.append(SourceMessage(coordinates, message.key(), message.value()))
+            expected = offset + 1
         if batch:
             last = batch[-1]
             assert isinstance(last, SourceMessage)
@@ -203,6 +215,29 @@ class _PartitionReader(StatefulSourcePartition[SourceItem, int]):
         partition = stats.get("topics", {}).get(self._topic, {}).get("partitions", {}).get(str(self._partition))
         if partition and partition.get("consumer_lag", -1) >= 0:
             metrics.SOURCE_LAG.labels(**self._labels).set(partition["consumer_lag"])
+        high = partition.get("hi_offset", -1) if partition else -1
+        if 0 <= high < self._next_offset:
+            if self._below_since is None:
+                self._below_since = (time.monotonic(), high)
+        else:
+            self._below_since = None
+
+
+def went_back(topic: str, partition: int, expected: int, found: str) -> BrokerError:
+    """The error for a partition whose offsets went below the one the flow reads next.
+
+    Offsets only grow, so the topic was deleted and created again (or its log truncated): the
+    client, finding its offset out of range, starts again from the earliest (``found``: "delivered
+    offset 0"), or the broker answers with nothing while its end stays below (``found``: "ends at
+    offset 2"). The tables' offsets now name other messages: going on would drop the new ones as
+    already committed, or skip the first ones.
+    """
+    return BrokerError(
+        f"{topic}[{partition}] {found} where the flow reads {expected} next: the topic was "
+        "recreated or truncated, so the offsets the tables and the recovery state hold name other messages. "
+        "Nothing was skipped; to start over on the new topic, `flywheel stack reset --yes` (drops the tables "
+        "and recovery state), or replay into a branch with --from-offsets"
+    )
 
 
 class InteractionSource(FixedPartitionedSource[SourceItem, int]):
