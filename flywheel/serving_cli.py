@@ -115,8 +115,9 @@ def rollout(
         bool,
         typer.Option(
             "--decide",
-            help="Judge the running rollout from live traffic now: complete or stop it when the edit rates "
-            "differ at every look's 95% interval, else leave it.",
+            help="Judge the running rollout from live traffic now: complete it when the candidate's edit rate "
+            "and setback share are both lower at every look's 95% interval, stop it when either is higher, "
+            "else leave it.",
         ),
     ] = False,
 ) -> None:
@@ -155,7 +156,7 @@ def _decide() -> None:
 def impact(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Edit rate, thumbs and regenerate rates per model_version from the Iceberg tables, with 95% intervals."""
+    """Edit, thumbs, regenerate and setback rates per model_version from the Iceberg tables, with 95% intervals."""
     from dataclasses import asdict
 
     from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError

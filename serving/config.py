@@ -31,8 +31,8 @@ class RolloutSettings(Section):
     # users (by a stable hash of user_id) while the current version keeps the other 90%.
     promotion_share: float = Field(default=0.0, ge=0.0, le=1.0)
     # Let the server end a rollout from live traffic (``serving/rollout_judge.py``): after each impact
-    # refresh, complete it when the candidate's edit rate is lower at every look's 95% interval, stop
-    # it when higher. Off: a rollout runs until an operator ends it.
+    # refresh, complete it when the candidate's edit rate and setback share are both lower at every
+    # look's 95% interval, stop it when either is higher. Off: a rollout runs until an operator ends it.
     decide: bool = False
     # Two equally good versions never move the interval off 0, so the rule above alone never ends
     # their rollout. Past either limit, with no difference found, the judge ends it and keeps the

@@ -41,6 +41,16 @@ read it as an observation, not an experiment. A reaction whose version the clien
 (``unknown``, the gateway's default) is put on the version another reaction to the same answer
 (``request_id``) names (``serving/attribution.py``); the rest are shown, never compared.
 
+**Setbacks.** The edit rate alone can fall because users complain in other ways: per reaction, a
+version whose answers are regenerated or thumbed down instead of edited has a lower edit share
+without being any better. So each comparison also gives the change in the share of reactions that
+are *setbacks*, reactions saying the answer failed: ``edit``, ``regenerate``, ``thumbs_down``,
+``abandon``, ``escalation``, and a ``rating`` of at most ``LOW_RATING`` (2 of 5: the ratings
+routed to human review; the rating is read from ``positive_examples`` and ``feedback_signals``, and
+a ``rejections`` row has none: a rating there is a sampled positive dropped for PII or a
+redelivery). ``thumbs_up``, ``copy``, ``follow_up`` and ratings of 3 and above are not setbacks.
+Both changes come from the same reactions, the same design and the same interval machinery.
+
 The intervals are for one look. Gauges refreshed every few minutes and read until one looks
 significant find differences between identical versions far more often than 5% of the time:
 decide the rollout's length (or its number of reactions) first, and read the interval then.
@@ -58,6 +68,7 @@ from typing import Any
 from flywheel.config import CatalogSettings
 from flywheel.operators.dedup import DUPLICATE_EVENT_ID
 from flywheel.operators.review import REVIEWER_SOURCE
+from flywheel.operators.routing import LOW_RATING
 from flywheel.operators.sampling import SAMPLING_RATE_SCORE
 from flywheel.schemas.events import Signal
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
@@ -76,6 +87,11 @@ from flywheel.serving.served import ServedPeriod, replaced, served_periods
 log = logging.getLogger(__name__)
 
 SIGNALS = ("edit", "thumbs_up", "thumbs_down", "regenerate")
+# The share of reactions saying the answer failed (see the module's "Setbacks"), a rate beside the signals'.
+SETBACK = "setback"
+SETBACK_SIGNALS = frozenset({"edit", "regenerate", "thumbs_down", "abandon", "escalation"})
+# The shares whose change each version gets against the one it replaced (VersionImpact's *_rate_change).
+COMPARED = ("edit", SETBACK)
 # Reactions each version needs in the period both were served before that period alone is compared.
 MIN_CONCURRENT = 20.0
 # Reactions before a version's first one that say which version it replaced, without the alias history.
@@ -94,11 +110,19 @@ class Reaction:
     user_id: str = ""  # "" = unknown: the reaction is its own cluster
     request_id: str = ""  # the answer reacted to ("" = not said)
     attributed: bool = False  # the version is read from another reaction to the answer (attribution.py)
+    rating: int | None = None  # a rating's stars, where the row stores them
 
     @property
     def cluster(self) -> str:
         """Whose reactions are alike: the user, or the event alone when the user is unknown."""
         return f"user:{self.user_id}" if self.user_id else f"event:{self.event_id}"
+
+    @property
+    def setback(self) -> bool:
+        """True when the reaction says the answer failed: a setback signal, or a rating of at most LOW_RATING."""
+        if self.signal == Signal.RATING.value:
+            return self.rating is not None and self.rating <= LOW_RATING
+        return self.signal in SETBACK_SIGNALS
 
 
 @dataclass(frozen=True)
@@ -111,6 +135,8 @@ class VersionImpact:
     first_seen: datetime
     edit_rate_change: Difference | None = None
     attributed: float = 0.0  # interactions whose event said no version, put on this one by request_id
+    # The change in the share of reactions that are setbacks, from the same comparison as edit_rate_change.
+    setback_rate_change: Difference | None = None
 
 
 def impact_by_version(
@@ -140,25 +166,38 @@ def impact_by_version(
     for model_version in ordered:
         mine = by_version[model_version]
         rates = rates_of[model_version] = signal_rates(mine)
-        change = None
+        changes: dict[str, Difference] = {}
         against = _against(model_version, by_version, first, served)
         if against is not None:
             theirs = by_version[against]
             if served and any(p.routes(v) for p in served for v in (model_version, against)):
                 windows = [p for p in served if p.side_by_side(model_version, against)]
-                change = concurrent_change(mine, theirs, against, min_concurrent, windows)
+                found = concurrent_changes(mine, theirs, against, min_concurrent, windows)
             else:  # versions the history never routed (another serving stack's): reaction times only
-                change = overlapping_change(mine, theirs, against, min_concurrent)
-            change = anytime(change or difference(rates["edit"], rates_of[against]["edit"], against), planned_reactions)
+                found = overlapping_changes(mine, theirs, against, min_concurrent)
+            if found is None:
+                found = {share: difference(rates[share], rates_of[against][share], against) for share in COMPARED}
+            changes = {share: anytime(change, planned_reactions) for share, change in found.items()}
         total, attributed = sum(r.weight for r in mine), sum(r.weight for r in mine if r.attributed)
-        figures.append(VersionImpact(model_version, total, rates, first[model_version], change, attributed))
+        figures.append(
+            VersionImpact(
+                model_version,
+                total,
+                rates,
+                first[model_version],
+                changes.get("edit"),
+                attributed,
+                changes.get(SETBACK),
+            )
+        )
     return figures
 
 
-def overlapping_change(
+def overlapping_changes(
     newer: Sequence[Reaction], older: Sequence[Reaction], against: str, min_concurrent: float = MIN_CONCURRENT
-) -> Difference | None:
-    """The edit rate change over the span both versions' reactions overlap (``design = "overlapping"``).
+) -> dict[str, Difference] | None:
+    """The changes in the ``COMPARED`` shares over the span both versions' reactions overlap
+    (``design = "overlapping"``).
 
     For versions no alias history routed: their reactions' times are all there is. Weaker than
     ``concurrent``: a version replaced outright collects late reactions after the switch, which
@@ -169,8 +208,8 @@ def overlapping_change(
     if since > until:
         return None
     span = ServedPeriod(against, None, 0.0, since, until + timedelta(microseconds=1))
-    found = concurrent_change(newer, older, against, min_concurrent, [span])
-    return None if found is None else replace(found, design="overlapping")
+    found = concurrent_changes(newer, older, against, min_concurrent, [span])
+    return None if found is None else {share: replace(c, design="overlapping") for share, c in found.items()}
 
 
 def _against(
@@ -198,28 +237,32 @@ def _against(
 
 
 def signal_rates(reactions: Sequence[Reaction]) -> dict[str, Rate]:
-    """Each signal's share of ``reactions`` (weighted), its interval widened for reactions of one user."""
+    """Each signal's share of ``reactions`` (weighted), and the setbacks' (``SETBACK``), each interval
+    widened for reactions of one user."""
     per_user: dict[str, dict[str, float]] = {}
     for reaction in reactions:
         counts = per_user.setdefault(reaction.cluster, {})
         counts[reaction.signal] = counts.get(reaction.signal, 0.0) + reaction.weight
-    users = [(counts, sum(counts.values())) for counts in per_user.values()]
+        if reaction.setback:
+            counts[SETBACK] = counts.get(SETBACK, 0.0) + reaction.weight
+    users = [(counts, sum(n for name, n in counts.items() if name != SETBACK)) for counts in per_user.values()]
     squares = sum(reaction.weight * reaction.weight for reaction in reactions)
     identified = sum(1 for cluster in per_user if cluster.startswith("user:"))
     return {
         signal: clustered_rate([(counts.get(signal, 0.0), n) for counts, n in users], squares, identified)
-        for signal in SIGNALS
+        for signal in (*SIGNALS, SETBACK)
     }
 
 
-def concurrent_change(
+def concurrent_changes(
     newer: Sequence[Reaction],
     older: Sequence[Reaction],
     against: str,
     min_concurrent: float = MIN_CONCURRENT,
     windows: Sequence[ServedPeriod] = (),
-) -> Difference | None:
-    """The edit rate of ``newer`` minus ``older`` over ``windows`` (periods both answered side by side).
+) -> dict[str, Difference] | None:
+    """Each ``COMPARED`` share (edits, setbacks) of ``newer`` minus ``older`` over ``windows`` (periods
+    both answered side by side), by share.
 
     Only identified users' reactions count (requests without a user id always go to the current
     version: they are no arm's). None unless each side has ``min_concurrent`` reactions there; a
@@ -233,20 +276,21 @@ def concurrent_change(
     counts = [sum(len(stratum[index]) for stratum in strata) for index in (0, 1)]
     if not strata or min(counts) < min_concurrent:  # reactions, not weights: a sampled thumbs-up is one
         return None
-    parts = [
-        (difference(signal_rates(mine)["edit"], signal_rates(theirs)["edit"], against), len(mine), len(theirs))
-        for mine, theirs in strata
-    ]
-    found = parts[0][0] if len(parts) == 1 else combined(parts, against)
+    rated = [(signal_rates(mine), signal_rates(theirs), len(mine), len(theirs)) for mine, theirs in strata]
     moments = [r.occurred_at for mine, theirs in strata for r in (*mine, *theirs)]
-    return replace(
-        found,
-        design="concurrent",
-        since=min(moments),
-        until=max(moments),
-        reactions=counts[0],
-        against_reactions=counts[1],
-    )
+    changes = {}
+    for share in COMPARED:
+        parts = [(difference(mine[share], theirs[share], against), n, m) for mine, theirs, n, m in rated]
+        found = parts[0][0] if len(parts) == 1 else combined(parts, against)
+        changes[share] = replace(
+            found,
+            design="concurrent",
+            since=min(moments),
+            until=max(moments),
+            reactions=counts[0],
+            against_reactions=counts[1],
+        )
+    return changes
 
 
 def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[Reaction]:
@@ -271,8 +315,11 @@ def reactions_from_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[R
         else:
             signal, weight = str(row["signal"]), 1.0
         user, request = str(row.get("user_id") or ""), str(row.get("request_id") or "")
-        version = str(row["model_version"])
-        reactions.append(Reaction(str(row["event_id"]), version, signal, row["occurred_at"], weight, user, request))
+        version, stars = str(row["model_version"]), row.get("rating")
+        rating = int(stars) if stars is not None else None
+        reactions.append(
+            Reaction(str(row["event_id"]), version, signal, row["occurred_at"], weight, user, request, rating=rating)
+        )
     return reactions
 
 
@@ -284,7 +331,7 @@ _IDENTITY = ("event_id", "user_id", "request_id", "model_version", "occurred_at"
 _COLUMNS = {
     DPO_PAIRS: _IDENTITY,
     POSITIVE_EXAMPLES: (*_IDENTITY, "signal", "rating", "sampling_rate"),
-    FEEDBACK_SIGNALS: (*_IDENTITY, "signal"),
+    FEEDBACK_SIGNALS: (*_IDENTITY, "signal", "rating"),  # a low rating is a setback
     REJECTIONS: (*_IDENTITY, "signal", "reason", "scores"),
 }
 

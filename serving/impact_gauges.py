@@ -17,6 +17,9 @@ from flywheel.serving.impact import VersionImpact, read_impact
 from flywheel.serving.impact_statistics import PLANNED_REACTIONS
 
 log = logging.getLogger(__name__)
+# Each change's gauges: its value, and the lower and upper ends of its any-look interval.
+_EDIT_GAUGES = (metrics.IMPACT_EDIT_CHANGE, metrics.IMPACT_EDIT_CHANGE_LOW, metrics.IMPACT_EDIT_CHANGE_HIGH)
+_SETBACK_GAUGES = (metrics.IMPACT_SETBACK_CHANGE, metrics.IMPACT_SETBACK_CHANGE_LOW, metrics.IMPACT_SETBACK_CHANGE_HIGH)
 
 
 def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
@@ -26,9 +29,8 @@ def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
         metrics.IMPACT_RATE,
         metrics.IMPACT_RATE_LOW,
         metrics.IMPACT_RATE_HIGH,
-        metrics.IMPACT_EDIT_CHANGE,
-        metrics.IMPACT_EDIT_CHANGE_LOW,
-        metrics.IMPACT_EDIT_CHANGE_HIGH,
+        *_EDIT_GAUGES,
+        *_SETBACK_GAUGES,
     ):
         gauge.clear()
     # Over every version, not the most recent: reactions no version can be found for never drop out of sight.
@@ -40,13 +42,15 @@ def export_gauges(figures: Sequence[VersionImpact], max_versions: int) -> None:
             metrics.IMPACT_RATE.labels(version.model_version, signal).set(figure.value)
             metrics.IMPACT_RATE_LOW.labels(version.model_version, signal).set(figure.low)
             metrics.IMPACT_RATE_HIGH.labels(version.model_version, signal).set(figure.high)
-        change = version.edit_rate_change
-        if change is not None and change.anytime_low is not None and change.anytime_high is not None:
-            # A gauge is read at every refresh: only the interval that holds at every look is exported.
-            labels = (version.model_version, change.against, change.design)
-            metrics.IMPACT_EDIT_CHANGE.labels(*labels).set(change.value)
-            metrics.IMPACT_EDIT_CHANGE_LOW.labels(*labels).set(change.anytime_low)
-            metrics.IMPACT_EDIT_CHANGE_HIGH.labels(*labels).set(change.anytime_high)
+        for change, gauges in (
+            (version.edit_rate_change, _EDIT_GAUGES),
+            (version.setback_rate_change, _SETBACK_GAUGES),
+        ):
+            if change is not None and change.anytime_low is not None and change.anytime_high is not None:
+                # A gauge is read at every refresh: only the interval that holds at every look is exported.
+                labels = (version.model_version, change.against, change.design)
+                for gauge, value in zip(gauges, (change.value, change.anytime_low, change.anytime_high), strict=True):
+                    gauge.labels(*labels).set(value)
 
 
 class ImpactRefresher:

@@ -77,7 +77,8 @@ IMPACT_ATTRIBUTED = Gauge(
 )
 IMPACT_RATE = Gauge(
     "flywheel_impact_rate",
-    "Share of a model version's interactions with a signal (edit, thumbs_up, thumbs_down, regenerate).",
+    "Share of a model version's interactions with a signal (edit, thumbs_up, thumbs_down, regenerate), or that "
+    "are setbacks (setback: edit, regenerate, thumbs_down, abandon, escalation, rating of 1 or 2).",
     ["model_version", "signal"],
 )
 IMPACT_RATE_LOW = Gauge(
@@ -107,10 +108,28 @@ IMPACT_EDIT_CHANGE_HIGH = Gauge(
     "Upper end of the 95% interval of flywheel_impact_edit_rate_change that holds at every refresh.",
     ["model_version", "against", "design"],
 )
+IMPACT_SETBACK_CHANGE = Gauge(
+    "flywheel_impact_setback_rate_change",
+    "A model version's setback share (edits, regenerations, thumbs-down, abandons, escalations, ratings of 1 "
+    "or 2, over all reactions) minus that of the version it is compared with, from the same comparison as "
+    "flywheel_impact_edit_rate_change.",
+    ["model_version", "against", "design"],
+)
+IMPACT_SETBACK_CHANGE_LOW = Gauge(
+    "flywheel_impact_setback_rate_change_lower",
+    "Lower end of the 95% interval of flywheel_impact_setback_rate_change that holds at every refresh.",
+    ["model_version", "against", "design"],
+)
+IMPACT_SETBACK_CHANGE_HIGH = Gauge(
+    "flywheel_impact_setback_rate_change_upper",
+    "Upper end of the 95% interval of flywheel_impact_setback_rate_change that holds at every refresh.",
+    ["model_version", "against", "design"],
+)
 ROLLOUT_DECISIONS = Counter(
     "flywheel_serving_rollout_decisions_total",
     "Rollouts the judge decided from live traffic (serving.rollout.decide), by action: complete (the candidate "
-    "became current), stop (everyone back on the current version), no_difference (none found within "
+    "became current: its edit rate and setback share both fell), stop (its edit rate or setback share rose: "
+    "everyone back on the current version), no_difference (none found within "
     "serving.rollout.max_reactions or max_age_days: everyone back on the current version).",
     ["action"],
 )

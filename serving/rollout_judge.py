@@ -1,15 +1,22 @@
-"""Deciding a rollout from live traffic: complete it when users edit the candidate's answers less, stop it when more.
+"""Deciding a rollout from live traffic: complete it when users edit the candidate's answers less
+and meet no more setbacks otherwise, stop it when either rises.
 
 A rollout (``flywheel model rollout``, or every promotion with ``rollout.promotion_share``) splits
 users between the current version and a candidate by a hash of ``user_id``; the impact table
 compares the two arms over the periods both answered (``concurrent``). The judge reads that
 comparison at every impact refresh, so it reads it many times: only the interval that holds at
 every look (``impact_statistics.anytime``) may decide, never the one-look interval, which crosses
-0 by chance at some look far more often than 5% of the time. Its rule:
+0 by chance at some look far more often than 5% of the time.
 
-* the candidate's edit rate is below the current version's at the upper end of that interval:
-  **complete** (the candidate becomes current for everyone);
-* above it at the lower end: **stop** (everyone gets the current version again);
+It reads two changes of that comparison: the edit rate's, and the setback share's (edits,
+regenerations, thumbs-down, abandons, escalations and low ratings over all reactions;
+``serving/impact.py``). Rates are per stored reaction, so a candidate whose answers users
+regenerate or thumb down instead of editing lowers the edit rate by swelling its denominator: the
+edit rate alone would promote it. Its rule:
+
+* the edit rate and the setback share are both below the current version's at the upper ends of
+  their intervals: **complete** (the candidate becomes current for everyone);
+* either is above it at the lower end: **stop** (everyone gets the current version again);
 * otherwise, or without a concurrent comparison with the current version: **wait**;
 * but not forever: past ``rollout.max_reactions`` reactions in each arm, or ``rollout.max_age_days``
   since the rollout began, a wait becomes **no_difference**: the rollout ends and the current
@@ -31,6 +38,7 @@ from typing import Literal
 from flywheel.serving import metrics
 from flywheel.serving.config import RolloutSettings
 from flywheel.serving.impact import VersionImpact
+from flywheel.serving.impact_statistics import Difference
 from flywheel.serving.registry import Alias, RegistryView
 
 log = logging.getLogger(__name__)
@@ -63,29 +71,59 @@ def decide(
     if candidate is None or alias.candidate_share <= 0:
         return RolloutDecision("wait", "no rollout: everyone gets the current version", current, None)
     waited = _waited(alias, now, limits)
-    change = next((v.edit_rate_change for v in figures if v.model_version == candidate), None)
-    if change is None or change.against != current or change.design != "concurrent":
+    mine = next((v for v in figures if v.model_version == candidate), None)
+    edits = mine.edit_rate_change if mine is not None else None
+    setbacks = mine.setback_rate_change if mine is not None else None
+    if edits is None or setbacks is None or not (_arms_of(edits, current) and _arms_of(setbacks, current)):
         return _wait_or_end(
             f"no concurrent comparison of {candidate} with {current} yet (too few reactions of identified "
             "users in each arm)",
             waited,
             alias,
         )
-    if change.anytime_low is None or change.anytime_high is None:
+    found = {"edits": _any_look(edits), "setbacks": _any_look(setbacks)}
+    bounds = {name: bound for name, bound in found.items() if bound is not None}
+    if len(bounds) < len(found):
         return _wait_or_end("no interval that holds at every look", waited, alias)
     figure = (
-        f"edit rate {change.value * 100:+.1f} points against {current} (any look [{change.anytime_low * 100:+.1f}, "
-        f"{change.anytime_high * 100:+.1f}])"
+        f"edit rate {_points(edits.value, bounds['edits'])}, setback share "
+        f"{_points(setbacks.value, bounds['setbacks'])} against {current}"
     )
-    if change.anytime_high < 0:
-        return RolloutDecision("complete", f"users edit {candidate}'s answers less: {figure}", current, candidate)
-    if change.anytime_low > 0:
-        return RolloutDecision("stop", f"users edit {candidate}'s answers more: {figure}", current, candidate)
-    arms = f"{change.reactions:,} reactions to {candidate}, {change.against_reactions:,} to {current}"
+    rose = [name for name, (low, _) in bounds.items() if low > 0]
+    fell = [name for name, (_, high) in bounds.items() if high < 0]
+    if rose:  # more edits, or complaints moved to other signals: either is enough to stop
+        reason = f"more {' and more '.join(rose)} with {candidate}'s answers: {figure}"
+        return RolloutDecision("stop", reason, current, candidate)
+    if len(fell) == len(bounds):
+        reason = f"fewer edits and fewer setbacks with {candidate}'s answers: {figure}"
+        return RolloutDecision("complete", reason, current, candidate)
+    if fell:  # one fell, the other did not move: not yet shown better
+        (other,) = set(bounds) - set(fell)
+        figure = f"fewer {fell[0]} with {candidate}'s answers but not yet fewer {other}: {figure}"
+    arms = f"{edits.reactions:,} reactions to {candidate}, {edits.against_reactions:,} to {current}"
     most = limits.max_reactions if limits is not None else None
-    if most is not None and min(change.reactions, change.against_reactions) >= most:
+    if most is not None and min(edits.reactions, edits.against_reactions) >= most:
         return _no_difference(f"after {arms} (limit {most:,} per arm): {figure}", alias)
-    return _wait_or_end(f"no difference yet: {figure}; {arms}", waited, alias)
+    if not fell:
+        figure = f"no difference yet: {figure}"
+    return _wait_or_end(f"{figure}; {arms}", waited, alias)
+
+
+def _arms_of(change: Difference, current: str) -> bool:
+    """True when ``change`` compares the rollout's two arms: concurrently, against ``current``."""
+    return change.against == current and change.design == "concurrent"
+
+
+def _any_look(change: Difference) -> tuple[float, float] | None:
+    """The interval of ``change`` that holds at every look; None where it was not computed."""
+    if change.anytime_low is None or change.anytime_high is None:
+        return None
+    return change.anytime_low, change.anytime_high
+
+
+def _points(value: float, bound: tuple[float, float]) -> str:
+    """A change in points with its any-look interval: ``-31.8 points (any look [-41.7, -21.0])``."""
+    return f"{value * 100:+.1f} points (any look [{bound[0] * 100:+.1f}, {bound[1] * 100:+.1f}])"
 
 
 def _waited(alias: Alias, now: datetime | None, limits: RolloutSettings | None) -> str | None:

@@ -111,6 +111,14 @@ def test_the_gauges_export_the_change_with_its_any_look_interval() -> None:
     assert REGISTRY.get_sample_value("flywheel_impact_edit_rate_change_upper", labels) == pytest.approx(
         change.anytime_high
     )
+    # Its setback share moves with its edit rate here (edits and thumbs-up only): its series, the same figures.
+    setbacks = figures[1].setback_rate_change
+    assert setbacks is not None and setbacks.anytime_low is not None
+    assert REGISTRY.get_sample_value("flywheel_impact_setback_rate_change", labels) == pytest.approx(-0.4)
+    assert REGISTRY.get_sample_value("flywheel_impact_setback_rate_change_lower", labels) == pytest.approx(
+        setbacks.anytime_low
+    )
     # The first version has nothing to be compared with: no change series.
     base = {"model_version": "base", "against": "base", "design": "sequential"}
     assert REGISTRY.get_sample_value("flywheel_impact_edit_rate_change", base) is None
+    assert REGISTRY.get_sample_value("flywheel_impact_setback_rate_change", base) is None

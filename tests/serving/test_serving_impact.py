@@ -61,8 +61,21 @@ def test_counts_and_rates_per_version() -> None:
     base, r1 = _figures()
     assert (base.model_version, r1.model_version) == ("base", "r1")  # order of first appearance
     assert base.interactions == 10 and r1.interactions == 10
-    assert {s: f.count for s, f in base.rates.items()} == {"edit": 4, "thumbs_up": 2, "thumbs_down": 2, "regenerate": 1}
-    assert {s: f.count for s, f in r1.rates.items()} == {"edit": 1, "thumbs_up": 8, "thumbs_down": 1, "regenerate": 0}
+    # Setbacks: base's edits, thumbs-down, regenerate and abandon (8); r1's edit and thumbs-down (2).
+    assert {s: f.count for s, f in base.rates.items()} == {
+        "edit": 4,
+        "thumbs_up": 2,
+        "thumbs_down": 2,
+        "regenerate": 1,
+        "setback": 8,
+    }
+    assert {s: f.count for s, f in r1.rates.items()} == {
+        "edit": 1,
+        "thumbs_up": 8,
+        "thumbs_down": 1,
+        "regenerate": 0,
+        "setback": 2,
+    }
     assert base.rates["edit"].value == pytest.approx(0.4) and r1.rates["edit"].value == pytest.approx(0.1)
 
 
