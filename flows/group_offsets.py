@@ -27,6 +27,9 @@ from flywheel.infra.retry import is_transient
 
 log = logging.getLogger(__name__)
 
+# How long a commit waits for the group's coordinator (the commit-only consumer's session.timeout.ms).
+COMMIT_WAIT_MS = 6000
+
 
 class GroupOffsets:
     """Commits, per source partition, the minimum Iceberg-committed offset over every table."""
@@ -51,6 +54,7 @@ class GroupOffsets:
         # Committers of one process may run on several worker threads.
         self._lock = threading.Lock()
         self.committed: Offsets = {}
+        self._pending = 0  # commits sent whose report has not come back
 
     def report(self, table: str, offsets: Offsets) -> None:
         """Record ``table``'s newly committed offsets and commit the group's floor if it moved."""
@@ -78,32 +82,46 @@ class GroupOffsets:
     def _commit(self, offsets: Offsets) -> None:
         if self._consumer is None:
             # Not subscribed: a commit-only member of the group (the flow reads by assign()).
-            config = consumer_config(self._kafka, self._kafka.consumer_group, on_commit=_on_commit)
+            config = consumer_config(
+                self._kafka,
+                self._kafka.consumer_group,
+                on_commit=self._on_commit,
+                # Never a member (no subscribe), so this bounds only how long a commit waits for a
+                # coordinator: closing with one pending waited the default 45 s with the broker down.
+                **{"session.timeout.ms": COMMIT_WAIT_MS},
+            )
             self._consumer = Consumer(config)
         self._consumer.poll(0)  # serves the reports of earlier commits
         # Asynchronous: this runs inside the Iceberg sink's epoch, and a synchronous commit to a
         # hung broker would hold the whole flow until the broker answers.
         self._consumer.commit(offsets=_partitions(offsets), asynchronous=True)
+        self._pending += 1
+
+    def _on_commit(self, error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        self._pending -= 1
+        if error is not None:
+            log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": error.str()})
 
     def close(self) -> None:
-        """Commit the last floor (and wait for it), then close the commit-only consumer."""
+        """Commit the last floor and wait for it (a few seconds at most), then close the commit-only consumer."""
         with self._lock:
             if self._consumer is not None:
                 try:
-                    self._consumer.commit(offsets=_partitions(self.committed), asynchronous=False)
+                    self._consumer.commit(offsets=_partitions(self.committed), asynchronous=True)
+                    self._pending += 1
                 except KafkaException as exc:
                     log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": str(exc)})
+                # Asynchronous and bounded: a synchronous commit with the broker down held the
+                # shutdown 45 s, past a pod's usual grace period.
+                deadline = time.monotonic() + COMMIT_WAIT_MS / 1000 + 2.0
+                while self._pending > 0 and time.monotonic() < deadline:
+                    self._consumer.poll(0.1)
                 self._consumer.close()
                 self._consumer = None
 
 
 def _partitions(offsets: Offsets) -> list[TopicPartition]:
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in offsets.items()]
-
-
-def _on_commit(error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
-    if error is not None:
-        log.warning("consumer-group offset commit failed (lag tooling only)", extra={"error": error.str()})
 
 
 def _floor(ledgers: list[Offsets]) -> Offsets:
