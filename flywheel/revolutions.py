@@ -32,13 +32,14 @@ from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
 from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_wheel, sample_correction, trained_line
-from flywheel.sample import coding_events, coding_prompts, keep_code_only, produce, sample_events
+from flywheel.sample import coding_events, coding_prompts, coding_task_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
 from flywheel.serving.impact import Reaction, VersionImpact, read_impact, read_reactions, signal_rates
 from flywheel.settings import Settings, local_settings
 from flywheel.simulation import CorrectionPolicy, FunctionHabit, SimulatedUsers
 from flywheel.trainer.verdict import detail_lines
+from flywheel.wheel_figures import Revolution, version_arms
 
 KEEP_CODE_ONLY = FunctionHabit("keep-code-only", keep_code_only)
 
@@ -66,6 +67,12 @@ class WheelOptions:
     concurrency: int = 16
     policy: CorrectionPolicy = KEEP_CODE_ONLY
     prompts: tuple[str, ...] | None = None
+    # Each revolution asks questions no earlier one asked (the coding set: of tasks none asked), so
+    # a run is measured on questions it never trained on, not on the edits it learnt from.
+    fresh_questions: bool = True
+    # A promoted run answers this share of the users (a hash of user_id), the version before it the
+    # others, side by side on the same questions: the impact table compares them concurrently.
+    rollout_share: float = 0.5
     seed: int = 0
     # Events of logged history (general sample, coding assistant) produced before revolution 0.
     history_events: int = 600
@@ -97,35 +104,6 @@ class WheelReview:
     attempted: bool = False  # the review step ran (on the logged history, or in revolution 0)
 
 
-@dataclass
-class Revolution:
-    """One turn of the wheel, as printed and written to report.json."""
-
-    revolution: int
-    model_version: str
-    answers: int
-    interactions: float
-    edit_rate: float
-    edit_rate_low: float
-    edit_rate_high: float
-    pairs: int
-    decision: str
-    run_id: str | None = None
-    reasons: list[str] = field(default_factory=list)
-    duration_s: float = 0.0
-    # The training run's evidence (TrainingResult as JSON: figures with intervals, samples), if one ran.
-    training: dict[str, Any] | None = None
-
-    def line(self) -> str:
-        """One line for the console."""
-        return (
-            f"revolution {self.revolution}: model {self.model_version:<14} {self.answers:>4} answers, "
-            f"{self.interactions:>4.0f} interactions, "
-            f"edit rate {self.edit_rate:.1%} [{self.edit_rate_low:.1%}, {self.edit_rate_high:.1%}], "
-            f"{self.pairs} pairs curated -> {self.decision}  ({self.duration_s:.0f}s)"
-        )
-
-
 def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
     """The embedded stack under the demo directory, curating every reaction the simulated users make."""
     root = options.directory
@@ -144,13 +122,14 @@ def wheel_settings(bootstrap: str, options: WheelOptions) -> Settings:
             "watch_interval_s": 0.2,
             "max_new_tokens": options.max_new_tokens,
             "max_batch_size": options.concurrency,
+            "rollout": {"promotion_share": options.rollout_share},
         },
     )
 
 
-def wheel_users(options: WheelOptions) -> SimulatedUsers:
+def wheel_users(options: WheelOptions, prompts: tuple[str, ...] | None = None) -> SimulatedUsers:
     """The live simulated users: by default they ask the coding tasks the logged history never asked."""
-    prompts = options.prompts or tuple(dict.fromkeys(prompt for prompt, _ in coding_prompts("live")))
+    prompts = prompts or options.prompts or tuple(dict.fromkeys(prompt for prompt, _ in coding_prompts("live")))
     return SimulatedUsers(
         prompts=prompts,
         users=options.users,
@@ -160,6 +139,30 @@ def wheel_users(options: WheelOptions) -> SimulatedUsers:
         max_tokens=options.max_new_tokens,
         concurrency=options.concurrency,
     )
+
+
+def revolution_prompts(options: WheelOptions) -> list[tuple[str, ...]]:
+    """The questions each revolution asks: all of them in each, or (``fresh_questions``) a set of its own.
+
+    Revolution 0 gets half (its edits train the first run); each later revolution an equal share
+    of the rest. The coding set is cut by task, every phrasing of a task in one revolution: a
+    rewording of a question a run trained on is no new question.
+    """
+    if options.prompts is not None:
+        groups: list[tuple[str, ...]] = [(prompt,) for prompt in options.prompts]
+    else:
+        groups = coding_task_prompts("live")
+    every = tuple(prompt for group in groups for prompt in group)
+    if not options.fresh_questions or options.revolutions == 0:
+        return [every] * (options.revolutions + 1)
+    half = (len(groups) + 1) // 2
+    share = (len(groups) - half) // options.revolutions
+    if share == 0:
+        raise ValueError(
+            f"{len(groups)} questions (or tasks) cannot give {options.revolutions + 1} revolutions their own"
+        )
+    later = [groups[half + i * share : half + (i + 1) * share] for i in range(options.revolutions)]
+    return [tuple(p for group in part for p in group) for part in (groups[:half], *later)]
 
 
 @contextlib.contextmanager
@@ -186,7 +189,8 @@ def serving_in_thread(config: ServingConfig) -> Iterator[str]:
 def _wait_for_version(server_url: str, run_id: str, headers: dict[str, str], timeout_s: float = 300.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if httpx.get(f"{server_url}/v1/flywheel/routes", headers=headers, timeout=10).json()["current"] == run_id:
+        routes = httpx.get(f"{server_url}/v1/flywheel/routes", headers=headers, timeout=10).json()
+        if run_id in (routes["current"], routes.get("candidate")):  # everyone's, or a rollout's arm
             return
         time.sleep(0.2)
     raise ServingError(f"serving did not switch to promoted run {run_id} within {timeout_s:.0f}s")
@@ -241,7 +245,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         ensure_topics(settings.kafka, settings.topics)
         reference = options.base_reference or resolve_base_model(settings.trainer)
         config = revised(settings.serving_config(), base_model=reference)
-        users = wheel_users(options)
+        questions = revolution_prompts(options)
         key, review = secrets.token_urlsafe(16), WheelReview(secrets.token_urlsafe(16))
         console.print(f"broker {broker.bootstrap_servers}; base model {reference}; registry {config.registry_url}")
         gateway_log = options.directory / "gateway.log"
@@ -251,6 +255,7 @@ def run_revolutions(console: Console, options: WheelOptions) -> list[Revolution]
         ):
             _replay_history(console, settings, options, gateway, review)
             for number in range(options.revolutions + 1):
+                users = wheel_users(options, questions[number])
                 revolutions.append(
                     _revolution(console, settings, users, number, options, server, gateway, key, turn_once, review)
                 )
@@ -301,6 +306,7 @@ def _revolution(
         if reaction.event_id in sent:
             mine.setdefault(reaction.event_id, reaction)
     edit = signal_rates(list(mine.values()))["edit"] if mine else None
+    arms = version_arms(session.answers, list(mine.values()))
     decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     evidence: list[str] = []
     training: dict[str, Any] | None = None
@@ -333,6 +339,7 @@ def _revolution(
         reasons=reasons,
         duration_s=round(time.monotonic() - started, 1),
         training=training,
+        arms=arms,
     )
     console.print(record.line())
     # The run's evidence in words: closer share, guards, samples, the decision and every reason.

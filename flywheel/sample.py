@@ -259,6 +259,12 @@ def coding_prompts(split: CodingSplit = "all") -> list[tuple[str, str]]:
     return pairs
 
 
+def coding_task_prompts(split: CodingSplit = "all") -> list[tuple[str, ...]]:
+    """The prompts of :func:`coding_prompts`, one tuple per task (its every phrasing), in the same order."""
+    prompts = [prompt for prompt, _ in coding_prompts(split)]
+    return [tuple(prompts[i : i + len(_ASKS)]) for i in range(0, len(prompts), len(_ASKS))]
+
+
 def keep_code_only(answer: str) -> str:
     """The users' habit: keep the first fenced code block, delete the lead-in and the explanation.
 

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from flywheel.infra.catalog import open_catalog, table_identifier
 from flywheel.review_demo import CORRECTIONS
-from flywheel.revolutions import WheelOptions, run_revolutions, wheel_settings
+from flywheel.revolutions import WheelOptions, revolution_prompts, run_revolutions, wheel_settings
 from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.simulation import HOUSE_STYLE
 from flywheel.trainer.registry import Registry
@@ -45,6 +45,10 @@ def _options(tmp_path: Path, revolutions: int, prompt_count: int = 480, **traine
         history_events=0,  # no logged history: the tiny model's users alone cross the threshold
         history_coding_events=0,
         prompts=prompts,
+        # The same questions in every revolution and a promotion to everyone: what these tests read
+        # (make run asks each revolution new questions, side by side: test_fresh_questions_side_by_side).
+        fresh_questions=False,
+        rollout_share=0.0,
         base_reference=str(model),
         trainer={
             "base_model": str(model),
@@ -190,3 +194,33 @@ def test_the_logged_history_is_replayed_around_the_review_step_so_the_first_run_
     assert general + 1 < options.threshold <= general + 1 + coding, sources  # the coding history crossed it
     assert sum(1 for _, source in sources if source == "reviewer") == 1
     assert last.decision.startswith("measured only"), printed
+
+
+def test_fresh_questions_side_by_side(tmp_path: Path) -> None:
+    """``make run``'s design: each revolution asks questions no earlier one asked, and a promoted run
+    answers half of the users while the base answers the others, on the same questions."""
+    # Half the questions train (revolution 0), so fewer are held out than the default gate asks for.
+    options = dataclasses.replace(
+        _options(tmp_path, revolutions=1, gates={"min_eval_prompts": 10}),
+        users=20,
+        fresh_questions=True,
+        rollout_share=0.5,
+    )
+    asked = revolution_prompts(options)
+    assert len(asked) == 2 and not set(asked[0]) & set(asked[1]), "revolution 1's questions are new"
+    output = io.StringIO()
+    first, second = run_revolutions(Console(file=output, width=200), options)
+    printed = output.getvalue()
+    print(printed)
+    assert first.decision.startswith("promoted") and first.run_id, printed
+    assert [arm.model_version for arm in second.arms] == ["base", first.run_id], printed
+    assert all(arm.answers > 0 for arm in second.arms) and second.model_version == "mixed", printed
+    assert "side by side" in printed and f"model {first.run_id}" in printed, printed
+    # On questions no run trained on, asked at the same time: the run's users edit less than the base's.
+    base, run = second.arms
+    assert run.edit_rate_high < base.edit_rate_low, printed
+    report = json.loads((tmp_path / "wheel" / "report.json").read_text())
+    assert [arm["model_version"] for arm in report["revolutions"][1]["arms"]] == ["base", first.run_id]
+    run = next(v for v in report["impact"] if v["model_version"] == first.run_id)
+    change = run["edit_rate_change"]
+    assert change["against"] == "base" and change["design"] == "concurrent", printed

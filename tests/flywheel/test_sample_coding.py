@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from flywheel.revolutions import KEEP_CODE_ONLY, WheelOptions, wheel_users
-from flywheel.sample import coding_events, coding_prompts, keep_code_only
+from flywheel.revolutions import KEEP_CODE_ONLY, WheelOptions, revolution_prompts, wheel_users
+from flywheel.sample import coding_events, coding_prompts, coding_task_prompts, keep_code_only
 
 
 def test_coding_stream_is_deterministic_with_one_habit() -> None:
@@ -41,3 +41,23 @@ def test_the_live_users_ask_questions_the_history_never_asked() -> None:
     # The users' habit applies to the live questions as it did to the history's.
     answers = dict(live)
     assert all(KEEP_CODE_ONLY.correct(prompt, answers[prompt]) for prompt in asked)
+
+
+def test_each_revolution_asks_coding_tasks_no_earlier_one_asked() -> None:
+    # make run measures a run on questions it never trained on: each revolution its own tasks,
+    # every phrasing of a task in one revolution (a rewording of a trained question is not new).
+    options = WheelOptions()
+    asked = revolution_prompts(options)
+    tasks = coding_task_prompts("live")
+    assert len(asked) == options.revolutions + 1
+    task_of = {prompt: index for index, phrasings in enumerate(tasks) for prompt in phrasings}
+    owners = [{task_of[prompt] for prompt in questions} for questions in asked]
+    assert all(not a & b for i, a in enumerate(owners) for b in owners[i + 1 :])
+    assert all(
+        set(tasks[task]) <= set(questions) for questions, mine in zip(asked, owners, strict=True) for task in mine
+    )
+    assert len(owners[0]) == (len(tasks) + 1) // 2 and all(owners[1:])
+    questions_per_revolution = options.users * options.prompts_per_user
+    assert all(len(questions) >= questions_per_revolution for questions in asked)  # no user asks twice
+    same = revolution_prompts(WheelOptions(fresh_questions=False))
+    assert same[0] == same[-1] == tuple(prompt for phrasings in tasks for prompt in phrasings)
