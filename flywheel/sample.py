@@ -61,6 +61,8 @@ _UNSAFE_EDITS = [
 # A coding assistant's answers in a small instruct model's own style (SmolLM2-135M-Instruct: the
 # code block, then an explanation; a one-line lead-in for "how do I" questions), and one habit every
 # user shares: they keep the code and delete the rest. (task, infinitive, code, explanation)
+# Many tasks, each asked in a few phrasings: a task's phrasings share one correction (its code),
+# so the tasks, not the prompts, are the independent groups a held-out measurement counts.
 _TASKS = [
     ("reverses a string", "reverse a string", "def reverse_string(text):\n    return text[::-1]", "uses slicing"),
     ("counts the vowels in a word", "count the vowels in a word",
@@ -118,6 +120,224 @@ _TASKS = [
     ("checks if a year is a leap year", "check if a year is a leap year",
      "def is_leap(year):\n    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)",
      "applies the Gregorian rules"),
+    ("returns the second largest number in a list", "get the second largest number in a list",
+     "def second_largest(numbers):\n    return sorted(set(numbers))[-2]", "sorts the distinct numbers"),
+    ("finds the smallest number in a list", "find the smallest number in a list",
+     "def smallest(numbers):\n    return min(numbers)", "uses the built-in min"),
+    ("converts Fahrenheit to Celsius", "convert Fahrenheit to Celsius",
+     "def to_celsius(fahrenheit):\n    return (fahrenheit - 32) * 5 / 9", "subtracts 32 and scales by five ninths"),
+    ("counts the consonants in a word", "count the consonants in a word",
+     "def count_consonants(word):\n    return sum(1 for ch in word.lower() if ch.isalpha() and ch not in 'aeiou')",
+     "counts the letters that are not vowels"),
+    ("removes the vowels from a string", "remove the vowels from a string",
+     "def remove_vowels(text):\n    return ''.join(ch for ch in text if ch.lower() not in 'aeiou')",
+     "keeps every character that is not a vowel"),
+    ("reverses a list", "reverse a list",
+     "def reverse_list(items):\n    return items[::-1]", "returns a reversed copy with slicing"),
+    ("reverses the order of the words in a sentence", "reverse the order of the words in a sentence",
+     "def reverse_words(sentence):\n    return ' '.join(reversed(sentence.split()))",
+     "splits the sentence and joins the words backwards"),
+    ("keeps only the odd numbers of a list", "keep only the odd numbers of a list",
+     "def odds(numbers):\n    return [n for n in numbers if n % 2 == 1]", "keeps the numbers with a remainder of one"),
+    ("checks if a number is even", "check if a number is even",
+     "def is_even(n):\n    return n % 2 == 0", "tests the remainder after dividing by two"),
+    ("computes the least common multiple of two numbers", "compute the least common multiple of two numbers",
+     "def lcm(a, b):\n    x, y = a, b\n    while y:\n        x, y = y, x % y\n    return a * b // x",
+     "divides the product by the greatest common divisor"),
+    ("sums the digits of a number", "sum the digits of a number",
+     "def digit_sum(n):\n    return sum(int(d) for d in str(abs(n)))", "adds up the digits of its decimal form"),
+    ("counts the digits of an integer", "count the digits of an integer",
+     "def count_digits(n):\n    return len(str(abs(n)))", "measures the length of its decimal form"),
+    ("reverses the digits of a number", "reverse the digits of a number",
+     "def reverse_number(n):\n    return int(str(n)[::-1])", "reverses its decimal form and converts it back"),
+    ("checks if a number is a palindrome", "check if a number is a palindrome",
+     "def is_number_palindrome(n):\n    return str(n) == str(n)[::-1]", "compares its digits with their reverse"),
+    ("checks if a number is a perfect square", "check if a number is a perfect square",
+     "def is_perfect_square(n):\n    if n < 0:\n        return False\n"
+     "    root = round(n**0.5)\n    return root * root == n",
+     "squares the integer square root"),
+    ("returns the sum of the numbers from 1 to n", "get the sum of the numbers from 1 to n",
+     "def sum_to_n(n):\n    return n * (n + 1) // 2", "uses the arithmetic series formula"),
+    ("computes the power of a number", "compute the power of a number",
+     "def power(base, exponent):\n    return base**exponent", "uses the exponent operator"),
+    ("converts a decimal number to binary", "convert a decimal number to binary",
+     "def to_binary(n):\n    return bin(n)[2:]", "uses bin and drops the prefix"),
+    ("converts a binary string to an integer", "convert a binary string to an integer",
+     "def from_binary(bits):\n    return int(bits, 2)", "parses the string in base 2"),
+    ("converts a number to hexadecimal", "convert a number to hexadecimal",
+     "def to_hex(n):\n    return format(n, 'x')", "formats the number in base 16"),
+    ("counts the uppercase letters in a string", "count the uppercase letters in a string",
+     "def count_upper(text):\n    return sum(1 for ch in text if ch.isupper())", "checks each character with isupper"),
+    ("swaps the case of every letter in a string", "swap the case of every letter in a string",
+     "def swap_case(text):\n    return text.swapcase()", "uses str.swapcase"),
+    ("checks if a string contains only digits", "check if a string contains only digits",
+     "def only_digits(text):\n    return text.isdigit()", "uses str.isdigit"),
+    ("removes the spaces from a string", "remove the spaces from a string",
+     "def remove_spaces(text):\n    return text.replace(' ', '')", "replaces every space with nothing"),
+    ("returns the first n items of a list", "get the first n items of a list",
+     "def first_n(items, n):\n    return items[:n]", "slices the list from the start"),
+    ("returns the last item of a list", "get the last item of a list",
+     "def last_item(items):\n    return items[-1]", "uses a negative index"),
+    ("splits a list into chunks of a given size", "split a list into chunks of a given size",
+     "def chunks(items, size):\n    return [items[i : i + size] for i in range(0, len(items), size)]",
+     "slices the list in steps of the chunk size"),
+    ("rotates a list to the left by k positions", "rotate a list to the left by k positions",
+     "def rotate_left(items, k):\n    if not items:\n        return items\n"
+     "    k %= len(items)\n    return items[k:] + items[:k]",
+     "joins the two slices in swapped order"),
+    ("finds the common elements of two lists", "find the common elements of two lists",
+     "def common(first, second):\n    return [item for item in first if item in second]",
+     "keeps the items of the first list found in the second"),
+    ("returns the range of a list of numbers", "get the range of a list of numbers",
+     "def spread(numbers):\n    return max(numbers) - min(numbers)", "subtracts the minimum from the maximum"),
+    ("computes the product of a list of numbers", "compute the product of a list of numbers",
+     "def product(numbers):\n    result = 1\n    for n in numbers:\n        result *= n\n    return result",
+     "multiplies the numbers one by one"),
+    ("counts the negative numbers in a list", "count the negative numbers in a list",
+     "def count_negatives(numbers):\n    return sum(1 for n in numbers if n < 0)", "counts the numbers below zero"),
+    ("returns the index of the largest number in a list", "find the index of the largest number in a list",
+     "def argmax(numbers):\n    return numbers.index(max(numbers))", "looks up the position of the maximum"),
+    ("computes the median of a list", "compute the median of a list",
+     "def median(numbers):\n    values = sorted(numbers)\n    mid = len(values) // 2\n"
+     "    if len(values) % 2:\n        return values[mid]\n    return (values[mid - 1] + values[mid]) / 2",
+     "sorts the numbers and takes the middle"),
+    ("sorts a list of strings by length", "sort a list of strings by length",
+     "def sort_by_length(words):\n    return sorted(words, key=len)", "uses len as the sort key"),
+    ("sorts a list of numbers in descending order", "sort a list of numbers in descending order",
+     "def sort_descending(numbers):\n    return sorted(numbers, reverse=True)", "sorts with reverse=True"),
+    ("checks if a list is sorted", "check if a list is sorted",
+     "def is_sorted(items):\n    return all(a <= b for a, b in zip(items, items[1:]))",
+     "compares every pair of neighbours"),
+    ("checks if a list has duplicates", "check if a list has duplicates",
+     "def has_duplicates(items):\n    return len(set(items)) != len(items)", "compares the list with its set"),
+    ("inverts a dictionary", "invert a dictionary",
+     "def invert(mapping):\n    return {value: key for key, value in mapping.items()}",
+     "swaps keys and values in a comprehension"),
+    ("returns the key with the largest value in a dictionary", "find the key with the largest value in a dictionary",
+     "def key_of_max(mapping):\n    return max(mapping, key=mapping.get)", "compares the keys by their values"),
+    ("sorts a dictionary by its values", "sort a dictionary by its values",
+     "def sort_by_value(mapping):\n    return dict(sorted(mapping.items(), key=lambda pair: pair[1]))",
+     "sorts the items by their second element"),
+    ("builds a dictionary from two lists", "build a dictionary from two lists",
+     "def to_dict(keys, values):\n    return dict(zip(keys, values))", "zips the keys with the values"),
+    ("counts how often each word occurs in a sentence", "count how often each word occurs in a sentence",
+     "def word_counts(sentence):\n    counts = {}\n    for word in sentence.split():\n"
+     "        counts[word] = counts.get(word, 0) + 1\n    return counts",
+     "adds one to a dictionary entry per word"),
+    ("removes the keys with None values from a dictionary", "remove the keys with None values from a dictionary",
+     "def drop_none(mapping):\n    return {key: value for key, value in mapping.items() if value is not None}",
+     "filters the items in a comprehension"),
+    ("returns the sum of the values of a dictionary", "sum the values of a dictionary",
+     "def sum_values(mapping):\n    return sum(mapping.values())", "adds up mapping.values()"),
+    ("groups words by their first letter", "group words by their first letter",
+     "def group_by_initial(words):\n    groups = {}\n    for word in words:\n"
+     "        groups.setdefault(word[0], []).append(word)\n    return groups",
+     "appends each word to the list of its initial"),
+    ("checks if a string starts with a vowel", "check if a string starts with a vowel",
+     "def starts_with_vowel(text):\n    return text[:1].lower() in ('a', 'e', 'i', 'o', 'u')",
+     "looks at the first character"),
+    ("returns the initials of a name", "get the initials of a name",
+     "def initials(name):\n    return ''.join(part[0].upper() for part in name.split())",
+     "takes the first letter of each part"),
+    ("truncates a string to a maximum length", "truncate a string to a maximum length",
+     "def truncate(text, limit):\n    return text if len(text) <= limit else text[:limit] + '...'",
+     "cuts the text and adds an ellipsis"),
+    ("repeats a string n times", "repeat a string n times",
+     "def repeat(text, n):\n    return text * n", "multiplies the string"),
+    ("checks if a string is a pangram", "check if a string is a pangram",
+     "def is_pangram(text):\n    return set('abcdefghijklmnopqrstuvwxyz') <= set(text.lower())",
+     "checks that every letter appears"),
+    ("returns the most common character in a string", "find the most common character in a string",
+     "def most_common_char(text):\n    return max(set(text), key=text.count)",
+     "compares the characters by their count"),
+    ("finds the first non-repeating character in a string", "find the first non-repeating character in a string",
+     "def first_unique_char(text):\n    for ch in text:\n        if text.count(ch) == 1:\n"
+     "            return ch\n    return None",
+     "returns the first character that occurs once"),
+    ("converts a string to snake case", "convert a string to snake case",
+     "def to_snake_case(text):\n    return '_'.join(text.lower().split())",
+     "joins the lowercase words with underscores"),
+    ("converts a snake case string to camel case", "convert a snake case string to camel case",
+     "def to_camel_case(name):\n    first, *rest = name.split('_')\n"
+     "    return first + ''.join(p.title() for p in rest)",
+     "capitalizes every part after the first"),
+    ("counts the lines in a string", "count the lines in a string",
+     "def count_lines(text):\n    return len(text.splitlines())", "uses str.splitlines"),
+    ("checks if a substring occurs in a string", "check if a substring occurs in a string",
+     "def contains(text, part):\n    return part in text", "uses the in operator"),
+    ("pads a number with leading zeros", "pad a number with leading zeros",
+     "def zero_pad(n, width):\n    return str(n).zfill(width)", "uses str.zfill"),
+    ("removes the punctuation from a string", "remove the punctuation from a string",
+     "def strip_punctuation(text):\n    return ''.join(ch for ch in text if ch.isalnum() or ch.isspace())",
+     "keeps letters, digits and spaces"),
+    ("checks if two lists have the same elements", "check if two lists have the same elements",
+     "def same_elements(first, second):\n    return sorted(first) == sorted(second)",
+     "compares the two sorted lists"),
+    ("returns the repeated elements of a list", "find the repeated elements of a list",
+     "def duplicates(items):\n    return [item for item in dict.fromkeys(items) if items.count(item) > 1]",
+     "keeps each repeated item once"),
+    ("interleaves two lists", "interleave two lists",
+     "def interleave(first, second):\n    return [item for pair in zip(first, second) for item in pair]",
+     "zips the lists and flattens the pairs"),
+    ("adds two lists element by element", "add two lists element by element",
+     "def add_lists(first, second):\n    return [a + b for a, b in zip(first, second)]",
+     "zips the lists and adds each pair"),
+    ("computes the dot product of two vectors", "compute the dot product of two vectors",
+     "def dot(first, second):\n    return sum(a * b for a, b in zip(first, second))", "sums the products of the pairs"),
+    ("transposes a matrix", "transpose a matrix",
+     "def transpose(matrix):\n    return [list(row) for row in zip(*matrix)]", "zips the rows together"),
+    ("returns the running total of a list", "compute the running total of a list",
+     "def running_total(numbers):\n    totals, current = [], 0\n    for n in numbers:\n"
+     "        current += n\n        totals.append(current)\n    return totals",
+     "adds each number to the sum so far"),
+    ("clamps a number between a minimum and a maximum", "clamp a number between a minimum and a maximum",
+     "def clamp(value, low, high):\n    return max(low, min(value, high))", "combines min and max"),
+    ("computes the area of a circle", "compute the area of a circle",
+     "def circle_area(radius):\n    return 3.141592653589793 * radius**2", "multiplies pi by the squared radius"),
+    ("computes the hypotenuse of a right triangle", "compute the hypotenuse of a right triangle",
+     "def hypotenuse(a, b):\n    return (a * a + b * b) ** 0.5", "applies Pythagoras' theorem"),
+    ("converts kilometers to miles", "convert kilometers to miles",
+     "def km_to_miles(km):\n    return km * 0.621371", "multiplies by the miles per kilometer"),
+    ("converts minutes to hours and minutes", "convert minutes to hours and minutes",
+     "def to_hours(minutes):\n    return divmod(minutes, 60)", "uses divmod by 60"),
+    ("computes a percentage", "compute a percentage",
+     "def percentage(part, whole):\n    return part / whole * 100", "divides the part by the whole"),
+    ("rounds a number to two decimal places", "round a number to two decimal places",
+     "def round_two(value):\n    return round(value, 2)", "uses the built-in round"),
+    ("returns the gaps between neighbours in a list", "get the gaps between neighbours in a list",
+     "def neighbour_gaps(numbers):\n    return [abs(b - a) for a, b in zip(numbers, numbers[1:])]",
+     "pairs each number with the next"),
+    ("returns the divisors of a number", "get the divisors of a number",
+     "def divisors(n):\n    return [d for d in range(1, n + 1) if n % d == 0]", "tests every number up to n"),
+    ("checks if a number is a perfect number", "check if a number is a perfect number",
+     "def is_perfect(n):\n    return n > 1 and sum(d for d in range(1, n) if n % d == 0) == n",
+     "compares n with the sum of its proper divisors"),
+    ("returns the prime numbers up to n", "list the prime numbers up to n",
+     "def primes_up_to(n):\n    return [\n        k for k in range(2, n + 1)\n"
+     "        if all(k % d for d in range(2, int(k**0.5) + 1))\n    ]",
+     "keeps the numbers with no small divisor"),
+    ("generates the first n square numbers", "generate the first n square numbers",
+     "def first_squares(n):\n    return [i * i for i in range(1, n + 1)]", "squares the numbers from 1 to n"),
+    ("counts the even numbers in a list", "count the even numbers in a list",
+     "def count_evens(numbers):\n    return sum(1 for n in numbers if n % 2 == 0)",
+     "counts the numbers divisible by two"),
+    ("returns the longest string in a list", "find the longest string in a list",
+     "def longest_string(strings):\n    return max(strings, key=len)", "uses max with len as the key"),
+    ("removes the empty strings from a list", "remove the empty strings from a list",
+     "def drop_empty(strings):\n    return [s for s in strings if s]", "keeps the strings that are not empty"),
+    ("converts a list of strings to integers", "convert a list of strings to integers",
+     "def to_ints(strings):\n    return [int(s) for s in strings]", "calls int on each string"),
+    ("returns the positions of a value in a list", "find the positions of a value in a list",
+     "def positions(items, value):\n    return [i for i, item in enumerate(items) if item == value]",
+     "enumerates the list and keeps the matches"),
+    ("checks if all numbers in a list are positive", "check if all numbers in a list are positive",
+     "def all_positive(numbers):\n    return all(n > 0 for n in numbers)", "uses the built-in all"),
+    ("counts the words longer than n letters in a sentence", "count the words longer than n letters in a sentence",
+     "def count_long_words(sentence, n):\n    return sum(1 for word in sentence.split() if len(word) > n)",
+     "counts the words above the length"),
+    ("returns the character frequencies of a string", "get the character frequencies of a string",
+     "def char_frequencies(text):\n    return {ch: text.count(ch) for ch in set(text)}",
+     "counts each distinct character"),
 ]  # fmt: skip
 _ASKS = [
     "Write a Python function that {does}.",
@@ -137,6 +357,15 @@ _ASKS = [
     "Implement a Python function that {does}.",
     "What is the Python code to {do}?",
 ]
+_ASKS_PER_TASK = 6
+
+
+def _task_asks(does: str) -> list[str]:
+    """The phrasings one task is asked in: the ``_ASKS_PER_TASK`` with the lowest hash of task and phrasing."""
+    chosen = sorted(_ASKS, key=lambda ask: hashlib.sha256(f"{does}\n{ask}".encode()).digest())[:_ASKS_PER_TASK]
+    return [ask for ask in _ASKS if ask in chosen]  # in the order of _ASKS
+
+
 # The coding tasks split in two halves by a hash of the task: the logged history asks one half,
 # the live simulated users (``make run``'s revolutions) the other, so the live edit rate is measured
 # on questions (and code) that no history event trained on.
@@ -239,16 +468,27 @@ def sample_events(
 
 
 def coding_prompts(split: CodingSplit = "all") -> list[tuple[str, str]]:
-    """Every (prompt, answer) of the coding assistant: each task asked in every phrasing, in a fixed order.
+    """Every (prompt, answer) of the coding assistant: each task asked in its phrasings, in a fixed order.
 
     ``history`` and ``live`` are the two disjoint halves of the tasks (``all`` is both): the logged
     history's questions and the live simulated users' questions.
     """
-    pairs = []
+    return [pair for task in _coding_tasks(split) for pair in task]
+
+
+def coding_task_prompts(split: CodingSplit = "all") -> list[tuple[str, ...]]:
+    """The prompts of :func:`coding_prompts`, one tuple per task (its every phrasing), in the same order."""
+    return [tuple(prompt for prompt, _ in task) for task in _coding_tasks(split)]
+
+
+def _coding_tasks(split: CodingSplit) -> list[list[tuple[str, str]]]:
+    """The (prompt, answer) pairs of each task of ``split``, one list per task."""
+    tasks = []
     for does, do, code, how in _TASKS:
         if split != "all" and (does in _HISTORY_TASKS) != (split == "history"):
             continue
-        for ask in _ASKS:
+        pairs = []
+        for ask in _task_asks(does):
             prompt = ask.format(does=does, do=do)
             lead = f"You can {do} with a short function:\n\n" if prompt.startswith("How") else ""
             explanation = (
@@ -256,13 +496,8 @@ def coding_prompts(split: CodingSplit = "all") -> list[tuple[str, str]]:
                 "values and print the output to check it."
             )
             pairs.append((prompt, f"{lead}```python\n{code}\n```\n\n{explanation}"))
-    return pairs
-
-
-def coding_task_prompts(split: CodingSplit = "all") -> list[tuple[str, ...]]:
-    """The prompts of :func:`coding_prompts`, one tuple per task (its every phrasing), in the same order."""
-    prompts = [prompt for prompt, _ in coding_prompts(split)]
-    return [tuple(prompts[i : i + len(_ASKS)]) for i in range(0, len(prompts), len(_ASKS))]
+        tasks.append(pairs)
+    return tasks
 
 
 def keep_code_only(answer: str) -> str:

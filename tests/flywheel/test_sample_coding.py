@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+
 import orjson
 
 from flywheel.revolutions import KEEP_CODE_ONLY, WheelOptions, revolution_prompts, wheel_users
-from flywheel.sample import coding_events, coding_prompts, coding_task_prompts, keep_code_only
+from flywheel.sample import _TASKS, coding_events, coding_prompts, coding_task_prompts, keep_code_only
 
 
 def test_coding_stream_is_deterministic_with_one_habit() -> None:
@@ -18,7 +20,7 @@ def test_coding_stream_is_deterministic_with_one_habit() -> None:
         assert edit["final_user_edit"].startswith("```python\n") and edit["final_user_edit"].endswith("```")
         assert edit["final_user_edit"] in edit["response"] and "This function" not in edit["final_user_edit"]
     prompts = [prompt for prompt, _ in coding_prompts()]
-    assert len(prompts) == len(set(prompts)) == 400
+    assert len(prompts) == len(set(prompts)) == 6 * len(_TASKS)
     assert keep_code_only("no code here") == "no code here"
 
 
@@ -29,7 +31,8 @@ def _code(answer: str) -> str:
 def test_the_live_users_ask_questions_the_history_never_asked() -> None:
     history, live = coding_prompts("history"), coding_prompts("live")
     assert sorted(history + live) == sorted(coding_prompts())
-    assert 180 <= len(history) <= 220 and 180 <= len(live) <= 220  # halves, of tasks by hash
+    half = 6 * len(_TASKS) / 2
+    assert 0.8 * half <= len(history) <= 1.2 * half and 0.8 * half <= len(live) <= 1.2 * half  # halves, by task
     # Disjoint by task, not only by wording: no live question's code is in the history either.
     assert not {p for p, _ in history} & {p for p, _ in live}
     assert not {_code(a) for _, a in history} & {_code(a) for _, a in live}
@@ -61,3 +64,26 @@ def test_each_revolution_asks_coding_tasks_no_earlier_one_asked() -> None:
     assert all(len(questions) >= questions_per_revolution for questions in asked)  # no user asks twice
     same = revolution_prompts(WheelOptions(fresh_questions=False))
     assert same[0] == same[-1] == tuple(prompt for phrasings in tasks for prompt in phrasings)
+
+
+def test_many_distinct_tasks_each_asked_in_six_phrasings() -> None:
+    # Many independent tasks (the held-out groups), few phrasings each; every task's code is a real,
+    # distinct, one-function answer.
+    assert len(_TASKS) >= 100
+    codes = [code for _, _, code, _ in _TASKS]
+    assert len(set(codes)) == len(codes)
+    assert len({does for does, *_ in _TASKS}) == len({do for _, do, *_ in _TASKS}) == len(_TASKS)
+    names = []
+    for code in codes:
+        compile(code, "<task>", "exec")
+        functions = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.FunctionDef)]
+        assert len(functions) == 1 and functions[0].name in code
+        names.append(functions[0].name)
+    assert len(set(names)) == len(names)
+    tasks = coding_task_prompts()
+    assert len(tasks) == len(_TASKS) and all(len(phrasings) == len(set(phrasings)) == 6 for phrasings in tasks)
+    assert [prompt for phrasings in tasks for prompt in phrasings] == [prompt for prompt, _ in coding_prompts()]
+    history, live = coding_task_prompts("history"), coding_task_prompts("live")
+    assert len(history) + len(live) == len(_TASKS) and abs(len(history) - len(live)) <= 1
+    assert not {p for t in history for p in t} & {p for t in live for p in t}
+    assert sorted(history + live) == sorted(tasks)
