@@ -20,6 +20,7 @@ from flywheel.trainer.evaluate import (
     Measurement,
     compare,
     figures,
+    held_out_groups,
     held_out_prompts,
     measure,
     unseen_positives,
@@ -226,7 +227,8 @@ def train_candidate(
         timings["evaluate_served"] = time.monotonic() - clock
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
-    comparison = compare(base, after, prompts, settings, unseen_positives(eval_positives, train_rows))
+    unseen = unseen_positives(eval_positives, train_rows)
+    comparison = compare(base, after, prompts, settings, unseen, held_out_groups(split.eval))
     if served is not None and current is not None:
         trained = split.trained_by.get(served[0])
         if trained is None:

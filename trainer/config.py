@@ -37,11 +37,19 @@ class GateSettings(Section):
     be above ``min_net_closer`` at the lower end of its paired-bootstrap interval, and so must the
     mean similarity gain over ``min_similarity_gain`` and the mean gain in content words shared with
     the corrections over ``min_content_gain``, with at least ``min_eval_prompts`` prompts
-    that either model answered, and no degeneration guard may be breached.
+    that either model answered in at least ``min_eval_groups`` groups of linked prompts (the
+    intervals resample groups, the sign test counts them), and no degeneration guard may be breached.
     """
 
     # Below this many held-out prompts the figures are noise: "rejected: not enough evidence".
     min_eval_prompts: int = Field(default=30, ge=1)
+    # ... nor below this many groups of linked held-out prompts (the split's groups: rewordings of
+    # one question, prompts users gave one answer), the independent observations every interval
+    # resamples and the sign test counts. 20: a nominal 95% percentile bootstrap over G groups
+    # covers about 85% at 6, 90% at 10 and 92-94% at 20 (simulated, 2000 draws each, normal and
+    # sign-valued groups): fewer groups, and the intervals are too narrow to gate on. The sign test
+    # alone cannot pass below 6 groups (all closer: p = 2/2**G).
+    min_eval_groups: int = Field(default=20, ge=1)
     # Lower bound of the 95% interval of (closer - farther) / prompts must exceed this.
     min_net_closer: float = Field(default=0.0, ge=0.0, lt=1.0)
     # ... and so must the mean similarity gain over the base (candidate minus base, paired bootstrap):
@@ -62,8 +70,9 @@ class GateSettings(Section):
     # Refusals ("I'm sorry, but I can't help with that."): the share of answers opening with one may
     # rise at most this far above the higher of the base's share and the users' corrections' own.
     max_refusal_rise: float = Field(default=0.05, ge=0.0, le=1.0, description="answers opening with a refusal")
-    # Collapse to a few answers whatever is asked: distinct answers over prompts may fall at most this
-    # far below the lower of the base's share and the users' own (alike questions may want one answer).
+    # Collapse to a few answers whatever is asked: distinct answers (one repeated within a group of
+    # linked prompts counted once) may fall at most this far below the lower of the base's share and
+    # the users' own (alike questions may want one answer).
     max_distinct_drop: float = Field(default=0.2, ge=0.0, le=1.0, description="fall of the distinct-answer share")
     # The primary figure also needs the exact sign test of closer against farther (ties left out)
     # below this: a bootstrap of the mean of signs is too sure when a few prompts differ among many ties.

@@ -18,6 +18,11 @@ held-out positives. :func:`compare` then pairs the two prompt by prompt:
 * log-prob preference accuracy, raw (summed: length-biased, favours the shorter answer) and
   length-normalised (mean per token);
 * forgetting: the per-token log-likelihood of held-out positives, before vs after.
+
+Each held-out prompt carries its split group (:func:`flywheel.trainer.split.pair_groups`): linked
+prompts (rewordings, one answer users give several prompts) are one observation, so every
+bootstrap interval of a mean resamples groups and the sign test counts groups
+(:mod:`flywheel.trainer.statistics`); with one prompt per group the figures are the per-prompt ones.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from flywheel.trainer.generation import (
     repeated_ngram_share,
     similarity,
 )
-from flywheel.trainer.split import pair_prompt_key
+from flywheel.trainer.logprobs import sequence_logprobs
+from flywheel.trainer.split import pair_groups, pair_prompt_key
 from flywheel.trainer.topic_match import own_prompt_match
 
 if TYPE_CHECKING:
@@ -56,22 +62,44 @@ class HeldOutPrompt:
     prompt: Prompt
     corrections: list[str]
     corrected: list[str]
+    # The split group of linked prompts it belongs to (None: its own, as for a prompt made by hand).
+    group: str | None = None
+
+    @property
+    def cluster(self) -> str:
+        """What the figures resample and the sign test counts: its group, or the prompt alone."""
+        return self.key if self.group is None else self.group
+
+
+def held_out_groups(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Each held-out pair's split group: pairs linked by prompt, chosen answer, thread or exchange are one.
+
+    The held-out side is whole groups (:func:`flywheel.trainer.split.split_pairs`), so linking its
+    pairs among themselves finds the very groups the split held out.
+    """
+    names = [""] * len(rows)
+    for name, members in pair_groups(list(rows)).items():
+        for index in members:
+            names[index] = name
+    return names
 
 
 def held_out_prompts(rows: Sequence[dict[str, Any]], formatting: Formatting) -> list[HeldOutPrompt]:
     """Group eval pairs by what they answer (prompt after its conversation), ordered by key (stable across runs)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    prompts: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(pair_prompt_key(row), []).append(row)
+        prompts.setdefault(pair_prompt_key(row), []).append(row)
+    group_of = {pair_prompt_key(row): name for row, name in zip(rows, held_out_groups(rows), strict=True)}
     return [
         HeldOutPrompt(
             key=key,
-            text=group[0]["prompt"],
-            prompt=formatting.prompt(group[0]["prompt"], group[0].get("turns") or ()),
-            corrections=[row["chosen"] for row in group],
-            corrected=[row["rejected"] for row in group],
+            text=pairs[0]["prompt"],
+            prompt=formatting.prompt(pairs[0]["prompt"], pairs[0].get("turns") or ()),
+            corrections=[row["chosen"] for row in pairs],
+            corrected=[row["rejected"] for row in pairs],
+            group=group_of[key],
         )
-        for key, group in sorted(groups.items())
+        for key, pairs in sorted(prompts.items())
     ]
 
 
@@ -95,59 +123,6 @@ class Measurement:
             eval_pairs=sum(bool(keep) for keep in pairs),
             eval_positives=0,
         )
-
-
-def _accepts_logits_to_keep(model: Any) -> bool:
-    """Whether the causal LM (under a PEFT wrapper, if any) can skip the output head on leading positions."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
-
-
-def sequence_logprobs(
-    model: Any, tokenizer: PreTrainedTokenizerBase, sequences: Sequence[tuple[list[int], int]], batch_size: int
-) -> list[tuple[float, int]]:
-    """(sum of log-probs of the completion tokens, number of them) for each (ids, prompt tokens).
-
-    Sequences are batched in order of length (less padding: a chosen answer users shortened no
-    longer waits in the width of its long rejected twin); results come back in input order. The
-    output head (a vocabulary-wide matrix product and log-sum-exp per position) runs only from the
-    batch's earliest completion position on, where the model supports ``logits_to_keep``.
-    """
-    import torch
-
-    device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    trims = _accepts_logits_to_keep(model)
-    was_training = model.training
-    model.eval()
-    order = sorted(range(len(sequences)), key=lambda index: len(sequences[index][0]))
-    results: list[tuple[float, int]] = [(0.0, 0)] * len(sequences)
-    with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
-            batch = [sequences[index] for index in indices]
-            width = max(len(ids) for ids, _ in batch)
-            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, (ids, _) in enumerate(batch):
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention[row, : len(ids)] = 1
-            # Position t predicts token t + 1: completion tokens are predicted from prompt_tokens - 1 on.
-            offset = min(min(max(prompt_tokens - 1, 0), len(ids) - 1) for ids, prompt_tokens in batch) if trims else 0
-            extra = {"logits_to_keep": width - offset} if trims else {}
-            output = model(input_ids=input_ids.to(device), attention_mask=attention.to(device), **extra)
-            logits = output.logits[:, :-1].float()  # positions offset .. width - 2
-            # log softmax at the target only: no second vocabulary-sized tensor.
-            targets = logits.gather(-1, input_ids[:, offset + 1 :].to(device).unsqueeze(-1)).squeeze(-1)
-            picked_all = targets - torch.logsumexp(logits, dim=-1)
-            for row, (index, (ids, prompt_tokens)) in enumerate(zip(indices, batch, strict=True)):
-                picked = picked_all[row, max(prompt_tokens - 1, 0) - offset : len(ids) - 1 - offset]
-                results[index] = (float(picked.sum()), int(picked.numel()))
-    if was_training:
-        model.train()
-    return results
 
 
 def measure(
@@ -233,29 +208,30 @@ def _wanted(prompts: Sequence[HeldOutPrompt]) -> list[str]:
 
 
 def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings: TrainerSettings) -> ModelFigures:
-    """The model's figures with their intervals."""
-    resamples, seed = settings.bootstrap_resamples, settings.seed
+    """The model's figures with their intervals (means resampled by group; shares of answers Wilson)."""
+    resamples, seed, groups = settings.bootstrap_resamples, settings.seed, [p.cluster for p in prompts]
     answers = measurement.answers
     pairs = measurement.pair_logprobs
     judged = [verdict for verdict in (python_code_parses(a.text) for a in answers) if verdict is not None]
-    matches = [m for m in own_prompt_match([a.text for a in answers], _wanted(prompts)) if m is not None]
+    matched = own_prompt_match([a.text for a in answers], _wanted(prompts))
+    matches, match_groups = _measured(matched, groups)
     return ModelFigures(
         similarity_to_users=statistics.mean(
-            [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
+            [_mean_similarity(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed, groups
         ),
         content_overlap=statistics.mean(
-            [_mean_content(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed
+            [_mean_content(a, p) for a, p in zip(answers, prompts, strict=True)], resamples, seed, groups
         ),
         repeated_line_rate=statistics.shares([has_repeated_line(a.text) for a in answers]),
-        repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed),
+        repeated_ngram_rate=statistics.mean([repeated_ngram_share(a.text) for a in answers], resamples, seed, groups),
         empty_or_truncated_rate=statistics.shares([a.empty_or_truncated for a in answers]),
         empty_rate=statistics.shares([not a.text.strip() for a in answers]),
         refusal_rate=statistics.shares([is_refusal(a.text) for a in answers]),
-        distinct_answer_share=distinct_share([a.text for a in answers]),
+        distinct_answer_share=distinct_share([a.text for a in answers], groups),
         mean_answer_chars=sum(len(a.text) for a in answers) / len(answers) if answers else 0.0,
         code_parse_rate=statistics.shares(judged) if judged else None,
         code_answers=len(judged),
-        own_prompt_match=statistics.mean(matches, resamples, seed) if matches else None,
+        own_prompt_match=statistics.mean(matches, resamples, seed, match_groups) if matches else None,
         logprob_accuracy_length_biased=statistics.shares([c > r for c, _, r, _ in pairs]),
         logprob_accuracy_normalised=statistics.shares([c / max(cn, 1) > r / max(rn, 1) for c, cn, r, rn in pairs]),
         positives_log_likelihood=measurement.positives_log_likelihood,
@@ -279,13 +255,15 @@ def compare(
     prompts: Sequence[HeldOutPrompt],
     settings: TrainerSettings,
     unseen: Sequence[bool] | None = None,
+    pair_groups: Sequence[str] | None = None,
 ) -> Comparison:
-    """Candidate against base, prompt by prompt and pair by pair.
+    """Candidate against base, prompt by prompt and pair by pair; intervals and the sign test by group.
 
     ``unseen``: per held-out positive, whether the run's training texts lack its answer
-    (:func:`unseen_positives`); forgetting is then also measured on those alone.
+    (:func:`unseen_positives`); forgetting is then also measured on those alone. ``pair_groups``:
+    each held-out pair's group (:func:`held_out_groups`; None: every pair its own), for the margin.
     """
-    resamples, seed = settings.bootstrap_resamples, settings.seed
+    resamples, seed, groups = settings.bootstrap_resamples, settings.seed, [p.cluster for p in prompts]
     gains = [
         _mean_similarity(c, p) - _mean_similarity(b, p)
         for b, c, p in zip(base.answers, candidate.answers, prompts, strict=True)
@@ -307,9 +285,10 @@ def compare(
         for b, c in zip(base.answers, candidate.answers, strict=True)
     ]
     # Paired on prompts where both wrote Python code: +1 fixed, -1 broken, 0 alike (both parse or neither does).
-    code_changes = [
-        float(after) - float(before) for before, after in verdicts if before is not None and after is not None
-    ]
+    code_changes, code_groups = _measured(
+        [None if before is None or after is None else float(after) - float(before) for before, after in verdicts],
+        groups,
+    )
     # Where users and the base wrote Python code, an answer without any (untagged, or prose) lost it.
     expected = [
         after is None
@@ -317,15 +296,19 @@ def compare(
         if before is not None and any(python_code_parses(t) is not None for t in p.corrections)
     ]
     wanted = _wanted(prompts)
-    match_changes = [
-        after - before
-        for before, after in zip(
-            own_prompt_match([a.text for a in base.answers], wanted),
-            own_prompt_match([a.text for a in candidate.answers], wanted),
-            strict=True,
-        )
-        if before is not None and after is not None
-    ]
+    match_changes, match_groups = _measured(
+        [
+            None if before is None or after is None else after - before
+            for before, after in zip(
+                own_prompt_match([a.text for a in base.answers], wanted),
+                own_prompt_match([a.text for a in candidate.answers], wanted),
+                strict=True,
+            )
+        ],
+        groups,
+    )
+    # A group of linked prompts is one observation: closer or farther by its prompts' mean net.
+    closer_groups, farther_groups = statistics.group_signs(signs, groups)
     base_chars = sum(len(a.text) for a in base.answers)
     corrected_chars = sum(len(text) for p in prompts for text in p.corrected)
     samples = [
@@ -337,29 +320,34 @@ def compare(
         closer=closer,
         farther=farther,
         ties=len(prompts) - closer - farther,
-        closer_share=statistics.share(closer, len(prompts)),
-        net_closer=statistics.mean(signs, resamples, seed),
-        similarity_gain=statistics.mean(gains, resamples, seed),
-        content_gain=statistics.mean(content_gains, resamples, seed),
+        closer_share=statistics.grouped_shares([gain > 0 for gain in gains], resamples, seed, groups),
+        net_closer=statistics.mean(signs, resamples, seed, groups),
+        similarity_gain=statistics.mean(gains, resamples, seed, groups),
+        content_gain=statistics.mean(content_gains, resamples, seed, groups),
+        groups=len(set(groups)),
+        closer_groups=closer_groups,
+        farther_groups=farther_groups,
         length_ratio=sum(len(a.text) for a in candidate.answers) / base_chars if base_chars else 1.0,
         users_length_ratio=(
             sum(len(text) for p in prompts for text in p.corrections) / corrected_chars if corrected_chars else 1.0
         ),
         dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
-        dpo_reward_margin=statistics.mean(rewards, resamples, seed),
+        dpo_reward_margin=statistics.mean(rewards, resamples, seed, pair_groups),
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
         **_unseen_forgetting(base, candidate, unseen),
-        code_parse_change=statistics.mean(code_changes, resamples, seed) if code_changes else None,
+        code_parse_change=statistics.mean(code_changes, resamples, seed, code_groups) if code_changes else None,
         code_prompts=len(code_changes),
         code_expected=len(expected),
         code_dropped=sum(expected),
-        own_prompt_match_change=statistics.mean(match_changes, resamples, seed) if match_changes else None,
+        own_prompt_match_change=(
+            statistics.mean(match_changes, resamples, seed, match_groups) if match_changes else None
+        ),
         own_prompt_match_prompts=len(match_changes),
         answered_prompts=sum(
             bool(b.text.strip() or c.text.strip()) for b, c in zip(base.answers, candidate.answers, strict=True)
         ),
-        sign_test_p=statistics.sign_test(closer, farther),
-        users_distinct_share=distinct_share([p.corrections[0] for p in prompts]),
+        sign_test_p=statistics.sign_test(closer_groups, farther_groups),
+        users_distinct_share=distinct_share([p.corrections[0] for p in prompts], groups),
         users_refusal_share=(
             sum(is_refusal(t) for p in prompts for t in p.corrections) / sum(len(p.corrections) for p in prompts)
             if prompts
@@ -385,8 +373,24 @@ def _unseen_forgetting(base: Measurement, candidate: Measurement, unseen: Sequen
     }
 
 
-def distinct_share(texts: Sequence[str]) -> float:
-    """Distinct texts (case and whitespace aside) over texts; 1.0 for none. One answer to every prompt: 1/n."""
+def distinct_share(texts: Sequence[str], groups: Sequence[str] | None = None) -> float:
+    """Distinct texts (case and whitespace aside) over distinct texts per group; 1.0 for none.
+
+    ``groups``: each text's group of linked prompts (None: each its own, and this is distinct texts
+    over texts). A text repeated within one group counts once: users who correct six rewordings
+    of a question to one answer want one answer, not a sixth of the distinct answers, and counted
+    per prompt their share put the collapse guard's floor below any collapse. One answer to every
+    prompt: 1 / groups.
+    """
     if not texts:
         return 1.0
-    return len({_plain(text) for text in texts}) / len(texts)
+    plain = [_plain(text) for text in texts]
+    if groups is None:
+        return len(set(plain)) / len(texts)
+    return len(set(plain)) / len(set(zip(groups, plain, strict=True)))
+
+
+def _measured(values: Sequence[float | None], groups: Sequence[str]) -> tuple[list[float], list[str]]:
+    """The values that were measured (not None) and their prompts' groups, in order."""
+    kept = [(value, group) for value, group in zip(values, groups, strict=True) if value is not None]
+    return [value for value, _ in kept], [group for _, group in kept]

@@ -70,7 +70,9 @@ class ModelFigures(BaseModel):
         None, description="share of answers opening with a refusal (I'm sorry, but I can't...); None: older cards"
     )
     distinct_answer_share: float | None = Field(
-        None, description="distinct answers (whitespace and case aside) over answers (None: older cards)"
+        None,
+        description="distinct answers (whitespace and case aside) over distinct answers per group of linked "
+        "prompts (older cards: over answers; None: older still)",
     )
     mean_answer_chars: float
     code_parse_rate: Interval | None = Field(
@@ -110,9 +112,21 @@ class Comparison(BaseModel):
     closer: int = Field(description="prompts where the candidate's answer is closer to y_user than the base's")
     farther: int
     ties: int
-    closer_share: Interval
-    net_closer: Interval = Field(description="(closer - farther) / prompts, paired bootstrap: the primary figure")
+    closer_share: Interval = Field(
+        description="closer / prompts: Wilson interval, or a bootstrap resampling groups where some hold "
+        "several prompts"
+    )
+    net_closer: Interval = Field(
+        description="(closer - farther) / prompts, paired bootstrap resampling groups: the primary figure"
+    )
     similarity_gain: Interval = Field(description="mean similarity to y_user, candidate minus base")
+    groups: int | None = Field(
+        None,
+        description="groups of linked held-out prompts (the split's): what every bootstrap interval resamples and "
+        "the sign test counts (None: older cards, whose figures counted prompts)",
+    )
+    closer_groups: int | None = Field(None, description="groups whose prompts' mean net is closer (None: older cards)")
+    farther_groups: int | None = Field(None, description="groups whose prompts' mean net is farther")
     content_gain: Interval | None = Field(
         None, description="mean content-word F1 with y_user, candidate minus base, paired (None: older cards)"
     )
@@ -172,13 +186,17 @@ class Comparison(BaseModel):
         None, description="prompts where the base or the candidate said something (None: older cards)"
     )
     sign_test_p: float | None = Field(
-        None, description="two-sided exact sign test of closer against farther, ties left out (None: older cards)"
+        None,
+        description="two-sided exact sign test of closer_groups against farther_groups, ties left out (older cards: "
+        "of prompts; None: older still)",
     )
     users_refusal_share: float | None = Field(
         None, description="share of the users' corrections opening with a refusal (None: older cards)"
     )
     users_distinct_share: float | None = Field(
-        None, description="distinct first corrections over held-out prompts: how alike users want the answers"
+        None,
+        description="distinct first corrections over distinct first corrections per group (older cards: over "
+        "prompts): how alike users want the answers",
     )
     samples: list[Sample] = Field(default_factory=list)
 

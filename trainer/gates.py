@@ -36,6 +36,12 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{EVIDENCE}: {comparison.answered_prompts} of {comparison.prompts} held-out prompts answered by the base "
             f"or the candidate < min_eval_prompts {gates.min_eval_prompts}"
         )
+    if comparison.groups is not None and comparison.groups < gates.min_eval_groups:
+        # Linked prompts (rewordings, one answer users gave several prompts) are one observation.
+        reasons.append(
+            f"{EVIDENCE}: {comparison.prompts} held-out prompts in {comparison.groups} groups of linked prompts "
+            f"< min_eval_groups {gates.min_eval_groups}"
+        )
     if comparison.forgetting_pct is None and gates.require_forgetting_check:
         reasons.append(
             f"{EVIDENCE}: no held-out positive examples, so forgetting was not measured "
@@ -45,13 +51,13 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
     if net.low <= gates.min_net_closer:
         reasons.append(
             f"{NO_GAIN}: closer to users' corrections on {comparison.closer}/{comparison.prompts} prompts, farther on "
-            f"{comparison.farther}; net {net.value:+.2f} (95% interval {net.low:+.2f}..{net.high:+.2f}) "
-            f"does not clear {gates.min_net_closer:+.2f}"
+            f"{comparison.farther}; net {net.value:+.2f} (95% interval {net.low:+.2f}..{net.high:+.2f}"
+            f"{_resampled(comparison)}) does not clear {gates.min_net_closer:+.2f}"
         )
     elif comparison.sign_test_p is not None and comparison.sign_test_p >= gates.max_sign_test_p:
         reasons.append(
-            f"{NO_GAIN}: closer on {comparison.closer}, farther on {comparison.farther} of {comparison.prompts} "
-            f"prompts (the rest ties): sign test p = {comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
+            f"{NO_GAIN}: closer on {_signs(comparison)}: sign test p = "
+            f"{comparison.sign_test_p:.3f} >= {gates.max_sign_test_p:g}"
         )
     reasons.extend(worse_than_served(comparison, gates))
     similarity = comparison.similarity_gain
@@ -61,7 +67,8 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
         reasons.append(
             f"{NO_GAIN}: similarity to users' corrections {before.similarity_to_users.value:.3f} -> "
             f"{after.similarity_to_users.value:.3f}, gain {similarity.value:+.3f} (95% interval "
-            f"{similarity.low:+.3f}..{similarity.high:+.3f}) does not clear {gates.min_similarity_gain:+.3f}"
+            f"{similarity.low:+.3f}..{similarity.high:+.3f}{_resampled(comparison)}) does not clear "
+            f"{gates.min_similarity_gain:+.3f}"
         )
     reasons.extend(_content(before, after, comparison, gates))
     rises: list[tuple[str, str, float, float, float]] = [
@@ -128,7 +135,8 @@ def _content(before: ModelFigures, after: ModelFigures, comparison: Comparison, 
     now = "-" if after.content_overlap is None else f"{after.content_overlap.value:.3f}"
     return [
         f"{NO_GAIN}: content words shared with users' corrections (F1) {was} -> {now}, gain {gain.value:+.3f} "
-        f"(95% interval {gain.low:+.3f}..{gain.high:+.3f}) does not clear {gates.min_content_gain:+.3f}"
+        f"(95% interval {gain.low:+.3f}..{gain.high:+.3f}{_resampled(comparison)}) does not clear "
+        f"{gates.min_content_gain:+.3f}"
     ]
 
 
@@ -152,7 +160,12 @@ def _refusal(before: ModelFigures, after: ModelFigures, comparison: Comparison, 
 
 
 def _collapse(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
-    """A few answers whatever is asked: the distinct-answer share fell below the base's and the users' own."""
+    """A few answers whatever is asked: the distinct-answer share fell below the base's and the users' own.
+
+    Each share counts an answer repeated within one group of linked prompts once
+    (:func:`flywheel.trainer.evaluate.distinct_share`): users who correct every rewording of a
+    question alike would otherwise set a floor below one answer to every prompt.
+    """
     was, now = before.distinct_answer_share, after.distinct_answer_share
     if was is None or now is None:
         return []
@@ -160,9 +173,37 @@ def _collapse(before: ModelFigures, after: ModelFigures, comparison: Comparison,
     if now >= wanted - gates.max_distinct_drop:
         return []
     return [
-        f"{GUARD} collapse: distinct answers {_pct(was)} -> {_pct(now)} of the prompts, below "
+        f"{GUARD} collapse: distinct answers {_pct(was)} -> {_pct(now)}{_per_group(comparison)}, below "
         f"{_pct(wanted)} (the lower of the base's and the users' own) by more than {_pct(gates.max_distinct_drop)}"
     ]
+
+
+def _linked(comparison: Comparison) -> bool:
+    """Whether some group holds more than one held-out prompt (else every figure is the per-prompt one)."""
+    return comparison.groups is not None and comparison.groups < comparison.prompts
+
+
+def _resampled(comparison: Comparison) -> str:
+    """``, resampling 16 groups of linked prompts`` where groups hold several prompts, else nothing."""
+    return f", resampling {comparison.groups} groups of linked prompts" if _linked(comparison) else ""
+
+
+def _per_group(comparison: Comparison) -> str:
+    """How the distinct answers were counted."""
+    if _linked(comparison):
+        return f" (an answer repeated within one of {comparison.groups} groups of linked prompts counted once)"
+    return " of the prompts"
+
+
+def _signs(comparison: Comparison) -> str:
+    """What the sign test counted: groups of linked prompts where some hold several, else prompts."""
+    if _linked(comparison):
+        return (
+            f"{comparison.closer_groups}, farther on {comparison.farther_groups} of {comparison.groups} groups of "
+            f"linked prompts (by their prompts' mean net; the rest ties; {comparison.closer} / {comparison.farther} "
+            f"of {comparison.prompts} prompts)"
+        )
+    return f"{comparison.closer}, farther on {comparison.farther} of {comparison.prompts} prompts (the rest ties)"
 
 
 def _code(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:

@@ -126,6 +126,18 @@ def _served_content(gain: Interval | None) -> str:
     return "" if gain is None else f"; content-word gain {gain.value:+.3f} (95% {gain.low:+.3f}..{gain.high:+.3f})"
 
 
+def groups_line(comparison: Comparison) -> str:
+    """The groups of linked prompts the intervals resampled and the sign test counted (nothing for older cards)."""
+    if comparison.groups is None or comparison.closer_groups is None or comparison.farther_groups is None:
+        return ""
+    same = comparison.groups - comparison.closer_groups - comparison.farther_groups
+    p = "-" if comparison.sign_test_p is None else f"{comparison.sign_test_p:.2g}"
+    return (
+        f"; in {comparison.groups} groups of linked prompts (what the intervals resample): closer / farther / same "
+        f"{comparison.closer_groups} / {comparison.farther_groups} / {same}, sign test p = {p}"
+    )
+
+
 def forgetting_line(comparison: Comparison, positives: int) -> str:
     """Forgetting on every held-out positive, and on those whose answer the run did not train on or against."""
     if comparison.forgetting_pct is None:
@@ -154,7 +166,7 @@ def detail_lines(result: TrainingResult) -> list[str]:
         net, gain = comparison.net_closer, comparison.similarity_gain
         lines += [
             f"  closer / farther / same: {comparison.closer} / {comparison.farther} / {comparison.ties}; "
-            f"net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f})",
+            f"net {net.value:+.2f} (95% {net.low:+.2f}..{net.high:+.2f}){groups_line(comparison)}",
             f"  similarity to users' corrections {before.similarity_to_users.value:.3f} -> "
             f"{after.similarity_to_users.value:.3f} (gain {gain.value:+.3f}, 95% {gain.low:+.3f}..{gain.high:+.3f})",
             content_line(before, after, comparison),

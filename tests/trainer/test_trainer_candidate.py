@@ -17,7 +17,7 @@ from flywheel.trainer.candidate import merge_for_evaluation, train_candidate
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, encode_pair, generation_prompt_ids
 from flywheel.trainer.dataset import split_pairs
-from flywheel.trainer.evaluate import sequence_logprobs
+from flywheel.trainer.logprobs import sequence_logprobs
 from flywheel.trainer.models import load_model, load_tokenizer
 from tests.support.synthetic import build_tiny_model, pair_rows, positive_rows
 
