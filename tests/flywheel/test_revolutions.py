@@ -26,14 +26,21 @@ from flywheel.schemas.tables import DPO_PAIRS
 from flywheel.simulation import HOUSE_STYLE
 from flywheel.trainer.registry import Registry
 from tests.support.serving import chatty_model
-from tests.support.synthetic import prompt_for
+from tests.support.synthetic import VERBS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+# The users correct every answer about one topic to one text, which links the topic's prompts into
+# one group of the split: eight topics are eight independent observations, however many prompts.
+TOPICS = ("python lists", "sql joins", "kafka offsets", "git rebase", "unit tests", "http caching", "docker images",
+          "css grids")  # fmt: skip
+
+
 def _options(tmp_path: Path, revolutions: int, prompt_count: int = 480, **trainer: object) -> WheelOptions:
-    prompts = tuple(prompt_for(index) + "\n" for index in range(prompt_count))
-    model = chatty_model(tmp_path / "model", list(prompts))  # opens 2 answers in 3 with "Sure!"
+    topics = [TOPICS[(index // 6) % len(TOPICS)] for index in range(prompt_count)]
+    prompts = tuple(f"Please {VERBS[index % len(VERBS)]} {topic} case {index}.\n" for index, topic in enumerate(topics))
+    model = chatty_model(tmp_path / "model", list(prompts), topics=topics)  # opens 2 answers in 3 with "Sure!"
     return WheelOptions(
         revolutions=revolutions,
         directory=tmp_path / "wheel",
@@ -56,6 +63,11 @@ def _options(tmp_path: Path, revolutions: int, prompt_count: int = 480, **traine
             "max_steps": 2,
             "batch_size": 8,
             "learning_rate": 1e-3,
+            # Six of the eight topics held out (2 steps of 8 train on 16 pairs of the other two), and
+            # judged on six groups: all closer is the sign test's p = 0.031. The default evidence
+            # gate asks for 20 groups, more independent tasks than this tiny model can learn.
+            "eval_fraction": 0.75,
+            "gates": {"min_eval_groups": 6},
             "max_length": 64,
             "max_prompt_length": 32,
             "lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},

@@ -113,20 +113,28 @@ def running_server(app: Any) -> Iterator[str]:
         thread.join(timeout=60)
 
 
-def chatty_model(directory: Path, prompts: list[str], steps: int = 120, lr: float = 3e-3, seed: int = 0) -> Path:
+def chatty_model(
+    directory: Path,
+    prompts: list[str],
+    steps: int = 120,
+    lr: float = 3e-3,
+    seed: int = 0,
+    topics: list[str] | None = None,
+) -> Path:
     """A tiny Llama taught to open most answers with "Sure!": the habit simulated users delete.
 
-    The answer after the opener names the prompt's topic, so the model has something to say once
-    DPO teaches it to drop the opener.
+    The answer after the opener names the prompt's topic (``topics``, one per prompt; by default
+    :func:`prompt_for`'s), so the model has something to say once DPO teaches it to drop the opener.
     """
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from tests.support.synthetic import TOPICS
 
+    topics = topics or [TOPICS[(i // 6) % len(TOPICS)] for i in range(len(prompts))]
     # Prompts end with a newline, so the answer's first token carries no leading space whether it is
     # generated after the prompt or tokenized with it for training.
-    texts = [f"{p}Sure!\nHere is a clear answer about {TOPICS[(i // 6) % len(TOPICS)]}." for i, p in enumerate(prompts)]
+    texts = [f"{p}Sure!\nHere is a clear answer about {topic}." for p, topic in zip(prompts, topics, strict=True)]
     variants = [t.replace("Sure!\n", "") for t in texts]
     build_tiny_model(directory, texts=[*texts, *variants], seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(directory)
