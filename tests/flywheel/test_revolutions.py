@@ -211,9 +211,9 @@ def test_the_logged_history_is_replayed_around_the_review_step_so_the_first_run_
 def test_fresh_questions_side_by_side(tmp_path: Path) -> None:
     """``make run``'s design: each revolution asks questions no earlier one asked, and a promoted run
     answers half of the users while the base answers the others, on the same questions."""
-    # Half the questions train (revolution 0), so fewer are held out than the default gate asks for.
+    # Half the questions are revolution 0's, so fewer are held out than the default gate asks for.
     options = dataclasses.replace(
-        _options(tmp_path, revolutions=1, gates={"min_eval_prompts": 10}),
+        _options(tmp_path, revolutions=1, gates={"min_eval_prompts": 10, "min_eval_groups": 6}),
         users=20,
         fresh_questions=True,
         rollout_share=0.5,
