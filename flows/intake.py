@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flywheel import metrics
-from flywheel.config import ValidationSettings
+from flywheel.config import DLQ_MAX_MESSAGE_BYTES, ValidationSettings
 from flywheel.flows.decisions import Decoded, Invalid
-from flywheel.operators.dead_letter import DLQ_MAX_MESSAGE_BYTES, dead_letter
+from flywheel.operators.dead_letter import dead_letter
 from flywheel.operators.decode import clean_event, decode_event, is_clean_json
 from flywheel.schemas.events import Rejection
 from flywheel.schemas.records import OutboundMessage, SourcedEvent, SourceMessage, SourceProgress

@@ -90,6 +90,10 @@ class TopicRetention(Section):
     training_results: int | None = Field(default=None, ge=-1)
 
 
+# topics.dlq_max_message_bytes's default: under librdkafka's message.max.bytes (1,000,000).
+DLQ_MAX_MESSAGE_BYTES = 900_000
+
+
 class TopicSettings(Section):
     """Topic names and how they are created."""
 
@@ -106,7 +110,7 @@ class TopicSettings(Section):
     # Below librdkafka's message.max.bytes (1,000,000) and Kafka's default topic limit (1,048,588):
     # a source message near those limits would otherwise be refused on the DLQ, failing the epoch
     # at every restart. Lower it to a DLQ topic's smaller max.message.bytes.
-    dlq_max_message_bytes: int = Field(default=900_000, ge=16 * 1024)
+    dlq_max_message_bytes: int = Field(default=DLQ_MAX_MESSAGE_BYTES, ge=16 * 1024)
 
     def all(self) -> list[str]:
         """Every topic the flywheel reads or writes."""

@@ -35,11 +35,11 @@ from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_
 from flywheel.sample import coding_events, coding_prompts, coding_task_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
 from flywheel.serving.config import ServingConfig
-from flywheel.serving.impact import Reaction, VersionImpact, read_impact, read_reactions, signal_rates
+from flywheel.serving.impact import Reaction, VersionImpact, read_impact, read_reactions
 from flywheel.settings import Settings, local_settings
 from flywheel.simulation import CorrectionPolicy, FunctionHabit, SimulatedUsers
 from flywheel.trainer.verdict import detail_lines
-from flywheel.wheel_figures import Revolution, version_arms
+from flywheel.wheel_figures import Revolution, arm_of, version_arms
 
 KEEP_CODE_ONLY = FunctionHabit("keep-code-only", keep_code_only)
 
@@ -308,7 +308,7 @@ def _revolution(
     for reaction in read_reactions(settings.catalog):
         if reaction.event_id in sent:
             mine.setdefault(reaction.event_id, reaction)
-    edit = signal_rates(list(mine.values()))["edit"] if mine else None
+    pooled = arm_of(version, len(session.answers), list(mine.values()))
     arms = version_arms(session.answers, list(mine.values()))
     decision, run_id, reasons, snapshot_tag = "measured only (last revolution)", None, [], None
     evidence: list[str] = []
@@ -331,11 +331,11 @@ def _revolution(
     record = Revolution(
         revolution=number,
         model_version=version,
-        answers=len(session.answers),
-        interactions=sum(reaction.weight for reaction in mine.values()),
-        edit_rate=edit.value if edit else 0.0,
-        edit_rate_low=edit.low if edit else 0.0,
-        edit_rate_high=edit.high if edit else 1.0,
+        answers=pooled.answers,
+        interactions=pooled.interactions,
+        edit_rate=pooled.edit_rate,
+        edit_rate_low=pooled.edit_rate_low,
+        edit_rate_high=pooled.edit_rate_high,
         pairs=_pairs_of(settings, sent),
         decision=decision,
         run_id=run_id,

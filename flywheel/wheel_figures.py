@@ -35,11 +35,15 @@ class Revolution:
         """One line for the console (a line per arm where a rollout split the users)."""
         tail = f"{self.pairs} pairs curated -> {self.decision}  ({self.duration_s:.0f}s)"
         if len(self.arms) < 2:
-            return (
-                f"revolution {self.revolution}: model {self.model_version:<14} {self.answers:>4} answers, "
-                f"{self.interactions:>4.0f} interactions, "
-                f"edit rate {self.edit_rate:.1%} [{self.edit_rate_low:.1%}, {self.edit_rate_high:.1%}], {tail}"
+            pooled = Arm(
+                self.model_version,
+                self.answers,
+                self.interactions,
+                self.edit_rate,
+                self.edit_rate_low,
+                self.edit_rate_high,
             )
+            return f"revolution {self.revolution}: {pooled.line()}, {tail}"
         arms = "\n".join(f"  {arm.line()}" for arm in self.arms)
         return f"revolution {self.revolution}: side by side (a rollout splits the users), {tail}\n{arms}"
 
@@ -63,20 +67,26 @@ class Arm:
         )
 
 
+def arm_of(version: str, answers: int, reactions: Sequence[Reaction]) -> Arm:
+    """``version``'s figures from its answer count and its users' reactions (edit interval widened for users)."""
+    edit = signal_rates(reactions)["edit"] if reactions else None
+    return Arm(
+        version,
+        answers,
+        sum(reaction.weight for reaction in reactions),
+        edit.value if edit else 0.0,
+        edit.low if edit else 0.0,
+        edit.high if edit else 1.0,
+    )
+
+
 def version_arms(answers: Sequence[Answer], reactions: Sequence[Reaction]) -> list[Arm]:
-    """Each version's answers and edit rate (its interval widened for users), base first, then by name."""
-    arms = []
-    for version in sorted({answer.model_version for answer in answers}, key=lambda v: (v != "base", v)):
-        theirs = [reaction for reaction in reactions if reaction.model_version == version]
-        edit = signal_rates(theirs)["edit"] if theirs else None
-        arms.append(
-            Arm(
-                version,
-                sum(1 for answer in answers if answer.model_version == version),
-                sum(reaction.weight for reaction in theirs),
-                edit.value if edit else 0.0,
-                edit.low if edit else 0.0,
-                edit.high if edit else 1.0,
-            )
+    """Each version's answers and edit rate, base first, then by name."""
+    return [
+        arm_of(
+            version,
+            sum(1 for answer in answers if answer.model_version == version),
+            [reaction for reaction in reactions if reaction.model_version == version],
         )
-    return arms
+        for version in sorted({answer.model_version for answer in answers}, key=lambda v: (v != "base", v))
+    ]

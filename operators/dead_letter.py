@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from flywheel.config import DLQ_MAX_MESSAGE_BYTES
 from flywheel.schemas.events import Rejection
 from flywheel.schemas.records import OutboundMessage, SourceMessage
 
@@ -24,8 +25,6 @@ KEY_HEADER = "flywheel.source.key"
 VALUE_BYTES_HEADER = "flywheel.source.value.bytes"
 VALUE_SHA256_HEADER = "flywheel.source.value.sha256"
 TRUNCATED_HEADER = "flywheel.error.truncated"
-# topics.dlq_max_message_bytes's default (flywheel.config), under librdkafka's message.max.bytes.
-DLQ_MAX_MESSAGE_BYTES = 900_000
 
 
 def dead_letter(
