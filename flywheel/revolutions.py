@@ -360,7 +360,7 @@ def _reviewer_writes(policy: CorrectionPolicy) -> Writer:
 
 
 def _print_impact(console: Console, figures: list[VersionImpact]) -> None:
-    from flywheel.impact_report import impact_table
+    from flywheel.impact_report import impact_report
 
     console.rule("[bold]impact by model version (Iceberg tables)")
-    console.print(impact_table(figures))
+    console.print(impact_report(console, figures))

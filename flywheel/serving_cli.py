@@ -179,6 +179,6 @@ def impact(
     if not figures:
         console.print("no interactions in the tables yet")
         return
-    from flywheel.impact_report import impact_table
+    from flywheel.impact_report import impact_report
 
-    console.print(impact_table(figures))
+    console.print(impact_report(console, figures))

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
-from flywheel.impact_report import impact_table
+from flywheel.impact_report import impact_report, impact_table
 from flywheel.schemas.tables import DPO_PAIRS, FEEDBACK_SIGNALS, POSITIVE_EXAMPLES, REJECTIONS
 from flywheel.serving.impact import SETBACK, Reaction, impact_by_version, reactions_from_rows, signal_rates
 from flywheel.serving.impact_statistics import PLANNED_REACTIONS, anytime, difference
@@ -120,3 +122,25 @@ def test_without_a_history_the_setback_change_is_before_and_after_as_the_edit_ch
     assert r1_row["setbacks"].startswith("70.0% [")
     assert r1_row["Δ setbacks vs previous"].startswith("+30.0% [") and "any look" in r1_row["Δ setbacks vs previous"]
     assert r1_row["Δ edit rate vs previous"].startswith("-30.0% [")
+
+
+def test_a_narrow_console_gets_one_block_per_version_with_every_figure_whole() -> None:
+    base = _arm("base", {"edit": 80, "thumbs_up": 120}, minute=0)
+    r1 = _arm("r1-a-long-run-identifier", {"edit": 20, "thumbs_down": 120, "thumbs_up": 60}, minute=300)
+    figures = impact_by_version(base + r1)
+
+    narrow = Console(width=80, record=True)
+    narrow.print(impact_report(narrow, figures))
+    lines = narrow.export_text().splitlines()
+    # An 80-column table cut each interval into fragments ("[60.…"); the blocks keep them whole.
+    assert all(len(line) <= 80 for line in lines) and "…" not in "".join(lines)
+    assert "r1-a-long-run-identifier: 200 interactions, 20 users" in lines
+    assert any(
+        line.split()[:3] == ["Δ", "edit", "rate"] and "-30.0% [" in line and "vs base (sequential)" in line
+        for line in lines
+    )
+    assert any(line.strip().startswith("setbacks") and "70.0% [" in line for line in lines)
+    assert sum("any look [" in line for line in lines) == 2  # the edit change's and the setback change's
+
+    wide = Console(width=400)
+    assert isinstance(impact_report(wide, figures), Table)  # room for the table unwrapped: the table
