@@ -142,19 +142,32 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
 _TRUNK_REGIONS = ("DE", "AT", "CH", "FR", "BE", "NL", "IT", "ES", "PT", "PL", "GB", "RU", "BR", "MX")
 
 
+# Words that may stand between a phone word and a solid number: "mobile is", "Handy-Nr.", "tel n°".
+_LINKING_WORDS = frozenset(
+    {"is", "was", "number", "no", "nr", "num", "n", "nummer", "numero", "número", "numéro", "me", "at", "on"}
+    | {"es", "ist", "est", "è", "é", "mi", "mio", "mia", "my", "de", "del", "du", "van", "da"}
+)
+
+
 def phone_after_word_ok(match: re.Match[str]) -> bool:
     """A number after a phone word (group ``number``): 8 to 15 digits (E.164), not a date (tel. 2024-01-15).
 
-    One written as trunk 0, area code and a subscriber block of 6 to 8 digits (``030 901820``,
-    ``06-41827395``), or
-    with a slash, must also be valid, as ``phonenumbers`` reads it, in a country of the phone
-    words' languages.
+    One written as an area or mobile code and a subscriber block of 6 to 8 digits (``030 901820``,
+    ``06-41827395``, ``347 1234567``), solid (``3471234567``), or with a slash, must also be valid,
+    as ``phonenumbers`` reads it, in a country of the phone words' languages: those shapes are
+    also a build number's or an order's.
     """
     number = match.group("number")
     digits = sum(char.isdigit() for char in number)
     if not 8 <= digits <= 15 or re.fullmatch(r"\d{4}[.\-]\d{1,2}[.\-]\d{1,2}", number):
         return False
-    if re.fullmatch(r"0\d{1,4}[ /\-]\d{6,8}", number) is None and "/" not in number:
+    if re.fullmatch(r"\d+|[1-9]\d{0,4}[ .\-]\d{6,8}", number) is not None:
+        # A solid run or a code and one long block is also an order's, a build's or a code's: only
+        # right after the word, or after words that say "is my number" (sms code 123456789 is none).
+        between = re.findall(r"\w+", match.string[match.start() : match.start("number")])[1:]
+        if any(word.lower() not in _LINKING_WORDS for word in between):
+            return False
+    elif re.fullmatch(r"0\d{1,4}[ /\-]\d{6,8}", number) is None and "/" not in number:
         return True
     for region in _TRUNK_REGIONS:
         try:

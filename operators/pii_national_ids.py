@@ -11,15 +11,15 @@ Three detectors (run by :mod:`flywheel.operators.pii` before the payment cards, 
   and an Argentine CUIT in its dashed form.
 * :data:`ID_AFTER_WORDS`: any common written shape of a number, solid or grouped, right after a
   word that names it in its country's language or in English ("PESEL", "BSN", "T.C. kimlik",
-  "Steuer-ID", "personnummer", "CPR", "NIF", ...; and, in a pattern of their own, "주민등록번호",
+  "Steuer-ID", "personnummer", "CPR", "NIF", "SIN", "TFN", ...; and, in a pattern of their own, "주민등록번호",
   "身份证", "आधार"). A short run of digits passes a check digit by chance (one in ten for PESEL, BSN
   or Aadhaar, one in a hundred for CPF or T.C. kimlik), so without its word an 11-digit number in
   technical prose is left alone; with it, the number must still be valid for one of the kinds
   the word names (a Danish CPR, which has had no check digit since 2007: a valid date).
 
 The check digits, dates and codes are python-stdnum's (``is_valid`` of each kind's module), not
-written here. Not covered: numbers without a check digit (an Argentine DNI), and the UK National
-Insurance number, which the US SSN detector's strict pattern already masks.
+written here. A number without a check digit (an Argentine DNI) counts only after its word. Not
+covered: the UK National Insurance number, which the US SSN detector's strict pattern already masks.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stdnum.ar import cuit
+from stdnum.ar import dni as ar_dni
+from stdnum.au import tfn
 from stdnum.be import nn
 from stdnum.br import cnpj, cpf
+from stdnum.ca import sin
 from stdnum.cl import rut
 from stdnum.cn import ric
 from stdnum.de import idnr
@@ -69,8 +72,13 @@ class IdKind:
 _MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
 _DDMM = r"(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])"
 
+# A codice fiscale's digit, or the letter that stands for it (omocodia: 0-9 as L-V).
+_CF = r"[\dLMNP-V]"
+_CF2 = _CF + "{2}"
+
 KINDS: tuple[IdKind, ...] = (
-    IdKind("it.codicefiscale", codicefiscale.is_valid, (r"[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]",)),
+    # A digit may be written as a letter (L-V: omocodia, the code of a person whose code was taken).
+    IdKind("it.codicefiscale", codicefiscale.is_valid, (rf"[A-Z]{{6}}{_CF2}[A-EHLMPR-T]{_CF2}[A-Z]{_CF}{{3}}[A-Z]",)),
     IdKind("mx.curp", curp.is_valid, (r"[A-Z]{4}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d",)),
     IdKind("es.nie", nie.is_valid, (r"[XYZ]-?\d{7}-?[A-Z]",)),
     IdKind("in.pan", pan.is_valid, (r"[A-Z]{5}\d{4}[A-Z]",), ("pan", "permanent account number")),
@@ -156,6 +164,20 @@ KINDS: tuple[IdKind, ...] = (
         ("rut", "rol unico tributario", "rol único tributario"),
     ),
     IdKind("ar.cuit", cuit.is_valid, (r"\d{2}-?\d{8}-?\d",), ("cuit", "cuil")),
+    # No check digit: 7 or 8 digits are an Argentine DNI only after its word (as a Spanish DNI,
+    # whose letter the shape above needs, is).
+    IdKind(
+        "ar.dni", ar_dni.is_valid, (r"\d{1,2}\.\d{3}\.\d{3}", r"\d{7,8}"), ("dni", "documento nacional de identidad")
+    ),
+    # Luhn, and no SIN starts with 0 or 8 (stdnum): "sin" alone is also Spanish "without", so nine
+    # digits must pass both.
+    IdKind(
+        "ca.sin",
+        sin.is_valid,
+        (r"\d{3}[ \-]?\d{3}[ \-]?\d{3}",),
+        ("sin", "social insurance number", "numéro d'assurance sociale", "numero d'assurance sociale"),
+    ),
+    IdKind("au.tfn", tfn.is_valid, (r"\d{3} ?\d{3} ?\d{2,3}",), ("tfn", "tax file number")),
     # 13 digits: a birth date, then Luhn. "ID number" names it here only: a ticket's 11-digit "ID
     # number" must not be read as a PESEL, and a date plus Luhn passes about 1 in 30 such runs.
     IdKind(
@@ -184,7 +206,7 @@ _AFTER = r"(?![0-9A-Za-z]|[.\-/]\d| \d\d)"
 # characters, so Python's engine skips to the next digit or capital at C speed (a leading lookbehind
 # made it try every position of every text: 56 us for a text where the prefilter cannot decide).
 _ALONE = {
-    "it_codicefiscale": ("[A-Z]", r"[A-Z]{5}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]"),
+    "it_codicefiscale": ("[A-Z]", rf"[A-Z]{{5}}{_CF2}[A-EHLMPR-T]{_CF2}[A-Z]{_CF}{{3}}[A-Z]"),
     "mx_curp": ("[A-Z]", r"[A-Z]{3}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d"),
     "es_nie": ("[XYZ]", r"-?\d{7}-?[A-Z]"),
     "in_pan": ("[A-Z]", r"[A-Z]{2}P[A-Z]\d{4}[A-Z]"),  # P: a person's (a company's PAN names nobody)

@@ -28,8 +28,9 @@ PHONE_AFTER_WORD = re.compile(
     rf"(?i)(?:\b(?:{'|'.join(PHONE_WORDS)})\b|{'|'.join(PHONE_WORDS_CJK)})"
     r"[^\n\d]{0,20}(?P<number>(?<![\d+])(?:(?:\(\d{1,5}\)|\d{1,5})(?:[ .\-]\d{2,5}){1,5}"
     # or a trunk 0 and area code before the subscriber number in one block (030 901820, 030/901820,
-    # a Dutch mobile 06-41827395)
-    r"|0\d{1,4}[ /\-]\d{5,8})(?!\d))"
+    # a Dutch mobile 06-41827395), or a mobile code before it (an Italian 347 1234567), or all of
+    # it solid (3471234567, 07700900123): phone_after_word_ok has phonenumbers validate these
+    r"|0\d{1,4}[ /\-]\d{5,8}|[1-9]\d{1,4}[ .\-]\d{6,8}|\d{9,12})(?!\d))"
 )
 # A card number written in dotted groups of four (4111.1111.1111.1111); Luhn decides (card_ok).
 DOTTED_CARD = re.compile(r"(?<![\w.\-])\d{4}(?:\.\d{4}){2}\.\d{1,7}(?![\w\-]|\.\d)")
