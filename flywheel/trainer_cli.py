@@ -62,7 +62,8 @@ def _clear_errors() -> Iterator[None]:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     except (NoSuchTableError, NoSuchNamespaceError) as exc:
-        console.print(f"[red]error:[/red] Iceberg table missing ({exc}); run the flow or `flywheel stack up` first")
+        missing = f"Iceberg table missing ({exc})"
+        console.print(f"[red]error:[/red] {missing}; run `flywheel stack tables` (or the flow) first")
         raise typer.Exit(2) from exc
 
 
