@@ -35,6 +35,11 @@ def serve(
     listen_port = settings.gateway.port if port is None else port
     with one_line_errors():
         _check_port_free(listen_host, listen_port)
+        # Not the broker (readiness waits for it), but a client config librdkafka refuses: that
+        # never clears, and would otherwise fail every readiness probe with a traceback.
+        from flywheel.infra.kafka import check_client_config
+
+        check_client_config(settings.kafka)
     if workers > 1:
         uvicorn.run(
             "flywheel.gateway_cli:asgi_app",

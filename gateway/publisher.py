@@ -54,6 +54,8 @@ class EventPublisher:
         self._admin: AdminClient | None = None
         self._single: Producer | None = None
         self._single_lock = threading.Lock()
+        # What kept the last readiness check from passing ("" before the first check).
+        self._not_ready: str | None = ""
 
     def publish(self, events: Sequence[EncodedEvent]) -> None:
         """Produce ``events``; return once the broker acknowledged all of them, else raise."""
@@ -137,10 +139,24 @@ class EventPublisher:
             self._admin = admin_client(self._kafka)
         try:
             metadata = self._admin.list_topics(self._topic, timeout=self._gateway.readiness_timeout_s)
-        except KafkaException:
-            return False
+        except KafkaException as exc:
+            return self._readiness(f"broker not answering: {exc.args[0].str()}")
         topic = metadata.topics.get(self._topic)
-        return topic is not None and topic.error is None and bool(topic.partitions)
+        if topic is None or topic.error is not None or not topic.partitions:
+            reason = topic.error.str() if topic is not None and topic.error is not None else "no partitions"
+            return self._readiness(f"interactions topic missing ({reason}); run `flywheel stack topics`")
+        return self._readiness(None)
+
+    def _readiness(self, problem: str | None) -> bool:
+        """Log when readiness changes (a probe's 503 alone says nothing in the pod's log); True when ready."""
+        with self._single_lock:
+            changed, self._not_ready = problem != self._not_ready, problem
+        if changed and problem is not None:
+            where = {"bootstrap_servers": self._kafka.bootstrap_servers, "topic": self._topic}
+            log.warning("gateway not ready: %s", problem, extra=where)
+        elif changed:
+            log.info("gateway ready", extra={"bootstrap_servers": self._kafka.bootstrap_servers, "topic": self._topic})
+        return problem is None
 
     def close(self) -> None:
         """Flush and drop every idle producer (call at shutdown)."""

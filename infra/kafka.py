@@ -19,6 +19,7 @@ Nothing here connects when built: clients are created by the functions that use 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -29,7 +30,7 @@ from confluent_kafka.admin import AdminClient
 
 from flywheel import metrics
 from flywheel.config import KafkaSettings
-from flywheel.errors import BrokerError, BrokerUnreachable, DeliveryError
+from flywheel.errors import BrokerError, BrokerUnreachable, ConfigError, DeliveryError
 
 log = logging.getLogger(__name__)
 _librdkafka = logging.getLogger("flywheel.kafka.librdkafka")
@@ -242,8 +243,32 @@ class CheckedProducer:
 # --- metadata
 
 
+def check_client_config(kafka: KafkaSettings) -> None:
+    """Raise :class:`ConfigError` (one line, naming the variable) when librdkafka refuses the client config.
+
+    A typo in ``FLYWHEEL_KAFKA__CLIENT_CONFIG`` (``sasl.pasword``) or a value librdkafka does not
+    know (``security.protocol: SASL_SLL``) otherwise surfaced as a traceback from the first client
+    built. The check builds a producer with no bootstrap servers: it reads the config, never the network.
+    """
+    config = {**client_config(kafka), "bootstrap.servers": ""}
+    try:
+        Producer(config)
+    except KafkaException as exc:
+        # librdkafka quotes a refused value ('Invalid value "..." for configuration property');
+        # the value may be a credential, so only the property is named.
+        reason = _QUOTED_VALUE.sub("Invalid value for", exc.args[0].str())
+        raise ConfigError(f"kafka.client_config (FLYWHEEL_KAFKA__CLIENT_CONFIG): {reason}") from None
+
+
+_QUOTED_VALUE = re.compile(r'Invalid value ".*?" for')
+
+
 def check_broker_reachable(kafka: KafkaSettings) -> None:
-    """Raise :class:`BrokerUnreachable` (one line) unless the broker answers within its timeout."""
+    """Raise :class:`BrokerUnreachable` (one line) unless the broker answers within its timeout.
+
+    A client config librdkafka refuses raises :class:`ConfigError` first (:func:`check_client_config`).
+    """
+    check_client_config(kafka)
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(kafka, error_cb=errors.append))
     timeout_s = kafka.connect_timeout_s

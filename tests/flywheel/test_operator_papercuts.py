@@ -100,6 +100,21 @@ def test_trainer_cli_exits_2_in_one_line_on_a_taken_port(listening: int, monkeyp
     assert "Traceback" not in result.output
 
 
+def test_gateway_refuses_a_client_config_librdkafka_refuses_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Before: the gateway started, and every readiness probe answered 500 with a traceback.
+    from flywheel.infra.broker import free_port
+
+    monkeypatch.setenv("FLYWHEEL_GATEWAY__PORT", str(free_port()))
+    monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("FLYWHEEL_KAFKA__CLIENT_CONFIG", json.dumps({"sasl.pasword": "hunter2-kafka"}))
+    result = CliRunner().invoke(app, ["gateway", "serve"])
+    assert result.exit_code == 2, result.output
+    assert 'FLYWHEEL_KAFKA__CLIENT_CONFIG): No such configuration property: "sasl.pasword"' in result.output
+    assert "Traceback" not in result.output and "hunter2" not in result.output
+
+
 def test_make_installs_nothing_system_wide_and_ci_installs_prometheus() -> None:
     root = Path(__file__).resolve().parents[2]
     lines = (root / "Makefile").read_text().splitlines()

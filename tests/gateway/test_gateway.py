@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -286,7 +287,7 @@ FEEDBACK: dict[str, Any] = {"request_id": "req-1", "signal_type": "thumbs_up", "
 TELEMETRY: dict[str, Any] = {"prompt": "p", "original_llm_output": "a", "final_user_edit": "b"}
 
 
-def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None:
+def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = make_settings(
         f"127.0.0.1:{free_port()}", tmp_path, gateway={"api_keys": {"a": KEY}, "produce_timeout_s": 1.5}
     )
@@ -300,8 +301,14 @@ def test_broker_unavailable_is_503_with_the_ids_to_retry(tmp_path: Path) -> None
         )
         assert single.status_code == 503 and "Retry-After" in single.headers, single.text
         assert len(single.json()["event_ids"]) == 1
-        assert client.get("/readyz").status_code == 503
+        with caplog.at_level(logging.INFO, logger="flywheel.gateway.publisher"):
+            assert client.get("/readyz").status_code == 503
+            assert client.get("/readyz").status_code == 503
         assert client.get("/healthz").status_code == 200
+    # A failing probe says nothing in the pod's log by itself: the gateway says why, once.
+    [line] = [r for r in caplog.records if r.name == "flywheel.gateway.publisher"]
+    assert line.levelno == logging.WARNING and "gateway not ready: broker not answering" in line.getMessage()
+    assert line.bootstrap_servers == settings.kafka.bootstrap_servers  # type: ignore[attr-defined]
 
 
 def test_batch_is_all_or_nothing_when_one_event_is_refused(broker: LocalBroker, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from flywheel.config import KafkaSettings
-from flywheel.errors import BrokerUnreachable, DeliveryError
+from flywheel.errors import BrokerUnreachable, ConfigError, DeliveryError
 from flywheel.infra.broker import free_port
-from flywheel.infra.kafka import CheckedProducer, check_broker_reachable, client_config
+from flywheel.infra.kafka import CheckedProducer, check_broker_reachable, check_client_config, client_config
 
 
 def closed_port_settings(**changes: object) -> KafkaSettings:
@@ -50,3 +50,18 @@ def test_a_member_leaving_its_group_for_a_slow_poll_is_a_warning(caplog: pytest.
         logger.log(3, "%s [%s] %s", "FAIL", "rdkafka#consumer-1", "Connection refused")
     levels = {r.getMessage().split()[0]: r.levelno for r in caplog.records}
     assert levels == {"MAXPOLL": logging.WARNING, "FAIL": logging.DEBUG}
+
+
+def test_a_client_config_librdkafka_refuses_is_one_line_naming_the_variable_never_the_value() -> None:
+    typo = closed_port_settings(client_config={"sasl.mechanisms": "PLAIN", "sasl.pasword": "hunter2"})
+    with pytest.raises(ConfigError) as caught:
+        check_broker_reachable(typo)  # before any network wait: this never clears by retrying
+    assert str(caught.value) == (
+        'kafka.client_config (FLYWHEEL_KAFKA__CLIENT_CONFIG): No such configuration property: "sasl.pasword"'
+    )
+    bad_value = closed_port_settings(client_config={"security.protocol": "SASL_SLL-hunter2"})
+    with pytest.raises(ConfigError, match=r'Invalid value for configuration property "security.protocol"') as caught:
+        check_client_config(bad_value)
+    assert "hunter2" not in str(caught.value)
+    # Consumer-only and SASL properties are accepted (a warning from librdkafka at most).
+    check_client_config(closed_port_settings(client_config={"auto.offset.reset": "earliest", "sasl.password": "x"}))
