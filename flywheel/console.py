@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from flywheel.errors import FlywheelError
-from flywheel.settings import Settings, load_settings, settings_error_message
+from flywheel.settings import Settings, load_settings, settings_error_message, settings_source_error_message
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -22,6 +24,9 @@ def cli_settings() -> Settings:
         settings = load_settings()
     except ValidationError as exc:
         stderr.print(f"[red]configuration error:[/red] {settings_error_message(exc)}")
+        raise typer.Exit(2) from exc
+    except SettingsError as exc:  # a value that does not parse (malformed JSON): name its variable
+        stderr.print(f"[red]configuration error:[/red] {settings_source_error_message(exc, os.environ)}")
         raise typer.Exit(2) from exc
     except Exception as exc:  # an unreadable config file: a configuration error, not a bug
         stderr.print(f"[red]configuration error:[/red] {exc}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -212,6 +213,29 @@ def settings_error_message(exc: ValidationError) -> str:
         else:
             lines.append(f"{path}: {error['msg']}")
     return "; ".join(lines)
+
+
+def settings_source_error_message(exc: Exception, environ: Mapping[str, str]) -> str:
+    """One line for a value pydantic-settings could not parse, naming the ``FLYWHEEL_*`` variable.
+
+    pydantic-settings names only the section (``error parsing value for field "kafka"``) when a
+    JSON-valued variable such as ``FLYWHEEL_KAFKA__CLIENT_CONFIG`` is malformed; the variable is
+    found again here and named with the JSON error's position, never its value (often a secret).
+    """
+    found = re.search(r'field "(\w+)"', str(exc))
+    section = ENV_PREFIX + (found.group(1).upper() if found else "")
+    lines = []
+    for name in sorted(environ):
+        upper, value = name.upper(), environ[name]
+        if not (upper == section or upper.startswith(section + "__")) or value.lstrip()[:1] not in ("{", "["):
+            continue
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as error:
+            lines.append(f"{upper}: not valid JSON ({error.msg} at line {error.lineno} column {error.colno})")
+    if lines:
+        return "; ".join(lines)
+    return f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
 
 
 def _unknown_setting(model: type[BaseModel], path: list[str]) -> str:

@@ -134,6 +134,23 @@ def test_the_cli_reports_an_unknown_root_variable_in_one_line_and_exits_2() -> N
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "where"),
+    [
+        ("FLYWHEEL_KAFKA__CLIENT_CONFIG", '{"sasl.password": hunter2}', "Expecting value at line 1 column 19"),
+        ("FLYWHEEL_REVIEW__REVIEWERS", '{"alice": "hunter2",}', "line 1 column 21"),
+    ],
+)
+def test_malformed_json_in_a_variable_is_named_in_one_line_without_its_value(
+    variable: str, value: str, where: str
+) -> None:
+    # pydantic-settings alone says 'error parsing value for field "kafka" from source "EnvSettingsSource"'.
+    result = runner.invoke(app, ["config", "--json"], env={variable: value})
+    assert result.exit_code == 2, result.output
+    assert f"configuration error: {variable}: not valid JSON (" in result.output and where in result.output
+    assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
     ("uri", "shown"),
     [
         (
