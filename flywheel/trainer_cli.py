@@ -7,6 +7,9 @@ Configuration problems exit with code 2 and a one-line message, never a tracebac
 from __future__ import annotations
 
 import json
+import logging
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Threshold tracker, DPO trainer and dataset export.", no_args_is_help=True)
 console = Console(stderr=True)
+log = logging.getLogger(__name__)
 
 
 def _settings() -> Settings:
@@ -46,6 +50,22 @@ def _check_edges(settings: Settings) -> None:
 
     check_broker_reachable(settings.kafka)
     check_catalog_reachable(settings.catalog)
+
+
+def _stop_on_sigterm(component: str) -> threading.Event:
+    """An event SIGTERM sets: Kubernetes stops a pod with SIGTERM, which would end Python at once.
+
+    The tracker stops between checks; the trainer between triggers (a run in progress goes on
+    within the pod's grace period, then its trigger is redelivered), and both leave their group.
+    """
+    stop = threading.Event()
+
+    def stopping(_signum: int, _frame: object) -> None:
+        log.info("SIGTERM: stopping after the current step", extra={"component": component})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    return stop
 
 
 @contextmanager
@@ -75,11 +95,12 @@ def track(
     from flywheel.trainer.tracker import run_tracker
 
     settings = _settings()
+    stop = _stop_on_sigterm("tracker") if loop else None
     if loop:
         _serve_metrics(settings, "tracker")
     with _clear_errors():
         _check_edges(settings)
-        report = run_tracker(settings.trainer_config(), once=not loop)
+        report = run_tracker(settings.trainer_config(), stop=stop, once=not loop)
     for trigger in report.emitted:
         console.print(f"trigger {trigger.trigger_id}: snapshot {trigger.snapshot_id}, {trigger.new_pairs} new pairs")
     console.print(f"pairs since last trigger: {report.pairs_since_trigger}/{report.threshold}")
@@ -96,6 +117,7 @@ def run(
     from flywheel.trainer.registry import Registry
 
     settings = _settings()
+    stop = _stop_on_sigterm("trainer") if forever else None
     if forever:
         _serve_metrics(settings, "trainer")
     with _clear_errors():
@@ -103,7 +125,8 @@ def run(
         resolve_base_model(settings.trainer)
         Registry.from_settings(settings.trainer.registry_url, settings.state_dir).check()
         _check_edges(settings)
-        report = TrainerConsumer(settings.trainer_config(), show_progress=progress).run(until_idle=not forever)
+        consumer = TrainerConsumer(settings.trainer_config(), show_progress=progress)
+        report = consumer.run(until_idle=not forever, stop=stop)
     for result in report.results:
         console.print(f"run {result.run_id}: {result.status} {'; '.join(result.reasons)}".rstrip())
     if report.skipped:
