@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from flywheel.config import KafkaSettings, TopicSettings
@@ -175,7 +175,7 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float 
                 created.append(name)
             except KafkaException as exc:
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                    raise
+                    raise topic_not_created(name, exc.args[0], topics) from exc
     _wait_for_topics(admin, topics.all(), timeout_s)
     checked = {name: ms for name, ms in retention.items() if name in existing and ms is not None}
     differs = _retention_differs(admin, checked, timeout_s)
@@ -187,6 +187,29 @@ def ensure_topics(kafka: KafkaSettings, topics: TopicSettings, timeout_s: float 
     return TopicSetup(created, differs)
 
 
+# What the operator can do about a refused create, by the broker's error name.
+_CREATE_HINTS = {
+    "TOPIC_AUTHORIZATION_FAILED": "the client's principal may not create it: grant CREATE on the topic, or create it",
+    "CLUSTER_AUTHORIZATION_FAILED": "the client's principal may not create topics: grant CREATE, or create it",
+    "INVALID_REPLICATION_FACTOR": "topics.replication_factor ({replication}) is more than the cluster's brokers",
+    "POLICY_VIOLATION": "the cluster's create-topic policy refused it: create it as the policy allows",
+    "INVALID_CONFIG": "the cluster refused its config (retention.ms from topics.retention_ms): create it yourself",
+}
+
+
+def topic_not_created(name: str, error: KafkaError, topics: TopicSettings) -> BrokerError:
+    """One line for a topic the broker refused to create: which, the broker's reason, and what to do.
+
+    "Create it" means with ``topics.partitions`` partitions: the flow's keyed steps and the
+    README's sizing assume that count, and an operator creating topics by hand must match it.
+    """
+    hint = _CREATE_HINTS.get(error.name(), "create it yourself").format(replication=topics.replication_factor)
+    return BrokerError(
+        f"cannot create topic {name}: {error.name()} ({error.str()}); {hint} "
+        f"with {topics.partitions} partitions, then run `flywheel stack topics` again"
+    )
+
+
 def _retention_differs(admin: AdminClient, wanted: dict[str, int], timeout_s: float) -> list[RetentionMismatch]:
     """The topics of ``wanted`` whose ``retention.ms`` on the broker is another (or unset)."""
     if not wanted:
@@ -194,7 +217,14 @@ def _retention_differs(admin: AdminClient, wanted: dict[str, int], timeout_s: fl
     found = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in wanted])
     differs = []
     for resource, future in found.items():
-        entry = future.result(timeout=timeout_s).get(RETENTION)
+        try:
+            entry = future.result(timeout=timeout_s).get(RETENTION)
+        except KafkaException as exc:  # a principal without DescribeConfigs: the check is skipped, said so
+            log.warning(
+                "cannot read the topic's config; its retention is not checked",
+                extra={"topic": resource.name, "error": exc.args[0].name()},
+            )
+            continue
         # A broker reports its default for a topic that sets none (Kafka); Tansu reports nothing.
         actual = None if entry is None else entry.value
         if actual != str(wanted[resource.name]):
