@@ -30,6 +30,14 @@ def serve(
 
     settings = cli_settings()
     config = settings.review_config()
+    if config.review.consume:
+        # The queue consumer reads the review topic in the background: a client config librdkafka
+        # refuses never clears there, so it stops the start, in one line.
+        from flywheel.console import one_line_errors
+        from flywheel.infra.kafka import check_client_config
+
+        with one_line_errors():
+            check_client_config(settings.kafka)
     if not config.review.reviewers:
         typer.echo(
             "warning: no reviewers configured (FLYWHEEL_REVIEW__REVIEWERS, id -> `flywheel review hash-password` "

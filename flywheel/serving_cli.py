@@ -46,6 +46,11 @@ def serve(
     settings = _settings()
     with one_line_errors():
         config = resolved_serving_config(settings)
+        # The promotion follower reads the results topic in the background: a client config
+        # librdkafka refuses never clears there, so it stops the start, in one line.
+        from flywheel.infra.kafka import check_client_config
+
+        check_client_config(settings.kafka)
     console.print(f"serving {config.base_model} + registry {config.registry_url}")
     uvicorn.run(
         create_app(config),

@@ -100,16 +100,19 @@ def test_trainer_cli_exits_2_in_one_line_on_a_taken_port(listening: int, monkeyp
     assert "Traceback" not in result.output
 
 
-def test_gateway_refuses_a_client_config_librdkafka_refuses_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("command", [["gateway", "serve"], ["review", "serve"], ["serve"]])
+def test_servers_refuse_a_client_config_librdkafka_refuses_in_one_line(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # Before: the gateway started, and every readiness probe answered 500 with a traceback.
+    # Before: the gateway started, and every readiness probe answered 500 with a traceback; the
+    # review app's queue consumer and the model server's promotion follower failed in their threads.
     from flywheel.infra.broker import free_port
 
-    monkeypatch.setenv("FLYWHEEL_GATEWAY__PORT", str(free_port()))
+    for port in ("FLYWHEEL_GATEWAY__PORT", "FLYWHEEL_REVIEW__PORT", "FLYWHEEL_SERVING__PORT"):
+        monkeypatch.setenv(port, str(free_port()))
     monkeypatch.setenv("FLYWHEEL_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("FLYWHEEL_KAFKA__CLIENT_CONFIG", json.dumps({"sasl.pasword": "hunter2-kafka"}))
-    result = CliRunner().invoke(app, ["gateway", "serve"])
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 2, result.output
     assert 'FLYWHEEL_KAFKA__CLIENT_CONFIG): No such configuration property: "sasl.pasword"' in result.output
     assert "Traceback" not in result.output and "hunter2" not in result.output
