@@ -16,6 +16,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
     [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
                   near, skip_rejected_sentences                      # word families near each other
+    [word_lists]  name, package, directory, languages, any_language, min_chars, exclude   # v13
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC, case-folded,
 whitespace collapsed). Every rule also reads each text's folded view
@@ -26,7 +27,9 @@ proximity rule (``operators/proximity.py``) fires when a word of each of its gro
 one sentence within ``window`` tokens; it generalises to wordings no pattern names (intent
 families for injections; a sentiment lexicon next to "you"/"this answer" for abuse). Check
 order, first drop wins: length, injection (patterns, then proximity), blocked (patterns, then
-proximity), PII with action ``reject``, PII in ``chosen`` (``pii_in_chosen:<detector>`` unless
+proximity, then ``word_lists``: a listed word in the prose ``chosen`` adds,
+``operators/word_lists.py``), PII with action ``reject``, PII in ``chosen``
+(``pii_in_chosen:<detector>`` unless
 ``pii_in_chosen = "keep"``: the model must never learn to print a placeholder). Findings of
 every check are returned as scores. Earlier turns of a conversation are checked as the prompt
 is (its injection and blocked rules, PII ``reject``); rows store them scrubbed.
@@ -62,6 +65,7 @@ from flywheel.operators.proximity import (
 )
 from flywheel.operators.regex_needles import NeedleIndex
 from flywheel.operators.text_rules import CompiledTextRule
+from flywheel.operators.word_lists import WordLists
 from flywheel.schemas.conversation import MalformedConversation, Message, conversation_of
 
 # Reason of a pair whose metadata.conversation is not a list of {"role", "content"} messages.
@@ -144,6 +148,7 @@ class PolicyEngine:
         self._blocked = [CompiledTextRule("blocked", i, r, source) for i, r in enumerate(parsed.blocked)]
         self._proximity = _compile_proximity(parsed, source)
         self._proximity_index = RuleIndex(self._proximity)
+        self._word_lists = WordLists(parsed.word_lists, source) if parsed.word_lists is not None else None
         # Every needle of every injection and blocked rule, found in one pass per text.
         self._needles = NeedleIndex(needle for rule in (*self._injection, *self._blocked) for needle in rule.needles)
         # The text rules each needle can set off, and those searched whatever the needles: a text's
@@ -300,6 +305,15 @@ class PolicyEngine:
                     findings[f"{kind}:{prule.name}"] = float(len(hits))
                     detail = f"{kind} proximity rule {prule.name!r} matched in {', '.join(hits)}"
                     drops.append(Drop(Stage.POLICY, f"{kind}:{prule.name}", detail))
+
+        if self._word_lists is not None:
+            # After the blocked rules: their reasons, more specific, win where both fire.
+            hit = self._word_lists.find(chosen, rejected, self.own_words, self.folded_view)
+            if hit is not None:
+                reason = f"blocked:{self._word_lists.name}"
+                findings[reason] = 1.0
+                detail = f"the user's added prose holds {hit.word!r}, a word of the {hit.language} list"
+                drops.append(Drop(Stage.POLICY, reason, detail))
 
         scrubbed: dict[str, str] = {}
         pii_fields: dict[str, list[str]] = {}

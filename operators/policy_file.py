@@ -57,6 +57,22 @@ class LexiconSpec(BaseModel):
     extra: list[str] = Field(default_factory=list)
 
 
+class WordListsSpec(BaseModel):
+    """``[word_lists]`` (opt-in): per-language word lists read in the user's added prose (operators/word_lists.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # The drop reason is ``blocked:<name>``.
+    name: str = Field(default="word_list", min_length=1, pattern=r"^[a-z0-9_]+$")
+    package: str = "glin_profanity"
+    directory: str = "data/dictionaries"
+    languages: list[str] = Field(min_length=1)
+    # Lists of romanised words no language identifier names (Hindi in Latin script): read in any segment.
+    any_language: list[str] = Field(default_factory=list)
+    # Words of a spaced script shorter than this are not read (Han, kana and Thai: two characters).
+    min_chars: int = Field(default=3, ge=1)
+    exclude: list[str] = Field(default_factory=list)
+
+
 class ProximityRuleSpec(BaseModel):
     """One ``[[proximity]]`` rule (``operators/proximity.py``)."""
 
@@ -104,3 +120,4 @@ class PolicyFile(BaseModel):
     blocked: list[TextRuleSpec] = Field(default_factory=list)
     lexicon: LexiconSpec | None = None
     proximity: list[ProximityRuleSpec] = Field(default_factory=list)
+    word_lists: WordListsSpec | None = None
