@@ -23,6 +23,7 @@ from flywheel.trainer.evaluate import (
     held_out_groups,
     held_out_prompts,
     measure,
+    positive_groups,
     unseen_positives,
 )
 from flywheel.trainer.events import Comparison, ModelFigures
@@ -228,7 +229,9 @@ def train_candidate(
 
     before_figures, after_figures = figures(base, prompts, settings), figures(after, prompts, settings)
     unseen = unseen_positives(eval_positives, train_rows)
-    comparison = compare(base, after, prompts, settings, unseen, held_out_groups(split.eval))
+    comparison = compare(
+        base, after, prompts, settings, unseen, held_out_groups(split.eval), positive_groups(eval_positives)
+    )
     if served is not None and current is not None:
         trained = split.trained_by.get(served[0])
         if trained is None:

@@ -65,7 +65,13 @@ def model_card(
             "positives": candidate.eval_positives,
             # Those whose answer is no chosen or rejected answer of the training set: the run
             # pushed the others on purpose, so only these say whether it forgot what users liked.
-            "unseen": {"positives": comparison.positives_unseen, "pct": comparison.forgetting_pct_unseen},
+            # The gate judges these alone, and counts fewer than min_unseen_positives as missing evidence.
+            "unseen": {
+                "positives": comparison.positives_unseen,
+                "pct": comparison.forgetting_pct_unseen,
+                "interval": comparison.forgetting_unseen.model_dump() if comparison.forgetting_unseen else None,
+                "answers": comparison.positive_groups_unseen,
+            },
         }
         if comparison.forgetting_pct is not None
         else {"status": "no held-out positives: forgetting not measured (missing evidence, not a pass)"}

@@ -184,6 +184,15 @@ def unseen_positives(positives: Sequence[dict[str, str]], train_rows: Sequence[d
     return [_plain(p["response"]) not in trained for p in positives]
 
 
+def positive_groups(positives: Sequence[dict[str, str]]) -> list[str]:
+    """Per positive, its group: positives with one answer (case and whitespace aside) are linked.
+
+    Users who thumb up the same answer to a question asked again are one observation of it, not
+    several: the forgetting interval resamples these groups.
+    """
+    return [_plain(p["response"]) for p in positives]
+
+
 def _plain(text: str) -> str:
     """Case and runs of whitespace aside: how answers are compared (distinct answers, trained texts)."""
     return " ".join(text.casefold().split())
@@ -256,12 +265,15 @@ def compare(
     settings: TrainerSettings,
     unseen: Sequence[bool] | None = None,
     pair_groups: Sequence[str] | None = None,
+    positive_groups: Sequence[str] | None = None,
 ) -> Comparison:
     """Candidate against base, prompt by prompt and pair by pair; intervals and the sign test by group.
 
     ``unseen``: per held-out positive, whether the run's training texts lack its answer
-    (:func:`unseen_positives`); forgetting is then also measured on those alone. ``pair_groups``:
-    each held-out pair's group (:func:`held_out_groups`; None: every pair its own), for the margin.
+    (:func:`unseen_positives`); forgetting is then also measured on those alone, with an interval
+    resampling ``positive_groups`` (:func:`positive_groups`; None: every positive its own).
+    ``pair_groups``: each held-out pair's group (:func:`held_out_groups`; None: every pair its
+    own), for the margin.
     """
     resamples, seed, groups = settings.bootstrap_resamples, settings.seed, [p.cluster for p in prompts]
     gains = [
@@ -334,7 +346,7 @@ def compare(
         dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
         dpo_reward_margin=statistics.mean(rewards, resamples, seed, pair_groups),
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
-        **_unseen_forgetting(base, candidate, unseen),
+        **_unseen_forgetting(base, candidate, unseen, positive_groups, settings),
         code_parse_change=statistics.mean(code_changes, resamples, seed, code_groups) if code_changes else None,
         code_prompts=len(code_changes),
         code_expected=len(expected),
@@ -357,19 +369,51 @@ def compare(
     )
 
 
-def _unseen_forgetting(base: Measurement, candidate: Measurement, unseen: Sequence[bool] | None) -> dict[str, Any]:
-    """``positives_unseen`` and ``forgetting_pct_unseen`` (left unset when the mask is not known)."""
+def _unseen_forgetting(
+    base: Measurement,
+    candidate: Measurement,
+    unseen: Sequence[bool] | None,
+    groups: Sequence[str] | None,
+    settings: TrainerSettings,
+) -> dict[str, Any]:
+    """``positives_unseen``, ``forgetting_pct_unseen`` and its interval (left unset when the mask is not known).
+
+    The fall in percent is the summed change in log-probability over the summed log-probability
+    (the tokens are the same for both models, so it is the per-token figure); its interval
+    resamples groups of positives that share an answer.
+    """
     if unseen is None or not base.positive_logprobs:
         return {}
-    if not len(unseen) == len(base.positive_logprobs) == len(candidate.positive_logprobs):
+    count = len(base.positive_logprobs)
+    if not len(unseen) == count == len(candidate.positive_logprobs):
         raise ValueError("the unseen mask must have one flag per held-out positive")
+    if groups is not None and len(groups) != count:
+        raise ValueError("the positives' groups must have one group per held-out positive")
     pick = [i for i, flag in enumerate(unseen) if flag]
+    was = [base.positive_logprobs[i][0] for i in pick]
+    now = [candidate.positive_logprobs[i][0] for i in pick]
+    interval = None
+    if pick:
+        fall = statistics.ratio(
+            [100.0 * (b - a) for b, a in zip(was, now, strict=True)],
+            [abs(b) for b in was],
+            settings.bootstrap_resamples,
+            settings.seed,
+            None if groups is None else [groups[i] for i in pick],
+        )
+        interval = fall.model_copy(
+            update={
+                "value": forgetting_pct(
+                    per_token_likelihood([base.positive_logprobs[i] for i in pick]),
+                    per_token_likelihood([candidate.positive_logprobs[i] for i in pick]),
+                )
+            }
+        )
     return {
         "positives_unseen": len(pick),
-        "forgetting_pct_unseen": forgetting_pct(
-            per_token_likelihood([base.positive_logprobs[i] for i in pick]),
-            per_token_likelihood([candidate.positive_logprobs[i] for i in pick]),
-        ),
+        "forgetting_pct_unseen": None if interval is None else interval.value,
+        "forgetting_unseen": interval,
+        "positive_groups_unseen": len({groups[i] for i in pick}) if groups is not None and pick else None,
     }
 
 

@@ -143,6 +143,14 @@ class Comparison(BaseModel):
     forgetting_pct_unseen: float | None = Field(
         None, description="forgetting_pct on those positives alone (None: none, or older cards)"
     )
+    forgetting_unseen: Interval | None = Field(
+        None,
+        description="forgetting_pct_unseen with its 95% interval, resampling groups of positives that share an "
+        "answer (None: no unseen positive, or older cards)",
+    )
+    positive_groups_unseen: int | None = Field(
+        None, description="distinct answers among the unseen positives: the groups the interval resamples"
+    )
     code_parse_change: Interval | None = Field(
         None,
         description="on prompts where both answers have Python code: mean of candidate parses minus base "

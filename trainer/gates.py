@@ -42,11 +42,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"{EVIDENCE}: {comparison.prompts} held-out prompts in {comparison.groups} groups of linked prompts "
             f"< min_eval_groups {gates.min_eval_groups}"
         )
-    if comparison.forgetting_pct is None and gates.require_forgetting_check:
-        reasons.append(
-            f"{EVIDENCE}: no held-out positive examples, so forgetting was not measured "
-            "(gates.require_forgetting_check=false accepts that)"
-        )
+    reasons.extend(_forgetting_evidence(after, comparison, gates))
     net = comparison.net_closer
     if net.low <= gates.min_net_closer:
         reasons.append(
@@ -96,17 +92,7 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
         reasons.append(f"{GUARD} length: answers x{comparison.length_ratio:.2f} the base's > x{ceiling:.2f}")
     if comparison.length_ratio < floor:
         reasons.append(f"{GUARD} length: answers x{comparison.length_ratio:.2f} the base's < x{floor:.2f}")
-    if comparison.forgetting_pct is not None and comparison.forgetting_pct > gates.max_forgetting_pct:
-        reasons.append(
-            f"{GUARD} forgetting: held-out positives' log-likelihood fell {comparison.forgetting_pct:.2f}% "
-            f"> {gates.max_forgetting_pct:.2f}%"
-        )
-    unseen, unseen_pct = comparison.positives_unseen or 0, comparison.forgetting_pct_unseen
-    if unseen >= gates.min_unseen_positives and unseen_pct is not None and unseen_pct > gates.max_forgetting_pct:
-        reasons.append(
-            f"{GUARD} forgetting: the {unseen} held-out positives whose answer the run did not train on or against "
-            f"fell {unseen_pct:.2f}% > {gates.max_forgetting_pct:.2f}%"
-        )
+    reasons += _forgetting(comparison, gates)
     if gates.min_preference_accuracy_gain is not None:
         gain = after.logprob_accuracy_normalised.value - before.logprob_accuracy_normalised.value
         if gain < gates.min_preference_accuracy_gain:
@@ -120,6 +106,53 @@ def apply_gates(before: ModelFigures, after: ModelFigures, comparison: Compariso
             f"< required {gates.min_reward_margin_gain:+.4f}"
         )
     return reasons
+
+
+def _unseen_enough(comparison: Comparison, gates: GateSettings) -> bool:
+    """Whether forgetting was measured on ``min_unseen_positives`` positives the run did not train on or against."""
+    unseen = comparison.positives_unseen
+    return unseen is not None and unseen >= gates.min_unseen_positives and comparison.forgetting_pct_unseen is not None
+
+
+def _forgetting_evidence(after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:
+    """Missing evidence of forgetting: no positives, or too few whose answer the run did not train on or against.
+
+    A positive whose answer is a chosen or rejected answer of the training pairs is pushed by DPO
+    on purpose: its likelihood says what the run was taught, not whether it forgot what users
+    liked. Measured on those alone the check is skipped, and a skipped check must not pass.
+    """
+    if not gates.require_forgetting_check or _unseen_enough(comparison, gates):
+        return []
+    switch = "(gates.require_forgetting_check=false accepts that)"
+    if comparison.forgetting_pct is None:
+        return [f"{EVIDENCE}: no held-out positive examples, so forgetting was not measured {switch}"]
+    total, unseen = after.eval_positives, comparison.positives_unseen
+    if unseen is None:
+        return [
+            f"{EVIDENCE}: whether the run trained on or against the answers of its {total} held-out positives "
+            f"was not checked, so forgetting was not measured {switch}"
+        ]
+    return [
+        f"{EVIDENCE}: {unseen} of {total} held-out positives unseen (an answer the run did not train on or "
+        f"against) < min_unseen_positives {gates.min_unseen_positives}; the other {total - unseen} are a chosen or "
+        f"rejected answer of its training pairs, pushed on purpose, so forgetting was not measured {switch}"
+    ]
+
+
+def _forgetting(comparison: Comparison, gates: GateSettings) -> list[str]:
+    """The unseen positives' per-token log-likelihood fell more than allowed (the pooled figure is only reported)."""
+    if not _unseen_enough(comparison, gates):
+        return []
+    fall = comparison.forgetting_pct_unseen
+    assert fall is not None  # _unseen_enough checked it
+    if fall <= gates.max_forgetting_pct:
+        return []
+    interval = comparison.forgetting_unseen
+    spread = "" if interval is None else f" (95% interval {interval.low:+.2f}..{interval.high:+.2f}%)"
+    return [
+        f"{GUARD} forgetting: the {comparison.positives_unseen} held-out positives whose answer the run did not "
+        f"train on or against fell {fall:.2f}%{spread} > {gates.max_forgetting_pct:.2f}%"
+    ]
 
 
 def _content(before: ModelFigures, after: ModelFigures, comparison: Comparison, gates: GateSettings) -> list[str]:

@@ -57,6 +57,35 @@ def mean(
     return Interval(value=float(data.mean()), low=float(low), high=float(high))
 
 
+def ratio(
+    numerators: Sequence[float],
+    denominators: Sequence[float],
+    resamples: int = 2000,
+    seed: int = 0,
+    groups: Sequence[Hashable] | None = None,
+) -> Interval:
+    """``sum(numerators) / sum(denominators)`` with a 95% percentile-bootstrap interval resampling groups.
+
+    A ratio of sums (a change in summed log-probability over the summed log-probability) is not a
+    mean of per-item ratios: long items weigh more. The interval resamples whole groups, as
+    :func:`mean` does, and takes the ratio of the sums they hold. A draw whose denominators sum
+    to 0 is left out; none at all gives 0 with the interval 0..0, as an empty :func:`mean` does.
+    """
+    if len(numerators) != len(denominators):
+        raise ValueError(f"{len(numerators)} numerators for {len(denominators)} denominators")
+    total = float(np.sum(denominators))
+    if not numerators or total == 0:
+        return Interval(value=0.0, low=0.0, high=0.0)
+    ids, count = _group_ids(groups, len(numerators))
+    tops = np.bincount(ids, weights=np.asarray(numerators, dtype=float), minlength=count)
+    bottoms = np.bincount(ids, weights=np.asarray(denominators, dtype=float), minlength=count)
+    picks = np.random.default_rng(seed).integers(0, count, size=(resamples, count))
+    drawn_tops, drawn_bottoms = tops[picks].sum(axis=1), bottoms[picks].sum(axis=1)
+    kept = drawn_bottoms != 0
+    low, high = np.quantile(drawn_tops[kept] / drawn_bottoms[kept], [0.025, 0.975])
+    return Interval(value=float(np.sum(numerators)) / total, low=float(low), high=float(high))
+
+
 def _group_ids(groups: Sequence[Hashable] | None, size: int) -> tuple[np.ndarray, int]:
     """Each value's group as 0, 1, ... in order of first appearance, and how many groups there are."""
     if groups is None:

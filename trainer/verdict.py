@@ -148,9 +148,14 @@ def forgetting_line(comparison: Comparison, positives: int) -> str:
         return line
     if comparison.forgetting_pct_unseen is None:
         return line + "; every one's answer is a chosen or rejected answer the run trained on"
+    interval = comparison.forgetting_unseen
+    spread = "" if interval is None else f" (95% {interval.low:+.2f}..{interval.high:+.2f}%"
+    answers = comparison.positive_groups_unseen
+    if spread and answers is not None and answers < (unseen or 0):
+        spread += f", resampling their {answers} distinct answers"
     return (
-        line + f"; {comparison.forgetting_pct_unseen:+.2f}% on the {unseen} whose answer the run did not train "
-        f"on or against ({positives - unseen} it did)"
+        line + f"; {comparison.forgetting_pct_unseen:+.2f}%{spread}{')' if spread else ''} on the {unseen} whose "
+        f"answer the run did not train on or against ({positives - unseen} it did)"
     )
 
 

@@ -3,7 +3,9 @@
 A thumbed-up answer that other users edited is a rejected answer of the training set: DPO pushes
 it down on purpose. Counted with the others it reads as forgetting (or hides it): the comparison
 also reports the positives whose answer is no chosen or rejected answer of the run, and their
-forgetting alone. Measurements are built by hand; the figures, comparison and lines are real.
+forgetting alone, which is what the guard judges: fewer than ``min_unseen_positives`` of them is
+missing evidence, never a pass. Measurements are built by hand; the figures, comparison, gates and
+lines are real.
 """
 
 from __future__ import annotations
@@ -11,8 +13,16 @@ from __future__ import annotations
 import pytest
 
 from flywheel.config import revised
+from flywheel.trainer import statistics
 from flywheel.trainer.config import TrainerSettings
-from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures, unseen_positives
+from flywheel.trainer.evaluate import (
+    HeldOutPrompt,
+    Measurement,
+    compare,
+    figures,
+    positive_groups,
+    unseen_positives,
+)
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import Answer
 from flywheel.trainer.verdict import forgetting_line
@@ -61,8 +71,8 @@ def test_forgetting_on_the_unseen_positives_alone() -> None:
     assert comparison.forgetting_pct_unseen == pytest.approx(50.0)
     line = forgetting_line(comparison, 4)
     assert line == (
-        "  forgetting +30.00% on 4 held-out positives; +50.00% on the 2 whose answer the run did not "
-        "train on or against (2 it did)"
+        "  forgetting +30.00% on 4 held-out positives; +50.00% (95% +50.00..+50.00%) on the 2 whose answer the run "
+        "did not train on or against (2 it did)"
     )
 
 
@@ -78,11 +88,13 @@ def test_when_every_positive_was_trained_on_it_says_so_and_older_comparisons_kee
         compare(base, after, [PROMPT], TrainerSettings(), [True, False])
 
 
-def _forgetting_reasons(unseen_count: int, settings: TrainerSettings) -> tuple[float | None, list[str]]:
-    # ``unseen_count`` unseen positives fall 10% per token; 40 trained-towards ones rise enough
-    # that the pooled figure stays inside the 5% bound.
+def _forgetting_reasons(
+    unseen_count: int, settings: TrainerSettings, unseen_after: float = -11.0, seen_after: float = -9.0
+) -> tuple[float | None, list[str]]:
+    """The gates' forgetting reasons: ``unseen_count`` unseen positives go from -10.0 to ``unseen_after``
+    per 10 tokens; 40 positives the run trained towards go to ``seen_after``."""
     base = _measured([(-10.0, 10)] * unseen_count + [(-10.0, 10)] * 40)
-    after = _measured([(-11.0, 10)] * unseen_count + [(-9.0, 10)] * 40)
+    after = _measured([(unseen_after, 10)] * unseen_count + [(seen_after, 10)] * 40)
     mask = [True] * unseen_count + [False] * 40
     comparison = compare(base, after, [PROMPT], settings, mask)
     reasons = apply_gates(
@@ -91,14 +103,69 @@ def _forgetting_reasons(unseen_count: int, settings: TrainerSettings) -> tuple[f
     return comparison.forgetting_pct, [reason for reason in reasons if "forgetting" in reason]
 
 
-def test_the_forgetting_guard_reads_the_unseen_positives_once_there_are_enough() -> None:
+def test_the_forgetting_guard_judges_the_unseen_positives_whatever_the_pool_says() -> None:
     settings = TrainerSettings()
     pooled, reasons = _forgetting_reasons(16, settings)
     assert pooled is not None and pooled < settings.gates.max_forgetting_pct  # the pool alone would pass
     assert reasons == [
         "guard forgetting: the 16 held-out positives whose answer the run did not train on or against "
-        "fell 10.00% > 5.00%"
+        "fell 10.00% (95% interval +10.00..+10.00%) > 5.00%"
     ]
-    # Fewer than min_unseen_positives (16): too few to gate on, the pooled figure decides alone.
-    assert _forgetting_reasons(15, settings)[1] == []
+    # Within the limit: passes, though the positives it pushed down on purpose drag the pool to 16%.
+    pooled, reasons = _forgetting_reasons(16, settings, unseen_after=-10.4, seen_after=-12.0)
+    assert pooled is not None and pooled > settings.gates.max_forgetting_pct and reasons == []
     assert _forgetting_reasons(8, revised(settings, gates={"min_unseen_positives": 8}))[1] != []
+
+
+def test_positives_the_run_trained_on_or_against_are_no_evidence_of_forgetting() -> None:
+    settings = TrainerSettings()
+    # Every positive seen: the pool is measured (-10% is a rise), and says nothing the gate can use.
+    pooled, reasons = _forgetting_reasons(0, settings)
+    assert pooled is not None and pooled < 0
+    assert reasons == [
+        "not enough evidence: 0 of 40 held-out positives unseen (an answer the run did not train on or against) "
+        "< min_unseen_positives 16; the other 40 are a chosen or rejected answer of its training pairs, pushed on "
+        "purpose, so forgetting was not measured (gates.require_forgetting_check=false accepts that)"
+    ]
+    assert _forgetting_reasons(15, settings)[1][0].startswith("not enough evidence: 15 of 55 held-out positives")
+    # A comparison that never checked which answers the run trained on claims nothing either.
+    base, after = _measured([(-10.0, 10)] * 20), _measured([(-10.0, 10)] * 20)
+    unchecked = compare(base, after, [PROMPT], settings)
+    reasons = apply_gates(
+        figures(base, [PROMPT], settings), figures(after, [PROMPT], settings), unchecked, settings.gates
+    )
+    assert any(reason.startswith("not enough evidence: whether the run trained on") for reason in reasons)
+    # Switched off, too few unseen positives are accepted, and enough of them are still judged.
+    off = revised(settings, gates={"require_forgetting_check": False})
+    assert _forgetting_reasons(15, off)[1] == []
+    assert _forgetting_reasons(16, off)[1][0].startswith("guard forgetting: the 16")
+
+
+def test_the_unseen_interval_resamples_positives_that_share_an_answer() -> None:
+    # Two answers liked 8 times each: one kept its likelihood, one fell 20%. Counted as 16
+    # independent positives the interval is narrow; as the two answers they are, it spans both.
+    positives = [{"prompt": f"q{i}", "response": "A" if i % 2 else "b"} for i in range(16)]
+    base = _measured([(-10.0, 10)] * 16)
+    after = _measured([(-10.0, 10) if i % 2 else (-12.0, 10) for i in range(16)])
+    settings = TrainerSettings()
+    linked = compare(base, after, [PROMPT], settings, [True] * 16, positive_groups=positive_groups(positives))
+    alone = compare(base, after, [PROMPT], settings, [True] * 16)
+    assert linked.forgetting_unseen is not None and alone.forgetting_unseen is not None
+    assert linked.forgetting_pct_unseen == pytest.approx(10.0) == linked.forgetting_unseen.value
+    assert linked.positive_groups_unseen == 2
+    assert linked.forgetting_unseen.low == pytest.approx(0.0) and linked.forgetting_unseen.high == pytest.approx(20.0)
+    assert 0.0 < alone.forgetting_unseen.low < 10.0 < alone.forgetting_unseen.high < 20.0
+    assert forgetting_line(linked, 16).endswith(
+        "+10.00% (95% +0.00..+20.00%, resampling their 2 distinct answers) on the 16 whose answer the run did not "
+        "train on or against (0 it did)"
+    )
+
+
+def test_a_ratio_of_sums_weighs_long_items_more_and_checks_its_inputs() -> None:
+    # 1/10 and 9/10: the ratio of sums is 10/20 = 0.5, as is the mean of ratios here; with
+    # one item ten times as long, the long one dominates: (1 + 90) / (10 + 100).
+    assert statistics.ratio([1.0, 9.0], [10.0, 10.0]).value == pytest.approx(0.5)
+    assert statistics.ratio([1.0, 90.0], [10.0, 100.0]).value == pytest.approx(91 / 110)
+    assert statistics.ratio([], []).value == 0.0
+    with pytest.raises(ValueError, match="numerators"):
+        statistics.ratio([1.0], [1.0, 2.0])

@@ -54,6 +54,9 @@ def _comparison(
         dpo_reward_accuracy=_interval(1.0),
         dpo_reward_margin=_interval(margin),
         forgetting_pct=forgetting,
+        # Measured on 16 positives whose answers the run did not train on or against: what the guard judges.
+        positives_unseen=None if forgetting is None else 16,
+        forgetting_pct_unseen=forgetting,
     )
 
 
