@@ -24,6 +24,7 @@ from rich.console import Console
 from flywheel.console import quiet_model_libraries
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, start_broker
+from flywheel.liked import liked_events
 from flywheel.report import print_summary
 from flywheel.sample import coding_events, produce, sample_events
 from flywheel.schemas.events import Signal
@@ -53,6 +54,8 @@ class DemoOptions:
 
     events: int = 600
     coding_events: int = 600
+    # Reactions to prose answers users liked as they were (flywheel/liked.py): positives no pair holds.
+    liked_events: int = 200
     directory: Path = Path(".flywheel/demo")
     train: bool = True
     threshold: int = 150
@@ -142,7 +145,11 @@ def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
     key = secrets.token_urlsafe(16)
     valid: list[dict[str, Any]] = []
     broken: list[tuple[str, bytes]] = []
-    stream = list(sample_events(options.events)) + list(coding_events(options.coding_events))
+    stream = [
+        *sample_events(options.events),
+        *coding_events(options.coding_events),
+        *liked_events(options.liked_events),
+    ]
     for thread_id, value in stream:
         try:
             decoded = orjson.loads(value)
@@ -167,7 +174,8 @@ def _ingest(console: Console, settings: Settings, options: DemoOptions) -> None:
             unauthenticated = httpx.post(f"{base_url}/v1/events", json=valid[0])
     console.print(
         f"gateway {base_url}: 202 for {accepted} sample events in batches of 200 "
-        f"({options.coding_events} from coding-assistant users who keep only the code of an answer)"
+        f"({options.coding_events} from coding-assistant users who keep only the code of an answer, "
+        f"{options.liked_events} from the same users liking prose answers about ideas as they were)"
     )
     console.print(f"seed payloads: /v1/telemetry -> {seeds[0].status_code}, /v1/feedback -> {seeds[1].status_code}")
     console.print(

@@ -31,6 +31,7 @@ from flywheel.console import quiet_model_libraries
 from flywheel.errors import ServingError
 from flywheel.flows.runner import run_until_drained
 from flywheel.infra.broker import ensure_topics, free_port, start_broker
+from flywheel.liked import liked_events
 from flywheel.review_demo import REVIEW_KEY_ID, ReviewedPair, Writer, review_in_wheel, sample_correction, trained_line
 from flywheel.sample import coding_events, coding_prompts, coding_task_prompts, keep_code_only, produce, sample_events
 from flywheel.serving.app import create_app
@@ -77,6 +78,10 @@ class WheelOptions:
     # Events of logged history (general sample, coding assistant) produced before revolution 0.
     history_events: int = 600
     history_coding_events: int = 600
+    # Questions about ideas whose prose answers users thumbed up as they were (flywheel/liked.py):
+    # the only positives no pair holds, so the forgetting guard has evidence. At 0.6 thumbs up,
+    # 200 events give about 120 positives beside the general stream's ~110 and the live ones.
+    history_liked_events: int = 200
     # Trainer overrides (e.g. a tiny model and its hyper-parameters in the tests). The defaults are
     # the single-turn demo's budget: 16 optimizer steps at a higher learning rate, short sequences;
     # the loss, LoRA, beta, the split and every gate are the trainer's defaults.
@@ -224,9 +229,11 @@ def _replay_history(
         review.pair = review_in_wheel(console, settings, gateway, review.key, sample_correction)
         review.attempted = True
     coding = produce(settings.kafka, settings.topics.interactions, coding_events(options.history_coding_events))
-    if general or coding:
+    liked = produce(settings.kafka, settings.topics.interactions, liked_events(options.history_liked_events))
+    if general or coding or liked:
         console.print(
-            f"history: {general + coding} logged events replayed into the topic before revolution 0"
+            f"history: {general + coding + liked} logged events replayed into the topic before revolution 0"
+            f" ({liked} of them reactions to answers about ideas, liked as they were)"
             f"  ({time.monotonic() - started:.0f}s, the review step included)"
         )
 
