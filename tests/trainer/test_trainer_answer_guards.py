@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.config import GateSettings, TrainerSettings
 from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import Answer, has_repeated_line, is_refusal
@@ -69,7 +69,8 @@ def test_a_candidate_refusing_more_than_the_base_and_the_users_is_rejected() -> 
 
 
 def _reasons(base: list[str], candidate: list[str], users: list[str]) -> list[str]:
-    settings = TrainerSettings()
+    # No positives here: forgetting is not what this judges (test_trainer_forgetting_unseen.py does).
+    settings = TrainerSettings(gates=GateSettings(require_forgetting_check=False))
     prompts = [
         HeldOutPrompt(key=f"k{i}", text=f"Q{i}", prompt=f"Q{i}", corrections=[u], corrected=[b])
         for i, (b, u) in enumerate(zip(base, users, strict=True))

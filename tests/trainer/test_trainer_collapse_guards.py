@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from flywheel.trainer import statistics
-from flywheel.trainer.config import TrainerSettings
+from flywheel.trainer.config import GateSettings, TrainerSettings
 from flywheel.trainer.evaluate import HeldOutPrompt, Measurement, compare, figures
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import Answer
@@ -41,7 +41,8 @@ def _measured(answers: list[Answer]) -> Measurement:
 
 
 def _gates(base: list[Answer], candidate: list[Answer]) -> list[str]:
-    settings = TrainerSettings()
+    # No positives here: forgetting is not what this judges (test_trainer_forgetting_unseen.py does).
+    settings = TrainerSettings(gates=GateSettings(require_forgetting_check=False))
     prompts = _prompts()
     before, after = figures(_measured(base), prompts, settings), figures(_measured(candidate), prompts, settings)
     return apply_gates(before, after, compare(_measured(base), _measured(candidate), prompts, settings), settings.gates)
@@ -107,7 +108,8 @@ def test_closer_by_a_hair_and_far_worse_elsewhere_is_no_gain() -> None:
         Answer(answer.text[:-1] if index < 28 else "zebra quantum mango " * 4, True)
         for index, answer in enumerate(base)
     ]
-    settings, prompts = TrainerSettings(), _prompts()
+    # No positives here: forgetting is not what this judges (test_trainer_forgetting_unseen.py does).
+    settings, prompts = TrainerSettings(gates=GateSettings(require_forgetting_check=False)), _prompts()
     comparison = compare(_measured(base), _measured(candidate), prompts, settings)
     assert (comparison.closer, comparison.farther) == (28, 12) and comparison.net_closer.low > 0  # the signs pass
     assert comparison.similarity_gain.high < 0
