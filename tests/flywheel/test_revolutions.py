@@ -51,6 +51,9 @@ def _options(tmp_path: Path, revolutions: int, prompt_count: int = 480, **traine
         policy=HOUSE_STYLE,  # users delete the "Sure!" opener: the same habit in every revolution
         history_events=0,  # no logged history: the tiny model's users alone cross the threshold
         history_coding_events=0,
+        # ...but for answers users liked as they were: the users' own thumbs-up go to answers they
+        # correct others' to (trained on), so these are the forgetting guard's only evidence.
+        history_liked_events=200,
         prompts=prompts,
         # The same questions in every revolution and a promotion to everyone: what these tests read
         # (make run asks each revolution new questions, side by side: test_fresh_questions_side_by_side).
@@ -92,17 +95,19 @@ def test_the_wheel_lowers_the_edit_rate_over_two_revolutions(tmp_path: Path) -> 
     assert third.edit_rate_high < first.edit_rate_low, printed
     assert second.decision.startswith(("no trigger", "promoted", "rejected")), printed
     report = json.loads((tmp_path / "wheel" / "report.json").read_text())
-    base_figures, last_figures = report["impact"][0]["rates"], report["impact"][-1]["rates"]
+    # The liked history (version 2026.11) is in the impact table too: the base is found by name.
+    base_impact = next(v for v in report["impact"] if v["model_version"] == "base")
+    base_figures, last_figures = base_impact["rates"], report["impact"][-1]["rates"]
     # Not a broken model that users stopped editing: regenerations and thumbs-down did not rise.
     for signal in ("regenerate", "thumbs_down"):
         assert last_figures[signal]["count"] / report["impact"][-1]["interactions"] <= (
-            base_figures[signal]["count"] / report["impact"][0]["interactions"]
+            base_figures[signal]["count"] / base_impact["interactions"]
         ), printed
     assert [r["model_version"] for r in report["revolutions"]] == [r.model_version for r in revolutions]
     assert {"interactions", "edit_rate", "edit_rate_low", "edit_rate_high", "pairs", "decision"} <= set(
         report["revolutions"][0]
     )
-    assert report["impact"][0]["model_version"] == "base"
+    assert [v["model_version"] for v in report["impact"]][:2] == ["2026.11", "base"]
     # The training run's evidence in words, and the same figures in the report.
     training = report["revolutions"][0]["training"]
     comparison = training["comparison"]
@@ -188,7 +193,7 @@ def test_the_logged_history_is_replayed_around_the_review_step_so_the_first_run_
     output = io.StringIO()
     first, last = run_revolutions(Console(file=output, width=200), options)
     printed = output.getvalue()
-    assert "history: 400 logged events replayed" in printed, printed
+    assert "history: 600 logged events replayed into the topic before revolution 0 (200 of them" in printed, printed
     assert first.model_version == "base" and first.run_id and first.answers == 32, printed
     review = json.loads((tmp_path / "wheel" / "report.json").read_text())["review"]
     # The reviewer answered a thumbs-down of the logged history, not of revolution 0's live users.
