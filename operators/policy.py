@@ -16,7 +16,7 @@ The rules file (TOML or YAML; see ``operators/policies/default-v1.toml``; schema
     [lexicon]     package, resource, max_valence, min_chars, exclude, extra   # the `@negative` group
     [[proximity]] name, kind = "injection" | "blocked", applies_to, window, groups, unless, ordered,
                   near, skip_rejected_sentences                      # word families near each other
-    [word_lists]  name, package, directory, languages, any_language, min_chars, exclude   # v13
+    [word_lists]  name, package, directory, languages, any_language, min_chars, exclude # opt-in, no packaged version
 
 Terms match whole words and patterns are regexes, both on normalised text (NFC, case-folded,
 whitespace collapsed). Every rule also reads each text's folded view
