@@ -45,6 +45,8 @@ def test_a_solid_run_after_other_words_or_invalid_is_left(text: str) -> None:
     [
         ("SIN: 130-692-544", "SIN: [NATIONAL_ID]"),
         ("my social insurance number is 130 692 544", "my social insurance number is [NATIONAL_ID]"),
+        ("numéro d'assurance sociale : 130 692 544", "numéro d'assurance sociale : [NATIONAL_ID]"),
+        ("NAS 130 692 544", "NAS [NATIONAL_ID]"),
         ("TFN 123 456 782", "TFN [NATIONAL_ID]"),
         ("tax file number 123456782 on the form", "tax file number [NATIONAL_ID] on the form"),
         ("Mi DNI es 30.123.456 y vivo en Rosario.", "Mi DNI es [NATIONAL_ID] y vivo en Rosario."),
@@ -63,6 +65,7 @@ def test_sin_tfn_and_argentine_dni_after_their_words_are_masked(text: str, scrub
         "SIN 046 454 286",  # no SIN starts with 0
         "TFN 123 456 789",  # its weighted sum fails
         "Vivo sin 12345678 problemas",  # Spanish "without", and no nine digits
+        "using 130692544 rows",  # "sin" inside a word; SIN and NAS count in capitals only
         "DNI 123456",  # six digits are no DNI
         "30.123.456 rows",  # no word: a count
     ],
