@@ -23,10 +23,9 @@ from flywheel.trainer.evaluate import (
     held_out_groups,
     held_out_prompts,
     measure,
-    positive_groups,
-    unseen_positives,
 )
 from flywheel.trainer.events import Comparison, ModelFigures
+from flywheel.trainer.forgetting import positive_groups, unseen_positives
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.split import pair_prompt_key, user_prompt_key
 

@@ -35,6 +35,7 @@ from flywheel.trainer import statistics
 from flywheel.trainer.config import TrainerSettings
 from flywheel.trainer.conversation import Formatting, Prompt, encode_completion, encode_pair
 from flywheel.trainer.events import Comparison, ModelFigures, Sample
+from flywheel.trainer.forgetting import forgetting_pct, per_token_likelihood, plain_answer, unseen_forgetting
 from flywheel.trainer.generation import (
     Answer,
     content_overlap,
@@ -167,37 +168,6 @@ def measure(
     )
 
 
-def per_token_likelihood(scored: Sequence[tuple[float, int]]) -> float | None:
-    """Mean per-token log-probability over ``(sum, tokens)`` sequences; None without tokens."""
-    tokens = sum(n for _, n in scored)
-    return sum(s for s, _ in scored) / tokens if tokens else None
-
-
-def unseen_positives(positives: Sequence[dict[str, str]], train_rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """Per positive: True when its answer is neither a chosen nor a rejected answer the run trains on.
-
-    A positive whose answer the run trained against (users edited the same answer elsewhere) is
-    pushed down by DPO on purpose; one it trained towards is pushed up. Neither says whether the
-    model forgot what users liked: only the others do. Compared case- and whitespace-blind.
-    """
-    trained = {_plain(row[side]) for row in train_rows for side in ("chosen", "rejected") if row.get(side)}
-    return [_plain(p["response"]) not in trained for p in positives]
-
-
-def positive_groups(positives: Sequence[dict[str, str]]) -> list[str]:
-    """Per positive, its group: positives with one answer (case and whitespace aside) are linked.
-
-    Users who thumb up the same answer to a question asked again are one observation of it, not
-    several: the forgetting interval resamples these groups.
-    """
-    return [_plain(p["response"]) for p in positives]
-
-
-def _plain(text: str) -> str:
-    """Case and runs of whitespace aside: how answers are compared (distinct answers, trained texts)."""
-    return " ".join(text.casefold().split())
-
-
 def _mean_similarity(answer: Answer, prompt: HeldOutPrompt) -> float:
     return _mean_over_corrections(similarity, answer, prompt)
 
@@ -248,14 +218,6 @@ def figures(measurement: Measurement, prompts: Sequence[HeldOutPrompt], settings
         eval_pairs=measurement.eval_pairs,
         eval_positives=measurement.eval_positives,
     )
-
-
-def forgetting_pct(before: float | None, after: float | None) -> float | None:
-    """How much the positives' mean log-likelihood fell, in percent (negative = it improved)."""
-    if before is None or after is None:
-        return None
-    scale = abs(before) or 1.0
-    return (before - after) / scale * 100.0
 
 
 def compare(
@@ -346,7 +308,7 @@ def compare(
         dpo_reward_accuracy=statistics.shares([reward > 0 for reward in rewards]),
         dpo_reward_margin=statistics.mean(rewards, resamples, seed, pair_groups),
         forgetting_pct=forgetting_pct(base.positives_log_likelihood, candidate.positives_log_likelihood),
-        **_unseen_forgetting(base, candidate, unseen, positive_groups, settings),
+        **unseen_forgetting(base.positive_logprobs, candidate.positive_logprobs, unseen, positive_groups, settings),
         code_parse_change=statistics.mean(code_changes, resamples, seed, code_groups) if code_changes else None,
         code_prompts=len(code_changes),
         code_expected=len(expected),
@@ -369,54 +331,6 @@ def compare(
     )
 
 
-def _unseen_forgetting(
-    base: Measurement,
-    candidate: Measurement,
-    unseen: Sequence[bool] | None,
-    groups: Sequence[str] | None,
-    settings: TrainerSettings,
-) -> dict[str, Any]:
-    """``positives_unseen``, ``forgetting_pct_unseen`` and its interval (left unset when the mask is not known).
-
-    The fall in percent is the summed change in log-probability over the summed log-probability
-    (the tokens are the same for both models, so it is the per-token figure); its interval
-    resamples groups of positives that share an answer.
-    """
-    if unseen is None or not base.positive_logprobs:
-        return {}
-    count = len(base.positive_logprobs)
-    if not len(unseen) == count == len(candidate.positive_logprobs):
-        raise ValueError("the unseen mask must have one flag per held-out positive")
-    if groups is not None and len(groups) != count:
-        raise ValueError("the positives' groups must have one group per held-out positive")
-    pick = [i for i, flag in enumerate(unseen) if flag]
-    was = [base.positive_logprobs[i][0] for i in pick]
-    now = [candidate.positive_logprobs[i][0] for i in pick]
-    interval = None
-    if pick:
-        fall = statistics.ratio(
-            [100.0 * (b - a) for b, a in zip(was, now, strict=True)],
-            [abs(b) for b in was],
-            settings.bootstrap_resamples,
-            settings.seed,
-            None if groups is None else [groups[i] for i in pick],
-        )
-        interval = fall.model_copy(
-            update={
-                "value": forgetting_pct(
-                    per_token_likelihood([base.positive_logprobs[i] for i in pick]),
-                    per_token_likelihood([candidate.positive_logprobs[i] for i in pick]),
-                )
-            }
-        )
-    return {
-        "positives_unseen": len(pick),
-        "forgetting_pct_unseen": None if interval is None else interval.value,
-        "forgetting_unseen": interval,
-        "positive_groups_unseen": len({groups[i] for i in pick}) if groups is not None and pick else None,
-    }
-
-
 def distinct_share(texts: Sequence[str], groups: Sequence[str] | None = None) -> float:
     """Distinct texts (case and whitespace aside) over distinct texts per group; 1.0 for none.
 
@@ -428,7 +342,7 @@ def distinct_share(texts: Sequence[str], groups: Sequence[str] | None = None) ->
     """
     if not texts:
         return 1.0
-    plain = [_plain(text) for text in texts]
+    plain = [plain_answer(text) for text in texts]
     if groups is None:
         return len(set(plain)) / len(texts)
     return len(set(plain)) / len(set(zip(groups, plain, strict=True)))

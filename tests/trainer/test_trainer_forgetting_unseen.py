@@ -20,9 +20,8 @@ from flywheel.trainer.evaluate import (
     Measurement,
     compare,
     figures,
-    positive_groups,
-    unseen_positives,
 )
+from flywheel.trainer.forgetting import positive_groups, unseen_positives
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.generation import Answer
 from flywheel.trainer.verdict import forgetting_line

@@ -11,8 +11,9 @@ from flywheel.settings import Settings
 from flywheel.trainer.config import GateSettings, TrainerSettings
 from flywheel.trainer.conversation import Formatting
 from flywheel.trainer.dataset import cap_share, cap_training_set, is_eval, pair_prompt_key, prompt_key, split_pairs
-from flywheel.trainer.evaluate import forgetting_pct, held_out_prompts
+from flywheel.trainer.evaluate import held_out_prompts
 from flywheel.trainer.events import Comparison, Interval, ModelFigures, run_id_for, trigger_id_for
+from flywheel.trainer.forgetting import forgetting_pct
 from flywheel.trainer.gates import apply_gates
 from flywheel.trainer.models import ModelError, resolve_base_model
 from flywheel.trainer.registry import Registry, RegistryError
