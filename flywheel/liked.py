@@ -13,11 +13,10 @@ say whether training on "delete the prose" made the model forget the prose users
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
+from flywheel.sample import logged_asks
 from flywheel.schemas.events import InteractionEvent, Signal, encode_event
 
 # (question, the answer users liked): prose, no code block, so the habit leaves it unedited.
@@ -104,25 +103,7 @@ def liked_events(count: int, seed: int = 13, thumbs_up_share: float = 0.6) -> It
     similar number of times by different users; ``thumbs_up_share`` of the reactions are thumbs up
     (the simulated users' own share, :class:`flywheel.simulation.Behaviour`), the rest views.
     """
-    rng = random.Random(seed)
-    order = list(range(len(CONCEPTS)))
-    rng.shuffle(order)
     start = datetime(2026, 11, 3, tzinfo=UTC)
-    for index in range(count):
-        prompt, answer = CONCEPTS[order[index % len(order)]]
-        user = rng.randrange(300)
-        thread_id = f"liked-thread-{index}"
-        common: dict[str, Any] = {
-            "event_id": f"liked-{seed}-{index}",
-            "occurred_at": start + timedelta(seconds=index),
-            "thread_id": thread_id,
-            "request_id": f"liked-req-{index}",
-            "user_id": f"coder-{user}",
-            "segment": ("free", "pro", "enterprise")[user % 3],
-            "model_id": "assistant",
-            "model_version": "2026.11",
-            "prompt": prompt,
-            "response": answer,
-        }
+    for thread_id, _answer, common, rng in logged_asks(CONCEPTS, count, "liked", seed, start):
         signal = Signal.THUMBS_UP if rng.random() < thumbs_up_share else Signal.VIEW
         yield thread_id, encode_event(InteractionEvent(signal=signal, **common))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -513,6 +513,38 @@ def keep_code_only(answer: str) -> str:
     return answer[start : end + 3] if end > start else answer[start:]
 
 
+def logged_asks(
+    catalogue: Sequence[tuple[str, str]], count: int, name: str, seed: int, start: datetime
+) -> Iterator[tuple[str, str, dict[str, Any], random.Random]]:
+    """``count`` logged questions of the coding assistant's users: thread id, answer, the event's fields, the draws.
+
+    Deterministic: the catalogue's (prompt, answer) pairs are dealt round-robin over a seeded
+    shuffle, so each is asked a similar number of times, each by one of 300 users, a second apart
+    from ``start``; the caller draws each reaction from the yielded generator (the same one each
+    time, after the user's draw). ``name`` prefixes the ids (``<name>-thread-<i>``, ``<name>-<seed>-<i>``).
+    """
+    rng = random.Random(seed)
+    order = list(range(len(catalogue)))
+    rng.shuffle(order)
+    for index in range(count):
+        prompt, answer = catalogue[order[index % len(order)]]
+        user = rng.randrange(300)
+        thread_id = f"{name}-thread-{index}"
+        common: dict[str, Any] = {
+            "event_id": f"{name}-{seed}-{index}",
+            "occurred_at": start + timedelta(seconds=index),
+            "thread_id": thread_id,
+            "request_id": f"{name}-req-{index}",
+            "user_id": f"coder-{user}",
+            "segment": _SEGMENTS[user % len(_SEGMENTS)],
+            "model_id": "assistant",
+            "model_version": _MODEL_VERSIONS[-1],
+            "prompt": prompt,
+            "response": answer,
+        }
+        yield thread_id, answer, common, rng
+
+
 def coding_events(
     count: int, seed: int = 11, edit_share: float = 0.6, thumbs_up_share: float = 0.0
 ) -> Iterator[tuple[str, bytes]]:
@@ -522,27 +554,8 @@ def coding_events(
     are dealt round-robin over a seeded shuffle, so each prompt is asked a similar number of
     times; the rest of the events are views.
     """
-    rng = random.Random(seed)
-    catalogue = coding_prompts("history")
-    order = list(range(len(catalogue)))
-    rng.shuffle(order)
     start = datetime(2026, 11, 2, tzinfo=UTC)
-    for index in range(count):
-        prompt, answer = catalogue[order[index % len(order)]]
-        user = rng.randrange(300)
-        thread_id = f"code-thread-{index}"
-        common: dict[str, Any] = {
-            "event_id": f"code-{seed}-{index}",
-            "occurred_at": start + timedelta(seconds=index),
-            "thread_id": thread_id,
-            "request_id": f"code-req-{index}",
-            "user_id": f"coder-{user}",
-            "segment": _SEGMENTS[user % len(_SEGMENTS)],
-            "model_id": "assistant",
-            "model_version": _MODEL_VERSIONS[-1],
-            "prompt": prompt,
-            "response": answer,
-        }
+    for thread_id, answer, common, rng in logged_asks(coding_prompts("history"), count, "code", seed, start):
         roll = rng.random()
         if roll < edit_share:
             event = InteractionEvent(signal=Signal.EDIT, final_user_edit=keep_code_only(answer), **common)
