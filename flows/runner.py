@@ -20,7 +20,7 @@ from bytewax.run import cli_main
 from pyiceberg.table import Table
 
 from flywheel import metrics
-from flywheel.errors import BrokerUnreachable, CatalogUnreachable, ConfigError, FlywheelError, RecoveryStateExists
+from flywheel.errors import ConfigError, FlywheelError, RecoveryStateExists
 from flywheel.flows import positions
 from flywheel.flows.chain import CurationChain
 from flywheel.flows.config import FlowConfig
@@ -42,10 +42,10 @@ from flywheel.infra.catalog import (
     ensure_tables,
     open_catalog,
     table_identifier,
+    wait_for_catalog,
 )
-from flywheel.infra.kafka import check_broker_reachable, list_partitions
+from flywheel.infra.kafka import list_partitions, wait_for_broker
 from flywheel.infra.kafka_reads import offsets_for_time
-from flywheel.infra.retry import wait_at_start
 from flywheel.schemas.records import OutboundMessage
 from flywheel.schemas.tables import contracts
 
@@ -94,22 +94,10 @@ def preflight(settings: FlowConfig) -> list[int]:
     and the setting to check, after at most the configured ``connect_timeout_s``; a broker or
     catalog that does not answer is tried again, with backoff, for up to ``startup_wait_s``.
     """
-    kafka, catalog = settings.kafka, settings.catalog
-    wait_at_start(
-        lambda: check_broker_reachable(kafka),
-        BrokerUnreachable,
-        "kafka",
-        kafka.startup_wait_s,
-        "FLYWHEEL_KAFKA__STARTUP_WAIT_S",
-    )
+    kafka = settings.kafka
+    wait_for_broker(kafka)
     partitions = list_partitions(kafka, settings.topics.interactions, kafka.connect_timeout_s)
-    wait_at_start(
-        lambda: check_catalog_reachable(catalog),
-        CatalogUnreachable,
-        "catalog",
-        catalog.startup_wait_s,
-        "FLYWHEEL_CATALOG__STARTUP_WAIT_S",
-    )
+    wait_for_catalog(settings.catalog)
     return partitions
 
 

@@ -104,21 +104,12 @@ def stack_up(
 @stack_app.command("topics")
 def stack_topics() -> None:
     """Create the flywheel's topics on the configured cluster (idempotent)."""
-    from flywheel.errors import BrokerUnreachable
     from flywheel.infra.broker import ensure_topics
-    from flywheel.infra.kafka import check_broker_reachable
-    from flywheel.infra.retry import wait_at_start
+    from flywheel.infra.kafka import wait_for_broker
 
     settings = _settings()
     # A Kubernetes init container runs this before the broker may answer: wait as the flow does.
-    kafka = settings.kafka
-    wait_at_start(
-        lambda: check_broker_reachable(kafka),
-        BrokerUnreachable,
-        "kafka",
-        kafka.startup_wait_s,
-        "FLYWHEEL_KAFKA__STARTUP_WAIT_S",
-    )
+    wait_for_broker(settings.kafka)
     setup = ensure_topics(settings.kafka, settings.topics)
     console.print(f"topics ready; created now: {setup.created or 'none'}")
     for mismatch in setup.retention_differs:
@@ -128,19 +119,10 @@ def stack_topics() -> None:
 @stack_app.command("tables")
 def stack_tables() -> None:
     """Create the Iceberg namespace and tables in the configured catalog (idempotent)."""
-    from flywheel.errors import CatalogUnreachable
-    from flywheel.infra.catalog import check_catalog_reachable, ensure_tables, open_catalog
-    from flywheel.infra.retry import wait_at_start
+    from flywheel.infra.catalog import ensure_tables, open_catalog, wait_for_catalog
 
     settings = _settings()
-    catalog = settings.catalog
-    wait_at_start(
-        lambda: check_catalog_reachable(catalog),
-        CatalogUnreachable,
-        "catalog",
-        catalog.startup_wait_s,
-        "FLYWHEEL_CATALOG__STARTUP_WAIT_S",
-    )
+    wait_for_catalog(settings.catalog)
     tables = ensure_tables(open_catalog(settings.catalog), settings.catalog)
     console.print(f"tables ready: {', '.join(sorted(tables))}")
 

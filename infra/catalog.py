@@ -51,6 +51,7 @@ from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
 from flywheel.config import CatalogSettings
 from flywheel.errors import CatalogUnreachable, TagConflictError
+from flywheel.infra.retry import wait_at_start
 from flywheel.schemas.records import Position
 from flywheel.schemas.tables import TableContract, contracts
 
@@ -110,6 +111,20 @@ def check_catalog_reachable(settings: CatalogSettings) -> None:
         f"cannot reach the Iceberg catalog at {settings.shown_uri} ({settings.type}) within "
         f"{settings.connect_timeout_s:g}s ({reason}); check FLYWHEEL_CATALOG__URI (and "
         "FLYWHEEL_CATALOG__TYPE, FLYWHEEL_CATALOG__PROPERTIES)"
+    )
+
+
+def wait_for_catalog(settings: CatalogSettings) -> None:
+    """:func:`check_catalog_reachable`, tried again with backoff for up to ``settings.startup_wait_s``.
+
+    The catalog's twin of :func:`flywheel.infra.kafka.wait_for_broker` (the flow, ``stack tables``).
+    """
+    wait_at_start(
+        lambda: check_catalog_reachable(settings),
+        CatalogUnreachable,
+        "catalog",
+        settings.startup_wait_s,
+        "FLYWHEEL_CATALOG__STARTUP_WAIT_S",
     )
 
 

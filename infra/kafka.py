@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient
 from flywheel import metrics
 from flywheel.config import KafkaSettings
 from flywheel.errors import BrokerError, BrokerUnreachable, ConfigError, DeliveryError
+from flywheel.infra.retry import wait_at_start
 
 log = logging.getLogger(__name__)
 _librdkafka = logging.getLogger("flywheel.kafka.librdkafka")
@@ -282,6 +283,21 @@ def check_broker_reachable(kafka: KafkaSettings) -> None:
             f"cannot reach the Kafka broker at {kafka.bootstrap_servers} within {timeout_s:g}s ({reason}); "
             "check FLYWHEEL_KAFKA__BOOTSTRAP_SERVERS (and FLYWHEEL_KAFKA__CLIENT_CONFIG for TLS/SASL)"
         ) from None
+
+
+def wait_for_broker(kafka: KafkaSettings) -> None:
+    """:func:`check_broker_reachable`, tried again with backoff for up to ``kafka.startup_wait_s``.
+
+    What a process started beside its broker does first (the flow, the Kubernetes init
+    containers' ``stack topics``): ``FLYWHEEL_KAFKA__STARTUP_WAIT_S`` is named when it runs out.
+    """
+    wait_at_start(
+        lambda: check_broker_reachable(kafka),
+        BrokerUnreachable,
+        "kafka",
+        kafka.startup_wait_s,
+        "FLYWHEEL_KAFKA__STARTUP_WAIT_S",
+    )
 
 
 def list_partitions(kafka: KafkaSettings, topic: str, timeout_s: float = 10.0) -> list[int]:
