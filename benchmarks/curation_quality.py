@@ -72,6 +72,11 @@ class Labelled:
     secrets: tuple[str, ...]
 
 
+def probe_kinds(path: Path = PROBE_SET) -> dict[str, str]:
+    """Each probe's kind by its event id (``insult:round8``, ...): the suffix names the round that wrote it."""
+    return {raw["event"]["event_id"]: raw["kind"] for raw in map(json.loads, path.read_text().splitlines())}
+
+
 def load_labelled(path: Path = LABELLED_SET) -> list[Labelled]:
     """Read the labelled set (one JSON object a line)."""
     items = []

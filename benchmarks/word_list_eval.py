@@ -26,6 +26,7 @@ from flywheel.benchmarks.curation_quality import (
     PROBE_SET,
     Labelled,
     load_labelled,
+    probe_kinds,
     run_labelled,
     score,
 )
@@ -38,7 +39,7 @@ RESULTS = Path("benchmarks/results/word_lists.json")
 
 
 def _sets() -> dict[str, list[Labelled]]:
-    kinds = {raw["event"]["event_id"]: raw["kind"] for raw in map(json.loads, PROBE_SET.read_text().splitlines())}
+    kinds = probe_kinds()
     probes = load_labelled(PROBE_SET)
 
     def rounds(*names: str) -> list[Labelled]:

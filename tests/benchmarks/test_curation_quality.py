@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from flywheel.benchmarks.curation_quality import LabelledRun, load_labelled, run_labelled, score
+from flywheel.benchmarks.curation_quality import LabelledRun, load_labelled, probe_kinds, run_labelled, score
 from flywheel.flows.config import FlowConfig
 
 ITEMS = load_labelled(Path(__file__).parents[1] / "data" / "curation_set.jsonl")
 HOLDOUT = load_labelled(Path(__file__).parents[1] / "data" / "curation_holdout.jsonl")
 PROBES = load_labelled(Path(__file__).parents[1] / "data" / "curation_probes.jsonl")
-PROBE_KINDS = {
-    raw["event"]["event_id"]: raw["kind"]
-    for raw in map(json.loads, (Path(__file__).parents[1] / "data" / "curation_probes.jsonl").read_text().splitlines())
-}
+PROBE_KINDS = probe_kinds(Path(__file__).parents[1] / "data" / "curation_probes.jsonl")
 # Probe round 5's events (kinds ending ":round5"): written blind before default-v9.
 ROUND5 = frozenset(event_id for event_id, kind in PROBE_KINDS.items() if kind.endswith(":round5"))
 # Probe round 6's events: written blind after default-v9 and measured only (no rule written from it).
